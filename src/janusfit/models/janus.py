@@ -1,0 +1,51 @@
+"""The JANUS bimetric model (D'Agostini & Petit 2018, Astrophys. Space Sci. 363:139).
+
+In JANUS the positive-mass sector expands like a Friedmann model dominated by
+negative mass, with deceleration parameter q0 < 0 and
+
+    H(z) = H0 (1+z) √(1 + 2 q0 z),
+    d_L  = (c/H0) [q0 z + (1 − q0)(1 − √(1 + 2 q0 z))] / q0²   (Mattig).
+
+The Mattig form loses every digit to cancellation as q0 → 0; multiplying by the
+conjugate gives the equivalent, cancellation-free
+
+    d_L = (c/H0) 2z (1 + s + z) / (1 + s)²,  s = √(1 + 2 q0 z),
+
+which is the Milne law z + z²/2 at q0 = 0. The model exists only where
+1 + 2 q0 z > 0, i.e. z < −1/(2 q0).
+"""
+
+import numpy as np
+from scipy.integrate import quad
+
+from .base import Model
+
+
+class Janus(Model):
+    name = "janus"
+    params = ("q0",)
+    labels = {"q0": r"$q_0$"}
+    default_priors = {"q0": (-0.5, 0.0)}
+    reference = "D'Agostini & Petit 2018, Astrophys. Space Sci. 363:139"
+
+    def in_domain(self, theta, z_max):
+        return 1.0 + 2.0 * theta[:, 0] * z_max > 0.0
+
+    def E(self, theta, z):
+        q0 = theta[:, 0:1]
+        return (1.0 + z) * np.sqrt(1.0 + 2.0 * q0 * z)
+
+    def transverse_distance(self, theta, grid):
+        q0 = theta[:, 0:1]
+        z = grid.z
+        s = np.sqrt(1.0 + 2.0 * q0 * z)
+        return 2.0 * z * (1.0 + s + z) / ((1.0 + s) ** 2 * (1.0 + z))
+
+
+def age(q0: float) -> float:
+    """Dimensionless age T0·H0 = ∫_0^{z_max} dz / [(1+z)² √(1 + 2 q0 z)], z_max = −1/(2 q0)."""
+    if not q0 < 0:
+        raise ValueError("the JANUS age is defined for q0 < 0")
+    z_max = -1.0 / (2.0 * q0)
+    value, _ = quad(lambda z: 1.0 / ((1.0 + z) ** 2 * np.sqrt(1.0 + 2.0 * q0 * z)), 0.0, z_max, limit=200)
+    return value
