@@ -91,6 +91,7 @@ class HzLikelihood:
 
 
 H0_PRIOR = (50.0, 100.0)
+DYNESTY_FLOOR = -1e8
 
 
 class Posterior:
@@ -151,7 +152,7 @@ class Posterior:
         """
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         logl = -0.5 * (self.chi2(theta) + self.norm)
-        bad = np.isnan(logl)
+        bad = np.isnan(logl) | ~np.all(np.isfinite(theta), axis=1)
         if np.any(bad):
             first = theta[np.argmax(bad)]
             values = ", ".join(f"{n}={v:.10g}" for n, v in zip(self.param_names, first))
@@ -180,8 +181,16 @@ class Posterior:
         return lo + np.asarray(u) * (hi - lo)
 
     def loglike_one(self, theta: np.ndarray) -> float:
-        """ln L of a single vector, for dynesty."""
-        return float(self.log_likelihood(theta[None, :])[0])
+        """ln L of a single vector, for dynesty.
+
+        Outside the model's domain this is a finite floor (−1e8) rather than
+        −inf: dynesty's information and evidence-error updates multiply ln L by
+        weights, and 0 × (−inf) makes them NaN. The floor is far below any real
+        ln L of these data (its weight e^−1e8 is exactly zero), yet small enough
+        that those updates keep their precision, which a floor like −1e250
+        destroys by cancellation.
+        """
+        return max(float(self.log_likelihood(theta[None, :])[0]), DYNESTY_FLOOR)
 
     def prior_centre(self) -> np.ndarray:
         return self.bounds.mean(axis=1)

@@ -1,0 +1,70 @@
+"""What a checkpoint was computed from, so a resume never mixes two runs.
+
+A fingerprint records every input that changes the chain: model, priors, the
+sha256 of each data file, the sampler settings that change the draws, and the
+janusfit version. Resuming against a different fingerprint would splice two
+different posteriors into one chain, so it stops with the list of differences.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from .. import __version__
+from ..atomic import atomic_write_json
+from ..errors import FingerprintError
+
+
+def make_fingerprint(posterior, sampler: str, settings: dict) -> dict:
+    """The inputs of one sampling job that determine its output."""
+    return {
+        "janusfit_version": __version__,
+        "sampler": sampler,
+        "model": posterior.model.name,
+        "parameters": list(posterior.param_names),
+        "priors": {n: [float(lo), float(hi)] for n, (lo, hi) in zip(posterior.param_names, posterior.bounds)},
+        "data": {d.name: dict(sorted(d.sha256.items())) for d in posterior.datasets},
+        "settings": settings,
+    }
+
+
+def digest(fingerprint: dict) -> str:
+    return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Human-readable list of what differs between two fingerprints."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        name = f"{prefix}{key}"
+        if key not in old:
+            out.append(f"{name}: added ({new[key]!r})")
+        elif key not in new:
+            out.append(f"{name}: removed (was {old[key]!r})")
+        elif isinstance(old[key], dict) and isinstance(new[key], dict):
+            out.extend(differences(old[key], new[key], prefix=f"{name}."))
+        elif old[key] != new[key]:
+            out.append(f"{name}: {old[key]!r} -> {new[key]!r}")
+    return out
+
+
+def check_fingerprint(stored: dict, current: dict, checkpoint_dir) -> None:
+    """Raise FingerprintError listing the differences, if any."""
+    diff = differences(stored, current)
+    if not diff:
+        return
+    version_note = ""
+    if stored.get("janusfit_version") != current.get("janusfit_version"):
+        version_note = " The checkpoint was written by another janusfit version."
+    raise FingerprintError(
+        f"the checkpoint in '{checkpoint_dir}' was made with different inputs:\n  "
+        + "\n  ".join(diff)
+        + f"\n{version_note}To resume it, restore the previous settings; to start this run afresh "
+        "and keep the old checkpoint aside, set 'on_change: restart' in the config "
+        "(the old checkpoint is moved to a 'superseded-*' folder, never deleted)."
+    )
+
+
+def write_fingerprint(path, fingerprint: dict) -> None:
+    atomic_write_json(path, fingerprint)

@@ -1,0 +1,110 @@
+"""What every checkpointed sampling job does around its sampler.
+
+A :class:`CheckpointSession` holds the checkpoint directory's lock for the
+whole job, checks the stored fingerprint against the current one (or moves the
+old checkpoint aside when ``on_change`` is ``restart``), records where each
+resume continued from, and turns SIGTERM and SIGINT into a request to write a
+checkpoint and stop, instead of dying mid-step.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+from ..atomic import atomic_write_json
+from ..errors import CheckpointError, ConfigError
+from .fingerprint import check_fingerprint, write_fingerprint
+from .lock import CheckpointLock
+from .store import supersede
+
+
+class Interrupted(Exception):
+    """A signal asked the sampler to stop; a checkpoint was written first."""
+
+    def __init__(self, signum: int, iteration: int):
+        self.signum = signum
+        self.iteration = iteration
+        super().__init__(
+            f"stopped by {signal.Signals(signum).name} at iteration {iteration} after writing a "
+            "checkpoint; rerun with 'snakemake --rerun-incomplete' to continue from it"
+        )
+
+
+class CheckpointSession:
+    def __init__(self, directory, fingerprint: dict, on_change: str = "error", log=print,
+                 lock_timeout_s: float | None = None):
+        if on_change not in ("error", "restart"):
+            raise ConfigError("on_change", f"must be 'error' or 'restart', not {on_change!r}")
+        self.dir = Path(directory)
+        self.fingerprint = fingerprint
+        self.on_change = on_change
+        self.log = log
+        self.lock = CheckpointLock(self.dir, timeout_s=lock_timeout_s, log=log)
+        self.stop_signal: int | None = None
+        self._old_handlers = {}
+
+    @property
+    def _fp_path(self) -> Path:
+        return self.dir / "fingerprint.json"
+
+    @property
+    def _resumes_path(self) -> Path:
+        return self.dir / "resumes.json"
+
+    def __enter__(self):
+        self.lock.acquire()
+        try:
+            self._check_or_start()
+        except BaseException:
+            self.lock.release()
+            raise
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self._old_handlers[signum] = signal.signal(signum, self._on_signal)
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self._old_handlers.items():
+            signal.signal(signum, handler)
+        self.lock.release()
+
+    def _on_signal(self, signum, frame):
+        if self.stop_signal is not None:
+            raise KeyboardInterrupt  # a second signal: the user insists
+        self.stop_signal = signum
+        self.log(f"received {signal.Signals(signum).name}: writing a checkpoint before stopping")
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.stop_signal is not None
+
+    def _check_or_start(self) -> None:
+        if self._fp_path.exists():
+            try:
+                stored = json.loads(self._fp_path.read_text())
+            except (OSError, ValueError) as exc:
+                raise CheckpointError(
+                    f"checkpoint fingerprint '{self._fp_path}' cannot be read ({exc}); the checkpoint "
+                    "was left untouched. Move the directory aside to start afresh."
+                ) from None
+            try:
+                check_fingerprint(stored, self.fingerprint, self.dir)
+                return
+            except CheckpointError:
+                if self.on_change != "restart":
+                    raise
+                supersede(self.dir, log=self.log)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        write_fingerprint(self._fp_path, self.fingerprint)
+
+    @property
+    def resumes(self) -> list[int]:
+        try:
+            return [int(v) for v in json.loads(self._resumes_path.read_text())]
+        except (OSError, ValueError):
+            return []
+
+    def record_resume(self, iteration: int) -> None:
+        self.log(f"resuming from checkpoint at iteration {iteration}")
+        atomic_write_json(self._resumes_path, self.resumes + [int(iteration)])

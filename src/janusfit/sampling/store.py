@@ -1,0 +1,73 @@
+"""Checksummed checkpoint files with generations, and quarantine of bad ones.
+
+Every checkpoint file ``F`` has a sidecar ``F.sha256`` holding the sha256 of its
+content. The sidecar is committed first and the file second (each by an atomic
+rename), so a file with no sidecar never exists and a sidecar with no file is a
+write that was cut short. A file that fails its checksum or cannot be read is
+moved to ``quarantine/`` (kept for inspection, never deleted) and the caller
+falls back to the previous generation.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from ..atomic import atomic_write_bytes, sha256_bytes, sha256_file
+
+
+def commit(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` with its checksum, crash-safely."""
+    atomic_write_bytes(_sidecar(path), (sha256_bytes(data) + "\n").encode())
+    atomic_write_bytes(path, data)
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def verified(path: Path) -> bool:
+    """True when ``path`` and its sidecar exist and the checksum matches."""
+    side = _sidecar(path)
+    try:
+        expected = side.read_text().strip()
+        return bool(expected) and sha256_file(path) == expected
+    except OSError:
+        return False
+
+
+def quarantine(path: Path, reason: str, log=print) -> Path:
+    """Move ``path`` (and its sidecar) aside into ``quarantine/``; return the new place."""
+    qdir = path.parent / "quarantine"
+    qdir.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    target = qdir / f"{path.name}.{stamp}"
+    for src, dst in ((path, target), (_sidecar(path), qdir / f"{_sidecar(path).name}.{stamp}")):
+        if src.exists():
+            shutil.move(src, dst)
+    log(f"checkpoint file '{path}' {reason}; moved aside to '{target}' and the previous generation is used")
+    return target
+
+
+def clean_partial(directory: Path, pattern: str) -> None:
+    """Remove sidecars whose file never arrived and temporary files of cut writes.
+
+    Both are leftovers of a write that was killed before it committed; neither
+    holds data that was ever part of a checkpoint.
+    """
+    for side in directory.glob(pattern + ".sha256"):
+        if not side.with_name(side.name[: -len(".sha256")]).exists():
+            side.unlink()
+    for tmp in directory.glob(".*.tmp*"):
+        tmp.unlink()
+
+
+def supersede(checkpoint_dir: Path, log=print) -> Path:
+    """Move a whole checkpoint directory aside so a new run can start; nothing is deleted."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    target = checkpoint_dir.with_name(f"{checkpoint_dir.name}.superseded-{stamp}-{os.getpid()}")
+    os.replace(checkpoint_dir, target)
+    log(f"settings changed and on_change is 'restart': the old checkpoint was moved to '{target}'")
+    return target
