@@ -1,0 +1,304 @@
+"""Read a configured dataset, whatever release format it comes in, into a :class:`Dataset`.
+
+A format is one small reader registered in :data:`FORMATS`: it pulls the
+redshifts, values and (when there is no covariance) errors out of the release's
+table, and everything else (covariance, checksums, the diagonal-error warning)
+is shared. Every number is checked by :mod:`janusfit.data.validate` on the way
+in, so a bad file fails here with its name, row and column rather than as a
+NaN deep inside a sampler.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ..atomic import sha256_file
+from ..errors import ConfigError, DataError
+from .dataset import Dataset
+from .validate import (
+    numeric_column,
+    require_columns,
+    require_cov_count,
+    require_covariance,
+    require_file,
+    require_finite,
+    require_kind,
+    require_positive,
+    require_rows,
+)
+
+VALUE_ROLE = {"sn": "mu", "hz": "H"}
+
+PANTHEON_Z_MIN = 0.01
+
+PANTHEON_DIAG_WARNING = (
+    "uses the diagonal errors m_b_corr_err_DIAG without the STAT+SYS covariance. "
+    "The Pantheon+ release README says of them: 'DO NOT FIT COSMOLOGICAL PARAMETERS "
+    "WITH THESE UNCERTAINTIES. YOU MUST USE THE FULL COVARIANCE.' Treat the result as "
+    "a large-N demonstration, not a cosmological constraint."
+)
+DESY5_DIAG_WARNING = (
+    "uses the diagonal errors MUERR_FINAL without the release's STAT+SYS covariance, "
+    "so systematic uncertainties are left out and the constraints are optimistic."
+)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """What a format reader extracts, one entry per data row of the file.
+
+    ``keep`` marks the rows a release's official cut keeps; the covariance,
+    written for every row of the file, is cut with the same mask.
+    """
+
+    z: np.ndarray
+    values: np.ndarray
+    sigma: np.ndarray | None = None
+    zhel: np.ndarray | None = None
+    keep: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Format:
+    """A reader ``read(path, kind, columns, need_sigma)`` and what it accepts."""
+
+    read: Callable[[Path, str, dict, bool], Columns]
+    kinds: tuple[str, ...]
+    needs_cov: bool = False
+    diag_warning: str | None = None
+
+
+def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset:
+    """The dataset ``name`` described by one entry ``spec`` of the config's ``datasets:``.
+
+    Relative ``path`` and ``cov`` resolve against ``base_dir`` (default: the
+    working directory). ``Dataset.sha256`` records the checksum of every file read.
+    """
+    base_dir = Path.cwd() if base_dir is None else Path(base_dir)
+    fmt_name = spec.get("format")
+    fmt = _lookup_format(name, fmt_name)
+    kind = spec.get("kind")
+    require_kind(name, fmt_name, kind, fmt.kinds)
+    columns = _column_mapping(name, fmt_name, kind, spec.get("columns"))
+    path = _resolve(name, spec, "path", base_dir)
+    cov_path = _resolve(name, spec, "cov", base_dir) if spec.get("cov") else None
+    if cov_path is None and fmt.needs_cov:
+        raise ConfigError(f"datasets.{name}.cov", f"format '{fmt_name}' needs its covariance file")
+
+    data = fmt.read(path, kind, columns, cov_path is None)
+    hashes = {str(path): sha256_file(path)}
+    cov = None
+    if cov_path is not None:
+        cov = require_covariance(cov_path, read_covariance(cov_path), data.z.size)
+        hashes[str(cov_path)] = sha256_file(cov_path)
+    elif fmt.diag_warning:
+        warnings.warn(f"dataset '{name}' ({path}) {fmt.diag_warning}", UserWarning, stacklevel=2)
+
+    if data.keep is not None:
+        data, cov = _cut(data, cov)
+    return Dataset(
+        name=name,
+        kind=kind,
+        z=data.z,
+        values=data.values,
+        cov=cov,
+        sigma=None if cov is not None else data.sigma,
+        zhel=data.zhel,
+        sha256=hashes,
+    )
+
+
+def _cut(data: Columns, cov: np.ndarray | None) -> tuple[Columns, np.ndarray | None]:
+    """The rows ``data.keep`` marks, and the same rows and columns of ``cov``."""
+    keep = data.keep
+
+    def take(a):
+        return None if a is None else a[keep]
+
+    cut = Columns(take(data.z), take(data.values), take(data.sigma), take(data.zhel))
+    return cut, None if cov is None else cov[np.ix_(keep, keep)]
+
+
+def _lookup_format(name: str, fmt_name) -> Format:
+    try:
+        return FORMATS[fmt_name]
+    except (KeyError, TypeError):
+        raise ConfigError(
+            f"datasets.{name}.format", f"unknown format {fmt_name!r}; known formats: {', '.join(FORMATS)}"
+        ) from None
+
+
+def _column_mapping(name: str, fmt_name: str, kind: str, columns) -> dict:
+    """The ``columns`` role → name mapping, allowed only where the columns are not fixed."""
+    if not columns:
+        return {}
+    key = f"datasets.{name}.columns"
+    if fmt_name != "csv":
+        raise ConfigError(key, f"format '{fmt_name}' has fixed columns; 'columns' applies to format 'csv' only")
+    roles = ("z", VALUE_ROLE[kind], "sigma") + (("zhel",) if kind == "sn" else ())
+    unknown = sorted(set(columns) - set(roles))
+    if unknown:
+        raise ConfigError(key, f"unknown role(s) {unknown} for kind '{kind}'; roles are {', '.join(roles)}")
+    return dict(columns)
+
+
+def _resolve(name: str, spec: dict, key: str, base_dir: Path) -> Path:
+    value = spec.get(key)
+    if not value:
+        raise ConfigError(f"datasets.{name}.{key}", "is required")
+    return resolve_path(value, base_dir)
+
+
+def resolve_path(value, base_dir: Path) -> Path:
+    """``value`` as a path, relative ones taken against ``base_dir``."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else Path(base_dir) / path
+
+
+def read_covariance(path: Path) -> np.ndarray:
+    """An N×N matrix in the releases' layout: N (or a text header) then N*N values, row-major."""
+    require_file(path)
+    tokens = path.read_text().split()
+    if not tokens:
+        raise DataError(path, "covariance file is empty")
+    values = _floats(path, tokens[1:])
+    n = require_cov_count(path, _declared_size(path, tokens[0]), values.size)
+    return values.reshape(n, n)
+
+
+def _declared_size(path: Path, head: str) -> int | None:
+    """N from the first token, or None for a text header such as JLA's ``COV``."""
+    try:
+        return int(head)
+    except ValueError:
+        pass
+    try:
+        float(head)
+    except ValueError:
+        return None
+    raise DataError(path, f"first value {head!r} should be the matrix size N (an integer) or a text header")
+
+
+def _floats(path: Path, tokens: list[str]) -> np.ndarray:
+    try:
+        return np.array(tokens, dtype=float)
+    except ValueError:
+        for index, token in enumerate(tokens):
+            try:
+                float(token)
+            except ValueError:
+                raise DataError(path, f"covariance value {index + 1} (after the size) {token!r} is not a number") from None
+        raise
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Data rows of a text table whose first line names the columns.
+
+    The header may start with ``#`` (Union3, the original JLA release); the
+    separator is a comma if the header has one, else whitespace. A header that
+    names more columns than the rows have keeps its first names: Union3 names
+    19 columns and writes 18.
+    """
+    require_file(path)
+    with open(path) as fh:
+        header = fh.readline()
+    if not header.strip():
+        raise DataError(path, "no header line naming the columns (the file is empty or starts with a blank line)")
+    comma = "," in header
+    names = [n.strip() for n in header.lstrip("#").split("," if comma else None)]
+    try:
+        frame = pd.read_csv(path, sep="," if comma else r"\s+", header=None, skiprows=1, dtype=str)
+    except pd.errors.EmptyDataError:
+        frame = pd.DataFrame()
+    except pd.errors.ParserError as exc:
+        raise DataError(path, f"rows do not parse as a table: {exc}") from None
+    require_rows(path, len(frame))
+    if frame.shape[1] > len(names):
+        raise DataError(path, f"rows have {frame.shape[1]} values but the header names only {len(names)} columns")
+    frame.columns = names[: frame.shape[1]]
+    return frame
+
+
+def extract(path: Path, frame: pd.DataFrame, z: str, values: str, sigma=None, zhel=None) -> Columns:
+    """The named columns of ``frame`` as checked float arrays."""
+    wanted = [c for c in (z, values, sigma, zhel) if c]
+    require_columns(path, frame.columns, wanted)
+    arrays = {c: numeric_column(path, frame, c) for c in wanted}
+    require_finite(path, arrays)
+    require_positive(path, z, arrays[z], "redshift")
+    if sigma:
+        require_positive(path, sigma, arrays[sigma], "error")
+    return Columns(
+        z=arrays[z],
+        values=arrays[values],
+        sigma=arrays[sigma] if sigma else None,
+        zhel=arrays[zhel] if zhel else None,
+    )
+
+
+def _read_csv(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
+    """Any table; ``columns`` maps roles to names, and a role's default name is itself."""
+    frame = read_table(path)
+    role = VALUE_ROLE[kind]
+    zhel = columns.get("zhel") or ("zhel" if kind == "sn" and "zhel" in frame.columns else None)
+    sigma = columns.get("sigma", "sigma") if need_sigma else None
+    return extract(path, frame, columns.get("z", "z"), columns.get(role, role), sigma, zhel)
+
+
+def _read_union3(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
+    """lcparam_full.txt: ``mb`` is μ up to a constant at the spline node ``zcmb``."""
+    return extract(path, read_table(path), "zcmb", "mb", zhel="zhel")
+
+
+def _read_jla_binned(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
+    return extract(path, read_table(path), "z", "mu")
+
+
+def _read_pantheon_plus(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
+    """Pantheon+SH0ES.dat with the SN-only cosmology cut zHD > 0.01 (Brout et al. 2022)."""
+    sigma = "m_b_corr_err_DIAG" if need_sigma else None
+    data = extract(path, read_table(path), "zHD", "m_b_corr", sigma, zhel="zHEL")
+    return Columns(data.z, data.values, data.sigma, data.zhel, keep=data.z > PANTHEON_Z_MIN)
+
+
+def _read_desy5(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
+    sigma = "MUERR_FINAL" if need_sigma else None
+    return extract(path, read_table(path), "zHD", "MU", sigma, zhel="zHEL")
+
+
+def _read_hz_table(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
+    """Whitespace columns z, H, σ_H with ``#`` comments and no header."""
+    require_file(path)
+    try:
+        frame = pd.read_csv(path, sep=r"\s+", header=None, comment="#", dtype=str)
+    except pd.errors.EmptyDataError:
+        frame = pd.DataFrame()
+    except pd.errors.ParserError as exc:
+        raise DataError(path, f"rows do not parse as a table: {exc}") from None
+    require_rows(path, len(frame))
+    if frame.shape[1] != 3:
+        raise DataError(path, f"expected 3 columns (z, H, sigma), found {frame.shape[1]}")
+    frame.columns = ["z", "H", "sigma"]
+    return extract(path, frame, "z", "H", "sigma" if need_sigma else None)
+
+
+def _read_simulated(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
+    """The table of :func:`janusfit.data.simulate.write_simulated` (``mb`` = μ + M)."""
+    return extract(path, read_table(path), "z", "mb")
+
+
+FORMATS: dict[str, Format] = {
+    "csv": Format(_read_csv, kinds=("sn", "hz")),
+    "union3": Format(_read_union3, kinds=("sn",), needs_cov=True),
+    "jla_binned": Format(_read_jla_binned, kinds=("sn",), needs_cov=True),
+    "pantheon_plus": Format(_read_pantheon_plus, kinds=("sn",), diag_warning=PANTHEON_DIAG_WARNING),
+    "desy5": Format(_read_desy5, kinds=("sn",), diag_warning=DESY5_DIAG_WARNING),
+    "hz_table": Format(_read_hz_table, kinds=("hz",)),
+    "simulated": Format(_read_simulated, kinds=("sn",), needs_cov=True),
+}

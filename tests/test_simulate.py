@@ -1,0 +1,108 @@
+"""The simulated Hubble diagram: fiducial distances, covariance, reproducibility, recovery of the truth."""
+
+import json
+
+import numpy as np
+import pytest
+from astropy.cosmology import FlatLambdaCDM
+
+from janusfit.data import load_dataset, simulate_hubble_diagram
+from janusfit.data.simulate import DEFAULT_SEED, fiducial_magnitude, write_simulated
+from janusfit.likelihood import Posterior
+from janusfit.models import get_model
+
+
+def write(directory, **kw):
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = (directory / "sim.csv", directory / "sim.cov", directory / "truth.json")
+    write_simulated(*paths, **kw)
+    return paths
+
+
+def load(csv, cov):
+    return load_dataset("sim", {"kind": "sn", "format": "simulated", "path": str(csv), "cov": str(cov)})
+
+
+@pytest.fixture(scope="module")
+def default_sample():
+    return simulate_hubble_diagram()
+
+
+def test_fiducial_magnitude_matches_astropy():
+    z = np.array([0.01, 0.1, 0.5, 1.0, 1.8])
+    astropy = FlatLambdaCDM(H0=70.0, Om0=0.3, Tcmb0=0.0).distmod(z).value - 19.3
+    np.testing.assert_allclose(fiducial_magnitude(z), astropy, atol=1e-6, rtol=0)
+
+
+def test_sample_looks_like_a_pantheon_compilation(default_sample):
+    table, cov, truth = default_sample
+    assert list(table.columns) == ["z", "mb", "sigma", "survey"] and len(table) == 300
+    assert truth == {"model": "lcdm", "Om": 0.3, "H0": 70.0, "M": -19.3, "seed": DEFAULT_SEED, "n_sn": 300}
+    z = table["z"].to_numpy()
+    assert np.all(np.diff(z) >= 0) and z[0] >= 0.01 and 1.2 < z[-1] <= 1.8
+    counts = table["survey"].value_counts()
+    assert counts["HST"] < counts["LOWZ"] < counts["SNLS_DES"]
+    assert np.all((table["sigma"] > 0.12) & (table["sigma"] < 0.25))
+    # larger errors at high z than at mid z (measurement), and at the lowest z (peculiar velocities)
+    mid = table["sigma"][(z > 0.1) & (z < 0.2)].mean()
+    assert table["sigma"][z > 1.0].mean() > mid and table["sigma"][z < 0.02].mean() > mid
+
+
+def test_covariance_is_full_symmetric_positive_definite(default_sample):
+    table, cov, _ = default_sample
+    np.testing.assert_array_equal(cov, cov.T)
+    assert np.linalg.eigvalsh(cov)[0] > 0
+    np.testing.assert_allclose(np.sqrt(np.diag(cov)), table["sigma"])
+    survey = table["survey"].to_numpy()
+    i, j = np.flatnonzero(survey == "LOWZ")[:2]
+    k = np.flatnonzero(survey == "HST")[0]
+    assert cov[i, j] > cov[i, k] > 0  # calibration shared within a survey, z-mode across surveys
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
+    first = write(tmp_path / "a", n_sn=50, seed=7)
+    second = write(tmp_path / "b", n_sn=50, seed=7)
+    other = write(tmp_path / "c", n_sn=50, seed=8)
+    for a, b in zip(first, second):
+        assert a.read_bytes() == b.read_bytes()
+    assert first[0].read_bytes() != other[0].read_bytes()
+
+
+def test_files_load_as_simulated_and_as_csv_with_cov(tmp_path):
+    csv, cov, truth_json = write(tmp_path, n_sn=40, seed=3)
+    table, matrix, truth = simulate_hubble_diagram(n_sn=40, seed=3)
+    assert json.loads(truth_json.read_text()) == truth
+    assert cov.read_text().split("\n", 1)[0] == "40"
+    simulated = load(csv, cov)
+    generic = load_dataset(
+        "sim", {"kind": "sn", "format": "csv", "path": str(csv), "cov": str(cov), "columns": {"mu": "mb"}}
+    )
+    for d in (simulated, generic):
+        assert d.n == 40 and d.sigma is None
+        np.testing.assert_allclose(d.z, table["z"], atol=5e-7)
+        np.testing.assert_allclose(d.values, table["mb"], atol=5e-7)
+        np.testing.assert_allclose(d.cov, matrix, rtol=1e-11)
+
+
+@pytest.mark.parametrize("om, seed", [(0.3, DEFAULT_SEED), (0.5, 11)])
+def test_posterior_recovers_the_true_matter_density(tmp_path, om, seed):
+    """A grid posterior of flat ΛCDM on the written files finds the Ωm of truth.json within 3σ."""
+    csv, cov, truth_json = write(tmp_path, om=om, seed=seed)
+    truth = json.loads(truth_json.read_text())
+    posterior = Posterior(get_model("lcdm"), [load(csv, cov)])
+    grid = np.linspace(0.02, 0.98, 481)
+    chi2 = posterior.chi2(grid[:, None])
+    weight = np.exp(-0.5 * (chi2 - chi2.min()))
+    weight /= weight.sum()
+    mean = weight @ grid
+    std = np.sqrt(weight @ (grid - mean) ** 2)
+    assert 0.01 < std < 0.1
+    assert abs(mean - truth["Om"]) < 3 * std
+    # the noise was drawn from the covariance the fit uses, so χ² is about N
+    n = truth["n_sn"]
+    assert abs(chi2.min() - n) < 5 * np.sqrt(2 * n)
+
+
+def test_too_few_supernovae():
+    with pytest.raises(ValueError, match="n_sn must be at least 4"):
+        simulate_hubble_diagram(n_sn=3)

@@ -1,0 +1,206 @@
+"""Bad inputs fail with an error that names the file, where the problem is, and what it is."""
+
+import re
+
+import numpy as np
+import pytest
+
+from janusfit.data import load_dataset
+from janusfit.data.validate import require_covariance
+from janusfit.errors import ConfigError, DataError
+
+GOOD_CSV = "z,mu,sigma\n0.1,38.3,0.1\n0.5,42.3,0.1\n1.0,44.1,0.1\n"
+
+
+def csv_spec(path, cov=None, **extra):
+    spec = {"kind": "sn", "format": "csv", "path": str(path), **extra}
+    return {**spec, "cov": str(cov)} if cov else spec
+
+
+def write_cov(path, matrix, header=None):
+    matrix = np.asarray(matrix, dtype=float)
+    head = str(matrix.shape[0]) if header is None else header
+    path.write_text(head + "\n" + "\n".join(f"{v:.17g}" for v in matrix.ravel()) + "\n")
+    return path
+
+
+def raises_for(path, problem):
+    """pytest.raises for a DataError naming ``path`` and matching the regex ``problem``."""
+    return pytest.raises(DataError, match=re.escape(str(path)) + ".*" + problem)
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nowhere.csv"
+    with raises_for(path, "does not exist"):
+        load_dataset("d", csv_spec(path))
+
+
+@pytest.mark.parametrize("text", ["", "z,mu,sigma\n"])
+def test_empty_table(tmp_path, text):
+    path = tmp_path / "empty.csv"
+    path.write_text(text)
+    with raises_for(path, "no (data rows|header line)"):
+        load_dataset("d", csv_spec(path))
+
+
+def test_hz_table_with_only_comments(tmp_path):
+    path = tmp_path / "hz.txt"
+    path.write_text("# z H sigma\n")
+    with raises_for(path, "no data rows"):
+        load_dataset("d", {"kind": "hz", "format": "hz_table", "path": str(path)})
+
+
+def test_hz_table_with_wrong_column_count(tmp_path):
+    path = tmp_path / "hz.txt"
+    path.write_text("0.1 69.0\n0.2 70.0\n")
+    with raises_for(path, r"expected 3 columns \(z, H, sigma\), found 2"):
+        load_dataset("d", {"kind": "hz", "format": "hz_table", "path": str(path)})
+
+
+def test_missing_column_lists_the_available_ones(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("z,m,sigma\n0.1,38.3,0.1\n")
+    with raises_for(path, r"missing column 'mu' \(available columns: z, m, sigma\)"):
+        load_dataset("d", csv_spec(path))
+
+
+@pytest.mark.parametrize(
+    "cell, problem",
+    [("nan", "missing or NaN"), ("", "missing or NaN"), ("inf", r"infinite \(inf\)"), ("-inf", "infinite")],
+)
+def test_non_finite_value_names_row_and_column(tmp_path, cell, problem):
+    path = tmp_path / "d.csv"
+    path.write_text(f"z,mu,sigma\n0.1,38.3,0.1\n0.5,{cell},0.1\n")
+    with raises_for(path, f"data row 2, column 'mu': value is {problem}"):
+        load_dataset("d", csv_spec(path))
+
+
+def test_non_numeric_value(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("z,mu,sigma\n0.1,38.3,0.1\n0.5,42.3,0.1q\n")
+    with raises_for(path, "data row 2, column 'sigma': '0.1q' is not a number"):
+        load_dataset("d", csv_spec(path))
+
+
+@pytest.mark.parametrize("z", ["0", "-0.02"])
+def test_non_positive_redshift(tmp_path, z):
+    path = tmp_path / "d.csv"
+    path.write_text(f"z,mu,sigma\n0.1,38.3,0.1\n0.2,39.9,0.1\n{z},30.0,0.1\n")
+    with raises_for(path, f"data row 3, column 'z': redshift must be > 0, got {z}"):
+        load_dataset("d", csv_spec(path))
+
+
+def test_non_positive_error(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("z,mu,sigma\n0.1,38.3,0.0\n")
+    with raises_for(path, "data row 1, column 'sigma': error must be > 0, got 0"):
+        load_dataset("d", csv_spec(path))
+
+
+def test_rows_longer_than_the_header(tmp_path):
+    path = tmp_path / "lc.txt"
+    path.write_text("#name zcmb zhel mb\nbin00 0.05 0.05 36.6 0.0\n")
+    with raises_for(path, "rows have 5 values but the header names only 4 columns"):
+        load_dataset("d", {"kind": "sn", "format": "union3", "path": str(path), "cov": "unused"})
+
+
+@pytest.mark.parametrize(
+    "header, n_values, problem",
+    [
+        ("3", 8, r"declares N=3, so needs N\*N=9 values, but has 8"),
+        ("COV", 8, r"not square: 8 values is not N\*N for any N"),
+        ("3.5", 9, "first value '3.5' should be the matrix size N"),
+    ],
+)
+def test_covariance_value_count(tmp_path, header, n_values, problem):
+    data = tmp_path / "d.csv"
+    data.write_text(GOOD_CSV)
+    cov = tmp_path / "c.txt"
+    cov.write_text(header + "\n" + "\n".join(["0.01"] * n_values) + "\n")
+    with raises_for(cov, problem):
+        load_dataset("d", csv_spec(data, cov))
+
+
+def test_empty_covariance_file(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text(GOOD_CSV)
+    cov = tmp_path / "c.txt"
+    cov.write_text("")
+    with raises_for(cov, "covariance file is empty"):
+        load_dataset("d", csv_spec(data, cov))
+
+
+def test_covariance_not_a_number(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text(GOOD_CSV)
+    cov = tmp_path / "c.txt"
+    cov.write_text("2\n0.01\n0\nx\n0.01\n")
+    with raises_for(cov, "covariance value 3 .*'x' is not a number"):
+        load_dataset("d", csv_spec(data, cov))
+
+
+def test_covariance_size_differs_from_data(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text(GOOD_CSV)
+    cov = write_cov(tmp_path / "c.txt", 0.01 * np.eye(2))
+    with raises_for(cov, "covariance is 2x2 but the data file has 3 rows"):
+        load_dataset("d", csv_spec(data, cov))
+
+
+def test_covariance_not_symmetric_names_worst_element(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text(GOOD_CSV)
+    matrix = 0.01 * np.eye(3)
+    matrix[0, 2] = 0.002
+    matrix[1, 0] = 1e-4
+    cov = write_cov(tmp_path / "c.txt", matrix)
+    with raises_for(cov, r"not symmetric: worst at \[(1, 3|3, 1)\].*asymmetry 0\.002"):
+        load_dataset("d", csv_spec(data, cov))
+
+
+def test_covariance_not_positive_definite(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text(GOOD_CSV)
+    matrix = np.full((3, 3), 0.01) + np.diag([0.0, 0.0, -0.001])
+    cov = write_cov(tmp_path / "c.txt", matrix)
+    with raises_for(cov, r"not positive definite \(smallest eigenvalue -"):
+        load_dataset("d", csv_spec(data, cov))
+
+
+def test_covariance_with_nan(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text(GOOD_CSV)
+    matrix = 0.01 * np.eye(3)
+    matrix[1, 2] = np.nan
+    cov = write_cov(tmp_path / "c.txt", matrix)
+    with raises_for(cov, r"covariance element \[2, 3\] \(1-based\) is nan"):
+        load_dataset("d", csv_spec(data, cov))
+
+
+def test_missing_covariance_file_is_named(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text(GOOD_CSV)
+    cov = tmp_path / "absent.cov"
+    with raises_for(cov, "does not exist"):
+        load_dataset("d", csv_spec(data, cov))
+
+
+def test_covariance_makes_sigma_optional_and_last_digit_asymmetry_is_tolerated(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("z,mu\n0.1,38.3\n0.5,42.3\n1.0,44.1\n")
+    matrix = np.array([[0.02, 0.005, 0.001], [0.005, 0.02, 0.004], [0.001, 0.004, 0.03]])
+    matrix[0, 1] += 1e-17  # as decimal files written by the releases differ
+    d = load_dataset("d", csv_spec(data, write_cov(tmp_path / "c.txt", matrix)))
+    assert d.sigma is None
+    np.testing.assert_array_equal(d.cov, d.cov.T)
+    np.testing.assert_allclose(d.cov, matrix, rtol=1e-12)
+
+
+def test_non_square_array():
+    with pytest.raises(DataError, match=r"'c\.txt'.*covariance is not square: shape \(2, 3\)"):
+        require_covariance("c.txt", np.zeros((2, 3)), 2)
+
+
+def test_kind_mismatch_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"datasets\.cc\.kind.*format 'hz_table' holds 'hz' data, not 'sn'"):
+        load_dataset("cc", {"kind": "sn", "format": "hz_table", "path": str(tmp_path / "x")})
