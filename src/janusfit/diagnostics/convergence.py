@@ -1,0 +1,327 @@
+"""Convergence diagnostics of an emcee ensemble: τ, rank-normalised R̂ and ESS.
+
+The integrated autocorrelation time τ is emcee's own estimate. R̂ and the bulk
+and tail effective sample sizes follow Vehtari, Gelman, Simpson, Carpenter &
+Bürkner (2021, Bayesian Analysis 16, 667).
+
+Those diagnostics compare independent chains, and the walkers of an
+affine-invariant ensemble are not independent: every move of one walker uses
+the positions of the others. The walkers are therefore cut into G contiguous
+*groups* (default 4), and each group plays the part of one chain:
+
+* for R̂, a group's draws are all its walkers' values, split in halves along
+  the steps, so that 2G chains are compared;
+* for ESS, a split group's autocovariance at lag t is the mean of its walkers'
+  autocovariances (as emcee averages the walkers' autocorrelation functions),
+  and the between-chain variance is that of the split groups' means. The ESS
+  counts every draw of every walker.
+
+With one walker per group, every function here reproduces the chain-based
+definitions of the paper exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import emcee
+import numpy as np
+from scipy.special import ndtri
+from scipy.stats import rankdata
+
+from ..errors import ConfigError
+
+DEFAULT_THRESHOLDS = {
+    "min_n_over_tau": 50.0,
+    "max_rhat": 1.01,
+    "min_ess_bulk": 400.0,
+    "acceptance": [0.2, 0.5],
+}
+TAIL_QUANTILES = (0.05, 0.95)
+MIN_STEPS = 4
+
+
+def autocorr_time(chain: np.ndarray) -> np.ndarray:
+    """τ of each parameter of a chain of shape (n_steps, n_walkers, n_params).
+
+    ``tol=0`` makes emcee return its estimate however short the chain is: how
+    many τ the chain spans is judged by :func:`diagnose`, not here.
+    """
+    return emcee.autocorr.integrated_time(np.asarray(chain, dtype=float), tol=0, quiet=True)
+
+
+def group_walkers(values: np.ndarray, n_groups: int = 4) -> list[np.ndarray]:
+    """Cut (n_steps, n_walkers) values of one parameter into contiguous walker groups.
+
+    When the walkers do not divide evenly, group sizes differ by one; with
+    fewer walkers than groups, every walker is its own group.
+    """
+    values = np.asarray(values, dtype=float)
+    n_groups = min(n_groups, values.shape[1])
+    return np.array_split(values, n_groups, axis=1)
+
+
+def _as_groups(groups) -> list[np.ndarray]:
+    """Groups as 2-D arrays (n_steps, n_walkers_in_group); a 1-D group is one walker."""
+    out = [np.asarray(g, dtype=float) for g in groups]
+    return [g[:, None] if g.ndim == 1 else g for g in out]
+
+
+def _split(groups: list[np.ndarray]) -> list[np.ndarray]:
+    """Each group's first and last halves of its steps (an odd middle step is dropped)."""
+    halves = []
+    for g in groups:
+        half = len(g) // 2
+        halves += [g[:half], g[len(g) - half :]]
+    return halves
+
+
+def _pooled(chains: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate([c.ravel() for c in chains])
+
+
+def _like(flat: np.ndarray, chains: list[np.ndarray]) -> list[np.ndarray]:
+    """Cut pooled values back into arrays shaped like ``chains``."""
+    bounds = np.cumsum([c.size for c in chains])[:-1]
+    return [part.reshape(c.shape) for part, c in zip(np.split(flat, bounds), chains)]
+
+
+def rank_normalise(chains: list[np.ndarray]) -> list[np.ndarray]:
+    """z = Φ⁻¹((r − 3/8) / (S + 1/4)) of the pooled fractional ranks r of S draws.
+
+    Ties get their average rank; the offsets are Blom's (1958), which make the
+    smallest and largest draws map to symmetric z.
+    """
+    flat = _pooled(chains)
+    ranks = rankdata(flat, method="average")
+    return _like(ndtri((ranks - 0.375) / (flat.size + 0.25)), chains)
+
+
+def _rhat(chains: list[np.ndarray]) -> float:
+    """Classic R̂ = sqrt(((N−1)/N W + B/N) / W) of chains with N draws each.
+
+    Groups of unequal size (walkers not divisible by G) use the mean N.
+    """
+    means = np.array([c.mean() for c in chains])
+    within = np.mean([c.var(ddof=1) for c in chains])
+    n = np.mean([c.size for c in chains])
+    return float(np.sqrt(((n - 1.0) / n * within + means.var(ddof=1)) / within))
+
+
+def split_rhat(groups) -> float:
+    """Rank-normalised split R̂: the larger of the bulk and the folded (tail) R̂.
+
+    ``groups`` is a sequence of (n_steps, n_walkers_in_group) arrays of one
+    parameter, as :func:`group_walkers` makes; NaN with fewer than 4 steps.
+    """
+    groups = _as_groups(groups)
+    if len(groups[0]) < MIN_STEPS:
+        return math.nan
+    halves = _split(groups)
+    bulk = _rhat(rank_normalise(halves))
+    median = np.median(_pooled(halves))
+    tail = _rhat(rank_normalise([np.abs(h - median) for h in halves]))
+    return max(bulk, tail)
+
+
+def _autocov(x: np.ndarray) -> np.ndarray:
+    """Biased autocovariance of each column of (n_steps, n_walkers), by FFT."""
+    n = len(x)
+    x = x - x.mean(axis=0)
+    f = np.fft.rfft(x, n=2 * n, axis=0)
+    return np.fft.irfft(f * np.conjugate(f), n=2 * n, axis=0)[:n] / n
+
+
+def _ess(chains: list[np.ndarray]) -> float:
+    """Multi-chain ESS with Geyer's initial monotone sequence (Vehtari et al. 2021, §3.2).
+
+    Each chain is (n_steps, n_walkers); its autocovariance is the walkers' mean.
+    """
+    total = sum(c.size for c in chains)
+    flat = _pooled(chains)
+    if flat.max() - flat.min() < np.finfo(float).resolution:
+        return float(total)
+    n = len(chains[0])
+    acov = np.array([_autocov(c).mean(axis=1) for c in chains]).mean(axis=0)
+    mean_var = acov[0] * n / (n - 1.0)
+    var_plus = mean_var * (n - 1.0) / n
+    if len(chains) > 1:
+        var_plus += np.var([c.mean() for c in chains], ddof=1)
+    rho = 1.0 - (mean_var - acov) / var_plus
+    rho[0] = 1.0
+
+    # Sums of adjacent pairs (ρ_2k + ρ_2k+1) are positive and decreasing for a
+    # reversible chain: truncate at the first non-positive pair (or the last
+    # pair available), make the earlier ones monotone, and count the even term
+    # of the cut pair once if positive, as Stan and ArviZ do.
+    n_pairs = (n - 1) // 2
+    pairs = rho[: 2 * n_pairs].reshape(n_pairs, 2).sum(axis=1)
+    nonpositive = np.flatnonzero(pairs <= 0.0)
+    cut = int(nonpositive[0]) if nonpositive.size else max(n_pairs - 1, 0)
+    kept = np.minimum.accumulate(pairs[:cut])
+    tau = -1.0 + 2.0 * kept.sum() + max(rho[2 * cut], 0.0)
+    tau = max(tau, 1.0 / np.log10(total))
+    return float(total / tau) if np.all(np.isfinite(rho)) else math.nan
+
+
+def ess_bulk(groups) -> float:
+    """Bulk ESS: the ESS of the rank-normalised split groups; NaN with fewer than 4 steps."""
+    groups = _as_groups(groups)
+    if len(groups[0]) < MIN_STEPS:
+        return math.nan
+    return _ess(rank_normalise(_split(groups)))
+
+
+def ess_tail(groups) -> float:
+    """Tail ESS: the smaller ESS of the indicators of the 5% and 95% quantiles."""
+    groups = _as_groups(groups)
+    if len(groups[0]) < MIN_STEPS:
+        return math.nan
+    quantiles = np.quantile(_pooled(groups), TAIL_QUANTILES)
+    return min(_ess(_split([(g <= q).astype(float) for g in groups])) for q in quantiles)
+
+
+def _thresholds(given: dict | None) -> dict:
+    out = {**DEFAULT_THRESHOLDS, **(given or {})}
+    unknown = set(out) - set(DEFAULT_THRESHOLDS)
+    if unknown:
+        raise ConfigError(
+            f"thresholds.{sorted(unknown)[0]}", f"unknown threshold; known: {', '.join(DEFAULT_THRESHOLDS)}"
+        )
+    lo, hi = (float(v) for v in out["acceptance"])
+    if not 0.0 <= lo < hi <= 1.0:
+        raise ConfigError("thresholds.acceptance", f"needs 0 <= low < high <= 1, got [{lo}, {hi}]")
+    return {
+        "min_n_over_tau": float(out["min_n_over_tau"]),
+        "max_rhat": float(out["max_rhat"]),
+        "min_ess_bulk": float(out["min_ess_bulk"]),
+        "acceptance": [lo, hi],
+    }
+
+
+def _num(x) -> float | None:
+    """A JSON-safe float: None for NaN or infinity."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _check(check: str, parameter: str | None, value: float, rule: str, ok) -> dict:
+    value = _num(value)
+    return {
+        "check": check,
+        "parameter": parameter,
+        "value": value,
+        "threshold": rule,
+        "passed": bool(value is not None and ok(value)),
+    }
+
+
+FAILURE_NAMES = {
+    "n_over_tau": "N/tau",
+    "rhat": "R-hat",
+    "ess_bulk": "bulk ESS",
+    "acceptance": "mean acceptance fraction",
+}
+
+
+def _failure(c: dict) -> str:
+    """E.g. 'R-hat of Om is 1.034 (threshold < 1.01)'."""
+    what = FAILURE_NAMES[c["check"]]
+    subject = f"{what} of {c['parameter']}" if c["parameter"] else what
+    value = "undefined" if c["value"] is None else f"{c['value']:.4g}"
+    return f"{subject} is {value} (threshold {c['threshold']})"
+
+
+def diagnose(
+    chain: np.ndarray,
+    log_prob: np.ndarray,
+    accepted: np.ndarray,
+    names: Sequence[str],
+    burn_in: int | None = None,
+    thresholds: dict | None = None,
+    n_groups: int = 4,
+) -> dict:
+    """Convergence report of an emcee run, as a JSON-serialisable dict.
+
+    ``chain`` is (n_steps, n_walkers, n_params) as ``get_chain()`` returns,
+    ``log_prob`` (n_steps, n_walkers) and ``accepted`` the accepted moves per
+    walker over all steps. τ and N/τ are those of the whole chain, as emcee's
+    stopping rule sees it; the burn-in (by default 2 τ_max, rounded up) is
+    then dropped and R̂ and the ESS are computed on the rest. R̂ is also
+    checked on the log-probability, as Stan does for lp__: walkers stuck in a
+    poorer region show there first.
+
+    Keys: n_steps, n_walkers, n_groups, burn_in, burn_in_rule, n_kept_steps,
+    n_kept_draws, thresholds, parameters ({name: tau, n_over_tau, rhat,
+    ess_bulk, ess_tail}), log_prob (rhat, ess_bulk), acceptance (mean, min,
+    max), checks ([{check, parameter, value, threshold, passed}]), passed,
+    failures (one sentence per failed check). Undefined values are None.
+    """
+    chain = np.asarray(chain, dtype=float)
+    log_prob = np.asarray(log_prob, dtype=float)
+    n_steps, n_walkers, n_params = chain.shape
+    if len(names) != n_params:
+        raise ValueError(f"{len(names)} parameter names for a chain of {n_params} parameters")
+    if log_prob.shape != (n_steps, n_walkers):
+        raise ValueError(f"log_prob has shape {log_prob.shape}, expected {(n_steps, n_walkers)}")
+    if np.shape(accepted) != (n_walkers,):
+        raise ValueError(f"accepted has shape {np.shape(accepted)}, expected {(n_walkers,)}")
+    limits = _thresholds(thresholds)
+    max_rhat, min_ess, min_n_tau = limits["max_rhat"], limits["min_ess_bulk"], limits["min_n_over_tau"]
+
+    tau = autocorr_time(chain)
+    if burn_in is None:
+        finite = tau[np.isfinite(tau)]
+        burn_in = math.ceil(2.0 * finite.max()) if finite.size else 0
+        rule = "2 x max tau (rounded up)"
+    else:
+        rule = "given"
+    burn_in = int(burn_in)
+    kept = chain[burn_in:]
+
+    parameters, checks = {}, []
+    for i, name in enumerate(names):
+        groups = group_walkers(kept[:, :, i], n_groups)
+        raw = {
+            "tau": tau[i],
+            "n_over_tau": n_steps / tau[i],
+            "rhat": split_rhat(groups),
+            "ess_bulk": ess_bulk(groups),
+            "ess_tail": ess_tail(groups),
+        }
+        parameters[name] = {key: _num(value) for key, value in raw.items()}
+        checks += [
+            _check("n_over_tau", name, raw["n_over_tau"], f"> {min_n_tau:g}", lambda v: v > min_n_tau),
+            _check("rhat", name, raw["rhat"], f"< {max_rhat:g}", lambda v: v < max_rhat),
+            _check("ess_bulk", name, raw["ess_bulk"], f">= {min_ess:g}", lambda v: v >= min_ess),
+        ]
+
+    lp_groups = group_walkers(log_prob[burn_in:], n_groups)
+    lp_rhat = split_rhat(lp_groups)
+    checks.append(_check("rhat", "log_prob", lp_rhat, f"< {max_rhat:g}", lambda v: v < max_rhat))
+
+    fraction = np.asarray(accepted, dtype=float) / n_steps
+    lo, hi = limits["acceptance"]
+    checks.append(_check("acceptance", None, fraction.mean(), f"{lo:g} to {hi:g}", lambda v: lo <= v <= hi))
+    failures = [_failure(c) for c in checks if not c["passed"]]
+    return {
+        "n_steps": n_steps,
+        "n_walkers": n_walkers,
+        "n_groups": min(n_groups, n_walkers),
+        "burn_in": burn_in,
+        "burn_in_rule": rule,
+        "n_kept_steps": len(kept),
+        "n_kept_draws": len(kept) * n_walkers,
+        "thresholds": limits,
+        "parameters": parameters,
+        "log_prob": {"rhat": _num(lp_rhat), "ess_bulk": _num(ess_bulk(lp_groups))},
+        "acceptance": {
+            "mean": float(fraction.mean()),
+            "min": float(fraction.min()),
+            "max": float(fraction.max()),
+        },
+        "checks": checks,
+        "passed": not failures,
+        "failures": failures,
+    }

@@ -1,0 +1,99 @@
+"""Bayes factors and the Kass & Raftery scale, against hand-computed rows."""
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from janusfit.diagnostics import compare_models, kass_raftery_label, write_comparison
+
+
+def summary(model, logz, logz_err, chi2, aic, bic, n_data=40, params=("Om",)):
+    return {
+        "model": model,
+        "n_data": n_data,
+        "chi2_min": chi2,
+        "aic": aic,
+        "bic": bic,
+        "dynesty": {"logz": logz, "logz_err": logz_err},
+        "parameters": {p: {} for p in params},
+    }
+
+
+@pytest.mark.parametrize(
+    ("two_ln_b", "label"),
+    [
+        (0.0, "not worth more than a bare mention"),
+        (1.99, "not worth more than a bare mention"),
+        (2.0, "not worth more than a bare mention"),
+        (2.01, "positive"),
+        (6.0, "positive"),
+        (6.01, "strong"),
+        (10.0, "strong"),
+        (10.01, "very strong"),
+        (250.0, "very strong"),
+    ],
+)
+def test_kass_raftery_scale_and_its_boundaries(two_ln_b, label):
+    assert kass_raftery_label(two_ln_b) == label
+    assert kass_raftery_label(-two_ln_b) == label
+
+
+def test_kass_raftery_rejects_nan():
+    with pytest.raises(ValueError, match="NaN"):
+        kass_raftery_label(math.nan)
+
+
+RUNS = [
+    summary("janus", -10.0, 0.1, 35.0, 39.0, 42.4, params=("q0",)),
+    summary("lcdm", -13.5, 0.2, 38.2, 40.2, 41.9),
+    summary("wcdm", -11.0, 0.3, 34.0, 38.0, 41.4, params=("Om", "w")),
+]
+
+
+def test_rows_by_hand():
+    rows = compare_models(RUNS)
+    assert [(r["model_a"], r["model_b"]) for r in rows] == [("janus", "lcdm"), ("janus", "wcdm"), ("lcdm", "wcdm")]
+    first, second, third = rows
+    assert first["ln_B"] == pytest.approx(3.5)
+    assert first["ln_B_err"] == pytest.approx(math.sqrt(0.1**2 + 0.2**2))
+    assert first["two_ln_B"] == pytest.approx(7.0)
+    assert first["evidence"] == "strong"
+    assert first["favoured"] == "janus"
+    assert first["delta_chi2_min"] == pytest.approx(-3.2)
+    assert first["delta_aic"] == pytest.approx(-1.2)
+    assert first["delta_bic"] == pytest.approx(0.5)
+
+    assert second["ln_B"] == pytest.approx(1.0)
+    assert second["two_ln_B"] == pytest.approx(2.0)
+    assert second["evidence"] == "not worth more than a bare mention"
+    assert second["favoured"] == "janus"
+
+    # b favoured: negative ln B, the label is the same as for +5
+    assert third["ln_B"] == pytest.approx(-2.5)
+    assert third["ln_B_err"] == pytest.approx(math.sqrt(0.2**2 + 0.3**2))
+    assert third["evidence"] == "positive"
+    assert third["favoured"] == "wcdm"
+    assert third["delta_chi2_min"] == pytest.approx(4.2)
+
+
+def test_exact_tie_favours_neither():
+    (row,) = compare_models([summary("a", -5.0, 0.1, 1, 2, 3), summary("b", -5.0, 0.1, 1, 2, 3)])
+    assert row["ln_B"] == 0.0 and row["favoured"] is None
+
+
+def test_runs_on_different_data_are_refused():
+    with pytest.raises(ValueError, match="different data"):
+        compare_models([summary("a", -5.0, 0.1, 1, 2, 3, n_data=40), summary("b", -5.0, 0.1, 1, 2, 3, n_data=41)])
+
+
+def test_write_json_and_csv(tmp_path):
+    rows = compare_models(RUNS)
+    write_comparison(rows, tmp_path / "cmp.json", tmp_path / "out" / "cmp.csv")
+    assert json.loads((tmp_path / "cmp.json").read_text()) == rows
+    table = pd.read_csv(tmp_path / "out" / "cmp.csv")
+    assert list(table.columns) == list(rows[0])
+    assert table["two_ln_B"].tolist() == pytest.approx([r["two_ln_B"] for r in rows])
+    assert table["favoured"].tolist() == ["janus", "janus", "wcdm"]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["cmp.csv", "cmp.json", "out"]
