@@ -146,3 +146,20 @@ def corner_plot(emcee_samples, dynesty_samples, dynesty_weights, names, labels, 
     else:
         axes[0, -1].legend(handles=handles, loc="upper right", frameon=False)  # an empty panel
     _save(fig, path)
+
+
+def hubble_diagram_plot(datasets, path) -> None:
+    """One panel per dataset: the data with their (diagonal) errors against redshift."""
+    fig = Figure(figsize=(6.5, 3.2 * len(datasets)))
+    FigureCanvasAgg(fig)
+    for i, d in enumerate(datasets):
+        ax = fig.add_subplot(len(datasets), 1, i + 1)
+        err = np.sqrt(np.diag(d.cov)) if d.has_full_cov else d.sigma
+        ax.errorbar(d.z, d.values, yerr=err, fmt=".", ms=3, lw=0.6, alpha=0.7)
+        ax.set_xscale("log")
+        ax.set_xlabel("redshift z")
+        ax.set_ylabel(r"$\mu$ (+ const)" if d.kind == "sn" else r"$H(z)$ [km/s/Mpc]")
+        errors = "full covariance" if d.has_full_cov else "diagonal errors"
+        ax.set_title(f"{d.name}: {d.n} points, {errors}", fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)

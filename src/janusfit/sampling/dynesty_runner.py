@@ -121,30 +121,31 @@ class _StoredDynamicSampler(DynamicSampler):
         return state
 
 
-def run_dynesty(posterior, settings: DynestySettings, session: CheckpointSession, pool=None,
-                queue_size: int = 1, log=print) -> tuple[DynestyResult, dict]:
+def run_dynesty(posterior, settings: DynestySettings, session: CheckpointSession,
+                log=print) -> tuple[DynestyResult, dict]:
     """Run (or resume) nested sampling; return the result and the weighted samples."""
     if settings.method not in ("static", "dynamic"):
         raise ConfigError("dynesty.method", f"must be 'static' or 'dynamic', not {settings.method!r}")
     store = GenerationStore(session.dir / "generations", log=log)
     t_start = time.monotonic()
     newest = store.newest_good()
+    loglike, prior_transform = posterior.loglike_one, posterior.prior_transform
     sampler = None
     if newest is not None:
-        sampler = dynesty.NestedSampler.restore(str(newest), pool=pool)
+        sampler = dynesty.NestedSampler.restore(str(newest))
         session.record_resume(int(sampler.it) if settings.method == "static" else _dynamic_iteration(sampler))
     if settings.method == "static":
         sampler = sampler or dynesty.NestedSampler(
-            posterior.loglike_one, posterior.prior_transform, posterior.ndim,
+            loglike, prior_transform, posterior.ndim,
             nlive=settings.nlive, bound=settings.bound, sample=settings.sample,
-            rstate=np.random.default_rng(settings.seed), pool=pool, queue_size=queue_size)
+            rstate=np.random.default_rng(settings.seed))
         _run_static(sampler, settings, store, session, log)
     else:
         if sampler is None:
             sampler = dynesty.DynamicNestedSampler(
-                posterior.loglike_one, posterior.prior_transform, posterior.ndim,
+                loglike, prior_transform, posterior.ndim,
                 bound=settings.bound, sample=settings.sample,
-                rstate=np.random.default_rng(settings.seed), pool=pool, queue_size=queue_size)
+                rstate=np.random.default_rng(settings.seed))
             sampler.__class__ = _StoredDynamicSampler
         sampler.store = store
         sampler.run_nested(nlive_init=settings.nlive, dlogz_init=settings.dlogz, print_progress=False,

@@ -14,27 +14,28 @@ import signal
 from pathlib import Path
 
 from ..atomic import atomic_write_json
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, JanusfitError
 from .fingerprint import check_fingerprint, write_fingerprint
 from .lock import CheckpointLock
 from .store import supersede
 
 
-class Interrupted(Exception):
-    """A signal asked the sampler to stop; a checkpoint was written first."""
+class Interrupted(JanusfitError):
+    """A signal stopped the sampler; ``iteration`` is where its checkpoint ends (−1: the last periodic one)."""
 
     def __init__(self, signum: int, iteration: int):
         self.signum = signum
         self.iteration = iteration
+        where = f"at iteration {iteration} after writing a checkpoint" if iteration >= 0 else "(its last periodic checkpoint is kept)"
         super().__init__(
-            f"stopped by {signal.Signals(signum).name} at iteration {iteration} after writing a "
-            "checkpoint; rerun with 'snakemake --rerun-incomplete' to continue from it"
+            f"stopped by {signal.Signals(signum).name} {where}; "
+            "rerun with 'snakemake --rerun-incomplete' to continue from it"
         )
 
 
 class CheckpointSession:
     def __init__(self, directory, fingerprint: dict, on_change: str = "error", log=print,
-                 lock_timeout_s: float | None = None):
+                 lock_timeout_s: float | None = None, graceful: bool = True):
         if on_change not in ("error", "restart"):
             raise ConfigError("on_change", f"must be 'error' or 'restart', not {on_change!r}")
         self.dir = Path(directory)
@@ -42,6 +43,7 @@ class CheckpointSession:
         self.on_change = on_change
         self.log = log
         self.lock = CheckpointLock(self.dir, timeout_s=lock_timeout_s, log=log)
+        self.graceful = graceful
         self.stop_signal: int | None = None
         self._old_handlers = {}
 
@@ -70,8 +72,10 @@ class CheckpointSession:
         self.lock.release()
 
     def _on_signal(self, signum, frame):
-        if self.stop_signal is not None:
-            raise KeyboardInterrupt  # a second signal: the user insists
+        if self.stop_signal is not None or not self.graceful:
+            # A second signal (the user insists), or a sampler loop that cannot
+            # poll the flag: stop now and resume from the last checkpoint.
+            raise Interrupted(signum, -1)
         self.stop_signal = signum
         self.log(f"received {signal.Signals(signum).name}: writing a checkpoint before stopping")
 

@@ -1,0 +1,42 @@
+"""The data rules: simulate the default data, fetch releases, inspect a dataset."""
+
+from __future__ import annotations
+
+from ..atomic import atomic_write_json
+from ..config import members
+from ..data import download, load_dataset
+from ..data.simulate import write_simulated
+from ..plots import hubble_diagram_plot
+
+
+def simulate(spec: dict, out_csv, out_cov, out_truth, log) -> None:
+    kwargs = {k: spec[k] for k in ("n_sn", "seed") if k in spec}
+    truth = write_simulated(out_csv, out_cov, out_truth, **kwargs)
+    log.info(f"simulated {truth['n_sn']} supernovae from {truth['model']} with Om = {truth['Om']} (seed {truth['seed']})")
+
+
+def fetch(url: str, dest, sha256: str, log) -> None:
+    log.info(f"downloading {url} -> {dest} (sha256 pinned)")
+    download(url, dest, sha256)
+
+
+def inspect(config: dict, dataset: str, out_json, out_png, log) -> dict:
+    """Load and validate every member of ``dataset``; write its description and Hubble diagram."""
+    loaded = [load_dataset(name, config["datasets"][name]) for name in members(config, dataset)]
+    info = {
+        "dataset": dataset,
+        "members": [{
+            "name": d.name, "kind": d.kind, "n": d.n,
+            "z_min": float(d.z.min()), "z_max": float(d.z.max()),
+            "errors": "full covariance" if d.has_full_cov else "diagonal",
+            "sha256": d.sha256,
+        } for d in loaded],
+        "n_data": int(sum(d.n for d in loaded)),
+    }
+    for m in info["members"]:
+        log.info(f"{m['name']}: {m['n']} {m['kind']} points, {m['z_min']:.4f} <= z <= {m['z_max']:.4f}, {m['errors']}")
+    hubble_diagram_plot(loaded, out_png)
+    atomic_write_json(out_json, info)
+    return info
+
+

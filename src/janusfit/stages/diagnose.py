@@ -1,0 +1,127 @@
+"""The diagnostic rules: convergence checks, corner plot, and the run summary."""
+
+from __future__ import annotations
+
+import json
+
+import emcee
+import h5py
+import numpy as np
+from scipy.optimize import minimize
+
+from .. import __version__
+from ..atomic import atomic_write_json
+from ..diagnostics import diagnose
+from ..errors import JanusfitError
+from ..plots import corner_plot, trace_plot
+from ..run import load_run
+
+
+class ConvergenceFailed(JanusfitError):
+    """A convergence check failed and ``convergence.strict`` is set."""
+
+
+def read_chain(path):
+    backend = emcee.backends.HDFBackend(str(path), read_only=True)
+    return backend.get_chain(), backend.get_log_prob(), backend.accepted
+
+
+def convergence(config, dataset, model, chain_h5, out_json, trace_png, log) -> dict:
+    settings, posterior = load_run(config, dataset, model)
+    chain, log_prob, accepted = read_chain(chain_h5)
+    conv = settings.convergence
+    thresholds = {k: conv[k] for k in ("min_n_over_tau", "max_rhat", "min_ess_bulk", "acceptance")}
+    report = diagnose(chain, log_prob, accepted, posterior.param_names, thresholds=thresholds,
+                      n_groups=conv["n_groups"])
+    trace_plot(chain, posterior.param_names, posterior.labels, trace_png,
+               burn_in=report["burn_in"], log_prob=log_prob)
+    atomic_write_json(out_json, report)
+    if report["passed"]:
+        log.info(f"all convergence checks pass for {dataset}/{model}")
+    else:
+        banner = "!" * 72
+        log.warning("\n".join([banner, f"CONVERGENCE CHECKS FAILED for {dataset}/{model}:",
+                               *[f"  - {f}" for f in report["failures"]],
+                               "Do not trust this posterior: run longer (emcee.max_steps) or with more walkers.",
+                               banner]))
+        if conv["strict"]:
+            raise ConvergenceFailed(f"convergence checks failed for {dataset}/{model} and convergence.strict is set: "
+                                    + "; ".join(report["failures"]))
+    return report
+
+
+def posterior_samples(chain_h5, convergence_json) -> np.ndarray:
+    """emcee draws after the burn-in that the convergence rule chose, flattened."""
+    burn_in = json.loads(open(convergence_json).read())["burn_in"]
+    chain, _, _ = read_chain(chain_h5)
+    return chain[burn_in:].reshape(-1, chain.shape[-1])
+
+
+def read_dynesty(samples_h5):
+    with h5py.File(samples_h5, "r") as f:
+        return f["samples"][:], f["weights"][:]
+
+
+def corner(config, dataset, model, chain_h5, convergence_json, samples_h5, out_png, truth_json=None) -> None:
+    _, posterior = load_run(config, dataset, model)
+    emcee_samples = posterior_samples(chain_h5, convergence_json) if chain_h5 else None
+    dyn, weights = read_dynesty(samples_h5) if samples_h5 else (None, None)
+    truths = None
+    if truth_json:
+        truth = json.loads(open(truth_json).read())
+        truths = [truth.get(p) for p in posterior.param_names]
+    corner_plot(emcee_samples, dyn, weights, posterior.param_names, posterior.labels, out_png, truths=truths)
+
+
+def best_fit(posterior, start: np.ndarray) -> tuple[np.ndarray, float]:
+    """Minimum χ², polished from the best sampled point (bounded Nelder–Mead)."""
+    def objective(theta):
+        if not posterior.in_prior(theta[None, :])[0]:
+            return np.inf
+        return float(posterior.chi2(theta[None, :])[0])
+    res = minimize(objective, start, method="Nelder-Mead",
+                   options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000})
+    if res.fun <= objective(start):
+        return res.x, float(res.fun)
+    return start, objective(start)
+
+
+def _stats(x: np.ndarray) -> dict:
+    q = np.percentile(x, [2.5, 16, 50, 84, 97.5])
+    return {"mean": float(np.mean(x)), "sd": float(np.std(x, ddof=1)), "median": float(q[2]),
+            "q16": float(q[1]), "q84": float(q[3]), "q025": float(q[0]), "q975": float(q[4])}
+
+
+def summary(config, dataset, model, out_json, emcee_files=None, dynesty_json=None, resources=None) -> dict:
+    """The run's summary.json: the contract other tools read (see README)."""
+    _, posterior = load_run(config, dataset, model)
+    out = {"dataset": dataset, "model": model, "n_data": posterior.n_data,
+           "janusfit_version": __version__, "param_names": list(posterior.param_names)}
+    fingerprints = []
+    start = posterior.prior_centre()
+    if emcee_files:
+        chain_h5, run_json, convergence_json = emcee_files
+        run = json.loads(open(run_json).read())
+        conv = json.loads(open(convergence_json).read())
+        flat = posterior_samples(chain_h5, convergence_json)
+        out["parameters"] = {p: _stats(flat[:, i]) for i, p in enumerate(posterior.param_names)}
+        chain, log_prob, _ = read_chain(chain_h5)
+        start = chain[np.unravel_index(np.argmax(log_prob), log_prob.shape)]
+        out["emcee"] = {"n_walkers": run["n_walkers"], "n_steps": run["n_steps"],
+                        "tau_max": float(max(run["tau"])), "converged": bool(run["converged"] and conv["passed"]),
+                        "stop_reason": run["stop_reason"], "resumes": run["resumes"],
+                        "convergence_passed": conv["passed"], "convergence_failures": conv["failures"]}
+        fingerprints.append(run["fingerprint"])
+    if dynesty_json:
+        dyn = json.loads(open(dynesty_json).read())
+        out["dynesty"] = {"logz": dyn["logz"], "logz_err": dyn["logz_err"], "n_calls": dyn["n_calls"],
+                          "resumes": dyn["resumes"], "information": dyn["information"]}
+        fingerprints.append(dyn["fingerprint"])
+    theta, chi2_min = best_fit(posterior, np.asarray(start, dtype=float))
+    k, n = posterior.ndim, posterior.n_data
+    out.update({"best_fit": dict(zip(posterior.param_names, map(float, theta))), "chi2_min": chi2_min,
+                "aic": chi2_min + 2 * k, "bic": chi2_min + k * np.log(n), "fingerprint": "+".join(fingerprints)})
+    if resources is not None:
+        out["resources"] = resources
+    atomic_write_json(out_json, out)
+    return out

@@ -1,0 +1,51 @@
+"""The sampling rules: emcee and dynesty, checkpointed and resumable."""
+
+from __future__ import annotations
+
+from ..atomic import atomic_write_json
+from ..run import load_run
+from ..sampling.dynesty_runner import run_dynesty, write_samples
+from ..sampling.emcee_runner import run_emcee
+from ..sampling.fingerprint import digest, make_fingerprint
+from ..sampling.session import CheckpointSession
+
+
+def sample_emcee(config, dataset, model, checkpoint_dir, chain_path, run_json, log) -> dict:
+    settings, posterior = load_run(config, dataset, model)
+    fingerprint = make_fingerprint(posterior, "emcee", settings.emcee.chain_settings())
+    log.info(f"emcee on {dataset}/{model}: parameters {', '.join(posterior.param_names)}, "
+             f"{settings.emcee.n_walkers} walkers, at most {settings.emcee.max_steps} steps, "
+             f"checkpoint every {settings.emcee.checkpoint_steps} steps or {settings.emcee.checkpoint_seconds:.0f} s "
+             f"in '{checkpoint_dir}'")
+    with CheckpointSession(checkpoint_dir, fingerprint, settings.on_change, log=log.info) as session:
+        result = run_emcee(posterior, settings.emcee, session, chain_path, log=log.info)
+    info = {**result.to_json(), "n_walkers": settings.emcee.n_walkers, "max_steps": settings.emcee.max_steps,
+            "param_names": list(posterior.param_names), "fingerprint": digest(fingerprint)}
+    atomic_write_json(run_json, info)
+    log.info(f"emcee finished: {result.n_steps} steps ({result.stop_reason}), tau {result.tau}, resumes {result.resumes}")
+    return info
+
+
+def sample_dynesty(config, dataset, model, checkpoint_dir, samples_path, evidence_json, log) -> dict:
+    """Nested sampling in this process.
+
+    A process pool was tried and dropped: dynesty's pool forks workers after
+    OpenBLAS has started its threads and deadlocked here, and these
+    likelihoods cost microseconds to milliseconds, less than a pool's round trip.
+    """
+    settings, posterior = load_run(config, dataset, model)
+    fingerprint = make_fingerprint(posterior, "dynesty", settings.dynesty.chain_settings())
+    log.info(f"dynesty ({settings.dynesty.method}) on {dataset}/{model}: nlive {settings.dynesty.nlive}, "
+             f"dlogz {settings.dynesty.dlogz}, checkpoint every "
+             f"{settings.dynesty.checkpoint_seconds:.0f} s in '{checkpoint_dir}'")
+    graceful = settings.dynesty.method == "static"
+    with CheckpointSession(checkpoint_dir, fingerprint, settings.on_change, log=log.info, graceful=graceful) as session:
+        result, samples = run_dynesty(posterior, settings.dynesty, session, log=log.info)
+    write_samples(samples_path, samples, posterior.param_names, result)
+    info = {**result.to_json(), "nlive": settings.dynesty.nlive, "dlogz": settings.dynesty.dlogz,
+            "param_names": list(posterior.param_names), "log_prior_volume": posterior.log_prior_volume(),
+            "fingerprint": digest(fingerprint)}
+    atomic_write_json(evidence_json, info)
+    log.info(f"dynesty finished: logZ = {result.logz:.3f} ± {result.logz_err:.3f}, {result.n_calls} likelihood calls, "
+             f"resumes {result.resumes}")
+    return info

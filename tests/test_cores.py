@@ -1,0 +1,97 @@
+import os
+
+import psutil
+import pytest
+
+from janusfit.errors import ConfigError
+from janusfit.resources.cores import CoreCounts, cores_from_config, detect_cores, parse_cpu_list, threads_for
+
+# `sysctl hw.perflevel0.physicalcpu hw.perflevel1.physicalcpu` on an M4 iMac.
+M4_SYSCTL = "hw.perflevel0.physicalcpu: 4\nhw.perflevel1.physicalcpu: 6\n"
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def fake_cpu(root, cpu, siblings=None, max_freq=None):
+    d = root / "devices" / "system" / "cpu" / f"cpu{cpu}"
+    d.mkdir(parents=True, exist_ok=True)
+    if siblings is not None:
+        write(d / "topology" / "core_cpus_list", siblings)
+    if max_freq is not None:
+        write(d / "cpufreq" / "cpuinfo_max_freq", f"{max_freq}\n")
+
+
+def test_parse_cpu_list():
+    assert parse_cpu_list("0-3,8,10-11\n") == [0, 1, 2, 3, 8, 10, 11]
+    assert parse_cpu_list("5") == [5]
+
+
+def test_macos_m4_from_recorded_sysctl():
+    counts = detect_cores(sysctl=M4_SYSCTL, system="Darwin")
+    assert (counts.performance, counts.efficiency) == (4, 6)
+    assert "sysctl" in counts.source
+    assert detect_cores(sysctl=lambda: M4_SYSCTL, system="Darwin") == counts
+
+
+def test_macos_without_perflevels_falls_back_to_physical_cores():
+    # An Intel Mac: sysctl knows neither key and prints nothing on stdout.
+    counts = detect_cores(sysctl="", system="Darwin")
+    assert counts.efficiency == 0
+    assert counts.performance == (psutil.cpu_count(logical=False) or os.cpu_count())
+
+
+def test_intel_hybrid_alder_lake(tmp_path):
+    # i7-12700: 8 P cores with SMT (cpu 2k and 2k+1 are siblings), 4 E cores.
+    write(tmp_path / "devices" / "cpu_core" / "cpus", "0-15\n")
+    write(tmp_path / "devices" / "cpu_atom" / "cpus", "16-19\n")
+    for cpu in range(16):
+        pair = cpu - cpu % 2
+        fake_cpu(tmp_path, cpu, siblings=f"{pair}-{pair + 1}\n")
+    for cpu in range(16, 20):
+        fake_cpu(tmp_path, cpu, siblings=f"{cpu}\n")
+    counts = detect_cores(sysfs_root=tmp_path, system="Linux")
+    assert counts == CoreCounts(8, 4, "sysfs cpu_core/cpu_atom")
+
+
+def test_linux_grouped_by_max_frequency(tmp_path):
+    # big.LITTLE: 4 cores at 2.8 GHz, 4 at 1.8 GHz, no SMT.
+    for cpu in range(8):
+        fake_cpu(tmp_path, cpu, siblings=f"{cpu}", max_freq=2_800_000 if cpu >= 4 else 1_800_000)
+    counts = detect_cores(sysfs_root=tmp_path, system="Linux")
+    assert (counts.performance, counts.efficiency) == (4, 4)
+    assert "cpufreq" in counts.source
+
+
+def test_plain_linux_is_all_performance(tmp_path):
+    for cpu in range(4):
+        fake_cpu(tmp_path, cpu, siblings=f"{cpu}", max_freq=3_000_000)
+    counts = detect_cores(sysfs_root=tmp_path, system="Linux")
+    assert counts.efficiency == 0
+    assert counts.performance == (psutil.cpu_count(logical=False) or os.cpu_count())
+
+
+def test_config_override_and_validation():
+    assert cores_from_config(None) is None
+    assert cores_from_config({"performance": 4, "efficiency": 6}) == CoreCounts(4, 6, "config cores")
+    assert cores_from_config({"performance": 2}).efficiency == 0
+    for bad in ({"performance": 0}, {"performance": "4"}, {"performance": 2.5}, {"performance": True}):
+        with pytest.raises(ConfigError, match=r"cores\.performance"):
+            cores_from_config(bad)
+    with pytest.raises(ConfigError, match=r"cores\.efficiency"):
+        cores_from_config({"performance": 4, "efficiency": -1})
+    with pytest.raises(ConfigError, match=r"cores\.perf"):
+        cores_from_config({"perf": 4})
+
+
+def test_threads_for():
+    m4 = CoreCounts(4, 6, "test")
+    assert threads_for("heavy", m4, "performance") == 4
+    assert threads_for("heavy", m4, "balanced") == 6
+    assert threads_for("heavy", CoreCounts(4, 1, "test"), "balanced") == 5
+    assert threads_for("heavy", CoreCounts(8, 0, "test"), "balanced") == 8
+    assert threads_for("light", m4, "performance") == 1
+    with pytest.raises(ConfigError, match="threads"):
+        threads_for("heavy", m4, "all")

@@ -1,0 +1,134 @@
+import math
+
+import pytest
+
+from janusfit.errors import ResourceError
+from janusfit.resources import memory
+from janusfit.resources.memory import (
+    BASELINE_MB,
+    check_fits,
+    dynesty_iterations,
+    estimate_dynesty,
+    estimate_emcee,
+    measure_baseline_mb,
+    mem_mb_for_attempt,
+    quadrature_nodes,
+    seed_upper_bound,
+)
+
+EMCEE = dict(n_walkers=64, n_steps=10000, n_params=2, n_data=100, full_cov=True, checkpoint_steps=1000)
+DYNESTY = dict(nlive=500, n_params=2, n_data=100, full_cov=True, expected_information=5.0)
+
+
+def test_emcee_components():
+    c = estimate_emcee(**EMCEE).components
+    assert c["baseline"] == BASELINE_MB
+    assert c["covariance"] == pytest.approx(100 * 100 * 8 / 1e6)
+    assert c["cholesky"] == pytest.approx(1.5 * 100 * 100 * 8 / 1e6)
+    assert c["data_loading"] == pytest.approx((100 * 4000 + 100 * 100 * 110) / 1e6)
+    # z_max 2.5 adds 50 panels: 4 × (100 + 50) = 600 nodes; the first call has all 64 walkers.
+    assert quadrature_nodes(100, 2.5) == 600
+    assert c["likelihood_temporaries"] == pytest.approx(64 * 8 * (3 * 600 + 2 * 100) / 1e6)
+    # Segments are cut at check_every (500) even though checkpoint_steps is 1000.
+    assert c["segment_buffer"] == pytest.approx(2.5 * 500 * 64 * 3 * 8 / 1e6)
+    assert c["final_assembly"] == pytest.approx(500 * 64 * 3 * 8 / 1e6)
+    assert c["convergence_copy"] == pytest.approx(3.0 * 10000 * 64 * 2 * 8 / 1e6)
+
+
+def test_convergence_copy_is_bounded_by_thinning():
+    long = dict(EMCEE, n_steps=100_000)
+    assert estimate_emcee(**long).components["convergence_copy"] == pytest.approx(3.0 * 20000 * 64 * 2 * 8 / 1e6)
+    whole = estimate_emcee(**long, thin_max_rows=None).components["convergence_copy"]
+    assert whole == pytest.approx(3.0 * 100_000 * 64 * 2 * 8 / 1e6)
+
+
+def test_diagonal_errors_need_no_matrix():
+    c = estimate_emcee(**dict(EMCEE, full_cov=False)).components
+    assert c["cholesky"] == 0.0
+    assert c["data_loading"] == pytest.approx(100 * 4000 / 1e6)
+
+
+def test_total_adds_the_margin_and_rounds_up():
+    est = estimate_emcee(**EMCEE)
+    total = sum(est.components.values()) * (1 + memory.SAFETY_MARGIN)
+    assert est.total_mb == math.ceil(total)
+    assert isinstance(est.total_mb, int)
+    text = est.describe()
+    for name in est.components:
+        assert name in text
+    assert str(est.total_mb) in text and str(est.upper_bound_mb) in text
+
+
+def test_seed_upper_bound():
+    assert seed_upper_bound(100, 1000, 2) == math.ceil(100 * 1000 * 2 * 8 * 2.0 / 1e6 + BASELINE_MB)
+    assert seed_upper_bound(100, 1000, 2, overhead=1.0) == math.ceil(1.6 + BASELINE_MB)
+    assert estimate_emcee(**EMCEE).upper_bound_mb == seed_upper_bound(64, 10000, 2)
+
+
+@pytest.mark.parametrize("nlive, n_params, info, dlogz, measured", [
+    # dynesty 3.1 static runs (dead points) on Gaussians, with their final information H.
+    (500, 1, 2.43, 0.1, 2641), (500, 2, 4.98, 0.1, 4159), (500, 3, 7.58, 0.1, 5732),
+    (500, 2, 9.55, 0.01, 7575), (500, 2, 4.98, 0.5, 3413), (2000, 3, 14.39, 0.01, 40959),
+    (8000, 3, 11.69, 0.01, 142495),
+])
+def test_dynesty_iterations_match_measured_runs(nlive, n_params, info, dlogz, measured):
+    dead = dynesty_iterations(nlive, n_params, info, dlogz) - nlive
+    assert dead == pytest.approx(measured, rel=0.05)
+
+
+def test_dynesty_components():
+    c = estimate_dynesty(**DYNESTY).components
+    points = dynesty_iterations(500, 2, 5.0, 0.1)
+    assert points == math.ceil(500 * (5.0 + math.log(10) + 1.0 + 1.0))
+    assert c["dead_points"] == pytest.approx(points * (1200 + 32) / 1e6)
+    assert c["checkpoint_pickling"] == pytest.approx(points * (4600 + 64) / 1e6)
+    assert c["live_points"] == pytest.approx(500 * 8 * 8 / 1e6)
+    assert c["likelihood_temporaries"] == pytest.approx(8 * (3 * 600 + 2 * 100) / 1e6)
+    assert "pool_workers" not in c
+    pooled = estimate_dynesty(**DYNESTY, pool_workers=3).components["pool_workers"]
+    assert pooled > 3 * BASELINE_MB
+    assert estimate_dynesty(**DYNESTY).upper_bound_mb is None
+
+
+def _increases(estimate, base: dict, key: str, bigger) -> None:
+    low, high = estimate(**base), estimate(**dict(base, **{key: bigger}))
+    assert high.total_mb >= low.total_mb, key
+    assert sum(high.components.values()) > sum(low.components.values()), key
+
+
+@pytest.mark.parametrize("key, bigger", [
+    ("n_walkers", 128), ("n_steps", 20000), ("n_params", 3), ("n_data", 200), ("full_cov", True),
+    ("checkpoint_steps", 5000),
+])
+def test_emcee_monotonic(key, bigger):
+    base = dict(EMCEE, full_cov=False, checkpoint_steps=100)
+    _increases(estimate_emcee, base, key, bigger)
+
+
+@pytest.mark.parametrize("key, bigger", [
+    ("nlive", 1000), ("n_params", 3), ("n_data", 200), ("full_cov", True), ("expected_information", 10.0),
+])
+def test_dynesty_monotonic(key, bigger):
+    _increases(estimate_dynesty, dict(DYNESTY, full_cov=False), key, bigger)
+
+
+def test_mem_mb_for_attempt():
+    assert mem_mb_for_attempt(1000.2, 1) == 1001
+    assert mem_mb_for_attempt(1000, 3) == 3000
+
+
+def test_check_fits():
+    check_fits(900, 1000, "this machine")
+    with pytest.raises(ResourceError) as info:
+        check_fits(2500.3, 2000, "Snakemake's mem_mb budget")
+    message = str(info.value)
+    for part in ("2501", "2000", "Snakemake's mem_mb budget", "emcee.n_walkers", "emcee.checkpoint.steps",
+                 "dynesty.nlive"):
+        assert part in message
+
+
+@pytest.mark.slow
+def test_baseline_constant_covers_a_fresh_job_process():
+    # Fails when a new import makes every job bigger than BASELINE_MB says
+    # (importing snakemake takes several seconds, hence slow).
+    assert measure_baseline_mb() <= BASELINE_MB

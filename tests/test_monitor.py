@@ -1,0 +1,68 @@
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+from matplotlib.image import imread
+
+from janusfit.resources.monitor import MemoryMonitor
+
+ALLOC_MB = 200
+
+
+def test_peak_rises_with_an_allocation():
+    with MemoryMonitor(interval_s=0.02) as mon:
+        start = mon.peak_mb
+        block = np.ones(ALLOC_MB * 1_000_000 // 8)  # np.ones touches every page
+        time.sleep(0.2)
+        del block
+    assert mon.peak_mb - start >= 150
+    assert len(mon.series) >= 3
+    assert all(t1 >= t0 for (t0, _), (t1, _) in zip(mon.series, mon.series[1:]))
+
+
+def test_children_are_counted():
+    code = ("import numpy as np, sys, time\n"
+            f"a = np.ones({ALLOC_MB * 1_000_000 // 8})\n"
+            "print('ready', flush=True)\n"
+            "sys.stdin.read()\n")
+    with MemoryMonitor(interval_s=0.02) as mon:
+        start = mon.peak_mb
+        child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout.readline().strip() == "ready"
+            time.sleep(0.2)
+        finally:
+            child.stdin.close()
+            child.wait(timeout=30)
+        time.sleep(0.1)  # samples after the child has gone must not fail
+    assert mon.peak_mb - start >= 150
+
+
+def test_series_stays_bounded_and_keeps_the_peak():
+    with MemoryMonitor(interval_s=0.001, max_points=16) as mon:
+        time.sleep(0.2)
+    assert len(mon.series) <= 16
+    assert mon.peak_mb >= max(mb for _, mb in mon.series)
+
+
+def test_write_json_and_png(tmp_path):
+    with MemoryMonitor(interval_s=0.02) as mon:
+        time.sleep(0.1)
+    mon.write(tmp_path / "mem.json", tmp_path / "mem.png", estimate_mb=500.0, machine_mb=24000)
+    record = json.loads((tmp_path / "mem.json").read_text())
+    assert record["peak_rss_mb"] == round(mon.peak_mb, 1)
+    assert record["estimate_mb"] == 500.0 and record["machine_mb"] == 24000
+    assert record["interval_s"] == 0.02
+    assert len(record["series"]) == len(mon.series) and len(record["series"][0]) == 2
+    assert (tmp_path / "mem.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert imread(tmp_path / "mem.png").ndim == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mem.json", "mem.png"]
+
+
+def test_machine_memory_defaults_to_this_machine(tmp_path):
+    with MemoryMonitor(interval_s=0.05) as mon:
+        pass
+    mon.write(tmp_path / "m.json", tmp_path / "m.png", estimate_mb=100.0)
+    assert json.loads((tmp_path / "m.json").read_text())["machine_mb"] > 100

@@ -1,0 +1,121 @@
+import json
+import math
+
+import numpy as np
+import pytest
+
+from janusfit.data.dataset import Dataset
+from janusfit.errors import ConfigError, ResourceError
+from janusfit.likelihood import Posterior
+from janusfit.models import get_model
+from janusfit.resources.preflight import chain_disk_bytes, preflight, raise_if_failed, write_preflight
+
+Z = np.linspace(0.05, 1.0, 20)
+
+
+def dataset(values=None):
+    """Supernovae on the JANUS Hubble diagram of q0 = -0.2, σ = 0.1 mag."""
+    mu = get_model("janus").distance_modulus(np.array([[-0.2]]), Z)[0]
+    return Dataset("sn", "sn", Z, mu if values is None else values, sigma=np.full(Z.size, 0.1))
+
+
+def posterior(model="janus", q0=(-0.4, 0.0), data=None):
+    priors = {"q0": q0} if model == "janus" else None
+    return Posterior(get_model(model), [data or dataset()], priors=priors)
+
+
+def run(post, tmp_path, **kw):
+    args = dict(n_walkers=16, estimate_mb=500, available_mb=1000, disk_needed_bytes=1000, out_dir=tmp_path / "out")
+    args.update(kw)
+    return preflight(post, **args)
+
+
+def failed(result):
+    return {c["name"]: c["detail"] for c in result["checks"] if not c["passed"]}
+
+
+def test_all_checks_pass_in_order(tmp_path):
+    result = run(posterior("lcdm"), tmp_path)
+    assert result["passed"] and failed(result) == {}
+    assert [c["name"] for c in result["checks"]] == [
+        "data_validated", "log_likelihood_at_prior_centre", "log_likelihood_at_prior_draws", "n_walkers",
+        "disk", "memory", "out_dir_writable"]
+    raise_if_failed(result)
+    write_preflight(result, tmp_path / "preflight.json")
+    assert json.loads((tmp_path / "preflight.json").read_text()) == result
+    assert (tmp_path / "out").is_dir() and list((tmp_path / "out").iterdir()) == []
+
+
+def test_minus_inf_outside_the_janus_domain_is_allowed(tmp_path):
+    # z_max = 1: JANUS exists for q0 > -0.5, so part of this prior is outside its domain.
+    result = run(posterior(q0=(-0.9, 0.0)), tmp_path, n_draws=64)
+    assert result["passed"], failed(result)
+    detail = result["checks"][2]["detail"]
+    outside = int(detail.split(", ")[1].split()[0])
+    assert outside > 0 and "outside the model's domain" in detail
+
+
+def test_prior_outside_the_whole_domain_fails(tmp_path):
+    result = run(posterior(q0=(-0.9, -0.6)), tmp_path)
+    assert "the prior excludes the whole model domain" in failed(result)["log_likelihood_at_prior_draws"]
+    with pytest.raises(ResourceError, match="excludes the whole model domain"):
+        raise_if_failed(result)
+
+
+def test_nan_fails(tmp_path):
+    values = dataset().values.copy()
+    values[3] = np.nan
+    result = run(posterior("lcdm", data=dataset(values)), tmp_path)
+    assert "NaN" in failed(result)["log_likelihood_at_prior_centre"]
+    assert "NaN" in failed(result)["log_likelihood_at_prior_draws"]
+
+
+def test_plus_inf_fails(tmp_path):
+    post = posterior("lcdm")
+    post.norm = -np.inf  # ln L = -(χ² + norm)/2 = +inf
+    assert "ln L = inf" in failed(run(post, tmp_path))["log_likelihood_at_prior_centre"]
+
+
+def test_minus_inf_inside_the_domain_fails(tmp_path):
+    post = posterior("lcdm")
+    post.norm = np.inf
+    assert "-inf inside the model's domain" in failed(run(post, tmp_path))["log_likelihood_at_prior_draws"]
+
+
+def test_unvalidated_data_fails(tmp_path):
+    assert "failed validation" in failed(run(posterior("lcdm"), tmp_path, data_validated=False))["data_validated"]
+
+
+def test_too_few_walkers_is_a_config_error(tmp_path):
+    result = run(posterior("lcdm"), tmp_path, n_walkers=1)
+    assert "at least 2" in failed(result)["n_walkers"]
+    with pytest.raises(ConfigError) as info:
+        raise_if_failed(result)
+    assert info.value.key == "emcee.n_walkers"
+
+
+def test_dynesty_has_no_walker_check(tmp_path):
+    result = run(posterior("lcdm"), tmp_path, n_walkers=None)
+    assert result["passed"] and "n_walkers" not in [c["name"] for c in result["checks"]]
+
+
+def test_disk_memory_and_writability_fail_together(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = run(posterior("lcdm"), tmp_path, disk_needed_bytes=10**18, estimate_mb=3000, available_mb=2000,
+                 out_dir=blocker / "out")
+    problems = failed(result)
+    assert set(problems) == {"disk", "memory", "out_dir_writable"}
+    assert "1000000000.00 GB" in problems["disk"]
+    assert "3000 MB" in problems["memory"] and "2000 MB" in problems["memory"]
+    with pytest.raises(ResourceError) as info:
+        raise_if_failed(result)
+    message = str(info.value)
+    assert "3 of 7 checks" in message
+    for part in ("disk", "memory", "out_dir_writable", "emcee.n_walkers", "dynesty.nlive", str(blocker / "out")):
+        assert part in message
+
+
+def test_chain_disk_bytes():
+    assert chain_disk_bytes(32, 1000, 2) == math.ceil(2.2 * 32 * 1000 * 3 * 8 + 50_000_000)
+    assert chain_disk_bytes(64, 1000, 2) > chain_disk_bytes(32, 1000, 2)

@@ -1,0 +1,110 @@
+import json
+import math
+import time
+
+import numpy as np
+import pytest
+
+from janusfit.data.dataset import Dataset
+from janusfit.likelihood import Posterior
+from janusfit.models import get_model
+from janusfit.resources.memory import dynesty_iterations
+from janusfit.resources.runtime import (
+    DYNESTY_ITERATION_S,
+    EMCEE_WALKER_STEP_S,
+    UNIF_CALLS_PER_ITERATION,
+    calls_per_iteration,
+    estimate_runtime_dynesty,
+    estimate_runtime_emcee,
+    runtime_for_attempt,
+    time_likelihood,
+    write_resources_json,
+)
+
+
+class SleepyPosterior:
+    """Costs 2 ms per call whatever the batch, and counts its calls."""
+
+    bounds = np.array([[0.0, 1.0], [-1.0, 1.0]])
+
+    def __init__(self):
+        self.batches = []
+
+    def __call__(self, theta):
+        self.batches.append(theta.copy())
+        time.sleep(0.002)
+        return np.zeros(len(theta))
+
+
+def test_time_likelihood_is_per_evaluation_after_a_warm_up():
+    post = SleepyPosterior()
+    t = time_likelihood(post, batch_size=10, repeats=5)
+    assert len(post.batches) == 6
+    assert 0.002 / 10 <= t < 0.02 / 10
+    draws = np.concatenate(post.batches)
+    assert draws.shape == (60, 2)
+    assert np.all((draws >= post.bounds[:, 0]) & (draws <= post.bounds[:, 1]))
+    assert len(np.unique(draws[:, 0])) == 60
+
+
+def test_time_likelihood_on_a_real_posterior():
+    z = np.linspace(0.05, 1.5, 50)
+    ds = Dataset("sn", "sn", z, 5 * np.log10(z * (1 + z)), sigma=np.full(50, 0.1))
+    t = time_likelihood(Posterior(get_model("lcdm"), [ds]), batch_size=16, repeats=3)
+    assert 0 < t < 0.1
+
+
+def test_emcee_runtime():
+    minutes = estimate_runtime_emcee(t_eval=1e-3, n_walkers=32, max_steps=1000, overhead_s=60)
+    assert minutes == pytest.approx((1000 * 32 * (1e-3 + EMCEE_WALKER_STEP_S) + 60) / 60)
+    assert estimate_runtime_emcee(2e-3, 32, 1000, 60) > minutes
+    assert estimate_runtime_emcee(1e-3, 64, 1000, 60) > minutes
+    assert estimate_runtime_emcee(1e-3, 32, 2000, 60) > minutes
+
+
+def test_calls_per_iteration():
+    assert calls_per_iteration("unif", 2) == UNIF_CALLS_PER_ITERATION
+    assert calls_per_iteration("auto", 3) == UNIF_CALLS_PER_ITERATION
+    assert calls_per_iteration("rwalk", 3, walks=40) == 40
+    assert calls_per_iteration("auto", 15, walks=25) == 25
+    assert calls_per_iteration("slice", 3, slices=5) == 30
+    assert calls_per_iteration("auto", 25, slices=3) == 150
+    with pytest.raises(ValueError, match="hslice"):
+        calls_per_iteration("hslice", 2)
+
+
+def test_dynesty_runtime():
+    iterations = dynesty_iterations(500, 2, 5.0, 0.1)
+    minutes = estimate_runtime_dynesty(1e-3, 500, 2, 5.0, sample="rwalk", walks=20, overhead_s=30)
+    calls = 500 + iterations * 20
+    assert minutes == pytest.approx((calls * 1e-3 + iterations * DYNESTY_ITERATION_S + 30) / 60)
+    assert estimate_runtime_dynesty(1e-3, 1000, 2, 5.0, sample="rwalk", walks=20, overhead_s=30) > minutes
+    assert estimate_runtime_dynesty(1e-3, 500, 2, 9.0, sample="rwalk", walks=20, overhead_s=30) > minutes
+    assert estimate_runtime_dynesty(1e-3, 500, 2, 5.0, sample="slice", slices=6, overhead_s=30) > minutes
+
+
+def test_recorded_runtime_times_attempt(tmp_path):
+    path = tmp_path / "resources.json"
+    write_resources_json(path, {"runtime_minutes": 12.3, "mem_mb": 800})
+    assert json.loads(path.read_text()) == {"runtime_minutes": 12.3, "mem_mb": 800}
+    assert [p.name for p in tmp_path.iterdir()] == ["resources.json"]
+    assert runtime_for_attempt(path, 60, 1) == 13
+    assert runtime_for_attempt(path, 60, 3) == math.ceil(12.3 * 3)
+
+
+@pytest.mark.parametrize("content", [
+    None, "", "{", "[1, 2]", "null", '{"mem_mb": 5}', '{"runtime_minutes": "soon"}',
+    '{"runtime_minutes": -4}', '{"runtime_minutes": NaN}', '{"runtime_minutes": null}', "\x00\xff",
+])
+def test_bad_or_missing_record_falls_back_to_config(tmp_path, content):
+    path = tmp_path / "resources.json"
+    if content is not None:
+        path.write_text(content, errors="surrogateescape")
+    assert runtime_for_attempt(path, 60, 2) == 120
+
+
+def test_no_record_and_odd_attempts():
+    assert runtime_for_attempt(None, 45, 1) == 45
+    assert runtime_for_attempt(None, 45, 0) == 45
+    assert runtime_for_attempt(None, 0.2, 1) == 1
+    assert runtime_for_attempt("/nonexistent/dir/resources.json", 30, 2) == 60

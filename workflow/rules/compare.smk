@@ -1,0 +1,36 @@
+# Model comparison per dataset, and the overview table of every run.
+
+
+rule compare:
+    input:
+        lambda wc: expand("results/{dataset}/{model}/summary.json", dataset=wc.dataset, model=MODELS),
+    output:
+        json="results/{dataset}/comparison.json",
+        csv=report(
+            "results/{dataset}/comparison.csv",
+            caption="../report/comparison.rst",
+            category="Evidence",
+            labels={"dataset": "{dataset}", "table": "model comparison"},
+        ),
+    log:
+        "results/logs/compare/{dataset}.log",
+    threads: 1
+    script:
+        "../../scripts/compare.py"
+
+
+rule overview:
+    input:
+        [f"results/{d}/{m}/summary.json" for d, m in RUNS],
+    output:
+        report(
+            "results/overview.csv",
+            caption="../report/overview.rst",
+            category="Summary",
+            labels={"table": "all runs"},
+        ),
+    log:
+        "results/logs/overview.log",
+    threads: 1
+    script:
+        "../../scripts/overview.py"

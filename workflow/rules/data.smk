@@ -1,0 +1,58 @@
+# Data stage: simulate the default data, download releases, validate each dataset.
+
+
+rule simulate_data:
+    output:
+        csv="results/data/{name}/hubble.csv",
+        cov="results/data/{name}/hubble.cov",
+        truth="results/data/{name}/hubble.truth.json",
+    params:
+        spec=lambda wc: config["datasets"][wc.name],
+    log:
+        "results/logs/simulate_data/{name}.log",
+    wildcard_constraints:
+        name="|".join(n for n, s in config["datasets"].items() if s.get("format") == "simulated") or "^$",
+    threads: 1
+    script:
+        "../../scripts/simulate_data.py"
+
+
+DOWNLOADS = {
+    spec[key]: (spec[url_key], spec.get(sha_key))
+    for spec in config["datasets"].values()
+    for key, url_key, sha_key in (("path", "url", "sha256"), ("cov", "cov_url", "cov_sha256"))
+    if spec.get(url_key)
+}
+
+
+rule download:
+    output:
+        "{download}",
+    params:
+        url=lambda wc: DOWNLOADS[wc.download][0],
+        sha256=lambda wc: DOWNLOADS[wc.download][1],
+    log:
+        "results/logs/download/{download}.log",
+    wildcard_constraints:
+        download="|".join(re.escape(p) for p in DOWNLOADS) or "^$",
+    threads: 1
+    script:
+        "../../scripts/download.py"
+
+
+rule inspect_data:
+    input:
+        dataset_files,
+    output:
+        json="results/{dataset}/data.json",
+        png=report(
+            "results/{dataset}/data.png",
+            caption="../report/data.rst",
+            category="Data",
+            labels={"dataset": "{dataset}", "figure": "Hubble diagram"},
+        ),
+    log:
+        "results/logs/inspect_data/{dataset}.log",
+    threads: 1
+    script:
+        "../../scripts/inspect_data.py"

@@ -1,0 +1,53 @@
+# Diagnostics: convergence of the emcee chain, corner plot, run summary.
+
+
+rule convergence:
+    input:
+        chain="results/{dataset}/{model}/emcee/chain.h5",
+    output:
+        json="results/{dataset}/{model}/convergence.json",
+        trace=report(
+            "results/{dataset}/{model}/trace.png",
+            caption="../report/trace.rst",
+            category="Convergence",
+            labels={"dataset": "{dataset}", "model": "{model}"},
+        ),
+    log:
+        "results/logs/convergence/{dataset}/{model}.log",
+    threads: 1
+    script:
+        "../../scripts/convergence.py"
+
+
+rule corner:
+    input:
+        unpack(lambda wc: {
+            **({"chain": f"results/{wc.dataset}/{wc.model}/emcee/chain.h5",
+                "convergence": f"results/{wc.dataset}/{wc.model}/convergence.json"} if "emcee" in SAMPLERS else {}),
+            **({"samples": f"results/{wc.dataset}/{wc.model}/dynesty/samples.h5"} if "dynesty" in SAMPLERS else {}),
+            **({"truth": truth_file(wc)[0]} if truth_file(wc) else {}),
+        }),
+    output:
+        report(
+            "results/{dataset}/{model}/corner.png",
+            caption="../report/corner.rst",
+            category="Posteriors",
+            labels={"dataset": "{dataset}", "model": "{model}"},
+        ),
+    log:
+        "results/logs/corner/{dataset}/{model}.log",
+    threads: 1
+    script:
+        "../../scripts/corner.py"
+
+
+rule summary:
+    input:
+        unpack(summary_inputs),
+    output:
+        "results/{dataset}/{model}/summary.json",
+    log:
+        "results/logs/summary/{dataset}/{model}.log",
+    threads: 1
+    script:
+        "../../scripts/summarize.py"
