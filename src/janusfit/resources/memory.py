@@ -1,0 +1,238 @@
+"""Peak resident memory of one sampling job, from what the process really holds.
+
+The estimate is a sum of named components, so a job's log shows where the
+memory goes and which setting to change. Sizes are in MB of 10⁶ bytes (what
+Snakemake's ``mem_mb`` means; it also errs high against SLURM's MiB).
+
+Every constant below was measured on Linux x86-64, Python 3.11, numpy 2,
+emcee 3.1.6, dynesty 3.1.0, with the peak RSS (``ru_maxrss``) of a subprocess
+running janusfit's own runners (``run_emcee``, ``run_dynesty``) and loader on
+cheap Gaussian likelihoods and simulated data. Where repeated runs differed,
+the constant is the largest value seen. The components are:
+
+- ``baseline``: the interpreter with everything a job imports.
+- ``data_loading``: reading a text covariance splits the whole file into one
+  Python string per value (~108 B per value, 412 MB for N = 2000) before
+  converting it. The loader is done before sampling starts, but the
+  allocator keeps part of what it freed (1.4–4 × N²×8 B measured), so the
+  transient is counted in full rather than overlapped with the sampler's.
+- ``covariance``, ``cholesky``: the matrix and its factor, N²×8 B each; scipy
+  factorises a copy, which adds up to half a matrix more at the peak.
+- ``likelihood_temporaries``: one vectorised call on a batch (the whole
+  ensemble for emcee's first call, ``queue_size`` for dynesty): a few arrays
+  of batch × quadrature nodes (≈ 4 per redshift) and batch × N.
+- emcee: ``segment_buffer`` (the in-memory backend of one checkpoint segment
+  plus its npz bytes), ``convergence_copy`` (the bounded thinned copy of the
+  chain that the stopping rule keeps, with the copy ``integrated_time``
+  reads), ``final_assembly`` (one segment read back while the HDF5 chain is
+  written).
+- dynesty: ``live_points``, ``dead_points`` (the per-iteration Python objects
+  of ``saved_run``), ``checkpoint_pickling`` (pickling the sampler memoises
+  a bytes object and a tuple per array, and the pickle is read back to be
+  checksummed), ``bounds`` (one set of ellipsoids per bound update).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import psutil
+
+from ..errors import ResourceError
+
+MB = 1_000_000
+F8 = 8
+
+# What a sampling job imports; jobs run as Snakemake ``script:`` and so also
+# import snakemake.script. measure_baseline_mb() starts an interpreter that
+# imports these and reports its RSS: 240 MB on Linux x86-64 (187 MB without
+# numba, which janusfit does not import yet). Kept with a 6 % allowance for
+# other platforms' page accounting (macOS arm64 has 16 KB pages) and small
+# additions to the import list; importing corner (and with it arviz) in a
+# sampling job would add about 110 MB.
+BASELINE_MODULES = (
+    "numpy", "scipy.linalg", "scipy.integrate", "scipy.stats", "emcee", "dynesty", "h5py",
+    "matplotlib.pyplot", "numba", "psutil", "yaml", "snakemake.script", "janusfit.data",
+    "janusfit.likelihood", "janusfit.sampling.emcee_runner", "janusfit.sampling.dynesty_runner",
+    "janusfit.diagnostics.convergence", "janusfit.resources.monitor",
+)
+BASELINE_MB = 255.0
+
+COV_TEXT_BYTES_PER_VALUE = 110  # measured 108.6 (N = 1000) and 108.0 (N = 2000)
+TABLE_BYTES_PER_ROW = 4000  # pandas reads every column as str: 47 columns × ~80 B for Pantheon+
+CHOLESKY_COPIES = 1.5  # factor + scipy's working copy; measured 1.38 N²×8 B at the peak
+NODES_PER_REDSHIFT = 4  # RedshiftGrid: 4 Gauss–Legendre nodes per panel, ≥ 1 panel per redshift
+PANEL_WIDTH = 0.05  # RedshiftGrid's max_panel: panels also cover [0, z_max]
+NODE_TEMPORARIES = 3  # batch × nodes arrays alive at once; a whole wCDM call measured 3.0
+SOLVE_TEMPORARIES = 2  # batch × N: residuals and whitened rows
+
+EMCEE_FIXED_MB = 6.0  # sampler, HDF5 and zip machinery; peak rise of a 32-walker, 1000-step run
+SEGMENT_COPIES = 2.5  # backend arrays + the npz bytes (+ growth slack); measured 2.4
+CONVERGENCE_COPIES = 3.0  # thinned rows + concatenation while thinning or reading; measured 2.2–2.9
+THIN_MAX_ROWS = 20000  # EmceeSettings.thin_max_rows
+CHECK_EVERY = 500  # EmceeSettings.check_every: the runner also cuts segments there
+
+DYNESTY_FIXED_MB = 5.0  # sampler object, first bound, pools of small objects
+DEAD_POINT_BYTES = 1200  # saved_run entries of one iteration; measured 1.0–1.2 KB after sampling
+CHECKPOINT_BYTES_PER_POINT = 4600  # pickling transient + the pickle bytes; measured up to 4.5 KB
+ELLIPSOID_BYTES = 2000  # Python object, centre, axes; plus 3 n_params² × 8 B of matrices
+ELLIPSOIDS_PER_BOUND = 16
+BOUND_UPDATES_PER_NLIVE_ITERATIONS = 2.0  # measured 0.75–1.35 with the default update interval
+
+# Sum of components → total. The constants are already the largest measured
+# values; the margin covers run-to-run spread at the same settings (up to 15 %
+# for dynesty's dead points) and the baseline's platform dependence.
+SAFETY_MARGIN = 0.10
+
+SEED_OVERHEAD = 2.0  # an in-memory emcee backend plus one copy (get_chain, autocorrelation)
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Peak RSS of one job as named components (MB), plus the safety margin."""
+
+    sampler: str
+    components: dict[str, float]
+    upper_bound_mb: int | None = None
+
+    @property
+    def margin_mb(self) -> float:
+        return SAFETY_MARGIN * sum(self.components.values())
+
+    @property
+    def total_mb(self) -> int:
+        return math.ceil(sum(self.components.values()) + self.margin_mb)
+
+    def describe(self) -> str:
+        """Multi-line breakdown for a job's log."""
+        width = max(len(name) for name in self.components)
+        lines = [f"{self.sampler} memory estimate (MB = 1e6 bytes):"]
+        lines += [f"  {name:<{width}}  {mb:10.1f}" for name, mb in self.components.items()]
+        lines.append(f"  {'safety margin':<{width}}  {self.margin_mb:10.1f}  ({SAFETY_MARGIN:.0%})")
+        lines.append(f"  {'total':<{width}}  {self.total_mb:10d}")
+        if self.upper_bound_mb is not None:
+            lines.append(f"  (whole chain in memory would need {self.upper_bound_mb} MB)")
+        return "\n".join(lines)
+
+
+def quadrature_nodes(n_data: int, z_max: float) -> int:
+    """Nodes of a RedshiftGrid over ``n_data`` redshifts up to ``z_max`` (an upper bound)."""
+    return NODES_PER_REDSHIFT * (n_data + math.ceil(z_max / PANEL_WIDTH))
+
+
+def _data_components(n_data: int, full_cov: bool, batch: int, cov_from_text: bool, z_max: float) -> dict:
+    n = n_data
+    matrix = n * n * F8
+    loading = n * TABLE_BYTES_PER_ROW + (n * n * COV_TEXT_BYTES_PER_VALUE if full_cov and cov_from_text else 0)
+    temporaries = batch * F8 * (NODE_TEMPORARIES * quadrature_nodes(n, z_max) + SOLVE_TEMPORARIES * n)
+    return {
+        "baseline": BASELINE_MB,
+        "data_loading": loading / MB,
+        "covariance": (matrix if full_cov else 4 * n * F8) / MB,
+        "cholesky": CHOLESKY_COPIES * matrix / MB if full_cov else 0.0,
+        "likelihood_temporaries": temporaries / MB,
+    }
+
+
+def estimate_emcee(n_walkers: int, n_steps: int, n_params: int, n_data: int, full_cov: bool,
+                   checkpoint_steps: int, *, check_every: int = CHECK_EVERY,
+                   thin_max_rows: int | None = THIN_MAX_ROWS, cov_from_text: bool = True,
+                   z_max: float = 2.5) -> MemoryEstimate:
+    """Peak RSS of ``run_emcee`` for up to ``n_steps`` steps.
+
+    A segment holds at most ``min(checkpoint_steps, check_every)`` steps, since
+    the runner also commits one at every convergence check. The stopping
+    rule's copy has at most ``thin_max_rows`` rows (``None``: the whole chain).
+    """
+    walker_bytes = n_walkers * (n_params + 1) * F8
+    segment = min(checkpoint_steps, check_every, n_steps)
+    rows = n_steps if thin_max_rows is None else min(n_steps, thin_max_rows)
+    components = _data_components(n_data, full_cov, n_walkers, cov_from_text, z_max)
+    components.update({
+        "sampler": EMCEE_FIXED_MB,
+        "segment_buffer": SEGMENT_COPIES * segment * walker_bytes / MB,
+        "convergence_copy": CONVERGENCE_COPIES * rows * n_walkers * n_params * F8 / MB,
+        "final_assembly": segment * walker_bytes / MB,
+    })
+    return MemoryEstimate("emcee", components, seed_upper_bound(n_walkers, n_steps, n_params))
+
+
+def dynesty_iterations(nlive: int, n_params: int, expected_information: float, dlogz: float) -> int:
+    """Samples a static run ends with: dead points plus the final live points.
+
+    Nested sampling shrinks the prior volume by e^(−1/nlive) per iteration; the
+    bulk of the posterior lies ``H`` nats in, and stopping at ``dlogz`` takes
+    about ln(1/dlogz) + n_params/2 nats more (fits measured runs to 2 %).
+    """
+    nats = expected_information + math.log(1.0 / dlogz) + n_params / 2.0
+    return math.ceil(nlive * (max(nats, 0.0) + 1.0))
+
+
+def estimate_dynesty(nlive: int, n_params: int, n_data: int, full_cov: bool, expected_information: float = 8.0,
+                     *, dlogz: float = 0.1, queue_size: int = 1, pool_workers: int = 0,
+                     cov_from_text: bool = True, z_max: float = 2.5) -> MemoryEstimate:
+    """Peak RSS of ``run_dynesty`` (static), this process and its pool workers.
+
+    ``expected_information`` is the KL divergence H (nats) from prior to
+    posterior; the default 8 covers the 1–3 parameter fits of janusfit
+    (measured H: 1.5–5), and a run's actual H is in its result.
+    """
+    points = dynesty_iterations(nlive, n_params, expected_information, dlogz)
+    updates = math.ceil(BOUND_UPDATES_PER_NLIVE_ITERATIONS * points / nlive)
+    ellipsoid = ELLIPSOID_BYTES + 3 * n_params * n_params * F8
+    components = _data_components(n_data, full_cov, queue_size, cov_from_text, z_max)
+    components.update({
+        "sampler": DYNESTY_FIXED_MB,
+        "live_points": nlive * (2 * n_params + 4) * F8 / MB,
+        "dead_points": points * (DEAD_POINT_BYTES + 2 * n_params * F8) / MB,
+        "checkpoint_pickling": points * (CHECKPOINT_BYTES_PER_POINT + 4 * n_params * F8) / MB,
+        "bounds": updates * ELLIPSOIDS_PER_BOUND * ellipsoid / MB,
+    })
+    if pool_workers:
+        # Each worker imports everything and unpickles its own posterior.
+        per_worker = (BASELINE_MB + components["covariance"] + components["cholesky"]
+                      + _data_components(n_data, full_cov, 1, False, z_max)["likelihood_temporaries"])
+        components["pool_workers"] = pool_workers * per_worker
+    return MemoryEstimate("dynesty", components)
+
+
+def seed_upper_bound(n_walkers: int, n_steps: int, n_params: int, overhead: float = SEED_OVERHEAD) -> int:
+    """MB for an emcee chain held whole in memory: walkers × steps × params × 8 B × overhead + baseline."""
+    return math.ceil(n_walkers * n_steps * n_params * F8 * overhead / MB + BASELINE_MB)
+
+
+def mem_mb_for_attempt(estimate_mb: float, attempt: int) -> int:
+    """Snakemake's ``mem_mb`` for a (re)try: the estimate times the attempt number."""
+    return math.ceil(estimate_mb * max(int(attempt), 1))
+
+
+def machine_memory_mb() -> int:
+    return psutil.virtual_memory().total // MB
+
+
+def check_fits(estimate_mb: float, available_mb: float, source: str) -> None:
+    """Raise ResourceError when the estimate exceeds ``available_mb`` (``source`` says whose limit it is)."""
+    if estimate_mb > available_mb:
+        raise ResourceError(
+            f"the sampling job needs an estimated {math.ceil(estimate_mb)} MB of memory but {source} "
+            f"allows {math.floor(available_mb)} MB. Lower emcee.n_walkers or emcee.checkpoint.steps "
+            f"(emcee), or dynesty.nlive (dynesty), or give the job more memory."
+        )
+
+
+def measure_baseline_mb(modules=BASELINE_MODULES) -> float:
+    """RSS (MB) of a fresh interpreter after importing ``modules``: how BASELINE_MB was measured."""
+    code = (
+        "import importlib, json, sys, matplotlib, psutil\n"
+        "matplotlib.use('Agg')\n"
+        "for name in sys.argv[1:]:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(psutil.Process().memory_info().rss))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, *modules], capture_output=True, text=True,
+                          check=True, timeout=300)
+    return json.loads(done.stdout.strip().splitlines()[-1]) / MB

@@ -1,0 +1,98 @@
+"""Resident memory of a job over time, so an estimate can be checked against reality.
+
+A daemon thread samples the RSS of this process and all its children (a
+dynesty pool's workers) every ``interval_s``. The peak is exact; the series
+kept for the plot is bounded: past ``max_points`` samples every second one is
+dropped and half as many are kept from then on, so a job of days costs no more
+than one of minutes. Both outputs are written atomically, and the figure is
+built on the Agg canvas directly so that a job's pyplot state is not touched.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psutil
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from ..atomic import atomic_path, atomic_write_json
+from .memory import MB, machine_memory_mb
+
+
+def tree_rss_mb(process: psutil.Process) -> float:
+    """RSS of ``process`` plus its living descendants, in MB."""
+    total = process.memory_info().rss
+    for child in process.children(recursive=True):
+        try:
+            total += child.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+            pass  # a worker that exited between listing and reading
+    return total / MB
+
+
+class MemoryMonitor:
+    """Context manager sampling this process tree's RSS in the background."""
+
+    def __init__(self, interval_s: float = 1.0, max_points: int = 10000):
+        self.interval_s = interval_s
+        self.max_points = max_points
+        self.peak_mb = 0.0
+        self.series: list[tuple[float, float]] = []
+        self._stride = 1
+        self._count = 0
+        self._process = psutil.Process()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._t0 = 0.0
+
+    def __enter__(self):
+        self._t0 = time.monotonic()
+        self._sample()
+        self._thread = threading.Thread(target=self._run, name="janusfit-memory-monitor", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._sample()
+
+    def _sample(self) -> None:
+        rss = tree_rss_mb(self._process)
+        self.peak_mb = max(self.peak_mb, rss)
+        if self._count % self._stride == 0:
+            self.series.append((time.monotonic() - self._t0, rss))
+            if len(self.series) > self.max_points:
+                self.series = self.series[::2]
+                self._stride *= 2
+        self._count += 1
+
+    def write(self, json_path, png_path, estimate_mb: float, machine_mb: float | None = None) -> None:
+        """The peak and series as JSON, and a plot of RSS against time with the estimate and the machine's memory."""
+        machine_mb = machine_memory_mb() if machine_mb is None else machine_mb
+        series = list(self.series)
+        atomic_write_json(json_path, {
+            "peak_rss_mb": round(self.peak_mb, 1),
+            "estimate_mb": estimate_mb,
+            "machine_mb": machine_mb,
+            "interval_s": self.interval_s * self._stride,
+            "series": [[round(t, 2), round(mb, 1)] for t, mb in series],
+        })
+        fig = Figure(figsize=(8, 4.5), dpi=120)
+        ax = fig.add_subplot()
+        ax.plot([t for t, _ in series], [mb for _, mb in series], color="C0", label=f"RSS (peak {self.peak_mb:.0f} MB)")
+        ax.axhline(estimate_mb, color="C1", ls="--", label=f"estimate {estimate_mb:.0f} MB")
+        ax.axhline(machine_mb, color="C3", ls=":", label=f"machine memory {machine_mb:.0f} MB")
+        ax.set_xlabel("time since start [s]")
+        ax.set_ylabel("resident memory [MB]")
+        ax.set_ylim(0, 1.05 * max(machine_mb, estimate_mb, self.peak_mb))
+        ax.legend(loc="center right")
+        FigureCanvasAgg(fig)
+        with atomic_path(png_path) as tmp:
+            fig.savefig(tmp, dpi=fig.dpi)

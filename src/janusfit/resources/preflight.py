@@ -1,0 +1,144 @@
+"""Checks a sampling job runs before its first likelihood call of the real run.
+
+Each failure found here would otherwise surface hours later: a NaN deep in a
+chain, a disk that fills at the final write, a kill by the OOM killer. All
+checks run (one report lists every problem), each recorded as
+``{name, passed, detail}``; ``raise_if_failed`` turns the failures into one
+error whose message says what to change.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_write_json
+from ..errors import ConfigError, ResourceError
+
+# Segments stay on disk beside the assembled HDF5 chain, so a run needs its
+# chain twice, plus checksums, zip and HDF5 headers, and the other outputs.
+DISK_COPIES = 2.2
+DISK_FIXED_BYTES = 50_000_000
+
+
+def chain_disk_bytes(n_walkers: int, n_steps: int, n_params: int) -> int:
+    """Disk an emcee run needs: float64 chain and log-probabilities, as segments and as HDF5."""
+    return math.ceil(DISK_COPIES * n_walkers * n_steps * (n_params + 1) * 8 + DISK_FIXED_BYTES)
+
+
+def _check(name: str, passed: bool, detail: str) -> dict:
+    return {"name": name, "passed": bool(passed), "detail": detail}
+
+
+def _point(posterior, theta) -> str:
+    return ", ".join(f"{n}={v:.6g}" for n, v in zip(posterior.param_names, theta))
+
+
+def _log_likelihoods(posterior, theta: np.ndarray) -> tuple[list[str], int, int]:
+    """(problems, finite count, count of −inf outside the model's domain) of a batch."""
+    try:
+        logl = np.asarray(posterior.log_likelihood(theta), dtype=float)
+    except Exception as exc:  # a NaN (LikelihoodError) or a model that fails outright
+        return [f"{type(exc).__name__}: {exc}"], 0, 0
+    in_domain = posterior.model.in_domain(theta[:, : len(posterior.model.params)], posterior.z_max)
+    problems = []
+    for value, ok, t in zip(logl, in_domain, theta):
+        if np.isnan(value) or value == np.inf:
+            problems.append(f"ln L = {value} at {_point(posterior, t)}")
+        elif value == -np.inf and ok:
+            problems.append(f"ln L = -inf inside the model's domain at {_point(posterior, t)}")
+    n_finite = int(np.sum(np.isfinite(logl)))
+    n_outside = int(np.sum((logl == -np.inf) & ~in_domain))
+    return problems, n_finite, n_outside
+
+
+def _likelihood_checks(posterior, rng_seed: int, n_draws: int) -> list[dict]:
+    centre = posterior.prior_centre()[None, :]
+    problems, centre_finite, _ = _log_likelihoods(posterior, centre)
+    if problems:
+        centre_check = _check("log_likelihood_at_prior_centre", False, "; ".join(problems))
+    elif centre_finite:
+        centre_check = _check("log_likelihood_at_prior_centre", True, f"finite at {_point(posterior, centre[0])}")
+    else:
+        centre_check = _check("log_likelihood_at_prior_centre", True,
+                              f"-inf at {_point(posterior, centre[0])}, which is outside the model's domain")
+
+    rng = np.random.default_rng(rng_seed)
+    lo, hi = posterior.bounds[:, 0], posterior.bounds[:, 1]
+    draws = lo + rng.random((n_draws, len(lo))) * (hi - lo)
+    problems, n_finite, n_outside = _log_likelihoods(posterior, draws)
+    if problems:
+        shown = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
+        draws_check = _check("log_likelihood_at_prior_draws", False, shown)
+    elif n_finite == 0 and not centre_finite:
+        draws_check = _check(
+            "log_likelihood_at_prior_draws", False,
+            f"ln L is -inf at the prior centre and all {n_draws} prior draws: the prior excludes the whole "
+            f"model domain of '{posterior.model.name}' (priors {_bounds(posterior)}); change the priors")
+    else:
+        draws_check = _check("log_likelihood_at_prior_draws", True,
+                             f"{n_finite} of {n_draws} draws finite, {n_outside} outside the model's domain (-inf)")
+    return [centre_check, draws_check]
+
+
+def _bounds(posterior) -> str:
+    return ", ".join(f"{n} in [{lo:g}, {hi:g}]" for n, (lo, hi) in zip(posterior.param_names, posterior.bounds))
+
+
+def _existing_ancestor(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists():
+        path = path.parent
+    return path
+
+
+def _writable(out_dir: Path) -> tuple[bool, str]:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".preflight."):
+            pass
+    except OSError as exc:
+        return False, f"cannot write in '{out_dir}': {exc.strerror or exc}"
+    return True, f"'{out_dir}' is writable"
+
+
+def preflight(posterior, n_walkers: int | None, estimate_mb: float, available_mb: float, disk_needed_bytes: int,
+              out_dir, rng_seed: int = 0, n_draws: int = 32, data_validated: bool = True) -> dict:
+    """Run every check; ``n_walkers`` is None for dynesty, which has none."""
+    out_dir = Path(out_dir)
+    checks = [_check("data_validated", data_validated,
+                     "the datasets passed validation" if data_validated else "the datasets failed validation")]
+    checks += _likelihood_checks(posterior, rng_seed, n_draws)
+    if n_walkers is not None:
+        need = 2 * posterior.ndim
+        checks.append(_check("n_walkers", n_walkers >= need,
+                             f"{n_walkers} walkers for {posterior.ndim} parameters (emcee needs at least {need})"))
+    free = shutil.disk_usage(_existing_ancestor(out_dir)).free
+    checks.append(_check("disk", free >= disk_needed_bytes,
+                         f"{free / 1e9:.2f} GB free for '{out_dir}', the run needs {disk_needed_bytes / 1e9:.2f} GB"))
+    checks.append(_check("memory", estimate_mb <= available_mb,
+                         f"estimated peak {math.ceil(estimate_mb)} MB, {math.floor(available_mb)} MB available"
+                         + ("" if estimate_mb <= available_mb else
+                            "; lower emcee.n_walkers, emcee.checkpoint.steps or dynesty.nlive, or allow more memory")))
+    checks.append(_check("out_dir_writable", *_writable(out_dir)))
+    return {"passed": all(c["passed"] for c in checks), "checks": checks}
+
+
+def write_preflight(result: dict, json_path) -> None:
+    atomic_write_json(json_path, result)
+
+
+def raise_if_failed(result: dict) -> None:
+    """One error listing every failed check: ConfigError when ``n_walkers`` is among them, else ResourceError."""
+    failed = [c for c in result["checks"] if not c["passed"]]
+    if not failed:
+        return
+    listing = "\n".join(f"  - {c['name']}: {c['detail']}" for c in failed)
+    message = f"preflight failed {len(failed)} of {len(result['checks'])} checks:\n{listing}"
+    if any(c["name"] == "n_walkers" for c in failed):
+        raise ConfigError("emcee.n_walkers", message)
+    raise ResourceError(message)

@@ -1,0 +1,56 @@
+"""Resource requests of the workflow's rules, as the Snakefile asks for them.
+
+Called while Snakemake plans jobs, so every function here is cheap and reads
+only the config and the small JSON files of earlier rules (``data.json`` for
+the size of the data, ``resources.json`` for a recorded runtime estimate).
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..config import param_names, run_settings
+from .cores import cores_from_config, detect_cores, threads_for
+from .memory import estimate_dynesty, estimate_emcee, mem_mb_for_attempt
+from .runtime import runtime_for_attempt
+
+
+def core_counts(config: dict):
+    """Cores from config ``cores: {performance, efficiency}`` when both are set, else detected."""
+    given = {k: v for k, v in (config.get("cores") or {}).items() if k in ("performance", "efficiency") and v is not None}
+    return cores_from_config(given or None) or detect_cores()
+
+
+def heavy_threads(config: dict, counts) -> int:
+    return threads_for("heavy", counts, config.get("cores", {}).get("heavy", "performance"))
+
+
+def data_shape(data_json) -> tuple[int, bool, float]:
+    """(number of points, any full covariance, largest redshift) from ``data.json``."""
+    info = json.loads(open(data_json).read())
+    members = info["members"]
+    return (info["n_data"], any(m["errors"] == "full covariance" for m in members),
+            max(m["z_max"] for m in members))
+
+
+def memory_estimate(config: dict, dataset: str, model: str, sampler: str, data_json):
+    n_data, full_cov, z_max = data_shape(data_json)
+    settings = run_settings(config, dataset, model)
+    n_params = len(param_names(config, dataset, model))
+    if sampler == "emcee":
+        e = settings.emcee
+        return estimate_emcee(e.n_walkers, e.max_steps, n_params, n_data, full_cov, e.checkpoint_steps,
+                              check_every=e.check_every, thin_max_rows=e.thin_max_rows, z_max=z_max)
+    d = settings.dynesty
+    return estimate_dynesty(d.nlive, n_params, n_data, full_cov, dlogz=d.dlogz, z_max=z_max)
+
+
+def mem_mb(config: dict, dataset: str, model: str, sampler: str, data_json, attempt: int) -> int:
+    estimate = memory_estimate(config, dataset, model, sampler, data_json)
+    return mem_mb_for_attempt(estimate.total_mb, attempt)
+
+
+def runtime_min(config: dict, resources_json, attempt: int) -> int:
+    return runtime_for_attempt(resources_json, config["resources"]["runtime_min"], attempt)
+
+
