@@ -12,6 +12,13 @@ include: "workflow/rules/diagnose.smk"
 include: "workflow/rules/compare.smk"
 
 
+onsuccess:
+    # The HTML report is part of every successful run. Snakemake's
+    # --report-after-run would do this, but it also fires on dry runs (-n),
+    # where the outputs it reports do not exist and it fails.
+    shell(report_command(workflow))
+
+
 rule all:
     input:
         final_outputs(),

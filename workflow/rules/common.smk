@@ -91,3 +91,12 @@ def final_outputs():
         out += expand("results/{dataset}/comparison.csv", dataset=DATASETS)
     out.append("results/overview.csv")
     return out
+
+
+def report_command(workflow):
+    """The command that writes results/report.html for this same workflow and config."""
+    configfiles = " ".join(f"'{f}'" for f in workflow.overwrite_configfiles)
+    return (f"snakemake --snakefile '{workflow.main_snakefile}' --directory '{os.getcwd()}' "
+            + (f"--configfile {configfiles} " if configfiles else "")
+            + "--report results/report.html --quiet all > results/logs/report.log 2>&1 "
+            + "|| echo 'janusfit: the HTML report failed; see results/logs/report.log'")
