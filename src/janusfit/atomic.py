@@ -52,20 +52,36 @@ def atomic_path(path):
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     try:
-        yield Path(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    except BaseException as exc:
+        with no_space_left(path):
+            yield Path(tmp)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+            fsync_dir(path.parent)
+    except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-            raise JanusfitError(
-                f"no space left on the device while writing '{path}'; the previous version of "
-                f"the file is intact. Free disk space and rerun."
-            ) from exc
         raise
+
+
+@contextlib.contextmanager
+def no_space_left(path):
+    """Turn a full disk while writing ``path`` into an error that names ``path``.
+
+    Python's own ENOSPC error names no file (and h5py's names only the
+    temporary one), so the job's log would not say which write failed. Every
+    writer here writes beside its target and renames last, so whatever was at
+    ``path`` before is still there.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        raise JanusfitError(
+            f"no space left on the device while writing '{path}'; the previous version of "
+            f"the file (and every earlier checkpoint) is intact. Free disk space and rerun."
+        ) from exc
 
 
 def atomic_write_bytes(path, data: bytes) -> None:

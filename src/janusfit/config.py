@@ -11,6 +11,7 @@ config key.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 from .errors import ConfigError
@@ -139,5 +140,9 @@ def _check_priors(key: str, model: str, priors: dict) -> None:
         if p not in allowed:
             raise ConfigError(f"{key}.{p}", f"'{p}' is not a parameter of model '{model}' ({', '.join(sorted(allowed))})")
         lo, hi = bounds
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            # A flat prior needs a finite box: draws and dynesty's unit-cube
+            # transform would otherwise be infinite or NaN.
+            raise ConfigError(f"{key}.{p}", f"bounds must be finite numbers, got [{lo}, {hi}]")
         if not lo < hi:
             raise ConfigError(f"{key}.{p}", f"lower bound {lo} must be below upper bound {hi}")

@@ -30,8 +30,9 @@ import numpy as np
 from dynesty.dynamicsampler import DynamicSampler
 from dynesty.utils import save_sampler
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, no_space_left
 from ..errors import ConfigError
+from .domain import require_domain_overlap
 from .session import CheckpointSession, Interrupted
 from .store import clean_partial, commit, quarantine, verified
 
@@ -92,15 +93,18 @@ class GenerationStore:
 
     def save(self, sampler) -> None:
         gens = self._generations()
-        number = gens[-1][0] + 1 if gens else 0
-        fd, tmp = tempfile.mkstemp(prefix=".pickle.", dir=self.dir)
+        path = self.dir / f"state_{gens[-1][0] + 1 if gens else 0:06d}.pkl"
+        # The ".tmp" suffix lets clean_partial remove the file if a kill
+        # lands between here and the unlink below.
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.dir)
         os.close(fd)
         try:
-            save_sampler(sampler, tmp)
+            with no_space_left(path):
+                save_sampler(sampler, tmp)
             data = Path(tmp).read_bytes()
         finally:
             Path(tmp).unlink(missing_ok=True)
-        commit(self.dir / f"state_{number:06d}.pkl", data)
+        commit(path, data)
         for _, old in gens[: max(0, len(gens) + 1 - KEEP_GENERATIONS)]:
             old.unlink()
             old.with_name(old.name + ".sha256").unlink(missing_ok=True)
@@ -126,6 +130,7 @@ def run_dynesty(posterior, settings: DynestySettings, session: CheckpointSession
     """Run (or resume) nested sampling; return the result and the weighted samples."""
     if settings.method not in ("static", "dynamic"):
         raise ConfigError("dynesty.method", f"must be 'static' or 'dynamic', not {settings.method!r}")
+    require_domain_overlap(posterior)
     store = GenerationStore(session.dir / "generations", log=log)
     t_start = time.monotonic()
     newest = store.newest_good()
@@ -171,7 +176,9 @@ def _run_static(sampler, settings, store, session, log) -> None:
     """Drive the static sampler's iterations with timed checkpoints."""
     resuming = sampler.it > 1
     last_save = last_log = time.monotonic()
-    delta_logz = float("inf")
+    # Stays None when the checkpoint resumed from was taken after the last
+    # iteration: the loop then stops at once, and "dlogz inf" would misreport it.
+    delta_logz = None
     for result in sampler.sample(dlogz=settings.dlogz, maxiter=settings.maxiter or (1 << 62),
                                  add_live=False, resume=resuming):
         delta_logz = result.delta_logz
@@ -186,7 +193,8 @@ def _run_static(sampler, settings, store, session, log) -> None:
             log(f"dynesty iteration {sampler.it}  calls {sampler.ncall}  logz {result.logz:.3f}  "
                 f"dlogz {delta_logz:.3f} (target {settings.dlogz})  efficiency {result.eff:.1f}%")
             last_log = now
-    log(f"dynesty finished: iteration {sampler.it}, dlogz {delta_logz:.3g}")
+    reached = f"dlogz {delta_logz:.3g}" if delta_logz is not None else "its checkpoint had already met dlogz"
+    log(f"dynesty finished: iteration {sampler.it}, {reached}")
     store.save(sampler)
     sampler.add_final_live(print_progress=False)
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..errors import CheckpointError, ConfigError
+from .domain import require_domain_overlap
 from .session import CheckpointSession, Interrupted
 from .store import clean_partial, commit, quarantine, verified
 from .thinned import ThinnedChain
@@ -197,7 +198,8 @@ def initial_positions(posterior, n_walkers: int, rng: np.random.Generator, max_t
         if len(kept) >= n_walkers:
             return np.array(kept[:n_walkers])
     raise ConfigError(
-        "priors", f"fewer than {n_walkers} of {max_tries * n_walkers} prior draws have a finite posterior "
+        f"priors.{posterior.model.name}",
+        f"fewer than {n_walkers} of {max_tries * n_walkers} prior draws have a finite posterior "
         f"for model '{posterior.model.name}': the prior ({dict(zip(posterior.param_names, posterior.bounds.tolist()))}) "
         "barely overlaps the region where the model exists"
     )
@@ -238,9 +240,10 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
         raise ConfigError("emcee.n_walkers", f"{nw} walkers for {ndim} parameters; emcee needs at least {2 * ndim}")
     if nw % 2:
         raise ConfigError("emcee.n_walkers", f"must be even (the stretch move splits walkers in two halves), got {nw}")
-    segments = SegmentChain(session.dir / "segments", log=log)
     if settings.moves not in MOVES:
         raise ConfigError("emcee.moves", f"unknown move '{settings.moves}'; choose one of {', '.join(MOVES)}")
+    require_domain_overlap(posterior)
+    segments = SegmentChain(session.dir / "segments", log=log)
     sampler = emcee.EnsembleSampler(nw, ndim, posterior, vectorize=True, moves=MOVES[settings.moves]())
     thinned = ThinnedChain(settings.thin_max_rows)
     state = segments.last_state()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 from .. import __version__
 from ..atomic import atomic_write_json
@@ -24,9 +25,19 @@ def make_fingerprint(posterior, sampler: str, settings: dict) -> dict:
         "model": posterior.model.name,
         "parameters": list(posterior.param_names),
         "priors": {n: [float(lo), float(hi)] for n, (lo, hi) in zip(posterior.param_names, posterior.bounds)},
-        "data": {d.name: dict(sorted(d.sha256.items())) for d in posterior.datasets},
+        "data": {d.name: _file_hashes(d.sha256) for d in posterior.datasets},
         "settings": settings,
     }
+
+
+def _file_hashes(sha256_by_path: dict) -> dict:
+    """sha256 of each data file keyed by file name, not path.
+
+    The bytes are what a chain depends on, not where they lie: keyed by full
+    path, moving the project (or a cluster mounting it elsewhere) would make
+    every checkpoint unresumable with no input changed.
+    """
+    return dict(sorted((Path(path).name, sha) for path, sha in sha256_by_path.items()))
 
 
 def digest(fingerprint: dict) -> str:
@@ -56,7 +67,8 @@ def check_fingerprint(stored: dict, current: dict, checkpoint_dir) -> None:
         return
     version_note = ""
     if stored.get("janusfit_version") != current.get("janusfit_version"):
-        version_note = " The checkpoint was written by another janusfit version."
+        version_note = (f"The checkpoint was written by janusfit version {stored.get('janusfit_version')}, "
+                        f"this is version {current.get('janusfit_version')}. ")
     raise FingerprintError(
         f"the checkpoint in '{checkpoint_dir}' was made with different inputs:\n  "
         + "\n  ".join(diff)

@@ -43,8 +43,15 @@ def quarantine(path: Path, reason: str, log=print) -> Path:
     qdir = path.parent / "quarantine"
     qdir.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
-    target = qdir / f"{path.name}.{stamp}"
-    for src, dst in ((path, target), (_sidecar(path), qdir / f"{_sidecar(path).name}.{stamp}")):
+    # A file name can come back (a recomputed segment, a reused generation
+    # number) and go bad again within the same second: a counter keeps the
+    # earlier quarantined copy from being overwritten.
+    suffix, n = f".{stamp}", 0
+    while (qdir / f"{path.name}{suffix}").exists():
+        n += 1
+        suffix = f".{stamp}.{n}"
+    target = qdir / f"{path.name}{suffix}"
+    for src, dst in ((path, target), (_sidecar(path), qdir / f"{_sidecar(path).name}{suffix}")):
         if src.exists():
             shutil.move(src, dst)
     log(f"checkpoint file '{path}' {reason}; moved aside to '{target}' and the previous generation is used")

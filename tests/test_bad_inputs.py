@@ -1,0 +1,344 @@
+"""Bad inputs through the real workflow: each gives its own message, and nothing computed is lost.
+
+A tiny run (JLA binned, ΛCDM, emcee only) is computed once. Each scenario
+copies that finished project, introduces bad input and reruns Snakemake.
+Errors found while Snakemake parses the config must be in its stderr; errors
+found by a job must be in that job's log under results/logs/. Either way the
+earlier checkpoint and outputs must survive. docs/bad-inputs.md lists the rows.
+
+Each Snakemake start costs seconds of imports, so the scenarios run
+concurrently (fixture ``outcomes``), and the bad inputs that fail inside jobs
+share one ``--keep-going`` rerun, one dataset or model per bad input.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import re
+import shutil
+import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from snakemake_runner import command, env, write_config
+from test_checkpoint_store import assert_same_chain, chain_arrays, jla_diagonal, run_emcee_in
+
+from janusfit import __version__
+from janusfit.likelihood import Posterior
+from janusfit.models import get_model
+
+RUN_JSON = "results/jla/lcdm/emcee/run.json"
+CHAIN = "results/jla/lcdm/emcee/chain.h5"
+CHECKPOINT = "results/checkpoints/jla/lcdm/emcee"
+DATA_JSON = "results/jla/data.json"
+BASE = dict(models=["lcdm"], samplers=["emcee"], cores={"performance": 1, "efficiency": 0},
+            emcee={"max_steps": 300, "checkpoint": {"steps": 100, "seconds": 5}, "stop": {"enabled": False}})
+
+
+def jla_spec(**override) -> dict:
+    return {"kind": "sn", "format": "jla_binned", "path": "data/jla_mub.txt", "cov": "data/jla_mub_covmatrix.txt",
+            **override}
+
+
+def configure(directory: Path, shared_data: Path, datasets: dict | None = None, **sections) -> None:
+    """BASE with ``sections`` over it; datasets: jla (read from the project's data/) and ``datasets``."""
+    write_config(directory, shared_data, **{**BASE, **sections, "datasets": {"jla": jla_spec(), **(datasets or {})}})
+
+
+def snakemake(directory: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command(directory, *args), capture_output=True, text=True, timeout=600, env=env())
+
+
+def snapshot(directory: Path) -> dict:
+    """Bytes of the checkpoint and of the outputs a rerun must not lose."""
+    paths = [*sorted((directory / CHECKPOINT).rglob("*")), directory / CHAIN, directory / RUN_JSON,
+             directory / DATA_JSON]
+    return {str(p.relative_to(directory)): p.read_bytes() for p in paths if p.is_file()}
+
+
+def assert_nothing_lost(directory: Path, before: dict, rerun_data: bool = False) -> None:
+    """The checkpoint and the sampler's outputs are as they were (data.json too, unless its job reran)."""
+    now = snapshot(directory)
+    for key, content in before.items():
+        if key == DATA_JSON and rerun_data:
+            continue  # Snakemake removes a job's outputs before rerunning it
+        assert now.get(key) == content, f"{key} was deleted or changed"
+
+
+def log(directory: Path, name: str) -> str:
+    return (directory / "results/logs" / name).read_text()
+
+
+def edit_lines(source: Path, dest: Path, edit) -> None:
+    dest.write_text("\n".join(edit(source.read_text().splitlines())) + "\n")
+
+
+def set_cell(row: int, column: int, value: str):
+    """An edit setting ``column`` of the CSV's data ``row`` (1-based, after the header) to ``value``."""
+    def edit(lines):
+        cells = lines[row].split(",")
+        cells[column] = value
+        return [*lines[:row], ",".join(cells), *lines[row + 1:]]
+    return edit
+
+
+def clone(source: Path, dest: Path) -> Path:
+    shutil.copytree(source, dest, symlinks=True, dirs_exist_ok=True)
+    return dest
+
+
+# --- the finished project, a data server, and the scenarios run concurrently --
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory, shared_data) -> tuple[Path, dict]:
+    directory = tmp_path_factory.mktemp("baseline")
+    (directory / "data").mkdir()
+    for name in ("jla_mub.txt", "jla_mub_covmatrix.txt"):
+        shutil.copy(shared_data / "jla" / name, directory / "data" / name)
+    configure(directory, shared_data)
+    proc = snakemake(directory, RUN_JSON)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return directory, snapshot(directory)
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server(shared_data):
+    """Base URL of an HTTP server for ../shared/data on the loopback interface."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                            functools.partial(QuietHandler, directory=str(shared_data)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+SCENARIOS = {}
+
+
+def scenario(function):
+    """Register ``function(directory, shared_data, server)``, run on a copy of the finished project."""
+    SCENARIOS[function.__name__] = function
+    return function
+
+
+@pytest.fixture(scope="module")
+def outcomes(baseline, shared_data, server, tmp_path_factory):
+    """Every scenario, run concurrently on its own copy of the finished project: name -> (directory, result)."""
+    source, _ = baseline
+    directories = {name: clone(source, tmp_path_factory.mktemp(name)) for name in SCENARIOS}
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {name: pool.submit(run, directories[name], shared_data, server) for name, run in SCENARIOS.items()}
+    return {name: (directories[name], futures[name].result) for name in SCENARIOS}
+
+
+def outcome(outcomes, name):
+    """(directory, result) of a scenario; re-raises what the scenario raised."""
+    directory, result = outcomes[name]
+    return directory, result()
+
+
+# --- detected while Snakemake parses the config: the message is in its stderr --
+
+CONFIG_ERRORS = {
+    "unknown_model": (dict(models=["lcdm", "nosuch"]),
+                      "config key 'models[1]': unknown model 'nosuch'; known models: janus, lcdm, wcdm"),
+    "unknown_dataset": (dict(run_datasets=["jla", "nosuch"]),
+                        "config key 'run_datasets[1]': unknown dataset 'nosuch'; declared: jla"),
+    "unknown_dataset_in_combine": (dict(datasets={"both": {"combine": ["jla", "nosuch"]}}),
+                                   "config key 'datasets.both.combine[1]': 'nosuch' is not a plain dataset "
+                                   "declared under 'datasets'"),
+    "prior_low_not_below_high": (dict(priors={"lcdm": {"Om": [0.5, 0.5]}}),
+                                 "config key 'priors.lcdm.Om': lower bound 0.5 must be below upper bound 0.5"),
+    "prior_not_finite": (dict(priors={"lcdm": {"Om": [0.01, float("inf")]}}),
+                         "config key 'priors.lcdm.Om': bounds must be finite numbers, got [0.01, inf]"),
+    "too_few_walkers": (dict(models=["lcdm", "wcdm"], emcee={**BASE["emcee"], "n_walkers": 2}),
+                        "config key 'emcee.n_walkers': 2 walkers for run jla/wcdm with 2 parameters; "
+                        "emcee needs an even number ≥ 4"),
+}
+
+
+def config_error_scenario(sections):
+    def run(directory, shared_data, server):
+        configure(directory, shared_data, **sections)
+        return snakemake(directory, RUN_JSON)
+    return run
+
+
+SCENARIOS.update({name: config_error_scenario(sections) for name, (sections, _) in CONFIG_ERRORS.items()})
+
+
+@pytest.mark.parametrize("name", list(CONFIG_ERRORS))
+def test_config_error_is_in_snakemake_stderr(outcomes, baseline, name):
+    directory, proc = outcome(outcomes, name)
+    assert proc.returncode != 0
+    assert "ConfigError in file" in proc.stderr and CONFIG_ERRORS[name][1] in proc.stderr
+    assert_nothing_lost(directory, baseline[1])
+
+
+@scenario
+def data_file_missing(directory, shared_data, server):
+    configure(directory, shared_data, datasets={"jla2": jla_spec(path="data/nosuch.txt")})
+    return snakemake(directory, "results/jla2/data.json")
+
+
+def test_missing_data_file_is_named_in_snakemake_stderr(outcomes, baseline):
+    directory, proc = outcome(outcomes, "data_file_missing")
+    assert proc.returncode != 0
+    assert re.search(r"MissingInputException in rule inspect_data .*\nMissing input files for rule inspect_data:"
+                     r"(.|\n)*affected files:\n\s+data/nosuch\.txt", proc.stderr)
+    assert_nothing_lost(directory, baseline[1])
+
+
+# --- detected by a job: the message is in the job's log ----------------------
+
+BAD_FILES = {
+    # dataset: (key, original file, edit of its lines, message in results/logs/inspect_data/<dataset>.log)
+    "jla_empty": ("path", "jla_mub.txt", lambda lines: [],
+                  "data/jla_empty.txt': no header line naming the columns (the file is empty"),
+    "jla_nan": ("path", "jla_mub.txt", set_cell(3, 1, "nan"),
+                "data/jla_nan.txt': data row 3, column 'mu': value is missing or NaN"),
+    "jla_z0": ("path", "jla_mub.txt", set_cell(1, 0, "0.0"),
+               "data/jla_z0.txt': data row 1, column 'z': redshift must be > 0, got 0"),
+    "jla_not_pd": ("cov", "jla_mub_covmatrix.txt", lambda lines: [lines[0], "-0.02", *lines[2:]],
+                   "data/jla_not_pd.txt': covariance is not positive definite (smallest eigenvalue -"),
+    "jla_cov_size": ("cov", "jla_mub_covmatrix.txt",
+                     lambda lines: [lines[0], *(v for i, v in enumerate(lines[1:]) if i // 31 < 30 and i % 31 < 30)],
+                     "data/jla_cov_size.txt': covariance is 30x30 but the data file has 31 rows"),
+}
+
+
+@scenario
+def bad_data_and_priors(directory, shared_data, server):
+    """Each job-time bad input in its own dataset or model, in one ``--keep-going`` rerun."""
+    datasets = {}
+    for name, (key, original, edit, _) in BAD_FILES.items():
+        edit_lines(directory / "data" / original, directory / "data" / f"{name}.txt", edit)
+        datasets[name] = jla_spec(**{key: f"data/{name}.txt"})
+    datasets["jla_download"] = jla_spec(path="downloads/jla_mub.txt", url=f"{server}/jla/jla_mub.txt",
+                                        sha256="0" * 64)
+    configure(directory, shared_data, datasets=datasets, models=["lcdm", "janus", "wcdm"],
+              priors={"janus": {"q0": [-0.5, -0.45]}, "wcdm": {"Om": [1.5, 2.0], "w": [0.5, 1.0]}})
+    targets = [f"results/{name}/data.json" for name in datasets] + [
+        "results/jla/janus/emcee/run.json", "results/jla/janus/dynesty/evidence.json",
+        "results/jla/wcdm/emcee/run.json"]
+    return snakemake(directory, "--keep-going", *targets)
+
+
+@pytest.mark.parametrize("name", list(BAD_FILES))
+def test_bad_data_file_is_named_in_the_inspect_data_log(outcomes, baseline, name):
+    directory, proc = outcome(outcomes, "bad_data_and_priors")
+    assert "Error in rule inspect_data" in proc.stderr
+    assert f"ERROR data file '{directory}/{BAD_FILES[name][3]}" in log(directory, f"inspect_data/{name}.log")
+    assert not (directory / f"results/{name}/data.json").exists()
+    assert_nothing_lost(directory, baseline[1])
+
+
+def test_download_checksum_mismatch_is_in_the_download_log_and_writes_nothing(outcomes, baseline, server):
+    directory, _ = outcome(outcomes, "bad_data_and_priors")
+    text = log(directory, "download/downloads/jla_mub.txt.log")
+    assert re.search(rf"ERROR data file '\S*downloads/jla_mub\.txt': download from {server}/jla/jla_mub\.txt has "
+                     rf"sha256 [0-9a-f]{{64}}, expected {'0' * 64}; nothing was written to", text)
+    assert not (directory / "downloads/jla_mub.txt").exists()
+    assert_nothing_lost(directory, baseline[1])
+
+
+@pytest.mark.parametrize("sampler", ["emcee", "dynesty"])
+def test_prior_outside_the_janus_domain_is_refused(outcomes, baseline, sampler):
+    directory, _ = outcome(outcomes, "bad_data_and_priors")
+    assert re.search(r"ERROR config key 'priors\.janus': the prior \(q0 in \[-0\.5, -0\.45\]\) excludes the whole "
+                     r"domain of model 'janus' on these data \(z up to 1\.3\)", log(directory, f"{sampler}/jla/janus.log"))
+    assert_nothing_lost(directory, baseline[1])
+
+
+def test_nan_log_likelihood_names_the_parameter_values(outcomes, baseline):
+    directory, _ = outcome(outcomes, "bad_data_and_priors")
+    assert re.search(r"ERROR log-likelihood is NaN at Om=1\.\d+, w=0\.\d+ \(model 'wcdm'\)",
+                     log(directory, "emcee/jla/wcdm.log"))
+    assert_nothing_lost(directory, baseline[1])
+
+
+def test_prior_partly_outside_the_janus_domain_is_sampled_inside_it(tmp_path, shared_data):
+    """Only a prior with no point in the domain is refused; a partial overlap samples the part inside."""
+    posterior = Posterior(get_model("janus"), [jla_diagonal(shared_data)], {"q0": (-0.5, -0.3)})
+    run_emcee_in(tmp_path, posterior, max_steps=100)
+    q0 = chain_arrays(tmp_path / "chain.h5")["chain"][..., 0]
+    assert np.all(1 + 2 * q0 * posterior.z_max > 0) and q0.max() <= -0.3
+
+
+@scenario
+def data_replaced_by_bad_data(directory, shared_data, server):
+    """The finished run's own data file gains a NaN: inspect_data fails, the chain and checkpoint stay."""
+    path = directory / "data/jla_mub.txt"
+    edit_lines(path, path, set_cell(3, 1, "nan"))
+    return snakemake(directory, RUN_JSON)
+
+
+def test_bad_data_replacing_good_data_loses_nothing(outcomes, baseline):
+    directory, proc = outcome(outcomes, "data_replaced_by_bad_data")
+    assert proc.returncode != 0
+    assert "data row 3, column 'mu': value is missing or NaN" in log(directory, "inspect_data/jla.log")
+    assert_nothing_lost(directory, baseline[1], rerun_data=True)
+
+
+# --- changed inputs on resume: the fingerprint's list of differences ---------
+
+
+@scenario
+def data_changed_on_resume(directory, shared_data, server):
+    """Valid but different data: refused; the old data back: the chain is rebuilt from the checkpoint."""
+    path = directory / "data/jla_mub.txt"
+    original = path.read_bytes()
+    edit_lines(path, path, set_cell(3, 1, "33.9"))
+    refused = snakemake(directory, RUN_JSON)
+    # Snakemake replaces a job's log when it reruns the job: keep the refusal's.
+    refusal_log = log(directory, "emcee/jla/lcdm.log")
+    after_refusal = snapshot(directory)
+    path.write_bytes(original)
+    return refused, refusal_log, after_refusal, snakemake(directory, RUN_JSON)
+
+
+def test_changed_data_on_resume_lists_both_checksums_and_loses_nothing(outcomes, baseline):
+    directory, (refused, text, after_refusal, restored) = outcome(outcomes, "data_changed_on_resume")
+    assert refused.returncode != 0 and "Error in rule emcee" in refused.stderr
+    (old_sha,) = (sha for path, sha in json.loads(baseline[1][DATA_JSON])["members"][0]["sha256"].items()
+                  if path.endswith("/jla_mub.txt"))
+    assert f"ERROR the checkpoint in '{CHECKPOINT}' was made with different inputs:" in text
+    assert re.search(rf"  data\.jla\.jla_mub\.txt: '{old_sha}' -> '[0-9a-f]{{64}}'", text)
+    # Snakemake removed the emcee job's outputs before running it; the checkpoint stayed.
+    assert all(after_refusal.get(k) == v for k, v in baseline[1].items() if k.startswith(CHECKPOINT))
+    # With the old data back, the chain is assembled from the checkpoint, nothing recomputed.
+    assert restored.returncode == 0, restored.stderr[-3000:]
+    assert json.loads((directory / RUN_JSON).read_text())["resumes"] == [300]
+    assert_same_chain(chain_arrays(directory / CHAIN), chain_arrays(baseline[0] / CHAIN))
+
+
+@scenario
+def checkpoint_of_another_version(directory, shared_data, server):
+    fingerprint = directory / CHECKPOINT / "fingerprint.json"
+    stored = json.loads(fingerprint.read_text())
+    stored["janusfit_version"] = "0.0.9"
+    fingerprint.write_text(json.dumps(stored))
+    before = snapshot(directory)
+    return before, snakemake(directory, RUN_JSON, "--forcerun", "emcee")
+
+
+def test_checkpoint_of_another_janusfit_version_is_refused_naming_both(outcomes):
+    directory, (before, proc) = outcome(outcomes, "checkpoint_of_another_version")
+    assert proc.returncode != 0
+    text = log(directory, "emcee/jla/lcdm.log")
+    assert f"  janusfit_version: '0.0.9' -> '{__version__}'" in text
+    assert f"The checkpoint was written by janusfit version 0.0.9, this is version {__version__}." in text
+    assert all(snapshot(directory).get(k) == v for k, v in before.items() if k.startswith(CHECKPOINT))

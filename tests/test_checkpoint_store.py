@@ -1,0 +1,473 @@
+"""Crash-safe checkpoints: corrupted files, a full disk, and two samplers on one checkpoint.
+
+The samplers run in-process on JLA binned (../shared/data) with its diagonal
+errors, which keeps each run well under a second; what is tested here is the
+checkpoint, not the likelihood. "Bit-for-bit" compares an interrupted or
+damaged run with an uninterrupted one of the same seed, array by array.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import dynesty
+import emcee
+import numpy as np
+import pytest
+
+import janusfit.atomic
+from janusfit.data import Dataset, load_dataset
+from janusfit.errors import JanusfitError
+from janusfit.likelihood import Posterior
+from janusfit.models import get_model
+from janusfit.sampling.dynesty_runner import DynestySettings, run_dynesty
+from janusfit.sampling.emcee_runner import EmceeSettings, run_emcee
+from janusfit.sampling.fingerprint import make_fingerprint
+from janusfit.sampling.session import CheckpointSession, Interrupted
+from janusfit.sampling.store import clean_partial, commit, quarantine, verified
+
+EMCEE = dict(n_walkers=8, max_steps=300, checkpoint_steps=50, checkpoint_seconds=1e9, check_every=100,
+             stop_on_convergence=False)
+DYNESTY = dict(nlive=50, dlogz=0.5, checkpoint_seconds=0.02)
+
+
+def jla_diagonal(shared_data: Path) -> Dataset:
+    """JLA binned with the square roots of its covariance's diagonal as errors."""
+    jla = shared_data / "jla"
+    full = load_dataset("jla", {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
+                                "cov": str(jla / "jla_mub_covmatrix.txt")})
+    return Dataset("jla", "sn", full.z, full.values, sigma=np.sqrt(np.diag(full.cov)), sha256=full.sha256)
+
+
+@pytest.fixture(scope="module")
+def posterior(shared_data) -> Posterior:
+    return Posterior(get_model("lcdm"), [jla_diagonal(shared_data)])
+
+
+class Log(list):
+    """A log callback that keeps its messages."""
+
+    def __call__(self, message):
+        self.append(str(message))
+
+    def has(self, text: str) -> bool:
+        return any(text in m for m in self)
+
+
+def run_emcee_in(directory: Path, posterior, log=None, **overrides):
+    """run_emcee with checkpoint ``directory/ck`` and chain ``directory/chain.h5``; returns its result."""
+    settings = EmceeSettings(**{**EMCEE, **overrides})
+    log = log if log is not None else Log()
+    fingerprint = make_fingerprint(posterior, "emcee", settings.chain_settings())
+    with CheckpointSession(directory / "ck", fingerprint, log=log) as session:
+        return run_emcee(posterior, settings, session, directory / "chain.h5", log=log)
+
+
+def run_dynesty_in(directory: Path, posterior, log=None, **overrides):
+    settings = DynestySettings(**{**DYNESTY, **overrides})
+    log = log if log is not None else Log()
+    fingerprint = make_fingerprint(posterior, "dynesty", settings.chain_settings())
+    with CheckpointSession(directory / "ck", fingerprint, log=log) as session:
+        return run_dynesty(posterior, settings, session, log=log)
+
+
+def chain_arrays(path: Path) -> dict:
+    backend = emcee.backends.HDFBackend(str(path), read_only=True)
+    return {"chain": backend.get_chain(), "log_prob": backend.get_log_prob(), "accepted": backend.accepted}
+
+
+def assert_same_chain(a: dict, b: dict) -> None:
+    for key in a:
+        assert a[key].shape == b[key].shape and a[key].tobytes() == b[key].tobytes(), f"{key} differs"
+
+
+def segment_files(directory: Path) -> list[Path]:
+    return sorted((directory / "ck" / "segments").glob("seg_*.npz"))
+
+
+def generations(directory: Path) -> list[Path]:
+    return sorted((directory / "ck" / "generations").glob("state_*.pkl"))
+
+
+def damage(path: Path, how: str) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "truncated":
+        path.write_bytes(bytes(data[: len(data) // 2]))
+    else:
+        data[len(data) // 2] ^= 0x01
+        path.write_bytes(bytes(data))
+
+
+@pytest.fixture(scope="module")
+def emcee_reference(posterior, tmp_path_factory) -> dict:
+    """The uninterrupted chain every damaged run must reproduce."""
+    directory = tmp_path_factory.mktemp("emcee_reference")
+    run_emcee_in(directory, posterior)
+    return chain_arrays(directory / "chain.h5")
+
+
+# --- the store itself --------------------------------------------------------
+
+
+def test_commit_is_verified_and_any_damage_is_detected(tmp_path):
+    path = tmp_path / "f.bin"
+    commit(path, b"checkpoint bytes" * 100)
+    assert verified(path) and (tmp_path / "f.bin.sha256").exists()
+    for how in ("truncated", "flipped"):
+        commit(path, b"checkpoint bytes" * 100)
+        damage(path, how)
+        assert not verified(path), how
+    commit(path, b"checkpoint bytes")
+    (tmp_path / "f.bin.sha256").unlink()
+    assert not verified(path)
+
+
+def test_quarantine_keeps_every_copy_even_of_the_same_name(tmp_path):
+    log = Log()
+    path = tmp_path / "state_000001.pkl"
+    kept = []
+    for content in (b"first", b"second"):
+        commit(path, content)
+        kept.append(quarantine(path, "fails its checksum", log))
+    assert not path.exists() and kept[0] != kept[1]
+    assert [p.read_bytes() for p in kept] == [b"first", b"second"]
+    assert all(Path(f"{p.parent / 'state_000001.pkl.sha256'}{p.name[len(path.name):]}").exists() for p in kept)
+    assert log.has("fails its checksum; moved aside to") and log.has("previous generation is used")
+
+
+def test_clean_partial_removes_only_cut_writes(tmp_path):
+    commit(tmp_path / "seg_a.npz", b"good")
+    (tmp_path / "seg_b.npz.sha256").write_text("0" * 64)  # sidecar whose file never arrived
+    (tmp_path / ".seg_c.npz.x1y2.tmp.npz").write_bytes(b"half")  # temporary file of a killed write
+    clean_partial(tmp_path, "seg_*.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seg_a.npz", "seg_a.npz.sha256"]
+
+
+# --- emcee: a damaged newest segment -----------------------------------------
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped"])
+def test_damaged_newest_segment_resumes_from_the_previous_one(tmp_path, posterior, emcee_reference, how):
+    run_emcee_in(tmp_path, posterior, max_steps=200)  # a run cut at step 200 ...
+    newest = segment_files(tmp_path)[-1]
+    assert newest.name == "seg_0000000150_0000000200.npz"
+    damage(newest, how)  # ... whose last checkpoint write was torn
+    log = Log()
+    result = run_emcee_in(tmp_path, posterior, log=log)
+
+    assert result.resumes == [150]
+    kept = list((tmp_path / "ck/segments/quarantine").glob(f"{newest.name}.[0-9]*"))
+    assert len(kept) == 1 and list(kept[0].parent.glob(f"{newest.name}.sha256.[0-9]*"))
+    assert log.has(f"checkpoint file '{newest}' fails its checksum or cannot be read; moved aside to '{kept[0]}'")
+    assert_same_chain(chain_arrays(tmp_path / "chain.h5"), emcee_reference)
+
+
+def test_damaged_middle_segment_sets_every_later_one_aside(tmp_path, posterior, emcee_reference):
+    run_emcee_in(tmp_path, posterior, max_steps=200)
+    damage(segment_files(tmp_path)[1], "flipped")  # seg 50-100
+    log = Log()
+    result = run_emcee_in(tmp_path, posterior, log=log)
+    assert result.resumes == [50]
+    quarantined = sorted(p.name.split(".npz")[0] for p in (tmp_path / "ck/segments/quarantine").glob("*.npz.[0-9]*"))
+    assert quarantined == ["seg_0000000050_0000000100", "seg_0000000100_0000000150", "seg_0000000150_0000000200"]
+    assert log.has("comes after a missing or bad segment")
+    assert_same_chain(chain_arrays(tmp_path / "chain.h5"), emcee_reference)
+
+
+def test_interrupted_by_sigterm_resumes_bit_for_bit(tmp_path, posterior, emcee_reference):
+    """A real SIGTERM mid-run: a checkpoint is written, the resumed chain is the uninterrupted one."""
+    class StopAfter(Log):
+        def __call__(self, message):
+            super().__call__(message)
+            if "emcee step 100/" in str(message):
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(Interrupted, match="stopped by SIGTERM at iteration 100 after writing a checkpoint") as stop:
+        run_emcee_in(tmp_path, posterior, log=StopAfter())
+    stopped_at = stop.value.iteration
+    assert segment_files(tmp_path)[-1].name == f"seg_0000000050_{stopped_at:010d}.npz"
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the session gave the handler back
+    result = run_emcee_in(tmp_path, posterior)
+    assert result.resumes == [stopped_at]
+    assert_same_chain(chain_arrays(tmp_path / "chain.h5"), emcee_reference)
+
+
+# --- dynesty: damaged generations and untrusted pickles ----------------------
+
+
+class SigtermAfter(Posterior):
+    """A posterior that sends this process SIGTERM after ``n`` dynesty likelihood calls."""
+
+    n = 10**9
+
+    def loglike_one(self, theta):
+        type(self).n -= 1
+        if type(self).n == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return super().loglike_one(theta)
+
+
+def interrupted_dynesty(directory: Path, shared_data, calls: int) -> None:
+    SigtermAfter.n = calls
+    posterior = SigtermAfter(get_model("lcdm"), [jla_diagonal(shared_data)])
+    with pytest.raises(Interrupted, match="stopped by SIGTERM at iteration"):
+        run_dynesty_in(directory, posterior)
+    SigtermAfter.n = 10**9
+
+
+@pytest.fixture(scope="module")
+def dynesty_reference(posterior, tmp_path_factory):
+    return run_dynesty_in(tmp_path_factory.mktemp("dynesty_reference"), posterior)[0]
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped"])
+def test_damaged_newest_generation_falls_back_to_the_previous(tmp_path, posterior, shared_data, dynesty_reference,
+                                                              how):
+    interrupted_dynesty(tmp_path, shared_data, calls=600)
+    older, newest = generations(tmp_path)
+    previous_it = dynesty.NestedSampler.restore(str(older)).it
+    damage(newest, how)
+    log = Log()
+    result, _ = run_dynesty_in(tmp_path, posterior, log=log)
+    assert result.resumes == [previous_it]
+    assert len(list((tmp_path / "ck/generations/quarantine").glob(f"{newest.name}.[0-9]*"))) == 1
+    assert log.has(f"checkpoint file '{newest}' fails its checksum; moved aside")
+    combined = np.hypot(result.logz_err, dynesty_reference.logz_err)
+    assert abs(result.logz - dynesty_reference.logz) < 3 * combined
+
+
+class Marker:
+    """Unpickling this creates the directory ``path``: proof that a file was loaded."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.path,))
+
+
+@pytest.mark.parametrize("sidecar", ["wrong", "missing"])
+def test_a_pickle_failing_its_checksum_is_never_loaded(tmp_path, posterior, shared_data, sidecar):
+    interrupted_dynesty(tmp_path, shared_data, calls=600)
+    older, newest = generations(tmp_path)
+    previous_it = dynesty.NestedSampler.restore(str(older)).it
+    marker = tmp_path / "UNPICKLED"
+    newest.write_bytes(pickle.dumps({"sampler": Marker(marker), "version": dynesty.__version__, "format_version": 1}))
+    if sidecar == "missing":
+        newest.with_name(newest.name + ".sha256").unlink()
+    log = Log()
+    result, _ = run_dynesty_in(tmp_path, posterior, log=log)
+    assert not marker.exists()
+    assert result.resumes == [previous_it]
+    assert log.has(f"checkpoint file '{newest}' fails its checksum; moved aside")
+    # The file is kept for inspection, unloaded.
+    (kept,) = (tmp_path / "ck/generations/quarantine").glob(f"{newest.name}.[0-9]*")
+    assert b"mkdir" in kept.read_bytes()
+
+
+# --- a full disk during a checkpoint write -----------------------------------
+
+
+@contextlib.contextmanager
+def full_disk(directory: Path, monkeypatch):
+    """Yield ``fill()``, which leaves almost no space under ``directory``, and its mechanism's name.
+
+    A 1 MiB tmpfs is mounted at ``directory`` when this process may mount
+    (root); ``fill()`` then writes a filler file until the disk is full,
+    leaving two 4 KiB pages free. Where mounting is not permitted, the disk is
+    simulated: from ``fill()`` on, every fsync in janusfit.atomic and every
+    dynesty pickle write raises ENOSPC.
+    """
+    directory.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(directory)],
+                             capture_output=True).returncode == 0
+    filler = directory / "filler"
+
+    def fill_tmpfs():
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+        finally:
+            os.close(fd)
+        os.truncate(filler, filler.stat().st_size - 8192)
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def fill_simulated():
+        monkeypatch.setattr(janusfit.atomic.os, "fsync", no_space)
+        monkeypatch.setattr("janusfit.sampling.dynesty_runner.save_sampler", no_space)
+
+    try:
+        yield (fill_tmpfs, "tmpfs") if mounted else (fill_simulated, "simulated ENOSPC")
+    finally:
+        monkeypatch.undo()
+        if mounted:
+            subprocess.run(["umount", str(directory)], check=True)
+
+
+def free_disk(directory: Path, monkeypatch) -> None:
+    (directory / "filler").unlink(missing_ok=True)
+    monkeypatch.undo()
+
+
+def written_file(message: str) -> Path:
+    """The file a "no space left" error names."""
+    prefix = "no space left on the device while writing '"
+    assert message.startswith(prefix), message
+    return Path(message[len(prefix):].split("'")[0])
+
+
+def test_full_disk_stops_emcee_with_the_file_named_and_the_checkpoint_resumable(tmp_path, posterior,
+                                                                               emcee_reference, monkeypatch):
+    disk = tmp_path / "disk"
+    with full_disk(disk, monkeypatch) as (fill, how):
+        run_emcee_in(disk, posterior, max_steps=100)
+        good = segment_files(disk)
+        fill()
+        with pytest.raises(JanusfitError) as err:
+            run_emcee_in(disk, posterior)
+        named = written_file(str(err.value))
+        print(f"full disk ({how}): {err.value}")
+        assert named.parent in (disk / "ck", disk / "ck/segments") and "is intact" in str(err.value)
+        assert segment_files(disk) == good and all(verified(p) for p in good)
+        free_disk(disk, monkeypatch)
+        result = run_emcee_in(disk, posterior)
+        assert result.resumes[-1] == 100
+        assert_same_chain(chain_arrays(disk / "chain.h5"), emcee_reference)
+
+
+def test_full_disk_stops_dynesty_with_the_file_named_and_the_checkpoint_resumable(tmp_path, posterior, shared_data,
+                                                                                 dynesty_reference, monkeypatch):
+    disk = tmp_path / "disk"
+    with full_disk(disk, monkeypatch) as (fill, how):
+        interrupted_dynesty(disk, shared_data, calls=400)
+        good = generations(disk)
+        good_it = dynesty.NestedSampler.restore(str(good[-1])).it
+        fill()
+        with pytest.raises(JanusfitError) as err:
+            run_dynesty_in(disk, posterior)
+        named = written_file(str(err.value))
+        print(f"full disk ({how}): {err.value}")
+        assert named.parent in (disk / "ck", disk / "ck/generations")
+        assert generations(disk)[: len(good)] == good and all(verified(p) for p in good)
+        free_disk(disk, monkeypatch)
+        result, _ = run_dynesty_in(disk, posterior)
+        assert result.resumes[-1] == good_it
+        assert abs(result.logz - dynesty_reference.logz) < 3 * np.hypot(result.logz_err, dynesty_reference.logz_err)
+
+
+# --- two samplers on one checkpoint ------------------------------------------
+
+SAMPLER = textwrap.dedent('''
+    """One emcee sampler on JLA (diagonal errors); it stalls while the file HOLD exists once it has a segment."""
+    import os, sys, time
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from test_checkpoint_store import EMCEE, jla_diagonal
+    from janusfit.errors import JanusfitError
+    from janusfit.likelihood import Posterior
+    from janusfit.models import get_model
+    from janusfit.sampling.emcee_runner import EmceeSettings, run_emcee
+    from janusfit.sampling.fingerprint import make_fingerprint
+    from janusfit.sampling.session import CheckpointSession
+
+    shared, ck, chain, max_steps, timeout, hold = sys.argv[2:8]
+
+    class Held(Posterior):
+        def __call__(self, theta):
+            while os.path.exists(hold) and any(Path(ck, "segments").glob("seg_*.npz")):
+                time.sleep(0.01)
+            return super().__call__(theta)
+
+    posterior = Held(get_model("lcdm"), [jla_diagonal(Path(shared))])
+    settings = EmceeSettings(**{**EMCEE, "max_steps": int(max_steps)})
+    log = lambda message: print(message, flush=True)
+    try:
+        with CheckpointSession(ck, make_fingerprint(posterior, "emcee", settings.chain_settings()), log=log,
+                               lock_timeout_s=float(timeout) if timeout != "none" else None) as session:
+            run_emcee(posterior, settings, session, chain, log=log)
+    except JanusfitError as exc:
+        print(exc, file=sys.stderr, flush=True)
+        sys.exit(1)
+''')
+
+
+def start_sampler(tmp_path, shared_data, name, max_steps, timeout="none"):
+    script = tmp_path / "sampler.py"
+    if not script.exists():
+        script.write_text(SAMPLER)
+    out = open(tmp_path / f"{name}.out", "w")
+    err = open(tmp_path / f"{name}.err", "w")
+    return subprocess.Popen([sys.executable, str(script), str(Path(__file__).parent), str(shared_data),
+                             str(tmp_path / "ck"), str(tmp_path / f"{name}.h5"), str(max_steps), timeout,
+                             str(tmp_path / "HOLD")], stdout=out, stderr=err, cwd=tmp_path)
+
+
+def wait_for(condition, what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def two_samplers(tmp_path_factory, shared_data, posterior):
+    """A holds the checkpoint (stalled after its first segment); B waits for it, C gives up after 1 s."""
+    tmp = tmp_path_factory.mktemp("two_samplers")
+    (tmp / "HOLD").touch()
+    a = start_sampler(tmp, shared_data, "a", 600)
+    wait_for(lambda: list((tmp / "ck/segments").glob("seg_*.npz")) or a.poll() is not None, "A's first segment")
+    b = start_sampler(tmp, shared_data, "b", 900)
+    c = start_sampler(tmp, shared_data, "c", 900, timeout="1")
+    c.wait(timeout=120)
+    wait_for(lambda: "waiting for the sampler holding" in (tmp / "b.out").read_text(), "B to wait")
+    segments_while_held = segment_files(tmp)
+    a_alive = a.poll() is None
+    (tmp / "HOLD").unlink()
+    a.wait(timeout=120)
+    b.wait(timeout=120)
+    reference = tmp / "reference"
+    reference.mkdir()
+    run_emcee_in(reference, posterior, max_steps=900)
+    return {"dir": tmp, "a": a, "b": b, "c": c, "a_alive": a_alive, "held": segments_while_held,
+            "reference": chain_arrays(reference / "chain.h5")}
+
+
+def test_second_sampler_waits_and_never_writes_beside_the_first(two_samplers):
+    tmp, a, b = two_samplers["dir"], two_samplers["a"], two_samplers["b"]
+    assert two_samplers["a_alive"] and a.returncode == 0 and b.returncode == 0, (tmp / "b.err").read_text()
+    out = (tmp / "b.out").read_text()
+    assert f"waiting for the sampler holding '{tmp / 'ck.lock'}' (pid {a.pid})" in out
+    # B started only once A had finished: it resumed from A's last step, and the
+    # segments form one unbroken sequence with no second copy of any step.
+    assert "resuming from checkpoint at iteration 600" in out
+    assert (tmp / "ck/resumes.json").read_text().split() == ["[", "600", "]"]
+    bounds = [(int(p.name[4:14]), int(p.name[15:25])) for p in segment_files(tmp)]
+    assert [s for s, _ in bounds] == [0] + [e for _, e in bounds[:-1]] and bounds[-1][1] == 900
+    assert not (tmp / "ck/segments/quarantine").exists()
+    reference = two_samplers["reference"]
+    assert_same_chain(chain_arrays(tmp / "b.h5"), reference)
+    a_chain = chain_arrays(tmp / "a.h5")
+    assert a_chain["chain"].tobytes() == reference["chain"][:600].tobytes()
+
+
+def test_second_sampler_with_a_lock_timeout_stops_with_a_checkpoint_error(two_samplers):
+    tmp, a, c = two_samplers["dir"], two_samplers["a"], two_samplers["c"]
+    assert c.returncode == 1
+    err = (tmp / "c.err").read_text()
+    assert err.startswith(f"checkpoint '{tmp / 'ck'}' is locked by another sampler (pid {a.pid}) still running")
+    assert "Let it finish or stop it, then rerun." in err
+    assert not (tmp / "c.h5").exists() and "resuming" not in (tmp / "c.out").read_text()

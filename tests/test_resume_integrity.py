@@ -1,0 +1,252 @@
+"""Resume semantics: what a resumed run may and may not continue from.
+
+In-process runs (JLA binned with diagonal errors, fast) check the fingerprint
+rules, the stopping rule under interruptions and NaN likelihoods; one run of
+the real workflow checks that a settings change between an interruption and
+the resume is refused in the job's log, and that ``on_change: restart`` keeps
+the old checkpoint aside and proceeds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from snakemake_runner import command, env, run, write_config
+from test_checkpoint_store import EMCEE, Log, assert_same_chain, chain_arrays, jla_diagonal, run_dynesty_in, run_emcee_in
+
+from janusfit import __version__
+from janusfit.data import Dataset, load_dataset
+from janusfit.errors import CheckpointError, FingerprintError, LikelihoodError
+from janusfit.likelihood import Posterior
+from janusfit.models import get_model
+from janusfit.sampling.emcee_runner import EmceeSettings, run_emcee
+from janusfit.sampling.fingerprint import make_fingerprint
+from janusfit.sampling.session import CheckpointSession, Interrupted
+
+STOP = dict(stop_on_convergence=True, check_every=50, n_over_tau=30, tau_rel_change=0.2, max_steps=2000)
+
+
+@pytest.fixture(scope="module")
+def jla(shared_data) -> Dataset:
+    return jla_diagonal(shared_data)
+
+
+def lcdm(jla, **priors) -> Posterior:
+    return Posterior(get_model("lcdm"), [jla], priors)
+
+
+def files(directory: Path) -> dict:
+    return {p.relative_to(directory): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+# --- fingerprint -------------------------------------------------------------
+
+
+def test_changed_prior_is_refused_naming_the_key(tmp_path, jla):
+    run_emcee_in(tmp_path, lcdm(jla), max_steps=100)
+    before = files(tmp_path / "ck")
+    with pytest.raises(FingerprintError) as err:
+        run_emcee_in(tmp_path, lcdm(jla, Om=(0.05, 1.0)))
+    message = str(err.value)
+    assert message.startswith(f"the checkpoint in '{tmp_path / 'ck'}' was made with different inputs:")
+    assert "\n  priors.Om: [0.01, 1.0] -> [0.05, 1.0]\n" in message
+    assert "set 'on_change: restart'" in message
+    assert files(tmp_path / "ck") == before
+
+
+def test_on_change_restart_keeps_the_old_checkpoint_and_starts_afresh(tmp_path, jla):
+    run_emcee_in(tmp_path, lcdm(jla), max_steps=100)
+    before = files(tmp_path / "ck")
+    posterior = lcdm(jla, Om=(0.05, 1.0))
+    settings = EmceeSettings(**{**EMCEE, "max_steps": 100})
+    log = Log()
+    with CheckpointSession(tmp_path / "ck", make_fingerprint(posterior, "emcee", settings.chain_settings()),
+                           on_change="restart", log=log) as session:
+        result = run_emcee(posterior, settings, session, tmp_path / "chain.h5", log=log)
+    (old,) = tmp_path.glob("ck.superseded-*")
+    assert files(old) == before
+    assert log.has(f"the old checkpoint was moved to '{old}'")
+    assert result.resumes == []
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    run_emcee_in(fresh, posterior, max_steps=100)
+    assert_same_chain(chain_arrays(tmp_path / "chain.h5"), chain_arrays(fresh / "chain.h5"))
+
+
+def test_checkpoint_of_another_janusfit_version_is_refused_naming_both(tmp_path, jla):
+    run_emcee_in(tmp_path, lcdm(jla), max_steps=100)
+    fp = tmp_path / "ck/fingerprint.json"
+    fp.write_text(fp.read_text().replace(f'"janusfit_version": "{__version__}"', '"janusfit_version": "0.0.9"'))
+    with pytest.raises(FingerprintError) as err:
+        run_emcee_in(tmp_path, lcdm(jla))
+    assert f"janusfit_version: '0.0.9' -> '{__version__}'" in str(err.value)
+    assert f"The checkpoint was written by janusfit version 0.0.9, this is version {__version__}." in str(err.value)
+
+
+def test_changed_data_is_refused_listing_the_file_and_both_checksums(tmp_path, jla):
+    run_emcee_in(tmp_path, lcdm(jla), max_steps=100)
+    values = jla.values.copy()
+    values[3] += 0.001
+    changed = Dataset("jla", "sn", jla.z, values, sigma=jla.sigma,
+                      sha256={path: "f" * 64 for path in jla.sha256})
+    with pytest.raises(FingerprintError) as err:
+        run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [changed]))
+    old = next(iter(jla.sha256.values()))
+    assert f"data.jla.jla_mub.txt: '{old}' -> '{'f' * 64}'" in str(err.value)
+
+
+def test_a_moved_project_still_resumes(tmp_path, shared_data):
+    """The fingerprint ties a checkpoint to the data's bytes, not to where they lie."""
+    def posterior_in(directory: Path) -> Posterior:
+        shutil.copytree(shared_data / "jla", directory / "data")
+        data = load_dataset("jla", {"kind": "sn", "format": "jla_binned", "path": "data/jla_mub.txt",
+                                    "cov": "data/jla_mub_covmatrix.txt"}, base_dir=directory)
+        return Posterior(get_model("lcdm"), [Dataset("jla", "sn", data.z, data.values,
+                                                     sigma=np.sqrt(np.diag(data.cov)), sha256=data.sha256)])
+
+    first = tmp_path / "first"
+    run_emcee_in(first, posterior_in(first), max_steps=100)
+    moved = tmp_path / "elsewhere/second"
+    moved.mkdir(parents=True)
+    shutil.copytree(first / "ck", moved / "ck")
+    assert run_emcee_in(moved, posterior_in(moved), max_steps=150).resumes == [100]
+
+
+def test_unreadable_fingerprint_is_refused_and_left_alone(tmp_path, jla):
+    run_emcee_in(tmp_path, lcdm(jla), max_steps=100)
+    (tmp_path / "ck/fingerprint.json").write_text('{"janusfit_version": ')
+    before = files(tmp_path / "ck")
+    with pytest.raises(CheckpointError, match="fingerprint .* cannot be read .*the checkpoint was left untouched"):
+        run_emcee_in(tmp_path, lcdm(jla))
+    assert files(tmp_path / "ck") == before
+
+
+# --- the stopping rule and interruptions -------------------------------------
+
+
+def test_a_finished_run_rerun_is_rebuilt_from_its_checkpoint_without_recomputing(tmp_path, jla):
+    """Snakemake removes a job's outputs before a rerun; the checkpoint alone gives them back."""
+    first = run_emcee_in(tmp_path, lcdm(jla))
+    chain = chain_arrays(tmp_path / "chain.h5")
+    (tmp_path / "chain.h5").unlink()
+    again = run_emcee_in(tmp_path, lcdm(jla))
+    assert again.resumes == [first.n_steps] and again.n_steps == first.n_steps
+    assert_same_chain(chain_arrays(tmp_path / "chain.h5"), chain)
+
+    done, _ = run_dynesty_in(tmp_path / "dynesty", lcdm(jla))
+    log = Log()
+    rerun, _ = run_dynesty_in(tmp_path / "dynesty", lcdm(jla), log=log)
+    (resumed_at,) = rerun.resumes  # dynesty's iteration counter, which starts at 1
+    assert resumed_at == done.n_iter + 1 and (rerun.logz, rerun.logz_err) == (done.logz, done.logz_err)
+    assert log.has(f"dynesty finished: iteration {resumed_at}, its checkpoint had already met dlogz")
+
+
+class SigtermAt(Log):
+    """A log callback that sends this process SIGTERM when emcee reports step ``at``."""
+
+    def __init__(self, at: int):
+        super().__init__()
+        self.at = at
+
+    def __call__(self, message):
+        super().__call__(message)
+        if f"emcee step {self.at}/" in str(message):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_stopping_rule_takes_the_same_decision_whatever_the_interruptions(tmp_path, jla):
+    reference = run_emcee_in(tmp_path / "reference", lcdm(jla), **STOP)
+    assert reference.stop_reason == "converged" and reference.n_steps < STOP["max_steps"]
+    resumed = tmp_path / "resumed"
+    for at in (100, 150, 250):
+        if at < reference.n_steps:
+            with pytest.raises(Interrupted):
+                run_emcee_in(resumed, lcdm(jla), log=SigtermAt(at), **STOP)
+    result = run_emcee_in(resumed, lcdm(jla), **STOP)
+    assert result.resumes == [a for a in (100, 150, 250) if a < reference.n_steps]
+    assert (result.n_steps, result.stop_reason, result.tau_history, result.tau) == (
+        reference.n_steps, reference.stop_reason, reference.tau_history, reference.tau)
+    assert_same_chain(chain_arrays(resumed / "chain.h5"), chain_arrays(tmp_path / "reference/chain.h5"))
+
+
+# --- NaN log-likelihood ------------------------------------------------------
+
+
+def nan_posterior(jla) -> Posterior:
+    """wCDM with Ωm > 1 and w > 0: E(z)² < 0 at high z, so √ gives NaN."""
+    return Posterior(get_model("wcdm"), [jla], {"Om": (1.5, 2.0), "w": (0.5, 1.0)})
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy's own "invalid value in sqrt"
+@pytest.mark.parametrize("sampler", ["emcee", "dynesty"])
+def test_nan_log_likelihood_names_the_parameter_values(tmp_path, jla, sampler):
+    with pytest.raises(LikelihoodError) as err:
+        if sampler == "emcee":
+            run_emcee_in(tmp_path, nan_posterior(jla))
+        else:
+            run_dynesty_in(tmp_path, nan_posterior(jla))
+    message = str(err.value)
+    assert message.startswith("log-likelihood is NaN at Om=") and ", w=" in message
+    assert message.endswith("(model 'wcdm')")
+    om, w = (float(part.split("=")[1].split()[0]) for part in message.split(" at ")[1].split(", "))
+    assert 1.5 <= om <= 2.0 and 0.5 <= w <= 1.0
+
+
+# --- the real workflow: a settings change between interruption and resume ----
+
+
+def emcee_config(directory: Path, shared_data: Path, **extra) -> None:
+    sections = dict(models=["lcdm"], samplers=["emcee"], cores={"performance": 1, "efficiency": 0},
+                    emcee={"max_steps": 20000, "checkpoint": {"steps": 100, "seconds": 1},
+                           "stop": {"enabled": False}})
+    sections.update(extra)
+    write_config(directory, shared_data, **sections)
+
+
+RUN_JSON = "results/jla/lcdm/emcee/run.json"
+EMCEE_LOG = "results/logs/emcee/jla/lcdm.log"
+CHECKPOINT = "results/checkpoints/jla/lcdm/emcee"
+
+
+def test_workflow_refuses_a_prior_change_after_an_interruption_then_restarts_on_request(tmp_path, shared_data):
+    emcee_config(tmp_path, shared_data)
+    with open(tmp_path / "first.err", "w") as err:
+        proc = subprocess.Popen(command(tmp_path, RUN_JSON), stdout=subprocess.DEVNULL, stderr=err,
+                                start_new_session=True, env=env())
+    deadline = time.monotonic() + 240
+    while not list((tmp_path / CHECKPOINT / "segments").glob("seg_*.npz")):
+        assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "first.err").read_text()[-3000:]
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=120)
+    log = (tmp_path / EMCEE_LOG).read_text()
+    assert "received SIGTERM: writing a checkpoint before stopping" in log
+    assert "stopped by SIGTERM at iteration" in log
+    checkpoint = files(tmp_path / CHECKPOINT)
+
+    emcee_config(tmp_path, shared_data, priors={"lcdm": {"Om": [0.05, 1.0]}})
+    refused = run(tmp_path, "--rerun-incomplete", RUN_JSON, check=False)
+    assert refused.returncode != 0 and "Error in rule emcee" in refused.stderr
+    log = (tmp_path / EMCEE_LOG).read_text()
+    assert f"ERROR the checkpoint in '{CHECKPOINT}' was made with different inputs:" in log
+    assert "  priors.Om: [0.01, 1.0] -> [0.05, 1.0]" in log
+    assert files(tmp_path / CHECKPOINT) == checkpoint
+
+    emcee_config(tmp_path, shared_data, priors={"lcdm": {"Om": [0.05, 1.0]}}, on_change="restart",
+                 emcee={"max_steps": 300, "checkpoint": {"steps": 100, "seconds": 1}, "stop": {"enabled": False}})
+    run(tmp_path, "--rerun-incomplete", RUN_JSON)
+    (old,) = (tmp_path / CHECKPOINT).parent.glob("emcee.superseded-*")
+    assert files(old) == checkpoint
+    assert "the old checkpoint was moved to" in (tmp_path / EMCEE_LOG).read_text()
+    result = json.loads((tmp_path / RUN_JSON).read_text())
+    assert result["resumes"] == [] and result["n_steps"] == 300
+    stored = json.loads((tmp_path / CHECKPOINT / "fingerprint.json").read_text())
+    assert stored["priors"]["Om"] == [0.05, 1.0]
