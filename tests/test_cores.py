@@ -73,6 +73,12 @@ def test_plain_linux_is_all_performance(tmp_path):
     assert counts.performance == (psutil.cpu_count(logical=False) or os.cpu_count())
 
 
+def test_unparsable_sysfs_falls_back(tmp_path):
+    write(tmp_path / "devices" / "cpu_core" / "cpus", "0-x\n")
+    write(tmp_path / "devices" / "cpu_atom" / "cpus", "16-19\n")
+    assert detect_cores(sysfs_root=tmp_path, system="Linux").source in ("psutil physical cores", "os.cpu_count")
+
+
 def test_config_override_and_validation():
     assert cores_from_config(None) is None
     assert cores_from_config({"performance": 4, "efficiency": 6}) == CoreCounts(4, 6, "config cores")
@@ -93,5 +99,5 @@ def test_threads_for():
     assert threads_for("heavy", CoreCounts(4, 1, "test"), "balanced") == 5
     assert threads_for("heavy", CoreCounts(8, 0, "test"), "balanced") == 8
     assert threads_for("light", m4, "performance") == 1
-    with pytest.raises(ConfigError, match="threads"):
+    with pytest.raises(ConfigError, match=r"cores\.heavy"):
         threads_for("heavy", m4, "all")

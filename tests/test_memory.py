@@ -24,11 +24,12 @@ def test_emcee_components():
     c = estimate_emcee(**EMCEE).components
     assert c["baseline"] == BASELINE_MB
     assert c["covariance"] == pytest.approx(100 * 100 * 8 / 1e6)
-    assert c["cholesky"] == pytest.approx(1.5 * 100 * 100 * 8 / 1e6)
+    assert c["cholesky"] == pytest.approx(2.5 * 100 * 100 * 8 / 1e6)
+    assert c["numba_kernels"] == memory.NUMBA_MB
     assert c["data_loading"] == pytest.approx((100 * 4000 + 100 * 100 * 110) / 1e6)
-    # z_max 2.5 adds 50 panels: 4 × (100 + 50) = 600 nodes; the first call has all 64 walkers.
-    assert quadrature_nodes(100, 2.5) == 600
-    assert c["likelihood_temporaries"] == pytest.approx(64 * 8 * (3 * 600 + 2 * 100) / 1e6)
+    # 12 nodes × (7 panels up to z = 2.5 + 6 graded) + 24 knots; the first call has all 64 walkers.
+    assert quadrature_nodes(2.5) == 180
+    assert c["likelihood_temporaries"] == pytest.approx(64 * 8 * (4 * 180 + 2.5 * 100) / 1e6)
     # Segments are cut at check_every (500) even though checkpoint_steps is 1000.
     assert c["segment_buffer"] == pytest.approx(2.5 * 500 * 64 * 3 * 8 / 1e6)
     assert c["final_assembly"] == pytest.approx(500 * 64 * 3 * 8 / 1e6)
@@ -48,11 +49,23 @@ def test_diagonal_errors_need_no_matrix():
     assert c["data_loading"] == pytest.approx(100 * 4000 / 1e6)
 
 
-def test_total_adds_the_margin_and_rounds_up():
+def test_total_is_the_larger_phase_plus_the_margin():
     est = estimate_emcee(**EMCEE)
-    total = sum(est.components.values()) * (1 + memory.SAFETY_MARGIN)
-    assert est.total_mb == math.ceil(total)
+    c = est.components
+    sampling = sum(c.values()) - c["data_loading"]
+    assert c["loading_residue"] == pytest.approx(0.3 * c["data_loading"])
+    assert est.sampling_mb == pytest.approx(sampling) and est.sampling_mb > est.loading_mb
+    assert est.total_mb == math.ceil(sampling * (1 + memory.SAFETY_MARGIN))
     assert isinstance(est.total_mb, int)
+    # 2000 supernovae with a text covariance and a short chain: parsing the file is the peak.
+    big = estimate_emcee(32, 1000, 1, 2000, True, 1000)
+    loading = big.components["baseline"] + big.components["monitor"] + big.components["data_loading"]
+    assert big.loading_mb == pytest.approx(loading) and big.loading_mb > big.sampling_mb
+    assert big.total_mb == math.ceil(loading * (1 + memory.SAFETY_MARGIN))
+
+
+def test_describe_lists_every_component():
+    est = estimate_emcee(**EMCEE)
     text = est.describe()
     for name in est.components:
         assert name in text
@@ -73,7 +86,7 @@ def test_seed_upper_bound():
 ])
 def test_dynesty_iterations_match_measured_runs(nlive, n_params, info, dlogz, measured):
     dead = dynesty_iterations(nlive, n_params, info, dlogz) - nlive
-    assert dead == pytest.approx(measured, rel=0.05)
+    assert dead == pytest.approx(measured, rel=0.03)
 
 
 def test_dynesty_components():
@@ -83,10 +96,10 @@ def test_dynesty_components():
     assert c["dead_points"] == pytest.approx(points * (1200 + 32) / 1e6)
     assert c["checkpoint_pickling"] == pytest.approx(points * (4600 + 64) / 1e6)
     assert c["live_points"] == pytest.approx(500 * 8 * 8 / 1e6)
-    assert c["likelihood_temporaries"] == pytest.approx(8 * (3 * 600 + 2 * 100) / 1e6)
+    assert c["likelihood_temporaries"] == pytest.approx(8 * (4 * 180 + 2.5 * 100) / 1e6)
     assert "pool_workers" not in c
     pooled = estimate_dynesty(**DYNESTY, pool_workers=3).components["pool_workers"]
-    assert pooled > 3 * BASELINE_MB
+    assert pooled == pytest.approx(3 * (BASELINE_MB + memory.NUMBA_MB + c["covariance"] + c["cholesky"]))
     assert estimate_dynesty(**DYNESTY).upper_bound_mb is None
 
 

@@ -4,6 +4,7 @@ import sys
 import time
 
 import numpy as np
+import psutil
 from matplotlib.image import imread
 
 from janusfit.resources.monitor import MemoryMonitor
@@ -53,6 +54,8 @@ def test_write_json_and_png(tmp_path):
     mon.write(tmp_path / "mem.json", tmp_path / "mem.png", estimate_mb=500.0, machine_mb=24000)
     record = json.loads((tmp_path / "mem.json").read_text())
     assert record["peak_rss_mb"] == round(mon.peak_mb, 1)
+    # The kernel's high-water mark of this process: at least what it holds now.
+    assert record["process_maxrss_mb"] >= psutil.Process().memory_info().rss / 1e6 - 1
     assert record["estimate_mb"] == 500.0 and record["machine_mb"] == 24000
     assert record["interval_s"] == 0.02
     assert len(record["series"]) == len(mon.series) and len(record["series"][0]) == 2

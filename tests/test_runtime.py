@@ -10,6 +10,7 @@ from janusfit.likelihood import Posterior
 from janusfit.models import get_model
 from janusfit.resources.memory import dynesty_iterations
 from janusfit.resources.runtime import (
+    CALLS_PER_SLICE,
     DYNESTY_ITERATION_S,
     EMCEE_WALKER_STEP_S,
     UNIF_CALLS_PER_ITERATION,
@@ -66,9 +67,12 @@ def test_calls_per_iteration():
     assert calls_per_iteration("unif", 2) == UNIF_CALLS_PER_ITERATION
     assert calls_per_iteration("auto", 3) == UNIF_CALLS_PER_ITERATION
     assert calls_per_iteration("rwalk", 3, walks=40) == 40
-    assert calls_per_iteration("auto", 15, walks=25) == 25
-    assert calls_per_iteration("slice", 3, slices=5) == 30
-    assert calls_per_iteration("auto", 25, slices=3) == 150
+    assert calls_per_iteration("rwalk", 3) == 23  # dynesty's default walks: ndim + 20
+    assert calls_per_iteration("auto", 15) == 35
+    assert calls_per_iteration("slice", 3, slices=5) == CALLS_PER_SLICE * 15
+    assert calls_per_iteration("slice", 2) == CALLS_PER_SLICE * 6
+    assert calls_per_iteration("rslice", 2) == CALLS_PER_SLICE * 5  # default slices: 3 + ndim
+    assert calls_per_iteration("auto", 25) == CALLS_PER_SLICE * 28
     with pytest.raises(ValueError, match="hslice"):
         calls_per_iteration("hslice", 2)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +70,9 @@ def _read(path: Path) -> str | None:
 def _run_sysctl() -> str:
     """Output of the real ``sysctl``; empty when it is missing or fails."""
     try:
-        done = subprocess.run(["sysctl", *SYSCTL_KEYS], capture_output=True, text=True, timeout=10)
+        # /usr/sbin is not on the PATH of every job environment.
+        command = shutil.which("sysctl") or "/usr/sbin/sysctl"
+        done = subprocess.run([command, *SYSCTL_KEYS], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return ""
     # A missing key (an Intel Mac has no perflevel1) makes sysctl exit non-zero
@@ -160,7 +163,10 @@ def detect_cores(sysctl: Callable[[], str] | str | None = None, sysfs_root="/sys
         found = _from_sysctl(text)
     elif system == "Linux":
         root = Path(sysfs_root)
-        found = _from_intel_hybrid(root) or _from_cpufreq(root)
+        try:
+            found = _from_intel_hybrid(root) or _from_cpufreq(root)
+        except ValueError:  # a CPU list that does not parse: trust none of it
+            found = None
     else:
         found = None
     return found or _all_performance()
@@ -185,11 +191,14 @@ def cores_from_config(config_cores: dict | None) -> CoreCounts | None:
 
 
 def threads_for(rule_class: str, counts: CoreCounts, choice: str) -> int:
-    """Threads of one job: all P cores (``performance``) or P + 2 (``balanced``) for heavy rules, 1 for light ones."""
+    """Threads of one job: all P cores (``performance``) or P + 2 (``balanced``) for heavy rules, 1 for light ones.
+
+    ``choice`` is the config key ``cores.heavy``.
+    """
     if rule_class not in RULE_CLASSES:
         raise ValueError(f"rule class must be one of {RULE_CLASSES}, not {rule_class!r}")
     if choice not in CHOICES:
-        raise ConfigError("threads", f"must be one of {', '.join(CHOICES)}, not {choice!r}")
+        raise ConfigError("cores.heavy", f"must be one of {', '.join(CHOICES)}, not {choice!r}")
     if rule_class == "light":
         return 1
     if choice == "performance":

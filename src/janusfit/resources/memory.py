@@ -10,17 +10,23 @@ running janusfit's own runners (``run_emcee``, ``run_dynesty``) and loader on
 cheap Gaussian likelihoods and simulated data. Where repeated runs differed,
 the constant is the largest value seen. The components are:
 
-- ``baseline``: the interpreter with everything a job imports.
+- ``baseline``: the interpreter with everything a job imports; ``monitor``:
+  the job's memory record and its plot.
 - ``data_loading``: reading a text covariance splits the whole file into one
-  Python string per value (~108 B per value, 412 MB for N = 2000) before
-  converting it. The loader is done before sampling starts, but the
-  allocator keeps part of what it freed (1.4–4 × N²×8 B measured), so the
-  transient is counted in full rather than overlapped with the sampler's.
-- ``covariance``, ``cholesky``: the matrix and its factor, N²×8 B each; scipy
-  factorises a copy, which adds up to half a matrix more at the peak.
+  Python string per value (~108 B per value, 432 MB for N = 2000) before
+  converting it. This is over before sampling starts, so the peak is that of
+  the loading phase (baseline, monitor, loading) or of the sampling phase
+  (everything else), whichever is larger; ``loading_residue`` is the part of
+  the freed loading memory the allocator keeps for the rest of the job.
+- ``covariance``, ``cholesky``: the matrix, and its factor with the copies
+  made while factorising (scipy factorises a copy, and the likelihood keeps
+  a Fortran-ordered one for LAPACK).
+- ``numba_kernels``: the first likelihood call compiles the likelihood's
+  numba kernels, or loads them from numba's cache, which starts LLVM.
 - ``likelihood_temporaries``: one vectorised call on a batch (the whole
   ensemble for emcee's first call, ``queue_size`` for dynesty): a few arrays
-  of batch × quadrature nodes (≈ 4 per redshift) and batch × N.
+  of batch × quadrature nodes and, for rows evaluated through μ at every
+  supernova, batch × N.
 - emcee: ``segment_buffer`` (the in-memory backend of one checkpoint segment
   plus its npz bytes), ``convergence_copy`` (the bounded thinned copy of the
   chain that the stopping rule keeps, with the copy ``integrated_time``
@@ -49,26 +55,29 @@ F8 = 8
 
 # What a sampling job imports; jobs run as Snakemake ``script:`` and so also
 # import snakemake.script. measure_baseline_mb() starts an interpreter that
-# imports these and reports its RSS: 240 MB on Linux x86-64 (187 MB without
-# numba, which janusfit does not import yet). Kept with a 6 % allowance for
-# other platforms' page accounting (macOS arm64 has 16 KB pages) and small
-# additions to the import list; importing corner (and with it arviz) in a
-# sampling job would add about 110 MB.
+# imports these and reports its RSS: 246 MB on Linux x86-64. Kept with a 6 %
+# allowance for other platforms' page accounting (macOS arm64 has 16 KB
+# pages) and small additions to the import list; importing corner (and with
+# it arviz) in a sampling job would add about 110 MB.
 BASELINE_MODULES = (
     "numpy", "scipy.linalg", "scipy.integrate", "scipy.stats", "emcee", "dynesty", "h5py",
     "matplotlib.pyplot", "numba", "psutil", "yaml", "snakemake.script", "janusfit.data",
     "janusfit.likelihood", "janusfit.sampling.emcee_runner", "janusfit.sampling.dynesty_runner",
     "janusfit.diagnostics.convergence", "janusfit.resources.monitor",
 )
-BASELINE_MB = 255.0
+BASELINE_MB = 260.0
 
+MONITOR_MB = 10.0  # MemoryMonitor's series (≤ 10000 points) and its PNG; rendering measured +4–8 MB
 COV_TEXT_BYTES_PER_VALUE = 110  # measured 108.6 (N = 1000) and 108.0 (N = 2000)
+LOADING_RESIDUE = 0.3  # resident after loading, beyond the covariance: measured 10–30 % of the transient
 TABLE_BYTES_PER_ROW = 4000  # pandas reads every column as str: 47 columns × ~80 B for Pantheon+
-CHOLESKY_COPIES = 1.5  # factor + scipy's working copy; measured 1.38 N²×8 B at the peak
-NODES_PER_REDSHIFT = 4  # RedshiftGrid: 4 Gauss–Legendre nodes per panel, ≥ 1 panel per redshift
-PANEL_WIDTH = 0.05  # RedshiftGrid's max_panel: panels also cover [0, z_max]
-NODE_TEMPORARIES = 3  # batch × nodes arrays alive at once; a whole wCDM call measured 3.0
-SOLVE_TEMPORARIES = 2  # batch × N: residuals and whitened rows
+CHOLESKY_COPIES = 2.5  # measured 2.42 N²×8 B at the peak of building the likelihood
+NUMBA_MB = 75.0  # measured 43–47 MB with numba's on-disk cache, 56–72 MB without
+# RedshiftGrid: 12 nodes on each panel of 0.2 in ln(1 + z), plus ≤ 6 graded
+# panels towards z = 0 (down to z = 1e-4); the reduced χ² adds 24 nodes.
+NODES_PER_PANEL, PANEL_WIDTH, GRADED_PANELS, KNOTS = 12, 0.2, 6, 24
+NODE_TEMPORARIES = 4  # batch × nodes arrays alive at once in a model evaluation
+SOLVE_TEMPORARIES = 2.5  # batch × N: residuals solved in place; measured 2.0
 
 EMCEE_FIXED_MB = 6.0  # sampler, HDF5 and zip machinery; peak rise of a 32-walker, 1000-step run
 SEGMENT_COPIES = 2.5  # backend arrays + the npz bytes (+ growth slack); measured 2.4
@@ -79,14 +88,19 @@ CHECK_EVERY = 500  # EmceeSettings.check_every: the runner also cuts segments th
 DYNESTY_FIXED_MB = 5.0  # sampler object, first bound, pools of small objects
 DEAD_POINT_BYTES = 1200  # saved_run entries of one iteration; measured 1.0–1.2 KB after sampling
 CHECKPOINT_BYTES_PER_POINT = 4600  # pickling transient + the pickle bytes; measured up to 4.5 KB
+# H of janusfit's fits measured 0.8–2.7 nats (1–2 parameters, 20–2000
+# simulated supernovae); 5 leaves room for tighter data and a third parameter
+# without doubling the estimate of a large-nlive run.
+DEFAULT_INFORMATION = 5.0
 ELLIPSOID_BYTES = 2000  # Python object, centre, axes; plus 3 n_params² × 8 B of matrices
 ELLIPSOIDS_PER_BOUND = 16
 BOUND_UPDATES_PER_NLIVE_ITERATIONS = 2.0  # measured 0.75–1.35 with the default update interval
 
-# Sum of components → total. The constants are already the largest measured
-# values; the margin covers run-to-run spread at the same settings (up to 15 %
-# for dynesty's dead points) and the baseline's platform dependence.
+# Peak of the two phases → total. The constants are already the largest
+# measured values; the margin covers run-to-run spread at the same settings
+# (up to 15 % for dynesty's dead points) and the baseline's platform dependence.
 SAFETY_MARGIN = 0.10
+LOADING_PHASE = ("baseline", "monitor", "data_loading")
 
 SEED_OVERHEAD = 2.0  # an in-memory emcee backend plus one copy (get_chain, autocorrelation)
 
@@ -100,18 +114,29 @@ class MemoryEstimate:
     upper_bound_mb: int | None = None
 
     @property
+    def loading_mb(self) -> float:
+        return sum(self.components[name] for name in LOADING_PHASE)
+
+    @property
+    def sampling_mb(self) -> float:
+        return sum(mb for name, mb in self.components.items() if name != "data_loading")
+
+    @property
     def margin_mb(self) -> float:
-        return SAFETY_MARGIN * sum(self.components.values())
+        return SAFETY_MARGIN * max(self.loading_mb, self.sampling_mb)
 
     @property
     def total_mb(self) -> int:
-        return math.ceil(sum(self.components.values()) + self.margin_mb)
+        return math.ceil(max(self.loading_mb, self.sampling_mb) + self.margin_mb)
 
     def describe(self) -> str:
         """Multi-line breakdown for a job's log."""
         width = max(len(name) for name in self.components)
         lines = [f"{self.sampler} memory estimate (MB = 1e6 bytes):"]
         lines += [f"  {name:<{width}}  {mb:10.1f}" for name, mb in self.components.items()]
+        peak = max(self.loading_mb, self.sampling_mb)
+        lines.append(f"  {'peak phase':<{width}}  {peak:10.1f}  (loading {self.loading_mb:.1f}, "
+                     f"sampling {self.sampling_mb:.1f})")
         lines.append(f"  {'safety margin':<{width}}  {self.margin_mb:10.1f}  ({SAFETY_MARGIN:.0%})")
         lines.append(f"  {'total':<{width}}  {self.total_mb:10d}")
         if self.upper_bound_mb is not None:
@@ -119,21 +144,25 @@ class MemoryEstimate:
         return "\n".join(lines)
 
 
-def quadrature_nodes(n_data: int, z_max: float) -> int:
-    """Nodes of a RedshiftGrid over ``n_data`` redshifts up to ``z_max`` (an upper bound)."""
-    return NODES_PER_REDSHIFT * (n_data + math.ceil(z_max / PANEL_WIDTH))
+def quadrature_nodes(z_max: float) -> int:
+    """An upper bound on the quadrature and interpolation nodes of one dataset."""
+    panels = math.ceil(math.log1p(z_max) / PANEL_WIDTH) + GRADED_PANELS
+    return NODES_PER_PANEL * panels + KNOTS
 
 
-def _data_components(n_data: int, full_cov: bool, batch: int, cov_from_text: bool, z_max: float) -> dict:
+def _common_components(n_data: int, full_cov: bool, batch: int, cov_from_text: bool, z_max: float) -> dict:
     n = n_data
     matrix = n * n * F8
     loading = n * TABLE_BYTES_PER_ROW + (n * n * COV_TEXT_BYTES_PER_VALUE if full_cov and cov_from_text else 0)
-    temporaries = batch * F8 * (NODE_TEMPORARIES * quadrature_nodes(n, z_max) + SOLVE_TEMPORARIES * n)
+    temporaries = batch * F8 * (NODE_TEMPORARIES * quadrature_nodes(z_max) + SOLVE_TEMPORARIES * n)
     return {
         "baseline": BASELINE_MB,
+        "monitor": MONITOR_MB,
         "data_loading": loading / MB,
+        "loading_residue": LOADING_RESIDUE * loading / MB,
         "covariance": (matrix if full_cov else 4 * n * F8) / MB,
         "cholesky": CHOLESKY_COPIES * matrix / MB if full_cov else 0.0,
+        "numba_kernels": NUMBA_MB,
         "likelihood_temporaries": temporaries / MB,
     }
 
@@ -147,11 +176,12 @@ def estimate_emcee(n_walkers: int, n_steps: int, n_params: int, n_data: int, ful
     A segment holds at most ``min(checkpoint_steps, check_every)`` steps, since
     the runner also commits one at every convergence check. The stopping
     rule's copy has at most ``thin_max_rows`` rows (``None``: the whole chain).
+    ``n_data`` counts the rows read, before any cut.
     """
     walker_bytes = n_walkers * (n_params + 1) * F8
     segment = min(checkpoint_steps, check_every, n_steps)
     rows = n_steps if thin_max_rows is None else min(n_steps, thin_max_rows)
-    components = _data_components(n_data, full_cov, n_walkers, cov_from_text, z_max)
+    components = _common_components(n_data, full_cov, n_walkers, cov_from_text, z_max)
     components.update({
         "sampler": EMCEE_FIXED_MB,
         "segment_buffer": SEGMENT_COPIES * segment * walker_bytes / MB,
@@ -166,25 +196,27 @@ def dynesty_iterations(nlive: int, n_params: int, expected_information: float, d
 
     Nested sampling shrinks the prior volume by e^(−1/nlive) per iteration; the
     bulk of the posterior lies ``H`` nats in, and stopping at ``dlogz`` takes
-    about ln(1/dlogz) + n_params/2 nats more (fits measured runs to 2 %).
+    about ln(1/dlogz) + n_params/2 nats more. This fits measured runs to 2 %
+    on Gaussians and to 11 % on janusfit's fits of simulated supernovae.
     """
     nats = expected_information + math.log(1.0 / dlogz) + n_params / 2.0
     return math.ceil(nlive * (max(nats, 0.0) + 1.0))
 
 
-def estimate_dynesty(nlive: int, n_params: int, n_data: int, full_cov: bool, expected_information: float = 8.0,
+def estimate_dynesty(nlive: int, n_params: int, n_data: int, full_cov: bool,
+                     expected_information: float = DEFAULT_INFORMATION,
                      *, dlogz: float = 0.1, queue_size: int = 1, pool_workers: int = 0,
                      cov_from_text: bool = True, z_max: float = 2.5) -> MemoryEstimate:
     """Peak RSS of ``run_dynesty`` (static), this process and its pool workers.
 
     ``expected_information`` is the KL divergence H (nats) from prior to
-    posterior; the default 8 covers the 1–3 parameter fits of janusfit
-    (measured H: 1.5–5), and a run's actual H is in its result.
+    posterior; a run's actual H is in its result. ``n_data`` counts the rows
+    read, before any cut: the whole covariance file is parsed.
     """
     points = dynesty_iterations(nlive, n_params, expected_information, dlogz)
     updates = math.ceil(BOUND_UPDATES_PER_NLIVE_ITERATIONS * points / nlive)
     ellipsoid = ELLIPSOID_BYTES + 3 * n_params * n_params * F8
-    components = _data_components(n_data, full_cov, queue_size, cov_from_text, z_max)
+    components = _common_components(n_data, full_cov, queue_size, cov_from_text, z_max)
     components.update({
         "sampler": DYNESTY_FIXED_MB,
         "live_points": nlive * (2 * n_params + 4) * F8 / MB,
@@ -193,9 +225,8 @@ def estimate_dynesty(nlive: int, n_params: int, n_data: int, full_cov: bool, exp
         "bounds": updates * ELLIPSOIDS_PER_BOUND * ellipsoid / MB,
     })
     if pool_workers:
-        # Each worker imports everything and unpickles its own posterior.
-        per_worker = (BASELINE_MB + components["covariance"] + components["cholesky"]
-                      + _data_components(n_data, full_cov, 1, False, z_max)["likelihood_temporaries"])
+        # Each worker imports everything, unpickles its own posterior and its kernels.
+        per_worker = BASELINE_MB + NUMBA_MB + components["covariance"] + components["cholesky"]
         components["pool_workers"] = pool_workers * per_worker
     return MemoryEstimate("dynesty", components)
 

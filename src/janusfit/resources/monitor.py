@@ -1,15 +1,20 @@
 """Resident memory of a job over time, so an estimate can be checked against reality.
 
 A daemon thread samples the RSS of this process and all its children (a
-dynesty pool's workers) every ``interval_s``. The peak is exact; the series
-kept for the plot is bounded: past ``max_points`` samples every second one is
-dropped and half as many are kept from then on, so a job of days costs no more
-than one of minutes. Both outputs are written atomically, and the figure is
-built on the Agg canvas directly so that a job's pyplot state is not touched.
+dynesty pool's workers) every ``interval_s``. The peak of the samples is kept
+exactly; the series kept for the plot is bounded: past ``max_points`` samples
+every second one is dropped and half as many are kept from then on, so a job
+of days costs no more than one of minutes. A spike shorter than the interval
+can fall between samples, so the JSON also records the kernel's high-water
+mark of this process (children excluded). Both outputs are written
+atomically, and the figure is built on the Agg canvas directly so that a
+job's pyplot state is not touched.
 """
 
 from __future__ import annotations
 
+import resource
+import sys
 import threading
 import time
 
@@ -30,6 +35,12 @@ def tree_rss_mb(process: psutil.Process) -> float:
         except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
             pass  # a worker that exited between listing and reading
     return total / MB
+
+
+def own_maxrss_mb() -> float:
+    """The kernel's high-water mark of this process's RSS since it started, in MB."""
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss * (1 if sys.platform == "darwin" else 1024) / MB  # bytes on macOS, KiB on Linux
 
 
 class MemoryMonitor:
@@ -79,6 +90,7 @@ class MemoryMonitor:
         series = list(self.series)
         atomic_write_json(json_path, {
             "peak_rss_mb": round(self.peak_mb, 1),
+            "process_maxrss_mb": round(own_maxrss_mb(), 1),
             "estimate_mb": estimate_mb,
             "machine_mb": machine_mb,
             "interval_s": self.interval_s * self._stride,

@@ -17,27 +17,32 @@ import time
 import numpy as np
 
 from ..atomic import atomic_write_json
-from .memory import dynesty_iterations
+from .memory import DEFAULT_INFORMATION, dynesty_iterations
 
 RUNTIME_KEY = "runtime_minutes"
 
 # Seconds per walker-step beyond the likelihood: emcee's stretch move and
 # bookkeeping plus the stopping rule's τ estimates on up to 20000 thinned
-# rows. Measured 18–29 µs with a free likelihood on a 2-vCPU Linux VM.
-EMCEE_WALKER_STEP_S = 4e-5
+# rows. Measured 18–45 µs with a free likelihood on a 2-vCPU Linux VM.
+EMCEE_WALKER_STEP_S = 5e-5
 # Seconds per dynesty iteration beyond the likelihood: proposals, bound
-# updates and pickled checkpoints. Measured 1.4–3.1 ms on the same VM.
-DYNESTY_ITERATION_S = 4e-3
-# Calls per iteration of uniform sampling inside the bounding ellipsoids: the
-# inverse efficiency, measured 3.0–7.2 for 1–5 parameters.
+# updates and pickled checkpoints. Measured 1.4–4.1 ms on the same VM.
+DYNESTY_ITERATION_S = 5e-3
+# Likelihood calls per dynesty iteration (dynesty 3.1, Gaussians in 2 and 5
+# dimensions): uniform sampling in the bounds needs the inverse efficiency,
+# measured 4.0–7.2; a random walk a little under its ``walks`` steps
+# (0.77–0.87 × walks); a slice sampler 3.7–4.4 calls per one-dimensional
+# slice (stepping out at both ends, then shrinking).
 UNIF_CALLS_PER_ITERATION = 8.0
+CALLS_PER_SLICE = 4.5
 
 
 def time_likelihood(posterior, batch_size: int, repeats: int = 7, seed: int = 0) -> float:
     """Median wall time (s) per evaluation of vectorised calls on ``batch_size`` prior draws.
 
-    One warm-up call first takes caches and lazy imports out of the timing;
-    each timed call draws new points, so no branch of the model is favoured.
+    One warm-up call first takes numba's compilation, caches and lazy imports
+    out of the timing; each timed call draws new points, so no branch of the
+    model is favoured.
     """
     rng = np.random.default_rng(seed)
     lo, hi = posterior.bounds[:, 0], posterior.bounds[:, 1]
@@ -60,23 +65,26 @@ def estimate_runtime_emcee(t_eval: float, n_walkers: int, max_steps: int, overhe
     return (max_steps * n_walkers * (t_eval + EMCEE_WALKER_STEP_S) + overhead_s) / 60.0
 
 
-def calls_per_iteration(sample: str, n_params: int, walks: int = 25, slices: int = 3) -> float:
-    """Likelihood calls of one dynesty iteration for its ``sample`` method."""
+def calls_per_iteration(sample: str, n_params: int, walks: int | None = None, slices: int | None = None) -> float:
+    """Likelihood calls of one dynesty iteration; ``None`` takes dynesty's default walks or slices."""
     if sample == "auto":
         # dynesty's own choice by dimension.
-        sample = "unif" if n_params < 10 else "rwalk" if n_params <= 20 else "slice"
+        sample = "unif" if n_params < 10 else "rwalk" if n_params <= 20 else "rslice"
     if sample == "unif":
         return UNIF_CALLS_PER_ITERATION
-    if sample in ("rwalk", "act-walk"):
-        return float(walks)
-    if sample in ("slice", "rslice"):
-        return 2.0 * n_params * slices
+    if sample == "rwalk":
+        return float(walks or n_params + 20)
+    if sample == "slice":
+        # One slice cycles through every dimension.
+        return CALLS_PER_SLICE * n_params * (slices or 3)
+    if sample == "rslice":
+        return CALLS_PER_SLICE * (slices or 3 + n_params)
     raise ValueError(f"unknown dynesty sample method {sample!r}")
 
 
-def estimate_runtime_dynesty(t_eval: float, nlive: int, n_params: int, expected_information: float = 8.0,
-                             sample: str = "auto", walks: int = 25, slices: int = 3, dlogz: float = 0.1,
-                             overhead_s: float = 60.0) -> float:
+def estimate_runtime_dynesty(t_eval: float, nlive: int, n_params: int, expected_information: float = DEFAULT_INFORMATION,
+                             sample: str = "auto", walks: int | None = None, slices: int | None = None,
+                             dlogz: float = 0.1, overhead_s: float = 60.0) -> float:
     """Minutes for a static run: iterations × calls per iteration at ``t_eval`` s per call.
 
     ``t_eval`` is the time of one unvectorised call (``time_likelihood`` with
