@@ -49,9 +49,13 @@ class Model:
         """H(z)/H0 for each parameter vector (rows) and redshift (columns)."""
         raise NotImplementedError
 
+    def inverse_E(self, theta: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """1/E, the integrand of the comoving distance; a model may fuse it into one kernel."""
+        return 1.0 / self.E(theta, z)
+
     def transverse_distance(self, theta: np.ndarray, grid: RedshiftGrid) -> np.ndarray:
         """Transverse comoving distance D_M H0/c; flat models integrate 1/E."""
-        return grid.integrate(1.0 / self.E(theta, grid.nodes))
+        return grid.integrate(self.inverse_E(theta, grid.nodes))
 
     def distance_modulus(self, theta, z, zhel=None, grid: RedshiftGrid | None = None):
         """μ(z) up to the additive constant: 5 log10[(1 + z_hel) D_M H0/c].

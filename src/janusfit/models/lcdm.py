@@ -1,5 +1,6 @@
 """Flat ΛCDM: E(z)² = Ωm (1+z)³ + 1 − Ωm (radiation neglected at z < 3)."""
 
+import numba
 import numpy as np
 
 from .base import Model
@@ -13,5 +14,20 @@ class FlatLCDM(Model):
     reference = "flat ΛCDM"
 
     def E(self, theta, z):
-        om = theta[:, 0:1]
-        return np.sqrt(om * (1.0 + z) ** 3 + (1.0 - om))
+        return _e(theta[:, 0], np.atleast_1d(np.asarray(z, dtype=float)), False)
+
+    def inverse_E(self, theta, z):
+        return _e(theta[:, 0], np.atleast_1d(np.asarray(z, dtype=float)), True)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _e(om, z, inverse):
+    """E (or 1/E) for each Ωm (rows) and z (columns) in one vectorised pass, with no temporaries."""
+    out = np.empty((om.size, z.size))
+    for b in range(om.size):
+        row, m, lam = out[b], om[b], 1.0 - om[b]
+        for i in range(z.size):
+            zp1 = 1.0 + z[i]
+            e = np.sqrt(m * (zp1 * zp1 * zp1) + lam)
+            row[i] = 1.0 / e if inverse else e
+    return out

@@ -1,0 +1,149 @@
+"""Run every janusfit benchmark, print one table, save the numbers as JSON.
+
+    python benchmarks/run.py            # the full suite, < 20 min on 2 cores
+    python benchmarks/run.py --quick    # shorter runs and fewer repetitions, < 3 min
+
+Sections (see each module's docstring for exactly what is timed):
+likelihood (bench_likelihood), checkpoint (bench_checkpoint), end_to_end
+(bench_end_to_end), scale (bench_scale), startup (bench_startup).
+``--sections`` runs a subset. The JSON goes to
+benchmarks/results/<host>-<date>[-quick].json; the table is printed in
+Markdown, ready for benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import RESULTS, machine, shared_data  # noqa: E402
+
+SECTIONS = ("likelihood", "checkpoint", "end_to_end", "scale", "startup")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs, fewer repetitions (< 3 min)")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
+    args = parser.parse_args()
+    sections = [s for s in args.sections.split(",") if s]
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
+    shared_data()
+
+    info = machine()
+    print(f"janusfit benchmarks ({'quick' if args.quick else 'full'}) on {info['cpu']}, {info['cores']} cores, "
+          f"Python {info['python']}, numpy {info['numpy']}, astropy {info['astropy']}, numba {info['numba']}")
+    results = {"machine": info, "quick": args.quick, "started": datetime.datetime.now().isoformat(timespec="seconds")}
+    t_all = time.perf_counter()
+    for name in sections:
+        module = __import__(f"bench_{name}")
+        print(f"\n[{name}]", flush=True)
+        t0 = time.perf_counter()
+        results[name] = module.run(args.quick, log=lambda msg: print(msg, flush=True))
+        results[name]["elapsed_s"] = time.perf_counter() - t0
+    results["elapsed_s"] = time.perf_counter() - t_all
+
+    table = render(results)
+    print("\n" + table)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{info['host']}-{datetime.date.today().isoformat()}{'-quick' if args.quick else ''}.json"
+    path.write_text(json.dumps(results, indent=1, default=float) + "\n")
+    print(f"\nwrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path} "
+          f"({results['elapsed_s'] / 60:.1f} min)")
+
+
+def render(results: dict) -> str:
+    """One Markdown table: a row per measured case, janusfit first, then what it is compared with."""
+    rows = []
+    for name in SECTIONS:
+        if name in results:
+            rows += globals()[f"_rows_{name}"](results[name])
+    head = "| benchmark | case | janusfit | compared with | ratio | target | status |\n|---|---|---|---|---|---|---|"
+    return "\n".join([head] + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def _rows_likelihood(res: dict) -> list:
+    out = []
+    for r in res["rows"]:
+        cov = "full" if r["full_cov"] else "diag"
+        base = "astropy distmod" if r["model"] == "lcdm" else "numpy Mattig"
+        if r["dataset"] == "chronometers" and r["model"] == "lcdm":
+            base = "astropy H(z)"
+        target = ("≥30× base, ≥10× numpy, ≤3× floor" if r["dataset"] == "pantheon+" and r["batch"] == 32
+                  else "≤3× floor" if r["batch"] >= 32 else "—")
+        out.append([
+            "likelihood", f"{r['dataset']} ({r['n']}, {cov}) {r['model']} batch {r['batch']}",
+            f"{r['evals_per_s']:,.0f} evals/s",
+            f"{base} {r['baseline_evals_per_s']:,.0f}/s; numpy {r['numpy_best']}; floor {r['floor']} "
+            f"{r['floor_s'] * 1e6:,.1f} µs",
+            f"×{r['speedup_vs_baseline']:,.1f} base, ×{r['speedup_vs_numpy_best']:,.1f} numpy, "
+            f"{r['ratio_to_floor']:.2f}× floor",
+            target, r["status"]])
+    return out
+
+
+def _rows_checkpoint(res: dict) -> list:
+    out = []
+    for r in res["rows"]:
+        rate, ratio = r["steps_per_s"], r["vs_in_memory"]
+        for key in ("janusfit_checkpointing", "janusfit_defaults"):
+            status = r.get("status", {}).get(key, "—")
+            out.append(["checkpoint", f"{r['posterior']}, {key.replace('janusfit_', '')}, {r['n_steps']} steps",
+                        f"{rate[key]:,.0f} steps/s",
+                        f"in memory {rate['in_memory']:,.0f}/s; HDFBackend {rate['hdf_backend']:,.0f}/s",
+                        f"{ratio[key]:.2f}× in-memory (HDFBackend {ratio['hdf_backend']:.2f}×)",
+                        "≥0.9× in-memory" if status != "—" else "—", status])
+    return out
+
+
+def _rows_end_to_end(res: dict) -> list:
+    out = []
+    for r in res["rows"]:
+        for sampler, goal in (("emcee", "converged posterior"), ("dynesty", "ln Z, dlogz 0.1")):
+            ours, plain = r[f"janusfit_{sampler}"], r[f"plain_{sampler}"]
+            proj = " (projected)" if plain.get("projected") else ""
+            extra = f"; ln Z {ours['logz']:.2f} vs {plain.get('logz', float('nan')):.2f}" if sampler == "dynesty" else ""
+            out.append(["end to end", f"{r['dataset']} {r['model']}: {goal}",
+                        f"{ours['wall_s']:.1f} s, {ours['calls']:,} calls",
+                        f"plain {sampler}: {plain['wall_s']:.1f} s{proj}, {plain['calls']:,} calls{extra}",
+                        f"×{plain['wall_s'] / ours['wall_s']:.1f} faster", "—", "—"])
+    return out
+
+
+def _rows_scale(res: dict) -> list:
+    out = []
+    chain = res["chain_length"]
+    for r in chain:
+        out.append(["scale", f"{r['steps']:,} steps, 32 walkers, chain on disk", f"peak RSS {r['peak_rss_mb']:.0f} MB",
+                    f"{r['steps_per_s']:,.0f} steps/s", "—", "—", "—"])
+    out[-1][4] = f"{res['rss_ratio']:.3f}× RSS at {chain[0]['steps']:,}"
+    out[-1][5], out[-1][6] = "≤1.1×", res["rss_status"]
+    for route in ("reduced", "direct"):
+        sp = res["thread_speedup"][route]
+        t1, t2 = res["threads"]["1"], res["threads"]["2"]
+        out.append(["scale", f"1701 full cov, {route} route, 2 vs 1 BLAS threads",
+                    f"{t2['128'][route]:,.0f} evals/s (batch 128)", f"1 thread {t1['128'][route]:,.0f} evals/s",
+                    f"{sp['128']:.2f}× (batch 32: {sp['32']:.2f}×)",
+                    "≥1.7×" if route == "reduced" else "—", res["thread_status"] if route == "reduced" else "—"])
+    return out
+
+
+def _rows_startup(res: dict) -> list:
+    warm = res["warm"][len(res["warm"]) // 2]["stages_s"]
+    stages = ", ".join(f"{k} {v:.2f}" for k, v in warm.items())
+    return [["start-up", "process start → first Pantheon+ ΛCDM call, warm numba cache",
+             f"{res['warm_median_s']:.2f} s", f"stages (s): {stages}", "—", "≤2 s", res["status"]],
+            ["start-up", "the same, cold (empty) numba cache", f"{res['cold']['total_s']:.2f} s", "compiles every kernel",
+             "—", "—", "—"]]
+
+
+if __name__ == "__main__":
+    main()
