@@ -42,3 +42,9 @@ def run(directory: Path, *args: str, timeout: float = 900, check: bool = True) -
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
     return proc
+
+
+def start(directory: Path, *args: str) -> subprocess.Popen:
+    """Snakemake in its own process group, so a test can signal it and its jobs."""
+    return subprocess.Popen(command(directory, *args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True, env=env())

@@ -1,16 +1,20 @@
-"""The real workflow on real data: outputs, the summary contract, published values.
+"""The real workflow on real data: outputs, the summary contract, published values, resume.
 
-Interruption and resume are tested by tests/test_fuzz.py.
+Random kills of every kind are in tests/test_fuzz.py; the test here interrupts
+at chosen moments so that both samplers are certain to resume mid-way.
 """
 
 import json
+import os
+import signal
+import time
 
 import emcee
 import h5py
 import numpy as np
 import pytest
 
-from snakemake_runner import run, write_config
+from snakemake_runner import run, start, write_config
 
 SUMMARY_KEYS = {"dataset", "model", "n_data", "parameters", "chi2_min", "aic", "bic", "emcee", "dynesty", "fingerprint"}
 STAT_KEYS = {"mean", "sd", "median", "q16", "q84", "q025", "q975"}
@@ -79,3 +83,49 @@ def test_comparison_is_consistent_with_evidences(jla_run):
     assert (row["model_a"], row["model_b"]) == ("janus", "lcdm")
     assert row["ln_B"] == pytest.approx(za["logz"] - zb["logz"])
     assert row["ln_B_err"] == pytest.approx(np.hypot(za["logz_err"], zb["logz_err"]))
+
+
+def _newest_iteration(directory, sampler):
+    """emcee: the last committed step; dynesty: the number of the newest generation (+1), 0 if none."""
+    ck = directory / "results/checkpoints/jla/lcdm" / sampler
+    if sampler == "emcee":
+        ends = [int(p.name.split("_")[2].split(".")[0]) for p in (ck / "segments").glob("seg_*.npz")]
+        return max(ends, default=0)
+    # Old generations are deleted (two are kept), so count by number, not by files.
+    numbers = [int(p.stem.split("_")[1]) + 1 for p in (ck / "generations").glob("state_*.pkl")]
+    return max(numbers, default=0)
+
+
+def _interrupt_when_checkpointed(directory, kill, emcee_after, dynesty_after, *args):
+    """Start the workflow, wait until both samplers checkpointed past the given marks, then ``kill`` it."""
+    proc = start(directory, *args)
+    deadline = time.monotonic() + 300
+    while _newest_iteration(directory, "emcee") < emcee_after or _newest_iteration(directory, "dynesty") <= dynesty_after:
+        assert proc.poll() is None, f"workflow ended before it could be interrupted:\n{proc.stderr.read()[-3000:]}"
+        assert time.monotonic() < deadline, "no checkpoint within 300 s"
+        time.sleep(0.1)
+    kill(proc)
+    proc.wait(timeout=120)
+    return _newest_iteration(directory, "emcee")
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, shared_data):
+    """SIGTERM to the process group, resume, kill -9 of the group, unlock, resume: nothing lost."""
+    write_config(tmp_path, shared_data, models=["lcdm"], cores={"performance": 1, "efficiency": 0},
+                 emcee={"max_steps": 20000, "checkpoint": {"steps": 200, "seconds": 1},
+                        "stop": {"enabled": False}},
+                 dynesty={"nlive": 1500, "dlogz": 0.01, "checkpoint_seconds": 1})
+    first = _interrupt_when_checkpointed(tmp_path, lambda p: os.killpg(p.pid, signal.SIGTERM), 1000, 0)
+    second = _interrupt_when_checkpointed(tmp_path, lambda p: os.killpg(p.pid, signal.SIGKILL), first + 1000,
+                                          _newest_iteration(tmp_path, "dynesty"), "--rerun-incomplete")
+    run(tmp_path, "--unlock")
+    run(tmp_path, "--rerun-incomplete")
+    s = json.loads((tmp_path / "results/jla/lcdm/summary.json").read_text())
+    resumes = s["emcee"]["resumes"]
+    assert len(resumes) == 2 and 0 < first <= resumes[0] < resumes[1] <= second
+    assert s["emcee"]["n_steps"] == 20000
+    assert len(s["dynesty"]["resumes"]) == 2 and 0 < s["dynesty"]["resumes"][0] < s["dynesty"]["resumes"][1]
+    assert s["dynesty"]["logz_err"] < 0.1
+    assert s["parameters"]["Om"]["mean"] == pytest.approx(0.295, abs=0.01)
+    overview = (tmp_path / "results/overview.csv").read_text()
+    assert ", ".join(map(str, resumes)) in overview
