@@ -1,0 +1,55 @@
+"""config/public.yaml: its pins are the releases' bytes, and its downloads feed the workflow.
+
+The real URLs need the network; here every URL is served from ../shared/data
+by a local HTTP server, mapped by checksum, so the pins, the download rule and
+the loaders are exercised exactly as on a networked machine.
+"""
+
+import hashlib
+import json
+
+import yaml
+
+from snakemake_runner import run
+from test_download import server  # noqa: F401  (fixture)
+
+PUBLIC = "config/public.yaml"
+
+
+def _pins(config):
+    for name, spec in config["datasets"].items():
+        for url_key, sha_key in (("url", "sha256"), ("cov_url", "cov_sha256")):
+            if url_key in spec:
+                yield name, url_key, spec[sha_key]
+
+
+def _shared_files_by_sha256(shared_data):
+    return {hashlib.sha256(p.read_bytes()).hexdigest(): p
+            for p in shared_data.rglob("*") if p.is_file() and p.name != "MANIFEST.md"}
+
+
+def test_every_pin_is_the_sha256_of_a_release_file(repo, shared_data):
+    config = yaml.safe_load((repo / PUBLIC).read_text())
+    known = _shared_files_by_sha256(shared_data)
+    pins = list(_pins(config))
+    assert len(pins) == 7
+    for name, key, sha in pins:
+        assert sha in known, f"datasets.{name}.{key}: {sha} matches no release file in {shared_data}"
+
+
+def test_public_datasets_download_and_load_through_the_workflow(repo, shared_data, server, tmp_path):  # noqa: F811
+    config = yaml.safe_load((repo / PUBLIC).read_text())
+    known = _shared_files_by_sha256(shared_data)
+    for name, key, sha in _pins(config):
+        config["datasets"][name][key] = f"{server}/{known[sha].relative_to(shared_data)}"
+    config["run_datasets"] = ["union3+cc"]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    run(tmp_path, "results/union3+cc/data.json")
+    data = json.loads((tmp_path / "results/union3+cc/data.json").read_text())
+    assert data["n_data"] == 22 + 30
+    union3, cc = data["members"]
+    assert (union3["name"], union3["n"], union3["errors"]) == ("union3", 22, "full covariance")
+    assert (cc["name"], cc["kind"], cc["n"]) == ("cc", "hz", 30)
+    assert config["datasets"]["cc"]["sha256"] in cc["sha256"].values()
+    assert (tmp_path / "resources/data/union3/mag_covmat.txt").read_bytes() == \
+        (shared_data / "union3/mag_covmat.txt").read_bytes()
