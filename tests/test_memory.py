@@ -11,6 +11,7 @@ from janusfit.resources.memory import (
     estimate_dynesty,
     estimate_emcee,
     measure_baseline_mb,
+    memory_budget,
     mem_mb_for_attempt,
     quadrature_nodes,
     seed_upper_bound,
@@ -138,6 +139,16 @@ def test_check_fits():
     for part in ("2501", "2000", "Snakemake's mem_mb budget", "emcee.n_walkers", "emcee.checkpoint.steps",
                  "dynesty.nlive"):
         assert part in message
+
+
+def test_memory_budget_reads_a_lowered_grant_as_snakemakes_limit():
+    # Without --resources mem_mb Snakemake grants what the job asked for: the machine is the limit.
+    assert memory_budget(500, 500, machine_mb=24000) == (24000.0, "this machine")
+    assert memory_budget(500, None, machine_mb=24000) == (24000.0, "this machine")
+    assert memory_budget(500, 1000, machine_mb=24000) == (24000.0, "this machine")  # a retry asks for more
+    assert memory_budget(500, 300, machine_mb=24000) == (300.0, "Snakemake's --resources mem_mb")
+    assert memory_budget(500, 300, machine_mb=200) == (200.0, "this machine")
+    assert memory_budget(500, None)[0] == memory.machine_memory_mb() > 0
 
 
 @pytest.mark.slow

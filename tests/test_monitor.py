@@ -58,6 +58,7 @@ def test_write_json_and_png(tmp_path):
     assert record["process_maxrss_mb"] >= psutil.Process().memory_info().rss / 1e6 - 1
     assert record["estimate_mb"] == 500.0 and record["machine_mb"] == 24000
     assert record["interval_s"] == 0.02
+    assert 0.1 <= record["duration_s"] == round(mon.duration_s, 2) < 5
     assert len(record["series"]) == len(mon.series) and len(record["series"][0]) == 2
     assert (tmp_path / "mem.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert imread(tmp_path / "mem.png").ndim == 3

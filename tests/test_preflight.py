@@ -1,5 +1,7 @@
+import csv
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -8,7 +10,7 @@ from janusfit.data.dataset import Dataset
 from janusfit.errors import ConfigError, ResourceError
 from janusfit.likelihood import Posterior
 from janusfit.models import get_model
-from janusfit.resources.preflight import chain_disk_bytes, preflight, raise_if_failed, write_preflight
+from janusfit.resources.preflight import chain_disk_bytes, dynesty_disk_bytes, preflight, raise_if_failed, write_preflight
 
 Z = np.linspace(0.05, 1.0, 20)
 
@@ -25,7 +27,8 @@ def posterior(model="janus", q0=(-0.4, 0.0), data=None):
 
 
 def run(post, tmp_path, **kw):
-    args = dict(n_walkers=16, estimate_mb=500, available_mb=1000, disk_needed_bytes=1000, out_dir=tmp_path / "out")
+    args = dict(n_walkers=16, estimates_mb={"emcee": 500, "dynesty": 400}, available_mb=1000, disk_needed_bytes=1000,
+                out_dir=tmp_path / "out")
     args.update(kw)
     return preflight(post, **args)
 
@@ -41,8 +44,11 @@ def test_all_checks_pass_in_order(tmp_path):
         "data_validated", "log_likelihood_at_prior_centre", "log_likelihood_at_prior_draws", "n_walkers",
         "disk", "memory", "out_dir_writable"]
     raise_if_failed(result)
-    write_preflight(result, tmp_path / "preflight.json")
+    write_preflight(result, tmp_path / "preflight.json", tmp_path / "preflight.csv")
     assert json.loads((tmp_path / "preflight.json").read_text()) == result
+    table = list(csv.reader((tmp_path / "preflight.csv").open()))
+    assert table[0] == ["check", "passed", "detail"]
+    assert [row[:2] for row in table[1:]] == [[c["name"], "yes"] for c in result["checks"]]
     assert (tmp_path / "out").is_dir() and list((tmp_path / "out").iterdir()) == []
 
 
@@ -102,12 +108,13 @@ def test_dynesty_has_no_walker_check(tmp_path):
 def test_disk_memory_and_writability_fail_together(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    result = run(posterior("lcdm"), tmp_path, disk_needed_bytes=10**18, estimate_mb=3000, available_mb=2000,
-                 out_dir=blocker / "out")
+    result = run(posterior("lcdm"), tmp_path, disk_needed_bytes=10**18, estimates_mb={"emcee": 3000, "dynesty": 2500},
+                 available_mb=2000, out_dir=blocker / "out")
     problems = failed(result)
     assert set(problems) == {"disk", "memory", "out_dir_writable"}
-    assert "1000000000.00 GB" in problems["disk"]
-    assert "3000 MB" in problems["memory"] and "2000 MB" in problems["memory"]
+    assert "1000000000.00 GB" in problems["disk"] and "emcee.max_steps" in problems["disk"]
+    assert "emcee 3000 MB, dynesty 2500 MB" in problems["memory"] and "allows 2000 MB" in problems["memory"]
+    assert "Not a directory" in problems["out_dir_writable"]
     with pytest.raises(ResourceError) as info:
         raise_if_failed(result)
     message = str(info.value)
@@ -116,6 +123,33 @@ def test_disk_memory_and_writability_fail_together(tmp_path):
         assert part in message
 
 
+def test_memory_names_the_settings_of_the_sampler_that_does_not_fit(tmp_path):
+    result = run(posterior("lcdm"), tmp_path, estimates_mb={"emcee": 900, "dynesty": 1200}, available_mb=1000,
+                 memory_source="Snakemake's --resources mem_mb")
+    detail = failed(result)["memory"]
+    assert "Snakemake's --resources mem_mb allows 1000 MB" in detail
+    assert "dynesty.nlive (dynesty)" in detail and "emcee.n_walkers" not in detail
+    assert list(failed(result)) == ["memory"]
+    with pytest.raises(ResourceError, match="dynesty.nlive"):
+        raise_if_failed(result)
+
+
+def test_memory_fits_exactly(tmp_path):
+    assert run(posterior("lcdm"), tmp_path, estimates_mb={"emcee": 1000}, available_mb=1000)["passed"]
+
+
+def test_full_disk_fails(tmp_path):
+    free = shutil.disk_usage(tmp_path).free
+    detail = failed(run(posterior("lcdm"), tmp_path, disk_needed_bytes=free * 2))["disk"]
+    assert f"the run needs {free * 2 / 1e9:.2f} GB" in detail and "free space there" in detail
+
+
 def test_chain_disk_bytes():
     assert chain_disk_bytes(32, 1000, 2) == math.ceil(2.2 * 32 * 1000 * 3 * 8 + 50_000_000)
     assert chain_disk_bytes(64, 1000, 2) > chain_disk_bytes(32, 1000, 2)
+
+
+def test_dynesty_disk_bytes():
+    # Three pickles of the posterior and the points, plus samples.h5.
+    assert dynesty_disk_bytes(3000, 1, 1_500_000) == math.ceil(3 * (1_500_000 + 3000 * 274) + 3000 * 4 * 8 + 50_000_000)
+    assert dynesty_disk_bytes(3000, 1, 3_000_000) > dynesty_disk_bytes(3000, 1, 1_500_000)

@@ -96,6 +96,15 @@ def test_recorded_runtime_times_attempt(tmp_path):
     assert runtime_for_attempt(path, 60, 3) == math.ceil(12.3 * 3)
 
 
+def test_recorded_runtime_of_a_section(tmp_path):
+    path = tmp_path / "resources.json"
+    write_resources_json(path, {"emcee": {"runtime_minutes": 4.2}, "dynesty": {"runtime_minutes": 30.5}})
+    assert runtime_for_attempt(path, 60, 1, section="emcee") == 5
+    assert runtime_for_attempt(path, 60, 2, section="dynesty") == 61
+    assert runtime_for_attempt(path, 60, 1, section="ultranest") == 60
+    assert runtime_for_attempt(path, 60, 1) == 60  # no top-level estimate
+
+
 @pytest.mark.parametrize("content", [
     None, "", "{", "[1, 2]", "null", '{"mem_mb": 5}', '{"runtime_minutes": "soon"}',
     '{"runtime_minutes": -4}', '{"runtime_minutes": NaN}', '{"runtime_minutes": null}', "\x00\xff",

@@ -63,7 +63,7 @@ BASELINE_MODULES = (
     "numpy", "scipy.linalg", "scipy.integrate", "scipy.stats", "emcee", "dynesty", "h5py",
     "matplotlib.pyplot", "numba", "psutil", "yaml", "snakemake.script", "janusfit.data",
     "janusfit.likelihood", "janusfit.sampling.emcee_runner", "janusfit.sampling.dynesty_runner",
-    "janusfit.diagnostics.convergence", "janusfit.resources.monitor",
+    "janusfit.diagnostics.convergence", "janusfit.resources.monitor", "janusfit.stages.sample",
 )
 BASELINE_MB = 260.0
 
@@ -243,6 +243,19 @@ def mem_mb_for_attempt(estimate_mb: float, attempt: int) -> int:
 
 def machine_memory_mb() -> int:
     return psutil.virtual_memory().total // MB
+
+
+def memory_budget(requested_mb: float, granted_mb: float | None, machine_mb: float | None = None) -> tuple[float, str]:
+    """(MB a job may use, whose limit that is) from the ``mem_mb`` it asked for and the one Snakemake gave it.
+
+    Snakemake lowers a job's ``mem_mb`` to the ``--resources mem_mb`` total
+    without a word, so a grant below the request is that limit; otherwise the
+    limit is the machine's memory. ``granted_mb`` is None outside Snakemake.
+    """
+    machine_mb = machine_memory_mb() if machine_mb is None else machine_mb
+    if granted_mb is not None and granted_mb < requested_mb and granted_mb < machine_mb:
+        return float(granted_mb), "Snakemake's --resources mem_mb"
+    return float(machine_mb), "this machine"
 
 
 def check_fits(estimate_mb: float, available_mb: float, source: str) -> None:

@@ -57,6 +57,7 @@ class MemoryMonitor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._t0 = 0.0
+        self.duration_s = 0.0
 
     def __enter__(self):
         self._t0 = time.monotonic()
@@ -69,6 +70,7 @@ class MemoryMonitor:
         self._stop.set()
         self._thread.join()
         self._sample()
+        self.duration_s = time.monotonic() - self._t0
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
@@ -91,6 +93,7 @@ class MemoryMonitor:
         atomic_write_json(json_path, {
             "peak_rss_mb": round(self.peak_mb, 1),
             "process_maxrss_mb": round(own_maxrss_mb(), 1),
+            "duration_s": round(self.duration_s, 2),
             "estimate_mb": estimate_mb,
             "machine_mb": machine_mb,
             "interval_s": self.interval_s * self._stride,
@@ -100,11 +103,16 @@ class MemoryMonitor:
         ax = fig.add_subplot()
         ax.plot([t for t, _ in series], [mb for _, mb in series], color="C0", label=f"RSS (peak {self.peak_mb:.0f} MB)")
         ax.axhline(estimate_mb, color="C1", ls="--", label=f"estimate {estimate_mb:.0f} MB")
-        ax.axhline(machine_mb, color="C3", ls=":", label=f"machine memory {machine_mb:.0f} MB")
+        job_mb = max(estimate_mb, self.peak_mb)
+        # A machine far above the job would flatten the curve against zero:
+        # then the axis stops above the job and the legend gives the machine's size.
+        top = 1.05 * max(machine_mb, job_mb) if machine_mb <= 3 * job_mb else 1.25 * job_mb
+        ax.axhline(machine_mb, color="C3", ls=":",
+                   label=f"machine memory {machine_mb:.0f} MB" + ("" if machine_mb <= top else " (above the plot)"))
         ax.set_xlabel("time since start [s]")
         ax.set_ylabel("resident memory [MB]")
-        ax.set_ylim(0, 1.05 * max(machine_mb, estimate_mb, self.peak_mb))
-        ax.legend(loc="center right")
+        ax.set_ylim(0, top)
+        ax.legend(loc="best")
         FigureCanvasAgg(fig)
         with atomic_path(png_path) as tmp:
             fig.savefig(tmp, dpi=fig.dpi)

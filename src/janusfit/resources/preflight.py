@@ -1,4 +1,4 @@
-"""Checks a sampling job runs before its first likelihood call of the real run.
+"""Checks a run makes before its samplers start.
 
 Each failure found here would otherwise surface hours later: a NaN deep in a
 chain, a disk that fills at the final write, a kill by the OOM killer. All
@@ -9,6 +9,7 @@ error whose message says what to change.
 
 from __future__ import annotations
 
+import csv
 import math
 import shutil
 import tempfile
@@ -16,18 +17,33 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write_json
+from ..atomic import atomic_path, atomic_write_json
 from ..errors import ConfigError, ResourceError
 
 # Segments stay on disk beside the assembled HDF5 chain, so a run needs its
 # chain twice, plus checksums, zip and HDF5 headers, and the other outputs.
 DISK_COPIES = 2.2
 DISK_FIXED_BYTES = 50_000_000
+# dynesty keeps two pickled generations and writes a third before deleting the
+# oldest. Each pickle holds the posterior (data and Cholesky factor) and the
+# run so far: 214 B per point measured with one parameter, plus the samples.
+DYNESTY_PICKLES = 3
+DYNESTY_POINT_BYTES = 250
+# What to lower when a sampler's estimate does not fit.
+MEMORY_SETTINGS = {"emcee": "emcee.n_walkers, emcee.checkpoint.steps or emcee.max_steps",
+                   "dynesty": "dynesty.nlive"}
 
 
 def chain_disk_bytes(n_walkers: int, n_steps: int, n_params: int) -> int:
     """Disk an emcee run needs: float64 chain and log-probabilities, as segments and as HDF5."""
     return math.ceil(DISK_COPIES * n_walkers * n_steps * (n_params + 1) * 8 + DISK_FIXED_BYTES)
+
+
+def dynesty_disk_bytes(points: int, n_params: int, posterior_bytes: int) -> int:
+    """Disk a dynesty run needs: its checkpoint pickles (``posterior_bytes`` each, plus the points) and samples.h5."""
+    per_point = DYNESTY_POINT_BYTES + 3 * n_params * 8
+    return math.ceil(DYNESTY_PICKLES * (posterior_bytes + points * per_point)
+                     + points * (n_params + 3) * 8 + DISK_FIXED_BYTES)
 
 
 def _check(name: str, passed: bool, detail: str) -> dict:
@@ -106,9 +122,20 @@ def _writable(out_dir: Path) -> tuple[bool, str]:
     return True, f"'{out_dir}' is writable"
 
 
-def preflight(posterior, n_walkers: int | None, estimate_mb: float, available_mb: float, disk_needed_bytes: int,
-              out_dir, rng_seed: int = 0, n_draws: int = 32, data_validated: bool = True) -> dict:
-    """Run every check; ``n_walkers`` is None for dynesty, which has none."""
+def _memory_check(estimates_mb: dict, available_mb: float, source: str) -> dict:
+    over = [s for s, mb in estimates_mb.items() if mb > available_mb]
+    detail = (", ".join(f"{s} {math.ceil(mb)} MB" for s, mb in estimates_mb.items())
+              + f" estimated at the peak; {source} allows {math.floor(available_mb)} MB")
+    if over:
+        detail += ("; lower " + ", or ".join(f"{MEMORY_SETTINGS[s]} ({s})" for s in over)
+                   + ", or allow more memory (Snakemake's --resources mem_mb, or a larger machine)")
+    return _check("memory", not over, detail)
+
+
+def preflight(posterior, n_walkers: int | None, estimates_mb: dict, available_mb: float, disk_needed_bytes: int,
+              out_dir, memory_source: str = "this machine", rng_seed: int = 0, n_draws: int = 32,
+              data_validated: bool = True) -> dict:
+    """Run every check; ``n_walkers`` is None when emcee does not run, ``estimates_mb`` is MB per sampler."""
     out_dir = Path(out_dir)
     checks = [_check("data_validated", data_validated,
                      "the datasets passed validation" if data_validated else "the datasets failed validation")]
@@ -119,17 +146,23 @@ def preflight(posterior, n_walkers: int | None, estimate_mb: float, available_mb
                              f"{n_walkers} walkers for {posterior.ndim} parameters (emcee needs at least {need})"))
     free = shutil.disk_usage(_existing_ancestor(out_dir)).free
     checks.append(_check("disk", free >= disk_needed_bytes,
-                         f"{free / 1e9:.2f} GB free for '{out_dir}', the run needs {disk_needed_bytes / 1e9:.2f} GB"))
-    checks.append(_check("memory", estimate_mb <= available_mb,
-                         f"estimated peak {math.ceil(estimate_mb)} MB, {math.floor(available_mb)} MB available"
-                         + ("" if estimate_mb <= available_mb else
-                            "; lower emcee.n_walkers, emcee.checkpoint.steps or dynesty.nlive, or allow more memory")))
+                         f"{free / 1e9:.2f} GB free for '{out_dir}', the run needs {disk_needed_bytes / 1e9:.2f} GB"
+                         + ("" if free >= disk_needed_bytes else
+                            "; free space there, or lower emcee.max_steps or emcee.n_walkers")))
+    checks.append(_memory_check(estimates_mb, available_mb, memory_source))
     checks.append(_check("out_dir_writable", *_writable(out_dir)))
     return {"passed": all(c["passed"] for c in checks), "checks": checks}
 
 
-def write_preflight(result: dict, json_path) -> None:
+def write_preflight(result: dict, json_path, table_path) -> None:
+    """The result as JSON, and as a CSV table (check, passed, detail) for the report."""
     atomic_write_json(json_path, result)
+    with atomic_path(table_path) as tmp:
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["check", "passed", "detail"])
+            for c in result["checks"]:
+                writer.writerow([c["name"], "yes" if c["passed"] else "NO", c["detail"]])
 
 
 def raise_if_failed(result: dict) -> None:

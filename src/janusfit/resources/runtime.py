@@ -100,9 +100,11 @@ def write_resources_json(path, data: dict) -> None:
     atomic_write_json(path, data)
 
 
-def runtime_for_attempt(recorded_json_path, config_minutes: float, attempt: int) -> int:
+def runtime_for_attempt(recorded_json_path, config_minutes: float, attempt: int, section: str | None = None) -> int:
     """Minutes for Snakemake's ``runtime``: the recorded estimate, else ``config_minutes``, × attempt.
 
+    The estimate is ``runtime_minutes`` at the top of the JSON, or inside
+    ``section`` (a run's ``resources.json`` holds one section per sampler).
     Runs inside the Snakefile, so it never raises for the JSON: a missing,
     partial or malformed file, or one without a usable ``runtime_minutes``,
     falls back to the config value.
@@ -111,7 +113,8 @@ def runtime_for_attempt(recorded_json_path, config_minutes: float, attempt: int)
     if recorded_json_path is not None:
         try:
             with open(recorded_json_path) as fh:
-                recorded = float(json.load(fh)[RUNTIME_KEY])
+                recorded = json.load(fh)
+            recorded = float((recorded if section is None else recorded[section])[RUNTIME_KEY])
             if math.isfinite(recorded) and recorded > 0:
                 minutes = recorded
         except (OSError, ValueError, TypeError, KeyError, IndexError):
