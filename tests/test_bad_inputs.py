@@ -13,13 +13,10 @@ share one ``--keep-going`` rerun, one dataset or model per bad input.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import re
 import shutil
 import subprocess
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -105,24 +102,6 @@ def baseline(tmp_path_factory, shared_data) -> tuple[Path, dict]:
     proc = snakemake(directory, RUN_JSON)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return directory, snapshot(directory)
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def server(shared_data):
-    """Base URL of an HTTP server for ../shared/data on the loopback interface."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                            functools.partial(QuietHandler, directory=str(shared_data)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
 
 
 SCENARIOS = {}

@@ -1,9 +1,6 @@
-"""download() against a real HTTP server on 127.0.0.1 serving ../shared/data."""
+"""download() against a real HTTP server on 127.0.0.1 serving ../shared/data (conftest.server)."""
 
-import functools
 import re
-import http.server
-import threading
 
 import numpy as np
 import pytest
@@ -21,24 +18,6 @@ def manifest_sha256(shared_data, relpath: str) -> str:
         if line.startswith(f"| {relpath} |"):
             return line.strip(" |").split("|")[-1].strip()
     raise AssertionError(f"{relpath} is not in MANIFEST.md")
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def server(shared_data):
-    """Base URL of a server for shared_data on an ephemeral port of the loopback interface."""
-    handler = functools.partial(QuietHandler, directory=str(shared_data))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
 
 
 def test_download_with_right_checksum(server, shared_data, tmp_path):

@@ -11,7 +11,6 @@ import json
 import yaml
 
 from snakemake_runner import run
-from test_download import server  # noqa: F401  (fixture)
 
 PUBLIC = "config/public.yaml"
 
@@ -37,7 +36,7 @@ def test_every_pin_is_the_sha256_of_a_release_file(repo, shared_data):
         assert sha in known, f"datasets.{name}.{key}: {sha} matches no release file in {shared_data}"
 
 
-def test_public_datasets_download_and_load_through_the_workflow(repo, shared_data, server, tmp_path):  # noqa: F811
+def test_public_datasets_download_and_load_through_the_workflow(repo, shared_data, server, tmp_path):
     config = yaml.safe_load((repo / PUBLIC).read_text())
     known = _shared_files_by_sha256(shared_data)
     for name, key, sha in _pins(config):
