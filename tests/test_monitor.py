@@ -70,3 +70,12 @@ def test_machine_memory_defaults_to_this_machine(tmp_path):
         pass
     mon.write(tmp_path / "m.json", tmp_path / "m.png", estimate_mb=100.0)
     assert json.loads((tmp_path / "m.json").read_text())["machine_mb"] > 100
+
+
+def test_high_water_mark_is_the_jobs_own_not_its_parents():
+    # A Snakemake job is started by a process that may hold far more than the job.
+    block = np.ones(600 * 1_000_000 // 8)
+    code = "from janusfit.resources.monitor import own_maxrss_mb; print(own_maxrss_mb())"
+    child_mb = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    del block
+    assert 10 < child_mb < 400

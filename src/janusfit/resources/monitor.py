@@ -38,7 +38,19 @@ def tree_rss_mb(process: psutil.Process) -> float:
 
 
 def own_maxrss_mb() -> float:
-    """The kernel's high-water mark of this process's RSS since it started, in MB."""
+    """The kernel's high-water mark of this process's RSS since it started, in MB.
+
+    On Linux this is VmHWM: ``ru_maxrss`` carries the parent's high-water mark
+    over a fork and exec, so a job started by a large Snakemake process would
+    report Snakemake's peak as its own.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024 / MB
+    except OSError:
+        pass
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return maxrss * (1 if sys.platform == "darwin" else 1024) / MB  # bytes on macOS, KiB on Linux
 
