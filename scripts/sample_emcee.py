@@ -1,8 +1,10 @@
-"""Rule emcee: checkpointed, resumable MCMC of one run."""
+"""Rule emcee: checkpointed, resumable MCMC of one run, with its memory record."""
 from janusfit.logs import job_logger, reported
 from janusfit.stages.sample import sample_emcee
 
 log = job_logger(snakemake.log[0])
 with reported(log):
+    o = snakemake.output
     sample_emcee(snakemake.config, snakemake.wildcards.dataset, snakemake.wildcards.model,
-                 snakemake.params.checkpoint, snakemake.output.chain, snakemake.output.run, log)
+                 snakemake.params.checkpoint, o.chain, o.run, snakemake.input.data, o.memory_json, o.memory_png,
+                 log, granted_mem_mb=snakemake.resources.mem_mb)

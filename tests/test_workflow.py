@@ -16,7 +16,9 @@ import pytest
 
 from snakemake_runner import run, start, write_config
 
-SUMMARY_KEYS = {"dataset", "model", "n_data", "parameters", "chi2_min", "aic", "bic", "emcee", "dynesty", "fingerprint"}
+SUMMARY_KEYS = {"dataset", "model", "n_data", "parameters", "chi2_min", "aic", "bic", "emcee", "dynesty", "fingerprint",
+                "resources"}
+RESOURCE_KEYS = {"mem_mb_estimate", "peak_rss_mb", "runtime_estimate_min", "runtime_min"}
 STAT_KEYS = {"mean", "sd", "median", "q16", "q84", "q025", "q975"}
 
 
@@ -34,7 +36,9 @@ def test_every_output_exists(jla_run):
     for model in ("janus", "lcdm"):
         base = jla_run / "results" / "jla" / model
         for name in ("emcee/chain.h5", "emcee/run.json", "dynesty/samples.h5", "dynesty/evidence.json",
-                     "convergence.json", "trace.png", "corner.png", "summary.json"):
+                     "convergence.json", "trace.png", "corner.png", "summary.json", "preflight.json", "preflight.csv",
+                     "resources.json", "emcee/memory.json", "emcee/memory.png", "dynesty/memory.json",
+                     "dynesty/memory.png"):
             assert (base / name).stat().st_size > 0, name
     for name in ("jla/comparison.json", "jla/comparison.csv", "jla/data.json", "jla/data.png",
                  "overview.csv", "report.html"):
@@ -53,6 +57,46 @@ def test_summary_contract(jla_run):
         assert s["emcee"]["resumes"] == [] and s["dynesty"]["resumes"] == []
         assert s["aic"] == pytest.approx(s["chi2_min"] + 2)
         assert s["bic"] == pytest.approx(s["chi2_min"] + np.log(31))
+
+
+def test_preflight_passed_and_recorded_estimates(jla_run):
+    for model in ("janus", "lcdm"):
+        base = jla_run / "results/jla" / model
+        result = json.loads((base / "preflight.json").read_text())
+        assert result["passed"] and len(result["checks"]) == 7
+        assert (base / "preflight.csv").read_text().count(",yes,") == 7
+        record = json.loads((base / "resources.json").read_text())
+        assert record["emcee"]["seed_upper_bound_mb"] > 0
+        for sampler in ("emcee", "dynesty"):
+            assert record[sampler]["runtime_minutes"] > 0 and record[sampler]["mem_mb"] > 0
+        log = (jla_run / "results/logs/preflight/jla" / f"{model}.log").read_text()
+        assert f"emcee: memory estimate {record['emcee']['mem_mb']} MB" in log
+        assert f"the seed's upper bound: {record['emcee']['seed_upper_bound_mb']} MB" in log
+
+
+def test_memory_records_hold_the_estimate(jla_run):
+    """Every sampling job's measured peak lies between half its estimate and the estimate."""
+    for model in ("janus", "lcdm"):
+        base = jla_run / "results/jla" / model
+        record = json.loads((base / "resources.json").read_text())
+        resources = json.loads((base / "summary.json").read_text())["resources"]
+        assert RESOURCE_KEYS <= set(resources)
+        for sampler in ("emcee", "dynesty"):
+            memory = json.loads((base / sampler / "memory.json").read_text())
+            assert memory["estimate_mb"] == record[sampler]["mem_mb"] == resources[sampler]["mem_mb_estimate"]
+            assert len(memory["series"]) >= 2 and memory["duration_s"] > 0
+            job = resources[sampler]
+            assert job["peak_rss_mb"] == max(memory["peak_rss_mb"], memory["process_maxrss_mb"])
+            assert job["mem_mb_estimate"] / 2 <= job["peak_rss_mb"] <= job["mem_mb_estimate"]
+            assert job["runtime_min"] == pytest.approx(memory["duration_s"] / 60, abs=1e-3)
+            assert job["runtime_estimate_min"] == record[sampler]["runtime_minutes"]
+            assert (base / sampler / "memory.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert 0 < resources["peak_rss_mb"] <= resources["mem_mb_estimate"]
+        assert resources["peak_rss_mb"] == max(resources[s]["peak_rss_mb"] for s in ("emcee", "dynesty"))
+        assert resources["runtime_min"] == pytest.approx(resources["emcee"]["runtime_min"]
+                                                         + resources["dynesty"]["runtime_min"], abs=2e-3)
+    report = (jla_run / "results/report.html").read_text(errors="replace")
+    assert "Resources" in report and "Pre-flight checks" in report
 
 
 def test_chain_is_an_emcee_hdf5_backend(jla_run):

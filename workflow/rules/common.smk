@@ -58,13 +58,15 @@ def dataset_files(wildcards):
 
 def summary_inputs(wildcards):
     base = run_dir(wildcards.dataset, wildcards.model)
-    files = {}
+    files = {"resources": f"{base}/resources.json"}
     if "emcee" in SAMPLERS:
         files["chain"] = f"{base}/emcee/chain.h5"
         files["run"] = f"{base}/emcee/run.json"
         files["convergence"] = f"{base}/convergence.json"
     if "dynesty" in SAMPLERS:
         files["evidence"] = f"{base}/dynesty/evidence.json"
+    for sampler in SAMPLERS:
+        files[f"memory_{sampler}"] = f"{base}/{sampler}/memory.json"
     return files
 
 

@@ -3,12 +3,53 @@
 # and the checkpoint is exactly what must survive that.
 
 
-rule emcee:
+rule preflight:
     input:
         data="results/{dataset}/data.json",
     output:
+        json="results/{dataset}/{model}/preflight.json",
+        table=report(
+            "results/{dataset}/{model}/preflight.csv",
+            caption="../report/preflight.rst",
+            category="Resources",
+            subcategory="Pre-flight checks",
+            labels={"dataset": "{dataset}", "model": "{model}"},
+        ),
+        # An output of this rule and an input of the samplers: a retry or a
+        # rerun of a sampling job keeps it, and its runtime is read from it.
+        resources="results/{dataset}/{model}/resources.json",
+    log:
+        "results/logs/preflight/{dataset}/{model}.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wc, input: jres.preflight_mem_mb(config, wc.dataset, wc.model, SAMPLERS, input.data),
+    script:
+        "../../scripts/preflight.py"
+
+
+def sampling_inputs(wildcards):
+    base = run_dir(wildcards.dataset, wildcards.model)
+    return {"data": f"results/{wildcards.dataset}/data.json", "resources": f"{base}/resources.json"}
+
+
+def memory_report(sampler):
+    return report(
+        f"results/{{dataset}}/{{model}}/{sampler}/memory.png",
+        caption="../report/memory.rst",
+        category="Resources",
+        subcategory="Memory",
+        labels={"dataset": "{dataset}", "model": "{model}", "sampler": sampler},
+    )
+
+
+rule emcee:
+    input:
+        unpack(sampling_inputs),
+    output:
         chain="results/{dataset}/{model}/emcee/chain.h5",
         run="results/{dataset}/{model}/emcee/run.json",
+        memory_json="results/{dataset}/{model}/emcee/memory.json",
+        memory_png=memory_report("emcee"),
     params:
         checkpoint=lambda wc: checkpoint_dir(wc, "emcee"),
     log:
@@ -18,7 +59,7 @@ rule emcee:
     threads: jres.heavy_threads(config, CORES)
     resources:
         mem_mb=lambda wc, input, attempt: jres.mem_mb(config, wc.dataset, wc.model, "emcee", input.data, attempt),
-        runtime=lambda wc, attempt: jres.runtime_min(config, f"results/{wc.dataset}/{wc.model}/resources.json", attempt),
+        runtime=lambda wc, input, attempt: jres.runtime_min(config, input.resources, "emcee", attempt),
     retries: 1
     script:
         "../../scripts/sample_emcee.py"
@@ -26,10 +67,12 @@ rule emcee:
 
 rule dynesty:
     input:
-        data="results/{dataset}/data.json",
+        unpack(sampling_inputs),
     output:
         samples="results/{dataset}/{model}/dynesty/samples.h5",
         evidence="results/{dataset}/{model}/dynesty/evidence.json",
+        memory_json="results/{dataset}/{model}/dynesty/memory.json",
+        memory_png=memory_report("dynesty"),
     params:
         checkpoint=lambda wc: checkpoint_dir(wc, "dynesty"),
     log:
@@ -39,7 +82,7 @@ rule dynesty:
     threads: 1
     resources:
         mem_mb=lambda wc, input, attempt: jres.mem_mb(config, wc.dataset, wc.model, "dynesty", input.data, attempt),
-        runtime=lambda wc, attempt: jres.runtime_min(config, f"results/{wc.dataset}/{wc.model}/resources.json", attempt),
+        runtime=lambda wc, input, attempt: jres.runtime_min(config, input.resources, "dynesty", attempt),
     retries: 1
     script:
         "../../scripts/sample_dynesty.py"

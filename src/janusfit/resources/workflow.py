@@ -50,7 +50,17 @@ def mem_mb(config: dict, dataset: str, model: str, sampler: str, data_json, atte
     return mem_mb_for_attempt(estimate.total_mb, attempt)
 
 
-def runtime_min(config: dict, resources_json, attempt: int) -> int:
-    return runtime_for_attempt(resources_json, config["resources"]["runtime_min"], attempt)
+def preflight_mem_mb(config: dict, dataset: str, model: str, samplers, data_json) -> int:
+    """The largest first-attempt ``mem_mb`` of the run's sampling jobs.
+
+    The pre-flight job asks for what they will ask for, so that what Snakemake
+    grants it (lowered to ``--resources mem_mb`` when that is smaller) tells
+    it whether they will fit.
+    """
+    return max(mem_mb(config, dataset, model, s, data_json, 1) for s in samplers)
+
+
+def runtime_min(config: dict, resources_json, sampler: str, attempt: int) -> int:
+    return runtime_for_attempt(resources_json, config["resources"]["runtime_min"], attempt, section=sampler)
 
 

@@ -1,16 +1,55 @@
-"""The sampling rules: emcee and dynesty, checkpointed and resumable."""
+"""The sampling rules: emcee and dynesty, checkpointed, resumable, and watched for memory.
+
+Each job first checks that its memory estimate fits what Snakemake gave it:
+the preflight rule checked this once, but a rerun may be given less
+(``--resources mem_mb`` lowers a job's ``mem_mb`` silently). The whole job
+then runs inside a MemoryMonitor, whose record and plot are written when the
+sampler has finished.
+"""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from ..atomic import atomic_write_json
+from ..resources.memory import check_fits, memory_budget
+from ..resources.monitor import MemoryMonitor
+from ..resources.workflow import memory_estimate
 from ..run import load_run
 from ..sampling.dynesty_runner import run_dynesty, write_samples
 from ..sampling.emcee_runner import run_emcee
 from ..sampling.fingerprint import digest, make_fingerprint
 from ..sampling.session import CheckpointSession
 
+MONITOR_INTERVAL_S = 0.5
 
-def sample_emcee(config, dataset, model, checkpoint_dir, chain_path, run_json, log) -> dict:
+
+@contextmanager
+def watched(config, dataset, model, sampler, data_json, granted_mem_mb, memory_json, memory_png, log):
+    """Refuse to start when the estimate does not fit; record RSS over the block, written only on success."""
+    estimate = memory_estimate(config, dataset, model, sampler, data_json)
+    log.info(estimate.describe())
+    check_fits(estimate.total_mb, *memory_budget(estimate.total_mb, granted_mem_mb))
+    with MemoryMonitor(MONITOR_INTERVAL_S) as monitor:
+        yield
+    monitor.write(memory_json, memory_png, estimate.total_mb)
+    log.info(f"{sampler} peak RSS {monitor.peak_mb:.0f} MB (estimate {estimate.total_mb} MB) "
+             f"over {monitor.duration_s:.0f} s")
+
+
+def sample_emcee(config, dataset, model, checkpoint_dir, chain_path, run_json, data_json, memory_json, memory_png,
+                 log, granted_mem_mb=None) -> dict:
+    with watched(config, dataset, model, "emcee", data_json, granted_mem_mb, memory_json, memory_png, log):
+        return _sample_emcee(config, dataset, model, checkpoint_dir, chain_path, run_json, log)
+
+
+def sample_dynesty(config, dataset, model, checkpoint_dir, samples_path, evidence_json, data_json, memory_json,
+                   memory_png, log, granted_mem_mb=None) -> dict:
+    with watched(config, dataset, model, "dynesty", data_json, granted_mem_mb, memory_json, memory_png, log):
+        return _sample_dynesty(config, dataset, model, checkpoint_dir, samples_path, evidence_json, log)
+
+
+def _sample_emcee(config, dataset, model, checkpoint_dir, chain_path, run_json, log) -> dict:
     settings, posterior = load_run(config, dataset, model)
     fingerprint = make_fingerprint(posterior, "emcee", settings.emcee.chain_settings())
     log.info(f"emcee on {dataset}/{model}: parameters {', '.join(posterior.param_names)}, "
@@ -26,7 +65,7 @@ def sample_emcee(config, dataset, model, checkpoint_dir, chain_path, run_json, l
     return info
 
 
-def sample_dynesty(config, dataset, model, checkpoint_dir, samples_path, evidence_json, log) -> dict:
+def _sample_dynesty(config, dataset, model, checkpoint_dir, samples_path, evidence_json, log) -> dict:
     """Nested sampling in this process.
 
     A process pool was tried and dropped: dynesty's pool forks workers after

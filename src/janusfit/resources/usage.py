@@ -1,0 +1,42 @@
+"""What a run's sampling jobs used against what was estimated, for ``summary.json``.
+
+The estimates come from the run's ``resources.json`` (written by the
+preflight rule), the measurements from each sampler's ``memory.json``
+(written by its MemoryMonitor). The peak is the larger of the monitor's
+sampled peak (this process and its children) and the kernel's high-water
+mark of the job process, which catches a spike between two samples. The
+measured runtime is the wall time of the sampling job's last attempt after its
+imports: a job resumed from a checkpoint counts only the part it ran.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .runtime import RUNTIME_KEY
+
+
+def run_resources(resources_json, memory_jsons: dict) -> dict:
+    """``{mem_mb_estimate, peak_rss_mb, runtime_estimate_min, runtime_min}`` of the run, then the same per sampler.
+
+    The run's memory is that of its largest job; its times are summed over
+    the samplers. ``memory_jsons`` maps each sampler to its ``memory.json``.
+    """
+    recorded = json.loads(open(resources_json).read())
+    per_sampler = {}
+    for sampler, path in memory_jsons.items():
+        measured = json.loads(open(path).read())
+        per_sampler[sampler] = {
+            "mem_mb_estimate": recorded[sampler]["mem_mb"],
+            "peak_rss_mb": max(measured["peak_rss_mb"], measured["process_maxrss_mb"]),
+            "runtime_estimate_min": recorded[sampler][RUNTIME_KEY],
+            "runtime_min": round(measured["duration_s"] / 60.0, 3),
+        }
+    jobs = per_sampler.values()
+    return {
+        "mem_mb_estimate": max(j["mem_mb_estimate"] for j in jobs),
+        "peak_rss_mb": max(j["peak_rss_mb"] for j in jobs),
+        "runtime_estimate_min": round(sum(j["runtime_estimate_min"] for j in jobs), 3),
+        "runtime_min": round(sum(j["runtime_min"] for j in jobs), 3),
+        **per_sampler,
+    }

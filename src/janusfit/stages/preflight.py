@@ -1,0 +1,84 @@
+"""The preflight rule: check a run before its samplers start, and record what they will need.
+
+One job per run, before both samplers: it loads the data again (validating
+it), checks the likelihood, the walkers, the disk, the memory and the output
+directory, and writes the memory and runtime estimates to ``resources.json``,
+from which the workflow takes each sampling job's ``runtime``.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from pathlib import Path
+
+from ..resources.memory import DEFAULT_INFORMATION, dynesty_iterations, memory_budget
+from ..resources.preflight import chain_disk_bytes, dynesty_disk_bytes, preflight, raise_if_failed, write_preflight
+from ..resources.runtime import (
+    RUNTIME_KEY,
+    estimate_runtime_dynesty,
+    estimate_runtime_emcee,
+    time_likelihood,
+    write_resources_json,
+)
+from ..resources.workflow import memory_estimate
+from ..run import load_run
+
+
+def preflight_run(config, dataset, model, data_json, granted_mem_mb, out_json, out_table, resources_json, log) -> dict:
+    """Run every check, write the results and the estimates, and raise when a check failed.
+
+    ``granted_mem_mb`` is the ``mem_mb`` Snakemake gave this job, which asked
+    for as much as the largest sampling job will (None outside Snakemake).
+    """
+    samplers = list(config["samplers"])
+    settings, posterior = load_run(config, dataset, model)
+    log.info(f"{dataset}: {posterior.n_data} data points loaded and validated")
+    estimates = {s: memory_estimate(config, dataset, model, s, data_json) for s in samplers}
+    for est in estimates.values():
+        log.info(est.describe())
+    e, d = settings.emcee, settings.dynesty
+    disk = 0
+    if "emcee" in samplers:
+        disk += chain_disk_bytes(e.n_walkers, e.max_steps, posterior.ndim)
+    if "dynesty" in samplers:
+        points = dynesty_iterations(d.nlive, posterior.ndim, DEFAULT_INFORMATION, d.dlogz)
+        disk += dynesty_disk_bytes(points, posterior.ndim, len(pickle.dumps(posterior)))
+
+    requested = max(est.total_mb for est in estimates.values())
+    available, source = memory_budget(requested, granted_mem_mb)
+    result = preflight(posterior, e.n_walkers if "emcee" in samplers else None,
+                       {s: est.total_mb for s, est in estimates.items()}, available, disk,
+                       out_dir=Path(out_json).parent, memory_source=source)
+    write_preflight(result, out_json, out_table)
+    for c in result["checks"]:
+        log.info(f"preflight {'pass' if c['passed'] else 'FAIL'} {c['name']}: {c['detail']}")
+    raise_if_failed(result)
+
+    # Timed only now: a likelihood that fails the checks above could not be timed.
+    record = {"disk_bytes": disk}
+    if "emcee" in samplers:
+        # emcee evaluates half the ensemble per call (the other half is the move's reference).
+        t_eval = time_likelihood(posterior, batch_size=max(e.n_walkers // 2, 1))
+        record["emcee"] = {RUNTIME_KEY: round(estimate_runtime_emcee(t_eval, e.n_walkers, e.max_steps), 2),
+                           "mem_mb": estimates["emcee"].total_mb,
+                           "seed_upper_bound_mb": estimates["emcee"].upper_bound_mb, "likelihood_s": t_eval,
+                           "memory_components_mb": _rounded(estimates["emcee"].components)}
+    if "dynesty" in samplers:
+        t_eval = time_likelihood(posterior, batch_size=1)  # dynesty calls the likelihood one point at a time
+        minutes = estimate_runtime_dynesty(t_eval, d.nlive, posterior.ndim, sample=d.sample, dlogz=d.dlogz)
+        record["dynesty"] = {RUNTIME_KEY: round(minutes, 2), "mem_mb": estimates["dynesty"].total_mb,
+                             "likelihood_s": t_eval,
+                             "memory_components_mb": _rounded(estimates["dynesty"].components)}
+    for sampler in samplers:
+        upper = record[sampler].get("seed_upper_bound_mb")
+        log.info(f"{sampler}: memory estimate {record[sampler]['mem_mb']} MB"
+                 + (f" (whole chain in memory, the seed's upper bound: {upper} MB)" if upper else "")
+                 + f"; runtime estimate {record[sampler][RUNTIME_KEY]:.1f} min at "
+                 f"{record[sampler]['likelihood_s'] * 1e6:.1f} µs per likelihood evaluation")
+    write_resources_json(resources_json, record)
+    return result
+
+
+def _rounded(components: dict) -> dict:
+    return {name: math.ceil(mb * 10) / 10 for name, mb in components.items()}

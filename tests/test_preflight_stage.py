@@ -1,0 +1,90 @@
+"""The preflight rule's work on real JLA data: what it writes, and how it stops."""
+
+import json
+import logging
+
+import pytest
+from snakemake.utils import validate
+
+from janusfit.errors import ConfigError, ResourceError
+from janusfit.resources.runtime import runtime_for_attempt
+from janusfit.resources.workflow import memory_estimate
+from janusfit.stages.data import inspect
+from janusfit.stages.preflight import preflight_run
+from janusfit.stages.sample import sample_emcee
+
+LOG = logging.getLogger("test_preflight_stage")
+
+
+def config(repo, shared_data, **sections):
+    jla = shared_data / "jla"
+    cfg = {"datasets": {"jla": {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
+                                "cov": str(jla / "jla_mub_covmatrix.txt")}},
+           "models": ["lcdm"], **sections}
+    validate(cfg, str(repo / "workflow/schemas/config.schema.yaml"))
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def data_json(tmp_path_factory, repo, shared_data):
+    out = tmp_path_factory.mktemp("data")
+    inspect(config(repo, shared_data), "jla", out / "data.json", out / "data.png", LOG)
+    return out / "data.json"
+
+
+def outputs(tmp_path):
+    base = tmp_path / "results/jla/run"
+    return base / "preflight.json", base / "preflight.csv", base / "resources.json"
+
+
+def test_passing_run_records_its_estimates(tmp_path, repo, shared_data, data_json):
+    cfg = config(repo, shared_data)
+    out_json, out_csv, resources = outputs(tmp_path)
+    result = preflight_run(cfg, "jla", "lcdm", data_json, None, out_json, out_csv, resources, LOG)
+    assert result["passed"] and json.loads(out_json.read_text()) == result
+    assert "this machine allows" in result["checks"][5]["detail"]
+    record = json.loads(resources.read_text())
+    for sampler in ("emcee", "dynesty"):
+        assert record[sampler]["mem_mb"] == memory_estimate(cfg, "jla", "lcdm", sampler, data_json).total_mb
+        assert record[sampler]["runtime_minutes"] >= 1.0  # a minute of overhead at least
+        assert 0 < record[sampler]["likelihood_s"] < 0.01
+        assert runtime_for_attempt(resources, 500, 2, section=sampler) == pytest.approx(
+            2 * record[sampler]["runtime_minutes"], abs=1)
+    # 32 walkers × 20000 steps × 1 parameter × 8 B × 2, plus the baseline.
+    assert record["emcee"]["seed_upper_bound_mb"] == 271
+    assert record["disk_bytes"] > 50_000_000
+
+
+def test_lowered_mem_mb_stops_the_run_naming_the_settings(tmp_path, repo, shared_data, data_json):
+    cfg = config(repo, shared_data)
+    out_json, out_csv, resources = outputs(tmp_path)
+    with pytest.raises(ResourceError) as info:
+        preflight_run(cfg, "jla", "lcdm", data_json, 100, out_json, out_csv, resources, LOG)
+    message = str(info.value)
+    for part in ("memory", "Snakemake's --resources mem_mb allows 100 MB", "emcee.n_walkers", "dynesty.nlive"):
+        assert part in message
+    assert not json.loads(out_json.read_text())["passed"]
+    assert not resources.exists()
+
+
+def test_too_few_walkers_stops_the_run(tmp_path, repo, shared_data, data_json):
+    # wCDM has two parameters (Om, w): emcee needs at least 4 walkers.
+    cfg = config(repo, shared_data, models=["wcdm"], samplers=["emcee"], emcee={"n_walkers": 2})
+    out_json, out_csv, resources = outputs(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        preflight_run(cfg, "jla", "wcdm", data_json, None, out_json, out_csv, resources, LOG)
+    assert info.value.key == "emcee.n_walkers" and "2 walkers for 2 parameters (emcee needs at least 4)" in str(info.value)
+    checks = {c["name"]: c["passed"] for c in json.loads(out_json.read_text())["checks"]}
+    assert checks == {"data_validated": True, "log_likelihood_at_prior_centre": True,
+                      "log_likelihood_at_prior_draws": True, "n_walkers": False, "disk": True, "memory": True,
+                      "out_dir_writable": True}
+
+
+def test_sampling_job_given_less_than_its_estimate_refuses_to_start(tmp_path, repo, shared_data, data_json):
+    cfg = config(repo, shared_data)
+    with pytest.raises(ResourceError) as info:
+        sample_emcee(cfg, "jla", "lcdm", tmp_path / "ck", tmp_path / "chain.h5", tmp_path / "run.json", data_json,
+                     tmp_path / "memory.json", tmp_path / "memory.png", LOG, granted_mem_mb=100)
+    message = str(info.value)
+    assert "Snakemake's --resources mem_mb allows 100 MB" in message and "emcee.n_walkers" in message
+    assert list(tmp_path.iterdir()) == []
