@@ -5,7 +5,8 @@
 
 Sections (see each module's docstring for exactly what is timed):
 likelihood (bench_likelihood), checkpoint (bench_checkpoint), end_to_end
-(bench_end_to_end), scale (bench_scale), startup (bench_startup).
+(bench_end_to_end), scale (bench_scale), startup (bench_startup), memory
+(bench_memory: the memory estimator against measured peaks).
 ``--sections`` runs a subset. The JSON goes to
 benchmarks/results/<host>-<date>[-quick].json; the table is printed in
 Markdown, ready for benchmarks/README.md.
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS, machine, shared_data  # noqa: E402
 
-SECTIONS = ("likelihood", "checkpoint", "end_to_end", "scale", "startup")
+SECTIONS = ("likelihood", "checkpoint", "end_to_end", "scale", "startup", "memory")
 
 
 def main() -> None:
@@ -143,6 +144,12 @@ def _rows_startup(res: dict) -> list:
              f"{res['warm_median_s']:.2f} s", f"stages (s): {stages}", "—", "≤2 s", res["status"]],
             ["start-up", "the same, cold (empty) numba cache", f"{res['cold']['total_s']:.2f} s", "compiles every kernel",
              "—", "—", "—"]]
+
+
+def _rows_memory(res: dict) -> list:
+    return [["memory", r["case"], f"predicted {r['predicted_mb']:,} MB", f"measured peak RSS {r['measured_mb']:,.0f} MB",
+             f"{r['ratio']:.2f}× measured", "measured ≤ predicted ≤ 2× measured", "ok" if r["holds"] else "MISSED"]
+            for r in res["rows"]]
 
 
 if __name__ == "__main__":
