@@ -34,6 +34,7 @@ from common import REPO
 # (sampler, walkers or nlive, steps (emcee), N)
 CASES = [
     ("emcee", 32, 100_000, 20),
+    ("emcee", 256, 100_000, 20),
     ("emcee", 256, 10_000, 20),
     ("emcee", 64, 10_000, 500),
     ("emcee", 256, 1_000, 1000),
