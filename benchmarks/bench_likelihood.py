@@ -30,6 +30,7 @@ timing, every baseline's ln L is checked against janusfit's (max |Δχ²|).
 from __future__ import annotations
 
 import warnings
+from importlib.metadata import version
 
 import numba
 import numpy as np
@@ -244,7 +245,7 @@ def run(quick: bool, log=print) -> dict:
                 log(f"  {ds_name:20s} {model_name:5s} batch {batch:4d}: {row['evals_per_s']:12.0f} evals/s  "
                     f"x{row['speedup_vs_baseline']:8.1f} baseline  x{row['speedup_vs_numpy_best']:7.1f} numpy  "
                     f"{row['ratio_to_floor']:6.2f}x floor  {row['status']}")
-    return {"rows": rows_out, "reps": reps, "block_s": block}
+    return {"rows": rows_out, "reps": reps, "block_s": block, "astropy": version("astropy")}
 
 
 def _check(post, plain: Plain, model: str, rows: np.ndarray) -> float:

@@ -8,7 +8,8 @@ likelihood (bench_likelihood), checkpoint (bench_checkpoint), end_to_end
 (bench_end_to_end), scale (bench_scale), startup (bench_startup), memory
 (bench_memory: the memory estimator against measured peaks).
 ``--sections`` runs a subset. The JSON goes to
-benchmarks/results/<host>-<date>[-quick].json; the table is printed in
+benchmarks/results/<host>-<date>[-<sections>][-quick].json (the sections
+named only for a subset); the table is printed in
 Markdown, ready for benchmarks/README.md.
 """
 
@@ -55,7 +56,9 @@ def main() -> None:
     table = render(results)
     print("\n" + table)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{info['host']}-{datetime.date.today().isoformat()}{'-quick' if args.quick else ''}.json"
+    # A subset says which sections it holds, so it never overwrites a full run of the same day.
+    subset = "" if set(sections) == set(SECTIONS) else "-" + "+".join(sections)
+    path = RESULTS / f"{info['host']}-{datetime.date.today().isoformat()}{subset}{'-quick' if args.quick else ''}.json"
     path.write_text(json.dumps(results, indent=1, default=float) + "\n")
     print(f"\nwrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path} "
           f"({results['elapsed_s'] / 60:.1f} min)")
@@ -75,9 +78,9 @@ def _rows_likelihood(res: dict) -> list:
     out = []
     for r in res["rows"]:
         cov = "full" if r["full_cov"] else "diag"
-        base = "astropy distmod" if r["model"] == "lcdm" else "numpy Mattig"
+        base = f"astropy {res['astropy']} distmod" if r["model"] == "lcdm" else "numpy Mattig"
         if r["dataset"] == "chronometers" and r["model"] == "lcdm":
-            base = "astropy H(z)"
+            base = f"astropy {res['astropy']} H(z)"
         target = ("≥30× base, ≥10× numpy, ≤3× floor" if r["dataset"] == "pantheon+" and r["batch"] == 32
                   else "≤3× floor" if r["batch"] >= 32 else "—")
         out.append([
@@ -109,13 +112,24 @@ def _rows_end_to_end(res: dict) -> list:
     out = []
     for r in res["rows"]:
         for sampler, goal in (("emcee", "converged posterior"), ("dynesty", "ln Z, dlogz 0.1")):
-            ours, plain = r[f"janusfit_{sampler}"], r[f"plain_{sampler}"]
-            proj = " (projected)" if plain.get("projected") else ""
-            extra = f"; ln Z {ours['logz']:.2f} vs {plain.get('logz', float('nan')):.2f}" if sampler == "dynesty" else ""
+            row = r[sampler]
+            ours = row["janusfit"]
+            plains = []
+            for p in row["plain"].values():
+                what = f"plain, astropy {p['astropy']}" if r["model"] == "lcdm" else "plain, numpy"
+                text = f"{what}: {p['wall_s']:,.1f} s{' (projected)' if p['projected'] else ''}, {p['calls']:,} calls"
+                if sampler == "emcee":
+                    text += ", all checks pass" if p["passed"] else f", fails {'; '.join(p['failures'])}"
+                else:
+                    text += f", ln Z {p['logz']:.2f}"
+                plains.append(text)
+            if sampler == "emcee":
+                reached = "all checks pass" if ours["passed"] else f"fails {'; '.join(ours['failures'])}"
+            else:
+                reached = f"ln Z {ours['logz']:.2f} ± {ours['logz_err']:.2f}"
             out.append(["end to end", f"{r['dataset']} {r['model']}: {goal}",
-                        f"{ours['wall_s']:.1f} s, {ours['calls']:,} calls",
-                        f"plain {sampler}: {plain['wall_s']:.1f} s{proj}, {plain['calls']:,} calls{extra}",
-                        f"×{plain['wall_s'] / ours['wall_s']:.1f} faster", "—", "—"])
+                        f"{ours['wall_s']:.1f} s, {ours['calls']:,} calls, {reached}", "; ".join(plains),
+                        f"×{row['speedup']:.1f} vs the faster plain", "≥10× the faster plain", row["status"]])
     return out
 
 
