@@ -14,6 +14,7 @@ class ConfigError(JanusfitError):
 
     def __init__(self, key: str, problem: str):
         self.key = key
+        self.problem = problem
         super().__init__(f"config key '{key}': {problem}")
 
 

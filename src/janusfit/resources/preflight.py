@@ -19,6 +19,7 @@ import numpy as np
 
 from ..atomic import atomic_path, atomic_write_json
 from ..errors import ConfigError, ResourceError
+from ..sampling.domain import require_domain_overlap
 
 # Segments stay on disk beside the assembled HDF5 chain, so a run needs its
 # chain twice, plus checksums, zip and HDF5 headers, and the other outputs.
@@ -46,8 +47,9 @@ def dynesty_disk_bytes(points: int, n_params: int, posterior_bytes: int) -> int:
                      + points * (n_params + 3) * 8 + DISK_FIXED_BYTES)
 
 
-def _check(name: str, passed: bool, detail: str) -> dict:
-    return {"name": name, "passed": bool(passed), "detail": detail}
+def _check(name: str, passed: bool, detail: str, key: str | None = None) -> dict:
+    """One check's record; ``key`` is the config key to change when it fails."""
+    return {"name": name, "passed": bool(passed), "detail": detail, **({"key": key} if key else {})}
 
 
 def _point(posterior, theta) -> str:
@@ -91,10 +93,16 @@ def _likelihood_checks(posterior, rng_seed: int, n_draws: int) -> list[dict]:
         shown = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
         draws_check = _check("log_likelihood_at_prior_draws", False, shown)
     elif n_finite == 0 and not centre_finite:
-        draws_check = _check(
-            "log_likelihood_at_prior_draws", False,
-            f"ln L is -inf at the prior centre and all {n_draws} prior draws: the prior excludes the whole "
-            f"model domain of '{posterior.model.name}' (priors {_bounds(posterior)}); change the priors")
+        # No draw landed in the domain: the samplers' own test (corners and
+        # 4096 draws) decides whether the prior misses it altogether.
+        try:
+            require_domain_overlap(posterior)
+        except ConfigError as exc:
+            draws_check = _check("log_likelihood_at_prior_draws", False, exc.problem, key=exc.key)
+        else:
+            draws_check = _check("log_likelihood_at_prior_draws", True,
+                                 f"all {n_draws} draws outside the model's domain (-inf); the prior "
+                                 f"({_bounds(posterior)}) overlaps the domain only near its edges")
     else:
         draws_check = _check("log_likelihood_at_prior_draws", True,
                              f"{n_finite} of {n_draws} draws finite, {n_outside} outside the model's domain (-inf)")
@@ -143,7 +151,8 @@ def preflight(posterior, n_walkers: int | None, estimates_mb: dict, available_mb
     if n_walkers is not None:
         need = 2 * posterior.ndim
         checks.append(_check("n_walkers", n_walkers >= need,
-                             f"{n_walkers} walkers for {posterior.ndim} parameters (emcee needs at least {need})"))
+                             f"{n_walkers} walkers for {posterior.ndim} parameters (emcee needs at least {need})",
+                             key="emcee.n_walkers"))
     free = shutil.disk_usage(_existing_ancestor(out_dir)).free
     checks.append(_check("disk", free >= disk_needed_bytes,
                          f"{free / 1e9:.2f} GB free for '{out_dir}', the run needs {disk_needed_bytes / 1e9:.2f} GB"
@@ -166,12 +175,13 @@ def write_preflight(result: dict, json_path, table_path) -> None:
 
 
 def raise_if_failed(result: dict) -> None:
-    """One error listing every failed check: ConfigError when ``n_walkers`` is among them, else ResourceError."""
+    """One error listing every failed check: a ConfigError naming the first config key to blame, else ResourceError."""
     failed = [c for c in result["checks"] if not c["passed"]]
     if not failed:
         return
     listing = "\n".join(f"  - {c['name']}: {c['detail']}" for c in failed)
     message = f"preflight failed {len(failed)} of {len(result['checks'])} checks:\n{listing}"
-    if any(c["name"] == "n_walkers" for c in failed):
-        raise ConfigError("emcee.n_walkers", message)
+    keys = [c["key"] for c in failed if "key" in c]
+    if keys:
+        raise ConfigError(keys[0], message)
     raise ResourceError(message)
