@@ -42,6 +42,7 @@ from .store import clean_partial, commit, quarantine, verified
 from .thinned import ThinnedChain
 
 SEGMENT = re.compile(r"^seg_(\d{10})_(\d{10})\.npz$")
+CHUNK_BYTES = 256 << 10  # of the final HDF5 file's datasets
 
 
 @dataclass(frozen=True)
@@ -211,16 +212,25 @@ def write_emcee_hdf5(segments: SegmentChain, path, n_walkers: int, ndim: int, ra
     The file is readable by ``emcee.backends.HDFBackend(path, read_only=True)``.
     """
     n = segments.iteration
+    # Row-aligned chunks of ~256 KiB, in a cache holding several: each segment
+    # then fills whole chunks and finishes the one the last segment began.
+    # h5py's automatic chunks for a long chain split the walkers and
+    # parameters ((15625, 1, 1) at 1e6 steps), so every segment rewrote part
+    # of hundreds of chunks: slow, and its memory grew with the chain.
+    rows = max(1, min(n, CHUNK_BYTES // (n_walkers * ndim * 8)))
+    lp_rows = max(1, min(n, CHUNK_BYTES // (n_walkers * 8)))
     with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(tmp, "w", rdcc_nbytes=16 * CHUNK_BYTES) as f:
             g = f.create_group("mcmc")
             g.attrs["version"] = emcee.__version__
             g.attrs["nwalkers"] = n_walkers
             g.attrs["ndim"] = ndim
             g.attrs["has_blobs"] = False
             g.attrs["iteration"] = n
-            chain = g.create_dataset("chain", (n, n_walkers, ndim), maxshape=(None, n_walkers, ndim), dtype="f8")
-            log_prob = g.create_dataset("log_prob", (n, n_walkers), maxshape=(None, n_walkers), dtype="f8")
+            chain = g.create_dataset("chain", (n, n_walkers, ndim), maxshape=(None, n_walkers, ndim), dtype="f8",
+                                     chunks=(rows, n_walkers, ndim))
+            log_prob = g.create_dataset("log_prob", (n, n_walkers), maxshape=(None, n_walkers), dtype="f8",
+                                        chunks=(lp_rows, n_walkers))
             accepted = np.zeros(n_walkers)
             at = 0
             for c, lp, acc in segments.iter_arrays():
