@@ -108,8 +108,9 @@ def _case(sampler: str, size: int, n_steps: int | None, n_data: int, tmp: Path) 
     else:
         case = f"dynesty nlive {size} ({result['n_iter']:,} iterations), N = {n_data}"
     return {
-        "case": case + " full cov", "sampler": sampler, "n_data": n_data, "predicted_mb": predicted, "measured_mb": measured, "ratio": predicted / measured,
-        "holds": measured <= predicted <= 2 * measured, "wall_s": wall,
+        "case": case + " full cov", "sampler": sampler, "n_data": n_data, "predicted_mb": predicted,
+        "measured_mb": measured, "ratio": predicted / measured, "holds": measured <= predicted <= 2 * measured,
+        "wall_s": wall,
         "monitor_peak_mb": json.loads((run / "memory.json").read_text())["peak_rss_mb"],
         "components_mb": {k: round(v, 1) for k, v in estimate.components.items()},
     }
