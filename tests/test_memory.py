@@ -1,4 +1,7 @@
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -34,14 +37,43 @@ def test_emcee_components():
     # Segments are cut at check_every (500) even though checkpoint_steps is 1000.
     assert c["segment_buffer"] == pytest.approx(2.5 * 500 * 64 * 3 * 8 / 1e6)
     assert c["final_assembly"] == pytest.approx(500 * 64 * 3 * 8 / 1e6)
-    assert c["convergence_copy"] == pytest.approx(3.0 * 10000 * 64 * 2 * 8 / 1e6)
+    # The stopping rule's float32 copy of all 10000 steps, and τ's per-row temporaries.
+    assert c["convergence_copy"] == pytest.approx(10000 * 64 * 2 * 4 / 1e6)
+    assert c["tau_temporaries"] == pytest.approx(10000 * 300 / 1e6)
 
 
 def test_convergence_copy_is_bounded_by_thinning():
     long = dict(EMCEE, n_steps=100_000)
-    assert estimate_emcee(**long).components["convergence_copy"] == pytest.approx(3.0 * 20000 * 64 * 2 * 8 / 1e6)
+    assert estimate_emcee(**long).components["convergence_copy"] == pytest.approx(20000 * 64 * 2 * 4 / 1e6)
     whole = estimate_emcee(**long, thin_max_rows=None).components["convergence_copy"]
-    assert whole == pytest.approx(3.0 * 100_000 * 64 * 2 * 8 / 1e6)
+    assert whole == pytest.approx(100_000 * 64 * 2 * 4 / 1e6)
+
+
+THINNED_CODE = """
+import json, sys
+import numpy as np
+from janusfit.sampling.thinned import ThinnedChain
+def hwm():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) * 1024 / 1e6
+segment = np.random.default_rng(0).standard_normal((500, 128, 2))
+before = hwm()
+chain = ThinnedChain(20000)
+for i in range(60):  # 30000 steps: the copy fills, is thinned in place, and τ is estimated every 10 segments
+    chain.append(segment)
+    if i % 10 == 9:
+        chain.tau()
+print(hwm() - before)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc")
+def test_stopping_rule_copy_stays_within_its_components():
+    # A fresh interpreter, so that the high-water mark rises only with the copy.
+    rise = float(subprocess.run([sys.executable, "-c", THINNED_CODE], capture_output=True, text=True,
+                                check=True).stdout)
+    c = estimate_emcee(128, 30000, 2, 20, False, 500).components
+    predicted = c["convergence_copy"] + c["tau_temporaries"]
+    assert c["convergence_copy"] <= rise <= predicted
 
 
 def test_diagonal_errors_need_no_matrix():

@@ -29,9 +29,10 @@ the constant is the largest value seen. The components are:
   supernova, batch × N.
 - emcee: ``segment_buffer`` (the in-memory backend of one checkpoint segment
   plus its npz bytes), ``convergence_copy`` (the bounded thinned copy of the
-  chain that the stopping rule keeps, with the copy ``integrated_time``
-  reads), ``final_assembly`` (one segment read back while the HDF5 chain is
-  written).
+  chain that the stopping rule keeps, one single-precision buffer),
+  ``tau_temporaries`` (one walker's series, its spectrum, the summed spectra
+  and their inverse FFT while τ is estimated), ``final_assembly`` (one segment
+  read back while the HDF5 chain is written).
 - dynesty: ``live_points``, ``dead_points`` (the per-iteration Python objects
   of ``saved_run``), ``checkpoint_pickling`` (pickling the sampler memoises
   a bytes object and a tuple per array, and the pickle is read back to be
@@ -81,7 +82,8 @@ SOLVE_TEMPORARIES = 2.5  # batch × N: residuals solved in place; measured 2.0
 
 EMCEE_FIXED_MB = 6.0  # sampler, HDF5 and zip machinery; peak rise of a 32-walker, 1000-step run
 SEGMENT_COPIES = 2.5  # backend arrays + the npz bytes (+ growth slack); measured 2.4
-CONVERGENCE_COPIES = 3.0  # thinned rows + concatenation while thinning or reading; measured 2.2–2.9
+THINNED_BYTES = 4  # ThinnedChain keeps float32 rows and thins them in place: no second copy
+TAU_BYTES_PER_ROW = 300  # measured 120–280 B per kept row beyond the buffer (256 walkers, 1–5 parameters)
 THIN_MAX_ROWS = 20000  # EmceeSettings.thin_max_rows
 CHECK_EVERY = 500  # EmceeSettings.check_every: the runner also cuts segments there
 
@@ -185,7 +187,8 @@ def estimate_emcee(n_walkers: int, n_steps: int, n_params: int, n_data: int, ful
     components.update({
         "sampler": EMCEE_FIXED_MB,
         "segment_buffer": SEGMENT_COPIES * segment * walker_bytes / MB,
-        "convergence_copy": CONVERGENCE_COPIES * rows * n_walkers * n_params * F8 / MB,
+        "convergence_copy": rows * n_walkers * n_params * THINNED_BYTES / MB,
+        "tau_temporaries": rows * TAU_BYTES_PER_ROW / MB,
         "final_assembly": segment * walker_bytes / MB,
     })
     return MemoryEstimate("emcee", components, seed_upper_bound(n_walkers, n_steps, n_params))
