@@ -15,7 +15,7 @@ measured ≤ predicted ≤ 2 × measured.
 
 The grid spans 32–256 walkers, 1e3–1e5 steps and N = 20–2000 for emcee and
 nlive 250–1000 at N = 20–2000 for dynesty; long chains are paired with small N
-so that the section runs in about 10 minutes on 2 cores (``--quick``: 3 cases).
+so that the section runs in 6–11 minutes on 2 cores (``--quick``: 3 cases, under a minute).
 """
 
 from __future__ import annotations
