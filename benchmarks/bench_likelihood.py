@@ -18,9 +18,11 @@ blocks (see common.alternate), all on the same fixed parameter vectors:
   arithmetic every evaluation must do at least once per element, given μ.
   Full covariance: the triangular solve of the Cholesky factor against the
   batch of residual vectors, the fastest of scipy.linalg.solve_triangular,
-  LAPACK dtrtrs (BLAS dtrsm) with a Fortran-ordered factor, and a compiled
-  (numba) forward substitution — on this 2-core VM, multithreaded BLAS takes
-  milliseconds for a 22 × 22 solve, which would make a lenient floor.
+  LAPACK dtrtrs (BLAS dtrsm) with a Fortran-ordered factor, and two compiled
+  (numba) forward substitutions, one row at a time and with the batch
+  innermost (vectorised across the batch, as dtrsm is) — on a busy 2-core VM
+  multithreaded BLAS can take milliseconds for a 22 × 22 solve, which alone
+  would make a lenient floor.
 
 The per-call baselines loop over vectors, so their rate does not depend on the
 batch; they are timed on up to ``baseline_rows`` vectors of the batch. Before
@@ -184,6 +186,21 @@ def _forward(lt, rows, out):
                 o[i] -= col[i] * y
 
 
+@numba.njit(cache=True, fastmath=True)
+def _forward_batch(lt, cols, work):
+    """work ← L⁻¹ cols for an N × batch matrix of residual columns, the batch innermost (as dtrsm vectorises)."""
+    n, nb = cols.shape
+    work[:] = cols
+    for k in range(n):
+        wk, d, col = work[k], lt[k, k], lt[k]
+        for b in range(nb):
+            wk[b] /= d
+        for i in range(k + 1, n):
+            wi, c = work[i], col[i]
+            for b in range(nb):
+                wi[b] -= c * wk[b]
+
+
 def floors(ds, batch: int) -> dict:
     rng = np.random.default_rng(0)
     if not ds.has_full_cov:
@@ -193,10 +210,12 @@ def floors(ds, batch: int) -> dict:
     chol = np.linalg.cholesky(ds.cov)
     chol_f, chol_t = np.asfortranarray(chol), np.ascontiguousarray(chol.T)
     resid = rng.normal(size=(batch, ds.n))
-    work = resid.copy()
+    work, cols = resid.copy(), np.ascontiguousarray(resid.T)
+    work_cols = np.empty_like(cols)
     return {"solve_triangular": lambda: solve_triangular(chol, resid.T, lower=True, check_finite=False),
             "dtrtrs": lambda: lapack.dtrtrs(chol_f, resid.T, lower=1),
-            "compiled": lambda: _forward(chol_t, resid, work)}
+            "compiled": lambda: _forward(chol_t, resid, work),
+            "compiled, batch inner": lambda: _forward_batch(chol_t, cols, work_cols)}
 
 
 # ---------------------------------------------------------------- the section
