@@ -3,6 +3,7 @@
 import json
 import warnings
 
+import arviz as az
 import emcee
 import numpy as np
 import pytest
@@ -129,7 +130,6 @@ def test_emcee_gaussian_run_passes_every_check(gaussian_run):
     [(1000, 0.0, 4), (1001, 0.9, 4), (200, -0.5, 4), (31, 0.99, 3), (8, 0.5, 2)],
 )
 def test_one_walker_per_group_is_exactly_arviz(n_steps, rho, n_chains):
-    az = pytest.importorskip("arviz")
     x = ar1(rho, n_steps, n_chains, seed=5)
     x[:, -1] += 0.3
     groups = group_walkers(x, n_groups=n_chains)
