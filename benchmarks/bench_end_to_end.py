@@ -7,8 +7,8 @@ For each dataset (Union3, JLA binned) and model (flat ΛCDM, JANUS):
   500 live points, dlogz 0.1), each inside a CheckpointSession;
 - the plain script of plain_script.py (astropy or numpy per call, stock emcee
   with ``HDFBackend``, dynesty's defaults), in a fresh interpreter: this one,
-  and for ΛCDM also the astropy 6.1 environment ``benchmarks/.astropy61``
-  when it exists (benchmarks/README.md says how to make it). Building a
+  and for ΛCDM also a virtual environment with astropy 6.1,
+  ``benchmarks/.astropy61``, which the first run builds with pip. Building a
   ``FlatLambdaCDM`` takes ~14 ms in astropy ≥ 7.1 and ~0.3 ms in 6.1, so the
   two plain scripts differ by an order of magnitude and the target is set
   against the faster one. A plain run that hits its wall-clock cap is
@@ -19,6 +19,11 @@ janusfit's convergence checks (N/τ > 50, rank-normalised R̂ < 1.01, bulk ESS �
 400, mean acceptance 0.2–0.5): the row says whether all pass. Both sides draw
 their initial walkers the same way and use the same normalised likelihood, so
 their ln Z agree. Likelihood calls count parameter vectors inside the prior.
+
+janusfit's rows also time its likelihood inside each run; the rest of the
+wall time is the sampler's own work (emcee's moves, dynesty's bounds and
+proposals) and janusfit's checkpoints. That rest bounds the ratio a faster
+likelihood could reach against the plain script.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import venv
 import tempfile
 import time
 from importlib.metadata import version
@@ -43,14 +49,25 @@ TARGET = 10.0  # × faster than the faster plain script
 ASTROPY61 = REPO / "benchmarks" / ".astropy61" / "bin" / "python"
 
 
+# numpy 2.4 removed np.in1d, which astropy 6.1 still uses.
+ASTROPY61_PACKAGES = ["astropy~=6.1.0", "numpy~=2.2.0", "emcee", "dynesty", "h5py", "scipy"]
+
+
 class CountingPosterior(Posterior):
-    """A Posterior that counts the parameter vectors its likelihood evaluates (picklable, as dynesty's checkpoint needs)."""
+    """A Posterior that counts the parameter vectors its likelihood evaluates, and the seconds it takes.
+
+    Picklable, as dynesty's checkpoint needs.
+    """
 
     calls = 0
+    seconds = 0.0
 
     def _log_likelihood(self, theta):
+        t0 = time.perf_counter()
+        out = super()._log_likelihood(theta)
+        self.seconds += time.perf_counter() - t0
         self.calls += len(theta)
-        return super()._log_likelihood(theta)
+        return out
 
 
 def _diagnostics(chain_path, names) -> dict:
@@ -74,7 +91,8 @@ def _janusfit(ds, model_name: str, tmp: Path) -> dict:
     t0 = time.perf_counter()
     with CheckpointSession(tmp / "emcee", fp, log=_quiet) as session:
         res = run_emcee(post, settings, session, tmp / "chain.h5", log=_quiet)
-    out["emcee"] = {"wall_s": time.perf_counter() - t0, "calls": post.calls, "steps": res.n_steps,
+    out["emcee"] = {"wall_s": time.perf_counter() - t0, "calls": post.calls, "likelihood_s": post.seconds,
+                    "steps": res.n_steps,
                     "converged": res.converged, **_diagnostics(tmp / "chain.h5", post.param_names)}
 
     post = CountingPosterior(get_model(model_name), [ds])
@@ -83,7 +101,8 @@ def _janusfit(ds, model_name: str, tmp: Path) -> dict:
     t0 = time.perf_counter()
     with CheckpointSession(tmp / "dynesty", fp, log=_quiet) as session:
         dres, _ = run_dynesty(post, dset, session, log=_quiet)
-    out["dynesty"] = {"wall_s": time.perf_counter() - t0, "calls": post.calls, "logz": dres.logz,
+    out["dynesty"] = {"wall_s": time.perf_counter() - t0, "calls": post.calls, "likelihood_s": post.seconds,
+                      "logz": dres.logz,
                       "logz_err": dres.logz_err}
     return out
 
@@ -148,6 +167,20 @@ def _status(row: dict, model_name: str, sampler: str) -> str:
     return "MISSED " + ", ".join(missed) if missed else "ok"
 
 
+def ensure_astropy61(log=print) -> None:
+    """Build benchmarks/.astropy61 (a venv with astropy 6.1 and the plain script's samplers) unless it exists."""
+    if ASTROPY61.exists():
+        return
+    env_dir = ASTROPY61.parent.parent
+    log(f"  building {env_dir} with pip: {' '.join(ASTROPY61_PACKAGES)}")
+    venv.create(env_dir, with_pip=True, clear=True)
+    out = subprocess.run([str(ASTROPY61), "-m", "pip", "install", "--quiet", *ASTROPY61_PACKAGES],
+                         capture_output=True, text=True, timeout=1800)
+    if out.returncode != 0:
+        ASTROPY61.unlink(missing_ok=True)  # a half-built environment is rebuilt next time
+        log(f"  could not build {env_dir} (pip exit {out.returncode}): {out.stderr.strip()[-500:]}")
+
+
 def astropy61_version() -> str | None:
     if not ASTROPY61.exists():
         return None
@@ -165,6 +198,7 @@ def run(quick: bool, log=print) -> dict:
     if not quick:
         pairs += [("union3", "janus"), ("jla_binned", "lcdm"), ("jla_binned", "janus")]
     cap = 8.0 if quick else 20.0
+    ensure_astropy61(log)
     found = astropy61_version()
     log(f"  plain scripts: astropy {version('astropy')} (this interpreter)"
         + (f", astropy {found} ({ASTROPY61})" if found else ", no astropy 6.1 environment at " + str(ASTROPY61)))

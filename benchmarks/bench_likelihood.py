@@ -24,6 +24,12 @@ blocks (see common.alternate), all on the same fixed parameter vectors:
   multithreaded BLAS can take milliseconds for a 22 × 22 solve, which alone
   would make a lenient floor.
 
+- model alone: janusfit's evaluation of the model on the same batch, as
+  ``Posterior.__call__`` makes it (ln D at the interpolation nodes or at every
+  supernova, E(z) at every H(z) point). The floor takes μ as given, so this
+  part of janusfit's time is outside it; the row reports the ratio to the
+  floor with and without it.
+
 The per-call baselines loop over vectors, so their rate does not depend on the
 batch; they are timed on up to ``baseline_rows`` vectors of the batch. Before
 timing, every baseline's ln L is checked against janusfit's (max |Δχ²|).
@@ -221,6 +227,18 @@ def floors(ds, batch: int) -> dict:
 # ---------------------------------------------------------------- the section
 
 
+def model_alone(post, theta: np.ndarray):
+    """janusfit's model evaluation for ``theta``, exactly as its likelihood calls it."""
+    model, tm = post.model, np.ascontiguousarray(theta[:, : len(post.model.params)])
+    if post.hz:
+        z = post.hz[0].z
+        return lambda: model.E(tm, z)
+    like = post.sn[0]
+    grid = like.grid if like._reduced is None else like._reduced.knots
+    return lambda: np.log(model.transverse_distance(tm, grid))
+
+
+
 def run(quick: bool, log=print) -> dict:
     from janusfit.likelihood import Posterior
     from janusfit.models import get_model
@@ -237,7 +255,8 @@ def run(quick: bool, log=print) -> dict:
             accuracy = _check(post, plain, model_name, base_rows)
             for batch in BATCHES:
                 theta = np.ascontiguousarray(all_rows[:batch])
-                cands = {"janusfit": lambda theta=theta: post(theta), "baseline": baseline(plain, model_name, base_rows)}
+                cands = {"janusfit": lambda theta=theta: post(theta), "janusfit:model": model_alone(post, theta),
+                         "baseline": baseline(plain, model_name, base_rows)}
                 best = numpy_best(plain, model_name, base_rows)
                 cands.update({f"numpy:{k}": v for k, v in best.items()})
                 floor = floors(ds, batch)
@@ -256,6 +275,8 @@ def run(quick: bool, log=print) -> dict:
                     "speedup_vs_numpy_best": per_eval["numpy_best"] / per_eval["janusfit"],
                     "numpy_best": best_name, "floor_s": t[f"floor:{floor_name}"], "floor": floor_name,
                     "janusfit_s_per_call": t["janusfit"], "ratio_to_floor": t["janusfit"] / t[f"floor:{floor_name}"],
+                    "model_s_per_call": t["janusfit:model"],
+                    "ratio_to_floor_without_model": (t["janusfit"] - t["janusfit:model"]) / t[f"floor:{floor_name}"],
                     "baseline_evals_per_s": 1.0 / per_eval["baseline"], "max_abs_dchi2_vs_baseline": accuracy,
                     "medians_s_per_call": t,
                 }
