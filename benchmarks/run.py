@@ -1,6 +1,6 @@
 """Run every janusfit benchmark, print one table, save the numbers as JSON.
 
-    python benchmarks/run.py            # the full suite, < 20 min on 2 cores
+    python benchmarks/run.py            # the full suite, about 35 min on 2 cores
     python benchmarks/run.py --quick    # shorter runs and fewer repetitions, < 3 min
 
 Sections (see each module's docstring for exactly what is timed):
