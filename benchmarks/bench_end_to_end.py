@@ -31,9 +31,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import venv
 import tempfile
 import time
+import venv
 from importlib.metadata import version
 from pathlib import Path
 
@@ -92,8 +92,8 @@ def _janusfit(ds, model_name: str, tmp: Path) -> dict:
     with CheckpointSession(tmp / "emcee", fp, log=_quiet) as session:
         res = run_emcee(post, settings, session, tmp / "chain.h5", log=_quiet)
     out["emcee"] = {"wall_s": time.perf_counter() - t0, "calls": post.calls, "likelihood_s": post.seconds,
-                    "steps": res.n_steps,
-                    "converged": res.converged, **_diagnostics(tmp / "chain.h5", post.param_names)}
+                    "steps": res.n_steps, "converged": res.converged,
+                    **_diagnostics(tmp / "chain.h5", post.param_names)}
 
     post = CountingPosterior(get_model(model_name), [ds])
     dset = DynestySettings()
@@ -102,8 +102,7 @@ def _janusfit(ds, model_name: str, tmp: Path) -> dict:
     with CheckpointSession(tmp / "dynesty", fp, log=_quiet) as session:
         dres, _ = run_dynesty(post, dset, session, log=_quiet)
     out["dynesty"] = {"wall_s": time.perf_counter() - t0, "calls": post.calls, "likelihood_s": post.seconds,
-                      "logz": dres.logz,
-                      "logz_err": dres.logz_err}
+                      "logz": dres.logz, "logz_err": dres.logz_err}
     return out
 
 

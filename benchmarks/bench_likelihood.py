@@ -22,8 +22,7 @@ blocks (see common.alternate), all on the same fixed parameter vectors:
   (numba) forward substitutions, one row at a time and with the batch
   innermost (vectorised across the batch, as dtrsm is) — on a busy 2-core VM
   multithreaded BLAS can take milliseconds for a 22 × 22 solve, which alone
-  would make a lenient floor.
-
+  would make a lenient floor;
 - model alone: janusfit's evaluation of the model on the same batch, as
   ``Posterior.__call__`` makes it (ln D at the interpolation nodes or at every
   supernova, E(z) at every H(z) point). The floor takes μ as given, so this
