@@ -237,7 +237,6 @@ def model_alone(post, theta: np.ndarray):
     return lambda: np.log(model.transverse_distance(tm, grid))
 
 
-
 def run(quick: bool, log=print) -> dict:
     from janusfit.likelihood import Posterior
     from janusfit.models import get_model

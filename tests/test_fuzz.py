@@ -273,9 +273,9 @@ def run_fuzz(tmp_path, shared_data, n_kills, seed, models, emcee, dynesty, delay
     reference.mkdir()
     fuzz_config(reference, shared_data, models, emcee, dynesty)
     background = reference_run(reference, models)
-    rounds = []
+    rounds, done = [], 0  # done: kills in the rounds before this one
     try:
-        while sum(len(r.kills) for r in rounds) < n_kills:
+        while done < n_kills:
             fuzzed = tmp_path / f"fuzzed.{len(rounds)}"
             fuzzed.mkdir()
             fuzz_config(fuzzed, shared_data, models, emcee, dynesty)
@@ -283,7 +283,7 @@ def run_fuzz(tmp_path, shared_data, n_kills, seed, models, emcee, dynesty, delay
             rounds.append(fuzz)
             t0 = time.monotonic()
             try:
-                fuzz.run(n_kills - sum(len(r.kills) for r in rounds[:-1]), t_end - t0)
+                fuzz.run(n_kills - done, t_end - t0)
             finally:
                 fuzz.stop_everything()  # after a failure, leave no process behind
             background.join()
@@ -297,6 +297,7 @@ def run_fuzz(tmp_path, shared_data, n_kills, seed, models, emcee, dynesty, delay
                 "job_lock_waits_logged": len(fuzz.lock_waits),
             }, indent=1))
             print("checked:", json.dumps(check_result(fuzz, reference), indent=1))
+            done += len(fuzz.kills)
     finally:
         background.join()
     return rounds
