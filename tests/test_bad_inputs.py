@@ -131,6 +131,9 @@ def outcome(outcomes, name):
 
 # --- detected while Snakemake parses the config: the message is in its stderr --
 
+# Errors found while parsing need no file: the cosmic chronometers are named, never read.
+JLA_CC = {"cc": {"kind": "hz", "format": "hz_table", "path": "data/cc.txt"}, "jla_cc": {"combine": ["jla", "cc"]}}
+
 CONFIG_ERRORS = {
     "unknown_model": (dict(models=["lcdm", "nosuch"]),
                       "config key 'models[1]': unknown model 'nosuch'; known models: janus, lcdm, wcdm"),
@@ -143,9 +146,28 @@ CONFIG_ERRORS = {
                                  "config key 'priors.lcdm.Om': lower bound 0.5 must be below upper bound 0.5"),
     "prior_not_finite": (dict(priors={"lcdm": {"Om": [0.01, float("inf")]}}),
                          "config key 'priors.lcdm.Om': bounds must be finite numbers, got [0.01, inf]"),
-    "too_few_walkers": (dict(models=["lcdm", "wcdm"], emcee={**BASE["emcee"], "n_walkers": 2}),
-                        "config key 'emcee.n_walkers': 2 walkers for run jla/wcdm with 2 parameters; "
-                        "emcee needs an even number ≥ 4"),
+    "too_few_walkers": (dict(models=["wcdm"], datasets=JLA_CC, run_datasets=["jla", "jla_cc"],
+                             emcee={**BASE["emcee"], "n_walkers": 4}),
+                        "config key 'emcee.n_walkers': 4 walkers for run jla_cc/wcdm with 3 parameters; "
+                        "emcee needs an even number ≥ 6"),
+    "walkers_below_every_move_minimum": (dict(emcee={**BASE["emcee"], "n_walkers": 2}),
+                                         "config key 'emcee.n_walkers': 2 is less than the minimum of 4"),
+    "seed_beyond_numpy": (dict(emcee={**BASE["emcee"], "seed": 2**32}),
+                          "config key 'emcee.seed': 4294967296 is greater than the maximum of 4294967295"),
+    "too_few_live_points": (dict(samplers=["dynesty"], datasets=JLA_CC, run_datasets=["jla_cc"],
+                                 dynesty={"nlive": 4}),
+                            "config key 'dynesty.nlive': 4 live points for run jla_cc/lcdm with 2 parameters; "
+                            "dynesty needs more than twice as many live points as parameters, at least 5"),
+    "dataset_without_kind": (dict(datasets={"jla": {k: v for k, v in jla_spec().items() if k != "kind"}}),
+                             "config key 'datasets.jla.kind': is required: a dataset needs 'kind', 'format' and "
+                             "'path' (or 'combine')"),
+    "model_listed_twice": (dict(models=["lcdm", "lcdm"]),
+                           "config key 'models': ['lcdm', 'lcdm'] has non-unique elements"),
+    "run_override_of_the_wrong_type": (dict(runs={"jla/lcdm": {"emcee": {"max_steps": "lots"}}}),
+                                       "config key 'runs.jla/lcdm.emcee.max_steps': 'lots' is not of type 'integer'"),
+    "dataset_combined_with_itself": (dict(datasets={"twice": {"combine": ["jla", "jla"]}}),
+                                     "config key 'datasets.twice.combine[1]': 'jla' is already combine[0]; a dataset "
+                                     "combined with itself counts every point twice and shrinks the errors by √2"),
 }
 
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from .errors import ConfigError
 from .models import MODELS
-from .sampling.dynesty_runner import DynestySettings
-from .sampling.emcee_runner import EmceeSettings
+from .sampling.dynesty_runner import DynestySettings, minimum_nlive
+from .sampling.emcee_runner import EmceeSettings, minimum_walkers
 
 OVERRIDABLE = ("priors", "emcee", "dynesty", "convergence", "on_change")
 
@@ -91,6 +91,28 @@ def run_settings(config: dict, dataset: str, model: str) -> RunSettings:
     )
 
 
+def schema_error(error, prefix: str = "") -> ConfigError:
+    """The ConfigError for a JSON-schema validation error (``jsonschema.ValidationError``), naming its key.
+
+    ``prefix`` is the key of the part of the config that was validated, e.g.
+    ``runs.jla/lcdm`` for a run's merged settings.
+    """
+    key = prefix
+    for part in error.absolute_path:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return ConfigError(key or "(the whole config)", error.message)
+
+
+def _overridden_key(config: dict, dataset: str, model: str, key: str) -> str:
+    """``key`` as the config spells it for run ``dataset/model``: under ``runs:`` when the run overrides it."""
+    section = (config.get("runs") or {}).get(f"{dataset}/{model}", {})
+    for part in key.split("."):
+        if not isinstance(section, dict) or part not in section:
+            return key
+        section = section[part]
+    return f"runs.{dataset}/{model}.{key}"
+
+
 def check(config: dict) -> None:
     """Raise ConfigError for the first semantic problem, naming its key."""
     datasets = config["datasets"]
@@ -99,12 +121,12 @@ def check(config: dict) -> None:
             raise ConfigError(f"models[{i}]", f"unknown model '{model}'; known models: {', '.join(sorted(MODELS))}")
     for name, spec in datasets.items():
         if "combine" in spec:
-            for j, part in enumerate(spec["combine"]):
-                if part not in datasets or "combine" in datasets[part]:
-                    raise ConfigError(f"datasets.{name}.combine[{j}]",
-                                      f"'{part}' is not a plain dataset declared under 'datasets'")
-        elif "path" not in spec or "format" not in spec:
-            raise ConfigError(f"datasets.{name}", "a dataset needs 'kind', 'format' and 'path' (or 'combine')")
+            _check_combine(name, spec["combine"], datasets)
+        else:
+            for key in ("kind", "format", "path"):
+                if not spec.get(key):
+                    raise ConfigError(f"datasets.{name}.{key}",
+                                      "is required: a dataset needs 'kind', 'format' and 'path' (or 'combine')")
     for i, name in enumerate(run_datasets(config)):
         if name not in datasets:
             raise ConfigError(f"run_datasets[{i}]", f"unknown dataset '{name}'; declared: {', '.join(datasets)}")
@@ -123,13 +145,36 @@ def check(config: dict) -> None:
     for dataset, model in runs(config):
         settings = run_settings(config, dataset, model)
         n_params = len(param_names(config, dataset, model))
-        if settings.emcee.n_walkers < 2 * n_params or settings.emcee.n_walkers % 2:
-            raise ConfigError("emcee.n_walkers", f"{settings.emcee.n_walkers} walkers for run {dataset}/{model} "
-                              f"with {n_params} parameters; emcee needs an even number ≥ {2 * n_params}")
+        walkers, nlive = settings.emcee.n_walkers, settings.dynesty.nlive
+        if "emcee" in config["samplers"] and (walkers < minimum_walkers(n_params) or walkers % 2):
+            raise ConfigError(_overridden_key(config, dataset, model, "emcee.n_walkers"),
+                              f"{walkers} walkers for run {dataset}/{model} with {_parameters(n_params)}; "
+                              f"emcee needs an even number ≥ {minimum_walkers(n_params)}")
+        if "dynesty" in config["samplers"] and nlive < minimum_nlive(n_params):
+            raise ConfigError(_overridden_key(config, dataset, model, "dynesty.nlive"),
+                              f"{nlive} live points for run {dataset}/{model} with {_parameters(n_params)}; "
+                              f"dynesty needs more than twice as many live points as parameters, "
+                              f"at least {minimum_nlive(n_params)}")
         for p in settings.priors:
             if p not in param_names(config, dataset, model):
                 raise ConfigError(f"priors.{model}.{p}", f"'{p}' is not a parameter of run {dataset}/{model} "
                                   f"({', '.join(param_names(config, dataset, model))})")
+
+
+def _parameters(n: int) -> str:
+    return f"{n} parameter{'s' if n != 1 else ''}"
+
+
+def _check_combine(name: str, parts: list, datasets: dict) -> None:
+    seen = {}
+    for j, part in enumerate(parts):
+        if part not in datasets or "combine" in datasets[part]:
+            raise ConfigError(f"datasets.{name}.combine[{j}]", f"'{part}' is not a plain dataset declared under 'datasets'")
+        if part in seen:
+            raise ConfigError(f"datasets.{name}.combine[{j}]",
+                              f"'{part}' is already combine[{seen[part]}]; a dataset combined with itself counts "
+                              "every point twice and shrinks the errors by √2")
+        seen[part] = j
 
 
 def _check_priors(key: str, model: str, priors: dict) -> None:

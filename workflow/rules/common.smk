@@ -2,29 +2,36 @@ import copy
 import re
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from janusfit import config as jconfig
-from janusfit.errors import ConfigError
 from janusfit.resources import workflow as jres
 
 
 report: "../report/workflow.rst"
 
 
+def validated(cfg, key=""):
+    """Check ``cfg`` against the schema and fill in its defaults; an error names the key (under ``key``)."""
+    try:
+        validate(cfg, "../schemas/config.schema.yaml")
+    except WorkflowError as exc:
+        # Snakemake raises this while handling jsonschema's error, whose path is the key at fault.
+        if not hasattr(exc.__context__, "absolute_path"):
+            raise
+        raise jconfig.schema_error(exc.__context__, key) from None
+
+
 # Per-run overrides are checked after merging (below), so that the schema's
 # defaults are not written into them.
 _raw_runs = copy.deepcopy(config.get("runs") or {})
-validate(config, "../schemas/config.schema.yaml")
+validated(config)
 config["runs"] = _raw_runs
 for _key in _raw_runs:
-    _d, _, _m = _key.partition("/")
-    _merged = jconfig.deep_merge(config, {k: v for k, v in _raw_runs[_key].items()})
+    _merged = jconfig.deep_merge(config, _raw_runs[_key])
     _merged["runs"] = {}
-    try:
-        validate(_merged, "../schemas/config.schema.yaml")
-    except Exception as exc:
-        raise ConfigError(f"runs.{_key}", str(exc).splitlines()[0]) from None
+    validated(_merged, f"runs.{_key}")
 jconfig.check(config)
 
 RUNS = jconfig.runs(config)

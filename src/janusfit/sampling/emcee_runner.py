@@ -94,6 +94,17 @@ MOVES = {
 }
 
 
+def minimum_walkers(ndim: int) -> int:
+    """The fewest walkers emcee's moves work with.
+
+    Its red-blue moves need at least twice as many walkers as parameters (fewer
+    make the initial ensemble degenerate), and the differential-evolution move
+    draws two walkers from the other half of the ensemble, so each half needs
+    two: 2 walkers on a 1-parameter model fail inside emcee.
+    """
+    return max(4, 2 * ndim)
+
+
 def _segment_name(start: int, end: int) -> str:
     return f"seg_{start:010d}_{end:010d}.npz"
 
@@ -246,8 +257,9 @@ def write_emcee_hdf5(segments: SegmentChain, path, n_walkers: int, ndim: int, ra
 def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, chain_path, log=print) -> EmceeResult:
     """Sample to ``settings.max_steps`` or convergence, resuming from the checkpoint in ``session``."""
     ndim, nw = posterior.ndim, settings.n_walkers
-    if nw < 2 * ndim:
-        raise ConfigError("emcee.n_walkers", f"{nw} walkers for {ndim} parameters; emcee needs at least {2 * ndim}")
+    if nw < minimum_walkers(ndim):
+        raise ConfigError("emcee.n_walkers",
+                          f"{nw} walkers for {ndim} parameters; emcee needs at least {minimum_walkers(ndim)}")
     if nw % 2:
         raise ConfigError("emcee.n_walkers", f"must be even (the stretch move splits walkers in two halves), got {nw}")
     if settings.moves not in MOVES:
