@@ -19,6 +19,7 @@ import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pytest
@@ -26,6 +27,7 @@ from snakemake_runner import command, env, write_config
 from test_checkpoint_store import assert_same_chain, chain_arrays, jla_diagonal, run_emcee_in
 
 from janusfit import __version__
+from janusfit.data import load_dataset
 from janusfit.likelihood import Posterior
 from janusfit.models import get_model
 
@@ -71,8 +73,8 @@ def log(directory: Path, name: str) -> str:
     return (directory / "results/logs" / name).read_text()
 
 
-def edit_lines(source: Path, dest: Path, edit) -> None:
-    dest.write_text("\n".join(edit(source.read_text().splitlines())) + "\n")
+def edit_lines(source: Path, dest: Path, edit, encoding: str = "utf-8") -> None:
+    dest.write_text("\n".join(edit(source.read_text().splitlines())) + "\n", encoding=encoding)
 
 
 def set_cell(row: int, column: int, value: str):
@@ -82,6 +84,14 @@ def set_cell(row: int, column: int, value: str):
         cells[column] = value
         return [*lines[:row], ",".join(cells), *lines[row + 1:]]
     return edit
+
+
+def write_jla_csv(path: Path) -> None:
+    """JLA binned as a CSV with every column a fit can read (zhel = z, σ from the covariance) and a host name."""
+    data = load_dataset("jla", jla_spec(), path.parent.parent)
+    rows = [f"{z:.17g},{z:.17g},{mu:.17g},{s:.17g},host {i}"
+            for i, (z, mu, s) in enumerate(zip(data.z, data.values, np.sqrt(np.diag(data.cov))))]
+    path.write_text("z,zhel,mu,sigma,host\n" + "\n".join(rows) + "\n")
 
 
 def clone(source: Path, dest: Path) -> Path:
@@ -98,6 +108,7 @@ def baseline(tmp_path_factory, shared_data) -> tuple[Path, dict]:
     (directory / "data").mkdir()
     for name in ("jla_mub.txt", "jla_mub_covmatrix.txt"):
         shutil.copy(shared_data / "jla" / name, directory / "data" / name)
+    write_jla_csv(directory / "data" / "jla.csv")
     configure(directory, shared_data)
     proc = snakemake(directory, RUN_JSON)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -205,19 +216,48 @@ def test_missing_data_file_is_named_in_snakemake_stderr(outcomes, baseline):
 
 # --- detected by a job: the message is in the job's log ----------------------
 
+def csv_spec(path: str) -> dict:
+    return {"kind": "sn", "format": "csv", "path": path}
+
+
+class BadFile(NamedTuple):
+    """A bad copy of ``original`` read as ``key`` of a dataset ``spec``, and its message in the inspect_data log."""
+
+    key: str
+    original: str
+    edit: Callable
+    message: str
+    spec: Callable = jla_spec
+    encoding: str = "utf-8"
+
+
 BAD_FILES = {
-    # dataset: (key, original file, edit of its lines, message in results/logs/inspect_data/<dataset>.log)
-    "jla_empty": ("path", "jla_mub.txt", lambda lines: [],
-                  "data/jla_empty.txt': no header line naming the columns (the file is empty"),
-    "jla_nan": ("path", "jla_mub.txt", set_cell(3, 1, "nan"),
-                "data/jla_nan.txt': data row 3, column 'mu': value is missing or NaN"),
-    "jla_z0": ("path", "jla_mub.txt", set_cell(1, 0, "0.0"),
-               "data/jla_z0.txt': data row 1, column 'z': redshift must be > 0, got 0"),
-    "jla_not_pd": ("cov", "jla_mub_covmatrix.txt", lambda lines: [lines[0], "-0.02", *lines[2:]],
-                   "data/jla_not_pd.txt': covariance is not positive definite (smallest eigenvalue -"),
-    "jla_cov_size": ("cov", "jla_mub_covmatrix.txt",
-                     lambda lines: [lines[0], *(v for i, v in enumerate(lines[1:]) if i // 31 < 30 and i % 31 < 30)],
-                     "data/jla_cov_size.txt': covariance is 30x30 but the data file has 31 rows"),
+    "jla_empty": BadFile("path", "jla_mub.txt", lambda lines: [],
+                         "data/jla_empty.txt': no header line naming the columns (the file is empty"),
+    "jla_nan": BadFile("path", "jla_mub.txt", set_cell(3, 1, "nan"),
+                       "data/jla_nan.txt': data row 3, column 'mu': value is missing or NaN"),
+    "jla_z0": BadFile("path", "jla_mub.txt", set_cell(1, 0, "0.0"),
+                      "data/jla_z0.txt': data row 1, column 'z': redshift must be > 0, got 0"),
+    "jla_not_pd": BadFile("cov", "jla_mub_covmatrix.txt", lambda lines: [lines[0], "-0.02", *lines[2:]],
+                          "data/jla_not_pd.txt': covariance is not positive definite (smallest eigenvalue -"),
+    "jla_cov_size": BadFile("cov", "jla_mub_covmatrix.txt",
+                            lambda lines: [lines[0], *(v for i, v in enumerate(lines[1:])
+                                                       if i // 31 < 30 and i % 31 < 30)],
+                            "data/jla_cov_size.txt': covariance is 30x30 but the data file has 31 rows"),
+    "csv_header_twice": BadFile("path", "jla.csv", lambda lines: ["z,z,mu,sigma,host", *lines[1:]],
+                                "data/csv_header_twice.txt': header names column 'z' twice (columns 1 and 2); "
+                                "rename or remove one", csv_spec),
+    "csv_latin1": BadFile("path", "jla.csv", lambda lines: [lines[0], "0.01,0.01,32.95,0.15,Café", *lines[2:]],
+                          "data/csv_latin1.txt': line 2, character 25: byte 0xe9 is not UTF-8 text (the file was "
+                          "probably saved as Latin-1 or Windows-1252); save it as UTF-8", csv_spec, "latin-1"),
+    "csv_zhel": BadFile("path", "jla.csv", set_cell(2, 1, "-0.5"),
+                        "data/csv_zhel.txt': data row 2, column 'zhel': heliocentric redshift -0.5 differs from the "
+                        "redshift 0.012 by more than 0.01 (1 + z)", csv_spec),
+    "csv_tiny_error": BadFile("path", "jla.csv", set_cell(2, 3, "1e-300"),
+                              "data/csv_tiny_error.txt': data row 2, column 'sigma': error 1e-300 is below 1e-06; "
+                              "no measurement is that precise", csv_spec),
+    "csv_far": BadFile("path", "jla.csv", set_cell(2, 0, "1e6"),
+                       "data/csv_far.txt': data row 2, column 'z': redshift must be ≤ 10, got 1e+06", csv_spec),
 }
 
 
@@ -225,16 +265,23 @@ BAD_FILES = {
 def bad_data_and_priors(directory, shared_data, server):
     """Each job-time bad input in its own dataset or model, in one ``--keep-going`` rerun."""
     datasets = {}
-    for name, (key, original, edit, _) in BAD_FILES.items():
-        edit_lines(directory / "data" / original, directory / "data" / f"{name}.txt", edit)
-        datasets[name] = jla_spec(**{key: f"data/{name}.txt"})
+    for name, bad in BAD_FILES.items():
+        edit_lines(directory / "data" / bad.original, directory / "data" / f"{name}.txt", bad.edit, bad.encoding)
+        datasets[name] = bad.spec(**{bad.key: f"data/{name}.txt"})
     datasets["jla_download"] = jla_spec(path="downloads/jla_mub.txt", url=f"{server}/jla/jla_mub.txt",
                                         sha256="0" * 64)
+    # The same numbers under a second name, fitted jointly with the first.
+    shutil.copy(directory / "data/jla_mub.txt", directory / "data/jla_copy.txt")
+    datasets["jla_copy"] = jla_spec(path="data/jla_copy.txt")
+    datasets["jla_twice"] = {"combine": ["jla", "jla_copy"]}
+    # Two supernovae for one parameter and the marginalised offset: no information left.
+    edit_lines(directory / "data/jla.csv", directory / "data/csv_two.txt", lambda lines: lines[:3])
+    datasets["csv_two"] = csv_spec("data/csv_two.txt")
     configure(directory, shared_data, datasets=datasets, models=["lcdm", "janus", "wcdm"],
               priors={"janus": {"q0": [-0.5, -0.45]}, "wcdm": {"Om": [1.5, 2.0], "w": [0.5, 1.0]}})
-    targets = [f"results/{name}/data.json" for name in datasets] + [
+    targets = [f"results/{name}/data.json" for name in datasets if name != "csv_two"] + [
         "results/jla/janus/emcee/run.json", "results/jla/janus/dynesty/evidence.json",
-        "results/jla/wcdm/emcee/run.json"]
+        "results/jla/wcdm/emcee/run.json", "results/csv_two/lcdm/emcee/run.json"]
     return snakemake(directory, "--keep-going", *targets)
 
 
@@ -242,8 +289,26 @@ def bad_data_and_priors(directory, shared_data, server):
 def test_bad_data_file_is_named_in_the_inspect_data_log(outcomes, baseline, name):
     directory, proc = outcome(outcomes, "bad_data_and_priors")
     assert "Error in rule inspect_data" in proc.stderr
-    assert f"ERROR data file '{directory}/{BAD_FILES[name][3]}" in log(directory, f"inspect_data/{name}.log")
+    assert f"ERROR data file '{directory}/{BAD_FILES[name].message}" in log(directory, f"inspect_data/{name}.log")
     assert not (directory / f"results/{name}/data.json").exists()
+    assert_nothing_lost(directory, baseline[1])
+
+
+def test_datasets_holding_the_same_numbers_are_not_combined(outcomes, baseline):
+    directory, _ = outcome(outcomes, "bad_data_and_priors")
+    assert ("ERROR config key 'datasets.jla_twice.combine': 'jla' and 'jla_copy' hold the same 31 redshifts and "
+            "values: combining them counts every point twice and shrinks the errors by √2"
+            in log(directory, "inspect_data/jla_twice.log"))
+    assert not (directory / "results/jla_twice/data.json").exists()
+    assert_nothing_lost(directory, baseline[1])
+
+
+def test_too_few_data_points_for_the_run_are_refused_by_preflight(outcomes, baseline):
+    directory, _ = outcome(outcomes, "bad_data_and_priors")
+    assert ("ERROR config key 'datasets.csv_two': run csv_two/lcdm has 2 data points, too few for its 1 free "
+            "parameter and 1 marginalised supernova offset: it needs at least 3; add data or leave the dataset out "
+            "of 'run_datasets'" in log(directory, "preflight/csv_two/lcdm.log"))
+    assert not (directory / "results/csv_two/lcdm/emcee").exists()
     assert_nothing_lost(directory, baseline[1])
 
 
@@ -315,10 +380,9 @@ def data_changed_on_resume(directory, shared_data, server):
 def test_changed_data_on_resume_lists_both_checksums_and_loses_nothing(outcomes, baseline):
     directory, (refused, text, after_refusal, restored) = outcome(outcomes, "data_changed_on_resume")
     assert refused.returncode != 0 and "Error in rule emcee" in refused.stderr
-    (old_sha,) = (sha for path, sha in json.loads(baseline[1][DATA_JSON])["members"][0]["sha256"].items()
-                  if path.endswith("/jla_mub.txt"))
+    old_sha = json.loads(baseline[1][DATA_JSON])["members"][0]["sha256"]["path"]
     assert f"ERROR the checkpoint in '{CHECKPOINT}' was made with different inputs:" in text
-    assert re.search(rf"  data\.jla\.jla_mub\.txt: '{old_sha}' -> '[0-9a-f]{{64}}'", text)
+    assert re.search(rf"  data\.jla\.sha256\.path: '{old_sha}' -> '[0-9a-f]{{64}}'", text)
     # Snakemake removed the emcee job's outputs before running it; the checkpoint stayed.
     assert all(after_refusal.get(k) == v for k, v in baseline[1].items() if k.startswith(CHECKPOINT))
     # With the old data back, the chain is assembled from the checkpoint, nothing recomputed.

@@ -10,6 +10,7 @@ NaN deep inside a sampler.
 
 from __future__ import annotations
 
+import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +27,16 @@ from .validate import (
     require_columns,
     require_cov_count,
     require_covariance,
+    require_error_range,
     require_file,
     require_finite,
+    require_heliocentric,
     require_kind,
     require_positive,
+    require_redshift_range,
     require_rows,
+    require_unique_names,
+    utf8_text,
 )
 
 VALUE_ROLE = {"sn": "mu", "hz": "H"}
@@ -54,7 +60,8 @@ class Columns:
     """What a format reader extracts, one entry per data row of the file.
 
     ``keep`` marks the rows a release's official cut keeps; the covariance,
-    written for every row of the file, is cut with the same mask.
+    written for every row of the file, is cut with the same mask. ``names``
+    are the supernovae's names where the release gives them.
     """
 
     z: np.ndarray
@@ -62,6 +69,7 @@ class Columns:
     sigma: np.ndarray | None = None
     zhel: np.ndarray | None = None
     keep: np.ndarray | None = None
+    names: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,8 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
     """The dataset ``name`` described by one entry ``spec`` of the config's ``datasets:``.
 
     Relative ``path`` and ``cov`` resolve against ``base_dir`` (default: the
-    working directory). ``Dataset.sha256`` records the checksum of every file read.
+    working directory). ``Dataset.sha256`` records the checksum of every file
+    read, by its config key, and ``Dataset.reading`` the options it was read with.
     """
     base_dir = Path.cwd() if base_dir is None else Path(base_dir)
     fmt_name = spec.get("format")
@@ -92,11 +101,11 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
         raise ConfigError(f"datasets.{name}.cov", f"format '{fmt_name}' needs its covariance file")
 
     data = fmt.read(path, kind, columns, cov_path is None)
-    hashes = {str(path): sha256_file(path)}
+    files = {"path": path}
     cov = None
     if cov_path is not None:
         cov = require_covariance(cov_path, read_covariance(cov_path), data.z.size)
-        hashes[str(cov_path)] = sha256_file(cov_path)
+        files["cov"] = cov_path
     elif fmt.diag_warning:
         warnings.warn(f"dataset '{name}' ({path}) {fmt.diag_warning}", UserWarning, stacklevel=2)
 
@@ -110,8 +119,21 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
         cov=cov,
         sigma=None if cov is not None else data.sigma,
         zhel=data.zhel,
-        sha256=hashes,
+        sha256={key: sha256_file(p) for key, p in files.items()},
+        files={key: str(p) for key, p in files.items()},
+        reading=reading_spec(spec),
+        names=data.names,
     )
+
+
+# Where a dataset's files are and how they are pinned; every other key of its
+# spec says how the files are read.
+LOCATION_KEYS = ("path", "cov", "url", "sha256", "cov_url", "cov_sha256")
+
+
+def reading_spec(spec: dict) -> dict:
+    """The options of a dataset's config entry that decide which numbers are read (format, kind, columns, ...)."""
+    return {key: value for key, value in sorted(spec.items()) if key not in LOCATION_KEYS}
 
 
 def _cut(data: Columns, cov: np.ndarray | None) -> tuple[Columns, np.ndarray | None]:
@@ -121,7 +143,7 @@ def _cut(data: Columns, cov: np.ndarray | None) -> tuple[Columns, np.ndarray | N
     def take(a):
         return None if a is None else a[keep]
 
-    cut = Columns(take(data.z), take(data.values), take(data.sigma), take(data.zhel))
+    cut = Columns(take(data.z), take(data.values), take(data.sigma), take(data.zhel), names=take(data.names))
     return cut, None if cov is None else cov[np.ix_(keep, keep)]
 
 
@@ -164,7 +186,7 @@ def resolve_path(value, base_dir: Path) -> Path:
 def read_covariance(path: Path) -> np.ndarray:
     """An N×N matrix in the releases' layout: N (or a text header) then N*N values, row-major."""
     require_file(path)
-    tokens = path.read_text().split()
+    tokens = utf8_text(path).split()
     if not tokens:
         raise DataError(path, "covariance file is empty")
     values = _floats(path, tokens[1:])
@@ -206,14 +228,15 @@ def read_table(path: Path) -> pd.DataFrame:
     19 columns and writes 18.
     """
     require_file(path)
-    with open(path) as fh:
-        header = fh.readline()
+    text = utf8_text(path)
+    header = text.partition("\n")[0]
     if not header.strip():
         raise DataError(path, "no header line naming the columns (the file is empty or starts with a blank line)")
     comma = "," in header
     names = [n.strip() for n in header.lstrip("#").split("," if comma else None)]
+    require_unique_names(path, names)
     try:
-        frame = pd.read_csv(path, sep="," if comma else r"\s+", header=None, skiprows=1, dtype=str)
+        frame = pd.read_csv(io.StringIO(text), sep="," if comma else r"\s+", header=None, skiprows=1, dtype=str)
     except pd.errors.EmptyDataError:
         frame = pd.DataFrame()
     except pd.errors.ParserError as exc:
@@ -225,20 +248,35 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-def extract(path: Path, frame: pd.DataFrame, z: str, values: str, sigma=None, zhel=None) -> Columns:
-    """The named columns of ``frame`` as checked float arrays."""
+def extract(path: Path, frame: pd.DataFrame, z: str, values: str, sigma=None, zhel=None, names=None,
+            positive_values: bool = False) -> Columns:
+    """The named columns of ``frame`` as checked float arrays.
+
+    Every column the likelihood uses is checked against its physical range,
+    so a bad row is named here rather than surfacing as a NaN blamed on a
+    model: redshifts in (0, 10], heliocentric redshifts within 0.01 (1 + z)
+    of the redshift, errors of at least 1e-6, and, with ``positive_values``
+    (H(z)), positive values. ``names`` is the column of supernova names, if any.
+    """
     wanted = [c for c in (z, values, sigma, zhel) if c]
-    require_columns(path, frame.columns, wanted)
+    require_columns(path, frame.columns, wanted + ([names] if names else []))
     arrays = {c: numeric_column(path, frame, c) for c in wanted}
     require_finite(path, arrays)
     require_positive(path, z, arrays[z], "redshift")
+    require_redshift_range(path, z, arrays[z])
+    if zhel:
+        require_heliocentric(path, zhel, arrays[zhel], arrays[z])
     if sigma:
         require_positive(path, sigma, arrays[sigma], "error")
+        require_error_range(path, sigma, arrays[sigma])
+    if positive_values:
+        require_positive(path, values, arrays[values], "H(z)")
     return Columns(
         z=arrays[z],
         values=arrays[values],
         sigma=arrays[sigma] if sigma else None,
         zhel=arrays[zhel] if zhel else None,
+        names=frame[names].to_numpy(dtype=str) if names else None,
     )
 
 
@@ -248,7 +286,8 @@ def _read_csv(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns
     role = VALUE_ROLE[kind]
     zhel = columns.get("zhel") or ("zhel" if kind == "sn" and "zhel" in frame.columns else None)
     sigma = columns.get("sigma", "sigma") if need_sigma else None
-    return extract(path, frame, columns.get("z", "z"), columns.get(role, role), sigma, zhel)
+    return extract(path, frame, columns.get("z", "z"), columns.get(role, role), sigma, zhel,
+                   positive_values=kind == "hz")
 
 
 def _read_union3(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
@@ -263,20 +302,20 @@ def _read_jla_binned(path: Path, kind: str, columns: dict, need_sigma: bool) -> 
 def _read_pantheon_plus(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
     """Pantheon+SH0ES.dat with the SN-only cosmology cut zHD > 0.01 (Brout et al. 2022)."""
     sigma = "m_b_corr_err_DIAG" if need_sigma else None
-    data = extract(path, read_table(path), "zHD", "m_b_corr", sigma, zhel="zHEL")
-    return Columns(data.z, data.values, data.sigma, data.zhel, keep=data.z > PANTHEON_Z_MIN)
+    data = extract(path, read_table(path), "zHD", "m_b_corr", sigma, zhel="zHEL", names="CID")
+    return Columns(data.z, data.values, data.sigma, data.zhel, keep=data.z > PANTHEON_Z_MIN, names=data.names)
 
 
 def _read_desy5(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
     sigma = "MUERR_FINAL" if need_sigma else None
-    return extract(path, read_table(path), "zHD", "MU", sigma, zhel="zHEL")
+    return extract(path, read_table(path), "zHD", "MU", sigma, zhel="zHEL", names="CID")
 
 
 def _read_hz_table(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
     """Whitespace columns z, H, σ_H with ``#`` comments and no header."""
     require_file(path)
     try:
-        frame = pd.read_csv(path, sep=r"\s+", header=None, comment="#", dtype=str)
+        frame = pd.read_csv(io.StringIO(utf8_text(path)), sep=r"\s+", header=None, comment="#", dtype=str)
     except pd.errors.EmptyDataError:
         frame = pd.DataFrame()
     except pd.errors.ParserError as exc:
@@ -285,7 +324,7 @@ def _read_hz_table(path: Path, kind: str, columns: dict, need_sigma: bool) -> Co
     if frame.shape[1] != 3:
         raise DataError(path, f"expected 3 columns (z, H, sigma), found {frame.shape[1]}")
     frame.columns = ["z", "H", "sigma"]
-    return extract(path, frame, "z", "H", "sigma" if need_sigma else None)
+    return extract(path, frame, "z", "H", "sigma" if need_sigma else None, positive_values=True)
 
 
 def _read_simulated(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:

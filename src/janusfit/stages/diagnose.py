@@ -123,5 +123,19 @@ def summary(config, dataset, model, out_json, emcee_files=None, dynesty_json=Non
                 "aic": chi2_min + 2 * k, "bic": chi2_min + k * np.log(n), "fingerprint": "+".join(fingerprints)})
     if resources is not None:
         out["resources"] = resources
+    _require_finite(out, f"summary of run {dataset}/{model}")
     atomic_write_json(out_json, out)
     return out
+
+
+def _require_finite(value, where: str, key: str = "") -> None:
+    """Refuse NaN or infinity anywhere in ``value``: a summary says what is known, or nothing."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _require_finite(v, where, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _require_finite(v, where, f"{key}[{i}]")
+    elif isinstance(value, float) and not np.isfinite(value):
+        raise JanusfitError(f"{where}: '{key}' is {value}; the summary was not written. A sampler or a check "
+                            "returned a non-number: see its log, and check that the data constrain the model")
