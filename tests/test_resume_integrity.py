@@ -218,6 +218,37 @@ def test_stopping_rule_takes_the_same_decision_whatever_the_interruptions(tmp_pa
     assert_same_chain(chain_arrays(resumed / "chain.h5"), chain_arrays(tmp_path / "reference/chain.h5"))
 
 
+@pytest.mark.parametrize("first", [dict(n_over_tau=60), dict(n_over_tau=10), dict(check_every=75),
+                                   dict(stop_on_convergence=False, max_steps=900)],
+                         ids=["stricter_first", "looser_first", "other_check_interval_first", "no_rule_first"])
+def test_a_changed_stopping_rule_resumes_to_the_chain_a_fresh_run_gives(tmp_path, jla, first):
+    """The checkpoint of a run with another stopping rule is resumed, and the chain ends where it should.
+
+    A stricter rule first leaves a longer chain, which is cut where the current
+    rule stops; a looser one leaves a shorter chain, which is continued.
+    """
+    reference = run_emcee_in(tmp_path / "reference", lcdm(jla), **STOP)
+    run_emcee_in(tmp_path / "resumed", lcdm(jla), **{**STOP, **first})
+    log = Log()
+    result = run_emcee_in(tmp_path / "resumed", lcdm(jla), log=log, **STOP)
+    assert (result.n_steps, result.stop_reason, result.tau_history, result.tau, result.acceptance) == (
+        reference.n_steps, reference.stop_reason, reference.tau_history, reference.tau, reference.acceptance)
+    assert_same_chain(chain_arrays(tmp_path / "resumed/chain.h5"), chain_arrays(tmp_path / "reference/chain.h5"))
+    assert len(result.resumes) == 1  # the checkpoint was resumed, not thrown away
+    assert log.has("the stopping rule or max_steps differ from the checkpoint's")
+
+
+def test_max_steps_lowered_inside_a_segment_gives_the_shorter_chain(tmp_path, jla):
+    """Segments end every 50 steps; 275 falls inside one, whose first 25 steps are sampled again."""
+    reference = run_emcee_in(tmp_path / "reference", lcdm(jla), max_steps=275)
+    run_emcee_in(tmp_path / "resumed", lcdm(jla), max_steps=300)
+    result = run_emcee_in(tmp_path / "resumed", lcdm(jla), max_steps=275)
+    assert (result.n_steps, result.acceptance, result.tau) == (275, reference.acceptance, reference.tau)
+    assert_same_chain(chain_arrays(tmp_path / "resumed/chain.h5"), chain_arrays(tmp_path / "reference/chain.h5"))
+    # The steps beyond 275 stay in the checkpoint: raising max_steps again needs no sampling.
+    assert run_emcee_in(tmp_path / "resumed", lcdm(jla), max_steps=300).n_steps == 300
+
+
 # --- NaN log-likelihood ------------------------------------------------------
 
 
