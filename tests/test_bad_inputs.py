@@ -14,19 +14,20 @@ share one ``--keep-going`` rerun, one dataset or model per bad input.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, NamedTuple
 
 import numpy as np
 import pytest
-from snakemake_runner import command, env, write_config
+from snakemake_runner import Scenarios, command, env, outcome, write_config
 from test_checkpoint_store import assert_same_chain, chain_arrays, jla_diagonal, run_emcee_in
 
 from janusfit import __version__
+from janusfit.atomic import sha256_file
 from janusfit.data import load_dataset
 from janusfit.likelihood import Posterior
 from janusfit.models import get_model
@@ -73,8 +74,8 @@ def log(directory: Path, name: str) -> str:
     return (directory / "results/logs" / name).read_text()
 
 
-def edit_lines(source: Path, dest: Path, edit, encoding: str = "utf-8") -> None:
-    dest.write_text("\n".join(edit(source.read_text().splitlines())) + "\n", encoding=encoding)
+def edit_lines(source: Path, dest: Path, edit) -> None:
+    dest.write_text("\n".join(edit(source.read_text().splitlines())) + "\n")
 
 
 def set_cell(row: int, column: int, value: str):
@@ -94,11 +95,6 @@ def write_jla_csv(path: Path) -> None:
     path.write_text("z,zhel,mu,sigma,host\n" + "\n".join(rows) + "\n")
 
 
-def clone(source: Path, dest: Path) -> Path:
-    shutil.copytree(source, dest, symlinks=True, dirs_exist_ok=True)
-    return dest
-
-
 # --- the finished project, a data server, and the scenarios run concurrently --
 
 
@@ -115,29 +111,15 @@ def baseline(tmp_path_factory, shared_data) -> tuple[Path, dict]:
     return directory, snapshot(directory)
 
 
-SCENARIOS = {}
-
-
-def scenario(function):
-    """Register ``function(directory, shared_data, server)``, run on a copy of the finished project."""
-    SCENARIOS[function.__name__] = function
-    return function
+# Each scenario is ``function(directory, shared_data, server)``, run on a copy of the finished project.
+SCENARIOS = Scenarios()
+scenario = SCENARIOS.add
 
 
 @pytest.fixture(scope="module")
 def outcomes(baseline, shared_data, server, tmp_path_factory):
     """Every scenario, run concurrently on its own copy of the finished project: name -> (directory, result)."""
-    source, _ = baseline
-    directories = {name: clone(source, tmp_path_factory.mktemp(name)) for name in SCENARIOS}
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {name: pool.submit(run, directories[name], shared_data, server) for name, run in SCENARIOS.items()}
-    return {name: (directories[name], futures[name].result) for name in SCENARIOS}
-
-
-def outcome(outcomes, name):
-    """(directory, result) of a scenario; re-raises what the scenario raised."""
-    directory, result = outcomes[name]
-    return directory, result()
+    return SCENARIOS.run(baseline[0], tmp_path_factory, shared_data, server)
 
 
 # --- detected while Snakemake parses the config: the message is in its stderr --
@@ -171,11 +153,15 @@ CONFIG_ERRORS = {
                             "dynesty needs more than twice as many live points as parameters, at least 5"),
     "dataset_without_kind": (dict(datasets={"jla": {k: v for k, v in jla_spec().items() if k != "kind"}}),
                              "config key 'datasets.jla.kind': is required: a dataset needs 'kind', 'format' and "
-                             "'path' (or 'combine')"),
+                             "'path' (or 'url'), or 'combine'"),
     "model_listed_twice": (dict(models=["lcdm", "lcdm"]),
                            "config key 'models': ['lcdm', 'lcdm'] has non-unique elements"),
     "run_override_of_the_wrong_type": (dict(runs={"jla/lcdm": {"emcee": {"max_steps": "lots"}}}),
                                        "config key 'runs.jla/lcdm.emcee.max_steps': 'lots' is not of type 'integer'"),
+    "download_not_pinned": (dict(datasets={"dl": {"kind": "sn", "format": "jla_binned", "url": "http://127.0.0.1:9/a.txt",
+                                                  "cov": "data/jla_mub_covmatrix.txt"}}),
+                            "config key 'datasets.dl.sha256': is required with 'url': a download is pinned by the "
+                            "sha256 of its bytes"),
     "dataset_combined_with_itself": (dict(datasets={"twice": {"combine": ["jla", "jla"]}}),
                                      "config key 'datasets.twice.combine[1]': 'jla' is already combine[0]; a dataset "
                                      "combined with itself counts every point twice and shrinks the errors by √2"),
@@ -228,7 +214,6 @@ class BadFile(NamedTuple):
     edit: Callable
     message: str
     spec: Callable = jla_spec
-    encoding: str = "utf-8"
 
 
 BAD_FILES = {
@@ -244,20 +229,9 @@ BAD_FILES = {
                             lambda lines: [lines[0], *(v for i, v in enumerate(lines[1:])
                                                        if i // 31 < 30 and i % 31 < 30)],
                             "data/jla_cov_size.txt': covariance is 30x30 but the data file has 31 rows"),
-    "csv_header_twice": BadFile("path", "jla.csv", lambda lines: ["z,z,mu,sigma,host", *lines[1:]],
-                                "data/csv_header_twice.txt': header names column 'z' twice (columns 1 and 2); "
-                                "rename or remove one", csv_spec),
-    "csv_latin1": BadFile("path", "jla.csv", lambda lines: [lines[0], "0.01,0.01,32.95,0.15,Café", *lines[2:]],
-                          "data/csv_latin1.txt': line 2, character 25: byte 0xe9 is not UTF-8 text (the file was "
-                          "probably saved as Latin-1 or Windows-1252); save it as UTF-8", csv_spec, "latin-1"),
     "csv_zhel": BadFile("path", "jla.csv", set_cell(2, 1, "-0.5"),
                         "data/csv_zhel.txt': data row 2, column 'zhel': heliocentric redshift -0.5 differs from the "
                         "redshift 0.012 by more than 0.01 (1 + z)", csv_spec),
-    "csv_tiny_error": BadFile("path", "jla.csv", set_cell(2, 3, "1e-300"),
-                              "data/csv_tiny_error.txt': data row 2, column 'sigma': error 1e-300 is below 1e-06; "
-                              "no measurement is that precise", csv_spec),
-    "csv_far": BadFile("path", "jla.csv", set_cell(2, 0, "1e6"),
-                       "data/csv_far.txt': data row 2, column 'z': redshift must be ≤ 10, got 1e+06", csv_spec),
 }
 
 
@@ -266,10 +240,13 @@ def bad_data_and_priors(directory, shared_data, server):
     """Each job-time bad input in its own dataset or model, in one ``--keep-going`` rerun."""
     datasets = {}
     for name, bad in BAD_FILES.items():
-        edit_lines(directory / "data" / bad.original, directory / "data" / f"{name}.txt", bad.edit, bad.encoding)
+        edit_lines(directory / "data" / bad.original, directory / "data" / f"{name}.txt", bad.edit)
         datasets[name] = bad.spec(**{bad.key: f"data/{name}.txt"})
     datasets["jla_download"] = jla_spec(path="downloads/jla_mub.txt", url=f"{server}/jla/jla_mub.txt",
                                         sha256="0" * 64)
+    # A local copy that is not the pinned file.
+    edit_lines(directory / "data/jla_mub.txt", directory / "data/jla_pinned.txt", set_cell(3, 1, "33.9"))
+    datasets["jla_pinned"] = jla_spec(path="data/jla_pinned.txt", sha256=sha256_file(directory / "data/jla_mub.txt"))
     # The same numbers under a second name, fitted jointly with the first.
     shutil.copy(directory / "data/jla_mub.txt", directory / "data/jla_copy.txt")
     datasets["jla_copy"] = jla_spec(path="data/jla_copy.txt")
@@ -294,6 +271,16 @@ def test_bad_data_file_is_named_in_the_inspect_data_log(outcomes, baseline, name
     assert_nothing_lost(directory, baseline[1])
 
 
+def test_a_local_file_that_is_not_the_pinned_one_is_refused_and_left_alone(outcomes, baseline):
+    directory, _ = outcome(outcomes, "bad_data_and_priors")
+    path = directory / "data/jla_pinned.txt"
+    pin = sha256_file(directory / "data/jla_mub.txt")
+    assert (f"ERROR data file '{path}': has sha256 {sha256_file(path)}, but 'datasets.jla_pinned.sha256' pins {pin}; "
+            "the file was left as it is. Point 'path' at the pinned file, or set 'sha256: null' to read this one "
+            "unpinned" in log(directory, "inspect_data/jla_pinned.log"))
+    assert_nothing_lost(directory, baseline[1])
+
+
 def test_datasets_holding_the_same_numbers_are_not_combined(outcomes, baseline):
     directory, _ = outcome(outcomes, "bad_data_and_priors")
     assert ("ERROR config key 'datasets.jla_twice.combine': 'jla' and 'jla_copy' hold the same 31 redshifts and "
@@ -314,10 +301,11 @@ def test_too_few_data_points_for_the_run_are_refused_by_preflight(outcomes, base
 
 def test_download_checksum_mismatch_is_in_the_download_log_and_writes_nothing(outcomes, baseline, server):
     directory, _ = outcome(outcomes, "bad_data_and_priors")
-    text = log(directory, "download/downloads/jla_mub.txt.log")
-    assert re.search(rf"ERROR data file '\S*downloads/jla_mub\.txt': download from {server}/jla/jla_mub\.txt has "
+    cached = f"resources/data/{'0' * 64}/jla_mub.txt"
+    text = log(directory, f"download/{cached}.log")
+    assert re.search(rf"ERROR data file '{cached}': download from {server}/jla/jla_mub\.txt has "
                      rf"sha256 [0-9a-f]{{64}}, expected {'0' * 64}; nothing was written to", text)
-    assert not (directory / "downloads/jla_mub.txt").exists()
+    assert not (directory / cached).exists() and not (directory / "downloads").exists()
     assert_nothing_lost(directory, baseline[1])
 
 
@@ -365,10 +353,16 @@ def test_bad_data_replacing_good_data_loses_nothing(outcomes, baseline):
 
 @scenario
 def data_changed_on_resume(directory, shared_data, server):
-    """Valid but different data: refused; the old data back: the chain is rebuilt from the checkpoint."""
+    """Valid but different data: refused; the old data back: the chain is rebuilt from the checkpoint.
+
+    The changed file is dated 2000, older than every output, as ``cp -p``,
+    ``rsync -t`` or ``tar`` leave a restored file: its content, not its date,
+    reruns the jobs that read it.
+    """
     path = directory / "data/jla_mub.txt"
     original = path.read_bytes()
     edit_lines(path, path, set_cell(3, 1, "33.9"))
+    os.utime(path, (946684800, 946684800))
     refused = snakemake(directory, RUN_JSON)
     # Snakemake replaces a job's log when it reruns the job: keep the refusal's.
     refusal_log = log(directory, "emcee/jla/lcdm.log")

@@ -1,12 +1,16 @@
-"""The run summary never carries a NaN: a non-number stops the rule, naming the field."""
+"""What the diagnostic rules read and write: no NaN in a summary, a damaged chain named."""
 
 import json
 import math
+import re
 
 import pytest
+from test_checkpoint_store import jla_diagonal, run_emcee_in
 
 from janusfit.errors import JanusfitError
-from janusfit.stages.diagnose import summary
+from janusfit.likelihood import Posterior
+from janusfit.models import get_model
+from janusfit.stages.diagnose import read_chain, summary
 
 
 def test_a_nan_evidence_error_stops_the_summary_naming_the_field(tmp_path, shared_data):
@@ -28,3 +32,14 @@ def test_a_nan_evidence_error_stops_the_summary_naming_the_field(tmp_path, share
                                             r"not written"):
         summary(config, "jla", "lcdm", out, dynesty_json=evidence)
     assert not out.exists()
+
+
+def test_a_final_chain_cut_short_is_named_by_its_readers(tmp_path, shared_data):
+    """If the chain is damaged after Snakemake started (else it is set aside and rebuilt first)."""
+    run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [jla_diagonal(shared_data)]), max_steps=100)
+    chain = tmp_path / "chain.h5"
+    chain.write_bytes(chain.read_bytes()[:2000])
+    with pytest.raises(JanusfitError, match=rf"^the final chain '{re.escape(str(chain))}' cannot be read \(OSError: "
+                                            r".*truncated file.*\)\. Rerun Snakemake: the damaged file is set aside "
+                                            r"and the emcee job rebuilds it from its checkpoint segments"):
+        read_chain(chain)

@@ -22,6 +22,7 @@ import pandas as pd
 from ..atomic import sha256_file
 from ..errors import ConfigError, DataError
 from .dataset import Dataset
+from .sources import KEYS, Source, reading_spec, resolve_path, sources
 from .validate import (
     numeric_column,
     require_columns,
@@ -95,17 +96,20 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
     kind = spec.get("kind")
     require_kind(name, fmt_name, kind, fmt.kinds)
     columns = _column_mapping(name, fmt_name, kind, spec.get("columns"))
-    path = _resolve(name, spec, "path", base_dir)
-    cov_path = _resolve(name, spec, "cov", base_dir) if spec.get("cov") else None
-    if cov_path is None and fmt.needs_cov:
+    found = {s.key: s for s in sources(name, spec, base_dir)}
+    if "path" not in found:
+        raise ConfigError(f"datasets.{name}.path", "is required (or 'url' with 'sha256' to download it)")
+    if "cov" not in found and fmt.needs_cov:
         raise ConfigError(f"datasets.{name}.cov", f"format '{fmt_name}' needs its covariance file")
+    files = {key: resolve_path(s.file, base_dir) for key, s in found.items()}
+    path, cov_path = files["path"], files.get("cov")
 
+    hashes = {"path": require_pinned(name, found["path"], path)}
     data = fmt.read(path, kind, columns, cov_path is None)
-    files = {"path": path}
     cov = None
     if cov_path is not None:
+        hashes["cov"] = require_pinned(name, found["cov"], cov_path)
         cov = require_covariance(cov_path, read_covariance(cov_path), data.z.size)
-        files["cov"] = cov_path
     elif fmt.diag_warning:
         warnings.warn(f"dataset '{name}' ({path}) {fmt.diag_warning}", UserWarning, stacklevel=2)
 
@@ -119,21 +123,25 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
         cov=cov,
         sigma=None if cov is not None else data.sigma,
         zhel=data.zhel,
-        sha256={key: sha256_file(p) for key, p in files.items()},
+        sha256=hashes,
         files={key: str(p) for key, p in files.items()},
         reading=reading_spec(spec),
         names=data.names,
     )
 
 
-# Where a dataset's files are and how they are pinned; every other key of its
-# spec says how the files are read.
-LOCATION_KEYS = ("path", "cov", "url", "sha256", "cov_url", "cov_sha256")
 
-
-def reading_spec(spec: dict) -> dict:
-    """The options of a dataset's config entry that decide which numbers are read (format, kind, columns, ...)."""
-    return {key: value for key, value in sorted(spec.items()) if key not in LOCATION_KEYS}
+def require_pinned(name: str, source: Source, path: Path) -> str:
+    """The file's sha256, which must be its pin when the dataset gives one."""
+    require_file(path)
+    got = sha256_file(path)
+    if source.sha256 and got != source.sha256:
+        sha_key = KEYS[source.key][1]
+        raise DataError(path, f"has sha256 {got}, but 'datasets.{name}.{sha_key}' pins {source.sha256}; the file was "
+                              f"left as it is. Point '{source.key}' at the pinned file, or set '{sha_key}: null'"
+                              + (f" and '{KEYS[source.key][0]}: null'" if source.url else "")
+                              + " to read this one unpinned")
+    return got
 
 
 def _cut(data: Columns, cov: np.ndarray | None) -> tuple[Columns, np.ndarray | None]:
@@ -168,19 +176,6 @@ def _column_mapping(name: str, fmt_name: str, kind: str, columns) -> dict:
     if unknown:
         raise ConfigError(key, f"unknown role(s) {unknown} for kind '{kind}'; roles are {', '.join(roles)}")
     return dict(columns)
-
-
-def _resolve(name: str, spec: dict, key: str, base_dir: Path) -> Path:
-    value = spec.get(key)
-    if not value:
-        raise ConfigError(f"datasets.{name}.{key}", "is required")
-    return resolve_path(value, base_dir)
-
-
-def resolve_path(value, base_dir: Path) -> Path:
-    """``value`` as a path, relative ones taken against ``base_dir``."""
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else Path(base_dir) / path
 
 
 def read_covariance(path: Path) -> np.ndarray:

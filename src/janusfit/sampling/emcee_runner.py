@@ -32,6 +32,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import os
 import re
 import time
 from dataclasses import asdict, dataclass
@@ -299,6 +300,35 @@ def write_emcee_hdf5(pieces, n: int, path, n_walkers: int, ndim: int, random_sta
             for i, v in enumerate(random_state):
                 g.attrs[f"random_state_{i}"] = v
     return accepted
+
+
+def chain_problem(path) -> str | None:
+    """Why the final chain at ``path`` cannot be read as emcee's HDF5 layout, or None if it can."""
+    try:
+        with h5py.File(path, "r") as f:
+            g = f["mcmc"]
+            n, shape = int(g.attrs["iteration"]), (int(g.attrs["nwalkers"]), int(g.attrs["ndim"]))
+            if g["chain"].shape != (n, *shape) or g["log_prob"].shape != (n, shape[0]):
+                return f"its arrays do not hold the {n} steps it declares"
+            g["chain"][-1:]  # the last chunk: a file cut short fails here, if not on opening
+    except (OSError, KeyError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def set_aside_if_unreadable(path) -> str | None:
+    """Move a final chain that cannot be read aside (``<name>.damaged-<time>-<pid>``); returns what was done.
+
+    Its steps are all in the checkpoint's segments, so the emcee job, which
+    Snakemake reruns for the missing output, rebuilds it without sampling.
+    """
+    path = Path(path)
+    if not path.exists() or (problem := chain_problem(path)) is None:
+        return None
+    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+    os.replace(path, target)
+    return (f"the final chain '{path}' cannot be read ({problem}); it was moved to '{target}', and the emcee job "
+            "rebuilds it from its checkpoint segments")
 
 
 def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, chain_path, log=print) -> EmceeResult:

@@ -17,7 +17,7 @@ def simulate(spec: dict, out_csv, out_cov, out_truth, log) -> None:
 
 
 def fetch(url: str, dest, sha256: str, log) -> None:
-    log.info(f"downloading {url} -> {dest} (sha256 pinned)")
+    log.info(f"downloading {url} -> {dest} (pinned sha256 {sha256})")
     download(url, dest, sha256)
 
 
