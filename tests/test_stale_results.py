@@ -169,52 +169,57 @@ def download_spec(server: str, shared_data: Path, **override) -> dict:
 
 @scenario
 def download_pin_changed(directory, shared_data, server):
-    spec = download_spec(server, shared_data)
+    """A download into ``downloads/`` (absent, so fetched); then a wrong pin; then a mirror of the same file."""
+    spec = download_spec(server, shared_data, path="downloads/jla_mub.txt", cov="downloads/jla_mub_covmatrix.txt")
     configure(directory, shared_data, datasets={"jla_dl": spec})
     first = snakemake(directory, "results/jla_dl/data.json")
     configure(directory, shared_data, datasets={"jla_dl": {**spec, "sha256": "0" * 64}})
     wrong_pin = snakemake(directory, "results/jla_dl/data.json")
-    # A mirror: the same file at another address.
+    verified = [p for root in ("downloads", "resources") for p in sorted((directory / root).rglob("*"))
+                if p.is_file() and p.read_bytes() == (shared_data / "jla/jla_mub.txt").read_bytes()]
     configure(directory, shared_data, datasets={"jla_dl": {**spec, "url": "http://127.0.0.1:9/mirror/jla_mub.txt"}})
-    other_url = planned(directory, "results/jla_dl/data.json")
-    return first, wrong_pin, other_url
+    return first, wrong_pin, verified, planned(directory, "results/jla_dl/data.json")
 
 
 def test_a_changed_pin_downloads_elsewhere_and_the_verified_download_stays(outcomes, shared_data, server):
-    directory, (first, wrong_pin, other_url) = outcome(outcomes, "download_pin_changed")
+    directory, (first, wrong_pin, verified, mirror) = outcome(outcomes, "download_pin_changed")
     assert first.returncode == 0, first.stderr[-3000:]
-    sha = sha256_file(shared_data / "jla/jla_mub.txt")
-    cached = directory / "resources/data" / sha / "jla_mub.txt"
-    assert cached.read_bytes() == (shared_data / "jla/jla_mub.txt").read_bytes()
     assert wrong_pin.returncode != 0
+    # The issue's case: Snakemake removed the verified file before the new download was refused.
+    cached = directory / "resources/data" / sha256_file(shared_data / "jla/jla_mub.txt") / "jla_mub.txt"
+    assert verified == [cached]
     assert (f"downloading {server}/jla/jla_mub.txt -> resources/data/{'0' * 64}/jla_mub.txt (pinned sha256 "
             f"{'0' * 64})" in log(directory, f"download/resources/data/{'0' * 64}/jla_mub.txt.log"))
     assert not (directory / "resources/data" / ("0" * 64)).exists()
-    assert cached.read_bytes() == (shared_data / "jla/jla_mub.txt").read_bytes()
     # The same file at a mirror: the verified download is the file; nothing to fetch or rerun.
-    assert other_url == {}
+    assert mirror == {}
 
 
 @scenario
 def local_copies_with_urls(directory, shared_data, server):
-    """An overlay of a public config that points at local copies, some keeping the URL, some with url: null."""
+    """An overlay of a public config pointing at local copies dated 2000: first keeping the URLs, then url: null."""
     local = directory / "offline"
     local.mkdir()
     for name in ("jla_mub.txt", "jla_mub_covmatrix.txt"):
         shutil.copy(shared_data / "jla" / name, local / name)
         os.utime(local / name, (OLD, OLD))
-    # The data file keeps its (unreachable) URL; the covariance's is nulled, as an overlay does.
-    configure(directory, shared_data, datasets={"local": {
-        **download_spec("http://127.0.0.1:9", shared_data), "cov_url": None,
-        "path": "offline/jla_mub.txt", "cov": "offline/jla_mub_covmatrix.txt"}})
     before = {p.name: p.read_bytes() for p in local.iterdir()}
-    return before, snakemake(directory, "results/local/data.json")
+    spec = download_spec("http://127.0.0.1:9", shared_data, path="offline/jla_mub.txt",
+                         cov="offline/jla_mub_covmatrix.txt")
+    configure(directory, shared_data, datasets={"local": spec})
+    kept = snakemake(directory, "results/local/data.json")
+    after_kept = {p.name: p.read_bytes() for p in local.iterdir()}
+    configure(directory, shared_data, datasets={"local": {**spec, "url": None, "cov_url": None}})
+    nulled = snakemake(directory, "results/local/data.json", "--forcerun", "inspect_data")
+    return before, kept, after_kept, nulled
 
 
 def test_local_copies_are_read_in_place_and_never_downloaded_over(outcomes):
-    directory, (before, proc) = outcome(outcomes, "local_copies_with_urls")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "rule download" not in proc.stdout + proc.stderr
+    directory, (before, kept, after_kept, nulled) = outcome(outcomes, "local_copies_with_urls")
+    assert kept.returncode == 0, kept.stderr[-3000:]
+    assert "rule download" not in kept.stdout + kept.stderr
+    assert after_kept == before
+    assert nulled.returncode == 0, nulled.stderr[-3000:]
     assert {p.name: p.read_bytes() for p in (directory / "offline").iterdir()} == before
     data = json.loads((directory / "results/local/data.json").read_text())["members"][0]
     assert data["files"] == {"path": str(directory / "offline/jla_mub.txt"),
