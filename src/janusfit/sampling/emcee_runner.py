@@ -170,7 +170,7 @@ def _decode_state(npz) -> dict:
         "last_tau": npz["last_tau"],
         "tau_history": [tuple(r) for r in npz["tau_history"]],
         "stop_reason": str(npz["stop_reason"]),
-        # Segments of janusfit before 0.1.1 did not record their rule: their decisions are taken again.
+        # Segments written before the rule was recorded have none: their decisions are taken again.
         "stop_rule": json.loads(str(npz["stop_rule"])) if "stop_rule" in npz.files else None,
     }
 
