@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -48,3 +50,29 @@ def start(directory: Path, *args: str) -> subprocess.Popen:
     """Snakemake in its own process group, so a test can signal it and its jobs."""
     return subprocess.Popen(command(directory, *args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, start_new_session=True, env=env())
+
+
+class Scenarios(dict):
+    """Named scenarios, ``function(directory, *args)``, each run on its own copy of one finished project.
+
+    Each Snakemake start costs seconds of imports, so they run concurrently.
+    """
+
+    def add(self, function):
+        self[function.__name__] = function
+        return function
+
+    def run(self, source: Path, tmp_path_factory, *args, workers: int = 3) -> dict:
+        """name -> (directory, result); ``result()`` returns what the scenario returned or re-raises what it raised."""
+        directories = {name: tmp_path_factory.mktemp(name) for name in self}
+        for directory in directories.values():
+            shutil.copytree(source, directory, symlinks=True, dirs_exist_ok=True)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {name: pool.submit(function, directories[name], *args) for name, function in self.items()}
+        return {name: (directories[name], futures[name].result) for name in self}
+
+
+def outcome(outcomes: dict, name: str):
+    """(directory, result) of a scenario; re-raises what the scenario raised."""
+    directory, result = outcomes[name]
+    return directory, result()

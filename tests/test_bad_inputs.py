@@ -14,18 +14,21 @@ share one ``--keep-going`` rerun, one dataset or model per bad input.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pytest
-from snakemake_runner import command, env, write_config
+from snakemake_runner import Scenarios, command, env, outcome, write_config
 from test_checkpoint_store import assert_same_chain, chain_arrays, jla_diagonal, run_emcee_in
 
 from janusfit import __version__
+from janusfit.atomic import sha256_file
+from janusfit.data import load_dataset
 from janusfit.likelihood import Posterior
 from janusfit.models import get_model
 
@@ -84,9 +87,12 @@ def set_cell(row: int, column: int, value: str):
     return edit
 
 
-def clone(source: Path, dest: Path) -> Path:
-    shutil.copytree(source, dest, symlinks=True, dirs_exist_ok=True)
-    return dest
+def write_jla_csv(path: Path) -> None:
+    """JLA binned as a CSV with every column a fit can read (zhel = z, σ from the covariance) and a host name."""
+    data = load_dataset("jla", jla_spec(), path.parent.parent)
+    rows = [f"{z:.17g},{z:.17g},{mu:.17g},{s:.17g},host {i}"
+            for i, (z, mu, s) in enumerate(zip(data.z, data.values, np.sqrt(np.diag(data.cov))))]
+    path.write_text("z,zhel,mu,sigma,host\n" + "\n".join(rows) + "\n")
 
 
 # --- the finished project, a data server, and the scenarios run concurrently --
@@ -98,38 +104,28 @@ def baseline(tmp_path_factory, shared_data) -> tuple[Path, dict]:
     (directory / "data").mkdir()
     for name in ("jla_mub.txt", "jla_mub_covmatrix.txt"):
         shutil.copy(shared_data / "jla" / name, directory / "data" / name)
+    write_jla_csv(directory / "data" / "jla.csv")
     configure(directory, shared_data)
     proc = snakemake(directory, RUN_JSON)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return directory, snapshot(directory)
 
 
-SCENARIOS = {}
-
-
-def scenario(function):
-    """Register ``function(directory, shared_data, server)``, run on a copy of the finished project."""
-    SCENARIOS[function.__name__] = function
-    return function
+# Each scenario is ``function(directory, shared_data, server)``, run on a copy of the finished project.
+SCENARIOS = Scenarios()
+scenario = SCENARIOS.add
 
 
 @pytest.fixture(scope="module")
 def outcomes(baseline, shared_data, server, tmp_path_factory):
     """Every scenario, run concurrently on its own copy of the finished project: name -> (directory, result)."""
-    source, _ = baseline
-    directories = {name: clone(source, tmp_path_factory.mktemp(name)) for name in SCENARIOS}
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {name: pool.submit(run, directories[name], shared_data, server) for name, run in SCENARIOS.items()}
-    return {name: (directories[name], futures[name].result) for name in SCENARIOS}
-
-
-def outcome(outcomes, name):
-    """(directory, result) of a scenario; re-raises what the scenario raised."""
-    directory, result = outcomes[name]
-    return directory, result()
+    return SCENARIOS.run(baseline[0], tmp_path_factory, shared_data, server)
 
 
 # --- detected while Snakemake parses the config: the message is in its stderr --
+
+# Errors found while parsing need no file: the cosmic chronometers are named, never read.
+JLA_CC = {"cc": {"kind": "hz", "format": "hz_table", "path": "data/cc.txt"}, "jla_cc": {"combine": ["jla", "cc"]}}
 
 CONFIG_ERRORS = {
     "unknown_model": (dict(models=["lcdm", "nosuch"]),
@@ -143,9 +139,32 @@ CONFIG_ERRORS = {
                                  "config key 'priors.lcdm.Om': lower bound 0.5 must be below upper bound 0.5"),
     "prior_not_finite": (dict(priors={"lcdm": {"Om": [0.01, float("inf")]}}),
                          "config key 'priors.lcdm.Om': bounds must be finite numbers, got [0.01, inf]"),
-    "too_few_walkers": (dict(models=["lcdm", "wcdm"], emcee={**BASE["emcee"], "n_walkers": 2}),
-                        "config key 'emcee.n_walkers': 2 walkers for run jla/wcdm with 2 parameters; "
-                        "emcee needs an even number ≥ 4"),
+    "too_few_walkers": (dict(models=["wcdm"], datasets=JLA_CC, run_datasets=["jla", "jla_cc"],
+                             emcee={**BASE["emcee"], "n_walkers": 4}),
+                        "config key 'emcee.n_walkers': 4 walkers for run jla_cc/wcdm with 3 parameters; "
+                        "emcee needs an even number ≥ 6"),
+    "walkers_below_every_move_minimum": (dict(emcee={**BASE["emcee"], "n_walkers": 2}),
+                                         "config key 'emcee.n_walkers': 2 is less than the minimum of 4"),
+    "seed_beyond_numpy": (dict(emcee={**BASE["emcee"], "seed": 2**32}),
+                          "config key 'emcee.seed': 4294967296 is greater than the maximum of 4294967295"),
+    "too_few_live_points": (dict(samplers=["dynesty"], datasets=JLA_CC, run_datasets=["jla_cc"],
+                                 dynesty={"nlive": 4}),
+                            "config key 'dynesty.nlive': 4 live points for run jla_cc/lcdm with 2 parameters; "
+                            "dynesty needs more than twice as many live points as parameters, at least 5"),
+    "dataset_without_kind": (dict(datasets={"jla": {k: v for k, v in jla_spec().items() if k != "kind"}}),
+                             "config key 'datasets.jla.kind': is required: a dataset needs 'kind', 'format' and "
+                             "'path' (or 'url'), or 'combine'"),
+    "model_listed_twice": (dict(models=["lcdm", "lcdm"]),
+                           "config key 'models': ['lcdm', 'lcdm'] has non-unique elements"),
+    "run_override_of_the_wrong_type": (dict(runs={"jla/lcdm": {"emcee": {"max_steps": "lots"}}}),
+                                       "config key 'runs.jla/lcdm.emcee.max_steps': 'lots' is not of type 'integer'"),
+    "download_not_pinned": (dict(datasets={"dl": {"kind": "sn", "format": "jla_binned", "url": "http://127.0.0.1:9/a.txt",
+                                                  "cov": "data/jla_mub_covmatrix.txt"}}),
+                            "config key 'datasets.dl.sha256': is required with 'url': a download is pinned by the "
+                            "sha256 of its bytes"),
+    "dataset_combined_with_itself": (dict(datasets={"twice": {"combine": ["jla", "jla"]}}),
+                                     "config key 'datasets.twice.combine[1]': 'jla' is already combine[0]; a dataset "
+                                     "combined with itself counts every point twice and shrinks the errors by √2"),
 }
 
 
@@ -183,19 +202,36 @@ def test_missing_data_file_is_named_in_snakemake_stderr(outcomes, baseline):
 
 # --- detected by a job: the message is in the job's log ----------------------
 
+def csv_spec(path: str) -> dict:
+    return {"kind": "sn", "format": "csv", "path": path}
+
+
+class BadFile(NamedTuple):
+    """A bad copy of ``original`` read as ``key`` of a dataset ``spec``, and its message in the inspect_data log."""
+
+    key: str
+    original: str
+    edit: Callable
+    message: str
+    spec: Callable = jla_spec
+
+
 BAD_FILES = {
-    # dataset: (key, original file, edit of its lines, message in results/logs/inspect_data/<dataset>.log)
-    "jla_empty": ("path", "jla_mub.txt", lambda lines: [],
-                  "data/jla_empty.txt': no header line naming the columns (the file is empty"),
-    "jla_nan": ("path", "jla_mub.txt", set_cell(3, 1, "nan"),
-                "data/jla_nan.txt': data row 3, column 'mu': value is missing or NaN"),
-    "jla_z0": ("path", "jla_mub.txt", set_cell(1, 0, "0.0"),
-               "data/jla_z0.txt': data row 1, column 'z': redshift must be > 0, got 0"),
-    "jla_not_pd": ("cov", "jla_mub_covmatrix.txt", lambda lines: [lines[0], "-0.02", *lines[2:]],
-                   "data/jla_not_pd.txt': covariance is not positive definite (smallest eigenvalue -"),
-    "jla_cov_size": ("cov", "jla_mub_covmatrix.txt",
-                     lambda lines: [lines[0], *(v for i, v in enumerate(lines[1:]) if i // 31 < 30 and i % 31 < 30)],
-                     "data/jla_cov_size.txt': covariance is 30x30 but the data file has 31 rows"),
+    "jla_empty": BadFile("path", "jla_mub.txt", lambda lines: [],
+                         "data/jla_empty.txt': no header line naming the columns (the file is empty"),
+    "jla_nan": BadFile("path", "jla_mub.txt", set_cell(3, 1, "nan"),
+                       "data/jla_nan.txt': data row 3, column 'mu': value is missing or NaN"),
+    "jla_z0": BadFile("path", "jla_mub.txt", set_cell(1, 0, "0.0"),
+                      "data/jla_z0.txt': data row 1, column 'z': redshift must be > 0, got 0"),
+    "jla_not_pd": BadFile("cov", "jla_mub_covmatrix.txt", lambda lines: [lines[0], "-0.02", *lines[2:]],
+                          "data/jla_not_pd.txt': covariance is not positive definite (smallest eigenvalue -"),
+    "jla_cov_size": BadFile("cov", "jla_mub_covmatrix.txt",
+                            lambda lines: [lines[0], *(v for i, v in enumerate(lines[1:])
+                                                       if i // 31 < 30 and i % 31 < 30)],
+                            "data/jla_cov_size.txt': covariance is 30x30 but the data file has 31 rows"),
+    "csv_zhel": BadFile("path", "jla.csv", set_cell(2, 1, "-0.5"),
+                        "data/csv_zhel.txt': data row 2, column 'zhel': heliocentric redshift -0.5 differs from the "
+                        "redshift 0.012 by more than 0.01 (1 + z)", csv_spec),
 }
 
 
@@ -203,16 +239,26 @@ BAD_FILES = {
 def bad_data_and_priors(directory, shared_data, server):
     """Each job-time bad input in its own dataset or model, in one ``--keep-going`` rerun."""
     datasets = {}
-    for name, (key, original, edit, _) in BAD_FILES.items():
-        edit_lines(directory / "data" / original, directory / "data" / f"{name}.txt", edit)
-        datasets[name] = jla_spec(**{key: f"data/{name}.txt"})
+    for name, bad in BAD_FILES.items():
+        edit_lines(directory / "data" / bad.original, directory / "data" / f"{name}.txt", bad.edit)
+        datasets[name] = bad.spec(**{bad.key: f"data/{name}.txt"})
     datasets["jla_download"] = jla_spec(path="downloads/jla_mub.txt", url=f"{server}/jla/jla_mub.txt",
                                         sha256="0" * 64)
+    # A local copy that is not the pinned file.
+    edit_lines(directory / "data/jla_mub.txt", directory / "data/jla_pinned.txt", set_cell(3, 1, "33.9"))
+    datasets["jla_pinned"] = jla_spec(path="data/jla_pinned.txt", sha256=sha256_file(directory / "data/jla_mub.txt"))
+    # The same numbers under a second name, fitted jointly with the first.
+    shutil.copy(directory / "data/jla_mub.txt", directory / "data/jla_copy.txt")
+    datasets["jla_copy"] = jla_spec(path="data/jla_copy.txt")
+    datasets["jla_twice"] = {"combine": ["jla", "jla_copy"]}
+    # Two supernovae for one parameter and the marginalised offset: no information left.
+    edit_lines(directory / "data/jla.csv", directory / "data/csv_two.txt", lambda lines: lines[:3])
+    datasets["csv_two"] = csv_spec("data/csv_two.txt")
     configure(directory, shared_data, datasets=datasets, models=["lcdm", "janus", "wcdm"],
               priors={"janus": {"q0": [-0.5, -0.45]}, "wcdm": {"Om": [1.5, 2.0], "w": [0.5, 1.0]}})
-    targets = [f"results/{name}/data.json" for name in datasets] + [
+    targets = [f"results/{name}/data.json" for name in datasets if name != "csv_two"] + [
         "results/jla/janus/emcee/run.json", "results/jla/janus/dynesty/evidence.json",
-        "results/jla/wcdm/emcee/run.json"]
+        "results/jla/wcdm/emcee/run.json", "results/csv_two/lcdm/emcee/run.json"]
     return snakemake(directory, "--keep-going", *targets)
 
 
@@ -220,17 +266,46 @@ def bad_data_and_priors(directory, shared_data, server):
 def test_bad_data_file_is_named_in_the_inspect_data_log(outcomes, baseline, name):
     directory, proc = outcome(outcomes, "bad_data_and_priors")
     assert "Error in rule inspect_data" in proc.stderr
-    assert f"ERROR data file '{directory}/{BAD_FILES[name][3]}" in log(directory, f"inspect_data/{name}.log")
+    assert f"ERROR data file '{directory}/{BAD_FILES[name].message}" in log(directory, f"inspect_data/{name}.log")
     assert not (directory / f"results/{name}/data.json").exists()
+    assert_nothing_lost(directory, baseline[1])
+
+
+def test_a_local_file_that_is_not_the_pinned_one_is_refused_and_left_alone(outcomes, baseline):
+    directory, _ = outcome(outcomes, "bad_data_and_priors")
+    path = directory / "data/jla_pinned.txt"
+    pin = sha256_file(directory / "data/jla_mub.txt")
+    assert (f"ERROR data file '{path}': has sha256 {sha256_file(path)}, but 'datasets.jla_pinned.sha256' pins {pin}; "
+            "the file was left as it is. Point 'path' at the pinned file, or set 'sha256: null' to read this one "
+            "unpinned" in log(directory, "inspect_data/jla_pinned.log"))
+    assert_nothing_lost(directory, baseline[1])
+
+
+def test_datasets_holding_the_same_numbers_are_not_combined(outcomes, baseline):
+    directory, _ = outcome(outcomes, "bad_data_and_priors")
+    assert ("ERROR config key 'datasets.jla_twice.combine': 'jla' and 'jla_copy' hold the same 31 redshifts and "
+            "values: combining them counts every point twice and shrinks the errors by √2"
+            in log(directory, "inspect_data/jla_twice.log"))
+    assert not (directory / "results/jla_twice/data.json").exists()
+    assert_nothing_lost(directory, baseline[1])
+
+
+def test_too_few_data_points_for_the_run_are_refused_by_preflight(outcomes, baseline):
+    directory, _ = outcome(outcomes, "bad_data_and_priors")
+    assert ("ERROR config key 'datasets.csv_two': run csv_two/lcdm has 2 data points, too few for its 1 free "
+            "parameter and 1 marginalised supernova offset: it needs at least 3; add data or leave the dataset out "
+            "of 'run_datasets'" in log(directory, "preflight/csv_two/lcdm.log"))
+    assert not (directory / "results/csv_two/lcdm/emcee").exists()
     assert_nothing_lost(directory, baseline[1])
 
 
 def test_download_checksum_mismatch_is_in_the_download_log_and_writes_nothing(outcomes, baseline, server):
     directory, _ = outcome(outcomes, "bad_data_and_priors")
-    text = log(directory, "download/downloads/jla_mub.txt.log")
-    assert re.search(rf"ERROR data file '\S*downloads/jla_mub\.txt': download from {server}/jla/jla_mub\.txt has "
+    cached = f"resources/data/{'0' * 64}/jla_mub.txt"
+    text = log(directory, f"download/{cached}.log")
+    assert re.search(rf"ERROR data file '{cached}': download from {server}/jla/jla_mub\.txt has "
                      rf"sha256 [0-9a-f]{{64}}, expected {'0' * 64}; nothing was written to", text)
-    assert not (directory / "downloads/jla_mub.txt").exists()
+    assert not (directory / cached).exists() and not (directory / "downloads").exists()
     assert_nothing_lost(directory, baseline[1])
 
 
@@ -278,10 +353,16 @@ def test_bad_data_replacing_good_data_loses_nothing(outcomes, baseline):
 
 @scenario
 def data_changed_on_resume(directory, shared_data, server):
-    """Valid but different data: refused; the old data back: the chain is rebuilt from the checkpoint."""
+    """Valid but different data: refused; the old data back: the chain is rebuilt from the checkpoint.
+
+    The changed file is dated 2000, older than every output, as ``cp -p``,
+    ``rsync -t`` or ``tar`` leave a restored file: its content, not its date,
+    reruns the jobs that read it.
+    """
     path = directory / "data/jla_mub.txt"
     original = path.read_bytes()
     edit_lines(path, path, set_cell(3, 1, "33.9"))
+    os.utime(path, (946684800, 946684800))
     refused = snakemake(directory, RUN_JSON)
     # Snakemake replaces a job's log when it reruns the job: keep the refusal's.
     refusal_log = log(directory, "emcee/jla/lcdm.log")
@@ -293,10 +374,9 @@ def data_changed_on_resume(directory, shared_data, server):
 def test_changed_data_on_resume_lists_both_checksums_and_loses_nothing(outcomes, baseline):
     directory, (refused, text, after_refusal, restored) = outcome(outcomes, "data_changed_on_resume")
     assert refused.returncode != 0 and "Error in rule emcee" in refused.stderr
-    (old_sha,) = (sha for path, sha in json.loads(baseline[1][DATA_JSON])["members"][0]["sha256"].items()
-                  if path.endswith("/jla_mub.txt"))
+    old_sha = json.loads(baseline[1][DATA_JSON])["members"][0]["sha256"]["path"]
     assert f"ERROR the checkpoint in '{CHECKPOINT}' was made with different inputs:" in text
-    assert re.search(rf"  data\.jla\.jla_mub\.txt: '{old_sha}' -> '[0-9a-f]{{64}}'", text)
+    assert re.search(rf"  data\.jla\.sha256\.path: '{old_sha}' -> '[0-9a-f]{{64}}'", text)
     # Snakemake removed the emcee job's outputs before running it; the checkpoint stayed.
     assert all(after_refusal.get(k) == v for k, v in baseline[1].items() if k.startswith(CHECKPOINT))
     # With the old data back, the chain is assembled from the checkpoint, nothing recomputed.

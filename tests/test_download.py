@@ -71,7 +71,9 @@ def test_download_dataset_then_load_it(server, shared_data, tmp_path):
         "cov_sha256": manifest_sha256(shared_data, COVMAT).upper(),
     }
     written = download_dataset("union3", spec, tmp_path)
-    assert written == [tmp_path / "data/lcparam_full.txt", tmp_path / "data/mag_covmat.txt"]
+    # Into the content-addressed cache, since data/ holds no copy.
+    assert written == [tmp_path / "resources/data" / spec["sha256"] / "lcparam_full.txt",
+                       tmp_path / "resources/data" / spec["cov_sha256"].lower() / "mag_covmat.txt"]
     downloaded = load_dataset("union3", spec, tmp_path)
     original = load_dataset("union3", {**spec, "path": LCPARAM, "cov": COVMAT}, shared_data)
     np.testing.assert_array_equal(downloaded.values, original.values)

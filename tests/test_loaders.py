@@ -39,8 +39,9 @@ def test_union3(shared_data):
 
 def test_sha256_are_the_manifest_ones(shared_data):
     d = load_dataset("union3", UNION3, shared_data)
-    for rel in ("union3/lcparam_full.txt", "union3/mag_covmat.txt"):
-        assert d.sha256[str(shared_data / rel)] == manifest_sha256(shared_data, rel)
+    for key, rel in (("path", "union3/lcparam_full.txt"), ("cov", "union3/mag_covmat.txt")):
+        assert d.files[key] == str(shared_data / rel)
+        assert d.sha256[key] == manifest_sha256(shared_data, rel)
 
 
 def test_jla_binned(shared_data):
@@ -123,7 +124,7 @@ def test_csv_hz_with_default_column_names(tmp_path):
 def test_absolute_paths_ignore_base_dir(shared_data, tmp_path):
     absolute = {**CC, "path": str(shared_data / CC["path"])}
     d = load_dataset("cc", absolute, tmp_path)
-    assert list(d.sha256) == [str(shared_data / CC["path"])]
+    assert d.files == {"path": str(shared_data / CC["path"])}
 
 
 def test_unknown_format_lists_the_known_ones(shared_data):

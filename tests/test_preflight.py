@@ -104,8 +104,9 @@ def test_unvalidated_data_fails(tmp_path):
 
 
 def test_too_few_walkers_is_a_config_error(tmp_path):
-    result = run(posterior("lcdm"), tmp_path, n_walkers=1)
-    assert "at least 2" in failed(result)["n_walkers"]
+    # One parameter, but emcee's differential-evolution move needs two walkers in each half.
+    result = run(posterior("lcdm"), tmp_path, n_walkers=2)
+    assert "at least 4" in failed(result)["n_walkers"]
     with pytest.raises(ConfigError) as info:
         raise_if_failed(result)
     assert info.value.key == "emcee.n_walkers"

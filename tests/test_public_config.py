@@ -7,6 +7,9 @@ the loaders are exercised exactly as on a networked machine.
 
 import hashlib
 import json
+import os
+import re
+import shutil
 
 import yaml
 
@@ -43,12 +46,44 @@ def test_public_datasets_download_and_load_through_the_workflow(repo, shared_dat
         config["datasets"][name][key] = f"{server}/{known[sha].relative_to(shared_data)}"
     config["run_datasets"] = ["union3+cc"]
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    run(tmp_path, "results/union3+cc/data.json")
-    data = json.loads((tmp_path / "results/union3+cc/data.json").read_text())
+    run(tmp_path, "results/public/union3+cc/data.json")
+    data = json.loads((tmp_path / "results/public/union3+cc/data.json").read_text())
     assert data["n_data"] == 22 + 30
     union3, cc = data["members"]
     assert (union3["name"], union3["n"], union3["errors"]) == ("union3", 22, "full covariance")
     assert (cc["name"], cc["kind"], cc["n"]) == ("cc", "hz", 30)
-    assert config["datasets"]["cc"]["sha256"] in cc["sha256"].values()
-    assert (tmp_path / "resources/data/union3/mag_covmat.txt").read_bytes() == \
+    assert cc["sha256"] == {"path": config["datasets"]["cc"]["sha256"]}
+    cov_sha = config["datasets"]["union3"]["cov_sha256"]
+    assert (tmp_path / "resources/data" / cov_sha / "mag_covmat.txt").read_bytes() == \
         (shared_data / "union3/mag_covmat.txt").read_bytes()
+
+
+def test_public_config_runs_offline_from_the_copies_the_readme_names(repo, shared_data, tmp_path):
+    """README's offline overlay, verbatim: the local copies are read in place, checked, never downloaded over.
+
+    The copies are copies of ../shared/data under tmp_path (with the same
+    relative layout), dated long ago as a restore from an archive leaves them.
+    """
+    readme = (repo / "README.md").read_text()
+    overlay = re.search(r"#### Working offline.*?```yaml\n(.*?)```", readme, re.S).group(1)
+    shutil.copytree(shared_data, tmp_path / "shared/data", copy_function=shutil.copy)
+    for path in (tmp_path / "shared/data").rglob("*"):
+        os.utime(path, (946684800, 946684800))
+    copies = {p: p.read_bytes() for p in (tmp_path / "shared/data").rglob("*") if p.is_file()}
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "offline.yaml").write_text(overlay)
+    config = yaml.safe_load((repo / PUBLIC).read_text())
+    for spec in yaml.safe_load(overlay)["datasets"].values():
+        assert set(spec) <= {"path", "cov"}
+    (project / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = run(project, "results/public/union3+cc/data.json",
+               "--configfile", str(project / "config.yaml"), str(project / "offline.yaml"))
+    assert "rule download" not in proc.stdout + proc.stderr
+    assert not (project / "resources").exists()
+    assert {p: p.read_bytes() for p in (tmp_path / "shared/data").rglob("*") if p.is_file()} == copies
+    union3, cc = json.loads((project / "results/public/union3+cc/data.json").read_text())["members"]
+    assert union3["files"]["cov"] == str(project / "../shared/data/union3/mag_covmat.txt")
+    assert union3["sha256"] == {"path": config["datasets"]["union3"]["sha256"],
+                                "cov": config["datasets"]["union3"]["cov_sha256"]}
+    assert cc["sha256"] == {"path": config["datasets"]["cc"]["sha256"]}

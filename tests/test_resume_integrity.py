@@ -23,6 +23,7 @@ from snakemake_runner import command, env, run, write_config
 from test_checkpoint_store import EMCEE, Log, assert_same_chain, chain_arrays, jla_diagonal, run_dynesty_in, run_emcee_in
 
 from janusfit import __version__
+from janusfit.atomic import sha256_file
 from janusfit.data import Dataset, load_dataset
 from janusfit.errors import CheckpointError, FingerprintError, LikelihoodError
 from janusfit.likelihood import Posterior
@@ -95,12 +96,52 @@ def test_changed_data_is_refused_listing_the_file_and_both_checksums(tmp_path, j
     run_emcee_in(tmp_path, lcdm(jla), max_steps=100)
     values = jla.values.copy()
     values[3] += 0.001
-    changed = Dataset("jla", "sn", jla.z, values, sigma=jla.sigma,
-                      sha256={path: "f" * 64 for path in jla.sha256})
+    changed = Dataset("jla", "sn", jla.z, values, sigma=jla.sigma, sha256={**jla.sha256, "path": "f" * 64})
     with pytest.raises(FingerprintError) as err:
         run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [changed]))
-    old = next(iter(jla.sha256.values()))
-    assert f"data.jla.jla_mub.txt: '{old}' -> '{'f' * 64}'" in str(err.value)
+    assert f"data.jla.sha256.path: '{jla.sha256['path']}' -> '{'f' * 64}'" in str(err.value)
+    assert f"data.jla.arrays_sha256: '{jla.arrays_sha256}' -> '{changed.arrays_sha256}'" in str(err.value)
+
+
+def jla_csv(directory: Path, shared_data: Path) -> Path:
+    """JLA binned as a CSV with its diagonal errors and a second distance column mu_alt = mu − 0.6 z."""
+    full = load_dataset("jla", {"kind": "sn", "format": "jla_binned", "path": str(shared_data / "jla/jla_mub.txt"),
+                                "cov": str(shared_data / "jla/jla_mub_covmatrix.txt")})
+    sigma = np.sqrt(np.diag(full.cov))
+    rows = [f"{z:.17g},{mu:.17g},{mu - 0.6 * z:.17g},{s:.17g}" for z, mu, s in zip(full.z, full.values, sigma)]
+    path = directory / "jla.csv"
+    path.write_text("z,mu,mu_alt,sigma\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_reading_another_column_of_the_same_file_is_refused_on_resume(tmp_path, shared_data):
+    """The file's bytes are the same; the numbers read from it are not."""
+    spec = {"kind": "sn", "format": "csv", "path": str(jla_csv(tmp_path, shared_data))}
+    run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [load_dataset("jla", spec)]), max_steps=100)
+    before = files(tmp_path / "ck")
+    alt = load_dataset("jla", {**spec, "columns": {"mu": "mu_alt"}})
+    with pytest.raises(FingerprintError) as err:
+        run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [alt]), max_steps=200)
+    message = str(err.value)
+    assert "\n  data.jla.reading.columns: added ({'mu': 'mu_alt'})\n" in message
+    assert "\n  data.jla.arrays_sha256: '" in message and "data.jla.sha256" not in message
+    assert files(tmp_path / "ck") == before
+
+
+def test_two_files_of_the_same_name_keep_a_checksum_each(tmp_path, shared_data):
+    """``path: d1/jla.txt`` and ``cov: d2/jla.txt``: editing the data file is seen on resume."""
+    for folder, name in (("d1", "jla_mub.txt"), ("d2", "jla_mub_covmatrix.txt")):
+        (tmp_path / folder).mkdir()
+        shutil.copy(shared_data / "jla" / name, tmp_path / folder / "jla.txt")
+    spec = {"kind": "sn", "format": "jla_binned", "path": "d1/jla.txt", "cov": "d2/jla.txt"}
+    run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [load_dataset("jla", spec, tmp_path)]), max_steps=100)
+    lines = (tmp_path / "d1/jla.txt").read_text().splitlines()
+    z, mu = lines[5].split(",")
+    old_sha = sha256_file(tmp_path / "d1/jla.txt")
+    (tmp_path / "d1/jla.txt").write_text("\n".join([*lines[:5], f"{z},{float(mu) + 0.5!r}", *lines[6:]]) + "\n")
+    with pytest.raises(FingerprintError) as err:
+        run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [load_dataset("jla", spec, tmp_path)]), max_steps=200)
+    assert f"\n  data.jla.sha256.path: '{old_sha}' -> '{sha256_file(tmp_path / 'd1/jla.txt')}'\n" in str(err.value)
 
 
 def test_a_moved_project_still_resumes(tmp_path, shared_data):
@@ -175,6 +216,37 @@ def test_stopping_rule_takes_the_same_decision_whatever_the_interruptions(tmp_pa
     assert (result.n_steps, result.stop_reason, result.tau_history, result.tau) == (
         reference.n_steps, reference.stop_reason, reference.tau_history, reference.tau)
     assert_same_chain(chain_arrays(resumed / "chain.h5"), chain_arrays(tmp_path / "reference/chain.h5"))
+
+
+@pytest.mark.parametrize("first", [dict(n_over_tau=60), dict(n_over_tau=10), dict(check_every=75),
+                                   dict(stop_on_convergence=False, max_steps=900)],
+                         ids=["stricter_first", "looser_first", "other_check_interval_first", "no_rule_first"])
+def test_a_changed_stopping_rule_resumes_to_the_chain_a_fresh_run_gives(tmp_path, jla, first):
+    """The checkpoint of a run with another stopping rule is resumed, and the chain ends where it should.
+
+    A stricter rule first leaves a longer chain, which is cut where the current
+    rule stops; a looser one leaves a shorter chain, which is continued.
+    """
+    reference = run_emcee_in(tmp_path / "reference", lcdm(jla), **STOP)
+    run_emcee_in(tmp_path / "resumed", lcdm(jla), **{**STOP, **first})
+    log = Log()
+    result = run_emcee_in(tmp_path / "resumed", lcdm(jla), log=log, **STOP)
+    assert (result.n_steps, result.stop_reason, result.tau_history, result.tau, result.acceptance) == (
+        reference.n_steps, reference.stop_reason, reference.tau_history, reference.tau, reference.acceptance)
+    assert_same_chain(chain_arrays(tmp_path / "resumed/chain.h5"), chain_arrays(tmp_path / "reference/chain.h5"))
+    assert len(result.resumes) == 1  # the checkpoint was resumed, not thrown away
+    assert log.has("the stopping rule or max_steps differ from the checkpoint's")
+
+
+def test_max_steps_lowered_inside_a_segment_gives_the_shorter_chain(tmp_path, jla):
+    """Segments end every 50 steps; 275 falls inside one, whose first 25 steps are sampled again."""
+    reference = run_emcee_in(tmp_path / "reference", lcdm(jla), max_steps=275)
+    run_emcee_in(tmp_path / "resumed", lcdm(jla), max_steps=300)
+    result = run_emcee_in(tmp_path / "resumed", lcdm(jla), max_steps=275)
+    assert (result.n_steps, result.acceptance, result.tau) == (275, reference.acceptance, reference.tau)
+    assert_same_chain(chain_arrays(tmp_path / "resumed/chain.h5"), chain_arrays(tmp_path / "reference/chain.h5"))
+    # The steps beyond 275 stay in the checkpoint: raising max_steps again needs no sampling.
+    assert run_emcee_in(tmp_path / "resumed", lcdm(jla), max_steps=300).n_steps == 300
 
 
 # --- NaN log-likelihood ------------------------------------------------------

@@ -97,6 +97,59 @@ def test_non_positive_error(tmp_path):
         load_dataset("d", csv_spec(path))
 
 
+def test_byte_order_mark_of_an_excel_csv_is_dropped(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD_CSV.encode())
+    d = load_dataset("d", csv_spec(path))
+    assert list(d.z) == [0.1, 0.5, 1.0] and list(d.values) == [38.3, 42.3, 44.1]
+
+
+def test_duplicated_header_column_is_named(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("z,z,mu,sigma\n0.1,0.1,38.3,0.1\n0.5,0.5,42.3,0.1\n")
+    with raises_for(path, r"header names column 'z' twice \(columns 1 and 2\); rename or remove one"):
+        load_dataset("d", csv_spec(path))
+
+
+def test_a_byte_that_is_not_utf8_names_its_line(tmp_path):
+    """One Latin-1 'é' in a column the fit does not even read."""
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"z,mu,sigma,host\n0.1,38.3,0.1,NGC 1\n0.5,42.3,0.1,Caf\xe9\n")
+    with raises_for(path, r"line 3, character 17: byte 0xe9 is not UTF-8 text \(the file was probably saved as "
+                          r"Latin-1 or Windows-1252\); save it as UTF-8"):
+        load_dataset("d", csv_spec(path))
+
+
+@pytest.mark.parametrize("zhel", ["-1", "-0.5", "0.4"])
+def test_heliocentric_redshift_far_from_the_redshift_is_refused(tmp_path, zhel):
+    path = tmp_path / "d.csv"
+    path.write_text(f"z,zhel,mu,sigma\n0.1,0.1003,38.3,0.1\n0.5,{zhel},42.3,0.1\n")
+    with raises_for(path, rf"data row 2, column 'zhel': heliocentric redshift {zhel} differs from the redshift 0.5 "
+                          r"by more than 0.01 \(1 \+ z\)"):
+        load_dataset("d", csv_spec(path))
+
+
+def test_error_too_small_to_be_a_measurement_is_refused(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("z,mu,sigma\n0.1,38.3,0.1\n0.5,42.3,1e-300\n")
+    with raises_for(path, "data row 2, column 'sigma': error 1e-300 is below 1e-06; no measurement is that precise"):
+        load_dataset("d", csv_spec(path))
+
+
+def test_redshift_beyond_any_measurement_is_refused(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("z,mu,sigma\n0.1,38.3,0.1\n1e6,42.3,0.1\n")
+    with raises_for(path, r"data row 2, column 'z': redshift must be ≤ 10, got 1e\+06"):
+        load_dataset("d", csv_spec(path))
+
+
+def test_negative_hubble_rate_is_refused(tmp_path):
+    path = tmp_path / "hz.txt"
+    path.write_text("0.1 69.0 12.0\n0.4 -83.0 10.0\n")
+    with raises_for(path, "data row 2, column 'H': H\\(z\\) must be > 0, got -83"):
+        load_dataset("d", {"kind": "hz", "format": "hz_table", "path": str(path)})
+
+
 def test_rows_longer_than_the_header(tmp_path):
     path = tmp_path / "lc.txt"
     path.write_text("#name zcmb zhel mb\nbin00 0.05 0.05 36.6 0.0\n")

@@ -3,7 +3,10 @@
 Every output and checkpoint janusfit writes goes through here: the bytes go to
 a temporary file in the same directory, are flushed and fsynced, and the file
 is renamed over its final name (rename is atomic on POSIX file systems), then
-the directory is fsynced so that the rename itself survives a power cut.
+the directory is fsynced so that the rename itself survives a power cut. The
+file gets the permissions of any new file under the process's umask
+(``tempfile.mkstemp`` alone would leave it readable by its owner only, and a
+group sharing a cluster project could not read the results).
 """
 
 from __future__ import annotations
@@ -31,6 +34,18 @@ def sha256_file(path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def _umask() -> int:
+    """The process's umask (reading it means setting it: set it back at once)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+# Read once: the umask is set by the user's shell or the cluster's job
+# environment before janusfit starts, and reading it is not thread-safe.
+NEW_FILE_MODE = 0o666 & ~_umask()
+
+
 def fsync_dir(directory) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -55,6 +70,7 @@ def atomic_path(path):
         with no_space_left(path):
             yield Path(tmp)
             with open(tmp, "rb+") as fh:
+                os.fchmod(fh.fileno(), NEW_FILE_MODE)
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
             fsync_dir(path.parent)

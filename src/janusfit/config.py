@@ -11,13 +11,15 @@ config key.
 from __future__ import annotations
 
 import copy
+import json
 import math
 from dataclasses import dataclass
 
+from .data.sources import KEYS
 from .errors import ConfigError
 from .models import MODELS
-from .sampling.dynesty_runner import DynestySettings
-from .sampling.emcee_runner import EmceeSettings
+from .sampling.dynesty_runner import DynestySettings, minimum_nlive
+from .sampling.emcee_runner import EmceeSettings, minimum_walkers
 
 OVERRIDABLE = ("priors", "emcee", "dynesty", "convergence", "on_change")
 
@@ -91,6 +93,72 @@ def run_settings(config: dict, dataset: str, model: str) -> RunSettings:
     )
 
 
+def schema_error(error, prefix: str = "") -> ConfigError:
+    """The ConfigError for a JSON-schema validation error (``jsonschema.ValidationError``), naming its key.
+
+    ``prefix`` is the key of the part of the config that was validated, e.g.
+    ``runs.jla/lcdm`` for a run's merged settings.
+    """
+    key = prefix
+    for part in error.absolute_path:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return ConfigError(key or "(the whole config)", error.message)
+
+
+def _overridden_key(config: dict, dataset: str, model: str, key: str) -> str:
+    """``key`` as the config spells it for run ``dataset/model``: under ``runs:`` when the run overrides it."""
+    section = (config.get("runs") or {}).get(f"{dataset}/{model}", {})
+    for part in key.split("."):
+        if not isinstance(section, dict) or part not in section:
+            return key
+        section = section[part]
+    return f"runs.{dataset}/{model}.{key}"
+
+
+def rule_params(config: dict, dataset: str, model: str) -> dict[str, str]:
+    """For each rule of run ``dataset/model``, the config settings its outputs depend on, as canonical JSON.
+
+    The workflow gives each rule its entry as ``params``, and Snakemake reruns a
+    job whose params changed since its outputs were made, and every job
+    downstream of it. What reruns is therefore exactly what a changed setting
+    affects:
+
+    - ``preflight``: what its checks and its disk and runtime estimates read
+      (model, priors, samplers, walkers, ``max_steps``, live points, ``dlogz``,
+      the sampling method): the runtime estimate is the sampling job's time
+      limit on a cluster. Its ``resources.json`` is an input of both
+      samplers, so both rerun; the one whose own settings did not change
+      resumes from its complete checkpoint at once. (Memory estimates that
+      depend on other settings, such as the checkpoint interval, are made
+      again by each sampling job, which refuses to start short of memory.)
+    - ``emcee``: model, priors, the settings that change the draws (walkers,
+      seed, moves: the fingerprint's), and those that decide where the chain
+      ends (``max_steps``, the stopping rule), under which the job resumes
+      its checkpoint and cuts or continues the chain. Checkpoint intervals
+      change neither, so they rerun nothing.
+    - ``dynesty``: model, priors, the settings that change the draws (the
+      fingerprint's) and ``dlogz``, where it stops.
+    - ``convergence``: the thresholds and groups of the checks, and ``strict``.
+
+    How the data are read is a param of ``inspect_data`` (see
+    :func:`janusfit.data.sources.identity`), whose output every job of the
+    dataset reads.
+    """
+    s = run_settings(config, dataset, model)
+    e, d = s.emcee, s.dynesty
+    run = {"model": model, "priors": {p: list(b) for p, b in sorted(s.priors.items())}}
+    params = {
+        "preflight": {**run, "samplers": sorted(config["samplers"]),
+                      "emcee": {"n_walkers": e.n_walkers, "max_steps": e.max_steps},
+                      "dynesty": {"nlive": d.nlive, "dlogz": d.dlogz, "sample": d.sample}},
+        "emcee": {**run, **e.chain_settings(), "max_steps": e.max_steps, "stop": e.stop_rule()},
+        "dynesty": {**run, **d.chain_settings(), "dlogz": d.dlogz},
+        "convergence": {k: s.convergence[k] for k in ("min_n_over_tau", "max_rhat", "min_ess_bulk", "acceptance",
+                                                      "n_groups", "strict")},
+    }
+    return {rule: json.dumps(value, sort_keys=True) for rule, value in params.items()}
+
+
 def check(config: dict) -> None:
     """Raise ConfigError for the first semantic problem, naming its key."""
     datasets = config["datasets"]
@@ -99,12 +167,9 @@ def check(config: dict) -> None:
             raise ConfigError(f"models[{i}]", f"unknown model '{model}'; known models: {', '.join(sorted(MODELS))}")
     for name, spec in datasets.items():
         if "combine" in spec:
-            for j, part in enumerate(spec["combine"]):
-                if part not in datasets or "combine" in datasets[part]:
-                    raise ConfigError(f"datasets.{name}.combine[{j}]",
-                                      f"'{part}' is not a plain dataset declared under 'datasets'")
-        elif "path" not in spec or "format" not in spec:
-            raise ConfigError(f"datasets.{name}", "a dataset needs 'kind', 'format' and 'path' (or 'combine')")
+            _check_combine(name, spec["combine"], datasets)
+        else:
+            _check_dataset(name, spec)
     for i, name in enumerate(run_datasets(config)):
         if name not in datasets:
             raise ConfigError(f"run_datasets[{i}]", f"unknown dataset '{name}'; declared: {', '.join(datasets)}")
@@ -123,13 +188,49 @@ def check(config: dict) -> None:
     for dataset, model in runs(config):
         settings = run_settings(config, dataset, model)
         n_params = len(param_names(config, dataset, model))
-        if settings.emcee.n_walkers < 2 * n_params or settings.emcee.n_walkers % 2:
-            raise ConfigError("emcee.n_walkers", f"{settings.emcee.n_walkers} walkers for run {dataset}/{model} "
-                              f"with {n_params} parameters; emcee needs an even number ≥ {2 * n_params}")
+        walkers, nlive = settings.emcee.n_walkers, settings.dynesty.nlive
+        if "emcee" in config["samplers"] and (walkers < minimum_walkers(n_params) or walkers % 2):
+            raise ConfigError(_overridden_key(config, dataset, model, "emcee.n_walkers"),
+                              f"{walkers} walkers for run {dataset}/{model} with {_parameters(n_params)}; "
+                              f"emcee needs an even number ≥ {minimum_walkers(n_params)}")
+        if "dynesty" in config["samplers"] and nlive < minimum_nlive(n_params):
+            raise ConfigError(_overridden_key(config, dataset, model, "dynesty.nlive"),
+                              f"{nlive} live points for run {dataset}/{model} with {_parameters(n_params)}; "
+                              f"dynesty needs more than twice as many live points as parameters, "
+                              f"at least {minimum_nlive(n_params)}")
         for p in settings.priors:
             if p not in param_names(config, dataset, model):
                 raise ConfigError(f"priors.{model}.{p}", f"'{p}' is not a parameter of run {dataset}/{model} "
                                   f"({', '.join(param_names(config, dataset, model))})")
+
+
+def _check_dataset(name: str, spec: dict) -> None:
+    needs = "is required: a dataset needs 'kind', 'format' and 'path' (or 'url'), or 'combine'"
+    for key in ("kind", "format"):
+        if not spec.get(key):
+            raise ConfigError(f"datasets.{name}.{key}", needs)
+    if not spec.get("path") and not spec.get("url"):
+        raise ConfigError(f"datasets.{name}.path", needs)
+    for url_key, sha_key in KEYS.values():
+        if spec.get(url_key) and not spec.get(sha_key):
+            raise ConfigError(f"datasets.{name}.{sha_key}",
+                              f"is required with '{url_key}': a download is pinned by the sha256 of its bytes")
+
+
+def _parameters(n: int) -> str:
+    return f"{n} parameter{'s' if n != 1 else ''}"
+
+
+def _check_combine(name: str, parts: list, datasets: dict) -> None:
+    seen = {}
+    for j, part in enumerate(parts):
+        if part not in datasets or "combine" in datasets[part]:
+            raise ConfigError(f"datasets.{name}.combine[{j}]", f"'{part}' is not a plain dataset declared under 'datasets'")
+        if part in seen:
+            raise ConfigError(f"datasets.{name}.combine[{j}]",
+                              f"'{part}' is already combine[{seen[part]}]; a dataset combined with itself counts "
+                              "every point twice and shrinks the errors by √2")
+        seen[part] = j
 
 
 def _check_priors(key: str, model: str, priors: dict) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .config import RunSettings, run_settings
 from .data import load_dataset
+from .errors import ConfigError
 from .likelihood import Posterior
 from .models import get_model
 
@@ -14,4 +15,27 @@ def load_run(config: dict, dataset: str, model: str, base_dir=None) -> tuple[Run
     settings = run_settings(config, dataset, model)
     base = Path.cwd() if base_dir is None else Path(base_dir)
     datasets = [load_dataset(name, config["datasets"][name], base) for name in settings.datasets]
-    return settings, Posterior(get_model(model), datasets, settings.priors)
+    posterior = Posterior(get_model(model), datasets, settings.priors)
+    require_enough_data(dataset, posterior)
+    return settings, posterior
+
+
+def require_enough_data(dataset: str, posterior: Posterior) -> None:
+    """At least one point more than the free parameters and the marginalised SN offsets.
+
+    Each supernova set's unknown offset (M and H0) is marginalised, which uses
+    up one point: with no point to spare the data carry no information, and a
+    run would return its prior as posterior and an evidence error of NaN.
+    """
+    offsets = len(posterior.sn)
+    needed = posterior.ndim + offsets + 1
+    if posterior.n_data < needed:
+        raise ConfigError(f"datasets.{dataset}",
+                          f"run {dataset}/{posterior.model.name} has {_count(posterior.n_data, 'data point')}, too "
+                          f"few for its {_count(posterior.ndim, 'free parameter')} and "
+                          f"{_count(offsets, 'marginalised supernova offset')}: it needs at least {needed}; add "
+                          "data or leave the dataset out of 'run_datasets'")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"

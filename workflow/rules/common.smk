@@ -2,29 +2,39 @@ import copy
 import re
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 from janusfit import config as jconfig
-from janusfit.errors import ConfigError
+from janusfit.data import sources as jsources
 from janusfit.resources import workflow as jres
+from janusfit.sampling.emcee_runner import set_aside_if_unreadable
 
 
 report: "../report/workflow.rst"
 
 
+def validated(cfg, key=""):
+    """Check ``cfg`` against the schema and fill in its defaults; an error names the key (under ``key``)."""
+    try:
+        validate(cfg, "../schemas/config.schema.yaml")
+    except WorkflowError as exc:
+        # Snakemake raises this while handling jsonschema's error, whose path is the key at fault.
+        if not hasattr(exc.__context__, "absolute_path"):
+            raise
+        raise jconfig.schema_error(exc.__context__, key) from None
+
+
 # Per-run overrides are checked after merging (below), so that the schema's
 # defaults are not written into them.
 _raw_runs = copy.deepcopy(config.get("runs") or {})
-validate(config, "../schemas/config.schema.yaml")
+validated(config)
 config["runs"] = _raw_runs
 for _key in _raw_runs:
-    _d, _, _m = _key.partition("/")
-    _merged = jconfig.deep_merge(config, {k: v for k, v in _raw_runs[_key].items()})
+    _merged = jconfig.deep_merge(config, _raw_runs[_key])
     _merged["runs"] = {}
-    try:
-        validate(_merged, "../schemas/config.schema.yaml")
-    except Exception as exc:
-        raise ConfigError(f"runs.{_key}", str(exc).splitlines()[0]) from None
+    validated(_merged, f"runs.{_key}")
 jconfig.check(config)
 
 RUNS = jconfig.runs(config)
@@ -32,6 +42,9 @@ DATASETS = jconfig.run_datasets(config)
 MODELS = list(config["models"])
 SAMPLERS = list(config["samplers"])
 CORES = jres.core_counts(config)
+# Every output, log and checkpoint of this config is under its own root, so
+# runs of two configs never overwrite each other's overview or report.
+RESULTS = config["results_dir"].rstrip("/")
 
 
 wildcard_constraints:
@@ -39,21 +52,28 @@ wildcard_constraints:
     model="|".join(re.escape(m) for m in MODELS),
 
 
+def results(path):
+    """``path`` under this config's results root (``results_dir``)."""
+    return f"{RESULTS}/{path}"
+
+
 def run_dir(dataset, model):
-    return f"results/{dataset}/{model}"
+    return results(f"{dataset}/{model}")
 
 
 def checkpoint_dir(wildcards, sampler):
-    return f"results/checkpoints/{wildcards.dataset}/{wildcards.model}/{sampler}"
+    return results(f"checkpoints/{wildcards.dataset}/{wildcards.model}/{sampler}")
+
+
+def settings_of(rule):
+    """The run's settings that rule's outputs depend on (params: a change reruns the job)."""
+    return lambda wildcards: jconfig.rule_params(config, wildcards.dataset, wildcards.model)[rule]
 
 
 def dataset_files(wildcards):
-    """Every file the (possibly combined) dataset is read from."""
-    files = []
-    for name in jconfig.members(config, wildcards.dataset):
-        spec = config["datasets"][name]
-        files += [spec["path"]] + ([spec["cov"]] if spec.get("cov") else [])
-    return files
+    """Every file the (possibly combined) dataset is read from: local copies, else downloads."""
+    return [source.file for name in jconfig.members(config, wildcards.dataset)
+            for source in jsources.sources(name, config["datasets"][name])]
 
 
 def summary_inputs(wildcards):
@@ -88,17 +108,30 @@ def final_outputs():
         base = run_dir(dataset, model)
         out += [f"{base}/summary.json", f"{base}/corner.png"]
         if "emcee" in SAMPLERS:
-            out += [f"{base}/convergence.json", f"{base}/trace.png"]
+            out += [f"{base}/emcee/chain.h5", f"{base}/convergence.json", f"{base}/trace.png"]
+        if "dynesty" in SAMPLERS:
+            out.append(f"{base}/dynesty/samples.h5")
     if "dynesty" in SAMPLERS and len(MODELS) > 1:
-        out += expand("results/{dataset}/comparison.csv", dataset=DATASETS)
-    out.append("results/overview.csv")
+        out += [results(f"{dataset}/comparison.csv") for dataset in DATASETS]
+    out.append(results("overview.csv"))
     return out
 
 
 def report_command(workflow):
-    """The command that writes results/report.html for this same workflow and config."""
+    """The command that writes the report (<results_dir>/report.html) for this same workflow and config."""
     configfiles = " ".join(f"'{f}'" for f in workflow.overwrite_configfiles)
+    log = results("logs/report.log")
     return (f"snakemake --snakefile '{workflow.main_snakefile}' --directory '{os.getcwd()}' "
             + (f"--configfile {configfiles} " if configfiles else "")
-            + "--report results/report.html --quiet all > results/logs/report.log 2>&1 "
-            + "|| echo 'janusfit: the HTML report failed; see results/logs/report.log'")
+            + f"--report '{results('report.html')}' --quiet all > '{log}' 2>&1 "
+            + f"|| echo 'janusfit: the HTML report failed; see {log}'")
+
+
+# A final chain that cannot be read (a full disk, a copy cut short) is set
+# aside now, so that Snakemake sees it missing and the emcee job rebuilds it
+# from its checkpoint segments; left in place, every reader of it would fail.
+if "emcee" in SAMPLERS:
+    for _dataset, _model in RUNS:
+        _moved = set_aside_if_unreadable(f"{run_dir(_dataset, _model)}/emcee/chain.h5")
+        if _moved:
+            logger.warning(f"janusfit: {_moved}")

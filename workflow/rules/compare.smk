@@ -3,17 +3,17 @@
 
 rule compare:
     input:
-        lambda wc: expand("results/{dataset}/{model}/summary.json", dataset=wc.dataset, model=MODELS),
+        lambda wc: [f"{run_dir(wc.dataset, model)}/summary.json" for model in MODELS],
     output:
-        json="results/{dataset}/comparison.json",
+        json=results("{dataset}/comparison.json"),
         csv=report(
-            "results/{dataset}/comparison.csv",
+            results("{dataset}/comparison.csv"),
             caption="../report/comparison.rst",
             category="Evidence",
             labels={"dataset": "{dataset}", "table": "model comparison"},
         ),
     log:
-        "results/logs/compare/{dataset}.log",
+        results("logs/compare/{dataset}.log"),
     threads: 1
     script:
         "../../scripts/compare.py"
@@ -21,16 +21,16 @@ rule compare:
 
 rule overview:
     input:
-        [f"results/{d}/{m}/summary.json" for d, m in RUNS],
+        [f"{run_dir(d, m)}/summary.json" for d, m in RUNS],
     output:
         report(
-            "results/overview.csv",
+            results("overview.csv"),
             caption="../report/overview.rst",
             category="Summary",
             labels={"table": "all runs"},
         ),
     log:
-        "results/logs/overview.log",
+        results("logs/overview.log"),
     threads: 1
     script:
         "../../scripts/overview.py"

@@ -9,7 +9,7 @@ rule simulate_data:
     params:
         spec=lambda wc: config["datasets"][wc.name],
     log:
-        "results/logs/simulate_data/{name}.log",
+        results("logs/simulate_data/{name}.log"),
     wildcard_constraints:
         name="|".join(n for n, s in config["datasets"].items() if s.get("format") == "simulated") or "^$",
     threads: 1
@@ -17,12 +17,9 @@ rule simulate_data:
         "../../scripts/simulate_data.py"
 
 
-DOWNLOADS = {
-    spec[key]: (spec[url_key], spec.get(sha_key))
-    for spec in config["datasets"].values()
-    for key, url_key, sha_key in (("path", "url", "sha256"), ("cov", "cov_url", "cov_sha256"))
-    if spec.get(url_key)
-}
+# Only downloads whose file is missing from the cache (or differs from its
+# pin) are jobs: a verified download has no job that could delete it.
+DOWNLOADS = jsources.downloads(config)
 
 
 rule download:
@@ -32,7 +29,7 @@ rule download:
         url=lambda wc: DOWNLOADS[wc.download][0],
         sha256=lambda wc: DOWNLOADS[wc.download][1],
     log:
-        "results/logs/download/{download}.log",
+        results("logs/download/{download}.log"),
     wildcard_constraints:
         download="|".join(re.escape(p) for p in DOWNLOADS) or "^$",
     threads: 1
@@ -44,15 +41,19 @@ rule inspect_data:
     input:
         dataset_files,
     output:
-        json="results/{dataset}/data.json",
+        json=results("{dataset}/data.json"),
         png=report(
-            "results/{dataset}/data.png",
+            results("{dataset}/data.png"),
             caption="../report/data.rst",
             category="Data",
             labels={"dataset": "{dataset}", "figure": "Hubble diagram"},
         ),
+    params:
+        # How the data are read and each file's sha256, taken now: a file
+        # whose content changed reruns this job even if its date is older.
+        data=lambda wc: jsources.identity(config, jconfig.members(config, wc.dataset)),
     log:
-        "results/logs/inspect_data/{dataset}.log",
+        results("logs/inspect_data/{dataset}.log"),
     threads: 1
     script:
         "../../scripts/inspect_data.py"

@@ -3,17 +3,19 @@
 
 rule convergence:
     input:
-        chain="results/{dataset}/{model}/emcee/chain.h5",
+        chain=results("{dataset}/{model}/emcee/chain.h5"),
     output:
-        json="results/{dataset}/{model}/convergence.json",
+        json=results("{dataset}/{model}/convergence.json"),
         trace=report(
-            "results/{dataset}/{model}/trace.png",
+            results("{dataset}/{model}/trace.png"),
             caption="../report/trace.rst",
             category="Convergence",
             labels={"dataset": "{dataset}", "model": "{model}"},
         ),
+    params:
+        settings=settings_of("convergence"),
     log:
-        "results/logs/convergence/{dataset}/{model}.log",
+        results("logs/convergence/{dataset}/{model}.log"),
     threads: 1
     script:
         "../../scripts/convergence.py"
@@ -22,20 +24,20 @@ rule convergence:
 rule corner:
     input:
         unpack(lambda wc: {
-            **({"chain": f"results/{wc.dataset}/{wc.model}/emcee/chain.h5",
-                "convergence": f"results/{wc.dataset}/{wc.model}/convergence.json"} if "emcee" in SAMPLERS else {}),
-            **({"samples": f"results/{wc.dataset}/{wc.model}/dynesty/samples.h5"} if "dynesty" in SAMPLERS else {}),
+            **({"chain": f"{run_dir(wc.dataset, wc.model)}/emcee/chain.h5",
+                "convergence": f"{run_dir(wc.dataset, wc.model)}/convergence.json"} if "emcee" in SAMPLERS else {}),
+            **({"samples": f"{run_dir(wc.dataset, wc.model)}/dynesty/samples.h5"} if "dynesty" in SAMPLERS else {}),
             **({"truth": truth_file(wc)[0]} if truth_file(wc) else {}),
         }),
     output:
         report(
-            "results/{dataset}/{model}/corner.png",
+            results("{dataset}/{model}/corner.png"),
             caption="../report/corner.rst",
             category="Posteriors",
             labels={"dataset": "{dataset}", "model": "{model}"},
         ),
     log:
-        "results/logs/corner/{dataset}/{model}.log",
+        results("logs/corner/{dataset}/{model}.log"),
     threads: 1
     script:
         "../../scripts/corner.py"
@@ -45,9 +47,9 @@ rule summary:
     input:
         unpack(summary_inputs),
     output:
-        "results/{dataset}/{model}/summary.json",
+        results("{dataset}/{model}/summary.json"),
     log:
-        "results/logs/summary/{dataset}/{model}.log",
+        results("logs/summary/{dataset}/{model}.log"),
     threads: 1
     script:
         "../../scripts/summarize.py"

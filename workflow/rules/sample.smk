@@ -1,15 +1,15 @@
-# Sampling stage. Sampler state lives under results/checkpoints/, which is not a
+# Sampling stage. Sampler state lives under <results_dir>/checkpoints/, which is not a
 # declared output: Snakemake deletes declared outputs before rerunning a job,
 # and the checkpoint is exactly what must survive that.
 
 
 rule preflight:
     input:
-        data="results/{dataset}/data.json",
+        data=results("{dataset}/data.json"),
     output:
-        json="results/{dataset}/{model}/preflight.json",
+        json=results("{dataset}/{model}/preflight.json"),
         table=report(
-            "results/{dataset}/{model}/preflight.csv",
+            results("{dataset}/{model}/preflight.csv"),
             caption="../report/preflight.rst",
             category="Resources",
             subcategory="Pre-flight checks",
@@ -17,9 +17,11 @@ rule preflight:
         ),
         # An output of this rule and an input of the samplers: a retry or a
         # rerun of a sampling job keeps it, and its runtime is read from it.
-        resources="results/{dataset}/{model}/resources.json",
+        resources=results("{dataset}/{model}/resources.json"),
+    params:
+        settings=settings_of("preflight"),
     log:
-        "results/logs/preflight/{dataset}/{model}.log",
+        results("logs/preflight/{dataset}/{model}.log"),
     threads: 1
     resources:
         mem_mb=lambda wc, input: jres.preflight_mem_mb(config, wc.dataset, wc.model, SAMPLERS, input.data),
@@ -29,12 +31,12 @@ rule preflight:
 
 def sampling_inputs(wildcards):
     base = run_dir(wildcards.dataset, wildcards.model)
-    return {"data": f"results/{wildcards.dataset}/data.json", "resources": f"{base}/resources.json"}
+    return {"data": results(f"{wildcards.dataset}/data.json"), "resources": f"{base}/resources.json"}
 
 
 def memory_report(sampler):
     return report(
-        f"results/{{dataset}}/{{model}}/{sampler}/memory.png",
+        results(f"{{dataset}}/{{model}}/{sampler}/memory.png"),
         caption="../report/memory.rst",
         category="Resources",
         subcategory="Memory",
@@ -46,16 +48,19 @@ rule emcee:
     input:
         unpack(sampling_inputs),
     output:
-        chain="results/{dataset}/{model}/emcee/chain.h5",
-        run="results/{dataset}/{model}/emcee/run.json",
-        memory_json="results/{dataset}/{model}/emcee/memory.json",
+        chain=results("{dataset}/{model}/emcee/chain.h5"),
+        run=results("{dataset}/{model}/emcee/run.json"),
+        memory_json=results("{dataset}/{model}/emcee/memory.json"),
         memory_png=memory_report("emcee"),
     params:
         checkpoint=lambda wc: checkpoint_dir(wc, "emcee"),
+        # A changed stopping rule or max_steps reruns the job, which resumes
+        # its checkpoint (the fingerprint is the same) and cuts or continues it.
+        settings=settings_of("emcee"),
     log:
-        "results/logs/emcee/{dataset}/{model}.log",
+        results("logs/emcee/{dataset}/{model}.log"),
     benchmark:
-        "results/benchmarks/emcee/{dataset}/{model}.tsv"
+        results("benchmarks/emcee/{dataset}/{model}.tsv")
     threads: jres.heavy_threads(config, CORES)
     resources:
         mem_mb=lambda wc, input, attempt: jres.mem_mb(config, wc.dataset, wc.model, "emcee", input.data, attempt),
@@ -69,16 +74,17 @@ rule dynesty:
     input:
         unpack(sampling_inputs),
     output:
-        samples="results/{dataset}/{model}/dynesty/samples.h5",
-        evidence="results/{dataset}/{model}/dynesty/evidence.json",
-        memory_json="results/{dataset}/{model}/dynesty/memory.json",
+        samples=results("{dataset}/{model}/dynesty/samples.h5"),
+        evidence=results("{dataset}/{model}/dynesty/evidence.json"),
+        memory_json=results("{dataset}/{model}/dynesty/memory.json"),
         memory_png=memory_report("dynesty"),
     params:
         checkpoint=lambda wc: checkpoint_dir(wc, "dynesty"),
+        settings=settings_of("dynesty"),
     log:
-        "results/logs/dynesty/{dataset}/{model}.log",
+        results("logs/dynesty/{dataset}/{model}.log"),
     benchmark:
-        "results/benchmarks/dynesty/{dataset}/{model}.tsv"
+        results("benchmarks/dynesty/{dataset}/{model}.tsv")
     threads: 1
     resources:
         mem_mb=lambda wc, input, attempt: jres.mem_mb(config, wc.dataset, wc.model, "dynesty", input.data, attempt),

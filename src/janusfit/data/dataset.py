@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -18,8 +20,11 @@ class Dataset:
     km/s/Mpc). Errors are either a full covariance ``cov`` or diagonal
     ``sigma``; exactly one of the two is set. ``zhel`` is the heliocentric
     redshift of the (1 + z) factor of the luminosity distance, when the release
-    gives it. ``sha256`` maps each source file to its checksum, so a run can be
-    tied to the exact bytes it used.
+    gives it, and ``names`` the supernovae's names. ``files`` maps the config
+    key of each file read (``path``, ``cov``) to its path and ``sha256`` to its
+    checksum; ``reading`` holds the options it was read with (format, kind,
+    columns, ...). Together with :attr:`arrays_sha256` they tie a run to the
+    exact numbers it used.
     """
 
     name: str
@@ -30,6 +35,9 @@ class Dataset:
     sigma: np.ndarray | None = None
     zhel: np.ndarray | None = None
     sha256: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    reading: dict = field(default_factory=dict)
+    names: np.ndarray | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -44,3 +52,15 @@ class Dataset:
     @property
     def has_full_cov(self) -> bool:
         return self.cov is not None
+
+    @cached_property
+    def arrays_sha256(self) -> str:
+        """sha256 of the numbers the likelihood uses (kind, z, values, errors, zhel), as float64."""
+        digest = hashlib.sha256(self.kind.encode())
+        for label, array in (("z", self.z), ("values", self.values), ("cov", self.cov), ("sigma", self.sigma),
+                             ("zhel", self.zhel)):
+            if array is not None:
+                a = np.ascontiguousarray(array, dtype=np.float64)
+                digest.update(f"{label}{a.shape}".encode())
+                digest.update(a.tobytes())
+        return digest.hexdigest()

@@ -16,9 +16,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ..atomic import atomic_path
-from ..errors import ConfigError, DataError
-from .loaders import resolve_path
+from ..atomic import atomic_path, sha256_file
+from ..errors import DataError
+from .sources import resolve_path, sources
 
 CHUNK = 1 << 20
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -55,18 +55,18 @@ def _fetch(url: str, dest: Path, tmp: Path, timeout: float) -> str:
 
 
 def download_dataset(name: str, spec: dict, base_dir=None) -> list[Path]:
-    """Download a configured dataset's files: ``url`` → ``path`` and ``cov_url`` → ``cov``.
+    """Download a configured dataset's files that have no local copy into the download cache; returns them.
 
     Each URL needs its pinned checksum (``sha256``, ``cov_sha256``): an
     unpinned download could silently change the data a result was computed on.
+    A file already in the cache is checked against its pin and kept.
     """
     base_dir = Path.cwd() if base_dir is None else Path(base_dir)
     written = []
-    for url_key, path_key, sha_key in (("url", "path", "sha256"), ("cov_url", "cov", "cov_sha256")):
-        if not spec.get(url_key):
-            continue
-        for key in (path_key, sha_key):
-            if not spec.get(key):
-                raise ConfigError(f"datasets.{name}.{key}", f"is required with '{url_key}'")
-        written.append(download(spec[url_key], resolve_path(spec[path_key], base_dir), spec[sha_key]))
+    for source in sources(name, spec, base_dir):
+        target = resolve_path(source.file, base_dir)
+        if source.downloaded:
+            if not (target.is_file() and sha256_file(target) == source.sha256):
+                download(source.url, target, source.sha256)
+            written.append(target)
     return written

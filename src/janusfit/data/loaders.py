@@ -10,6 +10,7 @@ NaN deep inside a sampler.
 
 from __future__ import annotations
 
+import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,16 +22,22 @@ import pandas as pd
 from ..atomic import sha256_file
 from ..errors import ConfigError, DataError
 from .dataset import Dataset
+from .sources import KEYS, Source, reading_spec, resolve_path, sources
 from .validate import (
     numeric_column,
     require_columns,
     require_cov_count,
     require_covariance,
+    require_error_range,
     require_file,
     require_finite,
+    require_heliocentric,
     require_kind,
     require_positive,
+    require_redshift_range,
     require_rows,
+    require_unique_names,
+    utf8_text,
 )
 
 VALUE_ROLE = {"sn": "mu", "hz": "H"}
@@ -54,7 +61,8 @@ class Columns:
     """What a format reader extracts, one entry per data row of the file.
 
     ``keep`` marks the rows a release's official cut keeps; the covariance,
-    written for every row of the file, is cut with the same mask.
+    written for every row of the file, is cut with the same mask. ``names``
+    are the supernovae's names where the release gives them.
     """
 
     z: np.ndarray
@@ -62,6 +70,7 @@ class Columns:
     sigma: np.ndarray | None = None
     zhel: np.ndarray | None = None
     keep: np.ndarray | None = None
+    names: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +87,8 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
     """The dataset ``name`` described by one entry ``spec`` of the config's ``datasets:``.
 
     Relative ``path`` and ``cov`` resolve against ``base_dir`` (default: the
-    working directory). ``Dataset.sha256`` records the checksum of every file read.
+    working directory). ``Dataset.sha256`` records the checksum of every file
+    read, by its config key, and ``Dataset.reading`` the options it was read with.
     """
     base_dir = Path.cwd() if base_dir is None else Path(base_dir)
     fmt_name = spec.get("format")
@@ -86,17 +96,20 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
     kind = spec.get("kind")
     require_kind(name, fmt_name, kind, fmt.kinds)
     columns = _column_mapping(name, fmt_name, kind, spec.get("columns"))
-    path = _resolve(name, spec, "path", base_dir)
-    cov_path = _resolve(name, spec, "cov", base_dir) if spec.get("cov") else None
-    if cov_path is None and fmt.needs_cov:
+    found = {s.key: s for s in sources(name, spec, base_dir)}
+    if "path" not in found:
+        raise ConfigError(f"datasets.{name}.path", "is required (or 'url' with 'sha256' to download it)")
+    if "cov" not in found and fmt.needs_cov:
         raise ConfigError(f"datasets.{name}.cov", f"format '{fmt_name}' needs its covariance file")
+    files = {key: resolve_path(s.file, base_dir) for key, s in found.items()}
+    path, cov_path = files["path"], files.get("cov")
 
+    hashes = {"path": require_pinned(name, found["path"], path)}
     data = fmt.read(path, kind, columns, cov_path is None)
-    hashes = {str(path): sha256_file(path)}
     cov = None
     if cov_path is not None:
+        hashes["cov"] = require_pinned(name, found["cov"], cov_path)
         cov = require_covariance(cov_path, read_covariance(cov_path), data.z.size)
-        hashes[str(cov_path)] = sha256_file(cov_path)
     elif fmt.diag_warning:
         warnings.warn(f"dataset '{name}' ({path}) {fmt.diag_warning}", UserWarning, stacklevel=2)
 
@@ -111,7 +124,24 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
         sigma=None if cov is not None else data.sigma,
         zhel=data.zhel,
         sha256=hashes,
+        files={key: str(p) for key, p in files.items()},
+        reading=reading_spec(spec),
+        names=data.names,
     )
+
+
+
+def require_pinned(name: str, source: Source, path: Path) -> str:
+    """The file's sha256, which must be its pin when the dataset gives one."""
+    require_file(path)
+    got = sha256_file(path)
+    if source.sha256 and got != source.sha256:
+        sha_key = KEYS[source.key][1]
+        raise DataError(path, f"has sha256 {got}, but 'datasets.{name}.{sha_key}' pins {source.sha256}; the file was "
+                              f"left as it is. Point '{source.key}' at the pinned file, or set '{sha_key}: null'"
+                              + (f" and '{KEYS[source.key][0]}: null'" if source.url else "")
+                              + " to read this one unpinned")
+    return got
 
 
 def _cut(data: Columns, cov: np.ndarray | None) -> tuple[Columns, np.ndarray | None]:
@@ -121,7 +151,7 @@ def _cut(data: Columns, cov: np.ndarray | None) -> tuple[Columns, np.ndarray | N
     def take(a):
         return None if a is None else a[keep]
 
-    cut = Columns(take(data.z), take(data.values), take(data.sigma), take(data.zhel))
+    cut = Columns(take(data.z), take(data.values), take(data.sigma), take(data.zhel), names=take(data.names))
     return cut, None if cov is None else cov[np.ix_(keep, keep)]
 
 
@@ -148,23 +178,10 @@ def _column_mapping(name: str, fmt_name: str, kind: str, columns) -> dict:
     return dict(columns)
 
 
-def _resolve(name: str, spec: dict, key: str, base_dir: Path) -> Path:
-    value = spec.get(key)
-    if not value:
-        raise ConfigError(f"datasets.{name}.{key}", "is required")
-    return resolve_path(value, base_dir)
-
-
-def resolve_path(value, base_dir: Path) -> Path:
-    """``value`` as a path, relative ones taken against ``base_dir``."""
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else Path(base_dir) / path
-
-
 def read_covariance(path: Path) -> np.ndarray:
     """An N×N matrix in the releases' layout: N (or a text header) then N*N values, row-major."""
     require_file(path)
-    tokens = path.read_text().split()
+    tokens = utf8_text(path).split()
     if not tokens:
         raise DataError(path, "covariance file is empty")
     values = _floats(path, tokens[1:])
@@ -206,14 +223,15 @@ def read_table(path: Path) -> pd.DataFrame:
     19 columns and writes 18.
     """
     require_file(path)
-    with open(path) as fh:
-        header = fh.readline()
+    text = utf8_text(path)
+    header = text.partition("\n")[0]
     if not header.strip():
         raise DataError(path, "no header line naming the columns (the file is empty or starts with a blank line)")
     comma = "," in header
     names = [n.strip() for n in header.lstrip("#").split("," if comma else None)]
+    require_unique_names(path, names)
     try:
-        frame = pd.read_csv(path, sep="," if comma else r"\s+", header=None, skiprows=1, dtype=str)
+        frame = pd.read_csv(io.StringIO(text), sep="," if comma else r"\s+", header=None, skiprows=1, dtype=str)
     except pd.errors.EmptyDataError:
         frame = pd.DataFrame()
     except pd.errors.ParserError as exc:
@@ -225,20 +243,35 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-def extract(path: Path, frame: pd.DataFrame, z: str, values: str, sigma=None, zhel=None) -> Columns:
-    """The named columns of ``frame`` as checked float arrays."""
+def extract(path: Path, frame: pd.DataFrame, z: str, values: str, sigma=None, zhel=None, names=None,
+            positive_values: bool = False) -> Columns:
+    """The named columns of ``frame`` as checked float arrays.
+
+    Every column the likelihood uses is checked against its physical range,
+    so a bad row is named here rather than surfacing as a NaN blamed on a
+    model: redshifts in (0, 10], heliocentric redshifts within 0.01 (1 + z)
+    of the redshift, errors of at least 1e-6, and, with ``positive_values``
+    (H(z)), positive values. ``names`` is the column of supernova names, if any.
+    """
     wanted = [c for c in (z, values, sigma, zhel) if c]
-    require_columns(path, frame.columns, wanted)
+    require_columns(path, frame.columns, wanted + ([names] if names else []))
     arrays = {c: numeric_column(path, frame, c) for c in wanted}
     require_finite(path, arrays)
     require_positive(path, z, arrays[z], "redshift")
+    require_redshift_range(path, z, arrays[z])
+    if zhel:
+        require_heliocentric(path, zhel, arrays[zhel], arrays[z])
     if sigma:
         require_positive(path, sigma, arrays[sigma], "error")
+        require_error_range(path, sigma, arrays[sigma])
+    if positive_values:
+        require_positive(path, values, arrays[values], "H(z)")
     return Columns(
         z=arrays[z],
         values=arrays[values],
         sigma=arrays[sigma] if sigma else None,
         zhel=arrays[zhel] if zhel else None,
+        names=frame[names].to_numpy(dtype=str) if names else None,
     )
 
 
@@ -248,7 +281,8 @@ def _read_csv(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns
     role = VALUE_ROLE[kind]
     zhel = columns.get("zhel") or ("zhel" if kind == "sn" and "zhel" in frame.columns else None)
     sigma = columns.get("sigma", "sigma") if need_sigma else None
-    return extract(path, frame, columns.get("z", "z"), columns.get(role, role), sigma, zhel)
+    return extract(path, frame, columns.get("z", "z"), columns.get(role, role), sigma, zhel,
+                   positive_values=kind == "hz")
 
 
 def _read_union3(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
@@ -263,20 +297,20 @@ def _read_jla_binned(path: Path, kind: str, columns: dict, need_sigma: bool) -> 
 def _read_pantheon_plus(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
     """Pantheon+SH0ES.dat with the SN-only cosmology cut zHD > 0.01 (Brout et al. 2022)."""
     sigma = "m_b_corr_err_DIAG" if need_sigma else None
-    data = extract(path, read_table(path), "zHD", "m_b_corr", sigma, zhel="zHEL")
-    return Columns(data.z, data.values, data.sigma, data.zhel, keep=data.z > PANTHEON_Z_MIN)
+    data = extract(path, read_table(path), "zHD", "m_b_corr", sigma, zhel="zHEL", names="CID")
+    return Columns(data.z, data.values, data.sigma, data.zhel, keep=data.z > PANTHEON_Z_MIN, names=data.names)
 
 
 def _read_desy5(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
     sigma = "MUERR_FINAL" if need_sigma else None
-    return extract(path, read_table(path), "zHD", "MU", sigma, zhel="zHEL")
+    return extract(path, read_table(path), "zHD", "MU", sigma, zhel="zHEL", names="CID")
 
 
 def _read_hz_table(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
     """Whitespace columns z, H, σ_H with ``#`` comments and no header."""
     require_file(path)
     try:
-        frame = pd.read_csv(path, sep=r"\s+", header=None, comment="#", dtype=str)
+        frame = pd.read_csv(io.StringIO(utf8_text(path)), sep=r"\s+", header=None, comment="#", dtype=str)
     except pd.errors.EmptyDataError:
         frame = pd.DataFrame()
     except pd.errors.ParserError as exc:
@@ -285,7 +319,7 @@ def _read_hz_table(path: Path, kind: str, columns: dict, need_sigma: bool) -> Co
     if frame.shape[1] != 3:
         raise DataError(path, f"expected 3 columns (z, H, sigma), found {frame.shape[1]}")
     frame.columns = ["z", "H", "sigma"]
-    return extract(path, frame, "z", "H", "sigma" if need_sigma else None)
+    return extract(path, frame, "z", "H", "sigma" if need_sigma else None, positive_values=True)
 
 
 def _read_simulated(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:

@@ -21,6 +21,18 @@ from ..errors import ConfigError, DataError
 # Releases write symmetric matrices in decimal, so their transposes differ in
 # the last digit (Union3 and JLA: ~1e-16); a real asymmetry is far larger.
 SYMMETRY_RTOL = 1e-8
+# No supernova or H(z) measurement lies beyond z = 10 (the farthest SN Ia are
+# at z ≈ 3); a larger value is a wrong column or unit, and would only show up
+# as a chain that never converges.
+Z_MAX = 10.0
+# The heliocentric redshift differs from the CMB-frame (or Hubble-diagram) one
+# by the Sun's motion (370 km/s, Δz ≤ 0.0013 (1 + z)) and the host's peculiar
+# velocity: Pantheon+ and DES-SN5YR differ by at most 0.0024 (1 + z).
+ZHEL_TOLERANCE = 0.01
+# No distance modulus or H(z) is known to 1e-6 (mag, km/s/Mpc); a smaller error
+# is a wrong column or unit, and its inverse square overflows the likelihood
+# (σ = 1e-300 made the log-likelihood NaN, blamed on the model).
+SIGMA_MIN = 1e-6
 
 
 def require_kind(name: str, fmt: str, kind, kinds: tuple[str, ...]) -> None:
@@ -35,6 +47,28 @@ def require_kind(name: str, fmt: str, kind, kinds: tuple[str, ...]) -> None:
 def require_file(path: Path) -> None:
     if not path.is_file():
         raise DataError(path, "file does not exist" if not path.exists() else "is not a regular file")
+
+
+def utf8_text(path: Path) -> str:
+    """The file's text, decoded as UTF-8; a leading byte-order mark (Excel's CSV) is dropped."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise DataError(path, f"line {line}, character {column}: byte 0x{data[exc.start]:02x} is not UTF-8 text "
+                              "(the file was probably saved as Latin-1 or Windows-1252); save it as UTF-8") from None
+
+
+def require_unique_names(path: Path, names: list[str]) -> None:
+    """A header names each column once: a second 'z' would make 'z' ambiguous."""
+    first = {}
+    for index, name in enumerate(names):
+        if name in first:
+            raise DataError(path, f"header names column '{name}' twice (columns {first[name] + 1} and {index + 1}); "
+                                  "rename or remove one")
+        first[name] = index
 
 
 def require_rows(path: Path, n_rows: int) -> None:
@@ -83,6 +117,33 @@ def require_positive(path: Path, column: str, values: np.ndarray, what: str) -> 
         raise DataError(path, f"data row {row + 1}, column '{column}': {what} must be > 0, got {values[row]:g}")
 
 
+def require_redshift_range(path: Path, column: str, z: np.ndarray) -> None:
+    bad = z > Z_MAX
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise DataError(path, f"data row {row + 1}, column '{column}': redshift must be ≤ {Z_MAX:g}, got {z[row]:g} "
+                              "(no supernova or H(z) measurement lies that far: is it the right column?)")
+
+
+def require_heliocentric(path: Path, column: str, zhel: np.ndarray, z: np.ndarray) -> None:
+    """The heliocentric redshift lies within ``ZHEL_TOLERANCE`` (1 + z) of the redshift."""
+    bad = np.abs(zhel - z) > ZHEL_TOLERANCE * (1.0 + z)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise DataError(path, f"data row {row + 1}, column '{column}': heliocentric redshift {zhel[row]:g} differs "
+                              f"from the redshift {z[row]:g} by more than {ZHEL_TOLERANCE:g} (1 + z); the Sun's and "
+                              "the host's motions shift it by less than 0.005 (1 + z)")
+
+
+def require_error_range(path: Path, column: str, sigma: np.ndarray) -> None:
+    bad = sigma < SIGMA_MIN
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise DataError(path, f"data row {row + 1}, column '{column}': error {sigma[row]:g} is below {SIGMA_MIN:g}; "
+                              "no measurement is that precise (is it the right column?), and its inverse square "
+                              "would overflow the likelihood")
+
+
 def require_cov_count(path: Path, n: int | None, n_values: int) -> int:
     """The number of values after the header fits an N×N matrix; returns N.
 
@@ -119,6 +180,12 @@ def require_covariance(path: Path, cov: np.ndarray, n_data: int) -> np.ndarray:
     _require_symmetric(path, cov)
     cov = 0.5 * (cov + cov.T)
     _require_positive_definite(path, cov)
+    small = np.diag(cov) < SIGMA_MIN**2
+    if small.any():
+        i = int(np.argmax(small))
+        raise DataError(path, f"covariance element [{i + 1}, {i + 1}] (1-based) is {cov[i, i]:g}, a variance below "
+                              f"({SIGMA_MIN:g})²: no measurement is that precise, and its inverse would overflow "
+                              "the likelihood")
     return cov
 
 

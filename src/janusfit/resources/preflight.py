@@ -20,6 +20,7 @@ import numpy as np
 from ..atomic import atomic_path, atomic_write_json
 from ..errors import ConfigError, ResourceError
 from ..sampling.domain import require_domain_overlap
+from ..sampling.emcee_runner import minimum_walkers
 
 # Segments stay on disk beside the assembled HDF5 chain, so a run needs its
 # chain twice, plus checksums, zip and HDF5 headers, and the other outputs.
@@ -149,7 +150,7 @@ def preflight(posterior, n_walkers: int | None, estimates_mb: dict, available_mb
                      "the datasets passed validation" if data_validated else "the datasets failed validation")]
     checks += _likelihood_checks(posterior, rng_seed, n_draws)
     if n_walkers is not None:
-        need = 2 * posterior.ndim
+        need = minimum_walkers(posterior.ndim)
         checks.append(_check("n_walkers", n_walkers >= need,
                              f"{n_walkers} walkers for {posterior.ndim} parameters (emcee needs at least {need})",
                              key="emcee.n_walkers"))

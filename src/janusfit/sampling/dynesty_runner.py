@@ -57,6 +57,16 @@ class DynestySettings:
                 "sample": self.sample, "seed": self.seed}
 
 
+def minimum_nlive(ndim: int) -> int:
+    """The fewest live points dynesty works with: more than twice the parameters.
+
+    dynesty itself warns that ``nlive <= 2 * ndim`` is "extremely risky"; with
+    fewer than ndim + 1 points its bounding ellipsoids are degenerate and it
+    fails (2 live points on a 1-parameter model do).
+    """
+    return 2 * ndim + 1
+
+
 @dataclass
 class DynestyResult:
     logz: float
@@ -130,6 +140,9 @@ def run_dynesty(posterior, settings: DynestySettings, session: CheckpointSession
     """Run (or resume) nested sampling; return the result and the weighted samples."""
     if settings.method not in ("static", "dynamic"):
         raise ConfigError("dynesty.method", f"must be 'static' or 'dynamic', not {settings.method!r}")
+    if settings.nlive < minimum_nlive(posterior.ndim):
+        raise ConfigError("dynesty.nlive", f"{settings.nlive} live points for {posterior.ndim} parameters; "
+                          f"dynesty needs at least {minimum_nlive(posterior.ndim)}")
     require_domain_overlap(posterior)
     store = GenerationStore(session.dir / "generations", log=log)
     t_start = time.monotonic()

@@ -19,12 +19,20 @@ work is recomputed.
 The stopping rule (N > ``n_over_tau`` τ_max and τ changed by less than
 ``tau_rel_change`` since the previous check) is evaluated at fixed multiples of
 ``check_every`` steps on a bounded thinned copy of the chain, so its decisions
-do not depend on when a run was interrupted either.
+do not depend on when a run was interrupted either. Each segment records the
+rule it was decided with. The rule and ``max_steps`` do not change the draws,
+so a checkpoint resumes under new ones, but its decisions are then taken again
+over the stored chain with the current rule: the chain stops where an
+uninterrupted run with the current settings would have stopped (the steps
+after that stay in the checkpoint), or continues from its end.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
+import json
+import os
 import re
 import time
 from dataclasses import asdict, dataclass
@@ -68,6 +76,12 @@ class EmceeSettings:
         """
         return {"n_walkers": self.n_walkers, "seed": self.seed, "moves": self.moves}
 
+    def stop_rule(self) -> dict:
+        """The settings of the stopping rule: with ``max_steps``, where the chain ends (not its draws)."""
+        return {"enabled": self.stop_on_convergence, "check_every": self.check_every,
+                "n_over_tau": self.n_over_tau, "tau_rel_change": self.tau_rel_change,
+                "thin_max_rows": self.thin_max_rows}
+
 
 @dataclass
 class EmceeResult:
@@ -94,20 +108,55 @@ MOVES = {
 }
 
 
+def minimum_walkers(ndim: int) -> int:
+    """The fewest walkers emcee's moves work with.
+
+    Its red-blue moves need at least twice as many walkers as parameters (fewer
+    make the initial ensemble degenerate), and the differential-evolution move
+    draws two walkers from the other half of the ensemble, so each half needs
+    two: 2 walkers on a 1-parameter model fail inside emcee.
+    """
+    return max(4, 2 * ndim)
+
+
 def _segment_name(start: int, end: int) -> str:
     return f"seg_{start:010d}_{end:010d}.npz"
 
 
-def _encode_segment(chain, log_prob, accepted, random_state, last_tau, tau_history, stop_reason) -> bytes:
+class StoppingRule:
+    """The stopping rule's decisions so far: τ at the last check, τ_max at every check, and why it stopped."""
+
+    def __init__(self, settings: EmceeSettings, ndim: int):
+        self.settings = settings
+        self.last_tau = np.full(ndim, np.nan)
+        self.tau_history: list = []
+        self.stop_reason = ""
+
+    def check(self, it: int, thinned: ThinnedChain) -> None:
+        """Take the decision at step ``it``, a multiple of ``check_every``, from the chain up to it."""
+        s = self.settings
+        tau = thinned.tau()
+        self.tau_history.append((it, float(np.max(tau))))
+        converged = it > s.n_over_tau * np.max(tau) and np.all(np.abs(tau - self.last_tau) / tau < s.tau_rel_change)
+        self.last_tau = tau
+        if converged and s.stop_on_convergence:
+            self.stop_reason = "converged"
+
+    def restore(self, state: dict) -> None:
+        self.last_tau, self.tau_history, self.stop_reason = state["last_tau"], state["tau_history"], state["stop_reason"]
+
+
+def _encode_segment(chain, log_prob, accepted, random_state, rule: StoppingRule) -> bytes:
     name, keys, pos, has_gauss, cached = random_state
     buf = io.BytesIO()
     np.savez(
         buf, chain=chain, log_prob=log_prob, accepted=accepted,
         rs_name=np.array(name), rs_keys=keys, rs_pos=np.array(pos),
         rs_has_gauss=np.array(has_gauss), rs_cached=np.array(cached),
-        last_tau=np.asarray(last_tau, dtype=float),
-        tau_history=np.asarray(tau_history, dtype=float).reshape(-1, 2),
-        stop_reason=np.array(stop_reason),
+        last_tau=np.asarray(rule.last_tau, dtype=float),
+        tau_history=np.asarray(rule.tau_history, dtype=float).reshape(-1, 2),
+        stop_reason=np.array(rule.stop_reason),
+        stop_rule=np.array(json.dumps(rule.settings.stop_rule(), sort_keys=True)),
     )
     return buf.getvalue()
 
@@ -121,6 +170,8 @@ def _decode_state(npz) -> dict:
         "last_tau": npz["last_tau"],
         "tau_history": [tuple(r) for r in npz["tau_history"]],
         "stop_reason": str(npz["stop_reason"]),
+        # Segments written before the rule was recorded have none: their decisions are taken again.
+        "stop_rule": json.loads(str(npz["stop_rule"])) if "stop_rule" in npz.files else None,
     }
 
 
@@ -164,18 +215,24 @@ class SegmentChain:
             return False
 
     @property
-    def iteration(self) -> int:
-        return int(SEGMENT.match(self.paths[-1].name).group(2)) if self.paths else 0
+    def ends(self) -> list[int]:
+        """The iteration each segment ends at."""
+        return [int(SEGMENT.match(p.name).group(2)) for p in self.paths]
 
-    def last_state(self) -> dict | None:
+    @property
+    def iteration(self) -> int:
+        return self.ends[-1] if self.paths else 0
+
+    def state(self, index: int = -1) -> dict | None:
+        """The ensemble's state at the end of segment ``index`` (default: the last), None if there is none."""
         if not self.paths:
             return None
-        with np.load(self.paths[-1]) as npz:
+        with np.load(self.paths[index]) as npz:
             return _decode_state(npz)
 
-    def iter_arrays(self):
-        """(chain, log_prob, accepted) of each segment, one at a time."""
-        for path in self.paths:
+    def iter_arrays(self, count: int | None = None):
+        """(chain, log_prob, accepted) of each segment (of the first ``count``), one at a time."""
+        for path in self.paths[:count]:
             with np.load(path) as npz:
                 yield npz["chain"], npz["log_prob"], npz["accepted"]
 
@@ -206,12 +263,13 @@ def initial_positions(posterior, n_walkers: int, rng: np.random.Generator, max_t
     )
 
 
-def write_emcee_hdf5(segments: SegmentChain, path, n_walkers: int, ndim: int, random_state) -> None:
-    """Assemble the final chain in emcee's HDF5 layout, one segment at a time.
+def write_emcee_hdf5(pieces, n: int, path, n_walkers: int, ndim: int, random_state) -> np.ndarray:
+    """Assemble the final chain in emcee's HDF5 layout from ``pieces`` of it, one at a time.
 
-    The file is readable by ``emcee.backends.HDFBackend(path, read_only=True)``.
+    ``pieces`` yields (chain, log_prob, accepted) of consecutive steps, ``n``
+    in all. The file is readable by ``emcee.backends.HDFBackend(path,
+    read_only=True)``. Returns the accepted proposals per walker.
     """
-    n = segments.iteration
     # Row-aligned chunks of ~256 KiB, in a cache holding several: each segment
     # then fills whole chunks and finishes the one the last segment began.
     # h5py's automatic chunks for a long chain split the walkers and
@@ -233,7 +291,7 @@ def write_emcee_hdf5(segments: SegmentChain, path, n_walkers: int, ndim: int, ra
                                         chunks=(lp_rows, n_walkers))
             accepted = np.zeros(n_walkers)
             at = 0
-            for c, lp, acc in segments.iter_arrays():
+            for c, lp, acc in pieces:
                 chain[at: at + len(c)] = c
                 log_prob[at: at + len(c)] = lp
                 accepted += acc
@@ -241,13 +299,44 @@ def write_emcee_hdf5(segments: SegmentChain, path, n_walkers: int, ndim: int, ra
             g.create_dataset("accepted", data=accepted)
             for i, v in enumerate(random_state):
                 g.attrs[f"random_state_{i}"] = v
+    return accepted
+
+
+def chain_problem(path) -> str | None:
+    """Why the final chain at ``path`` cannot be read as emcee's HDF5 layout, or None if it can."""
+    try:
+        with h5py.File(path, "r") as f:
+            g = f["mcmc"]
+            n, shape = int(g.attrs["iteration"]), (int(g.attrs["nwalkers"]), int(g.attrs["ndim"]))
+            if g["chain"].shape != (n, *shape) or g["log_prob"].shape != (n, shape[0]):
+                return f"its arrays do not hold the {n} steps it declares"
+            g["chain"][-1:]  # the last chunk: a file cut short fails here, if not on opening
+    except (OSError, KeyError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def set_aside_if_unreadable(path) -> str | None:
+    """Move a final chain that cannot be read aside (``<name>.damaged-<time>-<pid>``); returns what was done.
+
+    Its steps are all in the checkpoint's segments, so the emcee job, which
+    Snakemake reruns for the missing output, rebuilds it without sampling.
+    """
+    path = Path(path)
+    if not path.exists() or (problem := chain_problem(path)) is None:
+        return None
+    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+    os.replace(path, target)
+    return (f"the final chain '{path}' cannot be read ({problem}); it was moved to '{target}', and the emcee job "
+            "rebuilds it from its checkpoint segments")
 
 
 def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, chain_path, log=print) -> EmceeResult:
     """Sample to ``settings.max_steps`` or convergence, resuming from the checkpoint in ``session``."""
     ndim, nw = posterior.ndim, settings.n_walkers
-    if nw < 2 * ndim:
-        raise ConfigError("emcee.n_walkers", f"{nw} walkers for {ndim} parameters; emcee needs at least {2 * ndim}")
+    if nw < minimum_walkers(ndim):
+        raise ConfigError("emcee.n_walkers",
+                          f"{nw} walkers for {ndim} parameters; emcee needs at least {minimum_walkers(ndim)}")
     if nw % 2:
         raise ConfigError("emcee.n_walkers", f"must be even (the stretch move splits walkers in two halves), got {nw}")
     if settings.moves not in MOVES:
@@ -256,27 +345,32 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
     segments = SegmentChain(session.dir / "segments", log=log)
     sampler = emcee.EnsembleSampler(nw, ndim, posterior, vectorize=True, moves=MOVES[settings.moves]())
     thinned = ThinnedChain(settings.thin_max_rows)
-    state = segments.last_state()
+    rule = StoppingRule(settings, ndim)
+    state = segments.state()
+    cut = None  # where the stored chain ends under the current settings, if before its end
     if state is None:
-        rng = np.random.default_rng(settings.seed)
-        coords = initial_positions(posterior, nw, rng)
-        sampler.random_state = np.random.RandomState(settings.seed).get_state()
-        current = emcee.State(coords, log_prob=posterior(coords))
-        last_tau, tau_history, stop_reason = np.full(ndim, np.nan), [], ""
+        current = _initial_state(posterior, settings, sampler)
     else:
         if state["coords"].shape != (nw, ndim):
             raise CheckpointError(f"checkpoint '{segments.dir}' holds {state['coords'].shape} walkers×parameters, expected {(nw, ndim)}")
         session.record_resume(segments.iteration)
-        for c, _, _ in segments.iter_arrays():
-            thinned.append(c)
+        if state["stop_rule"] == settings.stop_rule() and segments.iteration <= settings.max_steps:
+            for c, _, _ in segments.iter_arrays():
+                thinned.append(c)
+            rule.restore(state)
+        else:
+            cut = _replay(segments, thinned, rule, settings)
+            log(f"the stopping rule or max_steps differ from the checkpoint's: its decisions were taken again "
+                f"with the current settings; the chain "
+                + (f"ends at step {cut} ({rule.stop_reason or 'max_steps'})" if cut is not None
+                   else f"continues from step {segments.iteration}"))
         sampler.random_state = state["random_state"]
         current = emcee.State(state["coords"], log_prob=state["log_prob"], random_state=state["random_state"])
-        last_tau, tau_history, stop_reason = state["last_tau"], state["tau_history"], state["stop_reason"]
 
-    it = segments.iteration
+    it = segments.iteration if cut is None else cut
     t_start = time.monotonic()
     it_start = it
-    while not stop_reason and it < settings.max_steps:
+    while cut is None and not rule.stop_reason and it < settings.max_steps:
         target = min(settings.max_steps,
                      (it // settings.checkpoint_steps + 1) * settings.checkpoint_steps,
                      (it // settings.check_every + 1) * settings.check_every)
@@ -290,36 +384,83 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
         chain = sampler.get_chain()
         thinned.append(chain)
         if it % settings.check_every == 0:
-            tau = thinned.tau()
-            tau_history.append((it, float(np.max(tau))))
-            converged = (it > settings.n_over_tau * np.max(tau)
-                         and np.all(np.abs(tau - last_tau) / tau < settings.tau_rel_change))
-            last_tau = tau
-            if converged and settings.stop_on_convergence:
-                stop_reason = "converged"
+            rule.check(it, thinned)
         segments.append(seg_start, _encode_segment(
-            chain, sampler.get_log_prob(), sampler.backend.accepted, sampler.random_state,
-            last_tau, tau_history, stop_reason), it)
-        _log_progress(log, it, settings, sampler, last_tau, t_start, it_start)
+            chain, sampler.get_log_prob(), sampler.backend.accepted, sampler.random_state, rule), it)
+        _log_progress(log, it, settings, sampler, rule.last_tau, t_start, it_start)
         if session.stop_requested:
             raise Interrupted(session.stop_signal, it)
 
-    stop_reason = stop_reason or "max_steps"
-    acceptance = _acceptance(segments, it)
-    write_emcee_hdf5(segments, chain_path, nw, ndim, sampler.random_state)
+    pieces, random_state = _pieces(segments, it, posterior, settings, sampler)
+    accepted = write_emcee_hdf5(pieces, it, chain_path, nw, ndim, random_state)
+    stop_reason = rule.stop_reason or "max_steps"
+    last_tau = rule.last_tau
     converged = stop_reason == "converged" or bool(
         np.all(np.isfinite(last_tau)) and it > settings.n_over_tau * np.max(last_tau))
     return EmceeResult(
         n_steps=it, converged=converged, stop_reason=stop_reason,
-        tau=[float(t) for t in last_tau], tau_history=[list(map(float, r)) for r in tau_history],
-        resumes=session.resumes, acceptance=acceptance.tolist(),
+        tau=[float(t) for t in last_tau], tau_history=[list(map(float, r)) for r in rule.tau_history],
+        resumes=session.resumes, acceptance=(accepted / max(it, 1)).tolist(),
         elapsed_s=time.monotonic() - t_start,
     )
 
 
-def _acceptance(segments: SegmentChain, n_steps: int) -> np.ndarray:
-    total = sum(acc for _, _, acc in segments.iter_arrays())
-    return np.asarray(total, dtype=float) / max(n_steps, 1)
+def _initial_state(posterior, settings: EmceeSettings, sampler) -> emcee.State:
+    """Walkers drawn from the prior and the sampler's random state, both from the seed."""
+    coords = initial_positions(posterior, settings.n_walkers, np.random.default_rng(settings.seed))
+    sampler.random_state = np.random.RandomState(settings.seed).get_state()
+    return emcee.State(coords, log_prob=posterior(coords))
+
+
+def _replay(segments: SegmentChain, thinned: ThinnedChain, rule: StoppingRule, settings: EmceeSettings) -> int | None:
+    """Take the stopping rule's decisions again over the stored chain, with the current settings.
+
+    The thinned copy keeps the same steps however the chain is split, so every
+    τ is the one an uninterrupted run computes at that step. Returns the step
+    where the chain stops (converged, or ``max_steps``) if it lies within the
+    stored chain, else None: sampling continues from the chain's end.
+    """
+    every, start = settings.check_every, 0
+    for (c, _, _), end in zip(segments.iter_arrays(), segments.ends):
+        marks = set(range((start // every + 1) * every, end + 1, every))
+        if start < settings.max_steps <= end:
+            marks.add(settings.max_steps)
+        at = start
+        for mark in sorted(marks):
+            thinned.append(c[at - start: mark - start])
+            at = mark
+            if mark % every == 0:
+                rule.check(mark, thinned)
+            if rule.stop_reason or mark == settings.max_steps:
+                return mark
+        thinned.append(c[at - start:])
+        start = end
+    return None
+
+
+def _pieces(segments: SegmentChain, n: int, posterior, settings: EmceeSettings, sampler):
+    """The first ``n`` steps of the chain as (chain, log_prob, accepted) pieces, and the random state after them.
+
+    They are whole segments, unless ``n`` falls inside one (the chain was cut
+    by a changed stopping rule or ``max_steps``): that segment's first steps
+    are sampled again from the end state of the one before, which gives the
+    same draws, their acceptances and the random state after them.
+    """
+    ends = segments.ends
+    whole = sum(1 for end in ends if end <= n)
+    start = ends[whole - 1] if whole else 0
+    if start == n:
+        return segments.iter_arrays(whole), segments.state(whole - 1)["random_state"]
+    if whole:
+        state = segments.state(whole - 1)
+        sampler.random_state = state["random_state"]
+        current = emcee.State(state["coords"], log_prob=state["log_prob"], random_state=state["random_state"])
+    else:
+        current = _initial_state(posterior, settings, sampler)
+    sampler.reset()
+    sampler.run_mcmc(current, n - start, skip_initial_state_check=start > 0)
+    tail = (sampler.get_chain(), sampler.get_log_prob(), sampler.backend.accepted)
+    return itertools.chain(segments.iter_arrays(whole), [tail]), sampler.random_state
 
 
 def _log_progress(log, it, settings, sampler, tau, t_start, it_start) -> None:

@@ -1,16 +1,17 @@
 """What a checkpoint was computed from, so a resume never mixes two runs.
 
-A fingerprint records every input that changes the chain: model, priors, the
-sha256 of each data file, the sampler settings that change the draws, and the
-janusfit version. Resuming against a different fingerprint would splice two
-different posteriors into one chain, so it stops with the list of differences.
+A fingerprint records every input that changes the chain: model, priors, for
+each dataset how it is read (format, kind, columns, ...), the sha256 of each
+of its files and of the numbers read from them, the sampler settings that
+change the draws, and the janusfit version. Resuming against a different
+fingerprint would splice two different posteriors into one chain, so it stops
+with the list of differences.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 from .. import __version__
 from ..atomic import atomic_write_json
@@ -25,19 +26,22 @@ def make_fingerprint(posterior, sampler: str, settings: dict) -> dict:
         "model": posterior.model.name,
         "parameters": list(posterior.param_names),
         "priors": {n: [float(lo), float(hi)] for n, (lo, hi) in zip(posterior.param_names, posterior.bounds)},
-        "data": {d.name: _file_hashes(d.sha256) for d in posterior.datasets},
+        "data": {d.name: _data(d) for d in posterior.datasets},
         "settings": settings,
     }
 
 
-def _file_hashes(sha256_by_path: dict) -> dict:
-    """sha256 of each data file keyed by file name, not path.
+def _data(dataset) -> dict:
+    """How a dataset was read and the sha256 of its files (by config key) and of its numbers.
 
-    The bytes are what a chain depends on, not where they lie: keyed by full
-    path, moving the project (or a cluster mounting it elsewhere) would make
-    every checkpoint unresumable with no input changed.
+    Files are keyed by their config key (``path``, ``cov``), not by where they
+    lie: the bytes are what a chain depends on, and keyed by path, moving the
+    project (or a cluster mounting it elsewhere) would make every checkpoint
+    unresumable with no input changed. Keyed by file name, two files of the
+    same name in different folders kept one checksum between them.
     """
-    return dict(sorted((Path(path).name, sha) for path, sha in sha256_by_path.items()))
+    return {"reading": dataset.reading, "sha256": dict(sorted(dataset.sha256.items())),
+            "arrays_sha256": dataset.arrays_sha256}
 
 
 def digest(fingerprint: dict) -> str:

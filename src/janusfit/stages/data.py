@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..atomic import atomic_write_json
 from ..config import members
 from ..data import download, load_dataset
+from ..data.overlap import check_members
 from ..data.simulate import write_simulated
 from ..plots import hubble_diagram_plot
 
@@ -16,20 +17,26 @@ def simulate(spec: dict, out_csv, out_cov, out_truth, log) -> None:
 
 
 def fetch(url: str, dest, sha256: str, log) -> None:
-    log.info(f"downloading {url} -> {dest} (sha256 pinned)")
+    log.info(f"downloading {url} -> {dest} (pinned sha256 {sha256})")
     download(url, dest, sha256)
 
 
 def inspect(config: dict, dataset: str, out_json, out_png, log) -> dict:
-    """Load and validate every member of ``dataset``; write its description and Hubble diagram."""
+    """Load and validate every member of ``dataset``; write its description and Hubble diagram.
+
+    Members that hold the same data are refused; supernovae shared by two
+    members are named in a warning.
+    """
     loaded = [load_dataset(name, config["datasets"][name]) for name in members(config, dataset)]
+    for warning in check_members(dataset, loaded):
+        log.warning(warning)
     info = {
         "dataset": dataset,
         "members": [{
             "name": d.name, "kind": d.kind, "n": d.n,
             "z_min": float(d.z.min()), "z_max": float(d.z.max()),
             "errors": "full covariance" if d.has_full_cov else "diagonal",
-            "sha256": d.sha256,
+            "files": d.files, "sha256": d.sha256, "arrays_sha256": d.arrays_sha256, "reading": d.reading,
         } for d in loaded],
         "n_data": int(sum(d.n for d in loaded)),
     }

@@ -15,6 +15,7 @@ from ..diagnostics import diagnose
 from ..errors import JanusfitError
 from ..plots import corner_plot, trace_plot
 from ..run import load_run
+from ..sampling.emcee_runner import chain_problem
 
 
 class ConvergenceFailed(JanusfitError):
@@ -22,6 +23,10 @@ class ConvergenceFailed(JanusfitError):
 
 
 def read_chain(path):
+    problem = chain_problem(path)
+    if problem:
+        raise JanusfitError(f"the final chain '{path}' cannot be read ({problem}). Rerun Snakemake: the damaged "
+                            "file is set aside and the emcee job rebuilds it from its checkpoint segments")
     backend = emcee.backends.HDFBackend(str(path), read_only=True)
     return backend.get_chain(), backend.get_log_prob(), backend.accepted
 
@@ -108,7 +113,7 @@ def summary(config, dataset, model, out_json, emcee_files=None, dynesty_json=Non
         chain, log_prob, _ = read_chain(chain_h5)
         start = chain[np.unravel_index(np.argmax(log_prob), log_prob.shape)]
         out["emcee"] = {"n_walkers": run["n_walkers"], "n_steps": run["n_steps"],
-                        "tau_max": float(max(run["tau"])), "converged": bool(run["converged"] and conv["passed"]),
+                        "tau_max": _tau_max(run["tau"]), "converged": bool(run["converged"] and conv["passed"]),
                         "stop_reason": run["stop_reason"], "resumes": run["resumes"],
                         "convergence_passed": conv["passed"], "convergence_failures": conv["failures"]}
         fingerprints.append(run["fingerprint"])
@@ -123,5 +128,24 @@ def summary(config, dataset, model, out_json, emcee_files=None, dynesty_json=Non
                 "aic": chi2_min + 2 * k, "bic": chi2_min + k * np.log(n), "fingerprint": "+".join(fingerprints)})
     if resources is not None:
         out["resources"] = resources
+    _require_finite(out, f"summary of run {dataset}/{model}")
     atomic_write_json(out_json, out)
     return out
+
+
+def _tau_max(tau: list) -> float | None:
+    """The stopping rule's last τ_max; None when it never estimated τ (fewer steps than ``stop.check_every``)."""
+    return float(max(tau)) if tau and np.all(np.isfinite(tau)) else None
+
+
+def _require_finite(value, where: str, key: str = "") -> None:
+    """Refuse NaN or infinity anywhere in ``value``: a summary says what is known, or nothing."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _require_finite(v, where, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _require_finite(v, where, f"{key}[{i}]")
+    elif isinstance(value, float) and not np.isfinite(value):
+        raise JanusfitError(f"{where}: '{key}' is {value}; the summary was not written. A sampler or a check "
+                            "returned a non-number: see its log, and check that the data constrain the model")

@@ -1,0 +1,114 @@
+"""Where each file of a dataset is read from, and what identifies its content before any job runs.
+
+A file named by ``path`` (or ``cov``) that exists is read where it is, even
+when the dataset also gives a ``url``: a local copy is never downloaded over.
+Otherwise a pinned ``url`` is downloaded into a content-addressed cache,
+``resources/data/<sha256>/<file name>``, and read from there. The cache is
+written only by downloads whose bytes match their pin and never deleted by a
+rerun: a changed pin downloads to a new place and the old bytes stay.
+
+:func:`identity` is what the workflow gives ``inspect_data`` as params, so
+that a data file whose content changed reruns it even when the file's date
+did not (``cp -p``, ``rsync -t``, ``tar`` restores): the sha256 of each local
+file, computed while Snakemake builds its plan (about a millisecond for
+Pantheon+'s 0.6 MB), and how the dataset is read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from ..atomic import sha256_file
+from ..errors import ConfigError
+
+DOWNLOAD_CACHE = "resources/data"
+# config key of a file -> keys of its URL and of its pinned sha256
+KEYS = {"path": ("url", "sha256"), "cov": ("cov_url", "cov_sha256")}
+# Where a dataset's files are and how they are pinned; every other key of its
+# spec says how the files are read.
+LOCATION_KEYS = tuple(KEYS) + tuple(k for keys in KEYS.values() for k in keys)
+
+
+def reading_spec(spec: dict) -> dict:
+    """The options of a dataset's config entry that decide which numbers are read (format, kind, columns, ...)."""
+    return {key: value for key, value in sorted(spec.items()) if key not in LOCATION_KEYS}
+
+
+def resolve_path(value, base_dir: Path) -> Path:
+    """``value`` as a path, relative ones taken against ``base_dir``."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else Path(base_dir) / path
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file of a dataset: its config ``key`` (``path``, ``cov``), where it is read from, and its pin."""
+
+    key: str
+    file: str  # as the config gives it (relative to the working directory) or the download cache's path
+    url: str | None
+    sha256: str | None
+    downloaded: bool  # read from the download cache
+
+
+def sources(name: str, spec: dict, base_dir=None) -> list[Source]:
+    """The files of plain dataset ``name``; relative paths are checked for existence against ``base_dir``."""
+    base_dir = Path.cwd() if base_dir is None else Path(base_dir)
+    out = []
+    for key, (url_key, sha_key) in KEYS.items():
+        local, url, pin = spec.get(key), spec.get(url_key), spec.get(sha_key)
+        pin = pin.lower() if pin else None
+        if local and (not url or resolve_path(local, base_dir).exists()):
+            out.append(Source(key, str(local), url, pin, downloaded=False))
+        elif url:
+            if not pin:
+                raise ConfigError(f"datasets.{name}.{sha_key}",
+                                  f"is required with '{url_key}': a download is pinned by the sha256 of its bytes")
+            out.append(Source(key, cached_path(url, pin), url, pin, downloaded=True))
+    return out
+
+
+def cached_path(url: str, sha256: str) -> str:
+    """``resources/data/<sha256>/<the URL's file name>``."""
+    return f"{DOWNLOAD_CACHE}/{sha256}/{unquote(Path(urlparse(url).path).name) or 'download'}"
+
+
+def downloads(config: dict, base_dir=None) -> dict[str, tuple[str, str]]:
+    """{cache path: (url, sha256)} of every download to run: its file is missing or does not match its pin.
+
+    A file in the cache that matches its pin has no job that could replace or
+    delete it.
+    """
+    base_dir = Path.cwd() if base_dir is None else Path(base_dir)
+    out = {}
+    for name, spec in config["datasets"].items():
+        for source in ([] if "combine" in spec else sources(name, spec, base_dir)):
+            target = base_dir / source.file
+            if source.downloaded and not (target.is_file() and sha256_file(target) == source.sha256):
+                out[source.file] = (source.url, source.sha256)
+    return out
+
+
+def identity(config: dict, members: list[str], base_dir=None) -> str:
+    """How each member of a dataset is read and the sha256 of each of its files, as canonical JSON.
+
+    A local file's sha256 is computed now; a downloaded file's is its pin (the
+    loader checks the bytes against it). Simulated data are files the
+    workflow writes from the spec, which identifies them.
+    """
+    base_dir = Path.cwd() if base_dir is None else Path(base_dir)
+    out = {}
+    for name in members:
+        spec = config["datasets"][name]
+        files = {}
+        for source in sources(name, spec, base_dir):
+            target = resolve_path(source.file, base_dir)
+            if source.downloaded:
+                files[source.key] = source.sha256
+            elif spec.get("format") != "simulated" and target.is_file():
+                files[source.key] = sha256_file(target)
+        out[name] = {"reading": reading_spec(spec), "sha256": files}
+    return json.dumps(out, sort_keys=True)

@@ -1,0 +1,49 @@
+"""Combined datasets: the same data twice is refused, supernovae shared by two compilations are named."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from janusfit.data import Dataset, load_dataset
+from janusfit.data.overlap import check_members
+from janusfit.errors import ConfigError
+
+PANTHEON = {"kind": "sn", "format": "pantheon_plus", "path": "pantheonplus/Pantheon+SH0ES.dat"}
+DESY5 = {"kind": "sn", "format": "desy5", "path": "desy5/DES-SN5YR_HD.csv"}
+JLA = {"kind": "sn", "format": "jla_binned", "path": "jla/jla_mub.txt", "cov": "jla/jla_mub_covmatrix.txt"}
+
+
+@pytest.mark.filterwarnings("ignore:dataset .* uses the diagonal errors")
+def test_pantheon_plus_and_des_sn5yr_share_supernovae_by_name(shared_data):
+    pantheon = load_dataset("pantheon_plus", PANTHEON, shared_data)
+    des = load_dataset("desy5", DESY5, shared_data)
+    # The shared names, read with pandas alone: Pantheon+ after its cut zHD > 0.01.
+    p = pd.read_csv(shared_data / PANTHEON["path"], sep=r"\s+", dtype={"CID": str})
+    d = pd.read_csv(shared_data / DESY5["path"], dtype={"CID": str})
+    shared = sorted(set(p.CID[p.zHD > 0.01]) & set(d.CID))
+    assert len(shared) > 300
+    (warning,) = check_members("pp+des", [pantheon, des])
+    assert warning.startswith(f"datasets 'pantheon_plus' and 'desy5' combined in 'pp+des' share supernovae: "
+                              f"{len(shared)} by name ({', '.join(shared[:8])}, … ({len(shared) - 8} more))")
+    assert "Each is counted twice, with no covariance between its two copies" in warning
+
+
+def test_rows_shared_by_two_sets_are_named(shared_data):
+    jla = load_dataset("jla", JLA, shared_data)
+    part = Dataset("part", "sn", jla.z[:3], jla.values[:3], sigma=np.full(3, 0.1))
+    (warning,) = check_members("both", [jla, part])
+    assert "3 by identical (z, value) rows (z=0.01, z=0.012, z=0.014)" in warning
+
+
+def test_the_same_numbers_under_two_names_are_refused(shared_data):
+    jla = load_dataset("jla", JLA, shared_data)
+    copy = Dataset("copy", "sn", jla.z.copy(), jla.values.copy(), sigma=np.sqrt(np.diag(jla.cov)))
+    with pytest.raises(ConfigError, match=r"datasets\.both\.combine.*'jla' and 'copy' hold the same 31 redshifts"):
+        check_members("both", [jla, copy])
+
+
+def test_distinct_sets_pass_silently(shared_data):
+    jla = load_dataset("jla", JLA, shared_data)
+    cc = load_dataset("cc", {"kind": "hz", "format": "hz_table", "path": "cosmic_chronometers/moresco2016_hz.txt"},
+                      shared_data)
+    assert check_members("jla+cc", [jla, cc]) == []

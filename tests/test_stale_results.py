@@ -1,0 +1,227 @@
+"""No silent stale result: every input that changes a result reruns exactly the jobs it affects.
+
+A small complete run (JLA binned, ΛCDM, both samplers, read from the
+project's own data/) is computed once. Each scenario copies that finished
+project, changes one input (a setting, a download's pin or URL, a local copy
+of a download, the final chain, the results directory) and asks Snakemake
+what it would rerun (a dry run) or reruns it. Downloads are served from ../shared/data by
+the local server of conftest.py. The scenarios run concurrently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from snakemake_runner import Scenarios, outcome, run, write_config
+from test_checkpoint_store import assert_same_chain, chain_arrays
+
+from janusfit.atomic import sha256_file
+
+BASE = dict(models=["lcdm"], samplers=["emcee", "dynesty"], cores={"performance": 1, "efficiency": 0},
+            emcee={"max_steps": 300, "checkpoint": {"steps": 100, "seconds": 60}, "stop": {"enabled": False}},
+            dynesty={"nlive": 50, "dlogz": 0.5})
+JLA = {"kind": "sn", "format": "jla_binned", "path": "data/jla_mub.txt", "cov": "data/jla_mub_covmatrix.txt"}
+CHAIN = "results/jla/lcdm/emcee/chain.h5"
+OLD = 946684800  # 2000-01-01: a date older than every output, as `cp -p`, `rsync -t` or `tar` restore it
+
+
+def configure(directory: Path, shared_data: Path, datasets: dict | None = None, **sections) -> None:
+    write_config(directory, shared_data, **{**BASE, **sections, "datasets": {"jla": JLA, **(datasets or {})}})
+
+
+def snakemake(directory: Path, *args: str) -> subprocess.CompletedProcess:
+    return run(directory, *args, timeout=600, check=False)
+
+
+def planned(directory: Path, *targets: str) -> dict:
+    """The jobs a dry run would run, rule -> count ({} when there is nothing to be done)."""
+    proc = snakemake(directory, "--dry-run", *targets)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    if "Nothing to be done" in out:
+        return {}
+    table = out.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "total"}
+
+
+def log(directory: Path, name: str) -> str:
+    return (directory / "results/logs" / name).read_text()
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory, shared_data) -> Path:
+    directory = tmp_path_factory.mktemp("baseline")
+    (directory / "data").mkdir()
+    for name in ("jla_mub.txt", "jla_mub_covmatrix.txt"):
+        shutil.copy(shared_data / "jla" / name, directory / "data" / name)
+    configure(directory, shared_data)
+    proc = snakemake(directory)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return directory
+
+
+# Each scenario is ``function(directory, shared_data, server)``, run on a copy of the finished project.
+SCENARIOS = Scenarios()
+scenario = SCENARIOS.add
+
+
+@pytest.fixture(scope="module")
+def outcomes(baseline, shared_data, server, tmp_path_factory):
+    return SCENARIOS.run(baseline, tmp_path_factory, shared_data, server)
+
+
+# --- item 1: a changed setting reruns exactly the jobs it affects -------------
+
+DOWNSTREAM_OF_EMCEE = {"convergence": 1, "corner": 1, "summary": 1, "overview": 1, "all": 1}
+CHANGES = {
+    # setting changed: the jobs it reruns. The issue's first case: a prior that
+    # excludes the finished run's posterior (Om ≈ 0.3), and nothing reran.
+    "prior": (dict(priors={"lcdm": {"Om": [0.35, 0.6]}}),
+              {"preflight": 1, "emcee": 1, "dynesty": 1, **DOWNSTREAM_OF_EMCEE}),
+    "stopping_rule": (dict(emcee={**BASE["emcee"], "stop": {"enabled": True, "n_over_tau": 20}}),
+                      {"emcee": 1, **DOWNSTREAM_OF_EMCEE}),
+    "dynesty_seed": (dict(dynesty={**BASE["dynesty"], "seed": 7}),
+                     {"dynesty": 1, "corner": 1, "summary": 1, "overview": 1, "all": 1}),
+    # nlive is one of the pre-flight's estimates, whose record both samplers read
+    "live_points": (dict(dynesty={**BASE["dynesty"], "nlive": 60}),
+                    {"preflight": 1, "emcee": 1, "dynesty": 1, **DOWNSTREAM_OF_EMCEE}),
+    "convergence_threshold": (dict(convergence={"max_rhat": 1.02}), DOWNSTREAM_OF_EMCEE),
+    "per_run_override": (dict(runs={"jla/lcdm": {"emcee": {"n_walkers": 40}}}),
+                         {"preflight": 1, "emcee": 1, "dynesty": 1, **DOWNSTREAM_OF_EMCEE}),
+    # where checkpoints are saved changes no result
+    "checkpoint_interval": (dict(emcee={**BASE["emcee"], "checkpoint": {"steps": 50, "seconds": 10}}), {}),
+}
+
+
+@scenario
+def changed_settings(directory, shared_data, server):
+    plans = {}
+    for name, (sections, _) in CHANGES.items():
+        configure(directory, shared_data, **sections)
+        plans[name] = planned(directory)
+    return plans
+
+
+@pytest.mark.parametrize("name", list(CHANGES))
+def test_a_changed_setting_reruns_exactly_the_jobs_it_affects(outcomes, name):
+    _, plans = outcome(outcomes, "changed_settings")
+    assert plans[name] == CHANGES[name][1]
+
+
+# --- item 5 (a data file changed under an older date reruns) is
+# tests/test_bad_inputs.py::test_changed_data_on_resume_lists_both_checksums_and_loses_nothing
+
+
+# --- item 9: a damaged final chain is rebuilt from the checkpoint --------------
+
+
+@scenario
+def final_chain_cut_short(directory, shared_data, server):
+    chain = directory / CHAIN
+    chain.write_bytes(chain.read_bytes()[: chain.stat().st_size // 2])
+    return snakemake(directory)
+
+
+def test_a_final_chain_cut_short_is_named_and_rebuilt_from_the_checkpoint(outcomes, baseline):
+    directory, proc = outcome(outcomes, "final_chain_cut_short")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (damaged,) = (directory / CHAIN).parent.glob("chain.h5.damaged-*")
+    assert (f"janusfit: the final chain '{CHAIN}' cannot be read (" in proc.stderr
+            and f"it was moved to '{damaged.relative_to(directory)}', and the emcee job rebuilds it from its "
+                "checkpoint segments" in proc.stderr)
+    assert_same_chain(chain_arrays(directory / CHAIN), chain_arrays(baseline / CHAIN))
+    assert json.loads((directory / "results/jla/lcdm/emcee/run.json").read_text())["resumes"] == [300]
+
+
+# --- item 8: each config has its own results -----------------------------------
+
+
+@scenario
+def second_config(directory, shared_data, server):
+    configure(directory, shared_data, results_dir="results/other", models=["lcdm", "wcdm"])
+    return snakemake(directory, "--dry-run")
+
+
+def test_a_second_config_writes_under_its_own_results_dir(outcomes):
+    directory, proc = outcome(outcomes, "second_config")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    outputs = re.findall(r"^\s+output: (.*)$", proc.stdout + proc.stderr, re.M)
+    files = [f for line in outputs for f in line.split(", ")]
+    assert "results/other/overview.csv" in files and "results/other/jla/wcdm/summary.json" in files
+    assert all(f.startswith("results/other/") for f in files), [f for f in files if not f.startswith("results/other/")]
+
+
+# --- items 6 and 7: downloads are never lost, local copies never downloaded over
+
+
+def download_spec(server: str, shared_data: Path, **override) -> dict:
+    return {"kind": "sn", "format": "jla_binned", "url": f"{server}/jla/jla_mub.txt",
+            "sha256": sha256_file(shared_data / "jla/jla_mub.txt"),
+            "cov_url": f"{server}/jla/jla_mub_covmatrix.txt",
+            "cov_sha256": sha256_file(shared_data / "jla/jla_mub_covmatrix.txt"), **override}
+
+
+@scenario
+def download_pin_changed(directory, shared_data, server):
+    """A download into ``downloads/`` (absent, so fetched); then a wrong pin; then a mirror of the same file."""
+    spec = download_spec(server, shared_data, path="downloads/jla_mub.txt", cov="downloads/jla_mub_covmatrix.txt")
+    configure(directory, shared_data, datasets={"jla_dl": spec})
+    first = snakemake(directory, "results/jla_dl/data.json")
+    configure(directory, shared_data, datasets={"jla_dl": {**spec, "sha256": "0" * 64}})
+    wrong_pin = snakemake(directory, "results/jla_dl/data.json")
+    verified = [p for root in ("downloads", "resources") for p in sorted((directory / root).rglob("*"))
+                if p.is_file() and p.read_bytes() == (shared_data / "jla/jla_mub.txt").read_bytes()]
+    configure(directory, shared_data, datasets={"jla_dl": {**spec, "url": "http://127.0.0.1:9/mirror/jla_mub.txt"}})
+    return first, wrong_pin, verified, planned(directory, "results/jla_dl/data.json")
+
+
+def test_a_changed_pin_downloads_elsewhere_and_the_verified_download_stays(outcomes, shared_data, server):
+    directory, (first, wrong_pin, verified, mirror) = outcome(outcomes, "download_pin_changed")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert wrong_pin.returncode != 0
+    # The issue's case: Snakemake removed the verified file before the new download was refused.
+    cached = directory / "resources/data" / sha256_file(shared_data / "jla/jla_mub.txt") / "jla_mub.txt"
+    assert verified == [cached]
+    assert (f"downloading {server}/jla/jla_mub.txt -> resources/data/{'0' * 64}/jla_mub.txt (pinned sha256 "
+            f"{'0' * 64})" in log(directory, f"download/resources/data/{'0' * 64}/jla_mub.txt.log"))
+    assert not (directory / "resources/data" / ("0" * 64)).exists()
+    # The same file at a mirror: the verified download is the file; nothing to fetch or rerun.
+    assert mirror == {}
+
+
+@scenario
+def local_copies_with_urls(directory, shared_data, server):
+    """An overlay of a public config pointing at local copies dated 2000: first keeping the URLs, then url: null."""
+    local = directory / "offline"
+    local.mkdir()
+    for name in ("jla_mub.txt", "jla_mub_covmatrix.txt"):
+        shutil.copy(shared_data / "jla" / name, local / name)
+        os.utime(local / name, (OLD, OLD))
+    before = {p.name: p.read_bytes() for p in local.iterdir()}
+    spec = download_spec("http://127.0.0.1:9", shared_data, path="offline/jla_mub.txt",
+                         cov="offline/jla_mub_covmatrix.txt")
+    configure(directory, shared_data, datasets={"local": spec})
+    kept = snakemake(directory, "results/local/data.json")
+    after_kept = {p.name: p.read_bytes() for p in local.iterdir()}
+    configure(directory, shared_data, datasets={"local": {**spec, "url": None, "cov_url": None}})
+    nulled = snakemake(directory, "results/local/data.json", "--forcerun", "inspect_data")
+    return before, kept, after_kept, nulled
+
+
+def test_local_copies_are_read_in_place_and_never_downloaded_over(outcomes):
+    directory, (before, kept, after_kept, nulled) = outcome(outcomes, "local_copies_with_urls")
+    assert kept.returncode == 0, kept.stderr[-3000:]
+    assert "rule download" not in kept.stdout + kept.stderr
+    assert after_kept == before
+    assert nulled.returncode == 0, nulled.stderr[-3000:]
+    assert {p.name: p.read_bytes() for p in (directory / "offline").iterdir()} == before
+    data = json.loads((directory / "results/local/data.json").read_text())["members"][0]
+    assert data["files"] == {"path": str(directory / "offline/jla_mub.txt"),
+                             "cov": str(directory / "offline/jla_mub_covmatrix.txt")}
+    assert data["n"] == 31
