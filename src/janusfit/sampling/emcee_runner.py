@@ -18,8 +18,9 @@ work is recomputed.
 
 The stopping rule (N > ``n_over_tau`` τ_max and τ changed by less than
 ``tau_rel_change`` since the previous check) is evaluated at fixed multiples of
-``check_every`` steps on a bounded thinned copy of the chain, so its decisions
-do not depend on when a run was interrupted either.
+``check_every`` steps with emcee's τ of the whole chain, accumulated in bounded
+memory (:class:`~.autocorr.AutocorrTime`), so its decisions do not depend on
+when a run was interrupted either.
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..errors import CheckpointError, ConfigError
+from .autocorr import AutocorrTime
 from .domain import require_domain_overlap
 from .session import CheckpointSession, Interrupted
 from .store import clean_partial, commit, quarantine, verified
-from .thinned import ThinnedChain
 
 SEGMENT = re.compile(r"^seg_(\d{10})_(\d{10})\.npz$")
 CHUNK_BYTES = 256 << 10  # of the final HDF5 file's datasets
@@ -57,7 +58,7 @@ class EmceeSettings:
     n_over_tau: float = 50.0
     tau_rel_change: float = 0.01
     stop_on_convergence: bool = True
-    thin_max_rows: int = 20000
+    tau_max_lag: int = 2048
 
     def chain_settings(self) -> dict:
         """The settings that change the draws, for the fingerprint.
@@ -75,6 +76,7 @@ class EmceeResult:
     converged: bool
     stop_reason: str
     tau: list
+    tau_resolved: list
     tau_history: list
     resumes: list
     acceptance: list
@@ -255,7 +257,7 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
     require_domain_overlap(posterior)
     segments = SegmentChain(session.dir / "segments", log=log)
     sampler = emcee.EnsembleSampler(nw, ndim, posterior, vectorize=True, moves=MOVES[settings.moves]())
-    thinned = ThinnedChain(settings.thin_max_rows)
+    autocorr = AutocorrTime(settings.tau_max_lag)
     state = segments.last_state()
     if state is None:
         rng = np.random.default_rng(settings.seed)
@@ -268,7 +270,7 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
             raise CheckpointError(f"checkpoint '{segments.dir}' holds {state['coords'].shape} walkers×parameters, expected {(nw, ndim)}")
         session.record_resume(segments.iteration)
         for c, _, _ in segments.iter_arrays():
-            thinned.append(c)
+            autocorr.append(c)
         sampler.random_state = state["random_state"]
         current = emcee.State(state["coords"], log_prob=state["log_prob"], random_state=state["random_state"])
         last_tau, tau_history, stop_reason = state["last_tau"], state["tau_history"], state["stop_reason"]
@@ -288,15 +290,13 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
                 break
         it = seg_start + sampler.iteration
         chain = sampler.get_chain()
-        thinned.append(chain)
+        autocorr.append(chain)
         if it % settings.check_every == 0:
-            tau = thinned.tau()
+            tau, resolved = autocorr.tau()
             tau_history.append((it, float(np.max(tau))))
-            converged = (it > settings.n_over_tau * np.max(tau)
-                         and np.all(np.abs(tau - last_tau) / tau < settings.tau_rel_change))
-            last_tau = tau
-            if converged and settings.stop_on_convergence:
+            if converged_at_check(it, tau, resolved, last_tau, settings) and settings.stop_on_convergence:
                 stop_reason = "converged"
+            last_tau = tau
         segments.append(seg_start, _encode_segment(
             chain, sampler.get_log_prob(), sampler.backend.accepted, sampler.random_state,
             last_tau, tau_history, stop_reason), it)
@@ -307,14 +307,23 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
     stop_reason = stop_reason or "max_steps"
     acceptance = _acceptance(segments, it)
     write_emcee_hdf5(segments, chain_path, nw, ndim, sampler.random_state)
-    converged = stop_reason == "converged" or bool(
-        np.all(np.isfinite(last_tau)) and it > settings.n_over_tau * np.max(last_tau))
+    # The whole chain's τ, whether or not the run ended at a check.
+    tau, resolved = autocorr.tau()
+    converged = stop_reason == "converged" or bool(resolved.all() and it > settings.n_over_tau * np.max(tau))
     return EmceeResult(
         n_steps=it, converged=converged, stop_reason=stop_reason,
-        tau=[float(t) for t in last_tau], tau_history=[list(map(float, r)) for r in tau_history],
+        tau=[float(t) for t in tau], tau_resolved=[bool(r) for r in resolved],
+        tau_history=[list(map(float, r)) for r in tau_history],
         resumes=session.resumes, acceptance=acceptance.tolist(),
         elapsed_s=time.monotonic() - t_start,
     )
+
+
+def converged_at_check(it: int, tau: np.ndarray, resolved: np.ndarray, last_tau: np.ndarray,
+                       settings: EmceeSettings) -> bool:
+    """The stopping rule at a check: every τ resolved, N > n_over_tau τ_max, and τ changed by < tau_rel_change."""
+    return bool(np.all(resolved) and it > settings.n_over_tau * np.max(tau)
+                and np.all(np.abs(tau - last_tau) / tau < settings.tau_rel_change))
 
 
 def _acceptance(segments: SegmentChain, n_steps: int) -> np.ndarray:

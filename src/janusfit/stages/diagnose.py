@@ -107,8 +107,10 @@ def summary(config, dataset, model, out_json, emcee_files=None, dynesty_json=Non
         out["parameters"] = {p: _stats(flat[:, i]) for i, p in enumerate(posterior.param_names)}
         chain, log_prob, _ = read_chain(chain_h5)
         start = chain[np.unravel_index(np.argmax(log_prob), log_prob.shape)]
+        tau = {p: conv["parameters"][p]["tau"] for p in posterior.param_names}
         out["emcee"] = {"n_walkers": run["n_walkers"], "n_steps": run["n_steps"],
-                        "tau_max": float(max(run["tau"])), "converged": bool(run["converged"] and conv["passed"]),
+                        "tau": tau, "tau_max": max(tau.values()), "burn_in": conv["burn_in"],
+                        "converged": bool(run["converged"] and conv["passed"]),
                         "stop_reason": run["stop_reason"], "resumes": run["resumes"],
                         "convergence_passed": conv["passed"], "convergence_failures": conv["failures"]}
         fingerprints.append(run["fingerprint"])
