@@ -82,6 +82,7 @@ def run_settings(config: dict, dataset: str, model: str) -> RunSettings:
     dynesty_settings = DynestySettings(
         nlive=int(d["nlive"]), dlogz=float(d["dlogz"]), method=d["method"], bound=d["bound"],
         sample=d["sample"], seed=int(d["seed"]), checkpoint_seconds=float(d["checkpoint_seconds"]),
+        repeats=int(d["repeats"]),
     )
     return RunSettings(
         dataset=dataset, model=model, datasets=members(config, dataset),
