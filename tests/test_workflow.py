@@ -161,6 +161,7 @@ def test_exact_cross_check_domain_and_prior_sensitivity(jla_run):
     overview = pd.read_csv(jla_run / "results/overview.csv")
     assert overview["exact cross-check"].tolist() == ["passed", "passed"]
     assert overview["one-sided limits"].tolist() == ["none", "none"]
+    assert overview["prior fraction in domain"].tolist() == pytest.approx([round(1 / 1.3, 4), 1.0])
     assert overview["logZ exact"].tolist() == pytest.approx([EXACT_LOGZ["janus"], EXACT_LOGZ["lcdm"]], abs=1e-3)
 
 

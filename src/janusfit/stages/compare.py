@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pandas as pd
 
@@ -41,6 +42,7 @@ def overview(summary_paths, out_csv) -> pd.DataFrame:
         row["chi2_min"] = round(s["chi2_min"], 3)
         if "dynesty" in s:
             row["logZ"] = f"{s['dynesty']['logz']:.3f} ± {s['dynesty']['logz_err']:.3f}"
+            row["prior fraction in domain"] = round(math.exp(s["dynesty"]["domain"]["ln_fraction"]), 4)
             row["dynesty resumes"] = ", ".join(map(str, s["dynesty"]["resumes"])) or "none"
         if s.get("quadrature"):
             row["logZ exact"] = f"{s['quadrature']['logz']:.3f}"
