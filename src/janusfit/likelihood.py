@@ -488,8 +488,9 @@ class Posterior:
 
         Outside the model's domain (reached only at the edge of a domain
         declared as a box, or anywhere outside one that is not) this is a
-        finite floor (−1e8) rather than −inf: dynesty's information and evidence-error updates multiply ln L by
-        weights, and 0 × (−inf) makes them NaN. The floor is far below any real
+        finite floor (−1e8) rather than −inf: dynesty's information and
+        evidence-error updates multiply ln L by weights, and 0 × (−inf)
+        makes them NaN. The floor is far below any real
         ln L of these data (its weight e^−1e8 is exactly zero), yet small enough
         that those updates keep their precision, which a floor like −1e250
         destroys by cancellation.
