@@ -51,6 +51,7 @@ from dataclasses import dataclass
 import psutil
 
 from ..errors import ResourceError
+from ..sampling.autocorr import BLOCK as AUTOCORR_BLOCK, MAX_LAG as TAU_MAX_LAG, WALKER_CHUNK
 
 MB = 1_000_000
 F8 = 8
@@ -84,14 +85,11 @@ SOLVE_TEMPORARIES = 2.5  # batch × N: residuals solved in place; measured 2.0
 EMCEE_FIXED_MB = 6.0  # sampler, HDF5 and zip machinery; peak rise of a 32-walker, 1000-step run
 SEGMENT_COPIES = 2.5  # backend arrays + the npz bytes (+ growth slack); measured 2.4
 AUTOCORR_ARRAYS = 3  # AutocorrTime: lag sums, first steps, last steps (float64)
-TAU_MAX_LAG = 2048  # EmceeSettings.tau_max_lag
-AUTOCORR_BLOCK = 500  # autocorr.BLOCK: steps held before they are committed
 # Measured rise beyond the three arrays: 4.5–10.7 walkers × lags × 8 B, of which
 # a fixed part is the FFTs of one chunk of walkers (the small-walker end).
 BLOCK_COPIES = 3  # the held steps, their concatenation and the shifted, transposed piece
 SERIES_TEMPORARIES = 4  # walkers × lags: the carry, carry + block, the products, a copy in tau()
 FFT_TEMPORARIES = 4  # chunk × FFT length: two spectra, the inverse transform, the padded input
-WALKER_CHUNK = 32  # autocorr.WALKER_CHUNK
 CHECK_EVERY = 500  # EmceeSettings.check_every: the runner also cuts segments there
 
 DYNESTY_FIXED_MB = 5.0  # sampler object, first bound, pools of small objects

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..errors import CheckpointError, ConfigError
-from .autocorr import AutocorrTime
+from .autocorr import MAX_LAG, AutocorrTime
 from .domain import require_domain_overlap
 from .session import CheckpointSession, Interrupted
 from .store import clean_partial, commit, quarantine, verified
@@ -58,7 +58,7 @@ class EmceeSettings:
     n_over_tau: float = 50.0
     tau_rel_change: float = 0.01
     stop_on_convergence: bool = True
-    tau_max_lag: int = 2048
+    tau_max_lag: int = MAX_LAG  # lags of the stopping rule's τ sums: τ up to tau_max_lag / 5 is resolved
 
     def chain_settings(self) -> dict:
         """The settings that change the draws, for the fingerprint.
