@@ -34,6 +34,7 @@ DEPTH = 40.0  # ln L below the peak beyond which the integrand is neglected
 RTOL = 1e-8  # the likelihood itself is noisy at ~1e-9 (a marginalised χ² cancels ~1e6 to ~20)
 MAX_SUBDIVISIONS = 2000
 SENSITIVITY_FACTORS = {"halved": 0.5, "doubled": 2.0}
+CHUNK = 2048  # points per likelihood call
 
 
 def exact_evidence(posterior, bounds=None) -> dict | None:
@@ -82,7 +83,12 @@ def exact_evidence(posterior, bounds=None) -> dict | None:
 
 
 class _Counted:
-    """ln L of a batch, counting the points evaluated."""
+    """ln L of a batch, counting the points evaluated.
+
+    The scan and the cubature ask for tens of thousands of points at once;
+    they are evaluated ``CHUNK`` at a time, so that a likelihood's batch ×
+    data temporaries stay small on large datasets.
+    """
 
     def __init__(self, log_likelihood):
         self.log_likelihood = log_likelihood
@@ -91,7 +97,7 @@ class _Counted:
     def __call__(self, theta):
         theta = np.atleast_2d(theta)
         self.n += len(theta)
-        return self.log_likelihood(theta)
+        return np.concatenate([self.log_likelihood(theta[i: i + CHUNK]) for i in range(0, len(theta), CHUNK)])
 
 
 def _core_region(log_likelihood, box):
