@@ -9,4 +9,5 @@ with reported(log):
     emcee_files = (i.chain, i.run, i.convergence) if "chain" in i.keys() else None
     memory = {s: i[f"memory_{s}"] for s in snakemake.config["samplers"]}
     summary(snakemake.config, snakemake.wildcards.dataset, snakemake.wildcards.model, snakemake.output[0],
-            emcee_files=emcee_files, dynesty_json=i.get("evidence"), resources=run_resources(i.resources, memory))
+            emcee_files=emcee_files, dynesty_json=i.get("evidence"), resources=run_resources(i.resources, memory),
+            log=log)

@@ -37,43 +37,49 @@ def test_emcee_components():
     # Segments are cut at check_every (500) even though checkpoint_steps is 1000.
     assert c["segment_buffer"] == pytest.approx(2.5 * 500 * 64 * 3 * 8 / 1e6)
     assert c["final_assembly"] == pytest.approx(500 * 64 * 3 * 8 / 1e6)
-    # The stopping rule's float32 copy of all 10000 steps, and τ's per-row temporaries.
-    assert c["convergence_copy"] == pytest.approx(10000 * 64 * 2 * 4 / 1e6)
-    assert c["tau_temporaries"] == pytest.approx(10000 * 300 / 1e6)
+    # The stopping rule's three arrays of 2048 lags (of 10000 steps), and τ's temporaries:
+    # 500 held steps three times, four walkers × lags series, four FFT arrays of 32 walkers.
+    assert c["autocorr_sums"] == pytest.approx(3 * 2048 * 64 * 2 * 8 / 1e6)
+    assert c["tau_temporaries"] == pytest.approx((3 * 500 * 2 * 64 + 4 * 2048 * 64 + 4 * 32 * 3048) * 8 / 1e6)
 
 
-def test_convergence_copy_is_bounded_by_thinning():
-    long = dict(EMCEE, n_steps=100_000)
-    assert estimate_emcee(**long).components["convergence_copy"] == pytest.approx(20000 * 64 * 2 * 4 / 1e6)
-    whole = estimate_emcee(**long, thin_max_rows=None).components["convergence_copy"]
-    assert whole == pytest.approx(100_000 * 64 * 2 * 4 / 1e6)
+def test_autocorr_sums_are_bounded_by_the_largest_lag():
+    long = dict(EMCEE, n_steps=1_000_000)
+    assert estimate_emcee(**long).components["autocorr_sums"] == pytest.approx(3 * 2048 * 64 * 2 * 8 / 1e6)
+    short = dict(EMCEE, n_steps=1000)
+    assert estimate_emcee(**short).components["autocorr_sums"] == pytest.approx(3 * 1000 * 64 * 2 * 8 / 1e6)
+    assert estimate_emcee(**long, tau_max_lag=4096).components["autocorr_sums"] == pytest.approx(
+        3 * 4096 * 64 * 2 * 8 / 1e6)
 
 
-THINNED_CODE = """
-import json, sys
+AUTOCORR_CODE = """
+import sys
 import numpy as np
-from janusfit.sampling.thinned import ThinnedChain
+from janusfit.sampling.autocorr import AutocorrTime
 def hwm():
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) * 1024 / 1e6
-segment = np.random.default_rng(0).standard_normal((500, 128, 2))
+walkers, params, steps = map(int, sys.argv[1:])
+segment = np.random.default_rng(0).standard_normal((500, walkers, params))
 before = hwm()
-chain = ThinnedChain(20000)
-for i in range(60):  # 30000 steps: the copy fills, is thinned in place, and τ is estimated every 10 segments
+chain = AutocorrTime()
+for i in range(steps // 500):  # the sums fill up to 2048 lags, τ is estimated every 10 segments
     chain.append(segment)
     if i % 10 == 9:
         chain.tau()
+chain.append(segment[:250])  # and once with steps held, not yet committed
+chain.tau()
 print(hwm() - before)
 """
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc")
-def test_stopping_rule_copy_stays_within_its_components():
-    # A fresh interpreter, so that the high-water mark rises only with the copy.
-    rise = float(subprocess.run([sys.executable, "-c", THINNED_CODE], capture_output=True, text=True,
-                                check=True).stdout)
-    c = estimate_emcee(128, 30000, 2, 20, False, 500).components
-    predicted = c["convergence_copy"] + c["tau_temporaries"]
-    assert c["convergence_copy"] <= rise <= predicted
+@pytest.mark.parametrize("walkers, params, steps", [(128, 2, 30000), (32, 1, 10000), (256, 5, 5000)])
+def test_stopping_rule_sums_stay_within_their_components(walkers, params, steps):
+    # A fresh interpreter, so that the high-water mark rises only with the sums.
+    rise = float(subprocess.run([sys.executable, "-c", AUTOCORR_CODE, str(walkers), str(params), str(steps)],
+                                capture_output=True, text=True, check=True).stdout)
+    c = estimate_emcee(walkers, steps, params, 20, False, 500).components
+    assert c["autocorr_sums"] <= rise <= c["autocorr_sums"] + c["tau_temporaries"]
 
 
 def test_diagonal_errors_need_no_matrix():
@@ -143,11 +149,12 @@ def _increases(estimate, base: dict, key: str, bigger) -> None:
 
 
 @pytest.mark.parametrize("key, bigger", [
-    ("n_walkers", 128), ("n_steps", 20000), ("n_params", 3), ("n_data", 200), ("full_cov", True),
+    ("n_walkers", 128), ("n_steps", 2000), ("n_params", 3), ("n_data", 200), ("full_cov", True),
     ("checkpoint_steps", 5000),
 ])
 def test_emcee_monotonic(key, bigger):
-    base = dict(EMCEE, full_cov=False, checkpoint_steps=100)
+    # Up to the stopping rule's 2048 lags the estimate grows with the chain; beyond, it stays (above).
+    base = dict(EMCEE, n_steps=1000, full_cov=False, checkpoint_steps=100)
     _increases(estimate_emcee, base, key, bigger)
 
 

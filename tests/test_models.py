@@ -391,3 +391,28 @@ def test_grid_handles_unsorted_and_repeated_redshifts():
 def test_grid_rejects_bad_redshifts(bad):
     with pytest.raises(ValueError):
         RedshiftGrid(np.array(bad, dtype=float))
+
+
+def test_janus_domain_bounds_are_its_domain():
+    model = get_model("janus")
+    for z_max in (0.5, 1.3, 2.26226):
+        ((name, (lo, hi)),) = model.domain_bounds(z_max).items()
+        assert name == "q0" and lo == -1.0 / (2.0 * z_max) and hi == np.inf
+        q0 = np.linspace(-0.6, 0.1, 7001)
+        away = np.abs(q0 - lo) > 1e-12
+        np.testing.assert_array_equal(model.in_domain(q0[away, None], z_max), q0[away] > lo)
+
+
+class _Bounded(Model):
+    """A model declaring its domain only as a box (unregistered: no name)."""
+
+    params = ("a", "b")
+    default_priors = {"a": (0.0, 1.0), "b": (0.0, 1.0)}
+
+    def domain_bounds(self, z_max):
+        return {"b": (0.25, 1.0 / z_max)}
+
+
+def test_a_domain_declared_as_a_box_is_the_default_in_domain():
+    theta = np.array([[0.5, 0.2], [0.5, 0.3], [0.9, 0.49], [0.9, 0.5], [0.1, 0.7]])
+    np.testing.assert_array_equal(_Bounded().in_domain(theta, 2.0), [False, True, True, False, False])

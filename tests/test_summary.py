@@ -22,11 +22,12 @@ def test_a_nan_evidence_error_stops_the_summary_naming_the_field(tmp_path, share
                         "checkpoint": {"steps": 100, "seconds": 60},
                         "stop": {"enabled": False, "check_every": 50, "n_over_tau": 50, "tau_rel_change": 0.01}},
               "dynesty": {"nlive": 50, "dlogz": 0.5, "method": "static", "bound": "multi", "sample": "auto",
-                          "seed": 1, "checkpoint_seconds": 60},
+                          "seed": 1, "checkpoint_seconds": 60, "repeats": 1},
               "convergence": {}}
     evidence = tmp_path / "evidence.json"
-    evidence.write_text(json.dumps({"logz": -20.0, "logz_err": math.nan, "n_calls": 1000, "resumes": [],
-                                    "information": 0.0, "fingerprint": "0" * 16}))
+    evidence.write_text(json.dumps({"logz": -20.0, "logz_err": math.nan, "logz_err_running": 0.1, "n_calls": 1000,
+                                    "resumes": [], "information": 0.0, "repeats": None, "domain": None,
+                                    "fingerprint": "0" * 16}))
     out = tmp_path / "summary.json"
     with pytest.raises(JanusfitError, match=r"^summary of run jla/lcdm: 'dynesty\.logz_err' is nan; the summary was "
                                             r"not written"):

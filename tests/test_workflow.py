@@ -12,14 +12,16 @@ import time
 import emcee
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 
 from snakemake_runner import run, start, write_config
 
 SUMMARY_KEYS = {"dataset", "model", "n_data", "parameters", "chi2_min", "aic", "bic", "emcee", "dynesty", "fingerprint",
-                "resources"}
+                "resources", "quadrature", "cross_check", "prior_sensitivity"}
 RESOURCE_KEYS = {"mem_mb_estimate", "peak_rss_mb", "runtime_estimate_min", "runtime_min"}
-STAT_KEYS = {"mean", "sd", "median", "q16", "q84", "q025", "q975"}
+STAT_KEYS = {"mean", "sd", "median", "q16", "q84", "q025", "q975", "bound", "limit", "edge", "text"}
+EXACT_LOGZ = {"janus": 35.465, "lcdm": 39.107}  # by quadrature (tests/test_evidence.py)
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +54,9 @@ def test_summary_contract(jla_run):
         assert (s["dataset"], s["model"], s["n_data"]) == ("jla", model, 31)
         assert list(s["parameters"]) == params
         assert STAT_KEYS <= set(s["parameters"][params[0]])
-        assert {"n_walkers", "n_steps", "tau_max", "converged", "resumes"} <= set(s["emcee"])
-        assert {"logz", "logz_err", "n_calls", "resumes"} <= set(s["dynesty"])
+        assert {"n_walkers", "n_steps", "tau", "tau_max", "burn_in", "converged", "resumes"} <= set(s["emcee"])
+        assert {"logz", "logz_err", "logz_err_running", "n_calls", "resumes", "repeats", "domain"} <= set(s["dynesty"])
+        assert s["parameters"][params[0]]["bound"] is None
         assert s["emcee"]["resumes"] == [] and s["dynesty"]["resumes"] == []
         assert s["aic"] == pytest.approx(s["chi2_min"] + 2)
         assert s["bic"] == pytest.approx(s["chi2_min"] + np.log(31))
@@ -127,6 +130,39 @@ def test_comparison_is_consistent_with_evidences(jla_run):
     assert (row["model_a"], row["model_b"]) == ("janus", "lcdm")
     assert row["ln_B"] == pytest.approx(za["logz"] - zb["logz"])
     assert row["ln_B_err"] == pytest.approx(np.hypot(za["logz_err"], zb["logz_err"]))
+
+
+def test_exact_cross_check_domain_and_prior_sensitivity(jla_run):
+    summaries = {}
+    for model in ("janus", "lcdm"):
+        base = jla_run / "results/jla" / model
+        s = summaries[model] = json.loads((base / "summary.json").read_text())
+        evidence = json.loads((base / "dynesty/evidence.json").read_text())
+        assert s["quadrature"]["logz"] == pytest.approx(EXACT_LOGZ[model], abs=1e-3)
+        assert evidence["quadrature"] == s["quadrature"]
+        assert s["cross_check"]["passed"] and evidence["cross_check"]["passed"]
+        assert [c["what"] for c in s["cross_check"]["checks"]] == ["dynesty ln Z"] + [
+            f"emcee {m} of {p}" for p in s["parameters"] for m in ("mean", "sd")]
+        # JLA reaches z = 1.3: JANUS exists for q0 > −1/2.6, a fraction (1/2.6)/0.5 of its prior.
+        fraction = (1 / 2.6) / 0.5 if model == "janus" else 1.0
+        assert evidence["domain"]["ln_fraction"] == pytest.approx(np.log(fraction), rel=1e-12)
+        assert s["dynesty"]["domain"] == evidence["domain"]
+        assert evidence["logz"] == pytest.approx(evidence["logz_inside"] + np.log(fraction), abs=1e-12)
+        assert s["emcee"]["tau_max"] == max(s["emcee"]["tau"].values())
+        # The posteriors lie far inside the halved and doubled priors: ln Z moves by ∓ ln 2 exactly.
+        for scale, shift in (("halved", np.log(2)), ("doubled", -np.log(2))):
+            assert s["prior_sensitivity"][scale]["logz"] == pytest.approx(s["quadrature"]["logz"] + shift, abs=1e-6)
+    (row,) = json.loads((jla_run / "results/jla/comparison.json").read_text())
+    exact = summaries["janus"]["quadrature"]["logz"] - summaries["lcdm"]["quadrature"]["logz"]
+    assert row["ln_B_exact"] == pytest.approx(exact) and row["exact_cross_check"] == "passed"
+    assert row["ln_B_a_prior_halved"] == pytest.approx(exact + np.log(2), abs=1e-6)
+    assert row["ln_B_b_prior_halved"] == pytest.approx(exact - np.log(2), abs=1e-6)
+    assert row["ln_B_a_prior_doubled"] == pytest.approx(exact - np.log(2), abs=1e-6)
+    overview = pd.read_csv(jla_run / "results/overview.csv")
+    assert overview["exact cross-check"].tolist() == ["passed", "passed"]
+    assert overview["one-sided limits"].tolist() == ["none", "none"]
+    assert overview["prior fraction in domain"].tolist() == pytest.approx([round(1 / 1.3, 4), 1.0])
+    assert overview["logZ exact"].tolist() == pytest.approx([EXACT_LOGZ["janus"], EXACT_LOGZ["lcdm"]], abs=1e-3)
 
 
 def _newest_iteration(directory, sampler):

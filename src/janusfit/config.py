@@ -84,6 +84,7 @@ def run_settings(config: dict, dataset: str, model: str) -> RunSettings:
     dynesty_settings = DynestySettings(
         nlive=int(d["nlive"]), dlogz=float(d["dlogz"]), method=d["method"], bound=d["bound"],
         sample=d["sample"], seed=int(d["seed"]), checkpoint_seconds=float(d["checkpoint_seconds"]),
+        repeats=int(d["repeats"]),
     )
     return RunSettings(
         dataset=dataset, model=model, datasets=members(config, dataset),
@@ -137,7 +138,8 @@ def rule_params(config: dict, dataset: str, model: str) -> dict[str, str]:
       its checkpoint and cuts or continues the chain. Checkpoint intervals
       change neither, so they rerun nothing.
     - ``dynesty``: model, priors, the settings that change the draws (the
-      fingerprint's) and ``dlogz``, where it stops.
+      fingerprint's), ``dlogz``, where it stops, and ``repeats``, how many
+      seeds it runs.
     - ``convergence``: the thresholds and groups of the checks, and ``strict``.
 
     How the data are read is a param of ``inspect_data`` (see
@@ -150,9 +152,9 @@ def rule_params(config: dict, dataset: str, model: str) -> dict[str, str]:
     params = {
         "preflight": {**run, "samplers": sorted(config["samplers"]),
                       "emcee": {"n_walkers": e.n_walkers, "max_steps": e.max_steps},
-                      "dynesty": {"nlive": d.nlive, "dlogz": d.dlogz, "sample": d.sample}},
+                      "dynesty": {"nlive": d.nlive, "dlogz": d.dlogz, "sample": d.sample, "repeats": d.repeats}},
         "emcee": {**run, **e.chain_settings(), "max_steps": e.max_steps, "stop": e.stop_rule()},
-        "dynesty": {**run, **d.chain_settings(), "dlogz": d.dlogz},
+        "dynesty": {**run, **d.chain_settings(), "dlogz": d.dlogz, "repeats": d.repeats},
         "convergence": {k: s.convergence[k] for k in ("min_n_over_tau", "max_rhat", "min_ess_bulk", "acceptance",
                                                       "n_groups", "strict")},
     }

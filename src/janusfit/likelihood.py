@@ -391,11 +391,27 @@ class Posterior:
         self.n_data = sum(d.n for d in datasets)
         self.norm = sum(l.norm for l in self.sn + self.hz)
         self._n_model = len(model.params)
-        self._has_domain = type(model).in_domain is not Model.in_domain
+        self._has_domain = bool(model.domain_bounds(self.z_max)) or type(model).in_domain is not Model.in_domain
+        self.sampling_bounds, self.log_domain_fraction = self.inside_domain(self.bounds)
 
     @property
     def ndim(self) -> int:
         return len(self.param_names)
+
+    def inside_domain(self, bounds: np.ndarray) -> tuple[np.ndarray, float]:
+        """The part of a prior box inside the model's domain box, and the log of the fraction of the box it is.
+
+        The fraction is −inf when nothing is inside (the samplers refuse such
+        a prior, naming it). A domain that is not a box leaves the box whole.
+        """
+        box = np.array(bounds, dtype=float)
+        for name, (lo, hi) in self.model.domain_bounds(self.z_max).items():
+            row = box[self.param_names.index(name)]
+            row[:] = max(row[0], lo), min(row[1], hi)
+        widths = box[:, 1] - box[:, 0]
+        if not np.all(widths > 0):
+            return box, -np.inf
+        return box, float(np.sum(np.log(widths / (bounds[:, 1] - bounds[:, 0]))))
 
     def chi2(self, theta) -> np.ndarray:
         """Total χ² of a batch; +inf outside the model's domain."""
@@ -455,16 +471,26 @@ class Posterior:
         return float(np.sum(np.log(self.bounds[:, 1] - self.bounds[:, 0])))
 
     def prior_transform(self, u: np.ndarray) -> np.ndarray:
-        """Unit cube → parameters, for dynesty."""
-        lo, hi = self.bounds[:, 0], self.bounds[:, 1]
+        """Unit cube → the part of the prior inside the model's domain (``sampling_bounds``), for dynesty.
+
+        The likelihood is zero outside the domain, so the evidence over the
+        whole prior is the evidence over this part times the fraction of the
+        prior it holds: ln Z = ln Z_inside + ``log_domain_fraction``. Sampling
+        only inside keeps nested sampling off a plateau of floor likelihoods
+        (23 % of JANUS's default prior on JLA, 56 % on Union3), which only
+        added scatter to ln Z.
+        """
+        lo, hi = self.sampling_bounds[:, 0], self.sampling_bounds[:, 1]
         return lo + np.asarray(u) * (hi - lo)
 
     def loglike_one(self, theta: np.ndarray) -> float:
         """ln L of a single vector, for dynesty.
 
-        Outside the model's domain this is a finite floor (−1e8) rather than
-        −inf: dynesty's information and evidence-error updates multiply ln L by
-        weights, and 0 × (−inf) makes them NaN. The floor is far below any real
+        Outside the model's domain (reached only at the edge of a domain
+        declared as a box, or anywhere outside one that is not) this is a
+        finite floor (−1e8) rather than −inf: dynesty's information and
+        evidence-error updates multiply ln L by weights, and 0 × (−inf)
+        makes them NaN. The floor is far below any real
         ln L of these data (its weight e^−1e8 is exactly zero), yet small enough
         that those updates keep their precision, which a floor like −1e250
         destroys by cancellation.

@@ -4,6 +4,13 @@ The Bayes factor of model a over model b is B = Z_a / Z_b, from dynesty's
 evidences; its strength is read on the scale of Kass & Raftery (1995, JASA 90,
 773, §3.2) for 2 ln B. The differences of the best-fit χ², AIC and BIC are
 reported beside it as the frequentist view of the same comparison.
+
+Where both runs have an exact evidence (quadrature, at most two parameters),
+the exact ln B is reported beside dynesty's, with whether both dynesty values
+agreed with it, and so is ln B when either model's prior width is halved or
+doubled (``prior_sensitivity`` of each summary): with flat priors wider than
+the likelihood, each doubling of a model's prior costs it about ln 2 per
+parameter, which no measurement can decide.
 """
 
 from __future__ import annotations
@@ -30,6 +37,13 @@ COLUMNS = [
     "delta_chi2_min",
     "delta_aic",
     "delta_bic",
+    "ln_B_exact",
+    "ln_B_exact_err",
+    "exact_cross_check",
+    "ln_B_a_prior_halved",
+    "ln_B_a_prior_doubled",
+    "ln_B_b_prior_halved",
+    "ln_B_b_prior_doubled",
 ]
 
 
@@ -69,7 +83,26 @@ def _compare(a: dict, b: dict) -> dict:
         "delta_chi2_min": float(a["chi2_min"] - b["chi2_min"]),
         "delta_aic": float(a["aic"] - b["aic"]),
         "delta_bic": float(a["bic"] - b["bic"]),
+        **_exact(a, b),
     }
+
+
+def _exact(a: dict, b: dict) -> dict:
+    """The exact ln B, whether dynesty agreed with quadrature on both runs, and ln B under the scaled priors."""
+    qa, qb = a.get("quadrature"), b.get("quadrature")
+    out = {column: None for column in COLUMNS[COLUMNS.index("ln_B_exact"):]}
+    if not (qa and qb):
+        return out
+    out["ln_B_exact"] = qa["logz"] - qb["logz"]
+    out["ln_B_exact_err"] = math.hypot(qa["logz_err"], qb["logz_err"])
+    checks = [s.get("cross_check") for s in (a, b)]
+    out["exact_cross_check"] = "passed" if all(c and c["passed"] for c in checks) else "FAILED"
+    for side, (mine, other) in (("a", (a, qb)), ("b", (b, qa))):
+        for scale, varied in (mine.get("prior_sensitivity") or {}).items():
+            if varied["logz"] is not None:
+                sign = 1.0 if side == "a" else -1.0
+                out[f"ln_B_{side}_prior_{scale}"] = sign * (varied["logz"] - other["logz"])
+    return out
 
 
 def compare_models(summaries: list[dict]) -> list[dict]:

@@ -41,9 +41,24 @@ class Model:
                 raise ValueError(f"model '{cls.name}': params and default_priors differ in {sorted(missing)}")
             MODELS[cls.name] = cls
 
+    def domain_bounds(self, z_max: float) -> dict[str, tuple[float, float]]:
+        """The model's domain up to ``z_max`` as open intervals of its parameters; {} where it exists everywhere.
+
+        A model declared this way is nested-sampled only inside its domain,
+        and the log of the prior's fraction inside is added to ln Z
+        analytically. A domain that is not such a box is declared by
+        overriding :meth:`in_domain` alone: it is then sampled over the whole
+        prior, with a floor likelihood outside.
+        """
+        return {}
+
     def in_domain(self, theta: np.ndarray, z_max: float) -> np.ndarray:
-        """True for parameter vectors where the model exists up to ``z_max``."""
-        return np.ones(len(theta), dtype=bool)
+        """True for parameter vectors where the model exists up to ``z_max`` (inside :meth:`domain_bounds`)."""
+        ok = np.ones(len(theta), dtype=bool)
+        for name, (lo, hi) in self.domain_bounds(z_max).items():
+            column = theta[:, self.params.index(name)]
+            ok &= (column > lo) & (column < hi)
+        return ok
 
     def E(self, theta: np.ndarray, z: np.ndarray) -> np.ndarray:
         """H(z)/H0 for each parameter vector (rows) and redshift (columns)."""

@@ -28,7 +28,12 @@ class Janus(Model):
     default_priors = {"q0": (-0.5, 0.0)}
     reference = "D'Agostini & Petit 2018, Astrophys. Space Sci. 363:139"
 
+    def domain_bounds(self, z_max):
+        return {"q0": (-1.0 / (2.0 * z_max), np.inf)}
+
     def in_domain(self, theta, z_max):
+        # The kernels' own test (not q0 > −1/(2 z_max)), so that no q0 within an
+        # ulp of the edge passes it and then takes the square root of a negative.
         return 1.0 + 2.0 * theta[:, 0] * z_max > 0.0
 
     def E(self, theta, z):

@@ -28,11 +28,12 @@ the constant is the largest value seen. The components are:
   of batch × quadrature nodes and, for rows evaluated through μ at every
   supernova, batch × N.
 - emcee: ``segment_buffer`` (the in-memory backend of one checkpoint segment
-  plus its npz bytes), ``convergence_copy`` (the bounded thinned copy of the
-  chain that the stopping rule keeps, one single-precision buffer),
-  ``tau_temporaries`` (one walker's series, its spectrum, the summed spectra
-  and their inverse FFT while τ is estimated), ``final_assembly`` (one segment
-  read back while the HDF5 chain is written).
+  plus its npz bytes), ``autocorr_sums`` (what the stopping rule keeps of the
+  chain for τ: lag products, first and last steps, each max_lag × walkers ×
+  parameters in double precision), ``tau_temporaries`` (the steps since the
+  last committed block, one parameter's carry and lag products, and the FFTs of
+  a chunk of walkers), ``final_assembly`` (one segment read back while the
+  HDF5 chain is written).
 - dynesty: ``live_points``, ``dead_points`` (the per-iteration Python objects
   of ``saved_run``), ``checkpoint_pickling`` (pickling the sampler memoises
   a bytes object and a tuple per array, and the pickle is read back to be
@@ -50,6 +51,7 @@ from dataclasses import dataclass
 import psutil
 
 from ..errors import ResourceError
+from ..sampling.autocorr import BLOCK as AUTOCORR_BLOCK, MAX_LAG as TAU_MAX_LAG, WALKER_CHUNK
 
 MB = 1_000_000
 F8 = 8
@@ -82,9 +84,12 @@ SOLVE_TEMPORARIES = 2.5  # batch × N: residuals solved in place; measured 2.0
 
 EMCEE_FIXED_MB = 6.0  # sampler, HDF5 and zip machinery; peak rise of a 32-walker, 1000-step run
 SEGMENT_COPIES = 2.5  # backend arrays + the npz bytes (+ growth slack); measured 2.4
-THINNED_BYTES = 4  # ThinnedChain keeps float32 rows and thins them in place: no second copy
-TAU_BYTES_PER_ROW = 300  # measured 120–280 B per kept row beyond the buffer (256 walkers, 1–5 parameters)
-THIN_MAX_ROWS = 20000  # EmceeSettings.thin_max_rows
+AUTOCORR_ARRAYS = 3  # AutocorrTime: lag sums, first steps, last steps (float64)
+# Measured rise beyond the three arrays: 4.5–10.7 walkers × lags × 8 B, of which
+# a fixed part is the FFTs of one chunk of walkers (the small-walker end).
+BLOCK_COPIES = 3  # the held steps, their concatenation and the shifted, transposed piece
+SERIES_TEMPORARIES = 4  # walkers × lags: the carry, carry + block, the products, a copy in tau()
+FFT_TEMPORARIES = 4  # chunk × FFT length: two spectra, the inverse transform, the padded input
 CHECK_EVERY = 500  # EmceeSettings.check_every: the runner also cuts segments there
 
 DYNESTY_FIXED_MB = 5.0  # sampler object, first bound, pools of small objects
@@ -171,24 +176,27 @@ def _common_components(n_data: int, full_cov: bool, batch: int, cov_from_text: b
 
 def estimate_emcee(n_walkers: int, n_steps: int, n_params: int, n_data: int, full_cov: bool,
                    checkpoint_steps: int, *, check_every: int = CHECK_EVERY,
-                   thin_max_rows: int | None = THIN_MAX_ROWS, cov_from_text: bool = True,
+                   tau_max_lag: int = TAU_MAX_LAG, cov_from_text: bool = True,
                    z_max: float = 2.5) -> MemoryEstimate:
     """Peak RSS of ``run_emcee`` for up to ``n_steps`` steps.
 
     A segment holds at most ``min(checkpoint_steps, check_every)`` steps, since
     the runner also commits one at every convergence check. The stopping
-    rule's copy has at most ``thin_max_rows`` rows (``None``: the whole chain).
-    ``n_data`` counts the rows read, before any cut.
+    rule's sums cover ``min(n_steps, tau_max_lag)`` lags, whatever the chain's
+    length. ``n_data`` counts the rows read, before any cut.
     """
     walker_bytes = n_walkers * (n_params + 1) * F8
     segment = min(checkpoint_steps, check_every, n_steps)
-    rows = n_steps if thin_max_rows is None else min(n_steps, thin_max_rows)
+    lags = min(n_steps, tau_max_lag)
+    fft_length = tau_max_lag + 2 * AUTOCORR_BLOCK
+    temporaries = (BLOCK_COPIES * AUTOCORR_BLOCK * n_params * n_walkers + SERIES_TEMPORARIES * lags * n_walkers
+                   + FFT_TEMPORARIES * min(n_walkers, WALKER_CHUNK) * fft_length) * F8
     components = _common_components(n_data, full_cov, n_walkers, cov_from_text, z_max)
     components.update({
         "sampler": EMCEE_FIXED_MB,
         "segment_buffer": SEGMENT_COPIES * segment * walker_bytes / MB,
-        "convergence_copy": rows * n_walkers * n_params * THINNED_BYTES / MB,
-        "tau_temporaries": rows * TAU_BYTES_PER_ROW / MB,
+        "autocorr_sums": AUTOCORR_ARRAYS * lags * n_walkers * n_params * F8 / MB,
+        "tau_temporaries": temporaries / MB,
         "final_assembly": segment * walker_bytes / MB,
     })
     return MemoryEstimate("emcee", components, seed_upper_bound(n_walkers, n_steps, n_params))

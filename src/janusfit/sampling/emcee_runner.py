@@ -18,8 +18,9 @@ work is recomputed.
 
 The stopping rule (N > ``n_over_tau`` τ_max and τ changed by less than
 ``tau_rel_change`` since the previous check) is evaluated at fixed multiples of
-``check_every`` steps on a bounded thinned copy of the chain, so its decisions
-do not depend on when a run was interrupted either. Each segment records the
+``check_every`` steps with emcee's τ of the whole chain, accumulated in bounded
+memory (:class:`~.autocorr.AutocorrTime`), so its decisions do not depend on
+when a run was interrupted either. Each segment records the
 rule it was decided with. The rule and ``max_steps`` do not change the draws,
 so a checkpoint resumes under new ones, but its decisions are then taken again
 over the stored chain with the current rule: the chain stops where an
@@ -44,10 +45,10 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..errors import CheckpointError, ConfigError
+from .autocorr import MAX_LAG, AutocorrTime
 from .domain import require_domain_overlap
 from .session import CheckpointSession, Interrupted
 from .store import clean_partial, commit, quarantine, verified
-from .thinned import ThinnedChain
 
 SEGMENT = re.compile(r"^seg_(\d{10})_(\d{10})\.npz$")
 CHUNK_BYTES = 256 << 10  # of the final HDF5 file's datasets
@@ -65,7 +66,7 @@ class EmceeSettings:
     n_over_tau: float = 50.0
     tau_rel_change: float = 0.01
     stop_on_convergence: bool = True
-    thin_max_rows: int = 20000
+    tau_max_lag: int = MAX_LAG  # lags of the stopping rule's τ sums: τ up to tau_max_lag / 5 is resolved
 
     def chain_settings(self) -> dict:
         """The settings that change the draws, for the fingerprint.
@@ -80,7 +81,7 @@ class EmceeSettings:
         """The settings of the stopping rule: with ``max_steps``, where the chain ends (not its draws)."""
         return {"enabled": self.stop_on_convergence, "check_every": self.check_every,
                 "n_over_tau": self.n_over_tau, "tau_rel_change": self.tau_rel_change,
-                "thin_max_rows": self.thin_max_rows}
+                "tau_max_lag": self.tau_max_lag}
 
 
 @dataclass
@@ -89,6 +90,7 @@ class EmceeResult:
     converged: bool
     stop_reason: str
     tau: list
+    tau_resolved: list
     tau_history: list
     resumes: list
     acceptance: list
@@ -123,6 +125,13 @@ def _segment_name(start: int, end: int) -> str:
     return f"seg_{start:010d}_{end:010d}.npz"
 
 
+def converged_at_check(it: int, tau: np.ndarray, resolved: np.ndarray, last_tau: np.ndarray,
+                       settings: EmceeSettings) -> bool:
+    """The stopping rule at a check: every τ resolved, N > n_over_tau τ_max, and τ changed by < tau_rel_change."""
+    return bool(np.all(resolved) and it > settings.n_over_tau * np.max(tau)
+                and np.all(np.abs(tau - last_tau) / tau < settings.tau_rel_change))
+
+
 class StoppingRule:
     """The stopping rule's decisions so far: τ at the last check, τ_max at every check, and why it stopped."""
 
@@ -132,15 +141,13 @@ class StoppingRule:
         self.tau_history: list = []
         self.stop_reason = ""
 
-    def check(self, it: int, thinned: ThinnedChain) -> None:
+    def check(self, it: int, autocorr: AutocorrTime) -> None:
         """Take the decision at step ``it``, a multiple of ``check_every``, from the chain up to it."""
-        s = self.settings
-        tau = thinned.tau()
+        tau, resolved = autocorr.tau()
         self.tau_history.append((it, float(np.max(tau))))
-        converged = it > s.n_over_tau * np.max(tau) and np.all(np.abs(tau - self.last_tau) / tau < s.tau_rel_change)
-        self.last_tau = tau
-        if converged and s.stop_on_convergence:
+        if converged_at_check(it, tau, resolved, self.last_tau, self.settings) and self.settings.stop_on_convergence:
             self.stop_reason = "converged"
+        self.last_tau = tau
 
     def restore(self, state: dict) -> None:
         self.last_tau, self.tau_history, self.stop_reason = state["last_tau"], state["tau_history"], state["stop_reason"]
@@ -344,7 +351,7 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
     require_domain_overlap(posterior)
     segments = SegmentChain(session.dir / "segments", log=log)
     sampler = emcee.EnsembleSampler(nw, ndim, posterior, vectorize=True, moves=MOVES[settings.moves]())
-    thinned = ThinnedChain(settings.thin_max_rows)
+    autocorr = AutocorrTime(settings.tau_max_lag)
     rule = StoppingRule(settings, ndim)
     state = segments.state()
     cut = None  # where the stored chain ends under the current settings, if before its end
@@ -356,10 +363,10 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
         session.record_resume(segments.iteration)
         if state["stop_rule"] == settings.stop_rule() and segments.iteration <= settings.max_steps:
             for c, _, _ in segments.iter_arrays():
-                thinned.append(c)
+                autocorr.append(c)
             rule.restore(state)
         else:
-            cut = _replay(segments, thinned, rule, settings)
+            cut = _replay(segments, autocorr, rule, settings)
             log(f"the stopping rule or max_steps differ from the checkpoint's: its decisions were taken again "
                 f"with the current settings; the chain "
                 + (f"ends at step {cut} ({rule.stop_reason or 'max_steps'})" if cut is not None
@@ -382,9 +389,9 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
                 break
         it = seg_start + sampler.iteration
         chain = sampler.get_chain()
-        thinned.append(chain)
+        autocorr.append(chain)
         if it % settings.check_every == 0:
-            rule.check(it, thinned)
+            rule.check(it, autocorr)
         segments.append(seg_start, _encode_segment(
             chain, sampler.get_log_prob(), sampler.backend.accepted, sampler.random_state, rule), it)
         _log_progress(log, it, settings, sampler, rule.last_tau, t_start, it_start)
@@ -394,12 +401,13 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
     pieces, random_state = _pieces(segments, it, posterior, settings, sampler)
     accepted = write_emcee_hdf5(pieces, it, chain_path, nw, ndim, random_state)
     stop_reason = rule.stop_reason or "max_steps"
-    last_tau = rule.last_tau
-    converged = stop_reason == "converged" or bool(
-        np.all(np.isfinite(last_tau)) and it > settings.n_over_tau * np.max(last_tau))
+    # The whole chain's τ, whether or not the run ended at a check.
+    tau, resolved = autocorr.tau()
+    converged = stop_reason == "converged" or bool(resolved.all() and it > settings.n_over_tau * np.max(tau))
     return EmceeResult(
         n_steps=it, converged=converged, stop_reason=stop_reason,
-        tau=[float(t) for t in last_tau], tau_history=[list(map(float, r)) for r in rule.tau_history],
+        tau=[float(t) for t in tau], tau_resolved=[bool(r) for r in resolved],
+        tau_history=[list(map(float, r)) for r in rule.tau_history],
         resumes=session.resumes, acceptance=(accepted / max(it, 1)).tolist(),
         elapsed_s=time.monotonic() - t_start,
     )
@@ -412,10 +420,10 @@ def _initial_state(posterior, settings: EmceeSettings, sampler) -> emcee.State:
     return emcee.State(coords, log_prob=posterior(coords))
 
 
-def _replay(segments: SegmentChain, thinned: ThinnedChain, rule: StoppingRule, settings: EmceeSettings) -> int | None:
+def _replay(segments: SegmentChain, autocorr: AutocorrTime, rule: StoppingRule, settings: EmceeSettings) -> int | None:
     """Take the stopping rule's decisions again over the stored chain, with the current settings.
 
-    The thinned copy keeps the same steps however the chain is split, so every
+    The τ sums commit the same blocks however the chain is split, so every
     τ is the one an uninterrupted run computes at that step. Returns the step
     where the chain stops (converged, or ``max_steps``) if it lies within the
     stored chain, else None: sampling continues from the chain's end.
@@ -427,13 +435,13 @@ def _replay(segments: SegmentChain, thinned: ThinnedChain, rule: StoppingRule, s
             marks.add(settings.max_steps)
         at = start
         for mark in sorted(marks):
-            thinned.append(c[at - start: mark - start])
+            autocorr.append(c[at - start: mark - start])
             at = mark
             if mark % every == 0:
-                rule.check(mark, thinned)
+                rule.check(mark, autocorr)
             if rule.stop_reason or mark == settings.max_steps:
                 return mark
-        thinned.append(c[at - start:])
+        autocorr.append(c[at - start:])
         start = end
     return None
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pandas as pd
 
 from ..atomic import atomic_path
 from ..diagnostics import compare_models, write_comparison
+from ..diagnostics.bounds import describe
 
 
 def compare(summary_paths, out_json, out_csv, log) -> list[dict]:
@@ -15,23 +17,39 @@ def compare(summary_paths, out_json, out_csv, log) -> list[dict]:
     rows = compare_models(summaries)
     write_comparison(rows, out_json, out_csv)
     for r in rows:
+        exact = "" if r["ln_B_exact"] is None else (
+            f"; exact ln B {r['ln_B_exact']:.3f} (dynesty cross-check {r['exact_cross_check']}); with "
+            f"{r['model_a']}'s prior width halved/doubled {_number(r['ln_B_a_prior_halved'])}/"
+            f"{_number(r['ln_B_a_prior_doubled'])}, {r['model_b']}'s {_number(r['ln_B_b_prior_halved'])}/"
+            f"{_number(r['ln_B_b_prior_doubled'])}")
         log.info(f"{r['model_a']} vs {r['model_b']}: ln B = {r['ln_B']:.2f} ± {r['ln_B_err']:.2f} "
-                 f"({r['evidence']}, favours {r['favoured']}); ΔAIC {r['delta_aic']:.2f}, ΔBIC {r['delta_bic']:.2f}")
+                 f"({r['evidence']}, favours {r['favoured']}); ΔAIC {r['delta_aic']:.2f}, ΔBIC {r['delta_bic']:.2f}"
+                 + exact)
     return rows
 
 
 def overview(summary_paths, out_csv) -> pd.DataFrame:
-    """One row per run: estimates, evidence, convergence verdict and resumes, for the report."""
+    """One row per run: estimates (one-sided limits flagged), evidence, exact cross-check, convergence, resumes."""
     rows = []
     for path in summary_paths:
         s = json.loads(open(path).read())
         row = {"dataset": s["dataset"], "model": s["model"], "n_data": s["n_data"]}
-        for name, st in s.get("parameters", {}).items():
-            row[name] = f"{st['mean']:.4f} ± {st['sd']:.4f}"
+        parameters = s.get("parameters", {})
+        for name, st in parameters.items():
+            row[name] = describe(st)
+        bounds = [f"{name}: {st['bound']} prior edge" for name, st in parameters.items() if st.get("bound")]
+        row["one-sided limits"] = "BOUND: " + "; ".join(bounds) if bounds else "none"
         row["chi2_min"] = round(s["chi2_min"], 3)
         if "dynesty" in s:
             row["logZ"] = f"{s['dynesty']['logz']:.3f} ± {s['dynesty']['logz_err']:.3f}"
+            row["prior fraction in domain"] = round(math.exp(s["dynesty"]["domain"]["ln_fraction"]), 4)
             row["dynesty resumes"] = ", ".join(map(str, s["dynesty"]["resumes"])) or "none"
+        if s.get("quadrature"):
+            row["logZ exact"] = f"{s['quadrature']['logz']:.3f}"
+            check = s["cross_check"]
+            row["exact cross-check"] = "passed" if check["passed"] else "FAILED: " + "; ".join(check["failures"])
+        else:
+            row["exact cross-check"] = "not available (more than 2 parameters)"
         if "emcee" in s:
             e = s["emcee"]
             row["converged"] = "yes" if e["converged"] else "NO: " + "; ".join(e["convergence_failures"] or ["stopping rule not met"])
@@ -42,3 +60,7 @@ def overview(summary_paths, out_csv) -> pd.DataFrame:
     with atomic_path(out_csv) as tmp:
         frame.to_csv(tmp, index=False)
     return frame
+
+
+def _number(value) -> str:
+    return "n/a" if value is None else f"{value:.2f}"

@@ -12,6 +12,8 @@ from scipy.optimize import minimize
 from .. import __version__
 from ..atomic import atomic_write_json
 from ..diagnostics import diagnose
+from ..diagnostics.bounds import describe, edge_bound
+from ..diagnostics.quadrature import cross_check, exact_evidence, prior_sensitivity
 from ..errors import JanusfitError
 from ..plots import corner_plot, trace_plot
 from ..run import load_run
@@ -97,31 +99,51 @@ def _stats(x: np.ndarray) -> dict:
             "q16": float(q[1]), "q84": float(q[3]), "q025": float(q[0]), "q975": float(q[4])}
 
 
-def summary(config, dataset, model, out_json, emcee_files=None, dynesty_json=None, resources=None) -> dict:
-    """The run's summary.json: the contract other tools read (see README)."""
+def summary(config, dataset, model, out_json, emcee_files=None, dynesty_json=None, resources=None, log=None) -> dict:
+    """The run's summary.json: the contract other tools read (see README).
+
+    Beside the samplers' results: each parameter's one-sided limit when its
+    posterior is piled against an edge of the sampled box, and, for runs of
+    at most two parameters, the exact ln Z and posterior moments by
+    quadrature, the samplers checked against them, and ln Z with the prior
+    width halved and doubled.
+    """
     _, posterior = load_run(config, dataset, model)
     out = {"dataset": dataset, "model": model, "n_data": posterior.n_data,
            "janusfit_version": __version__, "param_names": list(posterior.param_names)}
     fingerprints = []
     start = posterior.prior_centre()
+    ess = None
     if emcee_files:
         chain_h5, run_json, convergence_json = emcee_files
         run = json.loads(open(run_json).read())
         conv = json.loads(open(convergence_json).read())
         flat = posterior_samples(chain_h5, convergence_json)
-        out["parameters"] = {p: _stats(flat[:, i]) for i, p in enumerate(posterior.param_names)}
+        out["parameters"] = {}
+        for i, p in enumerate(posterior.param_names):
+            stats = {**_stats(flat[:, i]), **edge_bound(flat[:, i], *posterior.sampling_bounds[i])}
+            out["parameters"][p] = {**stats, "text": describe(stats)}
+        ess = {p: conv["parameters"][p]["ess_bulk"] for p in posterior.param_names}
         chain, log_prob, _ = read_chain(chain_h5)
         start = chain[np.unravel_index(np.argmax(log_prob), log_prob.shape)]
+        tau = {p: _finite_or_none(conv["parameters"][p]["tau"]) for p in posterior.param_names}
         out["emcee"] = {"n_walkers": run["n_walkers"], "n_steps": run["n_steps"],
-                        "tau_max": _tau_max(run["tau"]), "converged": bool(run["converged"] and conv["passed"]),
+                        "tau": tau, "tau_max": max((t for t in tau.values() if t is not None), default=None), "burn_in": conv["burn_in"],
+                        "converged": bool(run["converged"] and conv["passed"]),
                         "stop_reason": run["stop_reason"], "resumes": run["resumes"],
                         "convergence_passed": conv["passed"], "convergence_failures": conv["failures"]}
         fingerprints.append(run["fingerprint"])
     if dynesty_json:
         dyn = json.loads(open(dynesty_json).read())
-        out["dynesty"] = {"logz": dyn["logz"], "logz_err": dyn["logz_err"], "n_calls": dyn["n_calls"],
-                          "resumes": dyn["resumes"], "information": dyn["information"]}
+        out["dynesty"] = {key: dyn[key] for key in ("logz", "logz_err", "logz_err_running", "n_calls", "resumes",
+                                                    "information", "repeats", "domain")}
         fingerprints.append(dyn["fingerprint"])
+    exact = exact_evidence(posterior)
+    out["quadrature"] = exact
+    out["cross_check"] = cross_check(exact, out.get("dynesty"), out.get("parameters"), ess)
+    out["prior_sensitivity"] = prior_sensitivity(posterior, exact)
+    if log is not None and out["cross_check"] and not out["cross_check"]["passed"]:
+        log.warning(f"EXACT CROSS-CHECK FAILED for {dataset}/{model}: " + "; ".join(out["cross_check"]["failures"]))
     theta, chi2_min = best_fit(posterior, np.asarray(start, dtype=float))
     k, n = posterior.ndim, posterior.n_data
     out.update({"best_fit": dict(zip(posterior.param_names, map(float, theta))), "chi2_min": chi2_min,
@@ -133,9 +155,9 @@ def summary(config, dataset, model, out_json, emcee_files=None, dynesty_json=Non
     return out
 
 
-def _tau_max(tau: list) -> float | None:
-    """The stopping rule's last τ_max; None when it never estimated τ (fewer steps than ``stop.check_every``)."""
-    return float(max(tau)) if tau and np.all(np.isfinite(tau)) else None
+def _finite_or_none(value) -> float | None:
+    """A τ, or None when it could not be estimated (a chain too short or constant)."""
+    return float(value) if value is not None and np.isfinite(value) else None
 
 
 def _require_finite(value, where: str, key: str = "") -> None:

@@ -43,7 +43,7 @@ def preflight_run(config, dataset, model, data_json, granted_mem_mb, out_json, o
         disk += chain_disk_bytes(e.n_walkers, e.max_steps, posterior.ndim)
     if "dynesty" in samplers:
         points = dynesty_iterations(d.nlive, posterior.ndim, DEFAULT_INFORMATION, d.dlogz)
-        disk += dynesty_disk_bytes(points, posterior.ndim, len(pickle.dumps(posterior)))
+        disk += d.repeats * dynesty_disk_bytes(points, posterior.ndim, len(pickle.dumps(posterior)))
 
     requested = max(est.total_mb for est in estimates.values())
     available, source = memory_budget(requested, granted_mem_mb)
@@ -66,7 +66,8 @@ def preflight_run(config, dataset, model, data_json, granted_mem_mb, out_json, o
                            "memory_components_mb": _rounded(estimates["emcee"].components)}
     if "dynesty" in samplers:
         t_eval = time_likelihood(posterior, batch_size=1)  # dynesty calls the likelihood one point at a time
-        minutes = estimate_runtime_dynesty(t_eval, d.nlive, posterior.ndim, sample=d.sample, dlogz=d.dlogz)
+        minutes = d.repeats * estimate_runtime_dynesty(t_eval, d.nlive, posterior.ndim, sample=d.sample,
+                                                       dlogz=d.dlogz)
         record["dynesty"] = {RUNTIME_KEY: round(minutes, 2), "mem_mb": estimates["dynesty"].total_mb,
                              "likelihood_s": t_eval,
                              "memory_components_mb": _rounded(estimates["dynesty"].components)}

@@ -10,13 +10,17 @@ sampler has finished.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
 
 from ..atomic import atomic_write_json
+from ..diagnostics.quadrature import cross_check, exact_evidence
 from ..resources.memory import check_fits, memory_budget
 from ..resources.monitor import MemoryMonitor
 from ..resources.workflow import memory_estimate
 from ..run import load_run
-from ..sampling.dynesty_runner import run_dynesty, write_samples
+from ..sampling.domain import domain_settings
+from ..sampling.dynesty_runner import combine_repeats, run_dynesty, write_samples
 from ..sampling.emcee_runner import run_emcee
 from ..sampling.fingerprint import digest, make_fingerprint
 from ..sampling.session import CheckpointSession
@@ -66,25 +70,57 @@ def _sample_emcee(config, dataset, model, checkpoint_dir, chain_path, run_json, 
 
 
 def _sample_dynesty(config, dataset, model, checkpoint_dir, samples_path, evidence_json, log) -> dict:
-    """Nested sampling in this process.
+    """Nested sampling in this process, ``dynesty.repeats`` times with consecutive seeds.
+
+    The first run (the configured seed) keeps the checkpoint directory and
+    gives the weighted samples; repeat k runs with seed + k in
+    ``<checkpoint dir>/repeat-k``. With repeats, ln Z and its error are the
+    mean over the runs and its error (see ``combine_repeats``).
 
     A process pool was tried and dropped: dynesty's pool forks workers after
     OpenBLAS has started its threads and deadlocked here, and these
     likelihoods cost microseconds to milliseconds, less than a pool's round trip.
     """
     settings, posterior = load_run(config, dataset, model)
-    fingerprint = make_fingerprint(posterior, "dynesty", settings.dynesty.chain_settings())
-    log.info(f"dynesty ({settings.dynesty.method}) on {dataset}/{model}: nlive {settings.dynesty.nlive}, "
-             f"dlogz {settings.dynesty.dlogz}, checkpoint every "
-             f"{settings.dynesty.checkpoint_seconds:.0f} s in '{checkpoint_dir}'")
-    graceful = settings.dynesty.method == "static"
-    with CheckpointSession(checkpoint_dir, fingerprint, settings.on_change, log=log.info, graceful=graceful) as session:
-        result, samples = run_dynesty(posterior, settings.dynesty, session, log=log.info)
-    write_samples(samples_path, samples, posterior.param_names, result)
-    info = {**result.to_json(), "nlive": settings.dynesty.nlive, "dlogz": settings.dynesty.dlogz,
-            "param_names": list(posterior.param_names), "log_prior_volume": posterior.log_prior_volume(),
-            "fingerprint": digest(fingerprint)}
+    d = settings.dynesty
+    log.info(f"dynesty ({d.method}) on {dataset}/{model}: nlive {d.nlive}, dlogz {d.dlogz}, "
+             f"{d.repeats} run(s), checkpoint every {d.checkpoint_seconds:.0f} s in '{checkpoint_dir}'")
+    if posterior.log_domain_fraction < 0:
+        box = ", ".join(f"{p} in [{lo:.6g}, {hi:.6g}]" for p, (lo, hi) in
+                        zip(posterior.param_names, posterior.sampling_bounds))
+        log.info(f"sampling the part of the prior inside the domain of '{model}' ({box}), "
+                 f"a fraction exp({posterior.log_domain_fraction:.4f}) of the prior")
+    graceful = d.method == "static"
+    results, fingerprints = [], []
+    for k in range(d.repeats):
+        run = replace(d, seed=d.seed + k)
+        fingerprint = make_fingerprint(posterior, "dynesty", {**run.chain_settings(), **domain_settings(posterior)})
+        directory = Path(checkpoint_dir) / f"repeat-{k}" if k else checkpoint_dir
+        with CheckpointSession(directory, fingerprint, settings.on_change, log=log.info, graceful=graceful) as session:
+            result, run_samples = run_dynesty(posterior, run, session, log=log.info)
+        log.info(f"dynesty run {k + 1}/{d.repeats} (seed {run.seed}): logZ = {result.logz:.3f} ± "
+                 f"{result.logz_err:.3f} (running estimate ± {result.logz_err_running:.3f}), "
+                 f"{result.n_calls} likelihood calls, resumes {result.resumes}")
+        if k == 0:
+            samples = run_samples
+        results.append(result)
+        fingerprints.append(digest(fingerprint))
+    first = results[0]
+    repeats = combine_repeats(results)
+    logz, logz_err = (repeats["mean"], repeats["mean_err"]) if d.repeats > 1 else (first.logz, first.logz_err)
+    write_samples(samples_path, samples, posterior.param_names, first)
+    info = {**first.to_json(), "logz": logz, "logz_err": logz_err, "repeats": repeats,
+            "nlive": d.nlive, "dlogz": d.dlogz, "param_names": list(posterior.param_names),
+            "log_prior_volume": posterior.log_prior_volume(),
+            "domain": {"sampled_bounds": dict(zip(posterior.param_names, posterior.sampling_bounds.tolist())),
+                       "ln_fraction": posterior.log_domain_fraction},
+            "fingerprint": "+".join(fingerprints)}
+    info["quadrature"] = exact_evidence(posterior)
+    info["cross_check"] = cross_check(info["quadrature"], {"logz": logz, "logz_err": logz_err})
     atomic_write_json(evidence_json, info)
-    log.info(f"dynesty finished: logZ = {result.logz:.3f} ± {result.logz_err:.3f}, {result.n_calls} likelihood calls, "
-             f"resumes {result.resumes}")
+    log.info(f"dynesty finished: logZ = {logz:.3f} ± {logz_err:.3f}"
+             + (f" (mean of {d.repeats} runs, scatter {repeats['scatter']:.3f})" if d.repeats > 1 else ""))
+    if info["quadrature"] is not None:
+        verdict = "agrees" if info["cross_check"]["passed"] else "DISAGREES: " + "; ".join(info["cross_check"]["failures"])
+        log.info(f"exact logZ by quadrature {info['quadrature']['logz']:.4f}: dynesty {verdict}")
     return info
