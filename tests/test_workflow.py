@@ -6,6 +6,7 @@ at chosen moments so that both samplers are certain to resume mid-way.
 
 import json
 import os
+import re
 import signal
 import time
 
@@ -72,6 +73,22 @@ def test_preflight_passed_and_recorded_estimates(jla_run):
         log = (jla_run / "results/logs/preflight/jla" / f"{model}.log").read_text()
         assert f"emcee: memory estimate {record['emcee']['mem_mb']} MB" in log
         assert f"the seed's upper bound: {record['emcee']['seed_upper_bound_mb']} MB" in log
+
+
+def test_logs_of_a_normal_run_are_plain(jla_run):
+    """The memory table once per pre-flight job, floats rounded, and nothing that looks like a warning."""
+    logs = jla_run / "results" / "logs"
+    for model in ("janus", "lcdm"):
+        assert (logs / "preflight/jla" / f"{model}.log").read_text().count("memory estimate (MB") == 1
+        for sampler in ("emcee", "dynesty"):
+            text = (logs / sampler / "jla" / f"{model}.log").read_text()
+            assert "memory estimate (MB" not in text and text.count(f"{sampler} memory estimate ") == 1
+        finished = next(line for line in (logs / "emcee/jla" / f"{model}.log").read_text().splitlines()
+                        if "emcee finished" in line)
+        assert re.search(r", tau (q0|Om) \d[\d.]{0,3}, resumes", finished), finished
+    for path in logs.rglob("*.log"):
+        for line in path.read_text().splitlines():
+            assert not re.search(r"warn|error|fail|!!", line, re.IGNORECASE), f"{path.name}: {line}"
 
 
 def test_memory_records_hold_the_estimate(jla_run):

@@ -124,26 +124,38 @@ class MemoryEstimate:
         return sum(mb for name, mb in self.components.items() if name != "data_loading")
 
     @property
+    def peak_mb(self) -> float:
+        return max(self.loading_mb, self.sampling_mb)
+
+    @property
     def margin_mb(self) -> float:
-        return SAFETY_MARGIN * max(self.loading_mb, self.sampling_mb)
+        return SAFETY_MARGIN * self.peak_mb
 
     @property
     def total_mb(self) -> int:
-        return math.ceil(max(self.loading_mb, self.sampling_mb) + self.margin_mb)
+        return math.ceil(self.peak_mb + self.margin_mb)
 
-    def describe(self) -> str:
-        """Multi-line breakdown for a job's log."""
-        width = max(len(name) for name in self.components)
-        lines = [f"{self.sampler} memory estimate (MB = 1e6 bytes):"]
-        lines += [f"  {name:<{width}}  {mb:10.1f}" for name, mb in self.components.items()]
-        peak = max(self.loading_mb, self.sampling_mb)
-        lines.append(f"  {'peak phase':<{width}}  {peak:10.1f}  (loading {self.loading_mb:.1f}, "
-                     f"sampling {self.sampling_mb:.1f})")
-        lines.append(f"  {'safety margin':<{width}}  {self.margin_mb:10.1f}  ({SAFETY_MARGIN:.0%})")
-        lines.append(f"  {'total':<{width}}  {self.total_mb:10d}")
-        if self.upper_bound_mb is not None:
-            lines.append(f"  (whole chain in memory would need {self.upper_bound_mb} MB)")
-        return "\n".join(lines)
+
+def memory_table(estimates) -> str:
+    """One table of the components of one or more estimates, a column per sampler, for a job's log.
+
+    A component one sampler does not have shows as '-'.
+    """
+    estimates = list(estimates)
+    names = list(dict.fromkeys(name for est in estimates for name in est.components))
+    rows = [(name, [f"{est.components[name]:.1f}" if name in est.components else "-" for est in estimates])
+            for name in names]
+    rows += [("peak phase", [f"{est.peak_mb:.1f}" for est in estimates]),
+             (f"safety margin ({SAFETY_MARGIN:.0%})", [f"{est.margin_mb:.1f}" for est in estimates]),
+             ("total", [str(est.total_mb) for est in estimates])]
+    if any(est.upper_bound_mb is not None for est in estimates):
+        rows.append(("whole chain in memory", [str(est.upper_bound_mb or "-") for est in estimates]))
+    width = max(len(name) for name, _ in rows)
+    cols = [max(10, len(est.sampler)) for est in estimates]
+    lines = ["memory estimate (MB = 1e6 bytes; peak phase = the larger of loading and sampling):",
+             f"  {'':<{width}}" + "".join(f"  {est.sampler:>{c}}" for est, c in zip(estimates, cols))]
+    lines += [f"  {name:<{width}}" + "".join(f"  {v:>{c}}" for v, c in zip(values, cols)) for name, values in rows]
+    return "\n".join(lines)
 
 
 def quadrature_nodes(z_max: float) -> int:

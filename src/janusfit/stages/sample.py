@@ -28,7 +28,8 @@ MONITOR_INTERVAL_S = 0.5
 def watched(config, dataset, model, sampler, data_json, granted_mem_mb, memory_json, memory_png, log):
     """Refuse to start when the estimate does not fit; record RSS over the block, written only on success."""
     estimate = memory_estimate(config, dataset, model, sampler, data_json)
-    log.info(estimate.describe())
+    log.info(f"{sampler} memory estimate {estimate.total_mb} MB (its components are in the pre-flight job's log "
+             "and resources.json)")
     check_fits(estimate.total_mb, *memory_budget(estimate.total_mb, granted_mem_mb))
     with MemoryMonitor(MONITOR_INTERVAL_S) as monitor:
         yield
@@ -61,7 +62,8 @@ def _sample_emcee(config, dataset, model, checkpoint_dir, chain_path, run_json, 
     info = {**result.to_json(), "n_walkers": settings.emcee.n_walkers, "max_steps": settings.emcee.max_steps,
             "param_names": list(posterior.param_names), "fingerprint": digest(fingerprint)}
     atomic_write_json(run_json, info)
-    log.info(f"emcee finished: {result.n_steps} steps ({result.stop_reason}), tau {result.tau}, resumes {result.resumes}")
+    taus = ", ".join(f"{name} {tau:.3g}" for name, tau in zip(posterior.param_names, result.tau))
+    log.info(f"emcee finished: {result.n_steps} steps ({result.stop_reason}), tau {taus}, resumes {result.resumes}")
     return info
 
 
