@@ -41,6 +41,9 @@ def test_every_output_exists(jla_run):
                      "resources.json", "emcee/memory.json", "emcee/memory.png", "dynesty/memory.json",
                      "dynesty/memory.png"):
             assert (base / name).stat().st_size > 0, name
+        checkpoints = jla_run / "results" / "checkpoints" / "jla" / model
+        for name in ("emcee/progress.json", "emcee/progress.png", "emcee/invocation.json", "dynesty/progress.json"):
+            assert (checkpoints / name).stat().st_size > 0, name
     for name in ("jla/comparison.json", "jla/comparison.csv", "jla/data.json", "jla/data.png",
                  "overview.csv", "report.html"):
         assert (jla_run / "results" / name).stat().st_size > 0, name

@@ -37,6 +37,7 @@ import numpy as np
 from ..atomic import atomic_path
 from ..errors import CheckpointError, ConfigError
 from .domain import require_domain_overlap
+from .progress import EmceeProgress
 from .session import CheckpointSession, Interrupted
 from .store import clean_partial, commit, quarantine, verified
 from .thinned import ThinnedChain
@@ -58,6 +59,8 @@ class EmceeSettings:
     tau_rel_change: float = 0.01
     stop_on_convergence: bool = True
     thin_max_rows: int = 20000
+    progress_figure: bool = True
+    progress_figure_seconds: float = 60.0
 
     def chain_settings(self) -> dict:
         """The settings that change the draws, for the fingerprint.
@@ -243,8 +246,14 @@ def write_emcee_hdf5(segments: SegmentChain, path, n_walkers: int, ndim: int, ra
                 g.attrs[f"random_state_{i}"] = v
 
 
-def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, chain_path, log=print) -> EmceeResult:
-    """Sample to ``settings.max_steps`` or convergence, resuming from the checkpoint in ``session``."""
+def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, chain_path, log=print,
+              warn=None) -> EmceeResult:
+    """Sample to ``settings.max_steps`` or convergence, resuming from the checkpoint in ``session``.
+
+    Progress (``progress.json``, and ``progress.png`` when
+    ``settings.progress_figure``) goes beside the checkpoint; a failure to
+    write it goes to ``warn`` (default ``log``) and sampling goes on.
+    """
     ndim, nw = posterior.ndim, settings.n_walkers
     if nw < 2 * ndim:
         raise ConfigError("emcee.n_walkers", f"{nw} walkers for {ndim} parameters; emcee needs at least {2 * ndim}")
@@ -256,6 +265,8 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
     segments = SegmentChain(session.dir / "segments", log=log)
     sampler = emcee.EnsembleSampler(nw, ndim, posterior, vectorize=True, moves=MOVES[settings.moves]())
     thinned = ThinnedChain(settings.thin_max_rows)
+    progress = EmceeProgress(session.dir, settings, posterior.param_names, posterior.labels,
+                             warn=log if warn is None else warn)
     state = segments.last_state()
     if state is None:
         rng = np.random.default_rng(settings.seed)
@@ -267,8 +278,9 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
         if state["coords"].shape != (nw, ndim):
             raise CheckpointError(f"checkpoint '{segments.dir}' holds {state['coords'].shape} walkers×parameters, expected {(nw, ndim)}")
         session.record_resume(segments.iteration)
-        for c, _, _ in segments.iter_arrays():
+        for c, lp, acc in segments.iter_arrays():
             thinned.append(c)
+            progress.observe(c, lp, acc)
         sampler.random_state = state["random_state"]
         current = emcee.State(state["coords"], log_prob=state["log_prob"], random_state=state["random_state"])
         last_tau, tau_history, stop_reason = state["last_tau"], state["tau_history"], state["stop_reason"]
@@ -276,6 +288,7 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
     it = segments.iteration
     t_start = time.monotonic()
     it_start = it
+    progress.begin(it)
     while not stop_reason and it < settings.max_steps:
         target = min(settings.max_steps,
                      (it // settings.checkpoint_steps + 1) * settings.checkpoint_steps,
@@ -297,9 +310,12 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
             last_tau = tau
             if converged and settings.stop_on_convergence:
                 stop_reason = "converged"
+        log_prob = sampler.get_log_prob()
         segments.append(seg_start, _encode_segment(
-            chain, sampler.get_log_prob(), sampler.backend.accepted, sampler.random_state,
+            chain, log_prob, sampler.backend.accepted, sampler.random_state,
             last_tau, tau_history, stop_reason), it)
+        progress.observe(chain, log_prob, sampler.backend.accepted)
+        progress.checkpoint(it, tau_history, last_tau)
         _log_progress(log, it, settings, sampler, last_tau, t_start, it_start)
         if session.stop_requested:
             raise Interrupted(session.stop_signal, it)
@@ -307,6 +323,7 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
     stop_reason = stop_reason or "max_steps"
     acceptance = _acceptance(segments, it)
     write_emcee_hdf5(segments, chain_path, nw, ndim, sampler.random_state)
+    progress.checkpoint(it, tau_history, last_tau, final=True)
     converged = stop_reason == "converged" or bool(
         np.all(np.isfinite(last_tau)) and it > settings.n_over_tau * np.max(last_tau))
     return EmceeResult(

@@ -19,6 +19,7 @@ from ..run import load_run
 from ..sampling.dynesty_runner import run_dynesty, write_samples
 from ..sampling.emcee_runner import run_emcee
 from ..sampling.fingerprint import digest, make_fingerprint
+from ..sampling.invocation import record_invocation
 from ..sampling.session import CheckpointSession
 
 MONITOR_INTERVAL_S = 0.5
@@ -58,7 +59,8 @@ def _sample_emcee(config, dataset, model, checkpoint_dir, chain_path, run_json, 
              f"checkpoint every {settings.emcee.checkpoint_steps} steps or {settings.emcee.checkpoint_seconds:.0f} s "
              f"in '{checkpoint_dir}'")
     with CheckpointSession(checkpoint_dir, fingerprint, settings.on_change, log=log.info) as session:
-        result = run_emcee(posterior, settings.emcee, session, chain_path, log=log.info)
+        record_invocation(session.dir)
+        result = run_emcee(posterior, settings.emcee, session, chain_path, log=log.info, warn=log.warning)
     info = {**result.to_json(), "n_walkers": settings.emcee.n_walkers, "max_steps": settings.emcee.max_steps,
             "param_names": list(posterior.param_names), "fingerprint": digest(fingerprint)}
     atomic_write_json(run_json, info)
@@ -81,7 +83,8 @@ def _sample_dynesty(config, dataset, model, checkpoint_dir, samples_path, eviden
              f"{settings.dynesty.checkpoint_seconds:.0f} s in '{checkpoint_dir}'")
     graceful = settings.dynesty.method == "static"
     with CheckpointSession(checkpoint_dir, fingerprint, settings.on_change, log=log.info, graceful=graceful) as session:
-        result, samples = run_dynesty(posterior, settings.dynesty, session, log=log.info)
+        record_invocation(session.dir)
+        result, samples = run_dynesty(posterior, settings.dynesty, session, log=log.info, warn=log.warning)
     write_samples(samples_path, samples, posterior.param_names, result)
     info = {**result.to_json(), "nlive": settings.dynesty.nlive, "dlogz": settings.dynesty.dlogz,
             "param_names": list(posterior.param_names), "log_prior_volume": posterior.log_prior_volume(),
