@@ -1,4 +1,5 @@
-"""Shared fixtures: the public data releases in ../shared/data (read, never copied), and a local server for them."""
+"""Shared fixtures: the public data releases in ../shared/data (read, never copied), a local server for
+them, and one finished workflow on JLA that every test reading results shares."""
 
 import functools
 import http.server
@@ -42,3 +43,20 @@ def server(shared_data):
     httpd.shutdown()
     httpd.server_close()
     thread.join()
+
+
+@pytest.fixture(scope="session")
+def jla_run(tmp_path_factory, shared_data) -> Path:
+    """The real workflow, both models and both samplers on JLA binned, run once for the whole session.
+
+    Tests that use it only read its results (copy them before changing anything).
+    """
+    from snakemake_runner import run, write_config
+
+    directory = tmp_path_factory.mktemp("jla")
+    write_config(directory, shared_data, models=["janus", "lcdm"],
+                 emcee={"max_steps": 4000, "checkpoint": {"steps": 500}},
+                 dynesty={"nlive": 400, "dlogz": 0.1})
+    run(directory)
+    return directory
+

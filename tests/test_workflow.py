@@ -1,7 +1,9 @@
 """The real workflow on real data: outputs, the summary contract, published values, resume.
 
 Random kills of every kind are in tests/test_fuzz.py; the test here interrupts
-at chosen moments so that both samplers are certain to resume mid-way.
+at chosen moments so that both samplers are certain to resume mid-way. The
+finished JLA workflow (``jla_run``, in conftest.py) is shared with the other
+modules that only read results.
 """
 
 import json
@@ -23,28 +25,18 @@ RESOURCE_KEYS = {"mem_mb_estimate", "peak_rss_mb", "runtime_estimate_min", "runt
 STAT_KEYS = {"mean", "sd", "median", "q16", "q84", "q025", "q975"}
 
 
-@pytest.fixture(scope="module")
-def jla_run(tmp_path_factory, shared_data):
-    directory = tmp_path_factory.mktemp("jla")
-    write_config(directory, shared_data, models=["janus", "lcdm"],
-                 emcee={"max_steps": 4000, "checkpoint": {"steps": 500}},
-                 dynesty={"nlive": 400, "dlogz": 0.1})
-    run(directory)
-    return directory
-
-
 def test_every_output_exists(jla_run):
     for model in ("janus", "lcdm"):
         base = jla_run / "results" / "jla" / model
         for name in ("emcee/chain.h5", "emcee/run.json", "dynesty/samples.h5", "dynesty/evidence.json",
                      "convergence.json", "trace.png", "corner.png", "summary.json", "preflight.json", "preflight.csv",
                      "resources.json", "emcee/memory.json", "emcee/memory.png", "dynesty/memory.json",
-                     "dynesty/memory.png"):
+                     "dynesty/memory.png", "export/emcee.1.txt", "export/posterior.nc", "export/dynesty.1.txt"):
             assert (base / name).stat().st_size > 0, name
         checkpoints = jla_run / "results" / "checkpoints" / "jla" / model
         for name in ("emcee/progress.json", "emcee/progress.png", "emcee/invocation.json", "dynesty/progress.json"):
             assert (checkpoints / name).stat().st_size > 0, name
-    for name in ("jla/comparison.json", "jla/comparison.csv", "jla/data.json", "jla/data.png",
+    for name in ("jla/comparison.json", "jla/comparison.csv", "jla/data.json", "jla/data.png", "jla/constraints.tex",
                  "overview.csv", "report.html"):
         assert (jla_run / "results" / name).stat().st_size > 0, name
 

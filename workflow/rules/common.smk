@@ -6,6 +6,7 @@ from snakemake.utils import validate
 
 from janusfit import config as jconfig
 from janusfit.errors import ConfigError
+from janusfit.layout import DEFAULT_ROOT
 from janusfit.resources import workflow as jres
 
 
@@ -27,6 +28,9 @@ for _key in _raw_runs:
         raise ConfigError(f"runs.{_key}", str(exc).splitlines()[0]) from None
 jconfig.check(config)
 
+# The one results root of the rules that use it (the export rules); the
+# `janusfit` command takes the same root as its argument, by default this one.
+RESULTS = DEFAULT_ROOT
 RUNS = jconfig.runs(config)
 DATASETS = jconfig.run_datasets(config)
 MODELS = list(config["models"])
@@ -89,10 +93,17 @@ def final_outputs():
         out += [f"{base}/summary.json", f"{base}/corner.png"]
         if "emcee" in SAMPLERS:
             out += [f"{base}/convergence.json", f"{base}/trace.png"]
-    if "dynesty" in SAMPLERS and len(MODELS) > 1:
+    if has_comparison():
         out += expand("results/{dataset}/comparison.csv", dataset=DATASETS)
     out.append("results/overview.csv")
+    out += [f"{RESULTS}/{dataset}/{model}/export" for dataset, model in RUNS]
+    out += expand(f"{RESULTS}/{{dataset}}/constraints.tex", dataset=DATASETS)
     return out
+
+
+def has_comparison():
+    """Whether the workflow compares models (it needs dynesty's evidences and two models)."""
+    return "dynesty" in SAMPLERS and len(MODELS) > 1
 
 
 def report_command(workflow):
