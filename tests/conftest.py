@@ -3,6 +3,9 @@ them, and one finished workflow on JLA that every test reading results shares.""
 
 import functools
 import http.server
+import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -60,3 +63,16 @@ def jla_run(tmp_path_factory, shared_data) -> Path:
     run(directory)
     return directory
 
+
+@pytest.fixture(scope="session")
+def janusfit_cli():
+    """Run the installed ``janusfit`` console script: ``janusfit_cli("status", path)`` -> CompletedProcess."""
+    beside = Path(sys.executable).with_name("janusfit")
+    script = str(beside) if beside.exists() else shutil.which("janusfit")
+    if script is None:
+        pytest.fail("the janusfit console script is not installed (pip install -e .)")
+
+    def call(*args, cwd=None, timeout=120):
+        return subprocess.run([script, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+    return call

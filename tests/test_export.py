@@ -3,7 +3,8 @@
 GetDist reads the text chains (``getdist.loadMCSamples``), ArviZ the
 InferenceData file (``arviz.from_netcdf``); their means and intervals must be
 those janusfit reports, their ranges the priors, and ArviZ's R̂ of the walker
-groups janusfit's own. The workflow's export rule made these files.
+groups janusfit's own. The workflow's export rule made these files;
+``janusfit export`` must make the same from the same run without sampling.
 """
 
 from __future__ import annotations
@@ -138,6 +139,21 @@ def test_export_manifest_and_no_import_of_arviz_or_getdist(jla_run, tmp_path):
     assert manifest["emcee"]["thin"] == 1 and manifest["emcee"]["burn_in"] == _json(run_dir / "convergence.json")["burn_in"]
 
 
+def test_janusfit_export_command_writes_what_the_rule_wrote(jla_run, tmp_path, janusfit_cli):
+    root = tmp_path / "results"
+    shutil.copytree(jla_run / "results", root, ignore=shutil.ignore_patterns("export", "constraints.tex", "checkpoints"))
+    done = janusfit_cli("export", root)
+    assert done.returncode == 0, done.stderr
+    assert "jla/lcdm: 11 files" in done.stdout and str(root / "jla" / "constraints.tex") in done.stdout
+    for model in MODELS:
+        ours, rules = root / "jla" / model / "export", _run(jla_run, model) / "export"
+        for name in ("emcee.1.txt", "emcee.4.txt", "emcee.paramnames", "emcee.ranges", "dynesty.1.txt"):
+            assert (ours / name).read_bytes() == (rules / name).read_bytes(), name
+        a, b = arviz.from_netcdf(str(ours / "posterior.nc")), arviz.from_netcdf(str(rules / "posterior.nc"))
+        assert a.posterior.equals(b.posterior) and a.sample_stats.equals(b.sample_stats)
+    assert (root / "jla" / "constraints.tex").read_text() == (jla_run / "results/jla/constraints.tex").read_text()
+
+
 def test_summary_without_priors_is_refused_naming_the_file(jla_run, tmp_path):
     run_dir = tmp_path / "lcdm"
     shutil.copytree(_run(jla_run, "lcdm"), run_dir, ignore=shutil.ignore_patterns("export"))
@@ -147,3 +163,10 @@ def test_summary_without_priors_is_refused_naming_the_file(jla_run, tmp_path):
     with pytest.raises(ExportError, match=r"summary.json' has no 'priors' .* 'snakemake --forcerun summary'"):
         export_run(run_dir)
     assert not (run_dir / "export").exists()
+
+
+def test_janusfit_export_on_a_directory_that_is_not_a_results_root(tmp_path, janusfit_cli):
+    (tmp_path / "notes.txt").write_text("not results")
+    done = janusfit_cli("export", tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"janusfit export: '{tmp_path}' is not the results directory of a janusfit workflow")
