@@ -46,7 +46,7 @@ def _run(directory: Path, posterior, warnings=None, **overrides):
 
 
 def test_figure_and_record_beside_the_checkpoint_leave_the_chain_unchanged(tmp_path, posterior):
-    with_figure = _run(tmp_path / "a", posterior)
+    with_figure = _run(tmp_path / "a", posterior, progress_figure_seconds=0.0)  # drawn at every checkpoint
     without = _run(tmp_path / "b", posterior, progress_figure=False)
     for x, y in zip(with_figure, without):
         np.testing.assert_array_equal(x, y)
@@ -88,7 +88,7 @@ def test_the_figure_is_drawn_at_most_once_per_interval_and_at_the_end(tmp_path):
     progress = EmceeProgress(tmp_path, settings, ["Om"], {"Om": r"$\Omega_m$"}, clock=clock)
     rng = np.random.default_rng(1)
     drawn = []
-    for k in range(1, 11):  # ten checkpoints 25 s apart
+    for k in range(1, 11):  # ten checkpoints 25 s apart, from the session's start at 0 s
         clock.now += 25.0
         progress.observe(rng.normal(size=(100, 8, 1)), rng.normal(size=(100, 8)), np.full(8, 40))
         progress.checkpoint(100 * k, [(100 * j, 5.0) for j in range(1, k + 1)], [5.0], final=k == 10)
@@ -97,6 +97,26 @@ def test_the_figure_is_drawn_at_most_once_per_interval_and_at_the_end(tmp_path):
     assert drawn == [0, 0, 1, 1, 1, 2, 2, 2, 3, 4]
     # The trace kept for the figure stays bounded however long the run.
     assert len(progress._trace.array()) <= 1000
+
+
+def test_a_run_shorter_than_the_interval_draws_no_figure_unless_one_is_there_to_update(tmp_path):
+    settings = EmceeSettings(**{**EMCEE, "progress_figure_seconds": 60.0})
+    rng = np.random.default_rng(2)
+    for existing in (False, True):
+        directory = tmp_path / str(existing)
+        directory.mkdir()
+        if existing:  # a figure an earlier session drew before it was interrupted
+            (directory / "progress.png").write_bytes(b"stale")
+        clock = Clock()
+        progress = EmceeProgress(directory, settings, ["Om"], clock=clock)
+        for k in (1, 2):
+            clock.now += 10.0
+            progress.observe(rng.normal(size=(100, 8, 1)), rng.normal(size=(100, 8)), np.full(8, 40))
+            progress.checkpoint(100 * k, [(100, 5.0), (200, 5.0)][:k], [5.0], final=k == 2)
+        assert progress.n_drawn == int(existing)
+        assert (directory / "progress.png").exists() == existing
+        if existing:
+            assert (directory / "progress.png").read_bytes()[:8] == PNG
 
 
 def test_sampling_without_the_figure_never_imports_matplotlib(tmp_path, shared_data):
@@ -110,7 +130,7 @@ def test_sampling_without_the_figure_never_imports_matplotlib(tmp_path, shared_d
         posterior = Posterior(get_model("lcdm"), [jla_diagonal(Path({str(shared_data)!r}))])
         _run(Path(sys.argv[1]) / "off", posterior, progress_figure=False)
         print("matplotlib" in sys.modules)
-        _run(Path(sys.argv[1]) / "on", posterior)
+        _run(Path(sys.argv[1]) / "on", posterior, progress_figure_seconds=0.0)
         print("matplotlib" in sys.modules)
     """)
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)

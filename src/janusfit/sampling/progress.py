@@ -10,8 +10,10 @@ Neither may cost the sampler anything it would notice, nor break or corrupt
 a run:
 
 - the figure is drawn from a bounded thinned copy of the chain (at most
-  ``FIGURE_ROWS`` steps), at most once per ``min_interval_s`` seconds and once
-  at the end, and matplotlib is imported only when a figure is drawn;
+  ``FIGURE_ROWS`` steps), first ``progress_figure_seconds`` into the session
+  and then at most once per that interval, and at the end if there is a
+  figure to bring up to date: a run shorter than the interval never draws
+  one. matplotlib is imported only when a figure is drawn;
 - both files are replaced atomically (a reader or a kill sees the old file or
   the new one), without fsync: they are advice, rewritten at the next
   checkpoint, and the checkpoint itself is what must survive a power cut;
@@ -120,8 +122,12 @@ class EmceeProgress(_Record):
                    tau=dict(zip(self.names, tau)),
                    tau_history=[[int(it), float(t)] for it, t in tau_history],
                    acceptance=self._acceptance[-1][1] if self._acceptance else None, final=final)
-        if self.figure and (final or self.clock() - self._last_draw >= s.progress_figure_seconds):
+        if self.figure and (self.clock() - self._last_draw >= s.progress_figure_seconds or final and self._shown()):
             self._draw(iteration, tau_history)
+
+    def _shown(self) -> bool:
+        """Whether there is a figure to bring up to date at the end (drawn now or by an earlier session)."""
+        return self.n_drawn > 0 or (self.dir / PROGRESS_PNG).exists()
 
     def _draw(self, iteration, tau_history) -> None:
         self._last_draw = self.clock()

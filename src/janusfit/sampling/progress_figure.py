@@ -15,6 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 MAX_WALKERS_DRAWN = 64  # more lines than this only darken the panel
+MAX_POINTS = 300  # per walker and panel: a trace needs no more to show mixing and drift
 MIN_ROWS_FOR_LIMITS = 20
 
 
@@ -39,7 +40,7 @@ def progress_figure(steps, chain, log_prob, labels, tau_history, acceptance, n_o
     axes = fig.subplots(n_params + 3, 1, squeeze=False)[:, 0]
     series = [chain[:, walkers, i] for i in range(n_params)] + [np.where(np.isfinite(log_prob), log_prob, np.nan)[:, walkers]]
     for ax, values, label in zip(axes, series, [*labels, r"$\ln p$"]):
-        ax.plot(steps, values, color="k", lw=0.4, alpha=0.3)
+        ax.plot(*_one_path(steps, values), color="k", lw=0.4, alpha=0.3, antialiased=False)
         ax.set_ylabel(label)
         ax.set_xlabel("step")
         limits = _robust_limits(values)
@@ -62,5 +63,19 @@ def progress_figure(steps, chain, log_prob, labels, tau_history, acceptance, n_o
     ax_acc.set_xlabel("step")
     ax_acc.set_ylabel("acceptance")
     fig.suptitle(title, fontsize="medium")
-    fig.tight_layout()
+    # Fixed margins: tight_layout measures every label and costs more than the drawing.
+    height = fig.get_figheight()
+    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.5 / height, top=1.0 - 0.45 / height, hspace=0.55)
     return fig
+
+
+def _one_path(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every walker's trace as one line broken by NaN: one path to draw instead of one per walker."""
+    stride = max(1, -(-len(steps) // MAX_POINTS))
+    steps, values = steps[::stride], values[::stride]
+    n, walkers = values.shape
+    x = np.empty((walkers, n + 1))
+    y = np.empty((walkers, n + 1))
+    x[:, :n], y[:, :n] = steps, values.T
+    x[:, n] = y[:, n] = np.nan
+    return x.ravel(), y.ravel()
