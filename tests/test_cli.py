@@ -74,7 +74,8 @@ def test_status_after_kill_9_says_interrupted_and_how_to_resume(killed_then_resu
     assert status["state"] == "interrupted"
     assert sorted(s["state"] for s in status["samplers"]) == ["interrupted", "not started"]
     (interrupted,) = [s for s in status["samplers"] if s["state"] == "interrupted"]
-    running = next(s for s in json.loads(killed_then_resumed["running"].stdout)[0]["samplers"] if s["state"] == "running")
+    before = json.loads(killed_then_resumed["running"].stdout)[0]["samplers"]
+    running = next(s for s in before if s["state"] == "running")
     assert interrupted["sampler"] == running["sampler"] and interrupted["iteration"] >= running["iteration"] > 0
     config = killed_then_resumed["dir"] / "config.yaml"
     resume = killed_then_resumed["resume"]
@@ -186,6 +187,6 @@ def test_compare_and_export_refuse_results_with_no_finished_run(jla_run, tmp_pat
     for args in (("compare", root, jla_run / "results"), ("export", root)):
         done = janusfit_cli(*args)
         assert done.returncode == 2
-        assert done.stderr.strip() == (f"janusfit {args[0]}: '{root}' has no finished run (no "
-                                       "'<dataset>/<model>/summary.json'); 'janusfit status' shows where its runs stand")
+        assert done.stderr.strip() == (f"janusfit {args[0]}: '{root}' has no finished run (no '<dataset>/<model>/"
+                                       "summary.json'); 'janusfit status' shows where its runs stand")
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before

@@ -22,7 +22,7 @@ import pytest
 arviz = pytest.importorskip("arviz")
 getdist = pytest.importorskip("getdist")
 
-from janusfit.export import export_run  # noqa: E402
+from janusfit.export import export_run, export_table  # noqa: E402
 from janusfit.export.run import ExportError  # noqa: E402
 from janusfit.formatting import decimals  # noqa: E402
 
@@ -105,7 +105,8 @@ def test_arviz_reads_posterior_nc_with_walker_groups_as_chains(jla_run, model):
     assert step.min() == conv["burn_in"]
     attrs = idata.attrs
     assert attrs["burn_in"] == conv["burn_in"] and attrs["fingerprint"] == summary["fingerprint"]
-    assert attrs["convergence_passed"] == int(conv["passed"]) and attrs["converged"] == int(summary["emcee"]["converged"])
+    assert attrs["convergence_passed"] == int(conv["passed"])
+    assert attrs["converged"] == int(summary["emcee"]["converged"])
     assert attrs[f"rhat_{param}"] == ours["rhat"] and json.loads(attrs["convergence_json"]) == conv
 
 
@@ -119,12 +120,24 @@ def test_latex_table_has_every_constraint_and_bayes_factor(jla_run):
     assert f"$\\Omega_m = {om['median']:.3f}^{{+{up:.3f}}}_{{-{down:.3f}}}$" in tex  # errors ~0.03: 3 decimals
     z, dz = janus["dynesty"]["logz"], janus["dynesty"]["logz_err"]
     d = decimals(dz)  # two significant digits of the error
-    assert f"JANUS & $q_0 = " in tex and f"{janus['chi2_min']:.1f} & ${z:.{d}f} \\pm {dz:.{d}f}$ \\\\" in tex
+    assert "JANUS & $q_0 = " in tex and f"{janus['chi2_min']:.1f} & ${z:.{d}f} \\pm {dz:.{d}f}$ \\\\" in tex
     assert "$\\ln B$(JANUS : flat $\\Lambda$CDM)" in tex and row["evidence"] in tex
     body = tex[tex.index(r"\begin{tabular}"):tex.index(r"\end{tabular}")]
     assert body.count("{") == body.count("}")
     rows = [line for line in body.splitlines() if line.endswith(r"\\") and "multicolumn" not in line]
     assert len(rows) == 3 and all(line.count("&") == 3 for line in rows)
+
+
+def test_latex_table_leaves_out_pairs_of_models_it_has_no_row_for(jla_run, tmp_path):
+    """A comparison.json left by an earlier config (here comparing janus with a wcdm run) adds no stale line."""
+    (row,) = _json(jla_run / "results/jla/comparison.json")
+    stale = tmp_path / "comparison.json"
+    stale.write_text(json.dumps([row, {**row, "model_b": "wcdm"}]))
+    lcdm_only = export_table([_run(jla_run, "lcdm") / "summary.json"], stale, tmp_path / "lcdm.tex").read_text()
+    assert r"\ln B" not in lcdm_only and r"flat $\Lambda$CDM & $\Omega_m" in lcdm_only
+    both = export_table([_run(jla_run, m) / "summary.json" for m in MODELS], stale, tmp_path / "both.tex").read_text()
+    assert both.count(r"\ln B$(") == 1 and "wCDM" not in both
+    assert both == (jla_run / "results/jla/constraints.tex").read_text()
 
 
 def test_export_manifest_and_no_import_of_arviz_or_getdist(jla_run, tmp_path):
@@ -136,12 +149,14 @@ def test_export_manifest_and_no_import_of_arviz_or_getdist(jla_run, tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(run_dir)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     manifest = _json(run_dir / "export" / "export.json")
-    assert manifest["emcee"]["thin"] == 1 and manifest["emcee"]["burn_in"] == _json(run_dir / "convergence.json")["burn_in"]
+    assert manifest["emcee"]["thin"] == 1
+    assert manifest["emcee"]["burn_in"] == _json(run_dir / "convergence.json")["burn_in"]
 
 
 def test_janusfit_export_command_writes_what_the_rule_wrote(jla_run, tmp_path, janusfit_cli):
     root = tmp_path / "results"
-    shutil.copytree(jla_run / "results", root, ignore=shutil.ignore_patterns("export", "constraints.tex", "checkpoints"))
+    shutil.copytree(jla_run / "results", root,
+                    ignore=shutil.ignore_patterns("export", "constraints.tex", "checkpoints"))
     done = janusfit_cli("export", root)
     assert done.returncode == 0, done.stderr
     assert "jla/lcdm: 11 files" in done.stdout and str(root / "jla" / "constraints.tex") in done.stdout

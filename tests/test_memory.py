@@ -33,6 +33,8 @@ def test_emcee_components():
     assert c["cholesky"] == pytest.approx(2.5 * 100 * 100 * 8 / 1e6)
     assert c["numba_kernels"] == memory.NUMBA_MB
     assert c["data_loading"] == pytest.approx((100 * 4000 + 100 * 100 * 110) / 1e6)
+    assert c["progress_figure"] == 15.0 + 5.0 * 2
+    assert estimate_emcee(**EMCEE, progress_figure=False).components["progress_figure"] == 0.0
     # 12 nodes × (7 panels up to z = 2.5 + 6 graded) + 24 knots; the first call has all 64 walkers.
     assert quadrature_nodes(2.5) == 180
     assert c["likelihood_temporaries"] == pytest.approx(64 * 8 * (4 * 180 + 2.5 * 100) / 1e6)

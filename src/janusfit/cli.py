@@ -51,13 +51,15 @@ def _export(args) -> int:
     if not finished:
         raise NotAResultsRoot(f"'{args.results}' has no finished run (no '<dataset>/<model>/{SUMMARY}'); "
                               "'janusfit status' shows where its runs stand")
-    from .export import export_run, export_table  # numpy, h5py, numba: only once there is work
+    from .export import export_run, export_table, table_inputs  # numpy, h5py, numba: only once there is work
+    from .layout import CONSTRAINTS_TABLE
 
     for run in finished:
         written = export_run(run.dir)
         print(f"{run.key}: {len(written)} files in {written[0].parent}")
     for dataset in sorted({run.dataset for run in finished}):
-        print(f"{dataset}: {export_table(Path(args.results) / dataset)}")
+        directory = Path(args.results) / dataset
+        print(f"{dataset}: {export_table(*table_inputs(directory), directory / CONSTRAINTS_TABLE)}")
     return 0
 
 

@@ -165,7 +165,8 @@ def sampler_status(run: Run, sampler: str, summary: dict | None, now: float) -> 
         if sampler == "emcee" and summary and "emcee" in summary:
             status.converged = bool(summary["emcee"].get("converged"))
             failures = summary["emcee"].get("convergence_failures") or []
-            status.convergence = "all checks pass" if status.converged else "; ".join(failures) or "stopping rule not met"
+            status.convergence = ("all checks pass" if status.converged
+                                  else "; ".join(failures) or "stopping rule not met")
         elif sampler == "dynesty":
             status.converged, status.convergence = True, f"dlogz < {final.get('dlogz', '?')}"
         return status

@@ -30,8 +30,6 @@ rule export_table:
         comparison=lambda wc: [f"{RESULTS}/{wc.dataset}/comparison.json"] if has_comparison() else [],
     output:
         f"{RESULTS}/{{dataset}}/constraints.tex",
-    params:
-        models=MODELS,
     log:
         f"{RESULTS}/logs/export/{{dataset}}.log",
     threads: 1

@@ -50,8 +50,6 @@ def chains_of(draws: EmceeDraws) -> list[np.ndarray]:
 def _attr(value):
     if isinstance(value, bool):
         return int(value)
-    if value is None:
-        return ""
     if isinstance(value, (dict, list, tuple)):
         return json.dumps(value)
     return value

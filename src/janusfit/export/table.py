@@ -14,7 +14,7 @@ from pathlib import Path
 from .. import __version__
 from ..atomic import atomic_write_bytes
 from ..formatting import decimals
-from ..layout import COMPARISON, CONSTRAINTS_TABLE, SUMMARY
+from ..layout import COMPARISON, SUMMARY
 from ..models import MODELS
 from .run import read_json
 
@@ -67,20 +67,28 @@ def table(summaries: list[dict], comparison: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def export_table(dataset_dir, models=None, out_path=None) -> Path:
-    """Write ``constraints.tex`` for the dataset in ``dataset_dir``; return its path.
+def export_table(summary_paths, comparison_path, out_path) -> Path:
+    """Write the LaTeX table of one dataset: a row per summary (in the order given), then the Bayes factors.
 
-    ``models`` gives the rows and their order; by default the models of
-    ``comparison.json`` in its order, else every model with a summary, sorted.
+    ``comparison_path`` (None when the models are not compared) is the
+    dataset's ``comparison.json``; a pair in it whose models are not both
+    among the summaries is left out.
     """
-    dataset_dir = Path(dataset_dir)
-    comparison_path = dataset_dir / COMPARISON
-    comparison = read_json(comparison_path) if comparison_path.exists() else []
-    if models is None:
-        ordered = [m for row in comparison for m in (row["model_a"], row["model_b"])]
-        found = sorted(p.parent.name for p in dataset_dir.glob(f"*/{SUMMARY}"))
-        models = list(dict.fromkeys(ordered + found))
-    summaries = [read_json(dataset_dir / m / SUMMARY) for m in models]
-    out = Path(out_path) if out_path is not None else dataset_dir / CONSTRAINTS_TABLE
+    summaries = [read_json(p) for p in summary_paths]
+    models = {s["model"] for s in summaries}
+    comparison = [row for row in read_json(comparison_path) if {row["model_a"], row["model_b"]} <= models] \
+        if comparison_path is not None else []
+    out = Path(out_path)
     atomic_write_bytes(out, table(summaries, comparison).encode())
     return out
+
+
+def table_inputs(dataset_dir) -> tuple[list[Path], Path | None]:
+    """Every finished run's summary in ``dataset_dir`` (in the comparison's order, then by name) and its comparison."""
+    dataset_dir = Path(dataset_dir)
+    comparison = dataset_dir / COMPARISON
+    rows = read_json(comparison) if comparison.exists() else []
+    found = sorted(p.parent.name for p in dataset_dir.glob(f"*/{SUMMARY}"))
+    ordered = [m for row in rows for m in (row["model_a"], row["model_b"]) if m in found]
+    models = list(dict.fromkeys(ordered + found))
+    return [dataset_dir / m / SUMMARY for m in models], comparison if comparison.exists() else None

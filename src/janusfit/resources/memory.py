@@ -32,7 +32,8 @@ the constant is the largest value seen. The components are:
   chain that the stopping rule keeps, one single-precision buffer),
   ``tau_temporaries`` (one walker's series, its spectrum, the summed spectra
   and their inverse FFT while τ is estimated), ``final_assembly`` (one segment
-  read back while the HDF5 chain is written).
+  read back while the HDF5 chain is written), ``progress_figure`` (drawing
+  the live progress figure, when it is on).
 - dynesty: ``live_points``, ``dead_points`` (the per-iteration Python objects
   of ``saved_run``), ``checkpoint_pickling`` (pickling the sampler memoises
   a bytes object and a tuple per array, and the pickle is read back to be
@@ -85,6 +86,9 @@ SEGMENT_COPIES = 2.5  # backend arrays + the npz bytes (+ growth slack); measure
 THINNED_BYTES = 4  # ThinnedChain keeps float32 rows and thins them in place: no second copy
 TAU_BYTES_PER_ROW = 300  # measured 120–280 B per kept row beyond the buffer (256 walkers, 1–5 parameters)
 THIN_MAX_ROWS = 20000  # EmceeSettings.thin_max_rows
+# Drawing progress.png in a process that has drawn a figure before: RSS rose
+# by 20 MB (1 parameter) and 40 MB (5 parameters), 32 walkers.
+PROGRESS_FIGURE_MB, PROGRESS_FIGURE_MB_PER_PARAM = 15.0, 5.0
 CHECK_EVERY = 500  # EmceeSettings.check_every: the runner also cuts segments there
 
 DYNESTY_FIXED_MB = 5.0  # sampler object, first bound, pools of small objects
@@ -184,13 +188,15 @@ def _common_components(n_data: int, full_cov: bool, batch: int, cov_from_text: b
 def estimate_emcee(n_walkers: int, n_steps: int, n_params: int, n_data: int, full_cov: bool,
                    checkpoint_steps: int, *, check_every: int = CHECK_EVERY,
                    thin_max_rows: int | None = THIN_MAX_ROWS, cov_from_text: bool = True,
-                   z_max: float = 2.5) -> MemoryEstimate:
+                   z_max: float = 2.5, progress_figure: bool = True) -> MemoryEstimate:
     """Peak RSS of ``run_emcee`` for up to ``n_steps`` steps.
 
     A segment holds at most ``min(checkpoint_steps, check_every)`` steps, since
     the runner also commits one at every convergence check. The stopping
     rule's copy has at most ``thin_max_rows`` rows (``None``: the whole chain).
-    ``n_data`` counts the rows read, before any cut.
+    ``n_data`` counts the rows read, before any cut. ``progress_figure``: the
+    live progress figure may be drawn (a run cannot know beforehand whether
+    it will last long enough to draw it).
     """
     walker_bytes = n_walkers * (n_params + 1) * F8
     segment = min(checkpoint_steps, check_every, n_steps)
@@ -202,6 +208,7 @@ def estimate_emcee(n_walkers: int, n_steps: int, n_params: int, n_data: int, ful
         "convergence_copy": rows * n_walkers * n_params * THINNED_BYTES / MB,
         "tau_temporaries": rows * TAU_BYTES_PER_ROW / MB,
         "final_assembly": segment * walker_bytes / MB,
+        "progress_figure": (PROGRESS_FIGURE_MB + PROGRESS_FIGURE_MB_PER_PARAM * n_params) if progress_figure else 0.0,
     })
     return MemoryEstimate("emcee", components, seed_upper_bound(n_walkers, n_steps, n_params))
 

@@ -86,8 +86,8 @@ class EmceeProgress(_Record):
     """progress.json and progress.png of an emcee run.
 
     ``observe`` takes every segment of the chain (those resumed from and those
-    just sampled), ``checkpoint`` is called after each committed segment and
-    ``finish`` at the end.
+    just sampled); ``checkpoint`` is called after each committed segment, and
+    with ``final=True`` once the chain is complete.
     """
 
     sampler = "emcee"
@@ -137,7 +137,8 @@ class EmceeProgress(_Record):
             rows = self._trace.array()
             steps = (np.arange(len(rows)) + 1) * self._trace.thin - 1
             labels = [self.labels.get(n, n) for n in self.names]
-            title = f"{self.dir.parent.parent.name}/{self.dir.parent.name} (emcee): step {iteration} of at most {self.settings.max_steps}"
+            run = f"{self.dir.parent.parent.name}/{self.dir.parent.name}"  # checkpoints/{dataset}/{model}/emcee
+            title = f"{run} (emcee): step {iteration} of at most {self.settings.max_steps}"
             fig = progress_figure(steps, rows[:, :, :-1], rows[:, :, -1], labels, tau_history,
                                   self._acceptance, self.settings.n_over_tau, title)
             _replace(self.dir / PROGRESS_PNG, lambda tmp: fig.savefig(tmp, format="png", dpi=fig.dpi))

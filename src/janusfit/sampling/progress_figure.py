@@ -38,7 +38,8 @@ def progress_figure(steps, chain, log_prob, labels, tau_history, acceptance, n_o
     fig = Figure(figsize=(9.0, 2.0 * (n_params + 3)), dpi=90)
     FigureCanvasAgg(fig)
     axes = fig.subplots(n_params + 3, 1, squeeze=False)[:, 0]
-    series = [chain[:, walkers, i] for i in range(n_params)] + [np.where(np.isfinite(log_prob), log_prob, np.nan)[:, walkers]]
+    finite_lp = np.where(np.isfinite(log_prob), log_prob, np.nan)
+    series = [chain[:, walkers, i] for i in range(n_params)] + [finite_lp[:, walkers]]
     for ax, values, label in zip(axes, series, [*labels, r"$\ln p$"]):
         ax.plot(*_one_path(steps, values), color="k", lw=0.4, alpha=0.3, antialiased=False)
         ax.set_ylabel(label)
