@@ -22,7 +22,9 @@ import pytest
 arviz = pytest.importorskip("arviz")
 getdist = pytest.importorskip("getdist")
 
+from janusfit.diagnostics.convergence import group_walkers  # noqa: E402
 from janusfit.export import export_run, export_table  # noqa: E402
+from janusfit.export.draws import walker_groups  # noqa: E402
 from janusfit.export.run import ExportError  # noqa: E402
 from janusfit.formatting import decimals  # noqa: E402
 
@@ -128,6 +130,13 @@ def test_latex_table_has_every_constraint_and_bayes_factor(jla_run):
     assert len(rows) == 3 and all(line.count("&") == 3 for line in rows)
 
 
+@pytest.mark.parametrize("n_walkers, n_groups", [(32, 4), (34, 4), (36, 8), (3, 4), (50, 3), (8, 8)])
+def test_exports_group_walkers_as_the_convergence_checks_do(n_walkers, n_groups):
+    checks = group_walkers(np.arange(n_walkers, dtype=float)[None, :], n_groups)
+    ours = walker_groups(n_walkers, n_groups)
+    assert [g[0].astype(int).tolist() for g in checks] == [g.tolist() for g in ours]
+
+
 def test_latex_table_leaves_out_pairs_of_models_it_has_no_row_for(jla_run, tmp_path):
     """A comparison.json left by an earlier config (here comparing janus with a wcdm run) adds no stale line."""
     (row,) = _json(jla_run / "results/jla/comparison.json")
@@ -141,11 +150,15 @@ def test_latex_table_leaves_out_pairs_of_models_it_has_no_row_for(jla_run, tmp_p
 
 
 def test_export_manifest_and_no_import_of_arviz_or_getdist(jla_run, tmp_path):
-    """Writing the exports needs neither ArviZ, xarray nor GetDist (a fresh process, so nothing is preloaded)."""
+    """Writing a run's exports imports neither ArviZ, xarray nor GetDist, nor the samplers' heavy dependencies.
+
+    A fresh process, so nothing is preloaded: start-up time is counted in imports.
+    """
     run_dir = tmp_path / "lcdm"
     shutil.copytree(_run(jla_run, "lcdm"), run_dir, ignore=shutil.ignore_patterns("export"))
     code = ("import sys; from janusfit.export import export_run; export_run(sys.argv[1]); "
-            "print(sorted(m for m in ('arviz', 'xarray', 'getdist', 'corner', 'snakemake') if m in sys.modules))")
+            "print(sorted(m for m in ('arviz', 'xarray', 'getdist', 'corner', 'snakemake', 'emcee', 'scipy.stats', "
+            "'numba') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code, str(run_dir)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     manifest = _json(run_dir / "export" / "export.json")

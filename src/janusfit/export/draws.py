@@ -8,13 +8,23 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
-from ..diagnostics.convergence import group_walkers
-
 # Above this many post-burn-in emcee draws, exports keep every k-th step
 # (k as small as brings them under it): a million draws pin means and 95 %
 # limits far below their Monte Carlo error, and a 10⁶-step run of 32 walkers
 # would otherwise make gigabytes of text.
 MAX_DRAWS = 1_000_000
+
+
+def walker_groups(n_walkers: int, n_groups: int) -> list[np.ndarray]:
+    """Walker indices of each group, as the convergence checks cut them (``diagnostics.convergence.group_walkers``).
+
+    Contiguous groups whose sizes differ by at most one; every walker its own
+    group when there are fewer walkers than groups. Written out here (and held
+    equal to the checks' by a test) so that an export does not import the
+    samplers' diagnostics, and with them emcee and scipy.stats: seconds of
+    start-up for every export job.
+    """
+    return np.array_split(np.arange(n_walkers), min(n_groups, n_walkers))
 
 
 def in_chain_order(values: np.ndarray, walkers: np.ndarray) -> np.ndarray:
@@ -57,9 +67,8 @@ def read_emcee(chain_h5, burn_in: int, n_groups: int, max_draws: int = MAX_DRAWS
         thin = max(1, math.ceil(kept * n_walkers / max_draws))
         rows = slice(burn_in, n_steps, thin)
         values, lp = chain[rows], log_prob[rows]
-    groups = group_walkers(np.arange(n_walkers)[None, :], n_groups)
     return EmceeDraws(chain=values, log_prob=lp, steps=np.arange(n_steps)[rows],
-                      groups=[g[0].astype(int) for g in groups], burn_in=int(burn_in), thin=thin)
+                      groups=walker_groups(n_walkers, n_groups), burn_in=int(burn_in), thin=thin)
 
 
 def read_dynesty(samples_h5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
