@@ -24,7 +24,8 @@ getdist = pytest.importorskip("getdist")
 
 from janusfit.diagnostics.convergence import group_walkers  # noqa: E402
 from janusfit.export import export_run, export_table  # noqa: E402
-from janusfit.export.draws import walker_groups  # noqa: E402
+from janusfit.export.draws import read_emcee, walker_groups  # noqa: E402
+from janusfit.export.inference_data import write_posterior_nc  # noqa: E402
 from janusfit.export.run import ExportError  # noqa: E402
 from janusfit.formatting import decimals  # noqa: E402
 
@@ -135,6 +136,25 @@ def test_exports_group_walkers_as_the_convergence_checks_do(n_walkers, n_groups)
     checks = group_walkers(np.arange(n_walkers, dtype=float)[None, :], n_groups)
     ours = walker_groups(n_walkers, n_groups)
     assert [g[0].astype(int).tolist() for g in checks] == [g.tolist() for g in ours]
+
+
+def test_unequal_walker_groups_and_thinning(jla_run, tmp_path):
+    """34 walkers in 4 groups (9, 9, 8, 8): posterior.nc takes 2 equal groups of 17; a draw cap thins by steps."""
+    chain_h5 = tmp_path / "chain.h5"
+    with h5py.File(_run(jla_run, "lcdm") / "emcee" / "chain.h5") as src, h5py.File(chain_h5, "w") as dst:
+        dst["mcmc/chain"] = np.concatenate([src["mcmc/chain"][:], src["mcmc/chain"][:, :2]], axis=1)
+        dst["mcmc/log_prob"] = np.concatenate([src["mcmc/log_prob"][:], src["mcmc/log_prob"][:, :2]], axis=1)
+        n_steps = src["mcmc/chain"].shape[0]
+    cap = (n_steps - 10) * 34 // 3 + 1  # every 2nd step would still be too many draws, every 3rd is not
+    draws = read_emcee(chain_h5, burn_in=10, n_groups=4, max_draws=cap)
+    assert draws.thin == 3 and list(draws.steps[:3]) == [10, 13, 16] and draws.log_prob.size <= cap
+    assert [len(g) for g in draws.groups] == [9, 9, 8, 8]
+    nc = tmp_path / "posterior.nc"
+    assert write_posterior_nc(nc, draws, ["Om"], {"burn_in": 10}) == 2
+    idata = arviz.from_netcdf(str(nc))
+    assert idata.posterior["Om"].shape == (2, len(draws.steps) * 17)
+    assert json.loads(idata.attrs["walker_groups"]) == [list(range(17)), list(range(17, 34))]
+    np.testing.assert_array_equal(np.sort(idata.posterior["Om"].values.ravel()), np.sort(draws.chain.ravel()))
 
 
 def test_latex_table_leaves_out_pairs_of_models_it_has_no_row_for(jla_run, tmp_path):
