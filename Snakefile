@@ -10,6 +10,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/diagnose.smk"
 include: "workflow/rules/compare.smk"
+include: "workflow/rules/export.smk"
 
 
 onsuccess:

@@ -11,6 +11,11 @@ same number of steps three ways, alternating, in fresh temporary directories:
 - janusfit defaults: the same with the stopping rule evaluated at its default
   interval (τ every 500 steps, each also cutting a segment) but not allowed to
   stop, so that every variant runs the same steps;
+- janusfit, figure at every checkpoint: the defaults, with the live progress
+  figure drawn at every checkpoint instead of once a minute (its worst case;
+  a run shorter than a minute, as here by default, never draws it): the
+  difference, per drawing, is what a drawing costs, and a drawing a minute
+  costs that over 60 s;
 - in memory: ``emcee.EnsembleSampler(vectorize=True).run_mcmc``, nothing saved;
 - HDFBackend: the same with emcee's own ``HDFBackend`` (every step written);
   it is 10–20× slower, so it runs a fifth of the steps (its rate barely
@@ -37,12 +42,13 @@ class Gaussian:
     """The cheapest posterior run_emcee accepts: N(0, 1) in ``ndim`` dimensions, evaluated by batch.
 
     It carries what run_emcee and the checkpoint fingerprint read from a
-    Posterior: parameter names, bounds, datasets, z_max and a model with a
-    name, parameters and a domain (everywhere).
+    Posterior: parameter names and labels, bounds, datasets, z_max and a model
+    with a name, parameters and a domain (everywhere).
     """
 
     def __init__(self, ndim: int = 5):
         self.param_names = tuple(f"x{i}" for i in range(ndim))
+        self.labels = {name: f"$x_{i}$" for i, name in enumerate(self.param_names)}
         self.bounds = np.tile([-10.0, 10.0], (ndim, 1))
         self.model = SimpleNamespace(name="gaussian", params=self.param_names,
                                      in_domain=lambda theta, z_max: np.ones(len(theta), dtype=bool))
@@ -58,14 +64,15 @@ class Gaussian:
         return -0.5 * np.einsum("ij,ij->i", theta, theta)
 
 
-def run_janusfit(post, n_steps: int, workdir: Path, n_walkers: int = 32, check_every: int = 500) -> float:
+def run_janusfit(post, n_steps: int, workdir: Path, n_walkers: int = 32, check_every: int = 500,
+                 figure_seconds: float = 60.0) -> float:
     """Wall seconds of a checkpointed run_emcee of ``n_steps`` (stopping rule evaluated, never obeyed)."""
     from janusfit.sampling.emcee_runner import EmceeSettings, run_emcee
     from janusfit.sampling.fingerprint import make_fingerprint
     from janusfit.sampling.session import CheckpointSession
 
     settings = EmceeSettings(n_walkers=n_walkers, max_steps=n_steps, stop_on_convergence=False,
-                             check_every=check_every)
+                             check_every=check_every, progress_figure_seconds=figure_seconds)
     fingerprint = make_fingerprint(post, "emcee", settings.chain_settings())
     t0 = time.perf_counter()
     with CheckpointSession(workdir / "checkpoint", fingerprint, log=_quiet) as session:
@@ -110,6 +117,7 @@ def run(quick: bool, log=print) -> dict:
         variants = {  # each: (steps, run in a fresh directory)
             "janusfit_checkpointing": (n_steps, lambda d: run_janusfit(post, n_steps, d, check_every=n_steps)),
             "janusfit_defaults": (n_steps, lambda d: run_janusfit(post, n_steps, d)),
+            "janusfit_figure_each_checkpoint": (n_steps, lambda d: run_janusfit(post, n_steps, d, figure_seconds=0.0)),
             "in_memory": (n_steps, lambda d: run_plain(post, n_steps, d, hdf=False)),
             "hdf_backend": (n_steps // 5, lambda d: run_plain(post, n_steps // 5, d, hdf=True)),
         }
@@ -123,10 +131,18 @@ def run(quick: bool, log=print) -> dict:
         rate = {k: float(np.median(v)) for k, v in samples.items()}
         ratio = {k: rate[k] / rate["in_memory"] for k in names}
         row = {"posterior": name, "n_steps": n_steps, "reps": reps, "steps_per_s": rate, "vs_in_memory": ratio}
+        # Drawings: one per segment (the τ checks cut one every 500 steps) and one at the end.
+        drawings = -(-n_steps // 500) + 1
+        seconds = {k: n_steps / rate[k] for k in ("janusfit_figure_each_checkpoint", "janusfit_defaults")}
+        per_drawing = (seconds["janusfit_figure_each_checkpoint"] - seconds["janusfit_defaults"]) / drawings
+        row["figure_s_per_drawing"] = per_drawing
+        row["figure_overhead_at_60s"] = per_drawing / 60.0
         if name == "gaussian_5d":
             row["status"] = {k: "ok" if ratio[k] >= 0.9 else "MISSED <0.9x in-memory"
                              for k in ("janusfit_checkpointing", "janusfit_defaults")}
         rows.append(row)
         log(f"  {name:12s} steps/s: " + "  ".join(f"{k} {rate[k]:.0f} ({ratio[k]:.2f}x)" for k in names)
-            + (f"  {row['status']}" if "status" in row else ""))
+            + (f"  {row['status']}" if "status" in row else "")
+            + f"  progress figure: {per_drawing:.3f} s per drawing, {100 * row['figure_overhead_at_60s']:.2f} % "
+            "of a run at one drawing a minute")
     return {"rows": rows}

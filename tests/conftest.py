@@ -1,7 +1,11 @@
-"""Shared fixtures: the public data releases in ../shared/data (read, never copied), and a local server for them."""
+"""Shared fixtures: the public data releases in ../shared/data (read, never copied), a local server for
+them, and one finished workflow on JLA that every test reading results shares."""
 
 import functools
 import http.server
+import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -42,3 +46,33 @@ def server(shared_data):
     httpd.shutdown()
     httpd.server_close()
     thread.join()
+
+
+@pytest.fixture(scope="session")
+def jla_run(tmp_path_factory, shared_data) -> Path:
+    """The real workflow, both models and both samplers on JLA binned, run once for the whole session.
+
+    Tests that use it only read its results (copy them before changing anything).
+    """
+    from snakemake_runner import run, write_config
+
+    directory = tmp_path_factory.mktemp("jla")
+    write_config(directory, shared_data, models=["janus", "lcdm"],
+                 emcee={"max_steps": 4000, "checkpoint": {"steps": 500}},
+                 dynesty={"nlive": 400, "dlogz": 0.1})
+    run(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def janusfit_cli():
+    """Run the installed ``janusfit`` console script: ``janusfit_cli("status", path)`` -> CompletedProcess."""
+    beside = Path(sys.executable).with_name("janusfit")
+    script = str(beside) if beside.exists() else shutil.which("janusfit")
+    if script is None:
+        pytest.fail("the janusfit console script is not installed (pip install -e .)")
+
+    def call(*args, cwd=None, timeout=120):
+        return subprocess.run([script, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+    return call

@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 
 import pandas as pd
 import pytest
@@ -94,6 +95,10 @@ def test_write_json_and_csv(tmp_path):
     assert json.loads((tmp_path / "cmp.json").read_text()) == rows
     table = pd.read_csv(tmp_path / "out" / "cmp.csv")
     assert list(table.columns) == list(rows[0])
-    assert table["two_ln_B"].tolist() == pytest.approx([r["two_ln_B"] for r in rows])
+    # The CSV is for people: six significant digits (the JSON keeps them all).
+    assert table["two_ln_B"].tolist() == pytest.approx([r["two_ln_B"] for r in rows], rel=5e-6)
+    raw = pd.read_csv(tmp_path / "out" / "cmp.csv", dtype=str)
+    for column in ("ln_B", "ln_B_err", "two_ln_B", "delta_chi2_min", "delta_aic", "delta_bic"):
+        assert all(len(re.sub(r"e.*|[-.]", "", cell).lstrip("0")) <= 6 for cell in raw[column]), column
     assert table["favoured"].tolist() == ["janus", "janus", "wcdm"]
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["cmp.csv", "cmp.json", "out"]

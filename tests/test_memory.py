@@ -1,4 +1,5 @@
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from janusfit.resources.memory import (
     measure_baseline_mb,
     memory_budget,
     mem_mb_for_attempt,
+    memory_table,
     quadrature_nodes,
     seed_upper_bound,
 )
@@ -31,6 +33,8 @@ def test_emcee_components():
     assert c["cholesky"] == pytest.approx(2.5 * 100 * 100 * 8 / 1e6)
     assert c["numba_kernels"] == memory.NUMBA_MB
     assert c["data_loading"] == pytest.approx((100 * 4000 + 100 * 100 * 110) / 1e6)
+    assert c["progress_figure"] == 15.0 + 5.0 * 2
+    assert estimate_emcee(**EMCEE, progress_figure=False).components["progress_figure"] == 0.0
     # 12 nodes × (7 panels up to z = 2.5 + 6 graded) + 24 knots; the first call has all 64 walkers.
     assert quadrature_nodes(2.5) == 180
     assert c["likelihood_temporaries"] == pytest.approx(64 * 8 * (4 * 180 + 2.5 * 100) / 1e6)
@@ -103,12 +107,17 @@ def test_total_is_the_larger_phase_plus_the_margin():
     assert big.total_mb == math.ceil(loading * (1 + memory.SAFETY_MARGIN))
 
 
-def test_describe_lists_every_component():
-    est = estimate_emcee(**EMCEE)
-    text = est.describe()
-    for name in est.components:
-        assert name in text
-    assert str(est.total_mb) in text and str(est.upper_bound_mb) in text
+def test_memory_table_has_a_column_per_sampler_and_a_row_per_component():
+    emcee_est, dynesty_est = estimate_emcee(**EMCEE), estimate_dynesty(500, 2, 1000, True)
+    lines = memory_table([emcee_est, dynesty_est]).splitlines()
+    assert lines[1].split() == ["emcee", "dynesty"]
+    rows = {cells[0]: cells[1:] for cells in (re.split(r"\s{2,}", line.strip()) for line in lines[2:])}
+    for est, col in ((emcee_est, 0), (dynesty_est, 1)):
+        for name, mb in est.components.items():
+            assert rows[name][col] == f"{mb:.1f}"
+        assert rows["total"][col] == str(est.total_mb)
+    assert rows["segment_buffer"][1] == "-" and rows["live_points"][0] == "-"
+    assert rows["whole chain in memory"] == [str(emcee_est.upper_bound_mb), "-"]
 
 
 def test_seed_upper_bound():

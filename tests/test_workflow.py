@@ -1,11 +1,14 @@
 """The real workflow on real data: outputs, the summary contract, published values, resume.
 
 Random kills of every kind are in tests/test_fuzz.py; the test here interrupts
-at chosen moments so that both samplers are certain to resume mid-way.
+at chosen moments so that both samplers are certain to resume mid-way. The
+finished JLA workflow (``jla_run``, in conftest.py) is shared with the other
+modules that only read results.
 """
 
 import json
 import os
+import re
 import signal
 import time
 
@@ -24,25 +27,21 @@ STAT_KEYS = {"mean", "sd", "median", "q16", "q84", "q025", "q975", "bound", "lim
 EXACT_LOGZ = {"janus": 35.465, "lcdm": 39.107}  # by quadrature (tests/test_evidence.py)
 
 
-@pytest.fixture(scope="module")
-def jla_run(tmp_path_factory, shared_data):
-    directory = tmp_path_factory.mktemp("jla")
-    write_config(directory, shared_data, models=["janus", "lcdm"],
-                 emcee={"max_steps": 4000, "checkpoint": {"steps": 500}},
-                 dynesty={"nlive": 400, "dlogz": 0.1})
-    run(directory)
-    return directory
-
-
 def test_every_output_exists(jla_run):
     for model in ("janus", "lcdm"):
         base = jla_run / "results" / "jla" / model
         for name in ("emcee/chain.h5", "emcee/run.json", "dynesty/samples.h5", "dynesty/evidence.json",
                      "convergence.json", "trace.png", "corner.png", "summary.json", "preflight.json", "preflight.csv",
                      "resources.json", "emcee/memory.json", "emcee/memory.png", "dynesty/memory.json",
-                     "dynesty/memory.png"):
+                     "dynesty/memory.png", "export/emcee.1.txt", "export/posterior.nc", "export/dynesty.1.txt"):
             assert (base / name).stat().st_size > 0, name
-    for name in ("jla/comparison.json", "jla/comparison.csv", "jla/data.json", "jla/data.png",
+        checkpoints = jla_run / "results" / "checkpoints" / "jla" / model
+        # No progress.png: these runs are shorter than the figure's interval (emcee.progress.seconds).
+        assert not (checkpoints / "emcee" / "progress.png").exists()
+        for name in ("emcee/progress.json", "emcee/invocation.json", "dynesty/progress.json",
+                     "dynesty/invocation.json"):
+            assert (checkpoints / name).stat().st_size > 0, name
+    for name in ("jla/comparison.json", "jla/comparison.csv", "jla/data.json", "jla/data.png", "jla/constraints.tex",
                  "overview.csv", "report.html"):
         assert (jla_run / "results" / name).stat().st_size > 0, name
 
@@ -75,6 +74,22 @@ def test_preflight_passed_and_recorded_estimates(jla_run):
         log = (jla_run / "results/logs/preflight/jla" / f"{model}.log").read_text()
         assert f"emcee: memory estimate {record['emcee']['mem_mb']} MB" in log
         assert f"the seed's upper bound: {record['emcee']['seed_upper_bound_mb']} MB" in log
+
+
+def test_logs_of_a_normal_run_are_plain(jla_run):
+    """The memory table once per pre-flight job, floats rounded, and nothing that looks like a warning."""
+    logs = jla_run / "results" / "logs"
+    for model in ("janus", "lcdm"):
+        assert (logs / "preflight/jla" / f"{model}.log").read_text().count("memory estimate (MB") == 1
+        for sampler in ("emcee", "dynesty"):
+            text = (logs / sampler / "jla" / f"{model}.log").read_text()
+            assert "memory estimate (MB" not in text and text.count(f"{sampler} memory estimate ") == 1
+        finished = next(line for line in (logs / "emcee/jla" / f"{model}.log").read_text().splitlines()
+                        if "emcee finished" in line)
+        assert re.search(r", tau (q0|Om) \d[\d.]{0,3}, resumes", finished), finished
+    for path in logs.rglob("*.log"):
+        for line in path.read_text().splitlines():
+            assert not re.search(r"warn|error|fail|!!", line, re.IGNORECASE), f"{path.name}: {line}"
 
 
 def test_memory_records_hold_the_estimate(jla_run):

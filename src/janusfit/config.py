@@ -80,6 +80,7 @@ def run_settings(config: dict, dataset: str, model: str) -> RunSettings:
         checkpoint_steps=int(e["checkpoint"]["steps"]), checkpoint_seconds=float(e["checkpoint"]["seconds"]),
         check_every=int(e["stop"]["check_every"]), n_over_tau=float(e["stop"]["n_over_tau"]),
         tau_rel_change=float(e["stop"]["tau_rel_change"]), stop_on_convergence=bool(e["stop"]["enabled"]),
+        progress_figure=bool(e["progress"]["figure"]), progress_figure_seconds=float(e["progress"]["seconds"]),
     )
     dynesty_settings = DynestySettings(
         nlive=int(d["nlive"]), dlogz=float(d["dlogz"]), method=d["method"], bound=d["bound"],

@@ -111,10 +111,17 @@ def final_outputs():
             out += [f"{base}/emcee/chain.h5", f"{base}/convergence.json", f"{base}/trace.png"]
         if "dynesty" in SAMPLERS:
             out.append(f"{base}/dynesty/samples.h5")
-    if "dynesty" in SAMPLERS and len(MODELS) > 1:
+        out.append(f"{base}/export")
+    if has_comparison():
         out += [results(f"{dataset}/comparison.csv") for dataset in DATASETS]
+    out += [results(f"{dataset}/constraints.tex") for dataset in DATASETS]
     out.append(results("overview.csv"))
     return out
+
+
+def has_comparison():
+    """Whether the workflow compares models (it needs dynesty's evidences and two models)."""
+    return "dynesty" in SAMPLERS and len(MODELS) > 1
 
 
 def report_command(workflow):

@@ -22,6 +22,9 @@ import pandas as pd
 
 from ..atomic import atomic_path, atomic_write_json
 
+# The CSV is for people (the JSON keeps every digit): six significant digits
+# resolve ln B far below any evidence error.
+CSV_FLOAT_FORMAT = "%.6g"
 # Upper bounds of |2 ln B| (inclusive) and their labels; above the last, "very strong".
 KASS_RAFTERY = ((2.0, "not worth more than a bare mention"), (6.0, "positive"), (10.0, "strong"))
 VERY_STRONG = "very strong"
@@ -124,7 +127,7 @@ def compare_models(summaries: list[dict]) -> list[dict]:
 
 
 def write_comparison(rows: list[dict], json_path, csv_path) -> None:
-    """Write the rows as a JSON list and as a CSV table, each atomically."""
+    """Write the rows as a JSON list (full precision) and as a CSV table (six digits), each atomically."""
     atomic_write_json(json_path, rows)
     with atomic_path(csv_path) as tmp:
-        pd.DataFrame(rows, columns=COLUMNS).to_csv(tmp, index=False)
+        pd.DataFrame(rows, columns=COLUMNS).to_csv(tmp, index=False, float_format=CSV_FLOAT_FORMAT)

@@ -30,6 +30,7 @@ class Model:
     labels: ClassVar[dict[str, str]]
     default_priors: ClassVar[dict[str, tuple[float, float]]]
     reference: ClassVar[str] = ""
+    latex_name: ClassVar[str] = ""  # the model in a LaTeX table; the name when empty
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -27,6 +27,7 @@ class Janus(Model):
     labels = {"q0": r"$q_0$"}
     default_priors = {"q0": (-0.5, 0.0)}
     reference = "D'Agostini & Petit 2018, Astrophys. Space Sci. 363:139"
+    latex_name = "JANUS"
 
     def domain_bounds(self, z_max):
         return {"q0": (-1.0 / (2.0 * z_max), np.inf)}

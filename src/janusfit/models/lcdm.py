@@ -12,6 +12,7 @@ class FlatLCDM(Model):
     labels = {"Om": r"$\Omega_m$"}
     default_priors = {"Om": (0.01, 1.0)}
     reference = "flat ΛCDM"
+    latex_name = r"flat $\Lambda$CDM"
 
     def E(self, theta, z):
         return _e(theta[:, 0], np.atleast_1d(np.asarray(z, dtype=float)), False)

@@ -11,6 +11,7 @@ class FlatWCDM(Model):
     labels = {"Om": r"$\Omega_m$", "w": r"$w$"}
     default_priors = {"Om": (0.01, 1.0), "w": (-2.5, 0.0)}
     reference = "flat wCDM"
+    latex_name = r"flat $w$CDM"
 
     def E(self, theta, z):
         om, w = theta[:, 0:1], theta[:, 1:2]

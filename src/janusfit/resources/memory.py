@@ -33,7 +33,8 @@ the constant is the largest value seen. The components are:
   parameters in double precision), ``tau_temporaries`` (the steps since the
   last committed block, one parameter's carry and lag products, and the FFTs of
   a chunk of walkers), ``final_assembly`` (one segment read back while the
-  HDF5 chain is written).
+  HDF5 chain is written), ``progress_figure`` (drawing the live progress
+  figure, when it is on).
 - dynesty: ``live_points``, ``dead_points`` (the per-iteration Python objects
   of ``saved_run``), ``checkpoint_pickling`` (pickling the sampler memoises
   a bytes object and a tuple per array, and the pickle is read back to be
@@ -90,6 +91,9 @@ AUTOCORR_ARRAYS = 3  # AutocorrTime: lag sums, first steps, last steps (float64)
 BLOCK_COPIES = 3  # the held steps, their concatenation and the shifted, transposed piece
 SERIES_TEMPORARIES = 4  # walkers × lags: the carry, carry + block, the products, a copy in tau()
 FFT_TEMPORARIES = 4  # chunk × FFT length: two spectra, the inverse transform, the padded input
+# Drawing progress.png in a process that has drawn a figure before: RSS rose
+# by 20 MB (1 parameter) and 40 MB (5 parameters), 32 walkers.
+PROGRESS_FIGURE_MB, PROGRESS_FIGURE_MB_PER_PARAM = 15.0, 5.0
 CHECK_EVERY = 500  # EmceeSettings.check_every: the runner also cuts segments there
 
 DYNESTY_FIXED_MB = 5.0  # sampler object, first bound, pools of small objects
@@ -129,26 +133,38 @@ class MemoryEstimate:
         return sum(mb for name, mb in self.components.items() if name != "data_loading")
 
     @property
+    def peak_mb(self) -> float:
+        return max(self.loading_mb, self.sampling_mb)
+
+    @property
     def margin_mb(self) -> float:
-        return SAFETY_MARGIN * max(self.loading_mb, self.sampling_mb)
+        return SAFETY_MARGIN * self.peak_mb
 
     @property
     def total_mb(self) -> int:
-        return math.ceil(max(self.loading_mb, self.sampling_mb) + self.margin_mb)
+        return math.ceil(self.peak_mb + self.margin_mb)
 
-    def describe(self) -> str:
-        """Multi-line breakdown for a job's log."""
-        width = max(len(name) for name in self.components)
-        lines = [f"{self.sampler} memory estimate (MB = 1e6 bytes):"]
-        lines += [f"  {name:<{width}}  {mb:10.1f}" for name, mb in self.components.items()]
-        peak = max(self.loading_mb, self.sampling_mb)
-        lines.append(f"  {'peak phase':<{width}}  {peak:10.1f}  (loading {self.loading_mb:.1f}, "
-                     f"sampling {self.sampling_mb:.1f})")
-        lines.append(f"  {'safety margin':<{width}}  {self.margin_mb:10.1f}  ({SAFETY_MARGIN:.0%})")
-        lines.append(f"  {'total':<{width}}  {self.total_mb:10d}")
-        if self.upper_bound_mb is not None:
-            lines.append(f"  (whole chain in memory would need {self.upper_bound_mb} MB)")
-        return "\n".join(lines)
+
+def memory_table(estimates) -> str:
+    """One table of the components of one or more estimates, a column per sampler, for a job's log.
+
+    A component one sampler does not have shows as '-'.
+    """
+    estimates = list(estimates)
+    names = list(dict.fromkeys(name for est in estimates for name in est.components))
+    rows = [(name, [f"{est.components[name]:.1f}" if name in est.components else "-" for est in estimates])
+            for name in names]
+    rows += [("peak phase", [f"{est.peak_mb:.1f}" for est in estimates]),
+             (f"safety margin ({SAFETY_MARGIN:.0%})", [f"{est.margin_mb:.1f}" for est in estimates]),
+             ("total", [str(est.total_mb) for est in estimates])]
+    if any(est.upper_bound_mb is not None for est in estimates):
+        rows.append(("whole chain in memory", [str(est.upper_bound_mb or "-") for est in estimates]))
+    width = max(len(name) for name, _ in rows)
+    cols = [max(10, len(est.sampler)) for est in estimates]
+    lines = ["memory estimate (MB = 1e6 bytes; peak phase = the larger of loading and sampling):",
+             f"  {'':<{width}}" + "".join(f"  {est.sampler:>{c}}" for est, c in zip(estimates, cols))]
+    lines += [f"  {name:<{width}}" + "".join(f"  {v:>{c}}" for v, c in zip(values, cols)) for name, values in rows]
+    return "\n".join(lines)
 
 
 def quadrature_nodes(z_max: float) -> int:
@@ -177,13 +193,15 @@ def _common_components(n_data: int, full_cov: bool, batch: int, cov_from_text: b
 def estimate_emcee(n_walkers: int, n_steps: int, n_params: int, n_data: int, full_cov: bool,
                    checkpoint_steps: int, *, check_every: int = CHECK_EVERY,
                    tau_max_lag: int = TAU_MAX_LAG, cov_from_text: bool = True,
-                   z_max: float = 2.5) -> MemoryEstimate:
+                   z_max: float = 2.5, progress_figure: bool = True) -> MemoryEstimate:
     """Peak RSS of ``run_emcee`` for up to ``n_steps`` steps.
 
     A segment holds at most ``min(checkpoint_steps, check_every)`` steps, since
     the runner also commits one at every convergence check. The stopping
     rule's sums cover ``min(n_steps, tau_max_lag)`` lags, whatever the chain's
-    length. ``n_data`` counts the rows read, before any cut.
+    length. ``n_data`` counts the rows read, before any cut. ``progress_figure``:
+    the live progress figure may be drawn (a run cannot know beforehand whether
+    it will last long enough to draw it).
     """
     walker_bytes = n_walkers * (n_params + 1) * F8
     segment = min(checkpoint_steps, check_every, n_steps)
@@ -198,6 +216,7 @@ def estimate_emcee(n_walkers: int, n_steps: int, n_params: int, n_data: int, ful
         "autocorr_sums": AUTOCORR_ARRAYS * lags * n_walkers * n_params * F8 / MB,
         "tau_temporaries": temporaries / MB,
         "final_assembly": segment * walker_bytes / MB,
+        "progress_figure": (PROGRESS_FIGURE_MB + PROGRESS_FIGURE_MB_PER_PARAM * n_params) if progress_figure else 0.0,
     })
     return MemoryEstimate("emcee", components, seed_upper_bound(n_walkers, n_steps, n_params))
 

@@ -40,7 +40,8 @@ def memory_estimate(config: dict, dataset: str, model: str, sampler: str, data_j
     if sampler == "emcee":
         e = settings.emcee
         return estimate_emcee(e.n_walkers, e.max_steps, n_params, n_data, full_cov, e.checkpoint_steps,
-                              check_every=e.check_every, tau_max_lag=e.tau_max_lag, z_max=z_max)
+                              check_every=e.check_every, tau_max_lag=e.tau_max_lag, z_max=z_max,
+                              progress_figure=e.progress_figure)
     d = settings.dynesty
     return estimate_dynesty(d.nlive, n_params, n_data, full_cov, dlogz=d.dlogz, z_max=z_max)
 

@@ -42,6 +42,7 @@ from dynesty.utils import compute_integrals, save_sampler
 from ..atomic import atomic_path, no_space_left
 from ..errors import ConfigError
 from .domain import require_domain_overlap
+from .progress import DynestyProgress
 from .session import CheckpointSession, Interrupted
 from .store import clean_partial, commit, quarantine, verified
 
@@ -150,20 +151,27 @@ class _StoredDynamicSampler(DynamicSampler):
     """dynesty's dynamic sampler whose checkpoints go to a GenerationStore."""
 
     store: GenerationStore | None = None
+    progress: DynestyProgress | None = None
 
     def save(self, fname):
         self.store.save(self)
+        self.progress.checkpoint(self)
 
     def __getstate__(self):
         state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()
         state = dict(state)
         state.pop("store", None)
+        state.pop("progress", None)
         return state
 
 
 def run_dynesty(posterior, settings: DynestySettings, session: CheckpointSession,
-                log=print) -> tuple[DynestyResult, dict]:
-    """Run (or resume) nested sampling; return the result and the weighted samples."""
+                log=print, warn=None) -> tuple[DynestyResult, dict]:
+    """Run (or resume) nested sampling; return the result and the weighted samples.
+
+    ``progress.json`` goes beside the checkpoint at every save; a failure to
+    write it goes to ``warn`` (default ``log``) and sampling goes on.
+    """
     if settings.method not in ("static", "dynamic"):
         raise ConfigError("dynesty.method", f"must be 'static' or 'dynamic', not {settings.method!r}")
     if settings.nlive < minimum_nlive(posterior.ndim):
@@ -171,6 +179,7 @@ def run_dynesty(posterior, settings: DynestySettings, session: CheckpointSession
                           f"dynesty needs at least {minimum_nlive(posterior.ndim)}")
     require_domain_overlap(posterior)
     store = GenerationStore(session.dir / "generations", log=log)
+    progress = DynestyProgress(session.dir, settings, warn=log if warn is None else warn)
     t_start = time.monotonic()
     newest = store.newest_good()
     loglike, prior_transform = posterior.loglike_one, posterior.prior_transform
@@ -178,12 +187,14 @@ def run_dynesty(posterior, settings: DynestySettings, session: CheckpointSession
     if newest is not None:
         sampler = dynesty.NestedSampler.restore(str(newest))
         session.record_resume(int(sampler.it) if settings.method == "static" else _dynamic_iteration(sampler))
+    progress.begin(int(getattr(sampler, "it", 0)) if sampler is not None else 0)
     if settings.method == "static":
         sampler = sampler or dynesty.NestedSampler(
             loglike, prior_transform, posterior.ndim,
             nlive=settings.nlive, bound=settings.bound, sample=settings.sample,
             rstate=np.random.default_rng(settings.seed))
-        _run_static(sampler, settings, store, session, log)
+        progress.checkpoint(sampler)  # where it starts (or resumes): status shows it before the first checkpoint
+        _run_static(sampler, settings, store, session, log, progress)
     else:
         if sampler is None:
             sampler = dynesty.DynamicNestedSampler(
@@ -191,11 +202,12 @@ def run_dynesty(posterior, settings: DynestySettings, session: CheckpointSession
                 bound=settings.bound, sample=settings.sample,
                 rstate=np.random.default_rng(settings.seed))
             sampler.__class__ = _StoredDynamicSampler
-        sampler.store = store
+        sampler.store, sampler.progress = store, progress
         sampler.run_nested(nlive_init=settings.nlive, dlogz_init=settings.dlogz, print_progress=False,
                            checkpoint_file=str(store.dir / "unused"), checkpoint_every=settings.checkpoint_seconds,
                            resume=newest is not None, maxiter=settings.maxiter)
         store.save(sampler)
+        progress.checkpoint(sampler, final=True)
     res = sampler.results
     logwt, logz, logzvar, information = compute_integrals(logl=np.asarray(res.logl), logvol=np.asarray(res.logvol))
     result = DynestyResult(
@@ -230,7 +242,7 @@ def _dynamic_iteration(sampler) -> int:
     return int(getattr(sampler, "it", 0))
 
 
-def _run_static(sampler, settings, store, session, log) -> None:
+def _run_static(sampler, settings, store, session, log, progress) -> None:
     """Drive the static sampler's iterations with timed checkpoints."""
     resuming = sampler.it > 1
     last_save = last_log = time.monotonic()
@@ -243,9 +255,11 @@ def _run_static(sampler, settings, store, session, log) -> None:
         now = time.monotonic()
         if session.stop_requested:
             store.save(sampler)
+            progress.checkpoint(sampler, delta_logz, result.logz)
             raise Interrupted(session.stop_signal, int(sampler.it))
         if now - last_save >= settings.checkpoint_seconds:
             store.save(sampler)
+            progress.checkpoint(sampler, delta_logz, result.logz)
             last_save = now
         if now - last_log >= 10:
             log(f"dynesty iteration {sampler.it}  calls {sampler.ncall}  logz {result.logz:.3f}  "
@@ -254,6 +268,7 @@ def _run_static(sampler, settings, store, session, log) -> None:
     reached = f"dlogz {delta_logz:.3g}" if delta_logz is not None else "its checkpoint had already met dlogz"
     log(f"dynesty finished: iteration {sampler.it}, {reached}")
     store.save(sampler)
+    progress.checkpoint(sampler, delta_logz, final=True)
     sampler.add_final_live(print_progress=False)
 
 

@@ -47,6 +47,7 @@ from ..atomic import atomic_path
 from ..errors import CheckpointError, ConfigError
 from .autocorr import MAX_LAG, AutocorrTime
 from .domain import require_domain_overlap
+from .progress import EmceeProgress
 from .session import CheckpointSession, Interrupted
 from .store import clean_partial, commit, quarantine, verified
 
@@ -67,6 +68,8 @@ class EmceeSettings:
     tau_rel_change: float = 0.01
     stop_on_convergence: bool = True
     tau_max_lag: int = MAX_LAG  # lags of the stopping rule's τ sums: τ up to tau_max_lag / 5 is resolved
+    progress_figure: bool = True
+    progress_figure_seconds: float = 60.0
 
     def chain_settings(self) -> dict:
         """The settings that change the draws, for the fingerprint.
@@ -338,8 +341,14 @@ def set_aside_if_unreadable(path) -> str | None:
             "rebuilds it from its checkpoint segments")
 
 
-def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, chain_path, log=print) -> EmceeResult:
-    """Sample to ``settings.max_steps`` or convergence, resuming from the checkpoint in ``session``."""
+def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, chain_path, log=print,
+              warn=None) -> EmceeResult:
+    """Sample to ``settings.max_steps`` or convergence, resuming from the checkpoint in ``session``.
+
+    Progress (``progress.json``, and ``progress.png`` when
+    ``settings.progress_figure``) goes beside the checkpoint; a failure to
+    write it goes to ``warn`` (default ``log``) and sampling goes on.
+    """
     ndim, nw = posterior.ndim, settings.n_walkers
     if nw < minimum_walkers(ndim):
         raise ConfigError("emcee.n_walkers",
@@ -353,6 +362,8 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
     sampler = emcee.EnsembleSampler(nw, ndim, posterior, vectorize=True, moves=MOVES[settings.moves]())
     autocorr = AutocorrTime(settings.tau_max_lag)
     rule = StoppingRule(settings, ndim)
+    progress = EmceeProgress(session.dir, settings, posterior.param_names, posterior.labels,
+                             warn=log if warn is None else warn)
     state = segments.state()
     cut = None  # where the stored chain ends under the current settings, if before its end
     if state is None:
@@ -362,11 +373,12 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
             raise CheckpointError(f"checkpoint '{segments.dir}' holds {state['coords'].shape} walkers×parameters, expected {(nw, ndim)}")
         session.record_resume(segments.iteration)
         if state["stop_rule"] == settings.stop_rule() and segments.iteration <= settings.max_steps:
-            for c, _, _ in segments.iter_arrays():
+            for c, lp, acc in segments.iter_arrays():
                 autocorr.append(c)
+                progress.observe(c, lp, acc)
             rule.restore(state)
         else:
-            cut = _replay(segments, autocorr, rule, settings)
+            cut = _replay(segments, autocorr, rule, settings, progress)
             log(f"the stopping rule or max_steps differ from the checkpoint's: its decisions were taken again "
                 f"with the current settings; the chain "
                 + (f"ends at step {cut} ({rule.stop_reason or 'max_steps'})" if cut is not None
@@ -377,6 +389,7 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
     it = segments.iteration if cut is None else cut
     t_start = time.monotonic()
     it_start = it
+    progress.begin(it)
     while cut is None and not rule.stop_reason and it < settings.max_steps:
         target = min(settings.max_steps,
                      (it // settings.checkpoint_steps + 1) * settings.checkpoint_steps,
@@ -392,14 +405,18 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
         autocorr.append(chain)
         if it % settings.check_every == 0:
             rule.check(it, autocorr)
+        log_prob = sampler.get_log_prob()
         segments.append(seg_start, _encode_segment(
-            chain, sampler.get_log_prob(), sampler.backend.accepted, sampler.random_state, rule), it)
+            chain, log_prob, sampler.backend.accepted, sampler.random_state, rule), it)
+        progress.observe(chain, log_prob, sampler.backend.accepted)
+        progress.checkpoint(it, rule.tau_history, rule.last_tau)
         _log_progress(log, it, settings, sampler, rule.last_tau, t_start, it_start)
         if session.stop_requested:
             raise Interrupted(session.stop_signal, it)
 
     pieces, random_state = _pieces(segments, it, posterior, settings, sampler)
     accepted = write_emcee_hdf5(pieces, it, chain_path, nw, ndim, random_state)
+    progress.checkpoint(it, rule.tau_history, rule.last_tau, final=True)
     stop_reason = rule.stop_reason or "max_steps"
     # The whole chain's τ, whether or not the run ended at a check.
     tau, resolved = autocorr.tau()
@@ -420,7 +437,8 @@ def _initial_state(posterior, settings: EmceeSettings, sampler) -> emcee.State:
     return emcee.State(coords, log_prob=posterior(coords))
 
 
-def _replay(segments: SegmentChain, autocorr: AutocorrTime, rule: StoppingRule, settings: EmceeSettings) -> int | None:
+def _replay(segments: SegmentChain, autocorr: AutocorrTime, rule: StoppingRule, settings: EmceeSettings,
+            progress: EmceeProgress) -> int | None:
     """Take the stopping rule's decisions again over the stored chain, with the current settings.
 
     The τ sums commit the same blocks however the chain is split, so every
@@ -429,7 +447,8 @@ def _replay(segments: SegmentChain, autocorr: AutocorrTime, rule: StoppingRule, 
     stored chain, else None: sampling continues from the chain's end.
     """
     every, start = settings.check_every, 0
-    for (c, _, _), end in zip(segments.iter_arrays(), segments.ends):
+    for (c, lp, acc), end in zip(segments.iter_arrays(), segments.ends):
+        progress.observe(c, lp, acc)
         marks = set(range((start // every + 1) * every, end + 1, every))
         if start < settings.max_steps <= end:
             marks.add(settings.max_steps)

@@ -110,7 +110,9 @@ def summary(config, dataset, model, out_json, emcee_files=None, dynesty_json=Non
     """
     _, posterior = load_run(config, dataset, model)
     out = {"dataset": dataset, "model": model, "n_data": posterior.n_data,
-           "janusfit_version": __version__, "param_names": list(posterior.param_names)}
+           "janusfit_version": __version__, "param_names": list(posterior.param_names),
+           "labels": {p: posterior.labels.get(p, p) for p in posterior.param_names},
+           "priors": {p: [float(lo), float(hi)] for p, (lo, hi) in zip(posterior.param_names, posterior.bounds)}}
     fingerprints = []
     start = posterior.prior_centre()
     ess = None

@@ -12,7 +12,7 @@ import math
 import pickle
 from pathlib import Path
 
-from ..resources.memory import DEFAULT_INFORMATION, dynesty_iterations, memory_budget
+from ..resources.memory import DEFAULT_INFORMATION, dynesty_iterations, memory_budget, memory_table
 from ..resources.preflight import chain_disk_bytes, dynesty_disk_bytes, preflight, raise_if_failed, write_preflight
 from ..resources.runtime import (
     RUNTIME_KEY,
@@ -35,8 +35,7 @@ def preflight_run(config, dataset, model, data_json, granted_mem_mb, out_json, o
     settings, posterior = load_run(config, dataset, model)
     log.info(f"{dataset}: {posterior.n_data} data points loaded and validated")
     estimates = {s: memory_estimate(config, dataset, model, s, data_json) for s in samplers}
-    for est in estimates.values():
-        log.info(est.describe())
+    log.info(memory_table(estimates.values()))
     e, d = settings.emcee, settings.dynesty
     disk = 0
     if "emcee" in samplers:

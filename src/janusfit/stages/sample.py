@@ -23,6 +23,7 @@ from ..sampling.domain import domain_settings
 from ..sampling.dynesty_runner import combine_repeats, run_dynesty, write_samples
 from ..sampling.emcee_runner import run_emcee
 from ..sampling.fingerprint import digest, make_fingerprint
+from ..sampling.invocation import record_invocation
 from ..sampling.session import CheckpointSession
 
 MONITOR_INTERVAL_S = 0.5
@@ -32,7 +33,8 @@ MONITOR_INTERVAL_S = 0.5
 def watched(config, dataset, model, sampler, data_json, granted_mem_mb, memory_json, memory_png, log):
     """Refuse to start when the estimate does not fit; record RSS over the block, written only on success."""
     estimate = memory_estimate(config, dataset, model, sampler, data_json)
-    log.info(estimate.describe())
+    log.info(f"{sampler} memory estimate {estimate.total_mb} MB (its components are in the pre-flight job's log "
+             "and resources.json)")
     check_fits(estimate.total_mb, *memory_budget(estimate.total_mb, granted_mem_mb))
     with MemoryMonitor(MONITOR_INTERVAL_S) as monitor:
         yield
@@ -61,11 +63,13 @@ def _sample_emcee(config, dataset, model, checkpoint_dir, chain_path, run_json, 
              f"checkpoint every {settings.emcee.checkpoint_steps} steps or {settings.emcee.checkpoint_seconds:.0f} s "
              f"in '{checkpoint_dir}'")
     with CheckpointSession(checkpoint_dir, fingerprint, settings.on_change, log=log.info) as session:
-        result = run_emcee(posterior, settings.emcee, session, chain_path, log=log.info)
+        record_invocation(session.dir)
+        result = run_emcee(posterior, settings.emcee, session, chain_path, log=log.info, warn=log.warning)
     info = {**result.to_json(), "n_walkers": settings.emcee.n_walkers, "max_steps": settings.emcee.max_steps,
             "param_names": list(posterior.param_names), "fingerprint": digest(fingerprint)}
     atomic_write_json(run_json, info)
-    log.info(f"emcee finished: {result.n_steps} steps ({result.stop_reason}), tau {result.tau}, resumes {result.resumes}")
+    taus = ", ".join(f"{name} {tau:.3g}" for name, tau in zip(posterior.param_names, result.tau))
+    log.info(f"emcee finished: {result.n_steps} steps ({result.stop_reason}), tau {taus}, resumes {result.resumes}")
     return info
 
 
@@ -97,7 +101,8 @@ def _sample_dynesty(config, dataset, model, checkpoint_dir, samples_path, eviden
         fingerprint = make_fingerprint(posterior, "dynesty", {**run.chain_settings(), **domain_settings(posterior)})
         directory = Path(checkpoint_dir) / f"repeat-{k}" if k else checkpoint_dir
         with CheckpointSession(directory, fingerprint, settings.on_change, log=log.info, graceful=graceful) as session:
-            result, run_samples = run_dynesty(posterior, run, session, log=log.info)
+            record_invocation(session.dir)
+            result, run_samples = run_dynesty(posterior, run, session, log=log.info, warn=log.warning)
         log.info(f"dynesty run {k + 1}/{d.repeats} (seed {run.seed}): logZ = {result.logz:.3f} ± "
                  f"{result.logz_err:.3f} (running estimate ± {result.logz_err_running:.3f}), "
                  f"{result.n_calls} likelihood calls, resumes {result.resumes}")

@@ -1,0 +1,94 @@
+"""The ``janusfit`` command: where every run stands, two results side by side, exports of finished runs.
+
+    janusfit status [RESULTS]        every run: done, running, interrupted or not started
+    janusfit compare A B             two results roots side by side, changes beyond their errors flagged
+    janusfit export [RESULTS]        GetDist chains, ArviZ posterior.nc and LaTeX tables of finished runs
+
+RESULTS defaults to ``results`` (the workflow's results root, beside its
+Snakefile). Exit status: 0; 1 when ``status`` finds an interrupted run; 2 for
+a bad argument (a directory that is not a results root), with one message
+naming it. Each subcommand imports only what it needs, so the command starts
+fast and never loads ArviZ, GetDist or Snakemake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import JanusfitError
+from .layout import DEFAULT_ROOT
+
+EXIT_INTERRUPTED, EXIT_BAD_INPUT = 1, 2
+
+
+def _status(args) -> int:
+    from .status import INTERRUPTED, format_status, results_status
+
+    statuses = results_status(args.results)
+    if args.json:
+        print(json.dumps([s.to_json() for s in statuses], indent=2))
+    else:
+        print(format_status(statuses))
+    return EXIT_INTERRUPTED if any(s.state == INTERRUPTED for s in statuses) else 0
+
+
+def _compare(args) -> int:
+    from .resultsdiff import as_json, compare_roots, format_comparison
+
+    result = compare_roots(args.a, args.b)
+    print(json.dumps(as_json(result), indent=2) if args.json else format_comparison(result))
+    return 0
+
+
+def _export(args) -> int:
+    from pathlib import Path
+
+    from .layout import SUMMARY, NotAResultsRoot, find_runs
+
+    finished = [run for run in find_runs(args.results) if (run.dir / SUMMARY).exists()]
+    if not finished:
+        raise NotAResultsRoot(f"'{args.results}' has no finished run (no '<dataset>/<model>/{SUMMARY}'); "
+                              "'janusfit status' shows where its runs stand")
+    from .export import export_run, export_table, table_inputs  # numpy, h5py, numba: only once there is work
+    from .layout import CONSTRAINTS_TABLE
+
+    for run in finished:
+        written = export_run(run.dir)
+        print(f"{run.key}: {len(written)} files in {written[0].parent}")
+    for dataset in sorted({run.dataset for run in finished}):
+        directory = Path(args.results) / dataset
+        print(f"{dataset}: {export_table(*table_inputs(directory), directory / CONSTRAINTS_TABLE)}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="janusfit", description=__doc__.split("\n\n")[0])
+    sub = top.add_subparsers(dest="command", required=True, metavar="{status,compare,export}")
+    status = sub.add_parser("status", help="where every run stands, and how to resume the interrupted ones")
+    status.add_argument("results", nargs="?", default=DEFAULT_ROOT, help=f"results root (default: {DEFAULT_ROOT})")
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.set_defaults(func=_status)
+    compare = sub.add_parser("compare", help="two results roots side by side")
+    compare.add_argument("a", help="results root A")
+    compare.add_argument("b", help="results root B")
+    compare.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    compare.set_defaults(func=_compare)
+    export = sub.add_parser("export", help="write the exports of every finished run (no sampling)")
+    export.add_argument("results", nargs="?", default=DEFAULT_ROOT, help=f"results root (default: {DEFAULT_ROOT})")
+    export.set_defaults(func=_export)
+    return top
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except JanusfitError as exc:
+        print(f"janusfit {args.command}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

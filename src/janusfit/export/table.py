@@ -1,0 +1,95 @@
+"""A LaTeX table of one dataset's constraints and Bayes factors, for a paper.
+
+One row per model: each parameter as median with its 68 % interval (emcee,
+after burn-in), χ²_min and ln Z (dynesty); then one line per pair of models
+with ln B, its Kass & Raftery label, ΔAIC and ΔBIC. Numbers are rounded to two
+significant digits of their error. Plain ``tabular`` with ``\\hline``: it
+compiles without extra packages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import __version__
+from ..atomic import atomic_write_bytes
+from ..formatting import decimals
+from ..layout import COMPARISON, SUMMARY
+from .run import read_json
+
+
+def _model(name: str) -> str:
+    from ..models import MODELS  # numba: only for a table, not for every export of a run
+
+    model = MODELS.get(name)
+    return (model.latex_name if model is not None and model.latex_name else name).replace("_", r"\_")
+
+
+def _constraint(name: str, label: str, stats: dict) -> str:
+    median, up, down = stats["median"], stats["q84"] - stats["median"], stats["median"] - stats["q16"]
+    d = decimals(min(up, down))
+    return f"${label.strip('$')} = {median:.{d}f}^{{+{up:.{d}f}}}_{{-{down:.{d}f}}}$"
+
+
+def _plus_minus(value: float, error: float) -> str:
+    d = decimals(error)
+    return f"${value:.{d}f} \\pm {error:.{d}f}$"
+
+
+def table(summaries: list[dict], comparison: list[dict]) -> str:
+    dataset = summaries[0]["dataset"]
+    lines = [
+        f"% Constraints and Bayes factors on {dataset} ({summaries[0]['n_data']} data points), written by",
+        f"% janusfit {__version__} from {dataset}/<model>/{SUMMARY}"
+        + (f" and {dataset}/{COMPARISON}." if comparison else "."),
+        "% Parameters: median and 68 % interval (emcee, after burn-in); ln Z: dynesty; ln B = ln Z_a - ln Z_b.",
+        r"\begin{tabular}{llrr}",
+        r"\hline",
+        r"Model & Constraints & $\chi^2_{\rm min}$ & $\ln Z$ \\",
+        r"\hline",
+    ]
+    for s in summaries:
+        params = s.get("parameters") or {}
+        labels = s.get("labels") or {}
+        constraints = ", ".join(_constraint(p, labels.get(p, p), params[p]) for p in s["param_names"] if p in params)
+        dyn = s.get("dynesty")
+        logz = _plus_minus(dyn["logz"], dyn["logz_err"]) if dyn else "--"
+        lines.append(f"{_model(s['model'])} & {constraints or '--'} & {s['chi2_min']:.1f} & {logz} \\\\")
+    if comparison:
+        lines.append(r"\hline")
+        for row in comparison:
+            a, b = _model(row["model_a"]), _model(row["model_b"])
+            favoured = f"for {_model(row['favoured'])}" if row.get("favoured") else "(a tie)"
+            lines.append(
+                f"\\multicolumn{{4}}{{l}}{{$\\ln B$({a} : {b}) = {_plus_minus(row['ln_B'], row['ln_B_err'])}, "
+                f"{row['evidence']} {favoured}; $\\Delta$AIC = {row['delta_aic']:.1f}, "
+                f"$\\Delta$BIC = {row['delta_bic']:.1f}}} \\\\")
+    lines += [r"\hline", r"\end{tabular}", ""]
+    return "\n".join(lines)
+
+
+def export_table(summary_paths, comparison_path, out_path) -> Path:
+    """Write the LaTeX table of one dataset: a row per summary (in the order given), then the Bayes factors.
+
+    ``comparison_path`` (None when the models are not compared) is the
+    dataset's ``comparison.json``; a pair in it whose models are not both
+    among the summaries is left out.
+    """
+    summaries = [read_json(p) for p in summary_paths]
+    models = {s["model"] for s in summaries}
+    comparison = [row for row in read_json(comparison_path) if {row["model_a"], row["model_b"]} <= models] \
+        if comparison_path is not None else []
+    out = Path(out_path)
+    atomic_write_bytes(out, table(summaries, comparison).encode())
+    return out
+
+
+def table_inputs(dataset_dir) -> tuple[list[Path], Path | None]:
+    """Every finished run's summary in ``dataset_dir`` (in the comparison's order, then by name) and its comparison."""
+    dataset_dir = Path(dataset_dir)
+    comparison = dataset_dir / COMPARISON
+    rows = read_json(comparison) if comparison.exists() else []
+    found = sorted(p.parent.name for p in dataset_dir.glob(f"*/{SUMMARY}"))
+    ordered = [m for row in rows for m in (row["model_a"], row["model_b"]) if m in found]
+    models = list(dict.fromkeys(ordered + found))
+    return [dataset_dir / m / SUMMARY for m in models], comparison if comparison.exists() else None

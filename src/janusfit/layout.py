@@ -1,0 +1,88 @@
+"""Where a workflow's files are under its results root, for tools that read finished or running workflows.
+
+The workflow writes every file under one results root (``results/`` by
+default): per run ``{root}/{dataset}/{model}/``, per dataset
+``{root}/{dataset}/``, and the samplers' checkpoints under
+``{root}/checkpoints/{dataset}/{model}/{sampler}/``. The ``janusfit``
+command and the exports find runs through this module only, so the root is
+the one thing they are told.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import JanusfitError
+
+DEFAULT_ROOT = "results"
+SAMPLERS = ("emcee", "dynesty")
+CHECKPOINTS = "checkpoints"
+# Files a run directory holds, relative to it.
+SUMMARY = "summary.json"
+CONVERGENCE = "convergence.json"
+PREFLIGHT = "preflight.json"
+RESOURCES = "resources.json"
+EXPORT = "export"
+SAMPLER_OUTPUT = {"emcee": "emcee/run.json", "dynesty": "dynesty/evidence.json"}
+EMCEE_CHAIN = "emcee/chain.h5"
+DYNESTY_SAMPLES = "dynesty/samples.h5"
+# Per dataset, relative to the dataset directory.
+COMPARISON = "comparison.json"
+CONSTRAINTS_TABLE = "constraints.tex"
+# Files the sampling jobs keep beside their checkpoints.
+PROGRESS_JSON = "progress.json"
+PROGRESS_PNG = "progress.png"
+INVOCATION = "invocation.json"
+DATA = "data.json"  # per dataset, written before any of its runs starts
+# A run directory has at least one of these once its pre-flight job ran.
+RUN_MARKERS = (PREFLIGHT, RESOURCES, SUMMARY)
+
+
+class NotAResultsRoot(JanusfitError):
+    """A directory given as a results root holds no janusfit run."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One dataset × model under a results root."""
+
+    root: Path
+    dataset: str
+    model: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.dataset}/{self.model}"
+
+    @property
+    def dir(self) -> Path:
+        return self.root / self.dataset / self.model
+
+    def checkpoint_dir(self, sampler: str) -> Path:
+        return self.root / CHECKPOINTS / self.dataset / self.model / sampler
+
+
+def find_runs(root) -> list[Run]:
+    """Every run under ``root``, sorted by key (none yet when the workflow has only read its data).
+
+    A run is a ``{dataset}/{model}/`` directory with a marker file (its
+    pre-flight job ran) in a dataset directory with ``data.json``, or a
+    sampler's checkpoint directory. Raises NotAResultsRoot naming ``root``
+    when it has neither a dataset directory nor checkpoints.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise NotAResultsRoot(f"'{root}' is not a directory; give the results directory of a janusfit "
+                              "workflow (the 'results/' folder beside its Snakefile)")
+    datasets = [d for d in root.iterdir() if (d / DATA).is_file()]
+    keys = {(d.name, run_dir.name) for d in datasets for run_dir in d.iterdir()
+            if run_dir.is_dir() and any((run_dir / marker).exists() for marker in RUN_MARKERS)}
+    checkpoints = [d for d in (root / CHECKPOINTS).glob("*/*/*") if d.is_dir() and d.name in SAMPLERS]
+    keys |= {(d.parent.parent.name, d.parent.name) for d in checkpoints}
+    if not datasets and not keys:
+        raise NotAResultsRoot(
+            f"'{root}' is not the results directory of a janusfit workflow: it holds no run "
+            f"('<dataset>/{DATA}' with '<dataset>/<model>/{PREFLIGHT}', or "
+            f"'{CHECKPOINTS}/<dataset>/<model>/<sampler>/')")
+    return [Run(root, d, m) for d, m in sorted(keys)]

@@ -1,0 +1,67 @@
+"""Which Snakemake command started a sampling job, so ``janusfit status`` can say how to resume it.
+
+A job run by Snakemake on this machine is a child of the ``snakemake``
+process the user started; its command line, working directory and identity
+(pid and start time, to tell it from a later process with the same pid) are
+written to ``invocation.json`` beside the checkpoint. A job that Snakemake
+started on another machine (a cluster executor runs ``snakemake
+--target-jobs …`` there) is marked ``spawned``: that command is not the
+user's.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+import psutil
+
+from ..atomic import atomic_write_json
+from ..layout import INVOCATION
+
+SPAWNED_FLAGS = ("--target-jobs", "--mode")
+
+
+def is_snakemake(cmdline: list[str]) -> bool:
+    return any(Path(part).name in ("snakemake", "snakemake.exe") or part == "snakemake" for part in cmdline[:3]) or (
+        "-m" in cmdline[:3] and "snakemake" in cmdline[:4])
+
+
+def snakemake_ancestor(process: psutil.Process | None = None) -> psutil.Process | None:
+    """The outermost ``snakemake`` process among this process's ancestors, or None."""
+    found = None
+    try:
+        for parent in (process or psutil.Process()).parents():
+            if is_snakemake(parent.cmdline()):
+                found = parent
+    except (psutil.Error, OSError):
+        pass
+    return found
+
+
+def record_invocation(directory) -> dict | None:
+    """Write ``invocation.json`` into ``directory`` (a checkpoint directory); None outside Snakemake."""
+    parent = snakemake_ancestor()
+    if parent is None:
+        return None
+    try:
+        argv, cwd, created = parent.cmdline(), parent.cwd(), parent.create_time()
+    except (psutil.Error, OSError):
+        return None
+    record = {"argv": argv, "cwd": cwd, "workdir": os.getcwd(), "pid": parent.pid, "create_time": created,
+              "host": socket.gethostname(), "recorded": time.time(),
+              "spawned": any(flag in argv for flag in SPAWNED_FLAGS)}
+    atomic_write_json(Path(directory) / INVOCATION, record)
+    return record
+
+
+def alive(record: dict) -> bool:
+    """Whether the Snakemake process of ``record`` is still running (on this host)."""
+    if record.get("host") != socket.gethostname():
+        return False
+    try:
+        return abs(psutil.Process(record["pid"]).create_time() - record["create_time"]) < 1.0
+    except (psutil.Error, KeyError, TypeError):
+        return False

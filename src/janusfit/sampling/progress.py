@@ -1,0 +1,164 @@
+"""What a running sampler has done so far, beside its checkpoints, for people and for ``janusfit status``.
+
+At every checkpoint a sampler writes ``progress.json`` (its iteration, the
+numbers its stopping rule looks at, and when this session started, from which
+``janusfit status`` works out a rate and an ETA). emcee also draws
+``progress.png``: the walkers' traces and ln p, τ against the N/50 line, and
+the acceptance fraction, for watching a long run without a notebook.
+
+Neither may cost the sampler anything it would notice, nor break or corrupt
+a run:
+
+- the figure is drawn from a bounded thinned copy of the chain (at most
+  ``FIGURE_ROWS`` steps), first ``progress_figure_seconds`` into the session
+  and then at most once per that interval, and at the end if there is a
+  figure to bring up to date: a run shorter than the interval never draws
+  one. matplotlib is imported only when a figure is drawn;
+- both files are replaced atomically (a reader or a kill sees the old file or
+  the new one), without fsync: they are advice, rewritten at the next
+  checkpoint, and the checkpoint itself is what must survive a power cut;
+- any failure to write either is logged as a warning and the run goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..layout import PROGRESS_JSON, PROGRESS_PNG
+from .thinned import ThinnedChain
+
+FIGURE_ROWS = 1000  # steps kept for the trace panels: a figure is about a thousand pixels wide
+
+
+def _replace(path: Path, write) -> None:
+    """Write through ``write(tmp_path)`` to a temporary file beside ``path``, then rename it over ``path``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class _Record:
+    """progress.json of one sampler, written at each checkpoint; failures are logged, never raised."""
+
+    sampler = ""
+
+    def __init__(self, directory, warn=print):
+        self.dir = Path(directory)
+        self.warn = warn
+        self.started: float | None = None
+        self.start_iteration: int | None = None
+        self._warned = set()
+
+    def begin(self, iteration: int) -> None:
+        """Sampling starts (or resumes) now at ``iteration``: the origin of the session's rate."""
+        self.started, self.start_iteration = time.time(), int(iteration)
+
+    def _warn_once(self, what: str, exc: Exception) -> None:
+        if what not in self._warned:
+            self._warned.add(what)
+            self.warn(f"could not write {what} in '{self.dir}' ({type(exc).__name__}: {exc}); "
+                     "sampling goes on, the checkpoint is not affected")
+
+    def write(self, iteration: int, **fields) -> None:
+        if self.started is None:
+            self.begin(iteration)
+        record = {"sampler": self.sampler, "iteration": int(iteration), "time": time.time(),
+                  "session_started": self.started, "session_start_iteration": self.start_iteration, **fields}
+        try:
+            text = json.dumps(record, indent=1) + "\n"
+            _replace(self.dir / PROGRESS_JSON, lambda tmp: Path(tmp).write_text(text))
+        except Exception as exc:  # noqa: BLE001 - advice must never stop a sampler
+            self._warn_once(PROGRESS_JSON, exc)
+
+
+class EmceeProgress(_Record):
+    """progress.json and progress.png of an emcee run.
+
+    ``observe`` takes every segment of the chain (those resumed from and those
+    just sampled); ``checkpoint`` is called after each committed segment, and
+    with ``final=True`` once the chain is complete.
+    """
+
+    sampler = "emcee"
+
+    def __init__(self, directory, settings, names, labels=None, warn=print, clock=time.monotonic):
+        super().__init__(directory, warn)
+        self.settings = settings
+        self.names = list(names)
+        self.labels = dict(labels or {})
+        self.figure = bool(settings.progress_figure)
+        self.clock = clock
+        self.n_drawn = 0
+        self._last_draw = clock()
+        self._trace = ThinnedChain(FIGURE_ROWS) if self.figure else None
+        self._acceptance: list[tuple[int, float]] = []
+        self._steps = 0
+
+    def observe(self, chain: np.ndarray, log_prob: np.ndarray, accepted: np.ndarray) -> None:
+        """One segment: (n, walkers, params) positions, (n, walkers) ln p, accepted moves per walker."""
+        n = len(chain)
+        self._steps += n
+        if n:
+            self._acceptance.append((self._steps, float(np.mean(accepted)) / n))
+        if self._trace is not None:
+            self._trace.append(np.concatenate([chain, log_prob[:, :, None]], axis=2))
+
+    def checkpoint(self, iteration: int, tau_history, last_tau, final: bool = False) -> None:
+        s = self.settings
+        tau = [float(t) for t in np.atleast_1d(last_tau)]
+        self.write(iteration, max_steps=s.max_steps, n_over_tau_target=s.n_over_tau,
+                   tau_rel_change_target=s.tau_rel_change, stop_on_convergence=s.stop_on_convergence,
+                   tau=dict(zip(self.names, tau)),
+                   tau_history=[[int(it), float(t)] for it, t in tau_history],
+                   acceptance=self._acceptance[-1][1] if self._acceptance else None, final=final)
+        if self.figure and (self.clock() - self._last_draw >= s.progress_figure_seconds or final and self._shown()):
+            self._draw(iteration, tau_history)
+
+    def _shown(self) -> bool:
+        """Whether there is a figure to bring up to date at the end (drawn now or by an earlier session)."""
+        return self.n_drawn > 0 or (self.dir / PROGRESS_PNG).exists()
+
+    def _draw(self, iteration, tau_history) -> None:
+        self._last_draw = self.clock()
+        try:
+            from .progress_figure import progress_figure  # matplotlib only when a figure is drawn
+
+            rows = self._trace.array()
+            steps = (np.arange(len(rows)) + 1) * self._trace.thin - 1
+            labels = [self.labels.get(n, n) for n in self.names]
+            run = f"{self.dir.parent.parent.name}/{self.dir.parent.name}"  # checkpoints/{dataset}/{model}/emcee
+            title = f"{run} (emcee): step {iteration} of at most {self.settings.max_steps}"
+            fig = progress_figure(steps, rows[:, :, :-1], rows[:, :, -1], labels, tau_history,
+                                  self._acceptance, self.settings.n_over_tau, title)
+            _replace(self.dir / PROGRESS_PNG, lambda tmp: fig.savefig(tmp, format="png", dpi=fig.dpi))
+            self.n_drawn += 1
+        except Exception as exc:  # noqa: BLE001 - a figure must never stop a sampler
+            self._warn_once(PROGRESS_PNG, exc)
+
+
+class DynestyProgress(_Record):
+    """progress.json of a dynesty run."""
+
+    sampler = "dynesty"
+
+    def __init__(self, directory, settings, warn=print):
+        super().__init__(directory, warn)
+        self.settings = settings
+
+    def checkpoint(self, sampler, delta_logz=None, logz=None, final: bool = False) -> None:
+        s = self.settings
+        self.write(int(getattr(sampler, "it", 0)), calls=int(getattr(sampler, "ncall", 0)), nlive=s.nlive,
+                   dlogz_target=s.dlogz, method=s.method,
+                   delta_logz=None if delta_logz is None else float(delta_logz),
+                   logz=None if logz is None else float(logz), final=final)

@@ -1,0 +1,300 @@
+"""Where every run under a results root stands: done, running, interrupted or not started.
+
+Read from the files alone, while the workflow runs or after it stopped:
+
+- a sampler is *running* while a process holds its checkpoint lock
+  (``<checkpoint>.lock``, an ``flock`` the kernel drops when the holder dies
+  however it dies); *done* when its final output exists; *interrupted* when
+  it has a checkpoint but no output and no one runs it; else *not started*;
+- a run is *running* when a sampler of it runs or the Snakemake process that
+  ran it is still alive (its jobs may be waiting for a slot); *done* when
+  every sampler is done and its ``summary.json`` exists; *not started* when no
+  sampler started; else *interrupted*: it needs the workflow to run again.
+
+The iteration, the numbers the stopping rule looks at and the session's rate
+come from the newest ``progress.json`` beside the checkpoint; the resume
+command from the ``invocation.json`` a sampling job recorded (the Snakemake
+command line that started it and where it ran).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import shlex
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psutil
+
+from .layout import INVOCATION, PROGRESS_JSON, RESOURCES, SAMPLER_OUTPUT, SAMPLERS, SUMMARY, Run, find_runs
+from .sampling.invocation import alive, is_snakemake
+
+DONE, RUNNING, INTERRUPTED, NOT_STARTED = "done", "running", "interrupted", "not started"
+RERUN_FLAGS = ("--rerun-incomplete", "--ri", "--unlock")
+
+
+@dataclass
+class SamplerStatus:
+    sampler: str
+    state: str
+    iteration: int | None = None
+    target: str = ""
+    last_update: float | None = None
+    eta_s: float | None = None
+    converged: bool | None = None
+    convergence: str = ""
+
+
+@dataclass
+class RunStatus:
+    run: str
+    state: str
+    samplers: list[SamplerStatus] = field(default_factory=list)
+    converged: bool | None = None
+    last_update: float | None = None
+    resume: str | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def lock_held(checkpoint_dir: Path) -> bool:
+    """Whether a process holds the sampler lock beside ``checkpoint_dir`` (a shared lock would block)."""
+    path = checkpoint_dir.with_name(checkpoint_dir.name + ".lock")
+    try:
+        fh = open(path)
+    except OSError:
+        return False
+    with fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return False
+
+
+def _started(checkpoint_dir: Path) -> bool:
+    return any(any((checkpoint_dir / sub).glob(pattern))
+               for sub, pattern in (("segments", "seg_*.npz"), ("generations", "state_*.pkl")))
+
+
+def _newest_mtime(paths) -> float | None:
+    times = [p.stat().st_mtime for p in paths if p.exists()]
+    return max(times) if times else None
+
+
+def run_samplers(run: Run) -> list[str]:
+    """The samplers of a run: those its pre-flight job planned, else those that left files."""
+    planned = _read_json(run.dir / RESOURCES)
+    if planned:
+        return [s for s in SAMPLERS if s in planned]
+    present = [s for s in SAMPLERS if run.checkpoint_dir(s).exists() or (run.dir / SAMPLER_OUTPUT[s]).exists()]
+    return present or list(SAMPLERS)
+
+
+def _emcee_numbers(status: SamplerStatus, progress: dict, now: float, running: bool) -> None:
+    it = status.iteration
+    status.target = f"of at most {progress['max_steps']} steps"
+    tau = [t for t in (progress.get("tau") or {}).values() if t is not None and math.isfinite(t)]
+    target_n = progress.get("n_over_tau_target", 50.0)
+    if tau:
+        status.convergence = f"so far N/tau {it / max(tau):.0f} (the stopping rule needs > {target_n:g})"
+    if running:
+        rate = _rate(progress)
+        goal = progress["max_steps"]
+        if tau and progress.get("stop_on_convergence"):
+            goal = min(goal, max(it, math.ceil(target_n * max(tau))))
+        status.eta_s = _eta(goal - it, rate, progress, now)
+
+
+def _dynesty_numbers(status: SamplerStatus, progress: dict, now: float, running: bool) -> None:
+    delta, goal = progress.get("delta_logz"), progress.get("dlogz_target")
+    status.target = "iterations"
+    if delta is not None and goal is not None:
+        status.convergence = f"so far dlogz {delta:.3g} (needs < {goal:g})"
+        if running:
+            # In the tail of nested sampling the live points' share of the
+            # evidence, r = exp(dlogz) - 1, shrinks by e per nlive iterations.
+            remaining = 0.0
+            if delta > goal:
+                remaining = progress["nlive"] * math.log(math.expm1(delta) / math.expm1(goal))
+            status.eta_s = _eta(remaining, _rate(progress), progress, now)
+
+
+def _rate(progress: dict) -> float | None:
+    done = progress["iteration"] - progress.get("session_start_iteration", progress["iteration"])
+    elapsed = progress["time"] - progress.get("session_started", progress["time"])
+    return done / elapsed if done > 0 and elapsed > 0 else None
+
+
+def _eta(remaining: float, rate: float | None, progress: dict, now: float) -> float | None:
+    if rate is None:
+        return None
+    return max(0.0, remaining / rate - (now - progress["time"]))
+
+
+def sampler_status(run: Run, sampler: str, summary: dict | None, now: float) -> SamplerStatus:
+    ck = run.checkpoint_dir(sampler)
+    output = run.dir / SAMPLER_OUTPUT[sampler]
+    progress = _read_json(ck / PROGRESS_JSON)
+    if lock_held(ck):
+        state = RUNNING
+    elif output.exists():
+        state = DONE
+    elif _started(ck):
+        state = INTERRUPTED
+    else:
+        state = NOT_STARTED
+    status = SamplerStatus(sampler, state, last_update=_newest_mtime([ck / PROGRESS_JSON, output]))
+    if state == DONE:
+        final = _read_json(output) or {}
+        status.iteration = final.get("n_steps", final.get("n_iter"))
+        status.target = "steps" if sampler == "emcee" else "iterations"
+        if sampler == "emcee" and summary and "emcee" in summary:
+            status.converged = bool(summary["emcee"].get("converged"))
+            failures = summary["emcee"].get("convergence_failures") or []
+            status.convergence = ("all checks pass" if status.converged
+                                  else "; ".join(failures) or "stopping rule not met")
+        elif sampler == "dynesty":
+            status.converged, status.convergence = True, f"dlogz < {final.get('dlogz', '?')}"
+        return status
+    if progress:
+        status.iteration = progress["iteration"]
+        numbers = _emcee_numbers if sampler == "emcee" else _dynesty_numbers
+        numbers(status, progress, now, state == RUNNING)
+    return status
+
+
+def _invocations(root: Path, run: Run | None = None) -> list[dict]:
+    """Recorded invocations (newest first): of ``run``'s samplers, else of any run under ``root``."""
+    dirs = [run.checkpoint_dir(s) for s in SAMPLERS] if run else list((root / "checkpoints").glob("*/*/*"))
+    records = [r for r in (_read_json(d / INVOCATION) for d in dirs) if r]
+    return sorted(records, key=lambda r: r.get("recorded", 0), reverse=True)
+
+
+def workflow_alive(record: dict) -> bool:
+    """The recorded Snakemake process is alive, or another Snakemake runs in the same directory."""
+    if alive(record):
+        return True
+    if record.get("host") != socket.gethostname():
+        return False
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        try:
+            if proc.info["cmdline"] and is_snakemake(proc.info["cmdline"]) and proc.info["cwd"] == record.get("cwd"):
+                return True
+        except (psutil.Error, KeyError):
+            continue
+    return False
+
+
+def resume_command(record: dict | None, alive_now: bool) -> str:
+    """The command that continues the workflow from its checkpoints."""
+    if not record or record.get("spawned"):
+        return ("rerun the command that started the workflow, with --rerun-incomplete "
+                "(after 'snakemake --unlock' if Snakemake says the directory is locked)")
+    argv = list(record["argv"])
+    if len(argv) > 1 and Path(argv[1]).name == "snakemake" and Path(argv[0]).name.startswith("python"):
+        argv = argv[1:]  # the interpreter running the snakemake script: the user typed the script
+    args = [a for a in argv if a not in RERUN_FLAGS]
+    steps = []
+    locks = Path(record.get("workdir", record["cwd"])) / ".snakemake" / "locks"
+    if not alive_now and locks.is_dir() and any(locks.iterdir()):
+        steps.append(shlex.join(args + ["--unlock"]))
+    steps.append(shlex.join(args + ["--rerun-incomplete"]))
+    return f"cd {shlex.quote(record['cwd'])} && " + " && ".join(steps)
+
+
+def run_status(run: Run, now: float | None = None) -> RunStatus:
+    now = time.time() if now is None else now
+    summary = _read_json(run.dir / SUMMARY)
+    samplers = [sampler_status(run, s, summary, now) for s in run_samplers(run)]
+    states = {s.state for s in samplers}
+    records = _invocations(run.root, run)
+    alive_now = bool(records) and workflow_alive(records[0])
+    if RUNNING in states or (alive_now and not (states == {DONE} and summary)):
+        state = RUNNING
+    elif states == {DONE} and summary is not None:
+        state = DONE
+    elif states == {NOT_STARTED}:
+        state = NOT_STARTED
+    else:
+        state = INTERRUPTED
+    converged = None
+    if summary and "emcee" in summary:
+        converged = bool(summary["emcee"].get("converged"))
+    elif any(s.converged is not None for s in samplers):
+        converged = all(s.converged for s in samplers if s.converged is not None)
+    updates = [s.last_update for s in samplers if s.last_update] + [_newest_mtime([run.dir / SUMMARY]) or 0]
+    status = RunStatus(run.key, state, samplers, converged, max(updates) or None)
+    if state == INTERRUPTED:
+        records = records or _invocations(run.root)
+        status.resume = resume_command(records[0] if records else None, alive_now)
+    return status
+
+
+def results_status(root, now: float | None = None) -> list[RunStatus]:
+    """The status of every run under ``root`` (raises NotAResultsRoot when it holds none)."""
+    return [run_status(run, now) for run in find_runs(root)]
+
+
+def _age(t: float | None, now: float) -> str:
+    if not t:
+        return "-"
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+    return f"{stamp} ({duration(now - t)} ago)"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def _converged(value: bool | None, detail: str) -> str:
+    """'yes'/'no' with the reason for a finished sampler; how far it got for one that is not."""
+    if value is None:
+        return detail or "-"
+    word = "yes" if value else "NO"
+    return f"{word}: {detail}" if detail else word
+
+
+def format_status(statuses: list[RunStatus], now: float | None = None) -> str:
+    """A table of every run and its samplers, then how to resume the interrupted ones."""
+    now = time.time() if now is None else now
+    rows = [("run", "state", "sampler", "iteration", "last update", "ETA", "converged")]
+    for st in statuses:
+        for i, s in enumerate(st.samplers):
+            iteration = "-" if s.iteration is None else f"{s.iteration} {s.target}".strip()
+            rows.append((st.run if i == 0 else "", st.state if i == 0 else "", f"{s.sampler} ({s.state})",
+                         iteration, _age(s.last_update, now), duration(s.eta_s) if s.state == RUNNING else "-",
+                         _converged(s.converged, s.convergence)))
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
+    counts = {}
+    for st in statuses:
+        counts[st.state] = counts.get(st.state, 0) + 1
+    if not statuses:
+        return "no run has reached its pre-flight job yet"
+    plural = "" if len(statuses) == 1 else "s"
+    lines += ["", f"{len(statuses)} run{plural}: " + ", ".join(f"{n} {state}" for state, n in counts.items())]
+    commands = sorted({st.resume for st in statuses if st.state == INTERRUPTED and st.resume})
+    for command in commands:
+        lines += ["", "To resume the interrupted runs from their checkpoints:", f"  {command}"]
+    return "\n".join(lines)

@@ -1,0 +1,192 @@
+"""``janusfit status`` and ``janusfit compare`` on real result directories.
+
+One real workflow (ΛCDM on JLA, both samplers, one job at a time) is watched
+while it runs, killed with ``kill -9`` of its process group while its first
+sampler runs, and resumed with the exact command ``janusfit status`` prints.
+Its prior (Ωm in [0.4, 1], well above JLA's Ωm = 0.295 ± 0.034) makes it
+differ from the shared JLA run by far more than the errors, which
+``janusfit compare`` must flag, while comparing a run with itself must flag
+nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from snakemake_runner import start, write_config
+
+OM_PRIOR = [0.4, 1.0]
+
+
+def _progress_files(directory):
+    return list((directory / "results" / "checkpoints").glob("*/*/*/progress.json"))
+
+
+@pytest.fixture(scope="module")
+def killed_then_resumed(tmp_path_factory, shared_data, janusfit_cli):
+    """Status while running, after a kill -9, and after the printed resume command finished."""
+    directory = tmp_path_factory.mktemp("killed")
+    write_config(directory, shared_data, models=["lcdm"], priors={"lcdm": {"Om": OM_PRIOR}},
+                 cores={"performance": 1, "efficiency": 0},
+                 emcee={"max_steps": 10000, "checkpoint": {"steps": 200, "seconds": 1}, "stop": {"enabled": False}},
+                 dynesty={"nlive": 500, "checkpoint_seconds": 1})
+    results = directory / "results"
+    proc = start(directory, "--cores", "1")  # one job at a time: the second sampler waits its turn
+    deadline = time.monotonic() + 600
+    while not _progress_files(directory):
+        assert proc.poll() is None, f"workflow ended before its first checkpoint:\n{proc.stderr.read()[-3000:]}"
+        assert time.monotonic() < deadline, "no checkpoint within 600 s"
+        time.sleep(0.1)
+    running = janusfit_cli("status", results, "--json")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    killed_text = janusfit_cli("status", results)
+    killed = janusfit_cli("status", results, "--json")
+    resume = killed_text.stdout.strip().splitlines()[-1].strip()
+    resumed = subprocess.run(["bash", "-c", resume], capture_output=True, text=True, timeout=1200)
+    return {"dir": directory, "running": running, "killed_text": killed_text, "killed": killed,
+            "resume": resume, "resumed": resumed, "done": janusfit_cli("status", results, "--json"),
+            "done_text": janusfit_cli("status", results)}
+
+
+def test_status_while_the_workflow_runs(killed_then_resumed):
+    done = killed_then_resumed["running"]
+    assert done.returncode == 0, done.stderr
+    (status,) = json.loads(done.stdout)
+    assert (status["run"], status["state"]) == ("jla/lcdm", "running")
+    states = sorted(s["state"] for s in status["samplers"])
+    assert states == ["not started", "running"]
+    (running,) = [s for s in status["samplers"] if s["state"] == "running"]
+    assert running["iteration"] > 0 and running["last_update"] > 0
+
+
+def test_status_after_kill_9_says_interrupted_and_how_to_resume(killed_then_resumed):
+    done, text = killed_then_resumed["killed"], killed_then_resumed["killed_text"]
+    assert done.returncode == 1 and text.returncode == 1
+    (status,) = json.loads(done.stdout)
+    assert status["state"] == "interrupted"
+    assert sorted(s["state"] for s in status["samplers"]) == ["interrupted", "not started"]
+    (interrupted,) = [s for s in status["samplers"] if s["state"] == "interrupted"]
+    before = json.loads(killed_then_resumed["running"].stdout)[0]["samplers"]
+    running = next(s for s in before if s["state"] == "running")
+    assert interrupted["sampler"] == running["sampler"] and interrupted["iteration"] >= running["iteration"] > 0
+    config = killed_then_resumed["dir"] / "config.yaml"
+    resume = killed_then_resumed["resume"]
+    # kill -9 left Snakemake's lock: unlock first, then rerun the same command.
+    assert resume.startswith(f"cd {killed_then_resumed['dir']} && ")
+    assert "--unlock && " in resume and resume.endswith("--rerun-incomplete")
+    assert resume.count(f"--configfile {config}") == 2
+    assert "To resume the interrupted runs from their checkpoints:" in text.stdout
+
+
+def test_the_printed_resume_command_finishes_the_workflow_from_its_checkpoints(killed_then_resumed):
+    resumed = killed_then_resumed["resumed"]
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    done = killed_then_resumed["done"]
+    assert done.returncode == 0
+    (status,) = json.loads(done.stdout)
+    assert status["state"] == "done" and all(s["state"] == "done" for s in status["samplers"])
+    summary = json.loads((killed_then_resumed["dir"] / "results/jla/lcdm/summary.json").read_text())
+    (interrupted,) = [s for s in json.loads(killed_then_resumed["killed"].stdout)[0]["samplers"]
+                      if s["state"] == "interrupted"]
+    # The interrupted sampler continued from its checkpoint, the other started afresh.
+    resumes = {s: summary[s]["resumes"] for s in ("emcee", "dynesty")}
+    assert len(resumes.pop(interrupted["sampler"])) == 1 and list(resumes.values()) == [[]]
+    emcee = next(s for s in status["samplers"] if s["sampler"] == "emcee")
+    assert emcee["iteration"] == summary["emcee"]["n_steps"] == 10000
+    assert status["converged"] == summary["emcee"]["converged"]
+    assert "1 run: 1 done" in killed_then_resumed["done_text"].stdout
+
+
+def test_status_of_a_finished_workflow(jla_run, janusfit_cli):
+    done = janusfit_cli("status", "results", cwd=jla_run)  # the default root, from the workflow's directory
+    assert done.returncode == 0, done.stderr
+    assert "2 runs: 2 done" in done.stdout and "To resume" not in done.stdout
+    for line in done.stdout.splitlines()[1:3]:
+        assert "emcee (done)" in line or "dynesty (done)" in line
+
+
+def test_compare_matches_bayes_factors_listed_in_either_order(jla_run, tmp_path, janusfit_cli):
+    """A workflow listing its models the other way round writes ln B(lcdm : janus) = −ln B(janus : lcdm)."""
+    b = tmp_path / "results"
+    shutil.copytree(jla_run / "results", b, ignore=shutil.ignore_patterns("checkpoints", "export"))
+    (row,) = json.loads((b / "jla/comparison.json").read_text())
+    swapped = {**row, "model_a": row["model_b"], "model_b": row["model_a"], "ln_B": -row["ln_B"]}
+    (b / "jla/comparison.json").write_text(json.dumps([swapped]))
+    result = json.loads(janusfit_cli("compare", jla_run / "results", b, "--json").stdout)
+    (ln_b,) = [r for r in result["rows"] if r["quantity"].startswith("ln B")]
+    assert ln_b["quantity"] == "ln B(janus : lcdm)" and ln_b["a"] == ln_b["b"] == row["ln_B"]
+    assert not ln_b["flagged"]
+
+
+def test_compare_a_run_with_itself_flags_nothing(jla_run, janusfit_cli):
+    root = jla_run / "results"
+    done = janusfit_cli("compare", root, root, "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["n_flagged"] == 0 and result["only_in_a"] == result["only_in_b"] == []
+    assert {r["subject"] for r in result["rows"]} == {"jla/janus", "jla/lcdm", "jla"}
+    assert all(r["delta"] in (0.0, None) for r in result["rows"])
+
+
+def test_compare_flags_what_moved_by_more_than_the_combined_error(jla_run, killed_then_resumed, janusfit_cli):
+    a, b = jla_run / "results", killed_then_resumed["dir"] / "results"
+    done = janusfit_cli("compare", a, b, "--json")
+    assert done.returncode == 0, done.stderr
+    rows = {(r["subject"], r["quantity"]): r for r in json.loads(done.stdout)["rows"]}
+    om = rows[("jla/lcdm", "Om (mean ± sd)")]
+    sa = json.loads((a / "jla/lcdm/summary.json").read_text())["parameters"]["Om"]
+    sb = json.loads((b / "jla/lcdm/summary.json").read_text())["parameters"]["Om"]
+    assert (om["a"], om["a_err"], om["b"], om["b_err"]) == (sa["mean"], sa["sd"], sb["mean"], sb["sd"])
+    assert om["b"] > OM_PRIOR[0] and om["flagged"] and om["n_sigma"] > 2
+    # The prior cuts off most of the likelihood: ln Z(ΛCDM) drops by several nats.
+    assert rows[("jla/lcdm", "ln Z")]["flagged"] and rows[("jla/lcdm", "ln Z")]["delta"] < -2
+    assert not rows[("jla/lcdm", "chi2_min")]["flagged"]  # no error, never flagged
+    assert json.loads(done.stdout)["only_in_a"] == ["jla/janus"]
+    text = janusfit_cli("compare", a, b)
+    om_line = next(line for line in text.stdout.splitlines() if "Om (mean ± sd)" in line)
+    assert om_line.endswith("<< changed") and f"{sb['mean']:.3f} ± {sb['sd']:.3f}" in om_line
+
+
+def test_status_and_compare_refuse_a_directory_that_is_not_a_results_root(jla_run, tmp_path, janusfit_cli):
+    shutil.copytree(jla_run / "results" / "logs", tmp_path / "logs")  # a folder of a workflow, but not its root
+    for args in (("status", tmp_path), ("compare", jla_run / "results", tmp_path)):
+        done = janusfit_cli(*args)
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr.startswith(f"janusfit {args[0]}: '{tmp_path}' is not the results directory of a "
+                                      "janusfit workflow: it holds no run")
+    missing = tmp_path / "nosuch"
+    done = janusfit_cli("status", missing)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"janusfit status: '{missing}' is not a directory; give the results directory")
+
+
+def test_compare_refuses_results_with_no_run_in_common(jla_run, tmp_path, janusfit_cli):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for root, dropped in ((a, "lcdm"), (b, "janus")):
+        shutil.copytree(jla_run / "results", root, ignore=shutil.ignore_patterns("checkpoints", "export"))
+        shutil.rmtree(root / "jla" / dropped)
+    done = janusfit_cli("compare", a, b)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"janusfit compare: '{a}' and '{b}' have no finished run in common "
+                                   "(jla/janus against jla/lcdm)")
+
+
+def test_compare_and_export_refuse_results_with_no_finished_run(jla_run, tmp_path, janusfit_cli):
+    """A workflow stopped before any summary: nothing to compare or export, and nothing is written."""
+    root = tmp_path / "results"
+    shutil.copytree(jla_run / "results", root, ignore=shutil.ignore_patterns("summary.json", "export", "checkpoints"))
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    for args in (("compare", root, jla_run / "results"), ("export", root)):
+        done = janusfit_cli(*args)
+        assert done.returncode == 2
+        assert done.stderr.strip() == (f"janusfit {args[0]}: '{root}' has no finished run (no '<dataset>/<model>/"
+                                       "summary.json'); 'janusfit status' shows where its runs stand")
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before

@@ -1,0 +1,151 @@
+"""The live progress record and figure beside emcee's checkpoint: cheap, and never able to harm a run.
+
+The samplers run in-process on JLA binned with diagonal errors (well under a
+second each), as in tests/test_checkpoint_store.py. Costs are counted in
+drawings and imports, not seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from janusfit.likelihood import Posterior
+from janusfit.models import get_model
+from janusfit.sampling.emcee_runner import EmceeSettings, run_emcee
+from janusfit.sampling.fingerprint import make_fingerprint
+from janusfit.sampling.progress import EmceeProgress, _replace
+from janusfit.sampling.session import CheckpointSession
+from test_checkpoint_store import Log, jla_diagonal
+
+EMCEE = dict(n_walkers=8, max_steps=600, checkpoint_steps=100, checkpoint_seconds=1e9, check_every=100,
+             stop_on_convergence=False)
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def posterior(shared_data) -> Posterior:
+    return Posterior(get_model("lcdm"), [jla_diagonal(shared_data)])
+
+
+def _run(directory: Path, posterior, warnings=None, **overrides):
+    settings = EmceeSettings(**{**EMCEE, **overrides})
+    log, warn = Log(), (warnings if warnings is not None else Log())
+    fingerprint = make_fingerprint(posterior, "emcee", settings.chain_settings())
+    with CheckpointSession(directory / "ck", fingerprint, log=log) as session:
+        run_emcee(posterior, settings, session, directory / "chain.h5", log=log, warn=warn)
+    with h5py.File(directory / "chain.h5") as f:
+        return f["mcmc/chain"][:], f["mcmc/log_prob"][:]
+
+
+def test_figure_and_record_beside_the_checkpoint_leave_the_chain_unchanged(tmp_path, posterior):
+    with_figure = _run(tmp_path / "a", posterior, progress_figure_seconds=0.0)  # drawn at every checkpoint
+    without = _run(tmp_path / "b", posterior, progress_figure=False)
+    for x, y in zip(with_figure, without):
+        np.testing.assert_array_equal(x, y)
+    ck = tmp_path / "a" / "ck"
+    assert (ck / "progress.png").read_bytes()[:8] == PNG
+    assert not (tmp_path / "b" / "ck" / "progress.png").exists()
+    record = json.loads((ck / "progress.json").read_text())
+    assert record["iteration"] == 600 and record["final"] and record["max_steps"] == 600
+    assert [it for it, _ in record["tau_history"]] == [100, 200, 300, 400, 500, 600]
+    assert 0.0 < record["acceptance"] < 1.0
+    assert not list(ck.glob(".progress*"))  # no temporary file left behind
+
+
+def test_a_figure_that_cannot_be_written_is_a_warning_and_the_run_goes_on(tmp_path, posterior):
+    reference = _run(tmp_path / "ref", posterior, progress_figure_seconds=0.0)
+    (tmp_path / "bad" / "ck").mkdir(parents=True)
+    (tmp_path / "bad" / "ck" / "progress.png").mkdir()  # a directory where the figure goes: every write fails
+    warnings = Log()
+    damaged = _run(tmp_path / "bad", posterior, warnings=warnings, progress_figure_seconds=0.0)
+    for x, y in zip(reference, damaged):
+        np.testing.assert_array_equal(x, y)
+    assert len(warnings) == 1  # once, not at every checkpoint
+    assert warnings[0].startswith(f"could not write progress.png in '{tmp_path / 'bad' / 'ck'}' (IsADirectoryError")
+    assert warnings[0].endswith("sampling goes on, the checkpoint is not affected")
+    assert json.loads((tmp_path / "bad" / "ck" / "progress.json").read_text())["final"]
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_the_figure_is_drawn_at_most_once_per_interval_and_at_the_end(tmp_path):
+    settings = EmceeSettings(**{**EMCEE, "progress_figure_seconds": 60.0})
+    clock = Clock()
+    progress = EmceeProgress(tmp_path, settings, ["Om"], {"Om": r"$\Omega_m$"}, clock=clock)
+    rng = np.random.default_rng(1)
+    drawn = []
+    for k in range(1, 11):  # ten checkpoints 25 s apart, from the session's start at 0 s
+        clock.now += 25.0
+        progress.observe(rng.normal(size=(100, 8, 1)), rng.normal(size=(100, 8)), np.full(8, 40))
+        progress.checkpoint(100 * k, [(100 * j, 5.0) for j in range(1, k + 1)], [5.0], final=k == 10)
+        drawn.append(progress.n_drawn)
+    # Due at 75 s (the first checkpoint past 60 s since the start), then 150 s, 225 s; and at the end.
+    assert drawn == [0, 0, 1, 1, 1, 2, 2, 2, 3, 4]
+    # The trace kept for the figure stays bounded however long the run.
+    assert len(progress._trace.array()) <= 1000
+
+
+def test_a_run_shorter_than_the_interval_draws_no_figure_unless_one_is_there_to_update(tmp_path):
+    settings = EmceeSettings(**{**EMCEE, "progress_figure_seconds": 60.0})
+    rng = np.random.default_rng(2)
+    for existing in (False, True):
+        directory = tmp_path / str(existing)
+        directory.mkdir()
+        if existing:  # a figure an earlier session drew before it was interrupted
+            (directory / "progress.png").write_bytes(b"stale")
+        clock = Clock()
+        progress = EmceeProgress(directory, settings, ["Om"], clock=clock)
+        for k in (1, 2):
+            clock.now += 10.0
+            progress.observe(rng.normal(size=(100, 8, 1)), rng.normal(size=(100, 8)), np.full(8, 40))
+            progress.checkpoint(100 * k, [(100, 5.0), (200, 5.0)][:k], [5.0], final=k == 2)
+        assert progress.n_drawn == int(existing)
+        assert (directory / "progress.png").exists() == existing
+        if existing:
+            assert (directory / "progress.png").read_bytes()[:8] == PNG
+
+
+def test_sampling_without_the_figure_never_imports_matplotlib(tmp_path, shared_data):
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from pathlib import Path
+        from test_progress import _run, jla_diagonal
+        from janusfit.likelihood import Posterior
+        from janusfit.models import get_model
+        posterior = Posterior(get_model("lcdm"), [jla_diagonal(Path({str(shared_data)!r}))])
+        _run(Path(sys.argv[1]) / "off", posterior, progress_figure=False)
+        print("matplotlib" in sys.modules)
+        _run(Path(sys.argv[1]) / "on", posterior, progress_figure_seconds=0.0)
+        print("matplotlib" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
+
+
+def test_a_replacement_cut_short_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "progress.png"
+    target.write_bytes(b"old figure")
+
+    def half_then_fail(tmp):
+        Path(tmp).write_bytes(b"half a fig")
+        raise OSError("killed mid-write")
+
+    with pytest.raises(OSError, match="killed mid-write"):
+        _replace(target, half_then_fail)
+    assert target.read_bytes() == b"old figure"
+    assert [p.name for p in tmp_path.iterdir()] == ["progress.png"]

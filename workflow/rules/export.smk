@@ -1,0 +1,37 @@
+# Exports for other tools: GetDist chains and an ArviZ file per run, a LaTeX
+# table per dataset (janusfit.export; `janusfit export` writes the same files).
+
+
+def export_inputs(wildcards):
+    base = f"{RESULTS}/{wildcards.dataset}/{wildcards.model}"
+    files = {"summary": f"{base}/summary.json"}
+    if "emcee" in SAMPLERS:
+        files.update(chain=f"{base}/emcee/chain.h5", convergence=f"{base}/convergence.json")
+    if "dynesty" in SAMPLERS:
+        files["samples"] = f"{base}/dynesty/samples.h5"
+    return files
+
+
+rule export:
+    input:
+        unpack(export_inputs),
+    output:
+        directory(f"{RESULTS}/{{dataset}}/{{model}}/export"),
+    log:
+        f"{RESULTS}/logs/export/{{dataset}}/{{model}}.log",
+    threads: 1
+    script:
+        "../../scripts/export_run.py"
+
+
+rule export_table:
+    input:
+        summaries=lambda wc: expand(f"{RESULTS}/{{dataset}}/{{model}}/summary.json", dataset=wc.dataset, model=MODELS),
+        comparison=lambda wc: [f"{RESULTS}/{wc.dataset}/comparison.json"] if has_comparison() else [],
+    output:
+        f"{RESULTS}/{{dataset}}/constraints.tex",
+    log:
+        f"{RESULTS}/logs/export/{{dataset}}.log",
+    threads: 1
+    script:
+        "../../scripts/export_table.py"
