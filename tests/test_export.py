@@ -27,6 +27,7 @@ from janusfit.export import export_run, export_table  # noqa: E402
 from janusfit.export.draws import read_emcee, walker_groups  # noqa: E402
 from janusfit.export.inference_data import write_posterior_nc  # noqa: E402
 from janusfit.export.run import ExportError  # noqa: E402
+from janusfit.export.table import table  # noqa: E402
 from janusfit.formatting import decimals  # noqa: E402
 
 MODELS = {"janus": "q0", "lcdm": "Om"}
@@ -129,6 +130,18 @@ def test_latex_table_has_every_constraint_and_bayes_factor(jla_run):
     assert body.count("{") == body.count("}")
     rows = [line for line in body.splitlines() if line.endswith(r"\\") and "multicolumn" not in line]
     assert len(rows) == 3 and all(line.count("&") == 3 for line in rows)
+
+
+def test_latex_table_gives_a_posterior_piled_against_a_prior_edge_as_a_limit():
+    """Union3 JANUS: q0 piled against q0 = 0 is a lower limit, not the median of the edge."""
+    q0 = {"mean": -0.0079, "sd": 0.0070, "median": -0.0062, "q16": -0.0152, "q84": -0.0014, "q025": -0.0260,
+          "q975": -0.0002, "bound": "upper", "edge": 0.0, "limit": -0.0220, "credibility": 0.95}
+    summary = {"dataset": "union3", "model": "janus", "n_data": 22, "param_names": ["q0"],
+               "labels": {"q0": "$q_0$"}, "parameters": {"q0": q0}, "chi2_min": 26.1,
+               "dynesty": {"logz": 29.19, "logz_err": 0.06}}
+    tex = table([summary], [])
+    assert "$q_0 > -0.0220$ (95\\,\\%)" in tex
+    assert "-0.0062" not in tex
 
 
 @pytest.mark.parametrize("n_walkers, n_groups", [(32, 4), (34, 4), (36, 8), (3, 4), (50, 3), (8, 8)])

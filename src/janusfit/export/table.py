@@ -1,7 +1,9 @@
 """A LaTeX table of one dataset's constraints and Bayes factors, for a paper.
 
 One row per model: each parameter as median with its 68 % interval (emcee,
-after burn-in), χ²_min and ln Z (dynesty); then one line per pair of models
+after burn-in), or as a one-sided 95 % limit when its posterior is piled
+against a prior edge (see :mod:`janusfit.diagnostics.bounds`), χ²_min and
+ln Z (dynesty); then one line per pair of models
 with ln B, its Kass & Raftery label, ΔAIC and ΔBIC. Numbers are rounded to two
 significant digits of their error. Plain ``tabular`` with ``\\hline``: it
 compiles without extra packages.
@@ -26,6 +28,12 @@ def _model(name: str) -> str:
 
 
 def _constraint(name: str, label: str, stats: dict) -> str:
+    """Median with its 68 % interval, or the one-sided limit of a posterior piled against a prior edge."""
+    if stats.get("bound") is not None:
+        # Piled against the upper edge: the data say only how far below it the parameter may go.
+        relation = ">" if stats["bound"] == "upper" else "<"
+        d = decimals(stats["sd"])
+        return f"${label.strip('$')} {relation} {stats['limit']:.{d}f}$ ({100 * stats['credibility']:g}\,\%)"
     median, up, down = stats["median"], stats["q84"] - stats["median"], stats["median"] - stats["q16"]
     d = decimals(min(up, down))
     return f"${label.strip('$')} = {median:.{d}f}^{{+{up:.{d}f}}}_{{-{down:.{d}f}}}$"
@@ -42,7 +50,8 @@ def table(summaries: list[dict], comparison: list[dict]) -> str:
         f"% Constraints and Bayes factors on {dataset} ({summaries[0]['n_data']} data points), written by",
         f"% janusfit {__version__} from {dataset}/<model>/{SUMMARY}"
         + (f" and {dataset}/{COMPARISON}." if comparison else "."),
-        "% Parameters: median and 68 % interval (emcee, after burn-in); ln Z: dynesty; ln B = ln Z_a - ln Z_b.",
+        "% Parameters: median and 68 % interval, or a one-sided limit (emcee, after burn-in); ln Z: dynesty; "
+        "ln B = ln Z_a - ln Z_b.",
         r"\begin{tabular}{llrr}",
         r"\hline",
         r"Model & Constraints & $\chi^2_{\rm min}$ & $\ln Z$ \\",
