@@ -25,12 +25,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import emcee
 import numpy as np
 from scipy.special import ndtri
-from scipy.stats import rankdata
 
 from ..errors import ConfigError
+from ..imports import import_emcee
+
+emcee = import_emcee()
 
 DEFAULT_THRESHOLDS = {
     "min_n_over_tau": 50.0,
@@ -100,8 +101,22 @@ def rank_normalise(chains: list[np.ndarray]) -> list[np.ndarray]:
     smallest and largest draws map to symmetric z.
     """
     flat = _pooled(chains)
-    ranks = rankdata(flat, method="average")
+    ranks = average_ranks(flat)
     return _like(ndtri((ranks - 0.375) / (flat.size + 0.25)), chains)
+
+
+def average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of ``x``, ties given their average: ``scipy.stats.rankdata(x, method="average")``.
+
+    Written out because importing ``scipy.stats`` costs every convergence job 1–2 s.
+    """
+    order = np.argsort(x, kind="stable")
+    ordered = x[order]
+    first = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    counts = np.diff(np.r_[first, x.size])
+    ranks = np.empty(x.size)
+    ranks[order] = np.repeat(first + (counts + 1) / 2.0, counts)
+    return ranks
 
 
 def _rhat(chains: list[np.ndarray]) -> float:

@@ -39,11 +39,11 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import emcee
 import h5py
 import numpy as np
 
 from ..atomic import atomic_path
+from ..imports import import_emcee
 from ..errors import CheckpointError, ConfigError
 from .autocorr import MAX_LAG, AutocorrTime
 from .domain import require_domain_overlap
@@ -51,6 +51,7 @@ from .progress import EmceeProgress
 from .session import CheckpointSession, Interrupted
 from .store import clean_partial, commit, quarantine, verified
 
+emcee = import_emcee()
 SEGMENT = re.compile(r"^seg_(\d{10})_(\d{10})\.npz$")
 CHUNK_BYTES = 256 << 10  # of the final HDF5 file's datasets
 
