@@ -5,6 +5,7 @@ import math
 import re
 
 import pytest
+from snakemake.utils import validate
 from test_checkpoint_store import jla_diagonal, run_emcee_in
 
 from janusfit.errors import JanusfitError
@@ -13,17 +14,12 @@ from janusfit.models import get_model
 from janusfit.stages.diagnose import read_chain, summary
 
 
-def test_a_nan_evidence_error_stops_the_summary_naming_the_field(tmp_path, shared_data):
+def test_a_nan_evidence_error_stops_the_summary_naming_the_field(tmp_path, shared_data, repo):
     jla = shared_data / "jla"
     config = {"datasets": {"jla": {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
                                    "cov": str(jla / "jla_mub_covmatrix.txt")}},
-              "models": ["lcdm"], "samplers": ["dynesty"], "priors": {}, "on_change": "error",
-              "emcee": {"n_walkers": None, "max_steps": 100, "seed": 1, "moves": "de",
-                        "checkpoint": {"steps": 100, "seconds": 60},
-                        "stop": {"enabled": False, "check_every": 50, "n_over_tau": 50, "tau_rel_change": 0.01}},
-              "dynesty": {"nlive": 50, "dlogz": 0.5, "method": "static", "bound": "multi", "sample": "auto",
-                          "seed": 1, "checkpoint_seconds": 60, "repeats": 1},
-              "convergence": {}}
+              "models": ["lcdm"], "samplers": ["dynesty"], "dynesty": {"nlive": 50, "dlogz": 0.5, "seed": 1}}
+    validate(config, str(repo / "workflow/schemas/config.schema.yaml"))  # every other key at its default
     evidence = tmp_path / "evidence.json"
     evidence.write_text(json.dumps({"logz": -20.0, "logz_err": math.nan, "logz_err_running": 0.1, "n_calls": 1000,
                                     "resumes": [], "information": 0.0, "repeats": None, "domain": None,
