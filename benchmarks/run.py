@@ -5,8 +5,11 @@
 
 Sections (see each module's docstring for exactly what is timed):
 likelihood (bench_likelihood), checkpoint (bench_checkpoint), end_to_end
-(bench_end_to_end), scale (bench_scale), startup (bench_startup), memory
-(bench_memory: the memory estimator against measured peaks).
+(bench_end_to_end), scale (bench_scale), startup (bench_startup: also each
+rule script, against the baseline), memory (bench_memory: the memory
+estimator against measured peaks), workflow (bench_workflow: whole
+Snakemake runs, against the baseline). ``--baseline REF`` is the git commit
+the start-up and workflow rows compare with (default ``common.BASELINE``).
 ``--sections`` runs a subset. The JSON goes to
 benchmarks/results/<host>-<date>[-<sections>][-quick].json (the sections
 named only for a subset); the table is printed in
@@ -24,16 +27,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import common  # noqa: E402
 from common import RESULTS, machine, shared_data  # noqa: E402
 
-SECTIONS = ("likelihood", "checkpoint", "end_to_end", "scale", "startup", "memory")
+SECTIONS = ("likelihood", "checkpoint", "end_to_end", "scale", "startup", "memory", "workflow")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs, fewer repetitions (< 3 min)")
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
+    parser.add_argument("--baseline", default=common.BASELINE,
+                        help=f"git commit the start-up and workflow rows compare with (default {common.BASELINE})")
     args = parser.parse_args()
+    common.BASELINE = args.baseline
     sections = [s for s in args.sections.split(",") if s]
     unknown = set(sections) - set(SECTIONS)
     if unknown:
@@ -161,7 +168,27 @@ def _rows_startup(res: dict) -> list:
     return [["start-up", "process start → first Pantheon+ ΛCDM call, warm numba cache",
              f"{res['warm_median_s']:.2f} s", f"stages (s): {stages}", "—", "≤2 s", res["status"]],
             ["start-up", "the same, cold (empty) numba cache", f"{res['cold']['total_s']:.2f} s", "compiles every kernel",
-             "—", "—", "—"]]
+             "—", "—", "—"]] + (_rows_rules(res["rules"]) if "rules" in res else [])
+
+
+def _rows_rules(res: dict) -> list:
+    out = []
+    for r in res["rows"]:
+        new, old = r["new"], r["old"]
+        out.append(["start-up", f"process start → stage function, scripts/{r['script']}, warm",
+                    f"{new['total_s']:.2f} s (Snakemake preamble {new['preamble_s']:.2f}, janusfit "
+                    f"{new['janusfit_s']:.2f})",
+                    f"{res['baseline']}: {old['total_s']:.2f} s (janusfit {old['janusfit_s']:.2f})",
+                    f"×{r['ratio']:.1f} faster", "≤1.0 s", r["status"]])
+    return out
+
+
+def _rows_workflow(res: dict) -> list:
+    cases = {"union3": "Union3 ΛCDM, emcee: inspect_data, preflight, emcee, convergence (snakemake --cores 2)",
+             "quick_start": "quick start: default config, every job and the report (snakemake --cores 2)"}
+    return [["workflow", case, f"{res[name]['new']:.1f} s", f"{res['baseline']}: {res[name]['old']:.1f} s",
+             f"×{res[name]['ratio']:.2f} faster", f"≤{res[name]['target_s']:g} s", res[name]["status"]]
+            for name, case in cases.items()]
 
 
 def _rows_memory(res: dict) -> list:
