@@ -31,6 +31,9 @@ NEVER = {"arviz", "xarray", "corner", "matplotlib", "scipy.stats", "scipy.integr
 # dynesty (0.3–1 s) only in its sampling job. emcee, imported without
 # scipy.stats, costs ~0.03 s and is reached by every job through the config.
 ONLY_IN = {"dynesty": {"sample_dynesty.py"}}
+# The comparison and overview read JSON and write tables: no scipy, numba or samplers.
+TABLES = {"compare.py", "overview.py"}
+NOT_IN_TABLES = {"scipy", "numba", "h5py", "emcee"}
 
 
 def loaded_by(script: Path) -> set[str]:
@@ -46,6 +49,8 @@ def loaded_by(script: Path) -> set[str]:
 def test_rule_script_imports_only_what_its_job_uses(script):
     modules = loaded_by(SCRIPTS / script)
     forbidden = NEVER | {name for name, scripts in ONLY_IN.items() if script not in scripts}
+    if script in TABLES:
+        forbidden |= NOT_IN_TABLES
     assert not sorted(modules & forbidden), f"scripts/{script} imports {sorted(modules & forbidden)} before its work"
 
 

@@ -26,12 +26,9 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.special import ndtri
 
 from ..errors import ConfigError
 from ..imports import import_emcee
-
-emcee = import_emcee()
 
 DEFAULT_THRESHOLDS = {
     "min_n_over_tau": 50.0,
@@ -55,7 +52,7 @@ def autocorr_time(chain: np.ndarray) -> np.ndarray:
     ``tol=0`` makes emcee return its estimate however short the chain is: how
     many τ the chain spans is judged by :func:`diagnose`, not here.
     """
-    return emcee.autocorr.integrated_time(np.asarray(chain, dtype=float), tol=0, quiet=True)
+    return import_emcee().autocorr.integrated_time(np.asarray(chain, dtype=float), tol=0, quiet=True)
 
 
 def group_walkers(values: np.ndarray, n_groups: int = 4) -> list[np.ndarray]:
@@ -100,6 +97,8 @@ def rank_normalise(chains: list[np.ndarray]) -> list[np.ndarray]:
     Ties get their average rank; the offsets are Blom's (1958), which make the
     smallest and largest draws map to symmetric z.
     """
+    from scipy.special import ndtri  # 0.5–2 s: only the convergence job ranks, not every job reading this package
+
     flat = _pooled(chains)
     ranks = average_ranks(flat)
     return _like(ndtri((ranks - 0.375) / (flat.size + 0.25)), chains)
