@@ -97,7 +97,7 @@ def rule_scripts(quick: bool, log=print) -> dict:
     """Process start to each rule script's stage function, this tree against the baseline, alternating."""
     sides = {"new": tree(None), "old": tree(common.BASELINE)}
     scripts = sorted(p.name for p in (REPO / "scripts").glob("*.py"))
-    reps = 2 if quick else 5
+    reps = 2 if quick else 3
     samples = {s: {side: [] for side in sides} for s in scripts}
     for script in scripts:
         for side, root in sides.items():
