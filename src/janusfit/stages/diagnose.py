@@ -13,8 +13,9 @@ from ..diagnostics import diagnose
 from ..diagnostics.bounds import describe, edge_bound
 from ..diagnostics.quadrature import cross_check, exact_evidence, prior_sensitivity
 from ..errors import JanusfitError
+from ..imports import import_emcee
 from ..run import load_run
-from ..sampling.emcee_runner import chain_problem, emcee
+from ..sampling.emcee_runner import chain_problem
 
 
 class ConvergenceFailed(JanusfitError):
@@ -26,7 +27,7 @@ def read_chain(path):
     if problem:
         raise JanusfitError(f"the final chain '{path}' cannot be read ({problem}). Rerun Snakemake: the damaged "
                             "file is set aside and the emcee job rebuilds it from its checkpoint segments")
-    backend = emcee.backends.HDFBackend(str(path), read_only=True)
+    backend = import_emcee().backends.HDFBackend(str(path), read_only=True)
     return backend.get_chain(), backend.get_log_prob(), backend.accepted
 
 
