@@ -51,6 +51,10 @@ def main() -> None:
     print(f"janusfit benchmarks ({'quick' if args.quick else 'full'}) on {info['cpu']}, {info['cores']} cores, "
           f"Python {info['python']}, numpy {info['numpy']}, astropy {info['astropy']}, numba {info['numba']}")
     results = {"machine": info, "quick": args.quick, "started": datetime.datetime.now().isoformat(timespec="seconds")}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    # A subset says which sections it holds, so it never overwrites a full run of the same day.
+    subset = "" if set(sections) == set(SECTIONS) else "-" + "+".join(sections)
+    path = RESULTS / f"{info['host']}-{datetime.date.today().isoformat()}{subset}{'-quick' if args.quick else ''}.json"
     t_all = time.perf_counter()
     for name in sections:
         module = __import__(f"bench_{name}")
@@ -58,14 +62,12 @@ def main() -> None:
         t0 = time.perf_counter()
         results[name] = module.run(args.quick, log=lambda msg: print(msg, flush=True))
         results[name]["elapsed_s"] = time.perf_counter() - t0
+        # Saved after every section, so a failure in a later one keeps what was measured.
+        path.write_text(json.dumps(results, indent=1, default=float) + "\n")
     results["elapsed_s"] = time.perf_counter() - t_all
 
     table = render(results)
     print("\n" + table)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    # A subset says which sections it holds, so it never overwrites a full run of the same day.
-    subset = "" if set(sections) == set(SECTIONS) else "-" + "+".join(sections)
-    path = RESULTS / f"{info['host']}-{datetime.date.today().isoformat()}{subset}{'-quick' if args.quick else ''}.json"
     path.write_text(json.dumps(results, indent=1, default=float) + "\n")
     print(f"\nwrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path} "
           f"({results['elapsed_s'] / 60:.1f} min)")
