@@ -233,8 +233,7 @@ def model_alone(post, theta: np.ndarray):
         z = post.hz[0].z
         return lambda: model.E(tm, z)
     like = post.sn[0]
-    grid = like.grid if like._reduced is None else like._reduced.knots
-    return lambda: np.log(model.transverse_distance(tm, grid))
+    return lambda: np.log(model.transverse_distance(tm, like.model_grid))
 
 
 def run(quick: bool, log=print) -> dict:

@@ -9,7 +9,7 @@ from snakemake.utils import validate
 from janusfit import config as jconfig
 from janusfit.data import sources as jsources
 from janusfit.resources import workflow as jres
-from janusfit.sampling.emcee_runner import set_aside_if_unreadable
+from janusfit.sampling.emcee_hdf5 import set_aside_if_unreadable
 
 
 report: "../report/workflow.rst"

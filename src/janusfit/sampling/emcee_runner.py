@@ -30,29 +30,20 @@ after that stay in the checkpoint), or continues from its end.
 
 from __future__ import annotations
 
-import io
 import itertools
-import json
-import os
-import re
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import emcee
-import h5py
 import numpy as np
 
-from ..atomic import atomic_path
 from ..errors import CheckpointError, ConfigError
 from .autocorr import MAX_LAG, AutocorrTime
 from .domain import require_domain_overlap
+from .emcee_hdf5 import write_emcee_hdf5
 from .progress import EmceeProgress
+from .segments import SegmentChain, encode_segment
 from .session import CheckpointSession, Interrupted
-from .store import clean_partial, commit, quarantine, verified
-
-SEGMENT = re.compile(r"^seg_(\d{10})_(\d{10})\.npz$")
-CHUNK_BYTES = 256 << 10  # of the final HDF5 file's datasets
 
 
 @dataclass(frozen=True)
@@ -124,10 +115,6 @@ def minimum_walkers(ndim: int) -> int:
     return max(4, 2 * ndim)
 
 
-def _segment_name(start: int, end: int) -> str:
-    return f"seg_{start:010d}_{end:010d}.npz"
-
-
 def converged_at_check(it: int, tau: np.ndarray, resolved: np.ndarray, last_tau: np.ndarray,
                        settings: EmceeSettings) -> bool:
     """The stopping rule at a check: every τ resolved, N > n_over_tau τ_max, and τ changed by < tau_rel_change."""
@@ -156,102 +143,6 @@ class StoppingRule:
         self.last_tau, self.tau_history, self.stop_reason = state["last_tau"], state["tau_history"], state["stop_reason"]
 
 
-def _encode_segment(chain, log_prob, accepted, random_state, rule: StoppingRule) -> bytes:
-    name, keys, pos, has_gauss, cached = random_state
-    buf = io.BytesIO()
-    np.savez(
-        buf, chain=chain, log_prob=log_prob, accepted=accepted,
-        rs_name=np.array(name), rs_keys=keys, rs_pos=np.array(pos),
-        rs_has_gauss=np.array(has_gauss), rs_cached=np.array(cached),
-        last_tau=np.asarray(rule.last_tau, dtype=float),
-        tau_history=np.asarray(rule.tau_history, dtype=float).reshape(-1, 2),
-        stop_reason=np.array(rule.stop_reason),
-        stop_rule=np.array(json.dumps(rule.settings.stop_rule(), sort_keys=True)),
-    )
-    return buf.getvalue()
-
-
-def _decode_state(npz) -> dict:
-    return {
-        "coords": npz["chain"][-1],
-        "log_prob": npz["log_prob"][-1],
-        "random_state": (str(npz["rs_name"]), npz["rs_keys"], int(npz["rs_pos"]),
-                         int(npz["rs_has_gauss"]), float(npz["rs_cached"])),
-        "last_tau": npz["last_tau"],
-        "tau_history": [tuple(r) for r in npz["tau_history"]],
-        "stop_reason": str(npz["stop_reason"]),
-        # Segments written before the rule was recorded have none: their decisions are taken again.
-        "stop_rule": json.loads(str(npz["stop_rule"])) if "stop_rule" in npz.files else None,
-    }
-
-
-class SegmentChain:
-    """The committed segments of one chain, in order."""
-
-    def __init__(self, directory: Path, log=print):
-        self.dir = Path(directory)
-        self.log = log
-        self.dir.mkdir(parents=True, exist_ok=True)
-        clean_partial(self.dir, "seg_*.npz")
-        self.paths = self._load()
-
-    def _load(self) -> list[Path]:
-        """Good segments from iteration 0 on; a bad one ends the chain there."""
-        found = {}
-        for path in self.dir.glob("seg_*.npz"):
-            m = SEGMENT.match(path.name)
-            if m:
-                found.setdefault(int(m.group(1)), []).append((int(m.group(2)), path))
-        good, it = [], 0
-        while it in found:
-            end, path = max(found.pop(it))
-            if not verified(path) or not self._readable(path):
-                quarantine(path, "fails its checksum or cannot be read", self.log)
-                break
-            good.append(path)
-            it = end
-        for rest in found.values():
-            for _, path in rest:
-                if path not in good:
-                    quarantine(path, "comes after a missing or bad segment", self.log)
-        return good
-
-    @staticmethod
-    def _readable(path: Path) -> bool:
-        try:
-            with np.load(path) as npz:
-                return npz["chain"].ndim == 3 and len(npz["chain"]) > 0
-        except (OSError, ValueError, KeyError, EOFError):
-            return False
-
-    @property
-    def ends(self) -> list[int]:
-        """The iteration each segment ends at."""
-        return [int(SEGMENT.match(p.name).group(2)) for p in self.paths]
-
-    @property
-    def iteration(self) -> int:
-        return self.ends[-1] if self.paths else 0
-
-    def state(self, index: int = -1) -> dict | None:
-        """The ensemble's state at the end of segment ``index`` (default: the last), None if there is none."""
-        if not self.paths:
-            return None
-        with np.load(self.paths[index]) as npz:
-            return _decode_state(npz)
-
-    def iter_arrays(self, count: int | None = None):
-        """(chain, log_prob, accepted) of each segment (of the first ``count``), one at a time."""
-        for path in self.paths[:count]:
-            with np.load(path) as npz:
-                yield npz["chain"], npz["log_prob"], npz["accepted"]
-
-    def append(self, start: int, data: bytes, end: int) -> None:
-        path = self.dir / _segment_name(start, end)
-        commit(path, data)
-        self.paths.append(path)
-
-
 def initial_positions(posterior, n_walkers: int, rng: np.random.Generator, max_tries: int = 1000) -> np.ndarray:
     """Walkers drawn from the prior where the posterior is finite.
 
@@ -271,74 +162,6 @@ def initial_positions(posterior, n_walkers: int, rng: np.random.Generator, max_t
         f"for model '{posterior.model.name}': the prior ({dict(zip(posterior.param_names, posterior.bounds.tolist()))}) "
         "barely overlaps the region where the model exists"
     )
-
-
-def write_emcee_hdf5(pieces, n: int, path, n_walkers: int, ndim: int, random_state) -> np.ndarray:
-    """Assemble the final chain in emcee's HDF5 layout from ``pieces`` of it, one at a time.
-
-    ``pieces`` yields (chain, log_prob, accepted) of consecutive steps, ``n``
-    in all. The file is readable by ``emcee.backends.HDFBackend(path,
-    read_only=True)``. Returns the accepted proposals per walker.
-    """
-    # Row-aligned chunks of ~256 KiB, in a cache holding several: each segment
-    # then fills whole chunks and finishes the one the last segment began.
-    # h5py's automatic chunks for a long chain split the walkers and
-    # parameters ((15625, 1, 1) at 1e6 steps), so every segment rewrote part
-    # of hundreds of chunks: slow, and its memory grew with the chain.
-    rows = max(1, min(n, CHUNK_BYTES // (n_walkers * ndim * 8)))
-    lp_rows = max(1, min(n, CHUNK_BYTES // (n_walkers * 8)))
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w", rdcc_nbytes=16 * CHUNK_BYTES) as f:
-            g = f.create_group("mcmc")
-            g.attrs["version"] = emcee.__version__
-            g.attrs["nwalkers"] = n_walkers
-            g.attrs["ndim"] = ndim
-            g.attrs["has_blobs"] = False
-            g.attrs["iteration"] = n
-            chain = g.create_dataset("chain", (n, n_walkers, ndim), maxshape=(None, n_walkers, ndim), dtype="f8",
-                                     chunks=(rows, n_walkers, ndim))
-            log_prob = g.create_dataset("log_prob", (n, n_walkers), maxshape=(None, n_walkers), dtype="f8",
-                                        chunks=(lp_rows, n_walkers))
-            accepted = np.zeros(n_walkers)
-            at = 0
-            for c, lp, acc in pieces:
-                chain[at: at + len(c)] = c
-                log_prob[at: at + len(c)] = lp
-                accepted += acc
-                at += len(c)
-            g.create_dataset("accepted", data=accepted)
-            for i, v in enumerate(random_state):
-                g.attrs[f"random_state_{i}"] = v
-    return accepted
-
-
-def chain_problem(path) -> str | None:
-    """Why the final chain at ``path`` cannot be read as emcee's HDF5 layout, or None if it can."""
-    try:
-        with h5py.File(path, "r") as f:
-            g = f["mcmc"]
-            n, shape = int(g.attrs["iteration"]), (int(g.attrs["nwalkers"]), int(g.attrs["ndim"]))
-            if g["chain"].shape != (n, *shape) or g["log_prob"].shape != (n, shape[0]):
-                return f"its arrays do not hold the {n} steps it declares"
-            g["chain"][-1:]  # the last chunk: a file cut short fails here, if not on opening
-    except (OSError, KeyError, ValueError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
-def set_aside_if_unreadable(path) -> str | None:
-    """Move a final chain that cannot be read aside (``<name>.damaged-<time>-<pid>``); returns what was done.
-
-    Its steps are all in the checkpoint's segments, so the emcee job, which
-    Snakemake reruns for the missing output, rebuilds it without sampling.
-    """
-    path = Path(path)
-    if not path.exists() or (problem := chain_problem(path)) is None:
-        return None
-    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
-    os.replace(path, target)
-    return (f"the final chain '{path}' cannot be read ({problem}); it was moved to '{target}', and the emcee job "
-            "rebuilds it from its checkpoint segments")
 
 
 def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, chain_path, log=print,
@@ -406,7 +229,7 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
         if it % settings.check_every == 0:
             rule.check(it, autocorr)
         log_prob = sampler.get_log_prob()
-        segments.append(seg_start, _encode_segment(
+        segments.append(seg_start, encode_segment(
             chain, log_prob, sampler.backend.accepted, sampler.random_state, rule), it)
         progress.observe(chain, log_prob, sampler.backend.accepted)
         progress.checkpoint(it, rule.tau_history, rule.last_tau)

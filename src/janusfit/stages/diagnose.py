@@ -17,7 +17,7 @@ from ..diagnostics.quadrature import cross_check, exact_evidence, prior_sensitiv
 from ..errors import JanusfitError
 from ..plots import corner_plot, trace_plot
 from ..run import load_run
-from ..sampling.emcee_runner import chain_problem
+from ..sampling.emcee_hdf5 import chain_problem
 
 
 class ConvergenceFailed(JanusfitError):
