@@ -1,6 +1,6 @@
 """Crash-safe checkpoints: corrupted files, a full disk, and two samplers on one checkpoint.
 
-The samplers run in-process on JLA binned (../shared/data) with its diagonal
+The samplers run in-process on JLA binned (tests/data) with its diagonal
 errors, which keeps each run well under a second; what is tested here is the
 checkpoint, not the likelihood. "Bit-for-bit" compares an interrupted or
 damaged run with an uninterrupted one of the same seed, array by array.
@@ -40,17 +40,17 @@ EMCEE = dict(n_walkers=8, max_steps=300, checkpoint_steps=50, checkpoint_seconds
 DYNESTY = dict(nlive=50, dlogz=0.5, checkpoint_seconds=0.02)
 
 
-def jla_diagonal(shared_data: Path) -> Dataset:
+def jla_diagonal(public_data: Path) -> Dataset:
     """JLA binned with the square roots of its covariance's diagonal as errors."""
-    jla = shared_data / "jla"
+    jla = public_data / "jla"
     full = load_dataset("jla", {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
                                 "cov": str(jla / "jla_mub_covmatrix.txt")})
     return Dataset("jla", "sn", full.z, full.values, sigma=np.sqrt(np.diag(full.cov)), sha256=full.sha256)
 
 
 @pytest.fixture(scope="module")
-def posterior(shared_data) -> Posterior:
-    return Posterior(get_model("lcdm"), [jla_diagonal(shared_data)])
+def posterior(public_data) -> Posterior:
+    return Posterior(get_model("lcdm"), [jla_diagonal(public_data)])
 
 
 class Log(list):
@@ -216,9 +216,9 @@ class SigtermAfter(Posterior):
         return super().loglike_one(theta)
 
 
-def interrupted_dynesty(directory: Path, shared_data, calls: int) -> None:
+def interrupted_dynesty(directory: Path, public_data, calls: int) -> None:
     SigtermAfter.n = calls
-    posterior = SigtermAfter(get_model("lcdm"), [jla_diagonal(shared_data)])
+    posterior = SigtermAfter(get_model("lcdm"), [jla_diagonal(public_data)])
     with pytest.raises(Interrupted, match="stopped by SIGTERM at iteration"):
         run_dynesty_in(directory, posterior)
     SigtermAfter.n = 10**9
@@ -230,9 +230,9 @@ def dynesty_reference(posterior, tmp_path_factory):
 
 
 @pytest.mark.parametrize("how", ["truncated", "flipped"])
-def test_damaged_newest_generation_falls_back_to_the_previous(tmp_path, posterior, shared_data, dynesty_reference,
+def test_damaged_newest_generation_falls_back_to_the_previous(tmp_path, posterior, public_data, dynesty_reference,
                                                               how):
-    interrupted_dynesty(tmp_path, shared_data, calls=600)
+    interrupted_dynesty(tmp_path, public_data, calls=600)
     older, newest = generations(tmp_path)
     previous_it = dynesty.NestedSampler.restore(str(older)).it
     damage(newest, how)
@@ -256,8 +256,8 @@ class Marker:
 
 
 @pytest.mark.parametrize("sidecar", ["wrong", "missing"])
-def test_a_pickle_failing_its_checksum_is_never_loaded(tmp_path, posterior, shared_data, sidecar):
-    interrupted_dynesty(tmp_path, shared_data, calls=600)
+def test_a_pickle_failing_its_checksum_is_never_loaded(tmp_path, posterior, public_data, sidecar):
+    interrupted_dynesty(tmp_path, public_data, calls=600)
     older, newest = generations(tmp_path)
     previous_it = dynesty.NestedSampler.restore(str(older)).it
     marker = tmp_path / "UNPICKLED"
@@ -349,11 +349,11 @@ def test_full_disk_stops_emcee_with_the_file_named_and_the_checkpoint_resumable(
         assert_same_chain(chain_arrays(disk / "chain.h5"), emcee_reference)
 
 
-def test_full_disk_stops_dynesty_with_the_file_named_and_the_checkpoint_resumable(tmp_path, posterior, shared_data,
+def test_full_disk_stops_dynesty_with_the_file_named_and_the_checkpoint_resumable(tmp_path, posterior, public_data,
                                                                                  dynesty_reference, monkeypatch):
     disk = tmp_path / "disk"
     with full_disk(disk, monkeypatch) as (fill, how):
-        interrupted_dynesty(disk, shared_data, calls=400)
+        interrupted_dynesty(disk, public_data, calls=400)
         good = generations(disk)
         good_it = dynesty.NestedSampler.restore(str(good[-1])).it
         fill()
@@ -405,13 +405,13 @@ SAMPLER = textwrap.dedent('''
 ''')
 
 
-def start_sampler(tmp_path, shared_data, name, max_steps, timeout="none"):
+def start_sampler(tmp_path, public_data, name, max_steps, timeout="none"):
     script = tmp_path / "sampler.py"
     if not script.exists():
         script.write_text(SAMPLER)
     out = open(tmp_path / f"{name}.out", "w")
     err = open(tmp_path / f"{name}.err", "w")
-    return subprocess.Popen([sys.executable, str(script), str(Path(__file__).parent), str(shared_data),
+    return subprocess.Popen([sys.executable, str(script), str(Path(__file__).parent), str(public_data),
                              str(tmp_path / "ck"), str(tmp_path / f"{name}.h5"), str(max_steps), timeout,
                              str(tmp_path / "HOLD")], stdout=out, stderr=err, cwd=tmp_path)
 
@@ -424,14 +424,14 @@ def wait_for(condition, what: str, timeout: float = 120) -> None:
 
 
 @pytest.fixture(scope="module")
-def two_samplers(tmp_path_factory, shared_data, posterior):
+def two_samplers(tmp_path_factory, public_data, posterior):
     """A holds the checkpoint (stalled after its first segment); B waits for it, C gives up after 1 s."""
     tmp = tmp_path_factory.mktemp("two_samplers")
     (tmp / "HOLD").touch()
-    a = start_sampler(tmp, shared_data, "a", 600)
+    a = start_sampler(tmp, public_data, "a", 600)
     wait_for(lambda: list((tmp / "ck/segments").glob("seg_*.npz")) or a.poll() is not None, "A's first segment")
-    b = start_sampler(tmp, shared_data, "b", 900)
-    c = start_sampler(tmp, shared_data, "c", 900, timeout="1")
+    b = start_sampler(tmp, public_data, "b", 900)
+    c = start_sampler(tmp, public_data, "c", 900, timeout="1")
     c.wait(timeout=120)
     wait_for(lambda: "waiting for the sampler holding" in (tmp / "b.out").read_text(), "B to wait")
     segments_while_held = segment_files(tmp)

@@ -30,10 +30,10 @@ def _progress_files(directory):
 
 
 @pytest.fixture(scope="module")
-def killed_then_resumed(tmp_path_factory, shared_data, janusfit_cli):
+def killed_then_resumed(tmp_path_factory, public_data, janusfit_cli):
     """Status while running, after a kill -9, and after the printed resume command finished."""
     directory = tmp_path_factory.mktemp("killed")
-    write_config(directory, shared_data, models=["lcdm"], priors={"lcdm": {"Om": OM_PRIOR}},
+    write_config(directory, public_data, models=["lcdm"], priors={"lcdm": {"Om": OM_PRIOR}},
                  cores={"performance": 1, "efficiency": 0},
                  emcee={"max_steps": 10000, "checkpoint": {"steps": 200, "seconds": 1}, "stop": {"enabled": False}},
                  dynesty={"nlive": 500, "checkpoint_seconds": 1})

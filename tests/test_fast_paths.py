@@ -24,8 +24,8 @@ from janusfit.models import RedshiftGrid, get_model
 
 
 @pytest.fixture(scope="module")
-def pantheon(shared_data):
-    table = pd.read_csv(shared_data / "pantheonplus" / "Pantheon+SH0ES.dat", sep=r"\s+")
+def pantheon(public_data):
+    table = pd.read_csv(public_data / "pantheonplus" / "Pantheon+SH0ES.dat", sep=r"\s+")
     table = table[table["zHD"] > 0.01]
     return Dataset("pantheon", "sn", table["zHD"].to_numpy(float), table["m_b_corr"].to_numpy(float),
                    sigma=table["m_b_corr_err_DIAG"].to_numpy(float), zhel=table["zHEL"].to_numpy(float))

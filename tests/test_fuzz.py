@@ -242,8 +242,8 @@ def wait_until(condition, what, timeout_s):
         time.sleep(0.2)
 
 
-def fuzz_config(directory: Path, shared_data: Path, models: list, emcee: dict, dynesty: dict) -> None:
-    write_config(directory, shared_data, models=models, samplers=["emcee", "dynesty"],
+def fuzz_config(directory: Path, public_data: Path, models: list, emcee: dict, dynesty: dict) -> None:
+    write_config(directory, public_data, models=models, samplers=["emcee", "dynesty"],
                  cores={"performance": 1, "efficiency": 0}, emcee=emcee, dynesty=dynesty)
 
 
@@ -260,7 +260,7 @@ def reference_run(directory: Path, models: list) -> threading.Thread:
     return thread
 
 
-def run_fuzz(tmp_path, shared_data, n_kills, seed, models, emcee, dynesty, delay_s, timeout_s) -> list:
+def run_fuzz(tmp_path, public_data, n_kills, seed, models, emcee, dynesty, delay_s, timeout_s) -> list:
     """Kill the workflow ``n_kills`` times in all, each round checked against one uninterrupted reference.
 
     A round ends when its workflow completes; if that happens before the kills
@@ -271,14 +271,14 @@ def run_fuzz(tmp_path, shared_data, n_kills, seed, models, emcee, dynesty, delay
     t_end = time.monotonic() + timeout_s
     reference = tmp_path / "reference"
     reference.mkdir()
-    fuzz_config(reference, shared_data, models, emcee, dynesty)
+    fuzz_config(reference, public_data, models, emcee, dynesty)
     background = reference_run(reference, models)
     rounds, done = [], 0  # done: kills in the rounds before this one
     try:
         while done < n_kills:
             fuzzed = tmp_path / f"fuzzed.{len(rounds)}"
             fuzzed.mkdir()
-            fuzz_config(fuzzed, shared_data, models, emcee, dynesty)
+            fuzz_config(fuzzed, public_data, models, emcee, dynesty)
             fuzz = Fuzz(fuzzed, models, emcee["checkpoint"]["steps"], random.Random(seed + len(rounds)), delay_s)
             rounds.append(fuzz)
             t0 = time.monotonic()
@@ -359,8 +359,8 @@ def resumes_after(fuzz: Fuzz, k: int, model: str, sampler: str) -> list:
     return fuzz.resumes(model, sampler)[first:last]
 
 
-def test_kill_fuzz_short(tmp_path, shared_data):
-    run_fuzz(tmp_path, shared_data, n_kills=5, seed=int(os.environ.get("JANUSFIT_FUZZ_SEED", "1")),
+def test_kill_fuzz_short(tmp_path, public_data):
+    run_fuzz(tmp_path, public_data, n_kills=5, seed=int(os.environ.get("JANUSFIT_FUZZ_SEED", "1")),
              models=["lcdm"],
              emcee={"max_steps": 20000, "checkpoint": {"steps": 50, "seconds": 1},
                     "stop": {"enabled": True, "check_every": 250, "n_over_tau": 700, "tau_rel_change": 0.05}},
@@ -369,9 +369,9 @@ def test_kill_fuzz_short(tmp_path, shared_data):
 
 
 @pytest.mark.slow
-def test_kill_fuzz(tmp_path, shared_data):
+def test_kill_fuzz(tmp_path, public_data):
     n_kills = int(os.environ.get("JANUSFIT_FUZZ_KILLS", "50"))
-    run_fuzz(tmp_path, shared_data, n_kills=n_kills, seed=int(os.environ.get("JANUSFIT_FUZZ_SEED", "2")),
+    run_fuzz(tmp_path, public_data, n_kills=n_kills, seed=int(os.environ.get("JANUSFIT_FUZZ_SEED", "2")),
              models=["lcdm", "janus"],
              # Sampler work grows with the kills, so that most kills land in one round.
              emcee={"max_steps": 1000000, "checkpoint": {"steps": 50, "seconds": 1},

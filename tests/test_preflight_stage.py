@@ -16,8 +16,8 @@ from janusfit.stages.sample import sample_emcee
 LOG = logging.getLogger("test_preflight_stage")
 
 
-def config(repo, shared_data, **sections):
-    jla = shared_data / "jla"
+def config(repo, public_data, **sections):
+    jla = public_data / "jla"
     cfg = {"datasets": {"jla": {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
                                 "cov": str(jla / "jla_mub_covmatrix.txt")}},
            "models": ["lcdm"], **sections}
@@ -26,9 +26,9 @@ def config(repo, shared_data, **sections):
 
 
 @pytest.fixture(scope="module")
-def data_json(tmp_path_factory, repo, shared_data):
+def data_json(tmp_path_factory, repo, public_data):
     out = tmp_path_factory.mktemp("data")
-    inspect(config(repo, shared_data), "jla", out / "data.json", out / "data.png", LOG)
+    inspect(config(repo, public_data), "jla", out / "data.json", out / "data.png", LOG)
     return out / "data.json"
 
 
@@ -37,8 +37,8 @@ def outputs(tmp_path):
     return base / "preflight.json", base / "preflight.csv", base / "resources.json"
 
 
-def test_passing_run_records_its_estimates(tmp_path, repo, shared_data, data_json):
-    cfg = config(repo, shared_data)
+def test_passing_run_records_its_estimates(tmp_path, repo, public_data, data_json):
+    cfg = config(repo, public_data)
     out_json, out_csv, resources = outputs(tmp_path)
     result = preflight_run(cfg, "jla", "lcdm", data_json, None, out_json, out_csv, resources, LOG)
     assert result["passed"] and json.loads(out_json.read_text()) == result
@@ -55,8 +55,8 @@ def test_passing_run_records_its_estimates(tmp_path, repo, shared_data, data_jso
     assert record["disk_bytes"] > 50_000_000
 
 
-def test_lowered_mem_mb_stops_the_run_naming_the_settings(tmp_path, repo, shared_data, data_json):
-    cfg = config(repo, shared_data)
+def test_lowered_mem_mb_stops_the_run_naming_the_settings(tmp_path, repo, public_data, data_json):
+    cfg = config(repo, public_data)
     out_json, out_csv, resources = outputs(tmp_path)
     with pytest.raises(ResourceError) as info:
         preflight_run(cfg, "jla", "lcdm", data_json, 100, out_json, out_csv, resources, LOG)
@@ -67,10 +67,10 @@ def test_lowered_mem_mb_stops_the_run_naming_the_settings(tmp_path, repo, shared
     assert not resources.exists()
 
 
-def test_too_few_walkers_stops_the_run(tmp_path, repo, shared_data, data_json):
+def test_too_few_walkers_stops_the_run(tmp_path, repo, public_data, data_json):
     # wCDM has two parameters (Om, w): emcee needs at least 4 walkers. The
     # schema refuses fewer than 4, so set 2 after it, as a caller of the API may.
-    cfg = config(repo, shared_data, models=["wcdm"], samplers=["emcee"])
+    cfg = config(repo, public_data, models=["wcdm"], samplers=["emcee"])
     cfg["emcee"]["n_walkers"] = 2
     out_json, out_csv, resources = outputs(tmp_path)
     with pytest.raises(ConfigError) as info:
@@ -82,8 +82,8 @@ def test_too_few_walkers_stops_the_run(tmp_path, repo, shared_data, data_json):
                       "out_dir_writable": True}
 
 
-def test_sampling_job_given_less_than_its_estimate_refuses_to_start(tmp_path, repo, shared_data, data_json):
-    cfg = config(repo, shared_data)
+def test_sampling_job_given_less_than_its_estimate_refuses_to_start(tmp_path, repo, public_data, data_json):
+    cfg = config(repo, public_data)
     with pytest.raises(ResourceError) as info:
         sample_emcee(cfg, "jla", "lcdm", tmp_path / "ck", tmp_path / "chain.h5", tmp_path / "run.json", data_json,
                      tmp_path / "memory.json", tmp_path / "memory.png", LOG, granted_mem_mb=100)

@@ -13,8 +13,8 @@ from janusfit.models import get_model
 from janusfit.stages.diagnose import read_chain, summary
 
 
-def test_a_nan_evidence_error_stops_the_summary_naming_the_field(tmp_path, shared_data):
-    jla = shared_data / "jla"
+def test_a_nan_evidence_error_stops_the_summary_naming_the_field(tmp_path, public_data):
+    jla = public_data / "jla"
     config = {"datasets": {"jla": {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
                                    "cov": str(jla / "jla_mub_covmatrix.txt")}},
               "models": ["lcdm"], "samplers": ["dynesty"], "priors": {}, "on_change": "error",
@@ -35,9 +35,9 @@ def test_a_nan_evidence_error_stops_the_summary_naming_the_field(tmp_path, share
     assert not out.exists()
 
 
-def test_a_final_chain_cut_short_is_named_by_its_readers(tmp_path, shared_data):
+def test_a_final_chain_cut_short_is_named_by_its_readers(tmp_path, public_data):
     """If the chain is damaged after Snakemake started (else it is set aside and rebuilt first)."""
-    run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [jla_diagonal(shared_data)]), max_steps=100)
+    run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [jla_diagonal(public_data)]), max_steps=100)
     chain = tmp_path / "chain.h5"
     chain.write_bytes(chain.read_bytes()[:2000])
     with pytest.raises(JanusfitError, match=rf"^the final chain '{re.escape(str(chain))}' cannot be read \(OSError: "

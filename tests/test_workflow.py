@@ -204,9 +204,9 @@ def _interrupt_when_checkpointed(directory, kill, emcee_after, dynesty_after, *a
     return _newest_iteration(directory, "emcee")
 
 
-def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, shared_data):
+def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, public_data):
     """SIGTERM to the process group, resume, kill -9 of the group, unlock, resume: nothing lost."""
-    write_config(tmp_path, shared_data, models=["lcdm"], cores={"performance": 1, "efficiency": 0},
+    write_config(tmp_path, public_data, models=["lcdm"], cores={"performance": 1, "efficiency": 0},
                  emcee={"max_steps": 20000, "checkpoint": {"steps": 200, "seconds": 1},
                         "stop": {"enabled": False}},
                  dynesty={"nlive": 1500, "dlogz": 0.01, "checkpoint_seconds": 1})
