@@ -52,7 +52,8 @@ from dataclasses import dataclass
 import psutil
 
 from ..errors import ResourceError
-from ..sampling.autocorr import BLOCK as AUTOCORR_BLOCK, MAX_LAG as TAU_MAX_LAG, WALKER_CHUNK
+from ..sampling.autocorr import BLOCK as AUTOCORR_BLOCK, WALKER_CHUNK
+from ..settings import CHECK_EVERY, TAU_MAX_LAG
 
 MB = 1_000_000
 F8 = 8
@@ -94,7 +95,6 @@ FFT_TEMPORARIES = 4  # chunk × FFT length: two spectra, the inverse transform, 
 # Drawing progress.png in a process that has drawn a figure before: RSS rose
 # by 20 MB (1 parameter) and 40 MB (5 parameters), 32 walkers.
 PROGRESS_FIGURE_MB, PROGRESS_FIGURE_MB_PER_PARAM = 15.0, 5.0
-CHECK_EVERY = 500  # EmceeSettings.check_every: the runner also cuts segments there
 
 DYNESTY_FIXED_MB = 5.0  # sampler object, first bound, pools of small objects
 DEAD_POINT_BYTES = 1200  # saved_run entries of one iteration; measured 1.0–1.2 KB after sampling

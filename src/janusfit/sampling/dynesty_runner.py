@@ -41,6 +41,7 @@ from dynesty.utils import compute_integrals, save_sampler
 
 from ..atomic import atomic_path, no_space_left
 from ..errors import ConfigError
+from ..settings import DynestySettings, minimum_nlive
 from .domain import require_domain_overlap
 from .progress import DynestyProgress
 from .session import CheckpointSession, Interrupted
@@ -48,38 +49,6 @@ from .store import clean_partial, commit, quarantine, verified
 
 GENERATION = re.compile(r"^state_(\d{6})\.pkl$")
 KEEP_GENERATIONS = 2
-
-
-@dataclass(frozen=True)
-class DynestySettings:
-    nlive: int = 500
-    dlogz: float = 0.1
-    method: str = "static"
-    bound: str = "multi"
-    sample: str = "auto"
-    seed: int = 42
-    checkpoint_seconds: float = 60.0
-    maxiter: int | None = None
-    repeats: int = 1
-
-    def chain_settings(self) -> dict:
-        """Settings that change the draws (``dlogz`` only decides where to stop).
-
-        ``repeats`` is not among them: each repeat is its own run, with its own
-        seed and checkpoint.
-        """
-        return {"nlive": self.nlive, "method": self.method, "bound": self.bound,
-                "sample": self.sample, "seed": self.seed}
-
-
-def minimum_nlive(ndim: int) -> int:
-    """The fewest live points dynesty works with: more than twice the parameters.
-
-    dynesty itself warns that ``nlive <= 2 * ndim`` is "extremely risky"; with
-    fewer than ndim + 1 points its bounding ellipsoids are degenerate and it
-    fails (2 live points on a 1-parameter model do).
-    """
-    return 2 * ndim + 1
 
 
 @dataclass

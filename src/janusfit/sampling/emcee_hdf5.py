@@ -2,7 +2,9 @@
 
 The file is readable by ``emcee.backends.HDFBackend(path, read_only=True)``;
 it is written once at the end of a run from the checkpoint's segments
-(:mod:`.segments`), never step by step.
+(:mod:`.segments`), never step by step. The workflow checks existing final
+chains while it is parsed (:func:`set_aside_if_unreadable`), so emcee and h5py
+are imported only when a file is written or read: parsing loads neither.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ import os
 import time
 from pathlib import Path
 
-import emcee
-import h5py
 import numpy as np
 
 from ..atomic import atomic_path
@@ -27,6 +27,9 @@ def write_emcee_hdf5(pieces, n: int, path, n_walkers: int, ndim: int, random_sta
     in all. The file is readable by ``emcee.backends.HDFBackend(path,
     read_only=True)``. Returns the accepted proposals per walker.
     """
+    import emcee
+    import h5py
+
     # Row-aligned chunks of ~256 KiB, in a cache holding several: each segment
     # then fills whole chunks and finishes the one the last segment began.
     # h5py's automatic chunks for a long chain split the walkers and
@@ -61,6 +64,8 @@ def write_emcee_hdf5(pieces, n: int, path, n_walkers: int, ndim: int, random_sta
 
 def chain_problem(path) -> str | None:
     """Why the final chain at ``path`` cannot be read as emcee's HDF5 layout, or None if it can."""
+    import h5py
+
     try:
         with h5py.File(path, "r") as f:
             g = f["mcmc"]

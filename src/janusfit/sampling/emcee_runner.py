@@ -38,44 +38,13 @@ import emcee
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError
-from .autocorr import MAX_LAG, AutocorrTime
+from ..settings import EmceeSettings, minimum_walkers
+from .autocorr import AutocorrTime
 from .domain import require_domain_overlap
 from .emcee_hdf5 import write_emcee_hdf5
 from .progress import EmceeProgress
 from .segments import SegmentChain, encode_segment
 from .session import CheckpointSession, Interrupted
-
-
-@dataclass(frozen=True)
-class EmceeSettings:
-    n_walkers: int
-    max_steps: int
-    seed: int = 42
-    moves: str = "de"
-    checkpoint_steps: int = 1000
-    checkpoint_seconds: float = 300.0
-    check_every: int = 500
-    n_over_tau: float = 50.0
-    tau_rel_change: float = 0.01
-    stop_on_convergence: bool = True
-    tau_max_lag: int = MAX_LAG  # lags of the stopping rule's τ sums: τ up to tau_max_lag / 5 is resolved
-    progress_figure: bool = True
-    progress_figure_seconds: float = 60.0
-
-    def chain_settings(self) -> dict:
-        """The settings that change the draws, for the fingerprint.
-
-        ``max_steps``, the checkpoint interval and the stopping rule only decide
-        where the chain is cut or saved, so a run may be extended or saved more
-        often without invalidating its checkpoint.
-        """
-        return {"n_walkers": self.n_walkers, "seed": self.seed, "moves": self.moves}
-
-    def stop_rule(self) -> dict:
-        """The settings of the stopping rule: with ``max_steps``, where the chain ends (not its draws)."""
-        return {"enabled": self.stop_on_convergence, "check_every": self.check_every,
-                "n_over_tau": self.n_over_tau, "tau_rel_change": self.tau_rel_change,
-                "tau_max_lag": self.tau_max_lag}
 
 
 @dataclass
@@ -102,17 +71,6 @@ MOVES = {
     "de_snooker": lambda: [(emcee.moves.DEMove(), 0.8), (emcee.moves.DESnookerMove(), 0.2)],
     "stretch": lambda: emcee.moves.StretchMove(),
 }
-
-
-def minimum_walkers(ndim: int) -> int:
-    """The fewest walkers emcee's moves work with.
-
-    Its red-blue moves need at least twice as many walkers as parameters (fewer
-    make the initial ensemble degenerate), and the differential-evolution move
-    draws two walkers from the other half of the ensemble, so each half needs
-    two: 2 walkers on a 1-parameter model fail inside emcee.
-    """
-    return max(4, 2 * ndim)
 
 
 def converged_at_check(it: int, tau: np.ndarray, resolved: np.ndarray, last_tau: np.ndarray,
