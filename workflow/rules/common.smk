@@ -10,6 +10,7 @@ from janusfit import config as jconfig
 from janusfit.data import sources as jsources
 from janusfit.resources import workflow as jres
 from janusfit.sampling.emcee_hdf5 import set_aside_if_unreadable
+from janusfit.sampling.registry import SAMPLERS as SAMPLER_REGISTRY
 
 
 report: "../report/workflow.rst"
@@ -41,6 +42,8 @@ RUNS = jconfig.runs(config)
 DATASETS = jconfig.run_datasets(config)
 MODELS = list(config["models"])
 SAMPLERS = list(config["samplers"])
+# The samplers of this workflow, as the registry declares them.
+RUN_SAMPLERS = [SAMPLER_REGISTRY[s] for s in SAMPLERS]
 CORES = jres.core_counts(config)
 # Every output, log and checkpoint of this config is under its own root, so
 # runs of two configs never overwrite each other's overview or report.
@@ -79,15 +82,17 @@ def dataset_files(wildcards):
 def summary_inputs(wildcards):
     base = run_dir(wildcards.dataset, wildcards.model)
     files = {"resources": f"{base}/resources.json"}
-    if "emcee" in SAMPLERS:
-        files["chain"] = f"{base}/emcee/chain.h5"
-        files["run"] = f"{base}/emcee/run.json"
-        files["convergence"] = f"{base}/convergence.json"
-    if "dynesty" in SAMPLERS:
-        files["evidence"] = f"{base}/dynesty/evidence.json"
-    for sampler in SAMPLERS:
-        files[f"memory_{sampler}"] = f"{base}/{sampler}/memory.json"
+    for sampler in RUN_SAMPLERS:
+        files.update(sampler.files(base, "summary_inputs"))
+    for sampler in RUN_SAMPLERS:
+        files[f"memory_{sampler.name}"] = f"{base}/{sampler.name}/memory.json"
     return files
+
+
+def draws_inputs(wildcards):
+    """The files of every sampler's posterior draws, by input name."""
+    base = run_dir(wildcards.dataset, wildcards.model)
+    return {key: path for sampler in RUN_SAMPLERS for key, path in sampler.files(base, "draws").items()}
 
 
 def truth_file(wildcards):
@@ -107,10 +112,7 @@ def final_outputs():
     for dataset, model in RUNS:
         base = run_dir(dataset, model)
         out += [f"{base}/summary.json", f"{base}/corner.png"]
-        if "emcee" in SAMPLERS:
-            out += [f"{base}/emcee/chain.h5", f"{base}/convergence.json", f"{base}/trace.png"]
-        if "dynesty" in SAMPLERS:
-            out.append(f"{base}/dynesty/samples.h5")
+        out += [f"{base}/{path}" for sampler in RUN_SAMPLERS for path in sampler.final]
         out.append(f"{base}/export")
     if has_comparison():
         out += [results(f"{dataset}/comparison.csv") for dataset in DATASETS]
@@ -120,8 +122,8 @@ def final_outputs():
 
 
 def has_comparison():
-    """Whether the workflow compares models (it needs dynesty's evidences and two models)."""
-    return "dynesty" in SAMPLERS and len(MODELS) > 1
+    """Whether the workflow compares models (it needs a sampler's evidences and two models)."""
+    return any(sampler.evidence for sampler in RUN_SAMPLERS) and len(MODELS) > 1
 
 
 def report_command(workflow):

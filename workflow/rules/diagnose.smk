@@ -23,12 +23,7 @@ rule convergence:
 
 rule corner:
     input:
-        unpack(lambda wc: {
-            **({"chain": f"{run_dir(wc.dataset, wc.model)}/emcee/chain.h5",
-                "convergence": f"{run_dir(wc.dataset, wc.model)}/convergence.json"} if "emcee" in SAMPLERS else {}),
-            **({"samples": f"{run_dir(wc.dataset, wc.model)}/dynesty/samples.h5"} if "dynesty" in SAMPLERS else {}),
-            **({"truth": truth_file(wc)[0]} if truth_file(wc) else {}),
-        }),
+        unpack(lambda wc: {**draws_inputs(wc), **({"truth": truth_file(wc)[0]} if truth_file(wc) else {})}),
     output:
         report(
             results("{dataset}/{model}/corner.png"),

@@ -3,13 +3,7 @@
 
 
 def export_inputs(wildcards):
-    base = f"{RESULTS}/{wildcards.dataset}/{wildcards.model}"
-    files = {"summary": f"{base}/summary.json"}
-    if "emcee" in SAMPLERS:
-        files.update(chain=f"{base}/emcee/chain.h5", convergence=f"{base}/convergence.json")
-    if "dynesty" in SAMPLERS:
-        files["samples"] = f"{base}/dynesty/samples.h5"
-    return files
+    return {"summary": f"{run_dir(wildcards.dataset, wildcards.model)}/summary.json", **draws_inputs(wildcards)}
 
 
 rule export:

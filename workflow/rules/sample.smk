@@ -34,6 +34,11 @@ def sampling_inputs(wildcards):
     return {"data": results(f"{wildcards.dataset}/data.json"), "resources": f"{base}/resources.json"}
 
 
+def sampler_outputs(sampler):
+    """The sampling rule's results as the registry declares them, with wildcards for the run."""
+    return SAMPLER_REGISTRY[sampler].files(results("{dataset}/{model}"), "outputs")
+
+
 def memory_report(sampler):
     return report(
         results(f"{{dataset}}/{{model}}/{sampler}/memory.png"),
@@ -48,8 +53,7 @@ rule emcee:
     input:
         unpack(sampling_inputs),
     output:
-        chain=results("{dataset}/{model}/emcee/chain.h5"),
-        run=results("{dataset}/{model}/emcee/run.json"),
+        **sampler_outputs("emcee"),
         memory_json=results("{dataset}/{model}/emcee/memory.json"),
         memory_png=memory_report("emcee"),
     params:
@@ -74,8 +78,7 @@ rule dynesty:
     input:
         unpack(sampling_inputs),
     output:
-        samples=results("{dataset}/{model}/dynesty/samples.h5"),
-        evidence=results("{dataset}/{model}/dynesty/evidence.json"),
+        **sampler_outputs("dynesty"),
         memory_json=results("{dataset}/{model}/dynesty/memory.json"),
         memory_png=memory_report("dynesty"),
     params:

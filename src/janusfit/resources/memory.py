@@ -233,6 +233,18 @@ def dynesty_iterations(nlive: int, n_params: int, expected_information: float, d
     return math.ceil(nlive * (max(nats, 0.0) + 1.0))
 
 
+def emcee_run_estimate(e, n_params: int, n_data: int, full_cov: bool, z_max: float) -> MemoryEstimate:
+    """:func:`estimate_emcee` for a run's ``EmceeSettings`` ``e`` (the registry's ``memory`` of emcee)."""
+    return estimate_emcee(e.n_walkers, e.max_steps, n_params, n_data, full_cov, e.checkpoint_steps,
+                          check_every=e.check_every, tau_max_lag=e.tau_max_lag, z_max=z_max,
+                          progress_figure=e.progress_figure)
+
+
+def dynesty_run_estimate(d, n_params: int, n_data: int, full_cov: bool, z_max: float) -> MemoryEstimate:
+    """:func:`estimate_dynesty` for a run's ``DynestySettings`` ``d`` (the registry's ``memory`` of dynesty)."""
+    return estimate_dynesty(d.nlive, n_params, n_data, full_cov, dlogz=d.dlogz, z_max=z_max)
+
+
 def estimate_dynesty(nlive: int, n_params: int, n_data: int, full_cov: bool,
                      expected_information: float = DEFAULT_INFORMATION,
                      *, dlogz: float = 0.1, queue_size: int = 1, pool_workers: int = 0,

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 
 from ..config import param_names, run_settings
+from ..sampling.registry import SAMPLERS
 from .cores import cores_from_config, detect_cores, threads_for
-from .memory import estimate_dynesty, estimate_emcee, mem_mb_for_attempt
+from .memory import mem_mb_for_attempt
 from .runtime import runtime_for_attempt
 
 
@@ -35,15 +36,9 @@ def data_shape(data_json) -> tuple[int, bool, float]:
 
 def memory_estimate(config: dict, dataset: str, model: str, sampler: str, data_json):
     n_data, full_cov, z_max = data_shape(data_json)
-    settings = run_settings(config, dataset, model)
+    settings = getattr(run_settings(config, dataset, model), sampler)
     n_params = len(param_names(config, dataset, model))
-    if sampler == "emcee":
-        e = settings.emcee
-        return estimate_emcee(e.n_walkers, e.max_steps, n_params, n_data, full_cov, e.checkpoint_steps,
-                              check_every=e.check_every, tau_max_lag=e.tau_max_lag, z_max=z_max,
-                              progress_figure=e.progress_figure)
-    d = settings.dynesty
-    return estimate_dynesty(d.nlive, n_params, n_data, full_cov, dlogz=d.dlogz, z_max=z_max)
+    return SAMPLERS[sampler].call("memory", settings, n_params, n_data, full_cov, z_max)
 
 
 def mem_mb(config: dict, dataset: str, model: str, sampler: str, data_json, attempt: int) -> int:
