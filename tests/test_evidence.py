@@ -210,8 +210,9 @@ def test_repeats_report_the_mean_and_the_scatter(tmp_path, repo, public_data):
     validate(config, str(repo / "workflow/schemas/config.schema.yaml"))
     out = tmp_path / "out"
     out.mkdir()
-    info = _sample_dynesty(config, "jla", "janus", tmp_path / "ck", out / "samples.h5", out / "evidence.json",
-                           logging.getLogger("test_evidence"))
+    info = _sample_dynesty(config=config, dataset="jla", model="janus", checkpoint_dir=tmp_path / "ck",
+                           samples_path=out / "samples.h5", evidence_json=out / "evidence.json",
+                           log=logging.getLogger("test_evidence"))
     assert json.loads((out / "evidence.json").read_text()) == info
     repeats = info["repeats"]
     assert repeats["n"] == 3 and repeats["seeds"] == [5, 6, 7]

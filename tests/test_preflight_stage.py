@@ -25,10 +25,17 @@ def config(repo, public_data, **sections):
     return cfg
 
 
+def _preflight(cfg, model, data_json, granted_mem_mb, out_json, out_csv, resources) -> dict:
+    """preflight_run's arguments for run jla/``model``."""
+    return dict(config=cfg, dataset="jla", model=model, data_json=data_json, granted_mem_mb=granted_mem_mb,
+                out_json=out_json, out_table=out_csv, resources_json=resources, log=LOG)
+
+
 @pytest.fixture(scope="module")
 def data_json(tmp_path_factory, repo, public_data):
     out = tmp_path_factory.mktemp("data")
-    inspect(config(repo, public_data), "jla", out / "data.json", out / "data.png", LOG)
+    inspect(config=config(repo, public_data), dataset="jla", out_json=out / "data.json", out_png=out / "data.png",
+            log=LOG)
     return out / "data.json"
 
 
@@ -40,7 +47,7 @@ def outputs(tmp_path):
 def test_passing_run_records_its_estimates(tmp_path, repo, public_data, data_json):
     cfg = config(repo, public_data)
     out_json, out_csv, resources = outputs(tmp_path)
-    result = preflight_run(cfg, "jla", "lcdm", data_json, None, out_json, out_csv, resources, LOG)
+    result = preflight_run(**_preflight(cfg, "lcdm", data_json, None, out_json, out_csv, resources))
     assert result["passed"] and json.loads(out_json.read_text()) == result
     assert "this machine allows" in result["checks"][5]["detail"]
     record = json.loads(resources.read_text())
@@ -59,7 +66,7 @@ def test_lowered_mem_mb_stops_the_run_naming_the_settings(tmp_path, repo, public
     cfg = config(repo, public_data)
     out_json, out_csv, resources = outputs(tmp_path)
     with pytest.raises(ResourceError) as info:
-        preflight_run(cfg, "jla", "lcdm", data_json, 100, out_json, out_csv, resources, LOG)
+        preflight_run(**_preflight(cfg, "lcdm", data_json, 100, out_json, out_csv, resources))
     message = str(info.value)
     for part in ("memory", "Snakemake's --resources mem_mb allows 100 MB", "emcee.n_walkers", "dynesty.nlive"):
         assert part in message
@@ -74,7 +81,7 @@ def test_too_few_walkers_stops_the_run(tmp_path, repo, public_data, data_json):
     cfg["emcee"]["n_walkers"] = 2
     out_json, out_csv, resources = outputs(tmp_path)
     with pytest.raises(ConfigError) as info:
-        preflight_run(cfg, "jla", "wcdm", data_json, None, out_json, out_csv, resources, LOG)
+        preflight_run(**_preflight(cfg, "wcdm", data_json, None, out_json, out_csv, resources))
     assert info.value.key == "emcee.n_walkers" and "2 walkers for 2 parameters (emcee needs at least 4)" in str(info.value)
     checks = {c["name"]: c["passed"] for c in json.loads(out_json.read_text())["checks"]}
     assert checks == {"data_validated": True, "log_likelihood_at_prior_centre": True,
@@ -85,8 +92,10 @@ def test_too_few_walkers_stops_the_run(tmp_path, repo, public_data, data_json):
 def test_sampling_job_given_less_than_its_estimate_refuses_to_start(tmp_path, repo, public_data, data_json):
     cfg = config(repo, public_data)
     with pytest.raises(ResourceError) as info:
-        sample_emcee(cfg, "jla", "lcdm", tmp_path / "ck", tmp_path / "chain.h5", tmp_path / "run.json", data_json,
-                     tmp_path / "memory.json", tmp_path / "memory.png", LOG, granted_mem_mb=100)
+        sample_emcee(config=cfg, dataset="jla", model="lcdm", checkpoint_dir=tmp_path / "ck",
+                     chain_path=tmp_path / "chain.h5", run_json=tmp_path / "run.json", data_json=data_json,
+                     memory_json=tmp_path / "memory.json", memory_png=tmp_path / "memory.png", log=LOG,
+                     granted_mem_mb=100)
     message = str(info.value)
     assert "Snakemake's --resources mem_mb allows 100 MB" in message and "emcee.n_walkers" in message
     assert list(tmp_path.iterdir()) == []

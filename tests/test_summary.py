@@ -20,7 +20,8 @@ def test_a_nan_evidence_error_stops_the_summary_naming_the_field(tmp_path, publi
               "models": ["lcdm"], "samplers": ["dynesty"], "priors": {}, "on_change": "error",
               "emcee": {"n_walkers": None, "max_steps": 100, "seed": 1, "moves": "de",
                         "checkpoint": {"steps": 100, "seconds": 60},
-                        "stop": {"enabled": False, "check_every": 50, "n_over_tau": 50, "tau_rel_change": 0.01}},
+                        "stop": {"enabled": False, "check_every": 50, "n_over_tau": 50, "tau_rel_change": 0.01},
+                        "progress": {"figure": False, "seconds": 60}},
               "dynesty": {"nlive": 50, "dlogz": 0.5, "method": "static", "bound": "multi", "sample": "auto",
                           "seed": 1, "checkpoint_seconds": 60, "repeats": 1},
               "convergence": {}}
@@ -31,7 +32,7 @@ def test_a_nan_evidence_error_stops_the_summary_naming_the_field(tmp_path, publi
     out = tmp_path / "summary.json"
     with pytest.raises(JanusfitError, match=r"^summary of run jla/lcdm: 'dynesty\.logz_err' is nan; the summary was "
                                             r"not written"):
-        summary(config, "jla", "lcdm", out, dynesty_json=evidence)
+        summary(config=config, dataset="jla", model="lcdm", out_json=out, dynesty_json=evidence)
     assert not out.exists()
 
 

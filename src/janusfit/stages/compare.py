@@ -12,7 +12,7 @@ from ..diagnostics import compare_models, write_comparison
 from ..diagnostics.bounds import describe
 
 
-def compare(summary_paths, out_json, out_csv, log) -> list[dict]:
+def compare(*, summary_paths, out_json, out_csv, log) -> list[dict]:
     summaries = [json.loads(open(p).read()) for p in summary_paths]
     rows = compare_models(summaries)
     write_comparison(rows, out_json, out_csv)
@@ -28,7 +28,7 @@ def compare(summary_paths, out_json, out_csv, log) -> list[dict]:
     return rows
 
 
-def overview(summary_paths, out_csv) -> pd.DataFrame:
+def overview(*, summary_paths, out_csv) -> pd.DataFrame:
     """One row per run: estimates (one-sided limits flagged), evidence, exact cross-check, convergence, resumes."""
     rows = []
     for path in summary_paths:

@@ -33,7 +33,7 @@ def read_chain(path):
     return backend.get_chain(), backend.get_log_prob(), backend.accepted
 
 
-def convergence(config, dataset, model, chain_h5, out_json, trace_png, log) -> dict:
+def convergence(*, config, dataset, model, chain_h5, out_json, trace_png, log) -> dict:
     settings, posterior = load_run(config, dataset, model)
     chain, log_prob, accepted = read_chain(chain_h5)
     conv = settings.convergence
@@ -69,7 +69,7 @@ def read_dynesty(samples_h5):
         return f["samples"][:], f["weights"][:]
 
 
-def corner(config, dataset, model, chain_h5, convergence_json, samples_h5, out_png, truth_json=None) -> None:
+def corner(*, config, dataset, model, chain_h5, convergence_json, samples_h5, out_png, truth_json=None) -> None:
     _, posterior = load_run(config, dataset, model)
     emcee_samples = posterior_samples(chain_h5, convergence_json) if chain_h5 else None
     dyn, weights = read_dynesty(samples_h5) if samples_h5 else (None, None)
@@ -99,7 +99,7 @@ def _stats(x: np.ndarray) -> dict:
             "q16": float(q[1]), "q84": float(q[3]), "q025": float(q[0]), "q975": float(q[4])}
 
 
-def summary(config, dataset, model, out_json, emcee_files=None, dynesty_json=None, resources=None, log=None) -> dict:
+def summary(*, config, dataset, model, out_json, emcee_files=None, dynesty_json=None, resources=None, log=None) -> dict:
     """The run's summary.json: the contract other tools read (see README).
 
     Beside the samplers' results: each parameter's one-sided limit when its

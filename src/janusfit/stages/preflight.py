@@ -26,7 +26,7 @@ from ..run import load_run
 from ..sampling.registry import SAMPLERS
 
 
-def preflight_run(config, dataset, model, data_json, granted_mem_mb, out_json, out_table, resources_json, log) -> dict:
+def preflight_run(*, config, dataset, model, data_json, granted_mem_mb, out_json, out_table, resources_json, log) -> dict:
     """Run every check, write the results and the estimates, and raise when a check failed.
 
     ``granted_mem_mb`` is the ``mem_mb`` Snakemake gave this job, which asked
