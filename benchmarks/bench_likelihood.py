@@ -42,11 +42,10 @@ from importlib.metadata import version
 import numba
 import numpy as np
 from astropy.cosmology import FlatLambdaCDM
+from common import alternate, load, synthetic_full_cov
 from numpy.polynomial import legendre
 from scipy.linalg import lapack, solve_triangular
 from scipy.special import hyp2f1
-
-from common import alternate, load, synthetic_full_cov
 
 DATASETS = ("pantheon+", "synthetic_full_1701", "union3", "chronometers")
 MODELS = ("lcdm", "janus")

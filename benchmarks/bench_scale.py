@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-
 from common import REPO, run_python
 
 SCALE_CODE = """

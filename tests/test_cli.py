@@ -19,7 +19,6 @@ import subprocess
 import time
 
 import pytest
-
 from snakemake_runner import start, write_config
 
 OM_PRIOR = [0.4, 1.0]

@@ -16,6 +16,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from test_checkpoint_store import Log, jla_diagonal
 
 from janusfit.likelihood import Posterior
 from janusfit.models import get_model
@@ -23,7 +24,6 @@ from janusfit.sampling.emcee_runner import EmceeSettings, run_emcee
 from janusfit.sampling.fingerprint import make_fingerprint
 from janusfit.sampling.progress import EmceeProgress, _replace
 from janusfit.sampling.session import CheckpointSession
-from test_checkpoint_store import Log, jla_diagonal
 
 EMCEE = dict(n_walkers=8, max_steps=600, checkpoint_steps=100, checkpoint_seconds=1e9, check_every=100,
              stop_on_convergence=False)

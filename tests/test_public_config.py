@@ -12,7 +12,6 @@ import re
 import shutil
 
 import yaml
-
 from snakemake_runner import run
 
 PUBLIC = "config/public.yaml"

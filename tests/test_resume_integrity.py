@@ -20,7 +20,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from snakemake_runner import command, env, run, write_config
-from test_checkpoint_store import EMCEE, Log, assert_same_chain, chain_arrays, jla_diagonal, run_dynesty_in, run_emcee_in
+from test_checkpoint_store import (
+    EMCEE,
+    Log,
+    assert_same_chain,
+    chain_arrays,
+    jla_diagonal,
+    run_dynesty_in,
+    run_emcee_in,
+)
 
 from janusfit import __version__
 from janusfit.atomic import sha256_file

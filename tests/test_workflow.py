@@ -17,7 +17,6 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-
 from snakemake_runner import run, start, write_config
 
 SUMMARY_KEYS = {"dataset", "model", "n_data", "parameters", "chi2_min", "aic", "bic", "emcee", "dynesty", "fingerprint",

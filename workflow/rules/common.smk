@@ -1,4 +1,5 @@
 import copy
+import os
 import re
 from pathlib import Path
 
@@ -93,6 +94,33 @@ def draws_inputs(wildcards):
     """The files of every sampler's posterior draws, by input name."""
     base = run_dir(wildcards.dataset, wildcards.model)
     return {key: path for sampler in RUN_SAMPLERS for key, path in sampler.files(base, "draws").items()}
+
+
+def sampling_inputs(wildcards):
+    """A sampling job's inputs: the dataset's description and the run's pre-flight resources."""
+    base = run_dir(wildcards.dataset, wildcards.model)
+    return {"data": results(f"{wildcards.dataset}/data.json"), "resources": f"{base}/resources.json"}
+
+
+def sampler_outputs(sampler):
+    """The sampling rule's results as the registry declares them, with wildcards for the run."""
+    return SAMPLER_REGISTRY[sampler].files(results("{dataset}/{model}"), "outputs")
+
+
+def memory_report(sampler):
+    """A sampling job's memory figure, as a report item."""
+    return report(
+        results(f"{{dataset}}/{{model}}/{sampler}/memory.png"),
+        caption="../report/memory.rst",
+        category="Resources",
+        subcategory="Memory",
+        labels={"dataset": "{dataset}", "model": "{model}", "sampler": sampler},
+    )
+
+
+def export_inputs(wildcards):
+    """The export job's inputs: the run's summary and every sampler's draws."""
+    return {"summary": f"{run_dir(wildcards.dataset, wildcards.model)}/summary.json", **draws_inputs(wildcards)}
 
 
 def truth_file(wildcards):

@@ -15,6 +15,8 @@ rule compare:
     log:
         results("logs/compare/{dataset}.log"),
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/compare.py"
 
@@ -32,5 +34,7 @@ rule overview:
     log:
         results("logs/overview.log"),
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/overview.py"

@@ -13,6 +13,8 @@ rule simulate_data:
     wildcard_constraints:
         name="|".join(n for n, s in config["datasets"].items() if s.get("format") == "simulated") or "^$",
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/simulate_data.py"
 
@@ -33,6 +35,8 @@ rule download:
     wildcard_constraints:
         download="|".join(re.escape(p) for p in DOWNLOADS) or "^$",
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/download.py"
 
@@ -55,5 +59,7 @@ rule inspect_data:
     log:
         results("logs/inspect_data/{dataset}.log"),
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/inspect_data.py"

@@ -17,6 +17,8 @@ rule convergence:
     log:
         results("logs/convergence/{dataset}/{model}.log"),
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/convergence.py"
 
@@ -34,6 +36,8 @@ rule corner:
     log:
         results("logs/corner/{dataset}/{model}.log"),
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/corner.py"
 
@@ -46,5 +50,7 @@ rule summary:
     log:
         results("logs/summary/{dataset}/{model}.log"),
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/summarize.py"

@@ -2,10 +2,6 @@
 # table per dataset (janusfit.export; `janusfit export` writes the same files).
 
 
-def export_inputs(wildcards):
-    return {"summary": f"{run_dir(wildcards.dataset, wildcards.model)}/summary.json", **draws_inputs(wildcards)}
-
-
 rule export:
     input:
         unpack(export_inputs),
@@ -14,6 +10,8 @@ rule export:
     log:
         f"{RESULTS}/logs/export/{{dataset}}/{{model}}.log",
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/export_run.py"
 
@@ -27,5 +25,7 @@ rule export_table:
     log:
         f"{RESULTS}/logs/export/{{dataset}}.log",
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/export_table.py"

@@ -25,28 +25,10 @@ rule preflight:
     threads: 1
     resources:
         mem_mb=lambda wc, input: jres.preflight_mem_mb(config, wc.dataset, wc.model, SAMPLERS, input.data),
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/preflight.py"
-
-
-def sampling_inputs(wildcards):
-    base = run_dir(wildcards.dataset, wildcards.model)
-    return {"data": results(f"{wildcards.dataset}/data.json"), "resources": f"{base}/resources.json"}
-
-
-def sampler_outputs(sampler):
-    """The sampling rule's results as the registry declares them, with wildcards for the run."""
-    return SAMPLER_REGISTRY[sampler].files(results("{dataset}/{model}"), "outputs")
-
-
-def memory_report(sampler):
-    return report(
-        results(f"{{dataset}}/{{model}}/{sampler}/memory.png"),
-        caption="../report/memory.rst",
-        category="Resources",
-        subcategory="Memory",
-        labels={"dataset": "{dataset}", "model": "{model}", "sampler": sampler},
-    )
 
 
 rule emcee:
@@ -70,6 +52,8 @@ rule emcee:
         mem_mb=lambda wc, input, attempt: jres.mem_mb(config, wc.dataset, wc.model, "emcee", input.data, attempt),
         runtime=lambda wc, input, attempt: jres.runtime_min(config, input.resources, "emcee", attempt),
     retries: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/sample_emcee.py"
 
@@ -93,5 +77,7 @@ rule dynesty:
         mem_mb=lambda wc, input, attempt: jres.mem_mb(config, wc.dataset, wc.model, "dynesty", input.data, attempt),
         runtime=lambda wc, input, attempt: jres.runtime_min(config, input.resources, "dynesty", attempt),
     retries: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/sample_dynesty.py"

@@ -57,7 +57,7 @@ class Posterior:
         self.bounds = np.array([bounds[p] for p in self.param_names], dtype=float)
         self.z_max = max(float(d.z.max()) for d in datasets)
         self.n_data = sum(d.n for d in datasets)
-        self.norm = sum(l.norm for l in self.sn + self.hz)
+        self.norm = sum(like.norm for like in self.sn + self.hz)
         self._n_model = len(model.params)
         self._has_domain = bool(model.domain_bounds(self.z_max)) or type(model).in_domain is not Model.in_domain
         self.sampling_bounds, self.log_domain_fraction = self.inside_domain(self.bounds)

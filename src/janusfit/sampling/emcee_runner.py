@@ -160,8 +160,8 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
             rule.restore(state)
         else:
             cut = _replay(segments, autocorr, rule, settings, progress)
-            log(f"the stopping rule or max_steps differ from the checkpoint's: its decisions were taken again "
-                f"with the current settings; the chain "
+            log("the stopping rule or max_steps differ from the checkpoint's: its decisions were taken again "
+                "with the current settings; the chain "
                 + (f"ends at step {cut} ({rule.stop_reason or 'max_steps'})" if cut is not None
                    else f"continues from step {segments.iteration}"))
         sampler.random_state = state["random_state"]
