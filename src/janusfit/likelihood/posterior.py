@@ -36,7 +36,7 @@ class Posterior:
     The parameter vector is the model's parameters, followed by ``H0`` when a
     dataset constrains it (H(z) data); supernovae alone do not, since H0 is
     degenerate with M. ``priors`` maps parameter names to ``(low, high)``
-    overriding the defaults. Instances are picklable, as dynesty's pool needs.
+    overriding the defaults. Instances are picklable: dynesty's checkpoints pickle them with the sampler.
     """
 
     def __init__(self, model: Model, datasets: list[Dataset], priors: dict | None = None):

@@ -1,7 +1,7 @@
 """Resident memory of a job over time, so an estimate can be checked against reality.
 
-A daemon thread samples the RSS of this process and all its children (a
-dynesty pool's workers) every ``interval_s``. The peak of the samples is kept
+A daemon thread samples the RSS of this process and all its children every
+``interval_s``. The peak of the samples is kept
 exactly; the series kept for the plot is bounded: past ``max_points`` samples
 every second one is dropped and half as many are kept from then on, so a job
 of days costs no more than one of minutes. A spike shorter than the interval

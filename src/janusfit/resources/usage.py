@@ -12,6 +12,7 @@ imports: a job resumed from a checkpoint counts only the part it ran.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from .runtime import RUNTIME_KEY
 
@@ -22,10 +23,10 @@ def run_resources(resources_json, memory_jsons: dict) -> dict:
     The run's memory is that of its largest job; its times are summed over
     the samplers. ``memory_jsons`` maps each sampler to its ``memory.json``.
     """
-    recorded = json.loads(open(resources_json).read())
+    recorded = json.loads(Path(resources_json).read_text())
     per_sampler = {}
     for sampler, path in memory_jsons.items():
-        measured = json.loads(open(path).read())
+        measured = json.loads(Path(path).read_text())
         per_sampler[sampler] = {
             "mem_mb_estimate": recorded[sampler]["mem_mb"],
             "peak_rss_mb": max(measured["peak_rss_mb"], measured["process_maxrss_mb"]),

@@ -8,6 +8,7 @@ the size of the data, ``resources.json`` for a recorded runtime estimate).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from ..config import param_names, run_settings
 from ..sampling.registry import SAMPLERS
@@ -28,7 +29,7 @@ def heavy_threads(config: dict, counts) -> int:
 
 def data_shape(data_json) -> tuple[int, bool, float]:
     """(number of points, any full covariance, largest redshift) from ``data.json``."""
-    info = json.loads(open(data_json).read())
+    info = json.loads(Path(data_json).read_text())
     members = info["members"]
     return (info["n_data"], any(m["errors"] == "full covariance" for m in members),
             max(m["z_max"] for m in members))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pandas as pd
 
@@ -13,7 +14,7 @@ from ..diagnostics.bounds import describe
 
 
 def compare(*, summary_paths, out_json, out_csv, log) -> list[dict]:
-    summaries = [json.loads(open(p).read()) for p in summary_paths]
+    summaries = [json.loads(Path(p).read_text()) for p in summary_paths]
     rows = compare_models(summaries)
     write_comparison(rows, out_json, out_csv)
     for r in rows:
@@ -32,7 +33,7 @@ def overview(*, summary_paths, out_csv) -> pd.DataFrame:
     """One row per run: estimates (one-sided limits flagged), evidence, exact cross-check, convergence, resumes."""
     rows = []
     for path in summary_paths:
-        s = json.loads(open(path).read())
+        s = json.loads(Path(path).read_text())
         row = {"dataset": s["dataset"], "model": s["model"], "n_data": s["n_data"]}
         parameters = s.get("parameters", {})
         for name, st in parameters.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import emcee
 import h5py
@@ -59,7 +60,7 @@ def convergence(*, config, dataset, model, chain_h5, out_json, trace_png, log) -
 
 def posterior_samples(chain_h5, convergence_json) -> np.ndarray:
     """emcee draws after the burn-in that the convergence rule chose, flattened."""
-    burn_in = json.loads(open(convergence_json).read())["burn_in"]
+    burn_in = json.loads(Path(convergence_json).read_text())["burn_in"]
     chain, _, _ = read_chain(chain_h5)
     return chain[burn_in:].reshape(-1, chain.shape[-1])
 
@@ -75,7 +76,7 @@ def corner(*, config, dataset, model, chain_h5, convergence_json, samples_h5, ou
     dyn, weights = read_dynesty(samples_h5) if samples_h5 else (None, None)
     truths = None
     if truth_json:
-        truth = json.loads(open(truth_json).read())
+        truth = json.loads(Path(truth_json).read_text())
         truths = [truth.get(p) for p in posterior.param_names]
     corner_plot(emcee_samples, dyn, weights, posterior.param_names, posterior.labels, out_png, truths=truths)
 
@@ -118,8 +119,8 @@ def summary(*, config, dataset, model, out_json, emcee_files=None, dynesty_json=
     ess = None
     if emcee_files:
         chain_h5, run_json, convergence_json = emcee_files
-        run = json.loads(open(run_json).read())
-        conv = json.loads(open(convergence_json).read())
+        run = json.loads(Path(run_json).read_text())
+        conv = json.loads(Path(convergence_json).read_text())
         flat = posterior_samples(chain_h5, convergence_json)
         out["parameters"] = {}
         for i, p in enumerate(posterior.param_names):
@@ -136,7 +137,7 @@ def summary(*, config, dataset, model, out_json, emcee_files=None, dynesty_json=
                         "convergence_passed": conv["passed"], "convergence_failures": conv["failures"]}
         fingerprints.append(run["fingerprint"])
     if dynesty_json:
-        dyn = json.loads(open(dynesty_json).read())
+        dyn = json.loads(Path(dynesty_json).read_text())
         out["dynesty"] = {key: dyn[key] for key in ("logz", "logz_err", "logz_err_running", "n_calls", "resumes",
                                                     "information", "repeats", "domain")}
         fingerprints.append(dyn["fingerprint"])
