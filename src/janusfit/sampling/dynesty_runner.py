@@ -72,12 +72,17 @@ class DynestyResult:
 
 
 class GenerationStore:
-    """Numbered, checksummed pickles of the sampler in one directory."""
+    """Numbered, checksummed pickles of the sampler in one directory.
 
-    def __init__(self, directory: Path, log=print):
+    ``guard`` is called before each generation is written, and raises when
+    this sampler may no longer write (its checkpoint lease was taken over).
+    """
+
+    def __init__(self, directory: Path, log=print, guard=lambda: None):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.log = log
+        self.guard = guard
         clean_partial(self.dir, "state_*.pkl")
 
     def _generations(self) -> list[tuple[int, Path]]:
@@ -92,6 +97,7 @@ class GenerationStore:
         return None
 
     def save(self, sampler) -> None:
+        self.guard()
         gens = self._generations()
         path = self.dir / f"state_{gens[-1][0] + 1 if gens else 0:06d}.pkl"
         # The ".tmp" suffix lets clean_partial remove the file if a kill
@@ -131,7 +137,7 @@ def run_dynesty(posterior, settings: DynestySettings, session: CheckpointSession
     if settings.method not in ("static", "dynamic"):
         raise ConfigError("dynesty.method", f"must be 'static' or 'dynamic', not {settings.method!r}")
     require_domain_overlap(posterior)
-    store = GenerationStore(session.dir / "generations", log=log)
+    store = GenerationStore(session.dir / "generations", log=log, guard=session.verify_lease)
     t_start = time.monotonic()
     newest = store.newest_good()
     loglike, prior_transform = posterior.loglike_one, posterior.prior_transform

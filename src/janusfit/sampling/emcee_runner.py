@@ -125,11 +125,16 @@ def _decode_state(npz) -> dict:
 
 
 class SegmentChain:
-    """The committed segments of one chain, in order."""
+    """The committed segments of one chain, in order.
 
-    def __init__(self, directory: Path, log=print):
+    ``guard`` is called before each segment is written, and raises when this
+    sampler may no longer write (its checkpoint lease was taken over).
+    """
+
+    def __init__(self, directory: Path, log=print, guard=lambda: None):
         self.dir = Path(directory)
         self.log = log
+        self.guard = guard
         self.dir.mkdir(parents=True, exist_ok=True)
         clean_partial(self.dir, "seg_*.npz")
         self.paths = self._load()
@@ -181,6 +186,7 @@ class SegmentChain:
 
     def append(self, start: int, data: bytes, end: int) -> None:
         path = self.dir / _segment_name(start, end)
+        self.guard()
         commit(path, data)
         self.paths.append(path)
 
@@ -253,7 +259,7 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
     if settings.moves not in MOVES:
         raise ConfigError("emcee.moves", f"unknown move '{settings.moves}'; choose one of {', '.join(MOVES)}")
     require_domain_overlap(posterior)
-    segments = SegmentChain(session.dir / "segments", log=log)
+    segments = SegmentChain(session.dir / "segments", log=log, guard=session.verify_lease)
     sampler = emcee.EnsembleSampler(nw, ndim, posterior, vectorize=True, moves=MOVES[settings.moves]())
     thinned = ThinnedChain(settings.thin_max_rows)
     state = segments.last_state()

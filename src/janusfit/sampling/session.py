@@ -1,10 +1,11 @@
 """What every checkpointed sampling job does around its sampler.
 
-A :class:`CheckpointSession` holds the checkpoint directory's lock for the
-whole job, checks the stored fingerprint against the current one (or moves the
-old checkpoint aside when ``on_change`` is ``restart``), records where each
-resume continued from, and turns SIGTERM and SIGINT into a request to write a
-checkpoint and stop, instead of dying mid-step.
+A :class:`CheckpointSession` holds the checkpoint directory's lock and lease
+(``lock.py``) for the whole job, checks the stored fingerprint against the
+current one (or moves the old checkpoint aside when ``on_change`` is
+``restart``), records where each resume continued from, and turns SIGTERM and
+SIGINT into a request to write a checkpoint and stop, instead of dying
+mid-step.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from ..atomic import atomic_write_json
 from ..errors import CheckpointError, ConfigError, JanusfitError
 from .fingerprint import check_fingerprint, write_fingerprint
-from .lock import CheckpointLock
+from .lock import LEASE_TIMEOUT_S, CheckpointLock
 from .store import supersede
 
 
@@ -35,14 +36,15 @@ class Interrupted(JanusfitError):
 
 class CheckpointSession:
     def __init__(self, directory, fingerprint: dict, on_change: str = "error", log=print,
-                 lock_timeout_s: float | None = None, graceful: bool = True):
+                 lock_timeout_s: float | None = None, graceful: bool = True,
+                 lease_timeout_s: float = LEASE_TIMEOUT_S):
         if on_change not in ("error", "restart"):
             raise ConfigError("on_change", f"must be 'error' or 'restart', not {on_change!r}")
         self.dir = Path(directory)
         self.fingerprint = fingerprint
         self.on_change = on_change
         self.log = log
-        self.lock = CheckpointLock(self.dir, timeout_s=lock_timeout_s, log=log)
+        self.lock = CheckpointLock(self.dir, timeout_s=lock_timeout_s, log=log, lease_timeout_s=lease_timeout_s)
         self.graceful = graceful
         self.stop_signal: int | None = None
         self._old_handlers = {}
@@ -78,6 +80,10 @@ class CheckpointSession:
             raise Interrupted(signum, -1)
         self.stop_signal = signum
         self.log(f"received {signal.Signals(signum).name}: writing a checkpoint before stopping")
+
+    def verify_lease(self) -> None:
+        """Raise unless this job still holds the checkpoint; the samplers call it before every checkpoint write."""
+        self.lock.verify()
 
     @property
     def stop_requested(self) -> bool:
