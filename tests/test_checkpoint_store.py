@@ -201,6 +201,41 @@ def test_interrupted_by_sigterm_resumes_bit_for_bit(tmp_path, posterior, emcee_r
     assert_same_chain(chain_arrays(tmp_path / "chain.h5"), emcee_reference)
 
 
+class SignalTwiceAfter(Posterior):
+    """A posterior that sends this process ``signum`` twice, mid-segment, at its ``n``-th call."""
+
+    n = 10**9
+    signum = signal.SIGTERM
+
+    def __call__(self, theta):
+        type(self).n -= 1
+        if type(self).n == 0:
+            os.kill(os.getpid(), type(self).signum)
+            os.kill(os.getpid(), type(self).signum)
+        return super().__call__(theta)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_repeated_sigterm_still_writes_the_checkpoint_a_repeated_sigint_stops_at_once(tmp_path, shared_data,
+                                                                                      emcee_reference, signum):
+    """SLURM's time limit sends SIGTERM twice (to the job step, and through srun); Ctrl-C twice means "now"."""
+    SignalTwiceAfter.n, SignalTwiceAfter.signum = 150, signum  # two calls a step: in the segment 50-100
+    signalled = SignalTwiceAfter(get_model("lcdm"), [jla_diagonal(shared_data)])
+    with pytest.raises(Interrupted) as stop:
+        run_emcee_in(tmp_path, signalled)
+    SignalTwiceAfter.n = 10**9
+    stopped_at, last = stop.value.iteration, segment_files(tmp_path)[-1].name
+    if signum == signal.SIGTERM:  # a checkpoint where it stopped
+        assert 50 < stopped_at < 100 and last == f"seg_0000000050_{stopped_at:010d}.npz"
+        resumed_from = stopped_at
+    else:  # at once; the last periodic checkpoint is kept
+        assert stopped_at == -1 and last == "seg_0000000000_0000000050.npz"
+        resumed_from = 50
+    result = run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [jla_diagonal(shared_data)]))
+    assert result.resumes == [resumed_from]
+    assert_same_chain(chain_arrays(tmp_path / "chain.h5"), emcee_reference)
+
+
 # --- dynesty: damaged generations and untrusted pickles ----------------------
 
 

@@ -74,10 +74,14 @@ class CheckpointSession:
         self.lock.release()
 
     def _on_signal(self, signum, frame):
-        if self.stop_signal is not None or not self.graceful:
-            # A second signal (the user insists), or a sampler loop that cannot
-            # poll the flag: stop now and resume from the last checkpoint.
+        if not self.graceful or (self.stop_signal is not None and signum == signal.SIGINT):
+            # A sampler loop that cannot poll the flag, or Ctrl-C pressed
+            # again (the user insists): stop now and resume from the last checkpoint.
             raise Interrupted(signum, -1)
+        if self.stop_signal is not None:
+            # The same request again: at a time limit SLURM signals every
+            # process of the job step, and srun forwards its own SIGTERM too.
+            return
         self.stop_signal = signum
         self.log(f"received {signal.Signals(signum).name}: writing a checkpoint before stopping")
 
