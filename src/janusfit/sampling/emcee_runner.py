@@ -212,6 +212,27 @@ def initial_positions(posterior, n_walkers: int, rng: np.random.Generator, max_t
     )
 
 
+def time_steps(posterior, settings: EmceeSettings, min_steps: int = 20, min_s: float = 1.0) -> float:
+    """Wall time (s) of one step of ``settings``' ensemble on ``posterior``, from a short real run.
+
+    For the runtime estimate: the move and emcee's bookkeeping cost about as
+    much per walker as a cheap likelihood and vary with the machine and its
+    load as the likelihood does, so they are timed, not assumed. After five
+    warm-up steps (numba's compilation, caches), steps run until at least
+    ``min_steps`` and ``min_s`` seconds; nothing is stored.
+    """
+    rng = np.random.default_rng(settings.seed)
+    sampler = emcee.EnsembleSampler(settings.n_walkers, posterior.ndim, posterior, vectorize=True,
+                                    moves=MOVES[settings.moves]())
+    state = sampler.run_mcmc(initial_positions(posterior, settings.n_walkers, rng), 5, store=False)
+    steps, start = 0, time.perf_counter()
+    for _ in sampler.sample(state, iterations=1 << 62, store=False):
+        steps += 1
+        if steps >= min_steps and time.perf_counter() - start >= min_s:
+            break
+    return (time.perf_counter() - start) / steps
+
+
 def write_emcee_hdf5(segments: SegmentChain, path, n_walkers: int, ndim: int, random_state) -> None:
     """Assemble the final chain in emcee's HDF5 layout, one segment at a time.
 
