@@ -17,20 +17,19 @@ calibrated on: for emcee, the run's sampling loop over the same number of the
 bare steps the pre-flight job timed (``EMCEE_BOOKKEEPING``); for dynesty, the
 sampler's own time per iteration beyond the likelihood calls
 (``DYNESTY_ITERATION_S``).
-About 5 minutes on 2 cores (``--quick``: 2 cases, about a minute).
+About 3–4 minutes on 2 cores (``--quick``: 2 cases, about a minute).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from bench_memory import _config
+from bench_memory import _simulated
 from common import REPO
 
 # (sampler, walkers or nlive, steps (emcee), N)
@@ -75,17 +74,7 @@ def _child(code: str, args: dict, cwd: Path) -> None:
 
 
 def _case(sampler: str, size: int, n_steps: int | None, n_data: int, tmp: Path) -> dict:
-    from janusfit.data import write_simulated
-    from janusfit.stages.data import inspect
-
-    data = tmp / f"n{n_data}"
-    csv, cov = data / "hubble.csv", data / "hubble.cov"
-    if not csv.exists():
-        data.mkdir()
-        write_simulated(csv, cov, data / "hubble.truth.json", n_sn=n_data, seed=20240601 + n_data)
-        inspect(_config(csv, cov, sampler, size, n_steps), "sim", data / "data.json", data / "data.png",
-                logging.getLogger("bench_runtime"))
-    config = {**_config(csv, cov, sampler, size, n_steps), "samplers": [sampler]}
+    data, config = _simulated(tmp, sampler, size, n_steps, n_data)
     run = tmp / f"{sampler}-{size}-{n_steps}-{n_data}"
     run.mkdir()
     _child(PREFLIGHT, {"config": config, "data_json": str(data / "data.json"),

@@ -18,7 +18,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ from janusfit.likelihood import Posterior
 from janusfit.models import get_model
 from janusfit.sampling.lock import CheckpointLock
 from test_checkpoint_store import (
+    SAMPLER,
     Log,
     assert_same_chain,
     chain_arrays,
@@ -43,40 +43,6 @@ from test_checkpoint_store import (
 # Short enough for a test, and the same for both nodes, as the constant is on a cluster.
 LEASE_S = 4.0
 
-NODE_SAMPLER = textwrap.dedent('''
-    """One emcee sampler on JLA (diagonal errors); it stalls while the file HOLD exists once the checkpoint has a segment."""
-    import os, sys, time
-    from pathlib import Path
-    sys.path.insert(0, sys.argv[1])
-    from test_checkpoint_store import EMCEE, jla_diagonal
-    from janusfit.errors import JanusfitError
-    from janusfit.likelihood import Posterior
-    from janusfit.models import get_model
-    from janusfit.sampling.emcee_runner import EmceeSettings, run_emcee
-    from janusfit.sampling.fingerprint import make_fingerprint
-    from janusfit.sampling.session import CheckpointSession
-
-    shared, ck, chain, max_steps, hold, lease = sys.argv[2:8]
-
-    class Held(Posterior):
-        def __call__(self, theta):
-            while os.path.exists(hold) and any(Path(ck, "segments").glob("seg_*.npz")):
-                time.sleep(0.01)
-            return super().__call__(theta)
-
-    posterior = Held(get_model("lcdm"), [jla_diagonal(Path(shared))])
-    settings = EmceeSettings(**{**EMCEE, "max_steps": int(max_steps)})
-    log = lambda message: print(message, flush=True)
-    try:
-        with CheckpointSession(ck, make_fingerprint(posterior, "emcee", settings.chain_settings()), log=log,
-                               lease_timeout_s=float(lease)) as session:
-            run_emcee(posterior, settings, session, chain, log=log)
-    except JanusfitError as exc:
-        print(exc, file=sys.stderr, flush=True)
-        sys.exit(1)
-''')
-
-
 def namespaces_work() -> bool:
     probe = subprocess.run(["unshare", "--uts", "--pid", "--mount", "--fork", "true"], capture_output=True)
     return probe.returncode == 0
@@ -84,15 +50,15 @@ def namespaces_work() -> bool:
 
 def start_on_node(tmp: Path, shared_data: Path, node: str, job_id: str, max_steps: int) -> subprocess.Popen:
     """The sampler on "host" ``node`` in its own UTS, PID and mount namespaces, as SLURM job ``job_id``."""
-    script = tmp / "node_sampler.py"
+    script = tmp / "sampler.py"
     if not script.exists():
-        script.write_text(NODE_SAMPLER)
+        script.write_text(SAMPLER)
     private_lock = tmp / f"{node}.lockfile"
     private_lock.touch()
     (tmp / "ck.lock").touch()
     inner = (f"hostname {node} && mount --bind {private_lock} {tmp / 'ck.lock'} && "
              f"exec {sys.executable} {script} {Path(__file__).parent} {shared_data} {tmp / 'ck'} "
-             f"{tmp / (node + '.h5')} {max_steps} {tmp / ('HOLD_' + node)} {LEASE_S}")
+             f"{tmp / (node + '.h5')} {max_steps} none {tmp / ('HOLD_' + node)} {LEASE_S}")
     return subprocess.Popen(["unshare", "--uts", "--pid", "--mount", "--fork", "sh", "-c", inner],
                             stdout=open(tmp / f"{node}.out", "w"), stderr=open(tmp / f"{node}.err", "w"),
                             cwd=tmp, env={**os.environ, "SLURM_JOB_ID": job_id})

@@ -407,7 +407,11 @@ def test_full_disk_stops_dynesty_with_the_file_named_and_the_checkpoint_resumabl
 # --- two samplers on one checkpoint ------------------------------------------
 
 SAMPLER = textwrap.dedent('''
-    """One emcee sampler on JLA (diagonal errors); it stalls while the file HOLD exists once it has a segment."""
+    """One emcee sampler on JLA (diagonal errors); it stalls while the file HOLD exists once it has a segment.
+
+    Arguments: tests dir, shared data, checkpoint, chain, max steps, lock timeout (or none), HOLD, and
+    optionally the lease timeout.
+    """
     import os, sys, time
     from pathlib import Path
     sys.path.insert(0, sys.argv[1])
@@ -417,9 +421,11 @@ SAMPLER = textwrap.dedent('''
     from janusfit.models import get_model
     from janusfit.sampling.emcee_runner import EmceeSettings, run_emcee
     from janusfit.sampling.fingerprint import make_fingerprint
+    from janusfit.sampling.lock import LEASE_TIMEOUT_S
     from janusfit.sampling.session import CheckpointSession
 
     shared, ck, chain, max_steps, timeout, hold = sys.argv[2:8]
+    lease = float(sys.argv[8]) if len(sys.argv) > 8 else LEASE_TIMEOUT_S
 
     class Held(Posterior):
         def __call__(self, theta):
@@ -432,7 +438,8 @@ SAMPLER = textwrap.dedent('''
     log = lambda message: print(message, flush=True)
     try:
         with CheckpointSession(ck, make_fingerprint(posterior, "emcee", settings.chain_settings()), log=log,
-                               lock_timeout_s=float(timeout) if timeout != "none" else None) as session:
+                               lock_timeout_s=float(timeout) if timeout != "none" else None,
+                               lease_timeout_s=lease) as session:
             run_emcee(posterior, settings, session, chain, log=log)
     except JanusfitError as exc:
         print(exc, file=sys.stderr, flush=True)
