@@ -60,7 +60,8 @@ write_conf() {
     cat > "$CONF" <<EOF
 $MARKER
 ClusterName=janusfit
-SlurmctldHost=$host
+# The loopback address: a container's host name need not resolve.
+SlurmctldHost=$host(127.0.0.1)
 AuthType=auth/munge
 SlurmUser=slurm
 StateSaveLocation=$STATE
@@ -82,7 +83,7 @@ MinJobAge=3600
 # Seconds between SIGTERM and SIGKILL at a time limit (SLURM's default): the
 # sampler writes its checkpoint in between.
 KillWait=30
-$node State=UNKNOWN
+$node NodeAddr=127.0.0.1 State=UNKNOWN
 PartitionName=$PARTITION Nodes=$host Default=YES MaxTime=$MAX_TIME State=UP
 EOF
 }
