@@ -36,15 +36,17 @@ RUNTIME_KEY = "runtime_minutes"
 
 # A run's sampling loop over the same number of bare steps (``time_steps``):
 # the stopping rule's τ estimates on up to 20000 thinned rows, the chain kept
-# for them, and the checkpoints. Measured 1.24–1.6 (benchmarks/bench_runtime.py).
+# for them, and the checkpoints. Measured 1.24–1.6 under moderate load, and
+# 0.6–1.8 when the load changed between the timing and the run
+# (benchmarks/bench_runtime.py).
 EMCEE_BOOKKEEPING = 1.6
 # Seconds per dynesty iteration beyond the likelihood: proposals, bound
 # updates and pickled checkpoints. Measured 1.4–4.1 ms on the same VM, and
-# 2.8–4.8 ms in real sampling jobs.
+# 1.5–4.8 ms in real sampling jobs (benchmarks/bench_runtime.py, three runs).
 DYNESTY_ITERATION_S = 5e-3
 # Information H (nats) a dynesty run is timed for: the top of what janusfit's
 # fits measured (0.8–2.7 nats). The memory estimate bounds with more
-# (DEFAULT_INFORMATION); with that, runtimes came out 2–3 × the measured.
+# (DEFAULT_INFORMATION); with that, runtimes came out up to 2.8 × the measured.
 RUNTIME_INFORMATION = 3.0
 # Likelihood calls per dynesty iteration (dynesty 3.1, Gaussians in 2 and 5
 # dimensions): uniform sampling in the bounds needs the inverse efficiency,
