@@ -221,12 +221,14 @@ def test_a_repeated_sigterm_still_writes_the_checkpoint_a_repeated_sigint_stops_
     """SLURM's time limit sends SIGTERM twice (to the job step, and through srun); Ctrl-C twice means "now"."""
     SignalTwiceAfter.n, SignalTwiceAfter.signum = 150, signum  # two calls a step: in the segment 50-100
     signalled = SignalTwiceAfter(get_model("lcdm"), [jla_diagonal(shared_data)])
+    log = Log()
     with pytest.raises(Interrupted) as stop:
-        run_emcee_in(tmp_path, signalled)
+        run_emcee_in(tmp_path, signalled, log=log)
     SignalTwiceAfter.n = 10**9
     stopped_at, last = stop.value.iteration, segment_files(tmp_path)[-1].name
-    if signum == signal.SIGTERM:  # a checkpoint where it stopped
+    if signum == signal.SIGTERM:  # a checkpoint where it stopped, said before the handlers are given back
         assert 50 < stopped_at < 100 and last == f"seg_0000000050_{stopped_at:010d}.npz"
+        assert log[-1] == f"wrote a checkpoint at iteration {stopped_at} after SIGTERM; stopping"
         resumed_from = stopped_at
     else:  # at once; the last periodic checkpoint is kept
         assert stopped_at == -1 and last == "seg_0000000000_0000000050.npz"

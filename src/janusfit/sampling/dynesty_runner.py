@@ -33,7 +33,7 @@ from dynesty.utils import save_sampler
 from ..atomic import atomic_path, no_space_left
 from ..errors import ConfigError
 from .domain import require_domain_overlap
-from .session import CheckpointSession, Interrupted
+from .session import CheckpointSession
 from .store import clean_partial, commit, quarantine, verified
 
 GENERATION = re.compile(r"^state_(\d{6})\.pkl$")
@@ -191,7 +191,7 @@ def _run_static(sampler, settings, store, session, log) -> None:
         now = time.monotonic()
         if session.stop_requested:
             store.save(sampler)
-            raise Interrupted(session.stop_signal, int(sampler.it))
+            raise session.stopped(int(sampler.it))
         if now - last_save >= settings.checkpoint_seconds:
             store.save(sampler)
             last_save = now

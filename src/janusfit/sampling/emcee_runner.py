@@ -37,7 +37,7 @@ import numpy as np
 from ..atomic import atomic_path
 from ..errors import CheckpointError, ConfigError
 from .domain import require_domain_overlap
-from .session import CheckpointSession, Interrupted
+from .session import CheckpointSession
 from .store import clean_partial, commit, quarantine, verified
 from .thinned import ThinnedChain
 
@@ -329,7 +329,7 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
             last_tau, tau_history, stop_reason), it)
         _log_progress(log, it, settings, sampler, last_tau, t_start, it_start)
         if session.stop_requested:
-            raise Interrupted(session.stop_signal, it)
+            raise session.stopped(it)
 
     stop_reason = stop_reason or "max_steps"
     acceptance = _acceptance(segments, it)

@@ -85,6 +85,17 @@ class CheckpointSession:
         self.stop_signal = signum
         self.log(f"received {signal.Signals(signum).name}: writing a checkpoint before stopping")
 
+    def stopped(self, iteration: int) -> Interrupted:
+        """The exception that ends a sampler a signal stopped once its checkpoint at ``iteration`` is written.
+
+        Logged now, while a repeated signal is still ignored: at a time limit
+        SLURM's signals keep coming, and one after this session has given the
+        handlers back ends the process before the exception is reported.
+        """
+        self.log(f"wrote a checkpoint at iteration {iteration} after {signal.Signals(self.stop_signal).name}; "
+                 "stopping")
+        return Interrupted(self.stop_signal, iteration)
+
     def verify_lease(self) -> None:
         """Raise unless this job still holds the checkpoint; the samplers call it before every checkpoint write."""
         self.lock.verify()
