@@ -43,12 +43,34 @@ class SleepyPosterior:
 def test_time_likelihood_is_per_evaluation_after_a_warm_up():
     post = SleepyPosterior()
     t = time_likelihood(post, batch_size=10, repeats=5)
-    assert len(post.batches) == 6
+    assert len(post.batches) == 6 and len(post.batches[0]) == 60  # the warm-up call evaluates every draw
     assert 0.002 / 10 <= t < 0.02 / 10
-    draws = np.concatenate(post.batches)
-    assert draws.shape == (60, 2)
+    draws = np.concatenate(post.batches[1:])
+    assert draws.shape == (50, 2)
     assert np.all((draws >= post.bounds[:, 0]) & (draws <= post.bounds[:, 1]))
-    assert len(np.unique(draws[:, 0])) == 60
+    assert len(np.unique(draws[:, 0])) == 50
+
+
+def test_time_likelihood_times_only_where_the_model_exists(shared_data):
+    """JANUS on JLA (z up to 1.3) with q0 in [-1, 0]: -inf below q0 = -0.38, at no cost; timed only above."""
+    from janusfit.data import load_dataset
+
+    jla = shared_data / "jla"
+    data = load_dataset("jla", {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
+                                "cov": str(jla / "jla_mub_covmatrix.txt")})
+    posterior = Posterior(get_model("janus"), [data], priors={"q0": [-1.0, 0.0]})
+    timed = []
+    original = Posterior.__call__
+
+    class Recording(Posterior):
+        def __call__(self, theta):
+            timed.append(theta)
+            return original(self, theta)
+
+    posterior.__class__ = Recording
+    time_likelihood(posterior, batch_size=16, repeats=3)
+    assert np.all(np.isfinite(original(posterior, np.concatenate(timed[1:]))))
+    assert not np.all(np.isfinite(original(posterior, timed[0])))  # the prior draws did leave the domain
 
 
 def test_time_likelihood_on_a_real_posterior():
@@ -64,12 +86,18 @@ def test_emcee_runtime():
 
 
 def test_timed_steps_cost_the_likelihood_and_more():
-    """A step of 32 walkers calls a 2 ms likelihood twice (two halves of 16): at least 4 ms; 20 of them at least."""
+    """A step of 32 walkers calls a 2 ms likelihood twice (two halves of 16): at least 4 ms; 20 of them at least.
+
+    The walkers start in a small ball, as a converged ensemble is.
+    """
     posterior = SleepyPosterior()
     posterior.ndim, posterior.param_names = 2, ["a", "b"]
     step_s = time_steps(posterior, EmceeSettings(n_walkers=32, max_steps=1000), min_steps=20, min_s=0.01)
-    warm_up = 2 + 2 * 5  # the initial positions drawn, then evaluated by emcee, and five steps
-    assert len(posterior.batches) >= warm_up + 2 * 20 and {len(b) for b in posterior.batches[2:]} == {16}
+    # Prior draws, their posterior, the ball's, emcee's first evaluation of it, then two halves a step.
+    warm_up = 4 + 2 * 5
+    assert len(posterior.batches) >= warm_up + 2 * 20 and {len(b) for b in posterior.batches[4:]} == {16}
+    width = posterior.bounds[:, 1] - posterior.bounds[:, 0]
+    assert np.all(np.ptp(posterior.batches[3], axis=0) < 1e-2 * width)
     assert 0.004 <= step_s < 0.05
 
 

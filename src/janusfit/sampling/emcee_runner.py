@@ -217,14 +217,22 @@ def time_steps(posterior, settings: EmceeSettings, min_steps: int = 20, min_s: f
 
     For the runtime estimate: the move and emcee's bookkeeping cost about as
     much per walker as a cheap likelihood and vary with the machine and its
-    load as the likelihood does, so they are timed, not assumed. After five
-    warm-up steps (numba's compilation, caches), steps run until at least
-    ``min_steps`` and ``min_s`` seconds; nothing is stored.
+    load as the likelihood does, so they are timed, not assumed. The walkers
+    start in a small ball around the best of their prior draws, as a
+    converged ensemble is: spread over the prior, many proposals would fall
+    where the model does not exist, whose posterior costs nothing, and a
+    JANUS step looked twice as cheap as in the run. After five warm-up steps
+    (numba's compilation, caches), steps run until at least ``min_steps`` and
+    ``min_s`` seconds; nothing is stored.
     """
     rng = np.random.default_rng(settings.seed)
+    draws = initial_positions(posterior, settings.n_walkers, rng)
+    best = draws[np.argmax(posterior(draws))]
+    ball = best + 1e-4 * (posterior.bounds[:, 1] - posterior.bounds[:, 0]) * rng.standard_normal(draws.shape)
+    ball[~np.isfinite(posterior(ball))] = best
     sampler = emcee.EnsembleSampler(settings.n_walkers, posterior.ndim, posterior, vectorize=True,
                                     moves=MOVES[settings.moves]())
-    state = sampler.run_mcmc(initial_positions(posterior, settings.n_walkers, rng), 5, store=False)
+    state = sampler.run_mcmc(ball, 5, store=False)
     steps, start = 0, time.perf_counter()
     for _ in sampler.sample(state, iterations=1 << 62, store=False):
         steps += 1
