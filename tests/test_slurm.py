@@ -277,7 +277,7 @@ def test_time_limit_kills_with_sigterm_then_the_retry_resumes_bit_for_bit(timed_
     assert f"SLURM-job '{emcee_jobs[0]['JobId']}' failed, SLURM status is: 'TIMEOUT'" in proc.stderr
     # Snakemake starts a retry's job log afresh; the first attempt's lines are in SLURM's log of it.
     first = (directory / "results/logs/slurm/rule_emcee/sim_janus" / f"{emcee_jobs[0]['JobId']}.log").read_text()
-    stopped = re.search(r"stopped by SIGTERM at iteration (\d+) after writing a checkpoint", first)
+    stopped = re.search(r"wrote a checkpoint at iteration (\d+) after SIGTERM; stopping", first)
     assert "received SIGTERM: writing a checkpoint before stopping" in first and stopped, first[-3000:]
     assert f"resuming from checkpoint at iteration {stopped.group(1)}" in job_log(directory, "emcee")
     resumes = summary(directory, EMCEE_RUN)["emcee"]["resumes"]
@@ -331,14 +331,14 @@ def test_after_kill_9_the_new_job_waits_for_the_orphan_and_nothing_is_lost(kille
     log = job_log(directory, "emcee")
     assert re.search(rf"waiting for the sampler holding '.*emcee\.lock' \(pid \d+\) on host \S+, SLURM job "
                      rf"{old['JobId']} to finish", log), log[-3000:]
-    # It resumed where the orphan ended, and the chain is the uninterrupted one.
+    # It resumed where the orphan's checkpoint ended (at max_steps unless the
+    # orphan was stopped at its limit), and the chain is the uninterrupted one.
     resumes = summary(directory, EMCEE_RUN)["emcee"]["resumes"]
-    if old["JobState"] == "COMPLETED":
-        assert resumes == [max_steps]
-    else:
-        assert 0 < resumes[0] < max_steps
     checkpoint = directory / "results/checkpoints/sim/janus/emcee"
     bounds = [(int(p.name[4:14]), int(p.name[15:25])) for p in sorted((checkpoint / "segments").glob("seg_*.npz"))]
     assert [s for s, _ in bounds] == [0] + [e for _, e in bounds[:-1]] and bounds[-1][1] == max_steps
+    assert len(resumes) == 1 and resumes[0] in [e for _, e in bounds]
+    if old["JobState"] == "COMPLETED":
+        assert resumes == [max_steps]
     assert not (checkpoint / "segments/quarantine").exists()
     assert_same_chain(chain_arrays(directory / EMCEE_RUN / "emcee/chain.h5"), long_reference)
