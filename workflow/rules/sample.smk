@@ -1,6 +1,9 @@
 # Sampling stage. Sampler state lives under <results_dir>/checkpoints/, which is not a
 # declared output: Snakemake deletes declared outputs before rerunning a job,
-# and the checkpoint is exactly what must survive that.
+# and the checkpoint is exactly what must survive that. Under a cluster
+# executor these three rules are the ones submitted as jobs; preflight goes
+# with them because it times the likelihood and checks memory where the
+# samplers will run.
 
 
 rule preflight:
@@ -65,7 +68,6 @@ rule emcee:
     resources:
         mem_mb=lambda wc, input, attempt: jres.mem_mb(config, wc.dataset, wc.model, "emcee", input.data, attempt),
         runtime=lambda wc, input, attempt: jres.runtime_min(config, input.resources, "emcee", attempt),
-    retries: 1
     script:
         "../../scripts/sample_emcee.py"
 
@@ -89,6 +91,5 @@ rule dynesty:
     resources:
         mem_mb=lambda wc, input, attempt: jres.mem_mb(config, wc.dataset, wc.model, "dynesty", input.data, attempt),
         runtime=lambda wc, input, attempt: jres.runtime_min(config, input.resources, "dynesty", attempt),
-    retries: 1
     script:
         "../../scripts/sample_dynesty.py"

@@ -48,7 +48,7 @@ from ..errors import CheckpointError, ConfigError
 from .autocorr import MAX_LAG, AutocorrTime
 from .domain import require_domain_overlap
 from .progress import EmceeProgress
-from .session import CheckpointSession, Interrupted
+from .session import CheckpointSession
 from .store import clean_partial, commit, quarantine, verified
 
 SEGMENT = re.compile(r"^seg_(\d{10})_(\d{10})\.npz$")
@@ -186,11 +186,16 @@ def _decode_state(npz) -> dict:
 
 
 class SegmentChain:
-    """The committed segments of one chain, in order."""
+    """The committed segments of one chain, in order.
 
-    def __init__(self, directory: Path, log=print):
+    ``guard`` is called before each segment is written, and raises when this
+    sampler may no longer write (its checkpoint lease was taken over).
+    """
+
+    def __init__(self, directory: Path, log=print, guard=lambda: None):
         self.dir = Path(directory)
         self.log = log
+        self.guard = guard
         self.dir.mkdir(parents=True, exist_ok=True)
         clean_partial(self.dir, "seg_*.npz")
         self.paths = self._load()
@@ -248,6 +253,7 @@ class SegmentChain:
 
     def append(self, start: int, data: bytes, end: int) -> None:
         path = self.dir / _segment_name(start, end)
+        self.guard()
         commit(path, data)
         self.paths.append(path)
 
@@ -271,6 +277,35 @@ def initial_positions(posterior, n_walkers: int, rng: np.random.Generator, max_t
         f"for model '{posterior.model.name}': the prior ({dict(zip(posterior.param_names, posterior.bounds.tolist()))}) "
         "barely overlaps the region where the model exists"
     )
+
+
+def time_steps(posterior, settings: EmceeSettings, min_steps: int = 20, min_s: float = 1.0) -> float:
+    """Wall time (s) of one step of ``settings``' ensemble on ``posterior``, from a short real run.
+
+    For the runtime estimate: the move and emcee's bookkeeping cost about as
+    much per walker as a cheap likelihood and vary with the machine and its
+    load as the likelihood does, so they are timed, not assumed. The walkers
+    start in a small ball around the best of their prior draws, as a
+    converged ensemble is: spread over the prior, many proposals would fall
+    where the model does not exist, whose posterior costs nothing, and a
+    JANUS step looked twice as cheap as in the run. After five warm-up steps
+    (numba's compilation, caches), steps run until at least ``min_steps`` and
+    ``min_s`` seconds; nothing is stored.
+    """
+    rng = np.random.default_rng(settings.seed)
+    draws = initial_positions(posterior, settings.n_walkers, rng)
+    best = draws[np.argmax(posterior(draws))]
+    ball = best + 1e-4 * (posterior.bounds[:, 1] - posterior.bounds[:, 0]) * rng.standard_normal(draws.shape)
+    ball[~np.isfinite(posterior(ball))] = best
+    sampler = emcee.EnsembleSampler(settings.n_walkers, posterior.ndim, posterior, vectorize=True,
+                                    moves=MOVES[settings.moves]())
+    state = sampler.run_mcmc(ball, 5, store=False)
+    steps, start = 0, time.perf_counter()
+    for _ in sampler.sample(state, iterations=1 << 62, store=False):
+        steps += 1
+        if steps >= min_steps and time.perf_counter() - start >= min_s:
+            break
+    return (time.perf_counter() - start) / steps
 
 
 def write_emcee_hdf5(pieces, n: int, path, n_walkers: int, ndim: int, random_state) -> np.ndarray:
@@ -358,7 +393,7 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
     if settings.moves not in MOVES:
         raise ConfigError("emcee.moves", f"unknown move '{settings.moves}'; choose one of {', '.join(MOVES)}")
     require_domain_overlap(posterior)
-    segments = SegmentChain(session.dir / "segments", log=log)
+    segments = SegmentChain(session.dir / "segments", log=log, guard=session.verify_lease)
     sampler = emcee.EnsembleSampler(nw, ndim, posterior, vectorize=True, moves=MOVES[settings.moves]())
     autocorr = AutocorrTime(settings.tau_max_lag)
     rule = StoppingRule(settings, ndim)
@@ -412,7 +447,7 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
         progress.checkpoint(it, rule.tau_history, rule.last_tau)
         _log_progress(log, it, settings, sampler, rule.last_tau, t_start, it_start)
         if session.stop_requested:
-            raise Interrupted(session.stop_signal, it)
+            raise session.stopped(it)
 
     pieces, random_state = _pieces(segments, it, posterior, settings, sampler)
     accepted = write_emcee_hdf5(pieces, it, chain_path, nw, ndim, random_state)

@@ -18,11 +18,13 @@ from ..resources.runtime import (
     RUNTIME_KEY,
     estimate_runtime_dynesty,
     estimate_runtime_emcee,
+    process_age_s,
     time_likelihood,
     write_resources_json,
 )
 from ..resources.workflow import memory_estimate
 from ..run import load_run
+from ..sampling.emcee_runner import time_steps
 
 
 def preflight_run(config, dataset, model, data_json, granted_mem_mb, out_json, out_table, resources_json, log) -> dict:
@@ -55,18 +57,23 @@ def preflight_run(config, dataset, model, data_json, granted_mem_mb, out_json, o
     raise_if_failed(result)
 
     # Timed only now: a likelihood that fails the checks above could not be timed.
-    record = {"disk_bytes": disk}
+    # A sampling job starts as this one did (interpreter, imports, data, the
+    # likelihood's first calls): this job's age so far is the estimates' fixed part.
+    startup_s = process_age_s()
+    record = {"disk_bytes": disk, "startup_s": round(startup_s, 2)}
     if "emcee" in samplers:
         # emcee evaluates half the ensemble per call (the other half is the move's reference).
         t_eval = time_likelihood(posterior, batch_size=max(e.n_walkers // 2, 1))
-        record["emcee"] = {RUNTIME_KEY: round(estimate_runtime_emcee(t_eval, e.n_walkers, e.max_steps), 2),
-                           "mem_mb": estimates["emcee"].total_mb,
+        step_s = time_steps(posterior, e)
+        minutes = estimate_runtime_emcee(step_s, e.max_steps, overhead_s=startup_s)
+        record["emcee"] = {RUNTIME_KEY: round(minutes, 2), "mem_mb": estimates["emcee"].total_mb,
                            "seed_upper_bound_mb": estimates["emcee"].upper_bound_mb, "likelihood_s": t_eval,
-                           "memory_components_mb": _rounded(estimates["emcee"].components)}
+                           "step_s": step_s, "memory_components_mb": _rounded(estimates["emcee"].components)}
     if "dynesty" in samplers:
         t_eval = time_likelihood(posterior, batch_size=1)  # dynesty calls the likelihood one point at a time
+        # The repeats run one after another in the one job: its start-up is paid once.
         minutes = d.repeats * estimate_runtime_dynesty(t_eval, d.nlive, posterior.ndim, sample=d.sample,
-                                                       dlogz=d.dlogz)
+                                                       dlogz=d.dlogz, overhead_s=0.0) + startup_s / 60.0
         record["dynesty"] = {RUNTIME_KEY: round(minutes, 2), "mem_mb": estimates["dynesty"].total_mb,
                              "likelihood_s": t_eval,
                              "memory_components_mb": _rounded(estimates["dynesty"].components)}
@@ -75,7 +82,9 @@ def preflight_run(config, dataset, model, data_json, granted_mem_mb, out_json, o
         log.info(f"{sampler}: memory estimate {record[sampler]['mem_mb']} MB"
                  + (f" (whole chain in memory, the seed's upper bound: {upper} MB)" if upper else "")
                  + f"; runtime estimate {record[sampler][RUNTIME_KEY]:.1f} min at "
-                 f"{record[sampler]['likelihood_s'] * 1e6:.1f} µs per likelihood evaluation")
+                 + (f"{record[sampler]['step_s'] * 1e3:.2f} ms per step, " if "step_s" in record[sampler] else "")
+                 + f"{record[sampler]['likelihood_s'] * 1e6:.1f} µs per likelihood evaluation, "
+                 f"{startup_s:.1f} s of it to start")
     write_resources_json(resources_json, record)
     return result
 
