@@ -20,7 +20,8 @@ def test_a_nan_evidence_error_stops_the_summary_naming_the_field(tmp_path, share
               "models": ["lcdm"], "samplers": ["dynesty"], "priors": {}, "on_change": "error",
               "emcee": {"n_walkers": None, "max_steps": 100, "seed": 1, "moves": "de",
                         "checkpoint": {"steps": 100, "seconds": 60},
-                        "stop": {"enabled": False, "check_every": 50, "n_over_tau": 50, "tau_rel_change": 0.01}},
+                        "stop": {"enabled": False, "check_every": 50, "n_over_tau": 50, "tau_rel_change": 0.01},
+                            "progress": {"figure": False, "seconds": 60}},
               "dynesty": {"nlive": 50, "dlogz": 0.5, "method": "static", "bound": "multi", "sample": "auto",
                           "seed": 1, "checkpoint_seconds": 60, "repeats": 1},
               "convergence": {}}
