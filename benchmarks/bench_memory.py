@@ -73,9 +73,9 @@ def _config(csv: Path, cov: Path, sampler: str, size: int, n_steps: int | None) 
     return config
 
 
-def _case(sampler: str, size: int, n_steps: int | None, n_data: int, tmp: Path) -> dict:
+def _simulated(tmp: Path, sampler: str, size: int, n_steps: int | None, n_data: int) -> tuple[Path, dict]:
+    """N simulated supernovae with a full covariance, written and inspected once per N; their directory and config."""
     from janusfit.data import write_simulated
-    from janusfit.resources.workflow import memory_estimate
     from janusfit.stages.data import inspect
 
     data = tmp / f"n{n_data}"
@@ -84,8 +84,14 @@ def _case(sampler: str, size: int, n_steps: int | None, n_data: int, tmp: Path) 
         data.mkdir()
         write_simulated(csv, cov, data / "hubble.truth.json", n_sn=n_data, seed=20240601 + n_data)
         inspect(config=_config(csv, cov, sampler, size, n_steps), dataset="sim", out_json=data / "data.json",
-                out_png=data / "data.png", log=logging.getLogger("bench_memory"))
-    config = _config(csv, cov, sampler, size, n_steps)
+                out_png=data / "data.png", log=logging.getLogger("janusfit-bench"))
+    return data, _config(csv, cov, sampler, size, n_steps)
+
+
+def _case(sampler: str, size: int, n_steps: int | None, n_data: int, tmp: Path) -> dict:
+    from janusfit.resources.workflow import memory_estimate
+
+    data, config = _simulated(tmp, sampler, size, n_steps, n_data)
     estimate = memory_estimate(config, "sim", "lcdm", sampler, data / "data.json")
     run = tmp / f"{sampler}-{size}-{n_steps}-{n_data}"
     outputs = ({"chain_path": str(run / "chain.h5"), "run_json": str(run / "run.json")} if sampler == "emcee"

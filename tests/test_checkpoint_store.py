@@ -201,6 +201,43 @@ def test_interrupted_by_sigterm_resumes_bit_for_bit(tmp_path, posterior, emcee_r
     assert_same_chain(chain_arrays(tmp_path / "chain.h5"), emcee_reference)
 
 
+class SignalTwiceAfter(Posterior):
+    """A posterior that sends this process ``signum`` twice, mid-segment, at its ``n``-th call."""
+
+    n = 10**9
+    signum = signal.SIGTERM
+
+    def __call__(self, theta):
+        type(self).n -= 1
+        if type(self).n == 0:
+            os.kill(os.getpid(), type(self).signum)
+            os.kill(os.getpid(), type(self).signum)
+        return super().__call__(theta)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_repeated_sigterm_still_writes_the_checkpoint_a_repeated_sigint_stops_at_once(tmp_path, shared_data,
+                                                                                      emcee_reference, signum):
+    """SLURM's time limit sends SIGTERM twice (to the job step, and through srun); Ctrl-C twice means "now"."""
+    SignalTwiceAfter.n, SignalTwiceAfter.signum = 150, signum  # two calls a step: in the segment 50-100
+    signalled = SignalTwiceAfter(get_model("lcdm"), [jla_diagonal(shared_data)])
+    log = Log()
+    with pytest.raises(Interrupted) as stop:
+        run_emcee_in(tmp_path, signalled, log=log)
+    SignalTwiceAfter.n = 10**9
+    stopped_at, last = stop.value.iteration, segment_files(tmp_path)[-1].name
+    if signum == signal.SIGTERM:  # a checkpoint where it stopped, said before the handlers are given back
+        assert 50 < stopped_at < 100 and last == f"seg_0000000050_{stopped_at:010d}.npz"
+        assert log[-1] == f"wrote a checkpoint at iteration {stopped_at} after SIGTERM; stopping"
+        resumed_from = stopped_at
+    else:  # at once; the last periodic checkpoint is kept
+        assert stopped_at == -1 and last == "seg_0000000000_0000000050.npz"
+        resumed_from = 50
+    result = run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [jla_diagonal(shared_data)]))
+    assert result.resumes == [resumed_from]
+    assert_same_chain(chain_arrays(tmp_path / "chain.h5"), emcee_reference)
+
+
 # --- dynesty: damaged generations and untrusted pickles ----------------------
 
 
@@ -372,7 +409,11 @@ def test_full_disk_stops_dynesty_with_the_file_named_and_the_checkpoint_resumabl
 # --- two samplers on one checkpoint ------------------------------------------
 
 SAMPLER = textwrap.dedent('''
-    """One emcee sampler on JLA (diagonal errors); it stalls while the file HOLD exists once it has a segment."""
+    """One emcee sampler on JLA (diagonal errors); it stalls while the file HOLD exists once it has a segment.
+
+    Arguments: tests dir, shared data, checkpoint, chain, max steps, lock timeout (or none), HOLD, and
+    optionally the lease timeout.
+    """
     import os, sys, time
     from pathlib import Path
     sys.path.insert(0, sys.argv[1])
@@ -382,9 +423,11 @@ SAMPLER = textwrap.dedent('''
     from janusfit.models import get_model
     from janusfit.sampling.emcee_runner import EmceeSettings, run_emcee
     from janusfit.sampling.fingerprint import make_fingerprint
+    from janusfit.sampling.lock import LEASE_TIMEOUT_S
     from janusfit.sampling.session import CheckpointSession
 
     shared, ck, chain, max_steps, timeout, hold = sys.argv[2:8]
+    lease = float(sys.argv[8]) if len(sys.argv) > 8 else LEASE_TIMEOUT_S
 
     class Held(Posterior):
         def __call__(self, theta):
@@ -397,7 +440,8 @@ SAMPLER = textwrap.dedent('''
     log = lambda message: print(message, flush=True)
     try:
         with CheckpointSession(ck, make_fingerprint(posterior, "emcee", settings.chain_settings()), log=log,
-                               lock_timeout_s=float(timeout) if timeout != "none" else None) as session:
+                               lock_timeout_s=float(timeout) if timeout != "none" else None,
+                               lease_timeout_s=lease) as session:
             run_emcee(posterior, settings, session, chain, log=log)
     except JanusfitError as exc:
         print(exc, file=sys.stderr, flush=True)

@@ -7,7 +7,7 @@ import pytest
 from snakemake.utils import validate
 
 from janusfit.errors import ConfigError, ResourceError
-from janusfit.resources.runtime import runtime_for_attempt
+from janusfit.resources.runtime import estimate_runtime_emcee, process_age_s, runtime_for_attempt
 from janusfit.resources.workflow import memory_estimate
 from janusfit.stages.data import inspect
 from janusfit.stages.preflight import preflight_run
@@ -53,10 +53,15 @@ def test_passing_run_records_its_estimates(tmp_path, repo, public_data, data_jso
     record = json.loads(resources.read_text())
     for sampler in ("emcee", "dynesty"):
         assert record[sampler]["mem_mb"] == memory_estimate(cfg, "jla", "lcdm", sampler, data_json).total_mb
-        assert record[sampler]["runtime_minutes"] >= 1.0  # a minute of overhead at least
         assert 0 < record[sampler]["likelihood_s"] < 0.01
         assert runtime_for_attempt(resources, 500, 2, section=sampler) == pytest.approx(
             2 * record[sampler]["runtime_minutes"], abs=1)
+    # The fixed part is this process's age when it timed the likelihood: here, the test session's so far.
+    assert 0 < record["startup_s"] < process_age_s()
+    assert record["emcee"]["runtime_minutes"] == pytest.approx(estimate_runtime_emcee(
+        record["emcee"]["step_s"], 20000, overhead_s=record["startup_s"]), abs=0.01)
+    # A step of 32 walkers evaluates the likelihood 32 times, and does more besides.
+    assert record["emcee"]["step_s"] > 32 * record["emcee"]["likelihood_s"]
     # 32 walkers × 20000 steps × 1 parameter × 8 B × 2, plus the baseline.
     assert record["emcee"]["seed_upper_bound_mb"] == 271
     assert record["disk_bytes"] > 50_000_000

@@ -105,7 +105,9 @@ def test_memory_records_hold_the_estimate(jla_run):
             job = resources[sampler]
             assert job["peak_rss_mb"] == max(memory["peak_rss_mb"], memory["process_maxrss_mb"])
             assert job["mem_mb_estimate"] / 2 <= job["peak_rss_mb"] <= job["mem_mb_estimate"]
-            assert job["runtime_min"] == pytest.approx(memory["duration_s"] / 60, abs=1e-3)
+            # The job's whole wall time, its start included, as the estimate counts it.
+            assert job["runtime_min"] == pytest.approx(memory["job_wall_s"] / 60, abs=1e-3)
+            assert memory["job_wall_s"] > memory["duration_s"]
             assert job["runtime_estimate_min"] == record[sampler]["runtime_minutes"]
             assert (base / sampler / "memory.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert 0 < resources["peak_rss_mb"] <= resources["mem_mb_estimate"]

@@ -45,7 +45,11 @@ MODELS = list(config["models"])
 SAMPLERS = list(config["samplers"])
 # The samplers of this workflow, as the registry declares them.
 RUN_SAMPLERS = [SAMPLER_REGISTRY[s] for s in SAMPLERS]
-CORES = jres.core_counts(config)
+# Under the SLURM profile (slurm_* default resources) emcee's threads come
+# from the config's cores or the profile's set-threads, never from detecting
+# the cores of this submitting node.
+ON_SLURM = any(name.startswith("slurm_") for name in workflow.resource_settings.default_resources or ())
+CORES = jres.core_counts(config, on_cluster=ON_SLURM and "emcee" not in workflow.resource_settings.overwrite_threads)
 # Every output, log and checkpoint of this config is under its own root, so
 # runs of two configs never overwrite each other's overview or report.
 RESULTS = config["results_dir"].rstrip("/")

@@ -1,5 +1,8 @@
 # Model comparison per dataset, and the overview table of every run.
 
+# Light: run where Snakemake runs, also under a cluster executor.
+localrules: compare, overview
+
 
 rule compare:
     input:

@@ -1,5 +1,9 @@
 # Data stage: simulate the default data, download releases, validate each dataset.
 
+# All light, and run where Snakemake runs under a cluster executor too (compute
+# nodes often have no internet for the downloads).
+localrules: simulate_data, download, inspect_data
+
 
 rule simulate_data:
     output:

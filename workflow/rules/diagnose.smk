@@ -1,5 +1,8 @@
 # Diagnostics: convergence of the emcee chain, corner plot, run summary.
 
+# Light: run where Snakemake runs, also under a cluster executor.
+localrules: convergence, corner, summary
+
 
 rule convergence:
     input:

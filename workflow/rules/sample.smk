@@ -1,6 +1,9 @@
 # Sampling stage. Sampler state lives under <results_dir>/checkpoints/, which is not a
 # declared output: Snakemake deletes declared outputs before rerunning a job,
-# and the checkpoint is exactly what must survive that.
+# and the checkpoint is exactly what must survive that. Under a cluster
+# executor these three rules are the ones submitted as jobs; preflight goes
+# with them because it times the likelihood and checks memory where the
+# samplers will run.
 
 
 rule preflight:
@@ -51,7 +54,6 @@ rule emcee:
     resources:
         mem_mb=lambda wc, input, attempt: jres.mem_mb(config, wc.dataset, wc.model, "emcee", input.data, attempt),
         runtime=lambda wc, input, attempt: jres.runtime_min(config, input.resources, "emcee", attempt),
-    retries: 1
     conda:
         "../envs/janusfit.yaml"
     script:
@@ -76,7 +78,6 @@ rule dynesty:
     resources:
         mem_mb=lambda wc, input, attempt: jres.mem_mb(config, wc.dataset, wc.model, "dynesty", input.data, attempt),
         runtime=lambda wc, input, attempt: jres.runtime_min(config, input.resources, "dynesty", attempt),
-    retries: 1
     conda:
         "../envs/janusfit.yaml"
     script:

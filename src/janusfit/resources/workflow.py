@@ -11,16 +11,33 @@ import json
 from pathlib import Path
 
 from ..config import param_names, run_settings
+from ..errors import ConfigError
 from ..sampling.registry import SAMPLERS
 from .cores import cores_from_config, detect_cores, threads_for
 from .memory import mem_mb_for_attempt
 from .runtime import runtime_for_attempt
 
 
-def core_counts(config: dict):
-    """Cores from config ``cores: {performance, efficiency}`` when both are set, else detected."""
+def core_counts(config: dict, on_cluster: bool = False):
+    """Cores from config ``cores: {performance, efficiency}`` when both are set, else detected.
+
+    ``on_cluster``: the sampling jobs run on other machines (SLURM compute
+    nodes) and nothing else sets their threads; the cores detected here, on the
+    submitting (login) node, say nothing about those machines, so the config
+    must set them.
+    """
     given = {k: v for k, v in (config.get("cores") or {}).items() if k in ("performance", "efficiency") and v is not None}
-    return cores_from_config(given or None) or detect_cores()
+    counts = cores_from_config(given or None)
+    if counts is None and on_cluster:
+        here = detect_cores()
+        raise ConfigError(
+            "cores",
+            f"the sampling jobs run on SLURM compute nodes, and this machine's cores ({here.performance} "
+            f"performance, {here.efficiency} efficiency) say nothing about theirs; set "
+            "'cores: {performance: P}' in the config (P threads, as many CPUs per task, for each emcee job) "
+            "or 'set-threads: {emcee: P}' in the profile"
+        )
+    return counts or detect_cores()
 
 
 def heavy_threads(config: dict, counts) -> int:

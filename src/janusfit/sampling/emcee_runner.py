@@ -44,7 +44,7 @@ from .domain import require_domain_overlap
 from .emcee_hdf5 import write_emcee_hdf5
 from .progress import EmceeProgress
 from .segments import SegmentChain, encode_segment
-from .session import CheckpointSession, Interrupted
+from .session import CheckpointSession
 
 
 @dataclass
@@ -122,6 +122,35 @@ def initial_positions(posterior, n_walkers: int, rng: np.random.Generator, max_t
     )
 
 
+def time_steps(posterior, settings: EmceeSettings, min_steps: int = 20, min_s: float = 1.0) -> float:
+    """Wall time (s) of one step of ``settings``' ensemble on ``posterior``, from a short real run.
+
+    For the runtime estimate: the move and emcee's bookkeeping cost about as
+    much per walker as a cheap likelihood and vary with the machine and its
+    load as the likelihood does, so they are timed, not assumed. The walkers
+    start in a small ball around the best of their prior draws, as a
+    converged ensemble is: spread over the prior, many proposals would fall
+    where the model does not exist, whose posterior costs nothing, and a
+    JANUS step looked twice as cheap as in the run. After five warm-up steps
+    (numba's compilation, caches), steps run until at least ``min_steps`` and
+    ``min_s`` seconds; nothing is stored.
+    """
+    rng = np.random.default_rng(settings.seed)
+    draws = initial_positions(posterior, settings.n_walkers, rng)
+    best = draws[np.argmax(posterior(draws))]
+    ball = best + 1e-4 * (posterior.bounds[:, 1] - posterior.bounds[:, 0]) * rng.standard_normal(draws.shape)
+    ball[~np.isfinite(posterior(ball))] = best
+    sampler = emcee.EnsembleSampler(settings.n_walkers, posterior.ndim, posterior, vectorize=True,
+                                    moves=MOVES[settings.moves]())
+    state = sampler.run_mcmc(ball, 5, store=False)
+    steps, start = 0, time.perf_counter()
+    for _ in sampler.sample(state, iterations=1 << 62, store=False):
+        steps += 1
+        if steps >= min_steps and time.perf_counter() - start >= min_s:
+            break
+    return (time.perf_counter() - start) / steps
+
+
 def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, chain_path, log=print,
               warn=None) -> EmceeResult:
     """Sample to ``settings.max_steps`` or convergence, resuming from the checkpoint in ``session``.
@@ -139,7 +168,7 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
     if settings.moves not in MOVES:
         raise ConfigError("emcee.moves", f"unknown move '{settings.moves}'; choose one of {', '.join(MOVES)}")
     require_domain_overlap(posterior)
-    segments = SegmentChain(session.dir / "segments", log=log)
+    segments = SegmentChain(session.dir / "segments", log=log, guard=session.verify_lease)
     sampler = emcee.EnsembleSampler(nw, ndim, posterior, vectorize=True, moves=MOVES[settings.moves]())
     autocorr = AutocorrTime(settings.tau_max_lag)
     rule = StoppingRule(settings, ndim)
@@ -193,7 +222,7 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
         progress.checkpoint(it, rule.tau_history, rule.last_tau)
         _log_progress(log, it, settings, sampler, rule.last_tau, t_start, it_start)
         if session.stop_requested:
-            raise Interrupted(session.stop_signal, it)
+            raise session.stopped(it)
 
     pieces, random_state = _pieces(segments, it, posterior, settings, sampler)
     accepted = write_emcee_hdf5(pieces, it, chain_path, nw, ndim, random_state)

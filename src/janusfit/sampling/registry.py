@@ -30,7 +30,7 @@ class Sampler:
     evidence: bool  # whether it computes ln Z, which the model comparison needs
     memory: str  # (run settings, n_params, n_data, full_cov, z_max) -> its MemoryEstimate
     disk: str  # (posterior, run settings) -> bytes its results and checkpoint take
-    estimates: str  # (posterior, run settings, MemoryEstimate) -> its entry of resources.json
+    estimates: str  # (posterior, run settings, MemoryEstimate, start-up s) -> its entry of resources.json
 
     def files(self, base: str, kind: str) -> dict:
         """``outputs``, ``draws`` or ``summary_inputs`` as paths under ``base``."""

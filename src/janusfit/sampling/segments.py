@@ -57,11 +57,16 @@ def _decode_state(npz) -> dict:
 
 
 class SegmentChain:
-    """The committed segments of one chain, in order."""
+    """The committed segments of one chain, in order.
 
-    def __init__(self, directory: Path, log=print):
+    ``guard`` is called before each segment is written, and raises when this
+    sampler may no longer write (its checkpoint lease was taken over).
+    """
+
+    def __init__(self, directory: Path, log=print, guard=lambda: None):
         self.dir = Path(directory)
         self.log = log
+        self.guard = guard
         self.dir.mkdir(parents=True, exist_ok=True)
         clean_partial(self.dir, "seg_*.npz")
         self.paths = self._load()
@@ -119,5 +124,6 @@ class SegmentChain:
 
     def append(self, start: int, data: bytes, end: int) -> None:
         path = self.dir / _segment_name(start, end)
+        self.guard()
         commit(path, data)
         self.paths.append(path)

@@ -30,7 +30,8 @@ def compare(*, summary_paths, out_json, out_csv, log) -> list[dict]:
 
 
 def overview(*, summary_paths, out_csv) -> pd.DataFrame:
-    """One row per run: estimates (one-sided limits flagged), evidence, exact cross-check, convergence, resumes."""
+    """One row per run: estimates (one-sided limits flagged), evidence, exact cross-check, convergence, resumes
+    and runtimes, for the report."""
     rows = []
     for path in summary_paths:
         s = json.loads(Path(path).read_text())
@@ -56,6 +57,10 @@ def overview(*, summary_paths, out_csv) -> pd.DataFrame:
             row["converged"] = "yes" if e["converged"] else "NO: " + "; ".join(e["convergence_failures"] or ["stopping rule not met"])
             row["emcee steps"] = e["n_steps"]
             row["emcee resumes"] = ", ".join(map(str, e["resumes"])) or "none"
+        for sampler, job in (s.get("resources") or {}).items():
+            if isinstance(job, dict):
+                row[f"{sampler} runtime estimated / measured (min)"] = (
+                    f"{job['runtime_estimate_min']:.2f} / {job['runtime_min']:.2f}")
         rows.append(row)
     frame = pd.DataFrame(rows)
     with atomic_path(out_csv) as tmp:

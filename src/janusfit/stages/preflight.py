@@ -18,11 +18,13 @@ from ..resources.runtime import (
     RUNTIME_KEY,
     estimate_runtime_dynesty,
     estimate_runtime_emcee,
+    process_age_s,
     time_likelihood,
     write_resources_json,
 )
 from ..resources.workflow import memory_estimate
 from ..run import load_run
+from ..sampling.emcee_runner import time_steps
 from ..sampling.registry import SAMPLERS
 
 
@@ -50,14 +52,19 @@ def preflight_run(*, config, dataset, model, data_json, granted_mem_mb, out_json
     raise_if_failed(result)
 
     # Timed only now: a likelihood that fails the checks above could not be timed.
-    record = {"disk_bytes": disk}
+    # A sampling job starts as this one did (interpreter, imports, data, the
+    # likelihood's first calls): this job's age so far is the estimates' fixed part.
+    startup_s = process_age_s()
+    record = {"disk_bytes": disk, "startup_s": round(startup_s, 2)}
     for s in samplers:
-        record[s.name] = entry = s.call("estimates", posterior, settings, estimates[s.name])
+        record[s.name] = entry = s.call("estimates", posterior, settings, estimates[s.name], startup_s)
         upper = entry.get("seed_upper_bound_mb")
         log.info(f"{s.name}: memory estimate {entry['mem_mb']} MB"
                  + (f" (whole chain in memory, the seed's upper bound: {upper} MB)" if upper else "")
                  + f"; runtime estimate {entry[RUNTIME_KEY]:.1f} min at "
-                 f"{entry['likelihood_s'] * 1e6:.1f} µs per likelihood evaluation")
+                 + (f"{entry['step_s'] * 1e3:.2f} ms per step, " if "step_s" in entry else "")
+                 + f"{entry['likelihood_s'] * 1e6:.1f} µs per likelihood evaluation, "
+                 f"{startup_s:.1f} s of it to start")
     write_resources_json(resources_json, record)
     return result
 
@@ -74,21 +81,25 @@ def dynesty_disk(posterior, settings) -> int:
     return d.repeats * dynesty_disk_bytes(points, posterior.ndim, len(pickle.dumps(posterior)))
 
 
-def emcee_estimates(posterior, settings, estimate) -> dict:
+def emcee_estimates(posterior, settings, estimate, startup_s: float) -> dict:
     """emcee's entry of resources.json: runtime and memory estimates (the registry's ``estimates`` of emcee)."""
     e = settings.emcee
     # emcee evaluates half the ensemble per call (the other half is the move's reference).
     t_eval = time_likelihood(posterior, batch_size=max(e.n_walkers // 2, 1))
-    return {RUNTIME_KEY: round(estimate_runtime_emcee(t_eval, e.n_walkers, e.max_steps), 2),
-            "mem_mb": estimate.total_mb, "seed_upper_bound_mb": estimate.upper_bound_mb, "likelihood_s": t_eval,
+    step_s = time_steps(posterior, e)
+    minutes = estimate_runtime_emcee(step_s, e.max_steps, overhead_s=startup_s)
+    return {RUNTIME_KEY: round(minutes, 2), "mem_mb": estimate.total_mb,
+            "seed_upper_bound_mb": estimate.upper_bound_mb, "likelihood_s": t_eval, "step_s": step_s,
             "memory_components_mb": _rounded(estimate.components)}
 
 
-def dynesty_estimates(posterior, settings, estimate) -> dict:
+def dynesty_estimates(posterior, settings, estimate, startup_s: float) -> dict:
     """dynesty's entry of resources.json: runtime and memory estimates (the registry's ``estimates`` of dynesty)."""
     d = settings.dynesty
     t_eval = time_likelihood(posterior, batch_size=1)  # dynesty calls the likelihood one point at a time
-    minutes = d.repeats * estimate_runtime_dynesty(t_eval, d.nlive, posterior.ndim, sample=d.sample, dlogz=d.dlogz)
+    # The repeats run one after another in the one job: its start-up is paid once.
+    minutes = d.repeats * estimate_runtime_dynesty(t_eval, d.nlive, posterior.ndim, sample=d.sample,
+                                                   dlogz=d.dlogz, overhead_s=0.0) + startup_s / 60.0
     return {RUNTIME_KEY: round(minutes, 2), "mem_mb": estimate.total_mb, "likelihood_s": t_eval,
             "memory_components_mb": _rounded(estimate.components)}
 
