@@ -10,17 +10,16 @@ files (``python -m pytest -m network tests/test_full_covariance.py``).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import functools
 import gzip
 import http.server
 import json
 import re
-import shutil
 import threading
+import urllib.error
 import urllib.request
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,8 +28,8 @@ import yaml
 from astropy.cosmology import FlatLambdaCDM
 from scipy.linalg import cho_factor, cho_solve
 
-from janusfit.data import load_dataset
 from janusfit.atomic import sha256_file
+from janusfit.data import load_dataset
 from janusfit.data.download import download_dataset
 from janusfit.data.sources import identity
 from janusfit.errors import DataError
