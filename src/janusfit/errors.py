@@ -23,6 +23,7 @@ class DataError(JanusfitError):
 
     def __init__(self, path, problem: str):
         self.path = str(path)
+        self.problem = problem
         super().__init__(f"data file '{path}': {problem}")
 
 

@@ -24,7 +24,8 @@ rule simulate_data:
 
 
 # Only downloads whose file is missing from the cache (or differs from its
-# pin) are jobs: a verified download has no job that could delete it.
+# pin, or has no recorded checksum yet) are jobs: a verified download has no
+# job that could delete it.
 DOWNLOADS = jsources.downloads(config)
 
 
@@ -34,6 +35,7 @@ rule download:
     params:
         url=lambda wc: DOWNLOADS[wc.download][0],
         sha256=lambda wc: DOWNLOADS[wc.download][1],
+        key=lambda wc: DOWNLOADS[wc.download][2],
     log:
         results("logs/download/{download}.log"),
     wildcard_constraints:

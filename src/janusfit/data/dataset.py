@@ -24,7 +24,9 @@ class Dataset:
     key of each file read (``path``, ``cov``) to its path and ``sha256`` to its
     checksum; ``reading`` holds the options it was read with (format, kind,
     columns, ...). Together with :attr:`arrays_sha256` they tie a run to the
-    exact numbers it used.
+    exact numbers it used. ``cov_asymmetry`` is the largest |C_ij − C_ji| of
+    the covariance file before it was symmetrised, and ``n_read`` the number
+    of rows read before a release's cut (the size of its covariance file).
     """
 
     name: str
@@ -38,6 +40,8 @@ class Dataset:
     files: dict[str, str] = field(default_factory=dict)
     reading: dict = field(default_factory=dict)
     names: np.ndarray | None = None
+    cov_asymmetry: float | None = None
+    n_read: int | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:

@@ -22,7 +22,7 @@ import pandas as pd
 from ..atomic import sha256_file
 from ..errors import ConfigError, DataError
 from .dataset import Dataset
-from .sources import KEYS, Source, reading_spec, resolve_path, sources
+from .sources import KEYS, Source, reading_spec, record_of, resolve_path, sources
 from .validate import (
     numeric_column,
     require_columns,
@@ -75,20 +75,28 @@ class Columns:
 
 @dataclass(frozen=True)
 class Format:
-    """A reader ``read(path, kind, columns, need_sigma)`` and what it accepts."""
+    """A reader ``read(path, kind, columns, need_sigma)`` and what it accepts.
+
+    ``cov_adds_sigma``: the release's covariance file leaves out the table's
+    errors, which belong on its diagonal (DES-SN5YR: STAT+SYS + diag(MUERR_FINAL²)).
+    """
 
     read: Callable[[Path, str, dict, bool], Columns]
     kinds: tuple[str, ...]
     needs_cov: bool = False
     diag_warning: str | None = None
+    cov_adds_sigma: bool = False
 
 
 def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset:
     """The dataset ``name`` described by one entry ``spec`` of the config's ``datasets:``.
 
     Relative ``path`` and ``cov`` resolve against ``base_dir`` (default: the
-    working directory). ``Dataset.sha256`` records the checksum of every file
-    read, by its config key, and ``Dataset.reading`` the options it was read with.
+    working directory); either may be gzip-compressed. ``Dataset.sha256``
+    records the checksum of every file read, by its config key, and
+    ``Dataset.reading`` the options it was read with. A covariance is read
+    over every row of the file, checked, symmetrised (``Dataset.cov_asymmetry``
+    is the largest asymmetry it had) and then cut like the table.
     """
     base_dir = Path.cwd() if base_dir is None else Path(base_dir)
     fmt_name = spec.get("format")
@@ -105,14 +113,16 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
     path, cov_path = files["path"], files.get("cov")
 
     hashes = {"path": require_pinned(name, found["path"], path)}
-    data = fmt.read(path, kind, columns, cov_path is None)
-    cov = None
+    data = fmt.read(path, kind, columns, cov_path is None or fmt.cov_adds_sigma)
+    cov = asymmetry = None
     if cov_path is not None:
         hashes["cov"] = require_pinned(name, found["cov"], cov_path)
-        cov = require_covariance(cov_path, read_covariance(cov_path), data.z.size)
+        cov, asymmetry = require_covariance(cov_path, read_covariance(cov_path), data.z.size,
+                                            add_variance=data.sigma**2 if fmt.cov_adds_sigma else None)
     elif fmt.diag_warning:
         warnings.warn(f"dataset '{name}' ({path}) {fmt.diag_warning}", UserWarning, stacklevel=2)
 
+    n_read = data.z.size
     if data.keep is not None:
         data, cov = _cut(data, cov)
     return Dataset(
@@ -127,14 +137,25 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
         files={key: str(p) for key, p in files.items()},
         reading=reading_spec(spec),
         names=data.names,
+        cov_asymmetry=asymmetry,
+        n_read=n_read,
     )
 
 
 
 def require_pinned(name: str, source: Source, path: Path) -> str:
-    """The file's sha256, which must be its pin when the dataset gives one."""
+    """The file's sha256, which must be its pin, or the checksum its first verified download recorded."""
     require_file(path)
     got = sha256_file(path)
+    if source.recorded:
+        record = record_of(path)
+        if source.sha256 is None:
+            raise DataError(path, f"has no checksum recorded by a verified download ({record} is missing); "
+                                  "delete the file and rerun to download it again")
+        if got != source.sha256:
+            raise DataError(path, f"has sha256 {got}, but its first verified download recorded {source.sha256} in "
+                                  f"{record}; the file changed since. Delete the file and rerun to download it again")
+        return got
     if source.sha256 and got != source.sha256:
         sha_key = KEYS[source.key][1]
         raise DataError(path, f"has sha256 {got}, but 'datasets.{name}.{sha_key}' pins {source.sha256}; the file was "
@@ -179,7 +200,11 @@ def _column_mapping(name: str, fmt_name: str, kind: str, columns) -> dict:
 
 
 def read_covariance(path: Path) -> np.ndarray:
-    """An N×N matrix in the releases' layout: N (or a text header) then N*N values, row-major."""
+    """An N×N matrix in the releases' layout: N (or a text header) then N*N values, row-major.
+
+    Pantheon+ and DES-SN5YR write one value per line (DES gzip-compressed);
+    any whitespace between values is read the same.
+    """
     require_file(path)
     tokens = utf8_text(path).split()
     if not tokens:
@@ -302,6 +327,7 @@ def _read_pantheon_plus(path: Path, kind: str, columns: dict, need_sigma: bool) 
 
 
 def _read_desy5(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
+    """DES-SN5YR_HD.csv, every row (the release's own likelihood keeps zHD > 0, all 1829)."""
     sigma = "MUERR_FINAL" if need_sigma else None
     return extract(path, read_table(path), "zHD", "MU", sigma, zhel="zHEL", names="CID")
 
@@ -332,7 +358,7 @@ FORMATS: dict[str, Format] = {
     "union3": Format(_read_union3, kinds=("sn",), needs_cov=True),
     "jla_binned": Format(_read_jla_binned, kinds=("sn",), needs_cov=True),
     "pantheon_plus": Format(_read_pantheon_plus, kinds=("sn",), diag_warning=PANTHEON_DIAG_WARNING),
-    "desy5": Format(_read_desy5, kinds=("sn",), diag_warning=DESY5_DIAG_WARNING),
+    "desy5": Format(_read_desy5, kinds=("sn",), diag_warning=DESY5_DIAG_WARNING, cov_adds_sigma=True),
     "hz_table": Format(_read_hz_table, kinds=("hz",)),
     "simulated": Format(_read_simulated, kinds=("sn",), needs_cov=True),
 }

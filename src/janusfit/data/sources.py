@@ -7,6 +7,13 @@ Otherwise a pinned ``url`` is downloaded into a content-addressed cache,
 written only by downloads whose bytes match their pin and never deleted by a
 rerun: a changed pin downloads to a new place and the old bytes stay.
 
+A file with no published checksum is declared ``sha256: record`` (or
+``cov_sha256: record``): it downloads to ``resources/data/unpinned/<hash of
+the URL>/<file name>``, and its first download that reads as what it should
+be (a covariance in the releases' layout, a table) records its sha256 beside
+it, ``<file name>.sha256``. Every later run reads the file only if it still
+has that checksum, and says so.
+
 :func:`identity` is what the workflow gives ``inspect_data`` as params, so
 that a data file whose content changed reruns it even when the file's date
 did not (``cp -p``, ``rsync -t``, ``tar`` restores): the sha256 of each local
@@ -16,6 +23,7 @@ Pantheon+'s 0.6 MB), and how the dataset is read.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +33,7 @@ from ..atomic import sha256_file
 from ..errors import ConfigError
 
 DOWNLOAD_CACHE = "resources/data"
+RECORD = "record"  # the pin of a file whose sha256 is recorded at its first verified download
 # config key of a file -> keys of its URL and of its pinned sha256
 KEYS = {"path": ("url", "sha256"), "cov": ("cov_url", "cov_sha256")}
 # Where a dataset's files are and how they are pinned; every other key of its
@@ -50,8 +59,13 @@ class Source:
     key: str
     file: str  # as the config gives it (relative to the working directory) or the download cache's path
     url: str | None
-    sha256: str | None
+    sha256: str | None  # the pin, or the recorded checksum (None while nothing is recorded)
     downloaded: bool  # read from the download cache
+    recorded: bool = False  # pinned by the checksum recorded at its first download, not by the config
+
+    @property
+    def record_file(self) -> str:
+        return str(record_of(self.file))
 
 
 def sources(name: str, spec: dict, base_dir=None) -> list[Source]:
@@ -62,7 +76,11 @@ def sources(name: str, spec: dict, base_dir=None) -> list[Source]:
         local, url, pin = spec.get(key), spec.get(url_key), spec.get(sha_key)
         pin = pin.lower() if pin else None
         if local and (not url or resolve_path(local, base_dir).exists()):
-            out.append(Source(key, str(local), url, pin, downloaded=False))
+            out.append(Source(key, str(local), url, None if pin == RECORD else pin, downloaded=False))
+        elif url and pin == RECORD:
+            file = unpinned_path(url)
+            out.append(Source(key, file, url, recorded_sha256(record_of(base_dir / file)), downloaded=True,
+                              recorded=True))
         elif url:
             if not pin:
                 raise ConfigError(f"datasets.{name}.{sha_key}",
@@ -76,19 +94,40 @@ def cached_path(url: str, sha256: str) -> str:
     return f"{DOWNLOAD_CACHE}/{sha256}/{unquote(Path(urlparse(url).path).name) or 'download'}"
 
 
-def downloads(config: dict, base_dir=None) -> dict[str, tuple[str, str]]:
-    """{cache path: (url, sha256)} of every download to run: its file is missing or does not match its pin.
+def unpinned_path(url: str) -> str:
+    """``resources/data/unpinned/<16 hex digits of the URL's sha256>/<the URL's file name>``."""
+    tag = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return f"{DOWNLOAD_CACHE}/unpinned/{tag}/{unquote(Path(urlparse(url).path).name) or 'download'}"
 
-    A file in the cache that matches its pin has no job that could replace or
-    delete it.
+
+def record_of(file) -> Path:
+    """Where the sha256 of a file with no published checksum is recorded: beside it, ``<file name>.sha256``."""
+    file = Path(file)
+    return file.with_name(file.name + ".sha256")
+
+
+def recorded_sha256(record: Path) -> str | None:
+    """The checksum a first verified download recorded in ``record``, if any."""
+    try:
+        return record.read_text().split()[0].lower()
+    except (FileNotFoundError, IndexError):
+        return None
+
+
+def downloads(config: dict, base_dir=None) -> dict[str, tuple[str, str, str]]:
+    """{cache path: (url, sha256 or 'record', config key)} of every download to run.
+
+    A download runs when its file is missing, does not match its pin or its
+    recorded checksum, or has no checksum recorded yet. A file in the cache
+    that matches has no job that could replace or delete it.
     """
     base_dir = Path.cwd() if base_dir is None else Path(base_dir)
     out = {}
     for name, spec in config["datasets"].items():
         for source in ([] if "combine" in spec else sources(name, spec, base_dir)):
             target = base_dir / source.file
-            if source.downloaded and not (target.is_file() and sha256_file(target) == source.sha256):
-                out[source.file] = (source.url, source.sha256)
+            if source.downloaded and not (source.sha256 and target.is_file() and sha256_file(target) == source.sha256):
+                out[source.file] = (source.url, RECORD if source.recorded else source.sha256, source.key)
     return out
 
 
@@ -96,8 +135,10 @@ def identity(config: dict, members: list[str], base_dir=None) -> str:
     """How each member of a dataset is read and the sha256 of each of its files, as canonical JSON.
 
     A local file's sha256 is computed now; a downloaded file's is its pin (the
-    loader checks the bytes against it). Simulated data are files the
-    workflow writes from the spec, which identifies them.
+    loader checks the bytes against it), or for a file pinned by the checksum
+    recorded at its first download, its URL: the record does not exist before
+    that download, and the loader holds the bytes to it ever after. Simulated
+    data are files the workflow writes from the spec, which identifies them.
     """
     base_dir = Path.cwd() if base_dir is None else Path(base_dir)
     out = {}
@@ -106,7 +147,9 @@ def identity(config: dict, members: list[str], base_dir=None) -> str:
         files = {}
         for source in sources(name, spec, base_dir):
             target = resolve_path(source.file, base_dir)
-            if source.downloaded:
+            if source.recorded:
+                files[source.key] = f"{RECORD}: {source.url}"
+            elif source.downloaded:
                 files[source.key] = source.sha256
             elif spec.get("format") != "simulated" and target.is_file():
                 files[source.key] = sha256_file(target)

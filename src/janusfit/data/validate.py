@@ -10,6 +10,8 @@ configuration that asks a format for the wrong kind of data raises
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +21,11 @@ from scipy.linalg import LinAlgError, cholesky
 from ..errors import ConfigError, DataError
 
 # Releases write symmetric matrices in decimal, so their transposes differ in
-# the last digit (Union3 and JLA: ~1e-16); a real asymmetry is far larger.
-SYMMETRY_RTOL = 1e-8
+# the last digit (Union3 and JLA: ~1e-16; Pantheon+: up to 3e-8, which on
+# its smallest variances, 0.012, is 2.4e-6 of sqrt(C_ii C_jj)). An asymmetry is measured against
+# sqrt(C_ii C_jj), the scale of the correlation it changes; a real one (a
+# transposed block, columns out of order) is of order 0.1 or more.
+SYMMETRY_RTOL = 1e-4
 # No supernova or H(z) measurement lies beyond z = 10 (the farthest SN Ia are
 # at z ≈ 3); a larger value is a wrong column or unit, and would only show up
 # as a chain that never converges.
@@ -49,9 +54,24 @@ def require_file(path: Path) -> None:
         raise DataError(path, "file does not exist" if not path.exists() else "is not a regular file")
 
 
-def utf8_text(path: Path) -> str:
-    """The file's text, decoded as UTF-8; a leading byte-order mark (Excel's CSV) is dropped."""
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def file_bytes(path: Path) -> bytes:
+    """The file's bytes, decompressed when it is gzip (known by its first two bytes, whatever its name)."""
     data = path.read_bytes()
+    if data[:2] != GZIP_MAGIC:
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(path, f"is gzip-compressed but does not decompress ({exc}); the file is damaged or cut "
+                              "short: download or copy it again") from None
+
+
+def utf8_text(path: Path) -> str:
+    """The file's text (gunzipped if need be), decoded as UTF-8; a leading byte-order mark (Excel's CSV) is dropped."""
+    data = file_bytes(path)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -162,11 +182,16 @@ def require_cov_count(path: Path, n: int | None, n_values: int) -> int:
     return n
 
 
-def require_covariance(path: Path, cov: np.ndarray, n_data: int) -> np.ndarray:
-    """A finite, symmetric, positive-definite n_data×n_data matrix; returns it symmetrised.
+def require_covariance(path: Path, cov: np.ndarray, n_data: int,
+                       add_variance: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """A finite, symmetric, positive-definite n_data×n_data matrix: returns it symmetrised, and its largest asymmetry.
 
     The symmetrised copy removes the last-digit asymmetry of decimal files, so
-    both triangles of what the likelihood factors are the same matrix.
+    both triangles of what the likelihood factors are the same matrix; the
+    largest |C_ij − C_ji| of the file is returned for the record.
+    ``add_variance`` (one per row) is added to the diagonal before the matrix
+    is checked for positive definiteness, for releases whose file leaves out
+    the errors of the table (DES-SN5YR).
     """
     cov = np.asarray(cov, dtype=float)
     if cov.ndim != 2 or cov.shape[0] != cov.shape[1]:
@@ -177,8 +202,10 @@ def require_covariance(path: Path, cov: np.ndarray, n_data: int) -> np.ndarray:
     if bad.any():
         i, j = np.unravel_index(np.argmax(bad), cov.shape)
         raise DataError(path, f"covariance element [{i + 1}, {j + 1}] (1-based) is {cov[i, j]}")
-    _require_symmetric(path, cov)
+    asymmetry = require_symmetric(path, cov)
     cov = 0.5 * (cov + cov.T)
+    if add_variance is not None:
+        cov[np.diag_indices_from(cov)] += add_variance
     _require_positive_definite(path, cov)
     small = np.diag(cov) < SIGMA_MIN**2
     if small.any():
@@ -186,20 +213,24 @@ def require_covariance(path: Path, cov: np.ndarray, n_data: int) -> np.ndarray:
         raise DataError(path, f"covariance element [{i + 1}, {i + 1}] (1-based) is {cov[i, i]:g}, a variance below "
                               f"({SIGMA_MIN:g})²: no measurement is that precise, and its inverse would overflow "
                               "the likelihood")
-    return cov
+    return cov, asymmetry
 
 
-def _require_symmetric(path: Path, cov: np.ndarray) -> None:
+def require_symmetric(path: Path, cov: np.ndarray) -> float:
+    """The largest |C_ij − C_ji|, which must be below SYMMETRY_RTOL sqrt(|C_ii C_jj|) everywhere."""
     asym = np.abs(cov - cov.T)
-    i, j = np.unravel_index(np.argmax(asym), cov.shape)
-    scale = np.max(np.abs(np.diag(cov)))
-    if asym[i, j] > SYMMETRY_RTOL * scale:
+    scale = np.sqrt(np.abs(np.outer(np.diag(cov), np.diag(cov))))
+    excess = asym - SYMMETRY_RTOL * scale
+    i, j = np.unravel_index(np.argmax(excess), cov.shape)
+    if excess[i, j] > 0:
         raise DataError(
             path,
             f"covariance is not symmetric: worst at [{i + 1}, {j + 1}] (1-based), "
             f"C[{i + 1},{j + 1}]={cov[i, j]:.6g} but C[{j + 1},{i + 1}]={cov[j, i]:.6g} "
-            f"(asymmetry {asym[i, j]:.3g})",
+            f"(asymmetry {asym[i, j]:.3g}, more than {SYMMETRY_RTOL:g} sqrt(C_ii C_jj) = {SYMMETRY_RTOL * scale[i, j]:.3g}, "
+            "far beyond the rounding of a decimal file)",
         )
+    return float(asym.max())
 
 
 def _require_positive_definite(path: Path, cov: np.ndarray) -> None:

@@ -45,10 +45,14 @@ def heavy_threads(config: dict, counts) -> int:
 
 
 def data_shape(data_json) -> tuple[int, bool, float]:
-    """(number of points, any full covariance, largest redshift) from ``data.json``."""
+    """(number of rows read, any full covariance, largest redshift) from ``data.json``.
+
+    Rows read count those a release's cut drops (Pantheon+: 1701 read, 1590
+    fitted): its whole covariance file is parsed and checked.
+    """
     info = json.loads(Path(data_json).read_text())
     members = info["members"]
-    return (info["n_data"], any(m["errors"] == "full covariance" for m in members),
+    return (sum(m.get("n_read") or m["n"] for m in members), any(m["errors"] == "full covariance" for m in members),
             max(m["z_max"] for m in members))
 
 
