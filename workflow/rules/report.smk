@@ -1,0 +1,47 @@
+# The report's Provenance page (its Overview is written by the overview rule).
+
+
+rule provenance:
+    input:
+        summaries=[f"{run_dir(d, m)}/summary.json" for d, m in RUNS],
+        data=[results(f"{d}/data.json") for d in DATASETS],
+    output:
+        report(
+            results("provenance.html"),
+            caption="../report/provenance.rst",
+            category="Provenance",
+            labels={"page": "config, fingerprints, data files, versions"},
+        ),
+    params:
+        # As params, so that a changed config or an upgraded package remakes the page.
+        config=config,
+        versions=jprovenance.versions(),
+    log:
+        results("logs/provenance.log"),
+    threads: 1
+    script:
+        "../../scripts/provenance.py"
+
+
+rule hubble:
+    input:
+        # Aligned with params.models.
+        chains=lambda wc: [f"{run_dir(wc.dataset, m)}/emcee/chain.h5" for m in MODELS],
+        convergence=lambda wc: [f"{run_dir(wc.dataset, m)}/convergence.json" for m in MODELS],
+        summaries=lambda wc: [f"{run_dir(wc.dataset, m)}/summary.json" for m in MODELS],
+        data=results("{dataset}/data.json"),
+    output:
+        report(
+            results("{dataset}/hubble.png"),
+            caption="../report/hubble.rst",
+            category="Per dataset",
+            subcategory="{dataset}",
+            labels={"result": "each model's fit"},
+        ),
+    params:
+        models=MODELS,
+    log:
+        results("logs/hubble/{dataset}.log"),
+    threads: 1
+    script:
+        "../../scripts/hubble.py"
