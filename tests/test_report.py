@@ -88,14 +88,17 @@ def test_overview_is_the_first_category_and_shows_ln_b_and_its_label(report, bro
                      "the menu of categories")
     categories = [a.text.strip() for a in menu if a.text.strip()]
     assert categories.index("Overview") < categories.index("Per dataset") < categories.index("Per run"), categories
+    (row,) = json.loads((jla_run / "results/jla/comparison.json").read_text())
+    ln_b = f"{row['ln_B']:+.2f} ± {row['ln_B_err']:.2f}"
+    # The landing page already says which model the evidence favours.
+    landing = _wait_for(lambda: browser.find_element(By.XPATH, f"//p[contains(., '{ln_b}')]"), "ln B on the landing page")
+    assert landing.is_displayed() and f"{row['evidence']} evidence" in landing.text
     browser.save_screenshot(str(ARTIFACTS / "landing.png"))
 
     _open(browser, report, "Overview")
     _show(browser, "model comparison and every run")
     frame = _wait_for(lambda: browser.find_element(By.TAG_NAME, "iframe"), "the Overview page in a frame")
     browser.switch_to.frame(frame)
-    (row,) = json.loads((jla_run / "results/jla/comparison.json").read_text())
-    ln_b = f"{row['ln_B']:+.2f} ± {row['ln_B_err']:.2f}"
     sentence = _wait_for(lambda: browser.find_element(By.XPATH, f"//p[contains(., '{ln_b}')]"), f"ln B = {ln_b}")
     assert sentence.is_displayed()
     assert f"{row['favoured']} is favoured" in sentence.text and f"{row['evidence']} evidence" in sentence.text

@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 
 from janusfit.atomic import sha256_file
 from janusfit.formatting import decimals
-from janusfit.reporting.overview import overview_html
+from janusfit.reporting.overview import landing_html, overview_html
 from janusfit.reporting.provenance import provenance_html, versions
 
 
@@ -74,6 +74,18 @@ def test_overview_gives_ln_b_label_and_every_parameter(jla_run):
         assert f"{conv['parameters'][name]['ess_bulk']:.0f}" in text
     assert text.count("Converged: every check passed.") == 2
     assert parsed.failed == []
+
+
+def test_the_landing_page_says_which_model_is_favoured_and_whether_runs_converged(jla_run):
+    summaries, _, comparisons = _load(jla_run)
+    (row,) = comparisons["jla"]
+    fragment = (jla_run / "results" / "overview_landing.html").read_text()
+    assert fragment == landing_html(summaries, comparisons)
+    assert (f"jla: lcdm is favoured over janus: ln B(janus : lcdm) = {row['ln_B']:+.2f} ± {row['ln_B_err']:.2f}, "
+            f"{row['evidence']} evidence") in "".join(_parse(fragment).text)
+    assert "Every emcee run passed its convergence checks (2 runs)." in fragment
+    summaries[0]["emcee"]["converged"] = False
+    assert "NOT CONVERGED: jla/janus" in landing_html(summaries, comparisons)
 
 
 def test_a_failed_check_and_a_bound_are_shown_in_red_and_as_a_limit(jla_run):

@@ -45,6 +45,8 @@ rule overview:
             category="Overview",
             labels={"page": "model comparison and every run"},
         ),
+        # Included in the report's landing page (workflow/report/workflow.rst).
+        landing=results("overview_landing.html"),
     params:
         datasets=DATASETS if has_comparison() else [],
         meta=config.get("run", {}),

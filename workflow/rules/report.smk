@@ -13,8 +13,10 @@ rule provenance:
             labels={"page": "config, fingerprints, data files, versions"},
         ),
     params:
-        # As params, so that a changed config or an upgraded package remakes the page.
-        config=config,
+        # The page shows the config these results were made with: a setting
+        # that changes a result remakes a summary, and so this page; one that
+        # changes none (a checkpoint interval) reruns nothing, here as elsewhere.
+        meta=config.get("run", {}),
         versions=jprovenance.versions(),
     log:
         results("logs/provenance.log"),

@@ -40,10 +40,10 @@ def cell(value, css: str | None = None, raw: bool = False) -> tuple:
     return (value if raw else text(value), css)
 
 
-def table(header: list[str], rows: list[list], cls: str | None = None) -> str:
+def table(header: list[str], rows: list[list]) -> str:
     """A table; a row item is a plain value (escaped) or a ``cell(...)``."""
     head = "".join(f"<th>{text(h)}</th>" for h in header)
-    lines = [f'<table{f" class={cls!r}" if cls else ""}><thead><tr>{head}</tr></thead><tbody>']
+    lines = [f"<table><thead><tr>{head}</tr></thead><tbody>"]
     for row in rows:
         items = []
         for item in row:

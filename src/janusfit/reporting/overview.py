@@ -20,10 +20,6 @@ from . import html
 from .html import cell, table, text
 
 
-def _fixed(value, places: int) -> str:
-    return "n/a" if value is None else f"{value:.{places}f}"
-
-
 def _pm(value, error) -> str:
     places = decimals(error)
     return f"{value:.{places}f} ± {error:.{places}f}"
@@ -208,6 +204,24 @@ def _evidence(summary: dict) -> str:
                          + "</span>")
             return "; ".join(text(p) for p in parts[:-1]) + "; " + parts[-1]
     return text("; ".join(parts))
+
+
+def landing_html(summaries: list[dict], comparisons: dict[str, list[dict]]) -> str:
+    """An HTML fragment for the report's landing page: each comparison's sentence and the convergence verdicts.
+
+    Inline styles only: the landing page is Snakemake's, not this module's.
+    """
+    out = []
+    for dataset in dict.fromkeys(s["dataset"] for s in summaries):
+        for row in comparisons.get(dataset) or []:
+            out.append(f"<p><b>{text(dataset)}</b>: {text(headline(row))}.</p>")
+    failed = [f"{s['dataset']}/{s['model']}" for s in summaries if s.get("emcee") and not s["emcee"]["converged"]]
+    if failed:
+        out.append('<p style="color:#c00;font-weight:600">NOT CONVERGED: ' + text(", ".join(failed))
+                   + " (the Overview lists the failed checks).</p>")
+    elif any(s.get("emcee") for s in summaries):
+        out.append(f"<p>Every emcee run passed its convergence checks ({len(summaries)} runs).</p>")
+    return "\n".join(out) + "\n"
 
 
 def overview_html(summaries: list[dict], comparisons: dict[str, list[dict]],
