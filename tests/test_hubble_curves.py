@@ -14,13 +14,13 @@ CC = {"kind": "hz", "format": "hz_table", "path": "cosmic_chronometers/moresco20
 
 
 @pytest.fixture(scope="module")
-def jla(shared_data):
-    return load_dataset("jla", JLA, shared_data)
+def jla(public_data):
+    return load_dataset("jla", JLA, public_data)
 
 
 @pytest.fixture(scope="module")
-def cc(shared_data):
-    return load_dataset("cc", CC, shared_data)
+def cc(public_data):
+    return load_dataset("cc", CC, public_data)
 
 
 @pytest.mark.parametrize("model, theta", [("lcdm", {"Om": 0.3}), ("janus", {"q0": -0.1}), ("janus", {"q0": -0.3})])
