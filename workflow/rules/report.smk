@@ -1,4 +1,8 @@
-# The report's Provenance page (its Overview is written by the overview rule).
+# The report's Provenance page (its Overview is written by the overview rule)
+# and each dataset's Hubble diagram with the models' fits.
+
+# Light: run where Snakemake runs, also under a cluster executor.
+localrules: provenance
 
 
 rule provenance:
@@ -21,6 +25,8 @@ rule provenance:
     log:
         results("logs/provenance.log"),
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/provenance.py"
 
@@ -45,5 +51,7 @@ rule hubble:
     log:
         results("logs/hubble/{dataset}.log"),
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/hubble.py"
