@@ -16,6 +16,7 @@ include: "workflow/rules/sample.smk"
 include: "workflow/rules/diagnose.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/export.smk"
+include: "workflow/rules/report.smk"
 
 
 onsuccess:

@@ -62,3 +62,33 @@ def test_corner_plot(tmp_path, rng, ndim, which):
 def test_corner_plot_needs_samples(tmp_path):
     with pytest.raises(ValueError, match="both"):
         corner_plot(None, None, None, ["Om"], None, tmp_path / "x.png")
+
+
+def test_trace_y_range_is_that_of_the_chain_after_burn_in_and_tau_is_against_n_over_50(tmp_path, rng):
+    """Walkers that start far out (the prior's edges) do not squash the panel to a line."""
+    chain = rng.normal(size=(1000, 8, 1))
+    chain[:20] = rng.uniform(-1000, 1000, size=(20, 8, 1))
+    history = [(250, 3.0), (500, 3.2), (750, 3.1), (1000, 3.1)]
+    fig = trace_plot(chain, ["Om"], None, tmp_path / "t.png", burn_in=100, log_prob=-0.5 * chain[..., 0] ** 2,
+                     tau_history=history, n_over_tau=50, title="jla/lcdm")
+    trace, lnp, tau = fig.axes
+    assert -6 < trace.get_ylim()[0] < -2 and 2 < trace.get_ylim()[1] < 6
+    assert lnp.get_ylim()[0] > -20
+    lines = {line.get_label(): line for line in tau.get_lines()}
+    assert lines["N/50"].get_ydata()[-1] == pytest.approx(1000 / 50)
+    assert list(lines[r"$\tau_{\max}$ at each check"].get_xdata()) == [250, 500, 750, 1000]
+    assert fig._suptitle.get_text().startswith("jla/lcdm: emcee; burn-in 100 steps")
+    check_png(tmp_path / "t.png")
+
+
+def test_corner_plot_is_readable_titled_and_gives_quantiles(tmp_path, rng):
+    x = rng.normal(0.3, 0.03, size=(20000, 1))
+    path = tmp_path / "c.png"
+    fig = corner_plot(x, x[:5000], np.ones(5000), ["Om"], {"Om": r"$\Omega_m$"}, path, title="jla/lcdm")
+    assert fig._suptitle.get_text() == "jla/lcdm: emcee and dynesty"
+    (ax,) = fig.axes
+    lo, median, hi = np.percentile(x, [16, 50, 84])
+    assert ax.get_title() == rf"$\Omega_m$ = ${{{median:.3f}}}_{{-{median - lo:.3f}}}^{{+{hi - median:.3f}}}$"
+    dashed = sorted(line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == "--")
+    assert dashed[::2] == pytest.approx(np.percentile(x, [16, 50, 84]), abs=1e-3)
+    assert mpimg.imread(path).shape[1] >= 500

@@ -78,9 +78,11 @@ def outcomes(baseline, public_data, server, tmp_path_factory):
 
 # --- item 1: a changed setting reruns exactly the jobs it affects -------------
 
-# the exports (GetDist, ArviZ, the LaTeX table) read the chains and the summaries
-DOWNSTREAM_OF_EMCEE = {"convergence": 1, "corner": 1, "summary": 1, "export": 1, "export_table": 1, "overview": 1,
-                       "all": 1}
+# Everything made from a run's summary: the overview, the exports (GetDist, ArviZ, the LaTeX table; they also
+# read the chains), the report's Hubble diagram and provenance.
+DOWNSTREAM_OF_SUMMARY = {"summary": 1, "overview": 1, "export": 1, "export_table": 1, "hubble": 1, "provenance": 1,
+                         "all": 1}
+DOWNSTREAM_OF_EMCEE = {"convergence": 1, "corner": 1, **DOWNSTREAM_OF_SUMMARY}
 CHANGES = {
     # setting changed: the jobs it reruns. The first case: a prior that
     # excludes the finished run's posterior (Om ≈ 0.3), and nothing reran.
@@ -89,8 +91,7 @@ CHANGES = {
     "stopping_rule": (dict(emcee={**BASE["emcee"], "stop": {"enabled": True, "n_over_tau": 20}}),
                       {"emcee": 1, **DOWNSTREAM_OF_EMCEE}),
     "dynesty_seed": (dict(dynesty={**BASE["dynesty"], "seed": 7}),
-                     {"dynesty": 1, "corner": 1, "summary": 1, "export": 1, "export_table": 1, "overview": 1,
-                      "all": 1}),
+                     {"dynesty": 1, "corner": 1, **DOWNSTREAM_OF_SUMMARY}),
     # nlive is one of the pre-flight's estimates, whose record both samplers read
     "live_points": (dict(dynesty={**BASE["dynesty"], "nlive": 60}),
                     {"preflight": 1, "emcee": 1, "dynesty": 1, **DOWNSTREAM_OF_EMCEE}),

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from .atomic import atomic_path
+from .formatting import decimals
 from .imports import import_corner
 
 EMCEE_COLOUR = "C0"
@@ -22,6 +23,11 @@ DYNESTY_COLOUR = "C3"
 # A trace is drawn at most this many points per walker: a figure is about a
 # thousand pixels wide, so more points add file size and time, not detail.
 MAX_TRACE_POINTS = 2000
+# The corner plot: inches per panel and resolution, so that a one-parameter
+# plot is about 500 px wide and labels stay readable in the report.
+CORNER_PANEL_INCHES = 3.2
+CORNER_DPI = 110
+QUANTILES = (0.16, 0.5, 0.84)
 # 2-d contours at 1σ and 2σ of a Gaussian, 1 − exp(−k²/2).
 LEVELS = (1.0 - np.exp(-0.5), 1.0 - np.exp(-2.0))
 
@@ -41,37 +47,77 @@ def _save(fig: Figure, path) -> None:
         fig.savefig(tmp, dpi=fig.dpi)
 
 
-def trace_plot(chain, names, labels, path, burn_in=None, log_prob=None) -> None:
-    """One panel per parameter with every walker's trace, and one for ln p if given.
+def trace_plot(chain, names, labels, path, burn_in=None, log_prob=None, tau_history=None, n_over_tau=None,
+               title: str = "") -> Figure:
+    """One panel per parameter with every walker's trace, one for ln p and one for τ if given.
 
     ``chain`` is (n_steps, n_walkers, n_params), ``log_prob`` (n_steps,
     n_walkers); a dashed line marks the burn-in. Non-finite ln p (walkers
-    started outside the prior) is left out of the panel.
+    started outside the prior) is left out of the panel. Each panel's
+    y-range holds the chain after the burn-in (its 0.5–99.5 % range, padded),
+    so that walkers starting far out do not squash it. ``tau_history``
+    [(N, τ_max), ...] is drawn against N with the line N/``n_over_tau``: the
+    chain is long enough once τ_max stays below it.
     """
     chain = np.asarray(chain, dtype=float)
     n_steps, _, n_params = chain.shape
     stride = max(1, -(-n_steps // MAX_TRACE_POINTS))
     steps = np.arange(0, n_steps, stride)
-    series = [chain[::stride, :, i] for i in range(n_params)]
+    kept = slice(int(burn_in or 0), None)
+    series = [(chain[::stride, :, i], chain[kept, :, i]) for i in range(n_params)]
     ylabels = _labels(names, labels)
     if log_prob is not None:
-        lp = np.asarray(log_prob, dtype=float)[::stride]
-        series.append(np.where(np.isfinite(lp), lp, np.nan))
+        lp = np.asarray(log_prob, dtype=float)
+        lp = np.where(np.isfinite(lp), lp, np.nan)
+        series.append((lp[::stride], lp[kept]))
         ylabels.append(r"$\ln p$")
-
-    fig = Figure(figsize=(8.0, 1.8 * len(series) + 0.6))
-    axes = fig.subplots(len(series), 1, sharex=True, squeeze=False)[:, 0]
-    for ax, values, ylabel in zip(axes, series, ylabels):
+    n_panels = len(series) + (tau_history is not None)
+    fig = Figure(figsize=(9.0, 1.9 * n_panels + 0.8), dpi=100)
+    axes = fig.subplots(n_panels, 1, squeeze=False)[:, 0]
+    for ax, (values, after), ylabel in zip(axes, series, ylabels):
         ax.plot(steps, values, color="k", lw=0.4, alpha=0.3)
         ax.set_ylabel(ylabel)
+        ax.set_xlim(0, n_steps - 1)
+        limits = _central_range(after)
+        if limits is not None:
+            ax.set_ylim(*limits)
         if burn_in:
             ax.axvline(burn_in, color="C3", ls="--", lw=1.0)
-    axes[-1].set_xlabel("step")
-    axes[-1].set_xlim(0, n_steps - 1)
+    axes[len(series) - 1].set_xlabel("step")
+    if tau_history is not None:
+        _tau_panel(axes[-1], tau_history, n_over_tau, n_steps)
+    heading = f"{title}: emcee" if title else "emcee"
     if burn_in:
-        axes[0].set_title(f"burn-in: {int(burn_in)} steps (dashed)", fontsize="small")
+        heading += f"; burn-in {int(burn_in)} steps (dashed), y-ranges from the steps after it"
+    fig.suptitle(heading, fontsize="medium")
     fig.tight_layout()
     _save(fig, path)
+    return fig
+
+
+def _central_range(values):
+    """(low, high) holding the 0.5–99.5 % range of ``values`` padded by 15 %; None if nothing is finite."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    lo, hi = np.percentile(values, [0.5, 99.5])
+    pad = 0.15 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 1e-3
+    return lo - pad, hi + pad
+
+
+def _tau_panel(ax, tau_history, n_over_tau, n_steps) -> None:
+    """τ_max at each check of the stopping rule against the number of steps N, with the line N/n_over_tau."""
+    if len(tau_history):
+        n, tau = np.asarray(tau_history, dtype=float).T
+        ax.plot(n, tau, "o-", color="C0", ms=3, label=r"$\tau_{\max}$ at each check")
+    grid = np.linspace(0, n_steps, 50)
+    if n_over_tau:
+        ax.plot(grid, grid / n_over_tau, "--", color="C3", label=f"N/{n_over_tau:g}")
+    ax.set_xlim(0, n_steps)
+    ax.set_xlabel("step N")
+    ax.set_ylabel(r"$\tau$ [steps]")
+    ax.legend(loc="upper left", fontsize="small")
 
 
 def _range(samples, weights) -> np.ndarray:
@@ -89,14 +135,18 @@ def _mark_truths(axes: np.ndarray, truths) -> None:
                 axes[row, col].axhline(truths[row], color="k", lw=1.0)
 
 
-def corner_plot(emcee_samples, dynesty_samples, dynesty_weights, names, labels, path, truths=None) -> None:
+def corner_plot(emcee_samples, dynesty_samples, dynesty_weights, names, labels, path, truths=None,
+                title: str = "") -> Figure:
     """emcee's and dynesty's posteriors overlaid on one corner plot.
 
     ``emcee_samples`` (n, n_params) are equally weighted; ``dynesty_samples``
     carry ``dynesty_weights`` (any normalisation). Either set may be None.
     Histograms are densities, so the two agree when the posteriors do; both
     share one plotting range, the union of the two. ``truths`` is a mapping
-    name → value or a list aligned with ``names``.
+    name → value or a list aligned with ``names``. The diagonal marks the
+    16, 50 and 84 % quantiles of each set, and is titled with the first set's
+    median and 68 % interval; ``title`` (the run) heads the figure, with the
+    samplers drawn.
     """
     sets = []
     if emcee_samples is not None:
@@ -116,11 +166,12 @@ def corner_plot(emcee_samples, dynesty_samples, dynesty_weights, names, labels, 
     pad = 0.05 * np.where(hi > lo, hi - lo, 1.0)
     span = list(zip(lo - pad, hi + pad))
 
-    fig = Figure(figsize=(2.2 * ndim + 1.0, 2.2 * ndim + 1.0))
+    side = CORNER_PANEL_INCHES * ndim + 1.6
+    fig = Figure(figsize=(side, side + 0.4), dpi=CORNER_DPI)
     axes = np.array(fig.subplots(ndim, ndim, squeeze=False))
     peaks = np.zeros(ndim)
     corner = import_corner()
-    for _, x, w, colour in sets:
+    for k, (_, x, w, colour) in enumerate(sets):
         corner.corner(
             x,
             weights=w,
@@ -134,6 +185,11 @@ def corner_plot(emcee_samples, dynesty_samples, dynesty_weights, names, labels, 
             plot_datapoints=False,
             plot_density=False,
             hist_kwargs={"density": True},
+            quantiles=QUANTILES,
+            # corner writes one title per diagonal panel: the first set's, not overwritten by the next.
+            show_titles=k == 0,
+            title_fmt=_title_format(x, w),
+            title_kwargs={"fontsize": "medium"},
         )
         # corner rescales each diagonal panel to the set drawn last.
         peaks = np.maximum(peaks, [ax.get_ylim()[1] for ax in axes.diagonal()])
@@ -143,10 +199,21 @@ def corner_plot(emcee_samples, dynesty_samples, dynesty_weights, names, labels, 
         _mark_truths(axes, truths)
     handles = [Line2D([], [], color=c, label=name) for name, _, _, c in sets]
     if ndim == 1:
-        axes[0, 0].legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+        axes[0, 0].legend(handles=handles, loc="best", frameon=False)
     else:
         axes[0, -1].legend(handles=handles, loc="upper right", frameon=False)  # an empty panel
+    samplers = " and ".join(name for name, *_ in sets)
+    fig.suptitle(f"{title}: {samplers}" if title else samplers, fontsize="large")
+    fig.subplots_adjust(top=1.0 - 0.9 / (side + 0.4), bottom=1.0 / side, left=1.1 / side, right=1.0 - 0.3 / side)
     _save(fig, path)
+    return fig
+
+
+def _title_format(samples, weights) -> str:
+    """A format with two significant digits of the narrowest 68 % interval's half-width (corner takes one for all)."""
+    places = [decimals(float(np.subtract(*corner.quantile(x, [0.84, 0.16], weights=weights))) / 2)
+              for x in samples.T]
+    return f".{max(places)}f"
 
 
 def hubble_diagram_plot(datasets, path) -> None:
@@ -164,3 +231,68 @@ def hubble_diagram_plot(datasets, path) -> None:
         ax.set_title(f"{d.name}: {d.n} points, {errors}", fontsize=9)
     fig.tight_layout()
     _save(fig, path)
+
+
+def hubble_fit_plot(curves: Mapping[str, list], limits: Mapping[str, dict | None], path, title: str) -> Figure:
+    """The data with each model's best fit and 68 % band, and a residual panel, per dataset of a run.
+
+    ``curves`` maps a model to ``diagnostics.curves.model_curves`` (one entry
+    per dataset); residuals are taken from the first model's best fit.
+    ``limits`` maps a model to where it stops existing
+    (``diagnostics.curves.redshift_limits``): marked on the plot when it lies
+    within 1.5 times the data's largest redshift, else stated in the legend.
+    """
+    models = list(curves)
+    reference = models[0]
+    n_members = len(curves[reference])
+    fig = Figure(figsize=(8.0, 5.2 * n_members), dpi=100)
+    outer = fig.add_gridspec(2 * n_members, 1, height_ratios=[3, 1.4] * n_members, hspace=0.08)
+    for j in range(n_members):
+        ref = curves[reference][j]
+        ax = fig.add_subplot(outer[2 * j])
+        res = fig.add_subplot(outer[2 * j + 1], sharex=ax)
+        ax.errorbar(ref["z"], ref["values"], yerr=ref["errors"], fmt=".", ms=3, lw=0.6, color="0.35", alpha=0.7,
+                    label=f"{ref['name']} ({len(ref['z'])} points)")
+        res.errorbar(ref["z"], ref["values"] - ref["best_at_data"], yerr=ref["errors"], fmt=".", ms=3, lw=0.6,
+                     color="0.35", alpha=0.7)
+        for k, model in enumerate(models):
+            c = curves[model][j]
+            colour = f"C{k}"
+            ax.plot(c["grid"], c["best"], color=colour, lw=1.4, label=f"{model}: best fit and 68 % band")
+            ax.fill_between(c["grid"], c["lo"], c["hi"], color=colour, alpha=0.25, lw=0)
+            res.plot(c["grid"], c["best"] - ref["best"], color=colour, lw=1.4)
+            res.fill_between(c["grid"], c["lo"] - ref["best"], c["hi"] - ref["best"], color=colour, alpha=0.25, lw=0)
+        z_top = float(np.max(ref["z"]))
+        for k, model in enumerate(models):
+            _mark_limit(ax, res, model, limits.get(model), z_top, f"C{k}")
+        ax.set_xscale("log")
+        ax.set_ylabel(r"$\mu$ (+ const)" if ref["kind"] == "sn" else r"$H(z)$ [km/s/Mpc]")
+        res.set_ylabel(f"− {reference} fit")
+        res.axhline(0.0, color=f"C{models.index(reference)}", lw=0.8)
+        res.set_xlabel("redshift z")
+        ax.tick_params(labelbottom=False)
+        ax.legend(loc="upper left" if ref["kind"] == "sn" else "lower right", fontsize="small")
+        ax.set_title(f"{title}: {ref['name']}" if n_members > 1 else title, fontsize="medium")
+    fig.subplots_adjust(left=0.12, right=0.97, top=1.0 - 0.5 / fig.get_figheight(), bottom=0.5 / fig.get_figheight())
+    _save(fig, path)
+    return fig
+
+
+def _mark_limit(ax, res, model: str, limit: dict | None, z_top: float, colour: str) -> None:
+    """The redshift where ``model`` stops existing: a line (best fit) and shading (2.5 % of draws) if near the data."""
+    if limit is None:
+        return
+    text = f"{model} exists up to z = {_redshift(limit['best'])} at its best fit"
+    if limit["q025"] > 1.5 * z_top:
+        ax.plot([], [], " ", label=f"{text}, for 97.5 % of its posterior up to z = {_redshift(limit['q025'])} or more")
+        return
+    for axis in (ax, res):
+        axis.axvspan(limit["q025"], 1.5 * z_top, color=colour, alpha=0.08, lw=0)
+        if limit["best"] <= 1.5 * z_top:
+            axis.axvline(limit["best"], color=colour, ls=":", lw=1.2)
+    ax.plot([], [], ls=":", color=colour, label=f"{text} (dotted; shaded: beyond it for 2.5 % of its posterior)")
+
+
+def _redshift(z: float) -> str:
+    """A redshift for a legend; beyond 1000 (a model's limit at q0 ≈ 0) only its order matters."""
+    return f"{z:.3g}" if z < 1000 else "> 1000"

@@ -1,6 +1,7 @@
 import copy
 import os
 import re
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -9,6 +10,7 @@ from snakemake.utils import validate
 
 from janusfit import config as jconfig
 from janusfit.data import sources as jsources
+from janusfit.reporting import provenance as jprovenance
 from janusfit.resources import workflow as jres
 from janusfit.sampling.emcee_hdf5 import set_aside_if_unreadable
 from janusfit.sampling.registry import SAMPLERS as SAMPLER_REGISTRY
@@ -116,9 +118,9 @@ def memory_report(sampler):
     return report(
         results(f"{{dataset}}/{{model}}/{sampler}/memory.png"),
         caption="../report/memory.rst",
-        category="Resources",
-        subcategory="Memory",
-        labels={"dataset": "{dataset}", "model": "{model}", "sampler": sampler},
+        category="Per run",
+        subcategory="{dataset}/{model}",
+        labels={"result": f"memory of {sampler}"},
     )
 
 
@@ -149,7 +151,9 @@ def final_outputs():
     if has_comparison():
         out += [results(f"{dataset}/comparison.csv") for dataset in DATASETS]
     out += [results(f"{dataset}/constraints.tex") for dataset in DATASETS]
-    out.append(results("overview.csv"))
+    if "emcee" in SAMPLERS:
+        out += [results(f"{dataset}/hubble.png") for dataset in DATASETS]
+    out += [results("overview.csv"), results("overview.html"), results("provenance.html")]
     return out
 
 
@@ -162,7 +166,8 @@ def report_command(workflow):
     """The command that writes the report (<results_dir>/report.html) for this same workflow and config."""
     configfiles = " ".join(f"'{f}'" for f in workflow.overwrite_configfiles)
     log = results("logs/report.log")
-    return (f"snakemake --snakefile '{workflow.main_snakefile}' --directory '{os.getcwd()}' "
+    # The Python running this Snakemake: a bare 'snakemake' may be another installation without janusfit.
+    return (f"'{sys.executable}' -m snakemake --snakefile '{workflow.main_snakefile}' --directory '{os.getcwd()}' "
             + (f"--configfile {configfiles} " if configfiles else "")
             + f"--report '{results('report.html')}' --quiet all > '{log}' 2>&1 "
             + f"|| echo 'janusfit: the HTML report failed; see {log}'")

@@ -12,8 +12,8 @@ rule compare:
         csv=report(
             results("{dataset}/comparison.csv"),
             caption="../report/comparison.rst",
-            category="Evidence",
-            labels={"dataset": "{dataset}", "table": "model comparison"},
+            category="Tables (CSV)",
+            labels={"table": "model comparison on {dataset}"},
         ),
     log:
         results("logs/compare/{dataset}.log"),
@@ -26,14 +26,30 @@ rule compare:
 
 rule overview:
     input:
-        [f"{run_dir(d, m)}/summary.json" for d, m in RUNS],
+        summaries=[f"{run_dir(d, m)}/summary.json" for d, m in RUNS],
+        # Aligned with the summaries; empty without emcee.
+        convergence=[f"{run_dir(d, m)}/convergence.json" for d, m in RUNS] if "emcee" in SAMPLERS else [],
+        comparisons=[results(f"{d}/comparison.json") for d in DATASETS] if has_comparison() else [],
     output:
-        report(
+        csv=report(
             results("overview.csv"),
-            caption="../report/overview.rst",
-            category="Summary",
-            labels={"table": "all runs"},
+            caption="../report/overview_csv.rst",
+            category="Tables (CSV)",
+            labels={"table": "every run (overview.csv)"},
         ),
+        # The Overview page: the report's first category (categories are
+        # listed alphabetically), shown in the page rather than downloaded.
+        html=report(
+            results("overview.html"),
+            caption="../report/overview.rst",
+            category="Overview",
+            labels={"page": "model comparison and every run"},
+        ),
+        # Included in the report's landing page (workflow/report/workflow.rst).
+        landing=results("overview_landing.html"),
+    params:
+        datasets=DATASETS if has_comparison() else [],
+        meta=config.get("run", {}),
     log:
         results("logs/overview.log"),
     threads: 1

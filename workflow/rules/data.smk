@@ -55,8 +55,9 @@ rule inspect_data:
         png=report(
             results("{dataset}/data.png"),
             caption="../report/data.rst",
-            category="Data",
-            labels={"dataset": "{dataset}", "figure": "Hubble diagram"},
+            category="Per dataset",
+            subcategory="{dataset}",
+            labels={"result": "the data"},
         ),
     params:
         # How the data are read and each file's sha256, taken now: a file

@@ -7,13 +7,15 @@ localrules: convergence, corner, summary
 rule convergence:
     input:
         chain=results("{dataset}/{model}/emcee/chain.h5"),
+        run=results("{dataset}/{model}/emcee/run.json"),
     output:
         json=results("{dataset}/{model}/convergence.json"),
         trace=report(
             results("{dataset}/{model}/trace.png"),
             caption="../report/trace.rst",
-            category="Convergence",
-            labels={"dataset": "{dataset}", "model": "{model}"},
+            category="Per run",
+            subcategory="{dataset}/{model}",
+            labels={"result": "emcee trace, burn-in and τ"},
         ),
     params:
         settings=settings_of("convergence"),
@@ -33,8 +35,9 @@ rule corner:
         report(
             results("{dataset}/{model}/corner.png"),
             caption="../report/corner.rst",
-            category="Posteriors",
-            labels={"dataset": "{dataset}", "model": "{model}"},
+            category="Per run",
+            subcategory="{dataset}/{model}",
+            labels={"result": "corner plot, emcee and dynesty"},
         ),
     log:
         results("logs/corner/{dataset}/{model}.log"),

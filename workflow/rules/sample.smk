@@ -14,9 +14,9 @@ rule preflight:
         table=report(
             results("{dataset}/{model}/preflight.csv"),
             caption="../report/preflight.rst",
-            category="Resources",
-            subcategory="Pre-flight checks",
-            labels={"dataset": "{dataset}", "model": "{model}"},
+            category="Per run",
+            subcategory="{dataset}/{model}",
+            labels={"result": "pre-flight checks (CSV)"},
         ),
         # An output of this rule and an input of the samplers: a retry or a
         # rerun of a sampling job keeps it, and its runtime is read from it.

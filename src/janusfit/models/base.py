@@ -53,6 +53,10 @@ class Model:
         """
         return {}
 
+    def redshift_limit(self, theta: np.ndarray) -> np.ndarray:
+        """The redshift up to which the model exists, for each parameter vector (inf where it has no limit)."""
+        return np.full(len(theta), np.inf)
+
     def in_domain(self, theta: np.ndarray, z_max: float) -> np.ndarray:
         """True for parameter vectors where the model exists up to ``z_max`` (inside :meth:`domain_bounds`)."""
         ok = np.ones(len(theta), dtype=bool)

@@ -37,6 +37,12 @@ class Janus(Model):
         # ulp of the edge passes it and then takes the square root of a negative.
         return 1.0 + 2.0 * theta[:, 0] * z_max > 0.0
 
+    def redshift_limit(self, theta):
+        """z = −1/(2 q0), where 1 + 2 q0 z reaches 0 (no limit for q0 ≥ 0)."""
+        q0 = np.asarray(theta, dtype=float)[:, 0]
+        with np.errstate(divide="ignore"):
+            return np.where(q0 < 0.0, -0.5 / q0, np.inf)
+
     def E(self, theta, z):
         return _e(theta[:, 0], np.atleast_1d(np.asarray(z, dtype=float)))
 

@@ -99,8 +99,11 @@ class MemoryMonitor:
                 self._stride *= 2
         self._count += 1
 
-    def write(self, json_path, png_path, estimate_mb: float, machine_mb: float | None = None) -> None:
-        """The peak and series as JSON, and a plot of RSS against time with the estimate and the machine's memory."""
+    def write(self, json_path, png_path, estimate_mb: float, machine_mb: float | None = None, title: str = "") -> Figure:
+        """The peak and series as JSON, and a plot of RSS against time with the estimate and the machine's memory.
+
+        ``title`` names the job (run and sampler) on the plot, which the report shows apart from its path.
+        """
         machine_mb = machine_memory_mb() if machine_mb is None else machine_mb
         series = list(self.series)
         atomic_write_json(json_path, {
@@ -132,6 +135,10 @@ class MemoryMonitor:
         ax.set_ylabel("resident memory [MB]")
         ax.set_ylim(0, top)
         ax.legend(loc="best")
+        if title:
+            ax.set_title(f"{title}: peak {self.peak_mb:.0f} MB of {estimate_mb:.0f} MB estimated, "
+                         f"{self.duration_s / 60:.1f} min", fontsize="medium")
         FigureCanvasAgg(fig)
         with atomic_path(png_path) as tmp:
             fig.savefig(tmp, dpi=fig.dpi)
+        return fig

@@ -32,7 +32,7 @@ def read_chain(path):
     return backend.get_chain(), backend.get_log_prob(), backend.accepted
 
 
-def convergence(*, config, dataset, model, chain_h5, out_json, trace_png, log) -> dict:
+def convergence(*, config, dataset, model, chain_h5, out_json, trace_png, log, run_json=None) -> dict:
     from ..plots import trace_plot  # matplotlib only in the jobs that draw
 
     settings, posterior = load_run(config, dataset, model)
@@ -41,8 +41,10 @@ def convergence(*, config, dataset, model, chain_h5, out_json, trace_png, log) -
     thresholds = {k: conv[k] for k in ("min_n_over_tau", "max_rhat", "min_ess_bulk", "acceptance")}
     report = diagnose(chain, log_prob, accepted, posterior.param_names, thresholds=thresholds,
                       n_groups=conv["n_groups"])
-    trace_plot(chain, posterior.param_names, posterior.labels, trace_png,
-               burn_in=report["burn_in"], log_prob=log_prob)
+    tau_history = json.loads(Path(run_json).read_text())["tau_history"] if run_json else None
+    trace_plot(chain, posterior.param_names, posterior.labels, trace_png, burn_in=report["burn_in"],
+               log_prob=log_prob, tau_history=tau_history, n_over_tau=conv["min_n_over_tau"],
+               title=f"{dataset}/{model}")
     atomic_write_json(out_json, report)
     if report["passed"]:
         log.info(f"all convergence checks pass for {dataset}/{model}")
@@ -80,7 +82,8 @@ def corner(*, config, dataset, model, chain_h5, convergence_json, samples_h5, ou
     if truth_json:
         truth = json.loads(Path(truth_json).read_text())
         truths = [truth.get(p) for p in posterior.param_names]
-    corner_plot(emcee_samples, dyn, weights, posterior.param_names, posterior.labels, out_png, truths=truths)
+    corner_plot(emcee_samples, dyn, weights, posterior.param_names, posterior.labels, out_png, truths=truths,
+                title=f"{dataset}/{model}")
 
 
 def best_fit(posterior, start: np.ndarray) -> tuple[np.ndarray, float]:

@@ -38,7 +38,7 @@ def watched(*, config, dataset, model, sampler, data_json, granted_mem_mb, memor
     check_fits(estimate.total_mb, *memory_budget(estimate.total_mb, granted_mem_mb))
     with MemoryMonitor(MONITOR_INTERVAL_S) as monitor:
         yield
-    monitor.write(memory_json, memory_png, estimate.total_mb)
+    monitor.write(memory_json, memory_png, estimate.total_mb, title=f"{sampler} on {dataset}/{model}")
     log.info(f"{sampler} peak RSS {monitor.peak_mb:.0f} MB (estimate {estimate.total_mb} MB) "
              f"over {monitor.duration_s:.0f} s")
 

@@ -1,0 +1,1 @@
+"""The pages of the HTML report that are built from the results (Overview, provenance)."""

@@ -1,0 +1,58 @@
+"""The report's pages built from the results (the Overview and the Provenance) and its Hubble diagram."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..atomic import atomic_write_bytes
+from ..diagnostics.curves import model_curves, redshift_limits
+from ..plots import hubble_fit_plot
+from ..reporting.overview import landing_html, overview_html
+from ..reporting.provenance import provenance_html
+from ..run import load_run
+from .diagnose import posterior_samples
+
+
+def _read(path) -> dict | list:
+    return json.loads(Path(path).read_text())
+
+
+def overview_page(*, summary_paths, convergence_paths, comparison_paths: dict, meta, out_html, out_landing) -> str:
+    """The Overview page (``overview.html``) and its summary for the landing page, from the workflow's files.
+
+    ``convergence_paths`` are aligned with ``summary_paths`` (or empty, without
+    emcee); ``comparison_paths`` maps a dataset to its ``comparison.json``.
+    """
+    summaries = [_read(p) for p in summary_paths]
+    convergences = {(s["dataset"], s["model"]): _read(p) for s, p in zip(summaries, convergence_paths)}
+    comparisons = {dataset: _read(p) for dataset, p in comparison_paths.items()}
+    page = overview_html(summaries, comparisons, convergences, meta)
+    atomic_write_bytes(out_html, page.encode())
+    atomic_write_bytes(out_landing, landing_html(summaries, comparisons).encode())
+    return page
+
+
+def provenance_page(*, config: dict, summary_paths, data_paths, package_versions: dict, out_html) -> str:
+    """The Provenance page (``provenance.html``): config as run, fingerprints, data files, versions."""
+    page = provenance_html(config, [_read(p) for p in summary_paths], [_read(p) for p in data_paths],
+                           package_versions)
+    atomic_write_bytes(out_html, page.encode())
+    return page
+
+
+def hubble_figure(*, config: dict, dataset: str, runs: dict, out_png) -> None:
+    """The Hubble diagram (or H(z)) of ``dataset`` with each model's best fit, 68 % band and residuals.
+
+    ``runs`` maps each model to its ``{chain, convergence, summary}`` files:
+    the band is drawn from emcee's draws after the burn-in, the curve at
+    summary.json's best fit.
+    """
+    curves, limits = {}, {}
+    for model, files in runs.items():
+        _, posterior = load_run(config, dataset, model)
+        draws = posterior_samples(files["chain"], files["convergence"])
+        best = _read(files["summary"])["best_fit"]
+        curves[model] = model_curves(posterior, best, draws)
+        limits[model] = redshift_limits(posterior, best, draws)
+    hubble_fit_plot(curves, limits, out_png, title=f"{dataset}: each model's best fit and 68 % band")

@@ -1,0 +1,123 @@
+"""The HTML report as a reader sees it: rendered by ``snakemake --report``, opened in headless Chromium.
+
+The report is a React page whose results are data URIs; only a browser shows
+whether the Overview's numbers are on screen and a figure decodes. Screenshots
+are kept in ``test-artifacts/report/`` (git-ignored) for a person to look at.
+Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them).
+"""
+
+import json
+import shutil
+import time
+
+import pytest
+
+from snakemake_runner import REPO, run
+
+ARTIFACTS = REPO / "test-artifacts" / "report"
+WAIT_S = 30  # for the page's scripts to draw an element (a bound on the poll, never a verdict)
+
+
+def _wait_for(find, what: str):
+    """Poll ``find()`` until it returns something truthy; fail naming ``what``."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        try:
+            found = find()
+        except Exception:  # noqa: BLE001 - the element is not drawn yet
+            found = None
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the report never showed {what}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def report(jla_run):
+    """A plain ``snakemake --report`` of the finished JLA workflow, as a user would make it."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / "report.html"
+    path.unlink(missing_ok=True)
+    run(jla_run, "--report", str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.fail("selenium is needed to drive Chromium: pip install -e '.[test]'")
+
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.fail("headless Chromium is needed: apt-get install chromium chromium-driver (.ci/run does)")
+    options = webdriver.ChromeOptions()
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000"):
+        options.add_argument(arg)
+    options.binary_location = chromium
+    browser = webdriver.Chrome(options=options, service=Service(driver))
+    yield browser
+    browser.quit()
+
+
+def _open(browser, report, *path):
+    """Open the report and click through the menu: a category, then (optionally) a subcategory."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(report.as_uri())
+    for name in path:
+        _wait_for(lambda: browser.find_element(By.XPATH, f"//a[normalize-space()='{name}']"), name).click()
+
+
+def _show(browser, label: str):
+    """Click the eye button of the result labelled ``label``."""
+    from selenium.webdriver.common.by import By
+
+    xpath = f"//tr[td[normalize-space()='{label}']]//a[@iconname='eye']"
+    _wait_for(lambda: browser.find_element(By.XPATH, xpath), f"the result '{label}'").click()
+
+
+def test_overview_is_the_first_category_and_shows_ln_b_and_its_label(report, browser, jla_run):
+    from selenium.webdriver.common.by import By
+
+    browser.get(report.as_uri())
+    menu = _wait_for(lambda: browser.find_elements(By.XPATH, "//a[normalize-space()='Per run']/ancestor::ul[1]//a"),
+                     "the menu of categories")
+    categories = [a.text.strip() for a in menu if a.text.strip()]
+    assert categories.index("Overview") < categories.index("Per dataset") < categories.index("Per run"), categories
+    (row,) = json.loads((jla_run / "results/jla/comparison.json").read_text())
+    ln_b = f"{row['ln_B']:+.2f} ± {row['ln_B_err']:.2f}"
+    # The landing page already says which model the evidence favours.
+    landing = _wait_for(lambda: browser.find_element(By.XPATH, f"//p[contains(., '{ln_b}')]"), "ln B on the landing page")
+    assert landing.is_displayed() and f"{row['evidence']} evidence" in landing.text
+    browser.save_screenshot(str(ARTIFACTS / "landing.png"))
+
+    _open(browser, report, "Overview")
+    _show(browser, "model comparison and every run")
+    frame = _wait_for(lambda: browser.find_element(By.TAG_NAME, "iframe"), "the Overview page in a frame")
+    browser.switch_to.frame(frame)
+    sentence = _wait_for(lambda: browser.find_element(By.XPATH, f"//p[contains(., '{ln_b}')]"), f"ln B = {ln_b}")
+    assert sentence.is_displayed()
+    assert f"{row['favoured']} is favoured" in sentence.text and f"{row['evidence']} evidence" in sentence.text
+    label = browser.find_element(By.XPATH, f"//td[normalize-space()='{row['evidence']}']")
+    assert label.is_displayed()
+    om = json.loads((jla_run / "results/jla/lcdm/summary.json").read_text())["parameters"]["Om"]
+    assert browser.find_element(By.XPATH, f"//td[starts-with(normalize-space(), '{om['median']:.3f}')]").is_displayed()
+    browser.switch_to.default_content()
+    browser.save_screenshot(str(ARTIFACTS / "overview.png"))
+
+
+def test_a_figure_loads(report, browser):
+    from selenium.webdriver.common.by import By
+
+    _open(browser, report, "Per run", "jla/lcdm")
+    _show(browser, "corner plot, emcee and dynesty")
+    image = _wait_for(lambda: browser.find_element(By.XPATH, "//img[starts-with(@src, 'data:image/png')]"),
+                      "the corner plot")
+    width = _wait_for(lambda: browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth;",
+                                                     image), "a decoded corner plot")
+    assert width >= 500 and image.is_displayed()
+    browser.save_screenshot(str(ARTIFACTS / "corner.png"))

@@ -1,0 +1,131 @@
+"""The report's Overview and Provenance pages, from the files of a real JLA workflow."""
+
+import copy
+import json
+from html.parser import HTMLParser
+
+from janusfit.atomic import sha256_file
+from janusfit.formatting import decimals
+from janusfit.reporting.overview import landing_html, overview_html
+from janusfit.reporting.provenance import provenance_html, versions
+
+
+class _Text(HTMLParser):
+    """Text of the page, and the text inside elements of class 'fail'."""
+
+    def __init__(self):
+        super().__init__()
+        self.text, self.failed, self._stack = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("br", "meta"):
+            return
+        self._stack.append("fail" in (dict(attrs).get("class") or "").split())
+
+    def handle_endtag(self, tag):
+        self._stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if any(self._stack):
+            self.failed.append(data)
+
+
+def _parse(page: str) -> _Text:
+    parser = _Text()
+    parser.feed(page)
+    return parser
+
+
+def _load(jla_run):
+    base = jla_run / "results" / "jla"
+    summaries = [json.loads((base / m / "summary.json").read_text()) for m in ("janus", "lcdm")]
+    convergences = {("jla", m): json.loads((base / m / "convergence.json").read_text()) for m in ("janus", "lcdm")}
+    comparisons = {"jla": json.loads((base / "comparison.json").read_text())}
+    return summaries, convergences, comparisons
+
+
+def test_the_workflow_writes_the_overview_page(jla_run):
+    page = (jla_run / "results" / "overview.html").read_text()
+    summaries, convergences, comparisons = _load(jla_run)
+    assert page == overview_html(summaries, comparisons, convergences, meta={})
+
+
+def test_overview_gives_ln_b_label_and_every_parameter(jla_run):
+    summaries, convergences, comparisons = _load(jla_run)
+    parsed = _parse(overview_html(summaries, comparisons, convergences, meta={}))
+    text = " ".join(parsed.text)
+    (row,) = comparisons["jla"]
+    assert f"ln B(janus : lcdm) = {row['ln_B']:+.2f} ± {row['ln_B_err']:.2f}" in text
+    assert f"{row['evidence']} evidence" in text and f"{row['favoured']} is favoured" in text
+    assert f"{row['delta_chi2_min']:+.2f}" in text and f"{row['delta_bic']:+.2f}" in text
+    assert f"{row['ln_B_exact']:+.3f}" in text
+    sensitivity = [row[f"ln_B_{s}_prior_{k}"] for s in "ab" for k in ("halved", "doubled")]
+    assert f"{min(sensitivity):+.2f} to {max(sensitivity):+.2f}" in text
+    for s in summaries:
+        (name, st), = s["parameters"].items()
+        # JLA's posteriors lie inside their priors: median, 68 % and 95 % intervals, no limit.
+        assert st["bound"] is None
+        places = decimals(st["sd"])  # two significant digits of the sd
+        assert f"[{st['q025']:.{places}f}, {st['q975']:.{places}f}]" in text
+        assert f"{st['median']:.{places}f} {st['q84'] - st['median']:+.{places}f} / " in text
+        conv = convergences[("jla", s["model"])]
+        assert f"{conv['parameters'][name]['rhat']:.4f}" in text
+        assert f"{conv['parameters'][name]['ess_bulk']:.0f}" in text
+    assert text.count("Converged: every check passed.") == 2
+    assert parsed.failed == []
+
+
+def test_the_landing_page_says_which_model_is_favoured_and_whether_runs_converged(jla_run):
+    summaries, _, comparisons = _load(jla_run)
+    (row,) = comparisons["jla"]
+    fragment = (jla_run / "results" / "overview_landing.html").read_text()
+    assert fragment == landing_html(summaries, comparisons)
+    assert (f"jla: lcdm is favoured over janus: ln B(janus : lcdm) = {row['ln_B']:+.2f} ± {row['ln_B_err']:.2f}, "
+            f"{row['evidence']} evidence") in "".join(_parse(fragment).text)
+    assert "Every emcee run passed its convergence checks (2 runs)." in fragment
+    summaries[0]["emcee"]["converged"] = False
+    assert "NOT CONVERGED: jla/janus" in landing_html(summaries, comparisons)
+
+
+def test_a_failed_check_and_a_bound_are_shown_in_red_and_as_a_limit(jla_run):
+    summaries, convergences, comparisons = _load(jla_run)
+    janus = copy.deepcopy(summaries[0])
+    conv = copy.deepcopy(convergences[("jla", "janus")])
+    failure = "rhat of q0 = 1.0312, wanted < 1.01"
+    janus["emcee"].update(converged=False, convergence_failures=[failure])
+    conv["checks"] = [dict(c, passed=False) if (c["check"], c["parameter"]) == ("rhat", "q0") else c
+                      for c in conv["checks"]]
+    conv["parameters"]["q0"]["rhat"] = 1.0312
+    q0 = janus["parameters"]["q0"]
+    q0.update(bound="upper", edge=0.0, limit=-0.0221)
+    parsed = _parse(overview_html([janus, summaries[1]], comparisons, {**convergences, ("jla", "janus"): conv}, {}))
+    assert "NOT CONVERGED: do not trust this posterior." in parsed.failed
+    assert failure in parsed.failed and "1.0312" in parsed.failed
+    text = " ".join(parsed.text)
+    assert f"q0 > {-0.0221:.{decimals(q0['sd'])}f} (95 % limit)" in text and "against the upper prior edge 0" in text
+
+
+def test_run_metadata_heads_the_overview_and_the_provenance(jla_run, tmp_path):
+    summaries, convergences, comparisons = _load(jla_run)
+    meta = {"name": "JANUS vs ΛCDM on JLA", "description": "binned JLA, default priors", "author": "A. Person"}
+    text = " ".join(_parse(overview_html(summaries, comparisons, convergences, meta)).text)
+    assert "janusfit: JANUS vs ΛCDM on JLA" in text and "binned JLA, default priors" in text and "A. Person" in text
+
+    data = json.loads((jla_run / "results" / "jla" / "data.json").read_text())
+    config = {"run": meta, "datasets": {"jla": {"format": "jla_binned"}}, "models": ["janus", "lcdm"]}
+    page = provenance_html(config, summaries, [data], versions())
+    text = " ".join(_parse(page).text)
+    for key, path in data["members"][0]["files"].items():
+        assert path in text and sha256_file(path) in text
+    for s in summaries:
+        assert s["fingerprint"] in text
+    assert f"dynesty {versions()['dynesty']}".split()[1] in text and "format: jla_binned" in text
+
+
+def test_the_workflow_writes_the_provenance_page(jla_run):
+    text = " ".join(_parse((jla_run / "results" / "provenance.html").read_text()).text)
+    for model in ("janus", "lcdm"):
+        assert json.loads((jla_run / f"results/jla/{model}/summary.json").read_text())["fingerprint"] in text
+    assert "emcee" in text and versions()["emcee"] in text
+    assert "max_steps: 4000" in text  # the config as run, with the test's settings

@@ -1,0 +1,57 @@
+# The report's Provenance page (its Overview is written by the overview rule)
+# and each dataset's Hubble diagram with the models' fits.
+
+# Light: run where Snakemake runs, also under a cluster executor.
+localrules: provenance
+
+
+rule provenance:
+    input:
+        summaries=[f"{run_dir(d, m)}/summary.json" for d, m in RUNS],
+        data=[results(f"{d}/data.json") for d in DATASETS],
+    output:
+        report(
+            results("provenance.html"),
+            caption="../report/provenance.rst",
+            category="Provenance",
+            labels={"page": "config, fingerprints, data files, versions"},
+        ),
+    params:
+        # The page shows the config these results were made with: a setting
+        # that changes a result remakes a summary, and so this page; one that
+        # changes none (a checkpoint interval) reruns nothing, here as elsewhere.
+        meta=config.get("run", {}),
+        versions=jprovenance.versions(),
+    log:
+        results("logs/provenance.log"),
+    threads: 1
+    conda:
+        "../envs/janusfit.yaml"
+    script:
+        "../../scripts/provenance.py"
+
+
+rule hubble:
+    input:
+        # Aligned with params.models.
+        chains=lambda wc: [f"{run_dir(wc.dataset, m)}/emcee/chain.h5" for m in MODELS],
+        convergence=lambda wc: [f"{run_dir(wc.dataset, m)}/convergence.json" for m in MODELS],
+        summaries=lambda wc: [f"{run_dir(wc.dataset, m)}/summary.json" for m in MODELS],
+        data=results("{dataset}/data.json"),
+    output:
+        report(
+            results("{dataset}/hubble.png"),
+            caption="../report/hubble.rst",
+            category="Per dataset",
+            subcategory="{dataset}",
+            labels={"result": "each model's fit"},
+        ),
+    params:
+        models=MODELS,
+    log:
+        results("logs/hubble/{dataset}.log"),
+    threads: 1
+    conda:
+        "../envs/janusfit.yaml"
+    script:
+        "../../scripts/hubble.py"
