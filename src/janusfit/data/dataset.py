@@ -23,7 +23,9 @@ class Dataset:
     gives it, and ``names`` the supernovae's names. ``files`` maps the config
     key of each file read (``path``, ``cov``) to its path and ``sha256`` to its
     checksum; ``reading`` holds the options it was read with (format, kind,
-    columns, ...). Together with :attr:`arrays_sha256` they tie a run to the
+    columns, ...). ``light_curves`` holds the SALT2 columns of a light-curve
+    release (then ``values`` are its m_B and ``sigma`` its dm_B), whose
+    likelihood standardises them itself. Together with :attr:`arrays_sha256` they tie a run to the
     exact numbers it used.
     """
 
@@ -38,6 +40,7 @@ class Dataset:
     files: dict[str, str] = field(default_factory=dict)
     reading: dict = field(default_factory=dict)
     names: np.ndarray | None = None
+    light_curves: object | None = None  # janusfit.lightcurve.LightCurves, for format jla_lcparams
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -55,10 +58,11 @@ class Dataset:
 
     @cached_property
     def arrays_sha256(self) -> str:
-        """sha256 of the numbers the likelihood uses (kind, z, values, errors, zhel), as float64."""
+        """sha256 of the numbers the likelihood uses (kind, z, values, errors, zhel, light curves), as float64."""
         digest = hashlib.sha256(self.kind.encode())
+        light_curves = self.light_curves.arrays().items() if self.light_curves is not None else ()
         for label, array in (("z", self.z), ("values", self.values), ("cov", self.cov), ("sigma", self.sigma),
-                             ("zhel", self.zhel)):
+                             ("zhel", self.zhel), *light_curves):
             if array is not None:
                 a = np.ascontiguousarray(array, dtype=np.float64)
                 digest.update(f"{label}{a.shape}".encode())

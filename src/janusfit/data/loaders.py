@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..atomic import sha256_file
 from ..errors import ConfigError, DataError
+from ..lightcurve import LightCurves
 from .dataset import Dataset
 from .sources import KEYS, Source, reading_spec, resolve_path, sources
 from .validate import (
@@ -71,6 +72,7 @@ class Columns:
     zhel: np.ndarray | None = None
     keep: np.ndarray | None = None
     names: np.ndarray | None = None
+    light_curves: LightCurves | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class Format:
     kinds: tuple[str, ...]
     needs_cov: bool = False
     diag_warning: str | None = None
+    takes_cov: bool = True
 
 
 def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset:
@@ -101,6 +104,9 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
         raise ConfigError(f"datasets.{name}.path", "is required (or 'url' with 'sha256' to download it)")
     if "cov" not in found and fmt.needs_cov:
         raise ConfigError(f"datasets.{name}.cov", f"format '{fmt_name}' needs its covariance file")
+    if "cov" in found and not fmt.takes_cov:
+        raise ConfigError(f"datasets.{name}.cov", f"format '{fmt_name}' builds its covariance from the light-curve "
+                                                  "columns at each (alpha, beta); 'cov' does not apply to it")
     files = {key: resolve_path(s.file, base_dir) for key, s in found.items()}
     path, cov_path = files["path"], files.get("cov")
 
@@ -127,6 +133,7 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
         files={key: str(p) for key, p in files.items()},
         reading=reading_spec(spec),
         names=data.names,
+        light_curves=data.light_curves,
     )
 
 
@@ -306,6 +313,21 @@ def _read_desy5(path: Path, kind: str, columns: dict, need_sigma: bool) -> Colum
     return extract(path, read_table(path), "zHD", "MU", sigma, zhel="zHEL", names="CID")
 
 
+JLA_COLUMNS = {"x1": "x1", "dx1": "dx1", "color": "color", "dcolor": "dcolor", "host_mass": "3rdvar",
+               "cov_m_s": "cov_m_s", "cov_m_c": "cov_m_c", "cov_s_c": "cov_s_c"}
+
+
+def _read_jla_lcparams(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
+    """jla_lcparams.txt: SALT2 m_B, x1, c with their errors and covariances, and the host mass (``3rdvar``)."""
+    frame = read_table(path)
+    data = extract(path, frame, "zcmb", "mb", "dmb", zhel="zhel", names="name")
+    require_columns(path, frame.columns, list(JLA_COLUMNS.values()))
+    arrays = {role: numeric_column(path, frame, column) for role, column in JLA_COLUMNS.items()}
+    require_finite(path, {JLA_COLUMNS[role]: a for role, a in arrays.items()})
+    light_curves = LightCurves(mb=data.values, dmb=data.sigma, **arrays)
+    return Columns(data.z, data.values, data.sigma, data.zhel, names=data.names, light_curves=light_curves)
+
+
 def _read_hz_table(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
     """Whitespace columns z, H, σ_H with ``#`` comments and no header."""
     require_file(path)
@@ -333,6 +355,7 @@ FORMATS: dict[str, Format] = {
     "jla_binned": Format(_read_jla_binned, kinds=("sn",), needs_cov=True),
     "pantheon_plus": Format(_read_pantheon_plus, kinds=("sn",), diag_warning=PANTHEON_DIAG_WARNING),
     "desy5": Format(_read_desy5, kinds=("sn",), diag_warning=DESY5_DIAG_WARNING),
+    "jla_lcparams": Format(_read_jla_lcparams, kinds=("sn",), takes_cov=False),
     "hz_table": Format(_read_hz_table, kinds=("hz",)),
     "simulated": Format(_read_simulated, kinds=("sn",), needs_cov=True),
 }
