@@ -224,3 +224,106 @@ def test_cobaya_sn_jla_log_likelihood_differences_equal_janusfit(cobaya_packages
     diff = (theirs - theirs[0]) - (ours - ours[0])
     assert np.max(np.abs(diff)) < 1e-6
     assert np.ptp(ours) > 10  # the grid spans many units of ln L
+
+
+# --- D'Agostini & Petit (2018): JANUS on the 740 JLA supernovae ------------------------------
+
+def test_janus_q0_reproduces_dagostini_petit_2018(jla740):
+    """q0 = −0.087 ± 0.015 (Astrophys. Space Sci. 363:139) with α = 0.141, β = 3.101 fixed and diagonal errors.
+
+    Their fit fixes M_B = −19.05; with H0 free, only M_B − 5 log10 H0 enters, the
+    one offset marginalised here (no host-mass split). Their diagonal errors
+    are the light-curve variance at (α, β) without a peculiar-velocity term
+    (pecz = 0): the posterior, exact on a grid in q0 under a flat prior, is
+    q0 = −0.0890 ± 0.0149; with pecz = 0.001 it is −0.0809 ± 0.0154.
+    """
+    like = LightCurveLikelihood(jla740, pecz=0.0, host_mass_split=None)
+    q0 = np.linspace(-1.0 / (2.0 * jla740.z.max()) + 1e-6, 0.1, 20001)
+    chi2 = like.chi2(get_model("janus"), q0[:, None], np.tile([0.141, 3.101], (q0.size, 1)))
+    weight = np.exp(-0.5 * (chi2 - chi2.min()))
+    mean = np.sum(q0 * weight) / weight.sum()
+    sd = np.sqrt(np.sum((q0 - mean) ** 2 * weight) / weight.sum())
+    assert abs(mean - (-0.087)) < 0.15 * 0.015
+    assert sd == pytest.approx(0.015, rel=0.05)
+
+
+# --- the config: parameters, checks, what a change reruns ------------------------------------
+
+def _config(jla_file, **options):
+    from janusfit.config import check
+
+    config = {"datasets": {"jla740": {**SPEC, "path": str(jla_file), **options}}, "models": ["janus", "lcdm"],
+              "samplers": ["emcee", "dynesty"], "priors": {}, "runs": {},
+              "emcee": {"n_walkers": None, "max_steps": 1000, "seed": 1, "moves": "stretch",
+                        "checkpoint": {"steps": 100, "seconds": 60},
+                        "stop": {"enabled": True, "check_every": 100, "n_over_tau": 50, "tau_rel_change": 0.01},
+                        "progress": {"figure": False, "seconds": 60}},
+              "dynesty": {"nlive": 100, "dlogz": 0.1, "method": "static", "bound": "multi", "sample": "auto",
+                          "seed": 1, "checkpoint_seconds": 60, "repeats": 1},
+              "convergence": {}, "on_change": "error"}
+    check(config)
+    return config
+
+
+def test_config_samples_alpha_and_beta_after_the_model_parameters(jla_file):
+    from janusfit.config import param_names
+
+    config = _config(jla_file)
+    assert param_names(config, "jla740", "janus") == ["q0", "alpha", "beta"]
+    assert list(Posterior(get_model("janus"), [load_dataset("jla740", config["datasets"]["jla740"])]).param_names) \
+        == param_names(config, "jla740", "janus")
+
+
+@pytest.mark.parametrize("options, key, message", [
+    ({"nuisance_priors": {"alpha": [0.2, 0.1]}}, "datasets.jla740.nuisance_priors.alpha",
+     "lower bound 0.2 must be below upper bound 0.1"),
+    ({"nuisance_priors": {"beta": [1.0, float("inf")]}}, "datasets.jla740.nuisance_priors.beta",
+     "bounds must be finite numbers"),
+])
+def test_bad_light_curve_options_name_their_key(jla_file, options, key, message):
+    from janusfit.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        _config(jla_file, **options)
+    assert f"config key '{key}'" in str(info.value) and message in str(info.value)
+
+
+def test_two_light_curve_samples_in_one_fit_are_refused(jla_file):
+    from janusfit.config import check
+    from janusfit.errors import ConfigError
+
+    config = _config(jla_file)
+    config["datasets"]["again"] = dict(config["datasets"]["jla740"])
+    config["datasets"]["both"] = {"combine": ["jla740", "again"]}
+    with pytest.raises(ConfigError, match="config key 'datasets.both.combine': 'jla740' and 'again' both sample"):
+        check(config)
+
+
+def test_cov_is_refused_for_light_curves(jla_file):
+    from janusfit.errors import ConfigError
+
+    message = "config key 'datasets.jla740.cov': format 'jla_lcparams' builds its covariance"
+    with pytest.raises(ConfigError, match=message):
+        _config(jla_file, cov=str(jla_file))
+    with pytest.raises(ConfigError, match=message):
+        load_dataset("jla740", {**SPEC, "path": str(jla_file), "cov": str(jla_file)})
+
+
+@pytest.mark.parametrize("option", [{"pecz": 0.0}, {"host_mass_split": None}, {"log_det_cov": True},
+                                    {"nuisance_priors": {"alpha": [0.0, 0.5]}}])
+def test_every_light_curve_option_reruns_the_data_and_changes_the_fingerprint(jla_file, option):
+    """Each option is read by inspect_data (its params), so it reruns every job of the dataset, and no
+    checkpoint made without it is resumed."""
+    from janusfit.data.sources import identity
+    from janusfit.sampling.fingerprint import differences, make_fingerprint
+
+    base, changed = _config(jla_file), _config(jla_file, **option)
+    assert identity(base, ["jla740"]) != identity(changed, ["jla740"])
+
+    def fingerprint(config):
+        dataset = load_dataset("jla740", config["datasets"]["jla740"])
+        return make_fingerprint(Posterior(get_model("janus"), [dataset]), "emcee", {})
+
+    key = next(iter(option))
+    assert any(line.startswith(f"data.jla740.reading.{key}") for line in
+               differences(fingerprint(base), fingerprint(changed)))

@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..atomic import sha256_file
 from ..errors import ConfigError, DataError
-from ..lightcurve import LightCurves
+from ..lightcurve import NUISANCE_PARAMS, LightCurves
 from .dataset import Dataset
 from .sources import KEYS, Source, reading_spec, resolve_path, sources
 from .validate import (
@@ -44,6 +44,8 @@ from .validate import (
 VALUE_ROLE = {"sn": "mu", "hz": "H"}
 
 PANTHEON_Z_MIN = 0.01
+COV_NOT_TAKEN = ("format '{format}' builds its covariance from the light-curve columns at each (alpha, beta); "
+                 "'cov' does not apply to it")
 
 PANTHEON_DIAG_WARNING = (
     "uses the diagonal errors m_b_corr_err_DIAG without the STAT+SYS covariance. "
@@ -84,6 +86,7 @@ class Format:
     needs_cov: bool = False
     diag_warning: str | None = None
     takes_cov: bool = True
+    nuisance: tuple[str, ...] = ()  # parameters its likelihood samples beside the model's
 
 
 def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset:
@@ -105,8 +108,7 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
     if "cov" not in found and fmt.needs_cov:
         raise ConfigError(f"datasets.{name}.cov", f"format '{fmt_name}' needs its covariance file")
     if "cov" in found and not fmt.takes_cov:
-        raise ConfigError(f"datasets.{name}.cov", f"format '{fmt_name}' builds its covariance from the light-curve "
-                                                  "columns at each (alpha, beta); 'cov' does not apply to it")
+        raise ConfigError(f"datasets.{name}.cov", COV_NOT_TAKEN.format(format=fmt_name))
     files = {key: resolve_path(s.file, base_dir) for key, s in found.items()}
     path, cov_path = files["path"], files.get("cov")
 
@@ -355,7 +357,7 @@ FORMATS: dict[str, Format] = {
     "jla_binned": Format(_read_jla_binned, kinds=("sn",), needs_cov=True),
     "pantheon_plus": Format(_read_pantheon_plus, kinds=("sn",), diag_warning=PANTHEON_DIAG_WARNING),
     "desy5": Format(_read_desy5, kinds=("sn",), diag_warning=DESY5_DIAG_WARNING),
-    "jla_lcparams": Format(_read_jla_lcparams, kinds=("sn",), takes_cov=False),
+    "jla_lcparams": Format(_read_jla_lcparams, kinds=("sn",), takes_cov=False, nuisance=NUISANCE_PARAMS),
     "hz_table": Format(_read_hz_table, kinds=("hz",)),
     "simulated": Format(_read_simulated, kinds=("sn",), needs_cov=True),
 }
