@@ -10,6 +10,8 @@ file (log-likelihood differences over a grid of the model's parameters, α and �
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import integrate, optimize
@@ -327,3 +329,74 @@ def test_every_light_curve_option_reruns_the_data_and_changes_the_fingerprint(jl
     key = next(iter(option))
     assert any(line.startswith(f"data.jla740.reading.{key}") for line in
                differences(fingerprint(base), fingerprint(changed)))
+
+
+# --- the release's systematic matrices through the config ------------------------------------
+
+def _write_release_matrix(path, matrix):
+    """The release's layout: N on the first line, then the N*N values one per line, row-major."""
+    path.write_text(f"{matrix.shape[0]}\n" + "\n".join(f"{v:.17g}" for v in matrix.ravel()) + "\n")
+
+
+@pytest.fixture
+def small_release(tmp_path, jla_file):
+    """The first 60 supernovae of the real file, with six synthetic systematic matrices in the release's format."""
+    n = 60
+    lines = jla_file.read_text().splitlines()
+    (tmp_path / "lc.txt").write_text("\n".join(lines[: n + 1]) + "\n")
+    c_eta = _synthetic_c_eta(n, seed=5)
+    covmats = {}
+    for key, matrix in _release_blocks(c_eta).items():
+        covmats[key] = str(tmp_path / f"jla_{key}_covmatrix.dat")
+        _write_release_matrix(tmp_path / f"jla_{key}_covmatrix.dat", matrix)
+    return {**SPEC, "path": str(tmp_path / "lc.txt"), "covmats": covmats}, c_eta
+
+
+def test_systematic_matrices_from_the_config_give_the_explicit_a_c_eta_a_transpose(small_release):
+    spec, c_eta = small_release
+    dataset = load_dataset("small", spec)
+    like = LightCurveLikelihood.from_dataset(dataset)
+    n = dataset.n
+    alpha, beta = 0.14, 3.1
+    a = np.zeros((n, 3 * n))
+    a[np.arange(n), 3 * np.arange(n)] = 1.0
+    a[np.arange(n), 3 * np.arange(n) + 1] = alpha
+    a[np.arange(n), 3 * np.arange(n) + 2] = -beta
+    np.testing.assert_allclose(like.covariance(alpha, beta), a @ c_eta @ a.T + np.diag(like.variance(alpha, beta)),
+                               rtol=1e-12, atol=1e-15)
+    # the χ² with these matrices: the marginalised formula written out with explicit inverses
+    model, theta = get_model("lcdm"), np.array([[0.3]])
+    log_d = np.log(model.transverse_distance(theta, like.grid))[0]
+    delta = like.residuals(log_d, alpha, beta)
+    inv = np.linalg.inv(a @ c_eta @ a.T + np.diag(like.variance(alpha, beta)))
+    x = np.eye(like.n_groups)[like.groups]
+    f, b = x.T @ inv @ x, x.T @ inv @ delta
+    expected = delta @ inv @ delta - b @ np.linalg.solve(f, b) + np.linalg.slogdet(f / (2 * np.pi))[1]
+    assert like.chi2(model, theta, np.array([[alpha, beta]]))[0] == pytest.approx(expected, abs=1e-8)
+
+
+def test_systematic_matrix_files_are_checksummed_and_rerun_when_changed(small_release):
+    from janusfit.data.sources import identity
+
+    spec, _ = small_release
+    dataset = load_dataset("small", spec)
+    assert set(dataset.sha256) == {"path", *(f"covmats.{k}" for k in COVMAT_KEYS)}
+    config = {"datasets": {"small": spec}}
+    before = identity(config, ["small"])
+    path = spec["covmats"]["vab"]
+    matrix = np.loadtxt(path)[1:].reshape(60, 60)
+    _write_release_matrix(Path(path), 1.01 * matrix)
+    assert identity(config, ["small"]) != before
+    assert load_dataset("small", spec).arrays_sha256 != dataset.arrays_sha256
+
+
+def test_an_asymmetric_systematic_matrix_is_refused_naming_the_file(small_release):
+    from janusfit.errors import DataError
+
+    spec, _ = small_release
+    path = spec["covmats"]["v0a"]
+    matrix = np.loadtxt(path)[1:].reshape(60, 60)
+    matrix[3, 7] += 1e-3
+    _write_release_matrix(Path(path), matrix)
+    with pytest.raises(DataError, match=r"jla_v0a_covmatrix.dat.*not symmetric: worst at \[4, 8\]"):
+        load_dataset("small", spec)

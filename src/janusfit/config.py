@@ -226,7 +226,7 @@ def _check_dataset(name: str, spec: dict) -> None:
     fmt = FORMATS.get(spec["format"])
     if spec.get("cov") and fmt is not None and not fmt.takes_cov:
         raise ConfigError(f"datasets.{name}.cov", COV_NOT_TAKEN.format(format=spec["format"]))
-    for key in LIGHT_CURVE_OPTIONS:
+    for key in (*LIGHT_CURVE_OPTIONS, "covmats"):
         if key in spec and not getattr(FORMATS.get(spec["format"]), "nuisance", ()):
             raise ConfigError(f"datasets.{name}.{key}", f"applies to format 'jla_lcparams' only, not '{spec['format']}'")
     for p, (lo, hi) in (spec.get("nuisance_priors") or {}).items():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -37,6 +37,7 @@ from .validate import (
     require_positive,
     require_redshift_range,
     require_rows,
+    require_symmetric_matrix,
     require_unique_names,
     utf8_text,
 )
@@ -120,6 +121,13 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
         cov = require_covariance(cov_path, read_covariance(cov_path), data.z.size)
     elif fmt.diag_warning:
         warnings.warn(f"dataset '{name}' ({path}) {fmt.diag_warning}", UserWarning, stacklevel=2)
+
+    covmat_files = {key.partition(".")[2]: p for key, p in files.items() if key.startswith("covmats.")}
+    if covmat_files:
+        for key in covmat_files:
+            hashes[f"covmats.{key}"] = require_pinned(name, found[f"covmats.{key}"], covmat_files[key])
+        covmats = {key: require_symmetric_matrix(p, read_covariance(p), data.z.size) for key, p in covmat_files.items()}
+        data = replace(data, light_curves=replace(data.light_curves, covmats=covmats))
 
     if data.keep is not None:
         data, cov = _cut(data, cov)

@@ -189,6 +189,22 @@ def require_covariance(path: Path, cov: np.ndarray, n_data: int) -> np.ndarray:
     return cov
 
 
+def require_symmetric_matrix(path: Path, matrix: np.ndarray, n_data: int) -> np.ndarray:
+    """A finite, symmetric n_data×n_data matrix (not necessarily positive definite), returned symmetrised.
+
+    For the parts of a covariance that are combined before factoring (JLA's
+    systematic matrices, whose cross terms are indefinite).
+    """
+    if matrix.shape != (n_data, n_data):
+        raise DataError(path, f"matrix is {matrix.shape[0]}x{matrix.shape[1]} but the data file has {n_data} rows")
+    bad = ~np.isfinite(matrix)
+    if bad.any():
+        i, j = np.unravel_index(np.argmax(bad), matrix.shape)
+        raise DataError(path, f"matrix element [{i + 1}, {j + 1}] (1-based) is {matrix[i, j]}")
+    _require_symmetric(path, matrix)
+    return 0.5 * (matrix + matrix.T)
+
+
 def _require_symmetric(path: Path, cov: np.ndarray) -> None:
     asym = np.abs(cov - cov.T)
     i, j = np.unravel_index(np.argmax(asym), cov.shape)
