@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from .data.loaders import COV_NOT_TAKEN, FORMATS
 from .data.sources import KEYS
-from .lightcurve import DEFAULTS as LIGHT_CURVE_OPTIONS
 from .errors import ConfigError
+from .lightcurve import DEFAULTS as LIGHT_CURVE_OPTIONS
 from .models import MODELS
 from .sampling.dynesty_runner import DynestySettings, minimum_nlive
 from .sampling.emcee_runner import EmceeSettings, minimum_walkers
@@ -227,7 +227,7 @@ def _check_dataset(name: str, spec: dict) -> None:
     if spec.get("cov") and fmt is not None and not fmt.takes_cov:
         raise ConfigError(f"datasets.{name}.cov", COV_NOT_TAKEN.format(format=spec["format"]))
     for key in (*LIGHT_CURVE_OPTIONS, "covmats"):
-        if key in spec and not getattr(FORMATS.get(spec["format"]), "nuisance", ()):
+        if key in spec and not getattr(fmt, "nuisance", ()):
             raise ConfigError(f"datasets.{name}.{key}", f"applies to format 'jla_lcparams' only, not '{spec['format']}'")
     for p, (lo, hi) in (spec.get("nuisance_priors") or {}).items():
         _check_bounds(f"datasets.{name}.nuisance_priors.{p}", lo, hi)

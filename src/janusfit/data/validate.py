@@ -173,10 +173,7 @@ def require_covariance(path: Path, cov: np.ndarray, n_data: int) -> np.ndarray:
         raise DataError(path, f"covariance is not square: shape {cov.shape}")
     if cov.shape[0] != n_data:
         raise DataError(path, f"covariance is {cov.shape[0]}x{cov.shape[0]} but the data file has {n_data} rows")
-    bad = ~np.isfinite(cov)
-    if bad.any():
-        i, j = np.unravel_index(np.argmax(bad), cov.shape)
-        raise DataError(path, f"covariance element [{i + 1}, {j + 1}] (1-based) is {cov[i, j]}")
+    _require_finite_elements(path, cov, "covariance")
     _require_symmetric(path, cov)
     cov = 0.5 * (cov + cov.T)
     _require_positive_definite(path, cov)
@@ -197,12 +194,16 @@ def require_symmetric_matrix(path: Path, matrix: np.ndarray, n_data: int) -> np.
     """
     if matrix.shape != (n_data, n_data):
         raise DataError(path, f"matrix is {matrix.shape[0]}x{matrix.shape[1]} but the data file has {n_data} rows")
+    _require_finite_elements(path, matrix, "matrix")
+    _require_symmetric(path, matrix)
+    return 0.5 * (matrix + matrix.T)
+
+
+def _require_finite_elements(path: Path, matrix: np.ndarray, what: str) -> None:
     bad = ~np.isfinite(matrix)
     if bad.any():
         i, j = np.unravel_index(np.argmax(bad), matrix.shape)
-        raise DataError(path, f"matrix element [{i + 1}, {j + 1}] (1-based) is {matrix[i, j]}")
-    _require_symmetric(path, matrix)
-    return 0.5 * (matrix + matrix.T)
+        raise DataError(path, f"{what} element [{i + 1}, {j + 1}] (1-based) is {matrix[i, j]}")
 
 
 def _require_symmetric(path: Path, cov: np.ndarray) -> None:
