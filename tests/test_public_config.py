@@ -34,7 +34,7 @@ def test_every_pin_is_the_sha256_of_a_release_file(repo, shared_data):
     config = yaml.safe_load((repo / PUBLIC).read_text())
     known = _shared_files_by_sha256(shared_data)
     pins = list(_pins(config))
-    assert len(pins) == 7
+    assert len(pins) == 8
     for name, key, sha in pins:
         assert sha in known, f"datasets.{name}.{key}: {sha} matches no release file in {shared_data}"
 
