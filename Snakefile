@@ -2,6 +2,11 @@
 # Rules are split by stage under workflow/rules/; shared helpers are in
 # common.smk; the logic lives in the janusfit package (src/janusfit).
 
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
 configfile: "config/config.yaml"
 
 

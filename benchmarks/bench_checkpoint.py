@@ -34,7 +34,6 @@ from types import SimpleNamespace
 
 import emcee
 import numpy as np
-
 from common import load
 
 

@@ -39,8 +39,8 @@ from pathlib import Path
 
 import emcee
 import numpy as np
-
 from common import REPO, load
+
 from janusfit.diagnostics import diagnose
 from janusfit.likelihood import Posterior
 

@@ -42,11 +42,10 @@ from importlib.metadata import version
 import numba
 import numpy as np
 from astropy.cosmology import FlatLambdaCDM
+from common import alternate, load, synthetic_full_cov
 from numpy.polynomial import legendre
 from scipy.linalg import lapack, solve_triangular
 from scipy.special import hyp2f1
-
-from common import alternate, load, synthetic_full_cov
 
 DATASETS = ("pantheon+", "synthetic_full_1701", "union3", "chronometers")
 MODELS = ("lcdm", "janus")
@@ -233,8 +232,7 @@ def model_alone(post, theta: np.ndarray):
         z = post.hz[0].z
         return lambda: model.E(tm, z)
     like = post.sn[0]
-    grid = like.grid if like._reduced is None else like._reduced.knots
-    return lambda: np.log(model.transverse_distance(tm, grid))
+    return lambda: np.log(model.transverse_distance(tm, like.model_grid))
 
 
 def run(quick: bool, log=print) -> dict:

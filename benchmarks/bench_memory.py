@@ -53,8 +53,8 @@ from janusfit.stages.sample import sample_dynesty, sample_emcee
 args = json.loads(sys.argv[1])
 log = logging.getLogger("bench_memory")
 stage = sample_emcee if args["sampler"] == "emcee" else sample_dynesty
-stage(args["config"], "sim", "lcdm", args["checkpoint"], *args["outputs"], args["data_json"], args["memory_json"],
-      args["memory_png"], log)
+stage(config=args["config"], dataset="sim", model="lcdm", checkpoint_dir=args["checkpoint"], **args["outputs"],
+      data_json=args["data_json"], memory_json=args["memory_json"], memory_png=args["memory_png"], log=log)
 print(json.dumps({"peak_mb": own_maxrss_mb()}))
 """
 
@@ -73,9 +73,9 @@ def _config(csv: Path, cov: Path, sampler: str, size: int, n_steps: int | None) 
     return config
 
 
-def _case(sampler: str, size: int, n_steps: int | None, n_data: int, tmp: Path) -> dict:
+def _simulated(tmp: Path, sampler: str, size: int, n_steps: int | None, n_data: int) -> tuple[Path, dict]:
+    """N simulated supernovae with a full covariance, written and inspected once per N; their directory and config."""
     from janusfit.data import write_simulated
-    from janusfit.resources.workflow import memory_estimate
     from janusfit.stages.data import inspect
 
     data = tmp / f"n{n_data}"
@@ -83,13 +83,19 @@ def _case(sampler: str, size: int, n_steps: int | None, n_data: int, tmp: Path) 
     if not csv.exists():
         data.mkdir()
         write_simulated(csv, cov, data / "hubble.truth.json", n_sn=n_data, seed=20240601 + n_data)
-        inspect(_config(csv, cov, sampler, size, n_steps), "sim", data / "data.json", data / "data.png",
-                logging.getLogger("bench_memory"))
-    config = _config(csv, cov, sampler, size, n_steps)
+        inspect(config=_config(csv, cov, sampler, size, n_steps), dataset="sim", out_json=data / "data.json",
+                out_png=data / "data.png", log=logging.getLogger("janusfit-bench"))
+    return data, _config(csv, cov, sampler, size, n_steps)
+
+
+def _case(sampler: str, size: int, n_steps: int | None, n_data: int, tmp: Path) -> dict:
+    from janusfit.resources.workflow import memory_estimate
+
+    data, config = _simulated(tmp, sampler, size, n_steps, n_data)
     estimate = memory_estimate(config, "sim", "lcdm", sampler, data / "data.json")
     run = tmp / f"{sampler}-{size}-{n_steps}-{n_data}"
-    outputs = ([str(run / "chain.h5"), str(run / "run.json")] if sampler == "emcee"
-               else [str(run / "samples.h5"), str(run / "evidence.json")])
+    outputs = ({"chain_path": str(run / "chain.h5"), "run_json": str(run / "run.json")} if sampler == "emcee"
+               else {"samples_path": str(run / "samples.h5"), "evidence_json": str(run / "evidence.json")})
     args = {"config": config, "sampler": sampler, "checkpoint": str(run / "checkpoint"), "outputs": outputs,
             "data_json": str(data / "data.json"), "memory_json": str(run / "memory.json"),
             "memory_png": str(run / "memory.png")}
@@ -101,7 +107,7 @@ def _case(sampler: str, size: int, n_steps: int | None, n_data: int, tmp: Path) 
     if out.returncode != 0:
         raise RuntimeError(f"{sampler} case failed ({out.returncode}):\n{out.stderr[-3000:]}")
     measured = json.loads(out.stdout.strip().splitlines()[-1])["peak_mb"]
-    result = json.loads(Path(outputs[1]).read_text())
+    result = json.loads(Path(list(outputs.values())[1]).read_text())
     predicted = estimate.total_mb
     if sampler == "emcee":
         case = f"emcee {size} walkers × {result['n_steps']:,} steps, N = {n_data}"

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-
 from common import REPO, run_python
 
 SCALE_CODE = """
@@ -52,7 +51,7 @@ out = {{}}
 for batch in (32, 128):
     theta = np.random.default_rng(1).uniform(0.3, 0.4, (batch, 1))
     t = alternate({{"reduced": lambda: post(theta),
-                   "direct": lambda: like._chi2_direct(post.model, theta)}}, reps=3, block_s=0.2)
+                   "direct": lambda: like.chi2_direct(post.model, theta)}}, reps=3, block_s=0.2)
     out[batch] = {{k: batch / v for k, v in t.items()}}
 print(json.dumps(out))
 """

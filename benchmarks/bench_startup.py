@@ -18,7 +18,6 @@ import tempfile
 import time
 
 import numpy as np
-
 from common import REPO
 
 CHILD = """

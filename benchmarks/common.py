@@ -60,6 +60,7 @@ def synthetic_full_cov(seed: int = 20240601):
     scatter on top of the diagonal errors), which is all a timing needs.
     """
     import pandas as pd
+
     from janusfit.data.dataset import Dataset
 
     table = pd.read_csv(shared_data() / "pantheonplus" / "Pantheon+SH0ES.dat", sep=r"\s+")

@@ -1,13 +1,14 @@
 """Run every janusfit benchmark, print one table, save the numbers as JSON.
 
-    python benchmarks/run.py            # the full suite, about 35 min on 2 cores
+    python benchmarks/run.py            # the full suite, about 40 min on 2 cores
     python benchmarks/run.py --quick    # shorter runs and fewer repetitions, < 3 min
 
 Sections (see each module's docstring for exactly what is timed):
 likelihood (bench_likelihood), lightcurve (bench_lightcurve: JLA 740 with α, β
 against Cobaya's sn.jla), checkpoint (bench_checkpoint), end_to_end
 (bench_end_to_end), scale (bench_scale), startup (bench_startup), memory
-(bench_memory: the memory estimator against measured peaks).
+(bench_memory: the memory estimator against measured peaks), runtime
+(bench_runtime: the runtime estimator against measured wall times).
 ``--sections`` runs a subset. The JSON goes to
 benchmarks/results/<host>-<date>[-<sections>][-quick].json (the sections
 named only for a subset); the table is printed in
@@ -27,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS, machine, shared_data  # noqa: E402
 
-SECTIONS = ("likelihood", "lightcurve", "checkpoint", "end_to_end", "scale", "startup", "memory")
+SECTIONS = ("likelihood", "lightcurve", "checkpoint", "end_to_end", "scale", "startup", "memory", "runtime")
 
 
 def main() -> None:
@@ -194,6 +195,12 @@ def _rows_startup(res: dict) -> list:
 def _rows_memory(res: dict) -> list:
     return [["memory", r["case"], f"predicted {r['predicted_mb']:,} MB", f"measured peak RSS {r['measured_mb']:,.0f} MB",
              f"{r['ratio']:.2f}× measured", "measured ≤ predicted ≤ 2× measured", "ok" if r["holds"] else "MISSED"]
+            for r in res["rows"]]
+
+
+def _rows_runtime(res: dict) -> list:
+    return [["runtime", r["case"], f"estimated {r['estimated_s']:,.0f} s", f"measured {r['measured_s']:,.0f} s",
+             f"{r['ratio']:.2f}× measured", "measured ≤ estimated ≤ 2× measured", "ok" if r["holds"] else "MISSED"]
             for r in res["rows"]]
 
 

@@ -1,7 +1,6 @@
 """Rule compare: Bayes factors, AIC and BIC for every pair of models on a dataset."""
-from janusfit.logs import job_logger, reported
+from janusfit.job import job
 from janusfit.stages.compare import compare
 
-log = job_logger(snakemake.log[0])
-with reported(log):
-    compare(list(snakemake.input), snakemake.output.json, snakemake.output.csv, log)
+with job(snakemake) as j:
+    compare(summary_paths=list(j.input), out_json=j.output.json, out_csv=j.output.csv, log=j.log)

@@ -1,8 +1,7 @@
 """Rule convergence: tau, R-hat, ESS and acceptance checks of the emcee chain."""
-from janusfit.logs import job_logger, reported
+from janusfit.job import job
 from janusfit.stages.diagnose import convergence
 
-log = job_logger(snakemake.log[0])
-with reported(log):
-    convergence(snakemake.config, snakemake.wildcards.dataset, snakemake.wildcards.model,
-                snakemake.input.chain, snakemake.output.json, snakemake.output.trace, log)
+with job(snakemake) as j:
+    convergence(config=j.config, dataset=j.dataset, model=j.model, chain_h5=j.input.chain,
+                out_json=j.output.json, trace_png=j.output.trace, log=j.log)

@@ -1,9 +1,8 @@
 """Rule corner: emcee and dynesty posteriors overlaid."""
-from janusfit.logs import job_logger, reported
+from janusfit.job import job
 from janusfit.stages.diagnose import corner
 
-log = job_logger(snakemake.log[0])
-with reported(log):
-    i = snakemake.input
-    corner(snakemake.config, snakemake.wildcards.dataset, snakemake.wildcards.model,
-           i.get("chain"), i.get("convergence"), i.get("samples"), snakemake.output[0], i.get("truth"))
+with job(snakemake) as j:
+    corner(config=j.config, dataset=j.dataset, model=j.model, chain_h5=j.input.get("chain"),
+           convergence_json=j.input.get("convergence"), samples_h5=j.input.get("samples"), out_png=j.output[0],
+           truth_json=j.input.get("truth"))

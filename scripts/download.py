@@ -1,7 +1,6 @@
 """Rule download: fetch a public release, refusing a checksum mismatch."""
-from janusfit.logs import job_logger, reported
+from janusfit.job import job
 from janusfit.stages.data import fetch
 
-log = job_logger(snakemake.log[0])
-with reported(log):
-    fetch(snakemake.params.url, snakemake.output[0], snakemake.params.sha256, log)
+with job(snakemake) as j:
+    fetch(url=j.params.url, dest=j.output[0], sha256=j.params.sha256, log=j.log)

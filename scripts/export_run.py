@@ -2,11 +2,9 @@
 from pathlib import Path
 
 from janusfit.export import export_run
-from janusfit.logs import job_logger, reported
+from janusfit.job import job
 
-log = job_logger(snakemake.log[0])
-with reported(log):
-    out = Path(snakemake.output[0])
+with job(snakemake) as j:
+    out = Path(j.output[0])
     written = export_run(out.parent, out)
-    log.info(f"exported {snakemake.wildcards.dataset}/{snakemake.wildcards.model}: "
-             + ", ".join(p.name for p in written))
+    j.log.info(f"exported {j.dataset}/{j.model}: " + ", ".join(p.name for p in written))

@@ -1,9 +1,8 @@
 """Rule export_table: a LaTeX table of a dataset's constraints and Bayes factors."""
 from janusfit.export import export_table
-from janusfit.logs import job_logger, reported
+from janusfit.job import job
 
-log = job_logger(snakemake.log[0])
-with reported(log):
-    comparison = snakemake.input.comparison
-    export_table(list(snakemake.input.summaries), comparison[0] if comparison else None, snakemake.output[0])
-    log.info(f"wrote {snakemake.output[0]}")
+with job(snakemake) as j:
+    comparison = j.input.comparison
+    export_table(list(j.input.summaries), comparison[0] if comparison else None, j.output[0])
+    j.log.info(f"wrote {j.output[0]}")

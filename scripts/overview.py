@@ -1,7 +1,6 @@
 """Rule overview: one table of every run for the report."""
-from janusfit.logs import job_logger, reported
+from janusfit.job import job
 from janusfit.stages.compare import overview
 
-log = job_logger(snakemake.log[0])
-with reported(log):
-    overview(list(snakemake.input), snakemake.output[0])
+with job(snakemake) as j:
+    overview(summary_paths=list(j.input), out_csv=j.output[0])

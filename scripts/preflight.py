@@ -1,9 +1,8 @@
 """Rule preflight: check a run before its samplers start; record their memory and runtime estimates."""
-from janusfit.logs import job_logger, reported
+from janusfit.job import job
 from janusfit.stages.preflight import preflight_run
 
-log = job_logger(snakemake.log[0])
-with reported(log):
-    o = snakemake.output
-    preflight_run(snakemake.config, snakemake.wildcards.dataset, snakemake.wildcards.model,
-                  snakemake.input.data, snakemake.resources.mem_mb, o.json, o.table, o.resources, log)
+with job(snakemake) as j:
+    preflight_run(config=j.config, dataset=j.dataset, model=j.model, data_json=j.input.data,
+                  granted_mem_mb=j.resources.mem_mb, out_json=j.output.json, out_table=j.output.table,
+                  resources_json=j.output.resources, log=j.log)

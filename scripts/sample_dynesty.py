@@ -1,10 +1,9 @@
 """Rule dynesty: checkpointed, resumable nested sampling of one run, with its memory record."""
-from janusfit.logs import job_logger, reported
+from janusfit.job import job
 from janusfit.stages.sample import sample_dynesty
 
-log = job_logger(snakemake.log[0])
-with reported(log):
-    o = snakemake.output
-    sample_dynesty(snakemake.config, snakemake.wildcards.dataset, snakemake.wildcards.model,
-                   snakemake.params.checkpoint, o.samples, o.evidence, snakemake.input.data, o.memory_json,
-                   o.memory_png, log, granted_mem_mb=snakemake.resources.mem_mb)
+with job(snakemake) as j:
+    sample_dynesty(config=j.config, dataset=j.dataset, model=j.model, checkpoint_dir=j.params.checkpoint,
+                   samples_path=j.output.samples, evidence_json=j.output.evidence, data_json=j.input.data,
+                   memory_json=j.output.memory_json, memory_png=j.output.memory_png, log=j.log,
+                   granted_mem_mb=j.resources.mem_mb)

@@ -1,10 +1,9 @@
 """Rule emcee: checkpointed, resumable MCMC of one run, with its memory record."""
-from janusfit.logs import job_logger, reported
+from janusfit.job import job
 from janusfit.stages.sample import sample_emcee
 
-log = job_logger(snakemake.log[0])
-with reported(log):
-    o = snakemake.output
-    sample_emcee(snakemake.config, snakemake.wildcards.dataset, snakemake.wildcards.model,
-                 snakemake.params.checkpoint, o.chain, o.run, snakemake.input.data, o.memory_json, o.memory_png,
-                 log, granted_mem_mb=snakemake.resources.mem_mb)
+with job(snakemake) as j:
+    sample_emcee(config=j.config, dataset=j.dataset, model=j.model, checkpoint_dir=j.params.checkpoint,
+                 chain_path=j.output.chain, run_json=j.output.run, data_json=j.input.data,
+                 memory_json=j.output.memory_json, memory_png=j.output.memory_png, log=j.log,
+                 granted_mem_mb=j.resources.mem_mb)

@@ -1,7 +1,6 @@
 """Rule simulate_data: the embedded default data, generated with a fixed seed."""
-from janusfit.logs import job_logger, reported
+from janusfit.job import job
 from janusfit.stages.data import simulate
 
-log = job_logger(snakemake.log[0])
-with reported(log):
-    simulate(snakemake.params.spec, snakemake.output.csv, snakemake.output.cov, snakemake.output.truth, log)
+with job(snakemake) as j:
+    simulate(spec=j.params.spec, out_csv=j.output.csv, out_cov=j.output.cov, out_truth=j.output.truth, log=j.log)

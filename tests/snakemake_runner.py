@@ -15,9 +15,9 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
-def write_config(directory: Path, shared_data: Path, **sections) -> Path:
-    """A config on JLA binned from ../shared/data, with ``sections`` merged over it."""
-    jla = shared_data / "jla"
+def write_config(directory: Path, public_data: Path, **sections) -> Path:
+    """A config on JLA binned from tests/data, with ``sections`` merged over it."""
+    jla = public_data / "jla"
     config = {
         "datasets": {"jla": {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
                              "cov": str(jla / "jla_mub_covmatrix.txt")}},

@@ -124,14 +124,14 @@ def test_stopping_rule_on_tau_4_stops_within_twice_the_ideal_length(seed):
     assert ideal >= settings.n_over_tau * 4.0
 
 
-def test_run_emcee_reports_the_whole_chain_tau_past_the_old_thinning(tmp_path, shared_data):
+def test_run_emcee_reports_the_whole_chain_tau_past_the_old_thinning(tmp_path, public_data):
     """run.json's τ past 20,000 steps, where the thinned copy began to thin (by 2: about 1.04 × the truth)."""
     from janusfit.data import load_dataset
     from janusfit.likelihood import Posterior
     from janusfit.models import get_model
     from janusfit.stages.diagnose import read_chain
 
-    jla = shared_data / "jla"
+    jla = public_data / "jla"
     data = load_dataset("jla", {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
                                 "cov": str(jla / "jla_mub_covmatrix.txt")})
     posterior = Posterior(get_model("lcdm"), [data])

@@ -18,8 +18,9 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -45,9 +46,9 @@ def jla_spec(**override) -> dict:
             **override}
 
 
-def configure(directory: Path, shared_data: Path, datasets: dict | None = None, **sections) -> None:
+def configure(directory: Path, public_data: Path, datasets: dict | None = None, **sections) -> None:
     """BASE with ``sections`` over it; datasets: jla (read from the project's data/) and ``datasets``."""
-    write_config(directory, shared_data, **{**BASE, **sections, "datasets": {"jla": jla_spec(), **(datasets or {})}})
+    write_config(directory, public_data, **{**BASE, **sections, "datasets": {"jla": jla_spec(), **(datasets or {})}})
 
 
 def snakemake(directory: Path, *args: str) -> subprocess.CompletedProcess:
@@ -99,27 +100,27 @@ def write_jla_csv(path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory, shared_data) -> tuple[Path, dict]:
+def baseline(tmp_path_factory, public_data) -> tuple[Path, dict]:
     directory = tmp_path_factory.mktemp("baseline")
     (directory / "data").mkdir()
     for name in ("jla_mub.txt", "jla_mub_covmatrix.txt"):
-        shutil.copy(shared_data / "jla" / name, directory / "data" / name)
+        shutil.copy(public_data / "jla" / name, directory / "data" / name)
     write_jla_csv(directory / "data" / "jla.csv")
-    configure(directory, shared_data)
+    configure(directory, public_data)
     proc = snakemake(directory, RUN_JSON)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return directory, snapshot(directory)
 
 
-# Each scenario is ``function(directory, shared_data, server)``, run on a copy of the finished project.
+# Each scenario is ``function(directory, public_data, server)``, run on a copy of the finished project.
 SCENARIOS = Scenarios()
 scenario = SCENARIOS.add
 
 
 @pytest.fixture(scope="module")
-def outcomes(baseline, shared_data, server, tmp_path_factory):
+def outcomes(baseline, public_data, server, tmp_path_factory):
     """Every scenario, run concurrently on its own copy of the finished project: name -> (directory, result)."""
-    return SCENARIOS.run(baseline[0], tmp_path_factory, shared_data, server)
+    return SCENARIOS.run(baseline[0], tmp_path_factory, public_data, server)
 
 
 # --- detected while Snakemake parses the config: the message is in its stderr --
@@ -176,8 +177,8 @@ CONFIG_ERRORS = {
 
 
 def config_error_scenario(sections):
-    def run(directory, shared_data, server):
-        configure(directory, shared_data, **sections)
+    def run(directory, public_data, server):
+        configure(directory, public_data, **sections)
         return snakemake(directory, RUN_JSON)
     return run
 
@@ -194,8 +195,8 @@ def test_config_error_is_in_snakemake_stderr(outcomes, baseline, name):
 
 
 @scenario
-def data_file_missing(directory, shared_data, server):
-    configure(directory, shared_data, datasets={"jla2": jla_spec(path="data/nosuch.txt")})
+def data_file_missing(directory, public_data, server):
+    configure(directory, public_data, datasets={"jla2": jla_spec(path="data/nosuch.txt")})
     return snakemake(directory, "results/jla2/data.json")
 
 
@@ -243,7 +244,7 @@ BAD_FILES = {
 
 
 @scenario
-def bad_data_and_priors(directory, shared_data, server):
+def bad_data_and_priors(directory, public_data, server):
     """Each job-time bad input in its own dataset or model, in one ``--keep-going`` rerun."""
     datasets = {}
     for name, bad in BAD_FILES.items():
@@ -261,7 +262,7 @@ def bad_data_and_priors(directory, shared_data, server):
     # Two supernovae for one parameter and the marginalised offset: no information left.
     edit_lines(directory / "data/jla.csv", directory / "data/csv_two.txt", lambda lines: lines[:3])
     datasets["csv_two"] = csv_spec("data/csv_two.txt")
-    configure(directory, shared_data, datasets=datasets, models=["lcdm", "janus", "wcdm"],
+    configure(directory, public_data, datasets=datasets, models=["lcdm", "janus", "wcdm"],
               priors={"janus": {"q0": [-0.5, -0.45]}, "wcdm": {"Om": [1.5, 2.0], "w": [0.5, 1.0]}})
     targets = [f"results/{name}/data.json" for name in datasets if name != "csv_two"] + [
         "results/jla/janus/emcee/run.json", "results/jla/janus/dynesty/evidence.json",
@@ -332,16 +333,16 @@ def test_nan_log_likelihood_names_the_parameter_values(outcomes, baseline):
     assert_nothing_lost(directory, baseline[1])
 
 
-def test_prior_partly_outside_the_janus_domain_is_sampled_inside_it(tmp_path, shared_data):
+def test_prior_partly_outside_the_janus_domain_is_sampled_inside_it(tmp_path, public_data):
     """Only a prior with no point in the domain is refused; a partial overlap samples the part inside."""
-    posterior = Posterior(get_model("janus"), [jla_diagonal(shared_data)], {"q0": (-0.5, -0.3)})
+    posterior = Posterior(get_model("janus"), [jla_diagonal(public_data)], {"q0": (-0.5, -0.3)})
     run_emcee_in(tmp_path, posterior, max_steps=100)
     q0 = chain_arrays(tmp_path / "chain.h5")["chain"][..., 0]
     assert np.all(1 + 2 * q0 * posterior.z_max > 0) and q0.max() <= -0.3
 
 
 @scenario
-def data_replaced_by_bad_data(directory, shared_data, server):
+def data_replaced_by_bad_data(directory, public_data, server):
     """The finished run's own data file gains a NaN: inspect_data fails, the chain and checkpoint stay."""
     path = directory / "data/jla_mub.txt"
     edit_lines(path, path, set_cell(3, 1, "nan"))
@@ -359,7 +360,7 @@ def test_bad_data_replacing_good_data_loses_nothing(outcomes, baseline):
 
 
 @scenario
-def data_changed_on_resume(directory, shared_data, server):
+def data_changed_on_resume(directory, public_data, server):
     """Valid but different data: refused; the old data back: the chain is rebuilt from the checkpoint.
 
     The changed file is dated 2000, older than every output, as ``cp -p``,
@@ -393,7 +394,7 @@ def test_changed_data_on_resume_lists_both_checksums_and_loses_nothing(outcomes,
 
 
 @scenario
-def checkpoint_of_another_version(directory, shared_data, server):
+def checkpoint_of_another_version(directory, public_data, server):
     fingerprint = directory / CHECKPOINT / "fingerprint.json"
     stored = json.loads(fingerprint.read_text())
     stored["janusfit_version"] = "0.0.9"

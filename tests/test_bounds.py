@@ -26,12 +26,12 @@ from janusfit.stages.sample import _sample_emcee
 LOG = logging.getLogger("test_bounds")
 
 
-def config(repo, shared_data, dataset):
+def config(repo, public_data, dataset):
     files = {"union3": {"kind": "sn", "format": "union3", "path": "union3/lcparam_full.txt",
                         "cov": "union3/mag_covmat.txt"},
              "jla": {"kind": "sn", "format": "jla_binned", "path": "jla/jla_mub.txt",
                      "cov": "jla/jla_mub_covmatrix.txt"}}[dataset]
-    spec = {k: str(shared_data / v) if k in ("path", "cov") else v for k, v in files.items()}
+    spec = {k: str(public_data / v) if k in ("path", "cov") else v for k, v in files.items()}
     cfg = {"datasets": {dataset: spec}, "models": ["janus"], "samplers": ["emcee"]}
     validate(cfg, str(repo / "workflow/schemas/config.schema.yaml"))
     return cfg
@@ -40,9 +40,11 @@ def config(repo, shared_data, dataset):
 def run_stages(tmp_path, cfg, dataset):
     base = tmp_path / dataset
     base.mkdir()
-    _sample_emcee(cfg, dataset, "janus", tmp_path / "ck" / dataset, base / "chain.h5", base / "run.json", LOG)
-    convergence(cfg, dataset, "janus", base / "chain.h5", base / "convergence.json", base / "trace.png", LOG)
-    return summary(cfg, dataset, "janus", base / "summary.json",
+    _sample_emcee(config=cfg, dataset=dataset, model="janus", checkpoint_dir=tmp_path / "ck" / dataset,
+                  chain_path=base / "chain.h5", run_json=base / "run.json", log=LOG)
+    convergence(config=cfg, dataset=dataset, model="janus", chain_h5=base / "chain.h5",
+                out_json=base / "convergence.json", trace_png=base / "trace.png", log=LOG)
+    return summary(config=cfg, dataset=dataset, model="janus", out_json=base / "summary.json",
                    emcee_files=(base / "chain.h5", base / "run.json", base / "convergence.json"), log=LOG)
 
 
@@ -58,10 +60,10 @@ def exact_quantile(posterior, q):
     return brentq(lambda x: quad(density, lo, x, limit=500, epsrel=1e-11)[0] / total - q, lo + 1e-9, hi - 1e-12)
 
 
-def test_union3_janus_is_reported_as_a_bound_and_jla_janus_is_not(tmp_path, repo, shared_data):
+def test_union3_janus_is_reported_as_a_bound_and_jla_janus_is_not(tmp_path, repo, public_data):
     runs = {}
     for dataset in ("union3", "jla"):
-        cfg = config(repo, shared_data, dataset)
+        cfg = config(repo, public_data, dataset)
         runs[dataset] = (run_stages(tmp_path, cfg, dataset), load_run(cfg, dataset, "janus")[1])
     union3, posterior = runs["union3"]
     q0 = union3["parameters"]["q0"]
@@ -73,7 +75,8 @@ def test_union3_janus_is_reported_as_a_bound_and_jla_janus_is_not(tmp_path, repo
     assert jla["bound"] is None and jla["limit"] is None and jla["edge_density_ratio"] < EDGE_RATIO
     assert jla["text"] == f"{jla['mean']:.4f} ± {jla['sd']:.4f}"
 
-    table = overview([tmp_path / "union3/summary.json", tmp_path / "jla/summary.json"], tmp_path / "overview.csv")
+    table = overview(summary_paths=[tmp_path / "union3/summary.json", tmp_path / "jla/summary.json"],
+                     out_csv=tmp_path / "overview.csv")
     assert list(table["one-sided limits"]) == ["BOUND: q0: upper prior edge", "none"]
     assert list(table["q0"]) == [q0["text"], jla["text"]]
     assert pd.read_csv(tmp_path / "overview.csv")["q0"].tolist() == list(table["q0"])

@@ -26,8 +26,8 @@ EXACT_SD = 0.03378188  # JLA binned, flat ΛCDM, Ωm ∈ [0.01, 1]
 
 
 @pytest.fixture(scope="module")
-def jla_lcdm(shared_data) -> Posterior:
-    jla = shared_data / "jla"
+def jla_lcdm(public_data) -> Posterior:
+    jla = public_data / "jla"
     data = load_dataset("jla", {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
                                 "cov": str(jla / "jla_mub_covmatrix.txt")})
     return Posterior(get_model("lcdm"), [data])

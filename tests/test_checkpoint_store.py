@@ -1,6 +1,6 @@
 """Crash-safe checkpoints: corrupted files, a full disk, and two samplers on one checkpoint.
 
-The samplers run in-process on JLA binned (../shared/data) with its diagonal
+The samplers run in-process on JLA binned (tests/data) with its diagonal
 errors, which keeps each run well under a second; what is tested here is the
 checkpoint, not the likelihood. "Bit-for-bit" compares an interrupted or
 damaged run with an uninterrupted one of the same seed, array by array.
@@ -40,17 +40,17 @@ EMCEE = dict(n_walkers=8, max_steps=300, checkpoint_steps=50, checkpoint_seconds
 DYNESTY = dict(nlive=50, dlogz=0.5, checkpoint_seconds=0.02)
 
 
-def jla_diagonal(shared_data: Path) -> Dataset:
+def jla_diagonal(public_data: Path) -> Dataset:
     """JLA binned with the square roots of its covariance's diagonal as errors."""
-    jla = shared_data / "jla"
+    jla = public_data / "jla"
     full = load_dataset("jla", {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
                                 "cov": str(jla / "jla_mub_covmatrix.txt")})
     return Dataset("jla", "sn", full.z, full.values, sigma=np.sqrt(np.diag(full.cov)), sha256=full.sha256)
 
 
 @pytest.fixture(scope="module")
-def posterior(shared_data) -> Posterior:
-    return Posterior(get_model("lcdm"), [jla_diagonal(shared_data)])
+def posterior(public_data) -> Posterior:
+    return Posterior(get_model("lcdm"), [jla_diagonal(public_data)])
 
 
 class Log(list):
@@ -201,6 +201,43 @@ def test_interrupted_by_sigterm_resumes_bit_for_bit(tmp_path, posterior, emcee_r
     assert_same_chain(chain_arrays(tmp_path / "chain.h5"), emcee_reference)
 
 
+class SignalTwiceAfter(Posterior):
+    """A posterior that sends this process ``signum`` twice, mid-segment, at its ``n``-th call."""
+
+    n = 10**9
+    signum = signal.SIGTERM
+
+    def __call__(self, theta):
+        type(self).n -= 1
+        if type(self).n == 0:
+            os.kill(os.getpid(), type(self).signum)
+            os.kill(os.getpid(), type(self).signum)
+        return super().__call__(theta)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_repeated_sigterm_still_writes_the_checkpoint_a_repeated_sigint_stops_at_once(tmp_path, shared_data,
+                                                                                      emcee_reference, signum):
+    """SLURM's time limit sends SIGTERM twice (to the job step, and through srun); Ctrl-C twice means "now"."""
+    SignalTwiceAfter.n, SignalTwiceAfter.signum = 150, signum  # two calls a step: in the segment 50-100
+    signalled = SignalTwiceAfter(get_model("lcdm"), [jla_diagonal(shared_data)])
+    log = Log()
+    with pytest.raises(Interrupted) as stop:
+        run_emcee_in(tmp_path, signalled, log=log)
+    SignalTwiceAfter.n = 10**9
+    stopped_at, last = stop.value.iteration, segment_files(tmp_path)[-1].name
+    if signum == signal.SIGTERM:  # a checkpoint where it stopped, said before the handlers are given back
+        assert 50 < stopped_at < 100 and last == f"seg_0000000050_{stopped_at:010d}.npz"
+        assert log[-1] == f"wrote a checkpoint at iteration {stopped_at} after SIGTERM; stopping"
+        resumed_from = stopped_at
+    else:  # at once; the last periodic checkpoint is kept
+        assert stopped_at == -1 and last == "seg_0000000000_0000000050.npz"
+        resumed_from = 50
+    result = run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [jla_diagonal(shared_data)]))
+    assert result.resumes == [resumed_from]
+    assert_same_chain(chain_arrays(tmp_path / "chain.h5"), emcee_reference)
+
+
 # --- dynesty: damaged generations and untrusted pickles ----------------------
 
 
@@ -216,9 +253,9 @@ class SigtermAfter(Posterior):
         return super().loglike_one(theta)
 
 
-def interrupted_dynesty(directory: Path, shared_data, calls: int) -> None:
+def interrupted_dynesty(directory: Path, public_data, calls: int) -> None:
     SigtermAfter.n = calls
-    posterior = SigtermAfter(get_model("lcdm"), [jla_diagonal(shared_data)])
+    posterior = SigtermAfter(get_model("lcdm"), [jla_diagonal(public_data)])
     with pytest.raises(Interrupted, match="stopped by SIGTERM at iteration"):
         run_dynesty_in(directory, posterior)
     SigtermAfter.n = 10**9
@@ -230,9 +267,9 @@ def dynesty_reference(posterior, tmp_path_factory):
 
 
 @pytest.mark.parametrize("how", ["truncated", "flipped"])
-def test_damaged_newest_generation_falls_back_to_the_previous(tmp_path, posterior, shared_data, dynesty_reference,
+def test_damaged_newest_generation_falls_back_to_the_previous(tmp_path, posterior, public_data, dynesty_reference,
                                                               how):
-    interrupted_dynesty(tmp_path, shared_data, calls=600)
+    interrupted_dynesty(tmp_path, public_data, calls=600)
     older, newest = generations(tmp_path)
     previous_it = dynesty.NestedSampler.restore(str(older)).it
     damage(newest, how)
@@ -256,8 +293,8 @@ class Marker:
 
 
 @pytest.mark.parametrize("sidecar", ["wrong", "missing"])
-def test_a_pickle_failing_its_checksum_is_never_loaded(tmp_path, posterior, shared_data, sidecar):
-    interrupted_dynesty(tmp_path, shared_data, calls=600)
+def test_a_pickle_failing_its_checksum_is_never_loaded(tmp_path, posterior, public_data, sidecar):
+    interrupted_dynesty(tmp_path, public_data, calls=600)
     older, newest = generations(tmp_path)
     previous_it = dynesty.NestedSampler.restore(str(older)).it
     marker = tmp_path / "UNPICKLED"
@@ -349,11 +386,11 @@ def test_full_disk_stops_emcee_with_the_file_named_and_the_checkpoint_resumable(
         assert_same_chain(chain_arrays(disk / "chain.h5"), emcee_reference)
 
 
-def test_full_disk_stops_dynesty_with_the_file_named_and_the_checkpoint_resumable(tmp_path, posterior, shared_data,
+def test_full_disk_stops_dynesty_with_the_file_named_and_the_checkpoint_resumable(tmp_path, posterior, public_data,
                                                                                  dynesty_reference, monkeypatch):
     disk = tmp_path / "disk"
     with full_disk(disk, monkeypatch) as (fill, how):
-        interrupted_dynesty(disk, shared_data, calls=400)
+        interrupted_dynesty(disk, public_data, calls=400)
         good = generations(disk)
         good_it = dynesty.NestedSampler.restore(str(good[-1])).it
         fill()
@@ -372,7 +409,11 @@ def test_full_disk_stops_dynesty_with_the_file_named_and_the_checkpoint_resumabl
 # --- two samplers on one checkpoint ------------------------------------------
 
 SAMPLER = textwrap.dedent('''
-    """One emcee sampler on JLA (diagonal errors); it stalls while the file HOLD exists once it has a segment."""
+    """One emcee sampler on JLA (diagonal errors); it stalls while the file HOLD exists once it has a segment.
+
+    Arguments: tests dir, shared data, checkpoint, chain, max steps, lock timeout (or none), HOLD, and
+    optionally the lease timeout.
+    """
     import os, sys, time
     from pathlib import Path
     sys.path.insert(0, sys.argv[1])
@@ -382,9 +423,11 @@ SAMPLER = textwrap.dedent('''
     from janusfit.models import get_model
     from janusfit.sampling.emcee_runner import EmceeSettings, run_emcee
     from janusfit.sampling.fingerprint import make_fingerprint
+    from janusfit.sampling.lock import LEASE_TIMEOUT_S
     from janusfit.sampling.session import CheckpointSession
 
     shared, ck, chain, max_steps, timeout, hold = sys.argv[2:8]
+    lease = float(sys.argv[8]) if len(sys.argv) > 8 else LEASE_TIMEOUT_S
 
     class Held(Posterior):
         def __call__(self, theta):
@@ -397,7 +440,8 @@ SAMPLER = textwrap.dedent('''
     log = lambda message: print(message, flush=True)
     try:
         with CheckpointSession(ck, make_fingerprint(posterior, "emcee", settings.chain_settings()), log=log,
-                               lock_timeout_s=float(timeout) if timeout != "none" else None) as session:
+                               lock_timeout_s=float(timeout) if timeout != "none" else None,
+                               lease_timeout_s=lease) as session:
             run_emcee(posterior, settings, session, chain, log=log)
     except JanusfitError as exc:
         print(exc, file=sys.stderr, flush=True)
@@ -405,13 +449,13 @@ SAMPLER = textwrap.dedent('''
 ''')
 
 
-def start_sampler(tmp_path, shared_data, name, max_steps, timeout="none"):
+def start_sampler(tmp_path, public_data, name, max_steps, timeout="none"):
     script = tmp_path / "sampler.py"
     if not script.exists():
         script.write_text(SAMPLER)
     out = open(tmp_path / f"{name}.out", "w")
     err = open(tmp_path / f"{name}.err", "w")
-    return subprocess.Popen([sys.executable, str(script), str(Path(__file__).parent), str(shared_data),
+    return subprocess.Popen([sys.executable, str(script), str(Path(__file__).parent), str(public_data),
                              str(tmp_path / "ck"), str(tmp_path / f"{name}.h5"), str(max_steps), timeout,
                              str(tmp_path / "HOLD")], stdout=out, stderr=err, cwd=tmp_path)
 
@@ -424,14 +468,14 @@ def wait_for(condition, what: str, timeout: float = 120) -> None:
 
 
 @pytest.fixture(scope="module")
-def two_samplers(tmp_path_factory, shared_data, posterior):
+def two_samplers(tmp_path_factory, public_data, posterior):
     """A holds the checkpoint (stalled after its first segment); B waits for it, C gives up after 1 s."""
     tmp = tmp_path_factory.mktemp("two_samplers")
     (tmp / "HOLD").touch()
-    a = start_sampler(tmp, shared_data, "a", 600)
+    a = start_sampler(tmp, public_data, "a", 600)
     wait_for(lambda: list((tmp / "ck/segments").glob("seg_*.npz")) or a.poll() is not None, "A's first segment")
-    b = start_sampler(tmp, shared_data, "b", 900)
-    c = start_sampler(tmp, shared_data, "c", 900, timeout="1")
+    b = start_sampler(tmp, public_data, "b", 900)
+    c = start_sampler(tmp, public_data, "c", 900, timeout="1")
     c.wait(timeout=120)
     wait_for(lambda: "waiting for the sampler holding" in (tmp / "b.out").read_text(), "B to wait")
     segments_while_held = segment_files(tmp)

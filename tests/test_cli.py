@@ -19,28 +19,29 @@ import subprocess
 import time
 
 import pytest
-
 from snakemake_runner import start, write_config
 
 OM_PRIOR = [0.4, 1.0]
 
 
-def _progress_files(directory):
-    return list((directory / "results" / "checkpoints").glob("*/*/*/progress.json"))
+def _checkpoint_files(directory):
+    """Committed checkpoints (progress.json appears earlier, when a sampler starts: killed then, it never started)."""
+    checkpoints = directory / "results" / "checkpoints"
+    return [*checkpoints.glob("*/*/emcee/segments/seg_*.npz"), *checkpoints.glob("*/*/dynesty/generations/state_*.pkl")]
 
 
 @pytest.fixture(scope="module")
-def killed_then_resumed(tmp_path_factory, shared_data, janusfit_cli):
+def killed_then_resumed(tmp_path_factory, public_data, janusfit_cli):
     """Status while running, after a kill -9, and after the printed resume command finished."""
     directory = tmp_path_factory.mktemp("killed")
-    write_config(directory, shared_data, models=["lcdm"], priors={"lcdm": {"Om": OM_PRIOR}},
+    write_config(directory, public_data, models=["lcdm"], priors={"lcdm": {"Om": OM_PRIOR}},
                  cores={"performance": 1, "efficiency": 0},
                  emcee={"max_steps": 10000, "checkpoint": {"steps": 200, "seconds": 1}, "stop": {"enabled": False}},
                  dynesty={"nlive": 500, "checkpoint_seconds": 1})
     results = directory / "results"
     proc = start(directory, "--cores", "1")  # one job at a time: the second sampler waits its turn
     deadline = time.monotonic() + 600
-    while not _progress_files(directory):
+    while not _checkpoint_files(directory):
         assert proc.poll() is None, f"workflow ended before its first checkpoint:\n{proc.stderr.read()[-3000:]}"
         assert time.monotonic() < deadline, "no checkpoint within 600 s"
         time.sleep(0.1)

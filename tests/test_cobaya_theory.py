@@ -3,7 +3,7 @@
 Cobaya's supernova likelihood finds its data under ``<packages_path>/data/sn_data``
 (a ``version.dat`` naming the data release, then ``Union3/full_long.dataset``
 and the files it names); the test lays that out in a temporary directory with
-links to the Union3 files in ../shared/data. Cobaya marginalises the absolute
+links to the Union3 files in tests/data. Cobaya marginalises the absolute
 magnitude with a projected inverse covariance and drops the ln(E/2π) term and
 the Gaussian normalisation, which janusfit keeps; both are constants, so the
 log-likelihood *differences* over a parameter grid must agree.
@@ -31,19 +31,19 @@ Z_PROBE = [0.01, 0.1, 0.5, 1.0, 2.26]
 
 
 @pytest.fixture(scope="module")
-def packages_path(tmp_path_factory, shared_data):
+def packages_path(tmp_path_factory, public_data):
     root = tmp_path_factory.mktemp("cobaya_packages")
     sn_data = root / "data" / "sn_data"
     (sn_data / "Union3").mkdir(parents=True)
     (sn_data / "version.dat").write_text("v1.8\n")
     for name in UNION3_FILES:
-        (sn_data / "Union3" / name).symlink_to(shared_data / "union3" / name)
+        (sn_data / "Union3" / name).symlink_to(public_data / "union3" / name)
     return root
 
 
 @pytest.fixture(scope="module")
-def union3(shared_data):
-    u3 = shared_data / "union3"
+def union3(public_data):
+    u3 = public_data / "union3"
     return load_dataset("union3", {"kind": "sn", "format": "union3", "path": str(u3 / "lcparam_full.txt"),
                                    "cov": str(u3 / "mag_covmat.txt")})
 

@@ -14,12 +14,12 @@ JLA = {"kind": "sn", "format": "jla_binned", "path": "jla/jla_mub.txt", "cov": "
 
 
 @pytest.mark.filterwarnings("ignore:dataset .* uses the diagonal errors")
-def test_pantheon_plus_and_des_sn5yr_share_supernovae_by_name(shared_data):
-    pantheon = load_dataset("pantheon_plus", PANTHEON, shared_data)
-    des = load_dataset("desy5", DESY5, shared_data)
+def test_pantheon_plus_and_des_sn5yr_share_supernovae_by_name(public_data):
+    pantheon = load_dataset("pantheon_plus", PANTHEON, public_data)
+    des = load_dataset("desy5", DESY5, public_data)
     # The shared names, read with pandas alone: Pantheon+ after its cut zHD > 0.01.
-    p = pd.read_csv(shared_data / PANTHEON["path"], sep=r"\s+", dtype={"CID": str})
-    d = pd.read_csv(shared_data / DESY5["path"], dtype={"CID": str})
+    p = pd.read_csv(public_data / PANTHEON["path"], sep=r"\s+", dtype={"CID": str})
+    d = pd.read_csv(public_data / DESY5["path"], dtype={"CID": str})
     shared = sorted(set(p.CID[p.zHD > 0.01]) & set(d.CID))
     assert len(shared) > 300
     (warning,) = check_members("pp+des", [pantheon, des])
@@ -28,22 +28,22 @@ def test_pantheon_plus_and_des_sn5yr_share_supernovae_by_name(shared_data):
     assert "Each is counted twice, with no covariance between its two copies" in warning
 
 
-def test_rows_shared_by_two_sets_are_named(shared_data):
-    jla = load_dataset("jla", JLA, shared_data)
+def test_rows_shared_by_two_sets_are_named(public_data):
+    jla = load_dataset("jla", JLA, public_data)
     part = Dataset("part", "sn", jla.z[:3], jla.values[:3], sigma=np.full(3, 0.1))
     (warning,) = check_members("both", [jla, part])
     assert "3 by identical (z, value) rows (z=0.01, z=0.012, z=0.014)" in warning
 
 
-def test_the_same_numbers_under_two_names_are_refused(shared_data):
-    jla = load_dataset("jla", JLA, shared_data)
+def test_the_same_numbers_under_two_names_are_refused(public_data):
+    jla = load_dataset("jla", JLA, public_data)
     copy = Dataset("copy", "sn", jla.z.copy(), jla.values.copy(), sigma=np.sqrt(np.diag(jla.cov)))
     with pytest.raises(ConfigError, match=r"datasets\.both\.combine.*'jla' and 'copy' hold the same 31 redshifts"):
         check_members("both", [jla, copy])
 
 
-def test_distinct_sets_pass_silently(shared_data):
-    jla = load_dataset("jla", JLA, shared_data)
+def test_distinct_sets_pass_silently(public_data):
+    jla = load_dataset("jla", JLA, public_data)
     cc = load_dataset("cc", {"kind": "hz", "format": "hz_table", "path": "cosmic_chronometers/moresco2016_hz.txt"},
-                      shared_data)
+                      public_data)
     assert check_members("jla+cc", [jla, cc]) == []

@@ -2,6 +2,7 @@ import os
 
 import psutil
 import pytest
+from snakemake_runner import run, write_config
 
 from janusfit.errors import ConfigError
 from janusfit.resources.cores import CoreCounts, cores_from_config, detect_cores, parse_cpu_list, threads_for
@@ -101,3 +102,42 @@ def test_threads_for():
     assert threads_for("light", m4, "performance") == 1
     with pytest.raises(ConfigError, match=r"cores\.heavy"):
         threads_for("heavy", m4, "all")
+
+
+# --- threads under the SLURM profile: never from this (login) node's cores ---
+
+
+def emcee_threads_in_dry_run(directory, *args) -> tuple[int, str]:
+    """(emcee's threads in ``snakemake -n``, or its exit code; its output) with SLURM's resources set, as the profile sets them.
+
+    A dry run prints its messages, errors included, on stdout.
+    """
+    # --cores above the threads asked for, as the profile's `cores`, so that they are not capped.
+    proc = run(directory, "-n", "--cores", "64", "--default-resources", "slurm_partition=debug", *args, check=False)
+    threads = [int(line.split()[-1]) for block in proc.stdout.split("\nrule ")[1:] if block.startswith("emcee:")
+               for line in block.splitlines() if line.strip().startswith("threads:")]
+    return (threads[0] if threads else proc.returncode), proc.stdout + proc.stderr
+
+
+def test_on_slurm_without_cores_or_set_threads_the_workflow_refuses_to_guess(tmp_path, shared_data):
+    write_config(tmp_path, shared_data, models=["lcdm"])
+    code, output = emcee_threads_in_dry_run(tmp_path)
+    here = detect_cores()
+    assert code != 0
+    assert (f"config key 'cores': the sampling jobs run on SLURM compute nodes, and this machine's cores "
+            f"({here.performance} performance, {here.efficiency} efficiency) say nothing about theirs; set "
+            "'cores: {performance: P}' in the config") in output
+    assert "or 'set-threads: {emcee: P}' in the profile" in output
+
+
+@pytest.mark.parametrize("how", ["config", "set-threads"])
+def test_on_slurm_threads_come_from_the_config_or_set_threads(tmp_path, shared_data, how):
+    # Not this machine's count, so that a fallback to detection would show.
+    wanted = (psutil.cpu_count(logical=False) or 1) + 3
+    if how == "config":
+        write_config(tmp_path, shared_data, models=["lcdm"], cores={"performance": wanted})
+        threads, output = emcee_threads_in_dry_run(tmp_path)
+    else:
+        write_config(tmp_path, shared_data, models=["lcdm"])
+        threads, output = emcee_threads_in_dry_run(tmp_path, "--set-threads", f"emcee={wanted}")
+    assert threads == wanted, output[-3000:]

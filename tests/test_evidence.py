@@ -88,8 +88,8 @@ def test_logz_matches_exact_value(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def public(shared_data):
-    jla, union3 = shared_data / "jla", shared_data / "union3"
+def public(public_data):
+    jla, union3 = public_data / "jla", public_data / "union3"
     specs = {"jla": {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
                      "cov": str(jla / "jla_mub_covmatrix.txt")},
              "union3": {"kind": "sn", "format": "union3", "path": str(union3 / "lcparam_full.txt"),
@@ -200,18 +200,19 @@ def test_a_checkpoint_sampled_over_the_whole_prior_is_not_resumed(tmp_path, publ
     assert domain_settings(posterior_of(public, "jla", "lcdm")) == {}
 
 
-def test_repeats_report_the_mean_and_the_scatter(tmp_path, repo, shared_data):
+def test_repeats_report_the_mean_and_the_scatter(tmp_path, repo, public_data):
     from janusfit.stages.sample import _sample_dynesty
 
-    jla = shared_data / "jla"
+    jla = public_data / "jla"
     config = {"datasets": {"jla": {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
                                    "cov": str(jla / "jla_mub_covmatrix.txt")}},
               "models": ["janus"], "dynesty": {"nlive": 60, "dlogz": 0.5, "repeats": 3, "seed": 5}}
     validate(config, str(repo / "workflow/schemas/config.schema.yaml"))
     out = tmp_path / "out"
     out.mkdir()
-    info = _sample_dynesty(config, "jla", "janus", tmp_path / "ck", out / "samples.h5", out / "evidence.json",
-                           logging.getLogger("test_evidence"))
+    info = _sample_dynesty(config=config, dataset="jla", model="janus", checkpoint_dir=tmp_path / "ck",
+                           samples_path=out / "samples.h5", evidence_json=out / "evidence.json",
+                           log=logging.getLogger("test_evidence"))
     assert json.loads((out / "evidence.json").read_text()) == info
     repeats = info["repeats"]
     assert repeats["n"] == 3 and repeats["seeds"] == [5, 6, 7]

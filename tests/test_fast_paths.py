@@ -24,8 +24,8 @@ from janusfit.models import RedshiftGrid, get_model
 
 
 @pytest.fixture(scope="module")
-def pantheon(shared_data):
-    table = pd.read_csv(shared_data / "pantheonplus" / "Pantheon+SH0ES.dat", sep=r"\s+")
+def pantheon(public_data):
+    table = pd.read_csv(public_data / "pantheonplus" / "Pantheon+SH0ES.dat", sep=r"\s+")
     table = table[table["zHD"] > 0.01]
     return Dataset("pantheon", "sn", table["zHD"].to_numpy(float), table["m_b_corr"].to_numpy(float),
                    sigma=table["m_b_corr_err_DIAG"].to_numpy(float), zhel=table["zHEL"].to_numpy(float))
@@ -51,11 +51,11 @@ def _draws(model, z_max, n=200, seed=0):
 def test_reduced_chi2_equals_direct(pantheon, cov, name):
     ds = pantheon if cov == "diagonal" else _with_full_cov(pantheon, 400)
     like = SNLikelihood(ds)
-    assert like._reduced is not None
+    assert like.reduced is not None
     model = get_model(name)
     theta = _draws(model, ds.z.max())
-    reduced, ok, _ = like._reduced(model, theta)
-    direct = like._chi2_direct(model, theta)
+    reduced, ok, _ = like.reduced(model, theta)
+    direct = like.chi2_direct(model, theta)
     assert ok.mean() > 0.7
     # 1e-9 relative: μ interpolated to ~1e-12 mag, and rounding of the quadratic form.
     np.testing.assert_allclose(reduced[ok], direct[ok], rtol=1e-9, atol=1e-6)
@@ -69,9 +69,9 @@ def test_unresolved_rows_are_evaluated_directly(pantheon):
     model = get_model("janus")
     q_lim = -1.0 / (2.0 * pantheon.z.max())
     theta = np.array([[q_lim + 1e-6], [q_lim + 1e-3], [-0.1], [-0.01]])
-    _, ok, _ = like._reduced(model, theta)
+    _, ok, _ = like.reduced(model, theta)
     np.testing.assert_array_equal(ok, [False, False, True, True])
-    np.testing.assert_array_equal(like.chi2(model, theta[:2]), like._chi2_direct(model, theta[:2]))
+    np.testing.assert_array_equal(like.chi2(model, theta[:2]), like.chi2_direct(model, theta[:2]))
 
 
 def test_reduced_route_is_deterministic(pantheon):
@@ -90,11 +90,11 @@ def test_small_full_covariance_matches_lapack_route(pantheon):
     model = get_model("wcdm")
     theta = _draws(model, ds.z.max(), n=20)
     log_d = np.log(model.transverse_distance(theta, like.grid))
-    resid = like._mu_d - 5.0 / np.log(10.0) * log_d
+    resid = like.mu_d - 5.0 / np.log(10.0) * log_d
     y = solve_triangular(np.linalg.cholesky(ds.cov), resid.T, lower=True).T
-    b = y @ like._u
-    expected = np.einsum("ij,ij->i", y, y) - b * b / like._E + np.log(like._E / (2 * np.pi))
-    np.testing.assert_allclose(like._chi2_direct(model, theta), expected, rtol=1e-9)
+    b = y @ like.u
+    expected = np.einsum("ij,ij->i", y, y) - b * b / like.E + np.log(like.E / (2 * np.pi))
+    np.testing.assert_allclose(like.chi2_direct(model, theta), expected, rtol=1e-9)
 
 
 def test_large_full_covariance_uses_lapack(pantheon):

@@ -17,7 +17,9 @@ interval (``checkpoint.steps``) is recomputed per kill.
 
 If a workflow completes before the kills add up (a fast machine), the next
 round starts afresh in a new directory with the next seed; every round is
-checked against the same reference.
+checked against the same reference. Budgets are counts (kills, and Snakemake
+runs that end in an error no kill caused), never seconds, so a loaded machine
+makes the test slower, not wrong.
 
 ``test_kill_fuzz_short`` (5 kills) runs in the default suite; ``test_kill_fuzz``
 is marked slow (``python -m pytest -m slow tests/test_fuzz.py``), with the number
@@ -50,6 +52,8 @@ from janusfit.sampling.store import verified
 
 KILL_TYPES = ("kill9_group", "kill9_sampler", "sigterm_group", "sigint_snakemake")
 SIGINT_PATIENCE_S = 20  # how long SIGINT'ed Snakemake may take to finish its running jobs
+MAX_FAILED_STARTS = 3  # Snakemake ending with an error, no kill having caused it, this often in a row fails the test
+HANG_GUARD_S = 3600  # only a hung workflow takes this long; no verdict depends on the machine's speed
 
 
 @dataclass
@@ -200,32 +204,44 @@ class Fuzz:
                 proc.kill()
         self.kills.append(record)
         if record.kind not in ("kill9_sampler", "kill9_job"):  # those leave Snakemake running
-            proc.wait(timeout=300)
+            proc.wait(timeout=HANG_GUARD_S)
         return True
 
-    def run(self, n_kills: int, timeout_s: float) -> None:
-        """Kill ``n_kills`` times, then let the workflow finish."""
-        t_end = time.monotonic() + timeout_s
+    def run(self, n_kills: int) -> None:
+        """Kill ``n_kills`` times, then let the workflow finish.
+
+        The budget is a count, never a time, so the verdict does not depend on
+        the machine's load: Snakemake may end with an error on its own (not by
+        a kill) at most MAX_FAILED_STARTS times in a row; a job killed under a
+        running Snakemake accounts for one such end.
+        """
         # Every type equally often (a short run still tries each), in random order.
         self.kinds = list(KILL_TYPES) * (n_kills // len(KILL_TYPES)) + self.rng.sample(
             KILL_TYPES, n_kills % len(KILL_TYPES))
         self.rng.shuffle(self.kinds)
         proc, started = self.start(), time.monotonic()
+        failed = 0  # consecutive ends with an error that no kill caused
         while len(self.kills) < n_kills:
-            assert time.monotonic() < t_end, f"only {len(self.kills)} kills in {timeout_s} s"
-            if not self.kill(proc, started) or proc.poll() is not None:
-                if proc.returncode == 0 and not self.jobs():
-                    break  # finished before all kills happened
-                proc, started = self.start(), time.monotonic()
-        while True:
-            remaining = t_end - time.monotonic()
-            assert remaining > 0, "the workflow did not complete in time"
-            proc.wait(timeout=remaining)
-            if proc.returncode == 0:
-                break
+            if self.kill(proc, started):
+                failed = 0
+                if proc.poll() is None:
+                    continue  # one job was killed; Snakemake runs on
+            elif proc.returncode == 0 and not self.jobs():
+                break  # finished before all kills happened
+            elif proc.returncode != 0:
+                failed = self.count_failure(failed)
             proc, started = self.start(), time.monotonic()
-        wait_until(lambda: not self.jobs(), "orphaned jobs to finish", 600)
+        while proc.wait(timeout=HANG_GUARD_S) != 0:
+            failed = self.count_failure(failed)
+            proc, started = self.start(), time.monotonic()
+        wait_until(lambda: not self.jobs(), "orphaned jobs to finish", HANG_GUARD_S)
         self.note_lock_waits()
+
+    def count_failure(self, failed: int) -> int:
+        failed += 1
+        err = (self.directory / f"snakemake.{self.restarts}.err").read_text()[-3000:]
+        assert failed <= MAX_FAILED_STARTS, f"Snakemake ended with an error {failed} times in a row:\n{err}"
+        return failed
 
 
 def with_ignored(function, *args):
@@ -242,8 +258,8 @@ def wait_until(condition, what, timeout_s):
         time.sleep(0.2)
 
 
-def fuzz_config(directory: Path, shared_data: Path, models: list, emcee: dict, dynesty: dict) -> None:
-    write_config(directory, shared_data, models=models, samplers=["emcee", "dynesty"],
+def fuzz_config(directory: Path, public_data: Path, models: list, emcee: dict, dynesty: dict) -> None:
+    write_config(directory, public_data, models=models, samplers=["emcee", "dynesty"],
                  cores={"performance": 1, "efficiency": 0}, emcee=emcee, dynesty=dynesty)
 
 
@@ -260,7 +276,7 @@ def reference_run(directory: Path, models: list) -> threading.Thread:
     return thread
 
 
-def run_fuzz(tmp_path, shared_data, n_kills, seed, models, emcee, dynesty, delay_s, timeout_s) -> list:
+def run_fuzz(tmp_path, public_data, n_kills, seed, models, emcee, dynesty, delay_s) -> list:
     """Kill the workflow ``n_kills`` times in all, each round checked against one uninterrupted reference.
 
     A round ends when its workflow completes; if that happens before the kills
@@ -268,22 +284,21 @@ def run_fuzz(tmp_path, shared_data, n_kills, seed, models, emcee, dynesty, delay
     new directory with the next seed, so the test does not depend on the
     machine's speed.
     """
-    t_end = time.monotonic() + timeout_s
     reference = tmp_path / "reference"
     reference.mkdir()
-    fuzz_config(reference, shared_data, models, emcee, dynesty)
+    fuzz_config(reference, public_data, models, emcee, dynesty)
     background = reference_run(reference, models)
     rounds, done = [], 0  # done: kills in the rounds before this one
     try:
         while done < n_kills:
             fuzzed = tmp_path / f"fuzzed.{len(rounds)}"
             fuzzed.mkdir()
-            fuzz_config(fuzzed, shared_data, models, emcee, dynesty)
+            fuzz_config(fuzzed, public_data, models, emcee, dynesty)
             fuzz = Fuzz(fuzzed, models, emcee["checkpoint"]["steps"], random.Random(seed + len(rounds)), delay_s)
             rounds.append(fuzz)
             t0 = time.monotonic()
             try:
-                fuzz.run(n_kills - done, t_end - t0)
+                fuzz.run(n_kills - done)
             finally:
                 fuzz.stop_everything()  # after a failure, leave no process behind
             background.join()
@@ -359,23 +374,23 @@ def resumes_after(fuzz: Fuzz, k: int, model: str, sampler: str) -> list:
     return fuzz.resumes(model, sampler)[first:last]
 
 
-def test_kill_fuzz_short(tmp_path, shared_data):
-    run_fuzz(tmp_path, shared_data, n_kills=5, seed=int(os.environ.get("JANUSFIT_FUZZ_SEED", "1")),
+def test_kill_fuzz_short(tmp_path, public_data):
+    run_fuzz(tmp_path, public_data, n_kills=5, seed=int(os.environ.get("JANUSFIT_FUZZ_SEED", "1")),
              models=["lcdm"],
              emcee={"max_steps": 20000, "checkpoint": {"steps": 50, "seconds": 1},
                     "stop": {"enabled": True, "check_every": 250, "n_over_tau": 700, "tau_rel_change": 0.05}},
              dynesty={"nlive": 300, "dlogz": 0.1, "checkpoint_seconds": 1},
-             delay_s=(5, 12), timeout_s=170)
+             delay_s=(5, 12))
 
 
 @pytest.mark.slow
-def test_kill_fuzz(tmp_path, shared_data):
+def test_kill_fuzz(tmp_path, public_data):
     n_kills = int(os.environ.get("JANUSFIT_FUZZ_KILLS", "50"))
-    run_fuzz(tmp_path, shared_data, n_kills=n_kills, seed=int(os.environ.get("JANUSFIT_FUZZ_SEED", "2")),
+    run_fuzz(tmp_path, public_data, n_kills=n_kills, seed=int(os.environ.get("JANUSFIT_FUZZ_SEED", "2")),
              models=["lcdm", "janus"],
              # Sampler work grows with the kills, so that most kills land in one round.
              emcee={"max_steps": 1000000, "checkpoint": {"steps": 50, "seconds": 1},
                     "stop": {"enabled": True, "check_every": 250, "n_over_tau": 200 * n_kills,
                              "tau_rel_change": 0.05}},
              dynesty={"nlive": 40 * n_kills, "dlogz": 0.02, "checkpoint_seconds": 1},
-             delay_s=(2, 16), timeout_s=60 * (15 + n_kills / 2))
+             delay_s=(2, 16))

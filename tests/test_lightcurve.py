@@ -17,7 +17,8 @@ import pytest
 from scipy import integrate, optimize
 
 from janusfit.data import load_dataset
-from janusfit.lightcurve import COVMAT_KEYS, LightCurveLikelihood, systematic_covariance
+from janusfit.data.lightcurves import COVMAT_KEYS
+from janusfit.likelihood.lightcurve import LightCurveLikelihood, systematic_covariance
 from janusfit.likelihood import Posterior
 from janusfit.models import RedshiftGrid, get_model
 

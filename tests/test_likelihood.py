@@ -1,6 +1,6 @@
 """Likelihoods and the posterior against brute-force computations and published fits.
 
-Datasets are built here directly from the public releases in ../shared/data
+Datasets are built here directly from the public releases in tests/data
 (see MANIFEST.md) with numpy/pandas, independently of janusfit's loaders.
 
 Published references:
@@ -28,10 +28,10 @@ from janusfit.models import MODELS, Model, get_model
 
 
 @pytest.fixture(scope="module")
-def jla(shared_data):
-    table = pd.read_csv(shared_data / "jla" / "jla_mub.txt")
+def jla(public_data):
+    table = pd.read_csv(public_data / "jla" / "jla_mub.txt")
     assert list(table.columns) == ["z", "mu"] and len(table) == 31
-    path = shared_data / "jla" / "jla_mub_covmatrix.txt"
+    path = public_data / "jla" / "jla_mub_covmatrix.txt"
     with open(path) as fh:
         assert fh.readline().strip() == "COV"
         values = np.array([float(line) for line in fh if line.strip()])
@@ -41,8 +41,8 @@ def jla(shared_data):
 
 
 @pytest.fixture(scope="module")
-def union3(shared_data):
-    path = shared_data / "union3" / "lcparam_full.txt"
+def union3(public_data):
+    path = public_data / "union3" / "lcparam_full.txt"
     with open(path) as fh:
         header = fh.readline()
     assert header.startswith("#name")
@@ -51,7 +51,7 @@ def union3(shared_data):
     table = pd.read_csv(path, sep=r"\s+", comment="#", header=None)
     assert table.shape == (22, 18)  # the last header name (biascor) has no column
     table.columns = names[:18]
-    raw = np.loadtxt(shared_data / "union3" / "mag_covmat.txt")
+    raw = np.loadtxt(public_data / "union3" / "mag_covmat.txt")
     n = int(raw[0])
     assert n == 22 and raw.size == 1 + n * n
     cov = raw[1:].reshape(n, n)
@@ -66,8 +66,8 @@ def union3(shared_data):
 
 
 @pytest.fixture(scope="module")
-def chronometers(shared_data):
-    data = np.loadtxt(shared_data / "cosmic_chronometers" / "moresco2016_hz.txt")
+def chronometers(public_data):
+    data = np.loadtxt(public_data / "cosmic_chronometers" / "moresco2016_hz.txt")
     assert data.shape == (30, 3)
     return Dataset("cc", "hz", data[:, 0], data[:, 1], sigma=data[:, 2])
 

@@ -1,4 +1,4 @@
-"""The loaders on the real public releases in ../shared/data (read in place, never copied)."""
+"""The loaders on the real public releases in tests/data (read in place)."""
 
 import re
 
@@ -17,16 +17,16 @@ DESY5 = {"kind": "sn", "format": "desy5", "path": "desy5/DES-SN5YR_HD.csv"}
 CC = {"kind": "hz", "format": "hz_table", "path": "cosmic_chronometers/moresco2016_hz.txt"}
 
 
-def manifest_sha256(shared_data, relpath: str) -> str:
+def manifest_sha256(public_data, relpath: str) -> str:
     """The sha256 MANIFEST.md lists for ``relpath`` (the last column of its row)."""
-    for line in (shared_data / "MANIFEST.md").read_text().splitlines():
+    for line in (public_data / "MANIFEST.md").read_text().splitlines():
         if line.startswith(f"| {relpath} |"):
             return line.strip(" |").split("|")[-1].strip()
     raise AssertionError(f"{relpath} is not in MANIFEST.md")
 
 
-def test_union3(shared_data):
-    d = load_dataset("union3", UNION3, shared_data)
+def test_union3(public_data):
+    d = load_dataset("union3", UNION3, public_data)
     assert isinstance(d, Dataset) and d.kind == "sn"
     assert d.n == 22 and d.cov.shape == (22, 22) and d.sigma is None
     assert d.z[0] == 0.05 and d.values[0] == 36.630361
@@ -37,46 +37,46 @@ def test_union3(shared_data):
     np.testing.assert_array_equal(d.cov, d.cov.T)
 
 
-def test_sha256_are_the_manifest_ones(shared_data):
-    d = load_dataset("union3", UNION3, shared_data)
+def test_sha256_are_the_manifest_ones(public_data):
+    d = load_dataset("union3", UNION3, public_data)
     for key, rel in (("path", "union3/lcparam_full.txt"), ("cov", "union3/mag_covmat.txt")):
-        assert d.files[key] == str(shared_data / rel)
-        assert d.sha256[key] == manifest_sha256(shared_data, rel)
+        assert d.files[key] == str(public_data / rel)
+        assert d.sha256[key] == manifest_sha256(public_data, rel)
 
 
-def test_jla_binned(shared_data):
-    d = load_dataset("jla", JLA, shared_data)
+def test_jla_binned(public_data):
+    d = load_dataset("jla", JLA, public_data)
     assert d.n == 31 and d.cov.shape == (31, 31) and d.zhel is None
     assert d.z[0] == 0.010 and d.values[0] == 32.953886976
     assert d.z[-1] == 1.300 and d.values[-1] == 44.8218674621
     assert d.cov[0, 0] == 0.021282623508 and d.cov[0, 1] == pytest.approx(-0.0108409870424, rel=1e-14)
 
 
-def test_jla_original_release_layout(shared_data, tmp_path):
+def test_jla_original_release_layout(public_data, tmp_path):
     """The original release: a '# z mu' header with spaces, and N (not 'COV') first in the covariance."""
-    rows = (shared_data / "jla/jla_mub.txt").read_text().splitlines()[1:]
+    rows = (public_data / "jla/jla_mub.txt").read_text().splitlines()[1:]
     (tmp_path / "mub.txt").write_text("# z mu\n" + "\n".join(r.replace(",", " ") for r in rows) + "\n")
-    cov_lines = (shared_data / "jla/jla_mub_covmatrix.txt").read_text().splitlines()
+    cov_lines = (public_data / "jla/jla_mub_covmatrix.txt").read_text().splitlines()
     (tmp_path / "cov.txt").write_text("\n".join(["31"] + cov_lines[1:]) + "\n")
     original = load_dataset("jla", {**JLA, "path": "mub.txt", "cov": "cov.txt"}, tmp_path)
-    copy = load_dataset("jla", JLA, shared_data)
+    copy = load_dataset("jla", JLA, public_data)
     np.testing.assert_array_equal(original.z, copy.z)
     np.testing.assert_array_equal(original.values, copy.values)
     np.testing.assert_array_equal(original.cov, copy.cov)
 
 
-def test_pantheon_plus_cut_and_diagonal_warning(shared_data):
+def test_pantheon_plus_cut_and_diagonal_warning(public_data):
     with pytest.warns(UserWarning, match="DO NOT FIT COSMOLOGICAL PARAMETERS"):
-        d = load_dataset("pp", PANTHEON, shared_data)
+        d = load_dataset("pp", PANTHEON, public_data)
     assert d.n == 1590 and d.cov is None and d.sigma.shape == (1590,)
     assert d.z.min() > 0.01
     assert (d.z[0], d.zhel[0], d.values[0], d.sigma[0]) == (0.01016, 0.00936, 13.5264, 0.3475)
     assert (d.z[-1], d.values[-1]) == (2.26137, 26.9298)
 
 
-def test_pantheon_plus_covariance_is_cut_on_both_axes(shared_data, tmp_path):
+def test_pantheon_plus_covariance_is_cut_on_both_axes(public_data, tmp_path):
     """A release-layout covariance over every row of the file loses the rows and columns cut away."""
-    lines = (shared_data / "pantheonplus/Pantheon+SH0ES.dat").read_text().splitlines()
+    lines = (public_data / "pantheonplus/Pantheon+SH0ES.dat").read_text().splitlines()
     rows = lines[101:131]  # data rows 101..130 straddle the zHD = 0.01 cut
     (tmp_path / "pp.dat").write_text("\n".join([lines[0]] + rows) + "\n")
     n = len(rows)
@@ -91,26 +91,26 @@ def test_pantheon_plus_covariance_is_cut_on_both_axes(shared_data, tmp_path):
     np.testing.assert_array_equal(d.cov, cov[np.ix_(keep, keep)])
 
 
-def test_desy5(shared_data):
+def test_desy5(public_data):
     with pytest.warns(UserWarning, match="MUERR_FINAL"):
-        d = load_dataset("des", DESY5, shared_data)
+        d = load_dataset("des", DESY5, public_data)
     assert d.n == 1829 and d.sigma.shape == (1829,) and d.cov is None
     assert (d.z[0], d.zhel[0], d.values[0], d.sigma[0]) == (0.24605, 0.24651, 40.5938, 0.0968)
     assert (d.z[-1], d.values[-1], d.sigma[-1]) == (0.09293, 38.3430, 0.2873)
 
 
-def test_cosmic_chronometers(shared_data):
-    d = load_dataset("cc", CC, shared_data)
+def test_cosmic_chronometers(public_data):
+    d = load_dataset("cc", CC, public_data)
     assert d.kind == "hz" and d.n == 30 and d.cov is None and d.zhel is None
     assert (d.z[0], d.values[0], d.sigma[0]) == (0.070, 69.0, 19.6)
     assert (d.z[-1], d.values[-1], d.sigma[-1]) == (1.965, 186.5, 50.4)
 
 
 @pytest.mark.filterwarnings("ignore:.*MUERR_FINAL")
-def test_csv_with_named_columns_reads_the_same_numbers_as_desy5(shared_data):
+def test_csv_with_named_columns_reads_the_same_numbers_as_desy5(public_data):
     columns = {"z": "zHD", "mu": "MU", "sigma": "MUERR_FINAL", "zhel": "zHEL"}
-    generic = load_dataset("des", {**DESY5, "format": "csv", "columns": columns}, shared_data)
-    native = load_dataset("des", DESY5, shared_data)
+    generic = load_dataset("des", {**DESY5, "format": "csv", "columns": columns}, public_data)
+    native = load_dataset("des", DESY5, public_data)
     for field in ("z", "zhel", "values", "sigma"):
         np.testing.assert_array_equal(getattr(generic, field), getattr(native, field))
 
@@ -121,15 +121,15 @@ def test_csv_hz_with_default_column_names(tmp_path):
     assert d.kind == "hz" and list(d.values) == [69.0, 83.0] and list(d.sigma) == [12.0, 10.0]
 
 
-def test_absolute_paths_ignore_base_dir(shared_data, tmp_path):
-    absolute = {**CC, "path": str(shared_data / CC["path"])}
+def test_absolute_paths_ignore_base_dir(public_data, tmp_path):
+    absolute = {**CC, "path": str(public_data / CC["path"])}
     d = load_dataset("cc", absolute, tmp_path)
-    assert d.files == {"path": str(shared_data / CC["path"])}
+    assert d.files == {"path": str(public_data / CC["path"])}
 
 
-def test_unknown_format_lists_the_known_ones(shared_data):
+def test_unknown_format_lists_the_known_ones(public_data):
     with pytest.raises(ConfigError, match=r"datasets\.x\.format.*'fits'.*known formats:.*union3.*hz_table"):
-        load_dataset("x", {**CC, "format": "fits"}, shared_data)
+        load_dataset("x", {**CC, "format": "fits"}, public_data)
 
 
 @pytest.mark.parametrize(
@@ -143,14 +143,14 @@ def test_unknown_format_lists_the_known_ones(shared_data):
         ({**UNION3, "kind": "hz"}, "datasets.d.kind"),
     ],
 )
-def test_config_mistakes_name_the_key(shared_data, spec, key):
+def test_config_mistakes_name_the_key(public_data, spec, key):
     with pytest.raises(ConfigError, match=re.escape(f"'{key}'")):
-        load_dataset("d", spec, shared_data)
+        load_dataset("d", spec, public_data)
 
 
-def test_union3_gives_its_published_matter_density(shared_data):
+def test_union3_gives_its_published_matter_density(public_data):
     """End to end on real data: flat ΛCDM on Union3 peaks near Rubin et al.'s Ωm = 0.356 ± 0.026."""
-    posterior = Posterior(get_model("lcdm"), [load_dataset("union3", UNION3, shared_data)])
+    posterior = Posterior(get_model("lcdm"), [load_dataset("union3", UNION3, public_data)])
     om = np.linspace(0.1, 0.7, 601)
     best = om[np.argmin(posterior.chi2(om[:, None]))]
     assert abs(best - 0.356) < 0.03

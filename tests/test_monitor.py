@@ -59,6 +59,8 @@ def test_write_json_and_png(tmp_path):
     assert record["estimate_mb"] == 500.0 and record["machine_mb"] == 24000
     assert record["interval_s"] == 0.02
     assert 0.1 <= record["duration_s"] == round(mon.duration_s, 2) < 5
+    # This process started before the monitor did.
+    assert record["job_wall_s"] == round(mon.job_wall_s, 2) > record["duration_s"]
     assert len(record["series"]) == len(mon.series) and len(record["series"][0]) == 2
     assert (tmp_path / "mem.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert imread(tmp_path / "mem.png").ndim == 3

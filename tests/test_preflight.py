@@ -10,7 +10,13 @@ from janusfit.data.dataset import Dataset
 from janusfit.errors import ConfigError, ResourceError
 from janusfit.likelihood import Posterior
 from janusfit.models import get_model
-from janusfit.resources.preflight import chain_disk_bytes, dynesty_disk_bytes, preflight, raise_if_failed, write_preflight
+from janusfit.resources.preflight import (
+    chain_disk_bytes,
+    dynesty_disk_bytes,
+    preflight,
+    raise_if_failed,
+    write_preflight,
+)
 
 Z = np.linspace(0.05, 1.0, 20)
 

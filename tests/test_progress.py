@@ -16,6 +16,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from test_checkpoint_store import Log, jla_diagonal
 
 from janusfit.likelihood import Posterior
 from janusfit.models import get_model
@@ -23,7 +24,6 @@ from janusfit.sampling.emcee_runner import EmceeSettings, run_emcee
 from janusfit.sampling.fingerprint import make_fingerprint
 from janusfit.sampling.progress import EmceeProgress, _replace
 from janusfit.sampling.session import CheckpointSession
-from test_checkpoint_store import Log, jla_diagonal
 
 EMCEE = dict(n_walkers=8, max_steps=600, checkpoint_steps=100, checkpoint_seconds=1e9, check_every=100,
              stop_on_convergence=False)
@@ -31,8 +31,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def posterior(shared_data) -> Posterior:
-    return Posterior(get_model("lcdm"), [jla_diagonal(shared_data)])
+def posterior(public_data) -> Posterior:
+    return Posterior(get_model("lcdm"), [jla_diagonal(public_data)])
 
 
 def _run(directory: Path, posterior, warnings=None, **overrides):
@@ -119,7 +119,7 @@ def test_a_run_shorter_than_the_interval_draws_no_figure_unless_one_is_there_to_
             assert (directory / "progress.png").read_bytes()[:8] == PNG
 
 
-def test_sampling_without_the_figure_never_imports_matplotlib(tmp_path, shared_data):
+def test_sampling_without_the_figure_never_imports_matplotlib(tmp_path, public_data):
     code = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
@@ -127,7 +127,7 @@ def test_sampling_without_the_figure_never_imports_matplotlib(tmp_path, shared_d
         from test_progress import _run, jla_diagonal
         from janusfit.likelihood import Posterior
         from janusfit.models import get_model
-        posterior = Posterior(get_model("lcdm"), [jla_diagonal(Path({str(shared_data)!r}))])
+        posterior = Posterior(get_model("lcdm"), [jla_diagonal(Path({str(public_data)!r}))])
         _run(Path(sys.argv[1]) / "off", posterior, progress_figure=False)
         print("matplotlib" in sys.modules)
         _run(Path(sys.argv[1]) / "on", posterior, progress_figure_seconds=0.0)

@@ -1,6 +1,6 @@
 """config/public.yaml: its pins are the releases' bytes, and its downloads feed the workflow.
 
-The real URLs need the network; here every URL is served from ../shared/data
+The real URLs need the network; here every URL is served from tests/data
 by a local HTTP server, mapped by checksum, so the pins, the download rule and
 the loaders are exercised exactly as on a networked machine.
 """
@@ -12,7 +12,6 @@ import re
 import shutil
 
 import yaml
-
 from snakemake_runner import run
 
 PUBLIC = "config/public.yaml"
@@ -25,25 +24,25 @@ def _pins(config):
                 yield name, url_key, spec[sha_key]
 
 
-def _shared_files_by_sha256(shared_data):
+def _shared_files_by_sha256(public_data):
     return {hashlib.sha256(p.read_bytes()).hexdigest(): p
-            for p in shared_data.rglob("*") if p.is_file() and p.name != "MANIFEST.md"}
+            for p in public_data.rglob("*") if p.is_file() and p.name != "MANIFEST.md"}
 
 
-def test_every_pin_is_the_sha256_of_a_release_file(repo, shared_data):
+def test_every_pin_is_the_sha256_of_a_release_file(repo, public_data):
     config = yaml.safe_load((repo / PUBLIC).read_text())
-    known = _shared_files_by_sha256(shared_data)
+    known = _shared_files_by_sha256(public_data)
     pins = list(_pins(config))
     assert len(pins) == 8
     for name, key, sha in pins:
-        assert sha in known, f"datasets.{name}.{key}: {sha} matches no release file in {shared_data}"
+        assert sha in known, f"datasets.{name}.{key}: {sha} matches no release file in {public_data}"
 
 
-def test_public_datasets_download_and_load_through_the_workflow(repo, shared_data, server, tmp_path):
+def test_public_datasets_download_and_load_through_the_workflow(repo, public_data, server, tmp_path):
     config = yaml.safe_load((repo / PUBLIC).read_text())
-    known = _shared_files_by_sha256(shared_data)
+    known = _shared_files_by_sha256(public_data)
     for name, key, sha in _pins(config):
-        config["datasets"][name][key] = f"{server}/{known[sha].relative_to(shared_data)}"
+        config["datasets"][name][key] = f"{server}/{known[sha].relative_to(public_data)}"
     config["run_datasets"] = ["union3+cc"]
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     run(tmp_path, "results/public/union3+cc/data.json")
@@ -55,18 +54,18 @@ def test_public_datasets_download_and_load_through_the_workflow(repo, shared_dat
     assert cc["sha256"] == {"path": config["datasets"]["cc"]["sha256"]}
     cov_sha = config["datasets"]["union3"]["cov_sha256"]
     assert (tmp_path / "resources/data" / cov_sha / "mag_covmat.txt").read_bytes() == \
-        (shared_data / "union3/mag_covmat.txt").read_bytes()
+        (public_data / "union3/mag_covmat.txt").read_bytes()
 
 
-def test_public_config_runs_offline_from_the_copies_the_readme_names(repo, shared_data, tmp_path):
+def test_public_config_runs_offline_from_the_copies_the_readme_names(repo, public_data, tmp_path):
     """README's offline overlay, verbatim: the local copies are read in place, checked, never downloaded over.
 
-    The copies are copies of ../shared/data under tmp_path (with the same
+    The copies are copies of tests/data under tmp_path (with the same
     relative layout), dated long ago as a restore from an archive leaves them.
     """
     readme = (repo / "README.md").read_text()
     overlay = re.search(r"#### Working offline.*?```yaml\n(.*?)```", readme, re.S).group(1)
-    shutil.copytree(shared_data, tmp_path / "shared/data", copy_function=shutil.copy)
+    shutil.copytree(public_data, tmp_path / "shared/data", copy_function=shutil.copy)
     for path in (tmp_path / "shared/data").rglob("*"):
         os.utime(path, (946684800, 946684800))
     copies = {p: p.read_bytes() for p in (tmp_path / "shared/data").rglob("*") if p.is_file()}

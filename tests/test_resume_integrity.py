@@ -20,7 +20,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from snakemake_runner import command, env, run, write_config
-from test_checkpoint_store import EMCEE, Log, assert_same_chain, chain_arrays, jla_diagonal, run_dynesty_in, run_emcee_in
+from test_checkpoint_store import (
+    EMCEE,
+    Log,
+    assert_same_chain,
+    chain_arrays,
+    jla_diagonal,
+    run_dynesty_in,
+    run_emcee_in,
+)
 
 from janusfit import __version__
 from janusfit.atomic import sha256_file
@@ -36,8 +44,8 @@ STOP = dict(stop_on_convergence=True, check_every=50, n_over_tau=30, tau_rel_cha
 
 
 @pytest.fixture(scope="module")
-def jla(shared_data) -> Dataset:
-    return jla_diagonal(shared_data)
+def jla(public_data) -> Dataset:
+    return jla_diagonal(public_data)
 
 
 def lcdm(jla, **priors) -> Posterior:
@@ -103,10 +111,10 @@ def test_changed_data_is_refused_listing_the_file_and_both_checksums(tmp_path, j
     assert f"data.jla.arrays_sha256: '{jla.arrays_sha256}' -> '{changed.arrays_sha256}'" in str(err.value)
 
 
-def jla_csv(directory: Path, shared_data: Path) -> Path:
+def jla_csv(directory: Path, public_data: Path) -> Path:
     """JLA binned as a CSV with its diagonal errors and a second distance column mu_alt = mu − 0.6 z."""
-    full = load_dataset("jla", {"kind": "sn", "format": "jla_binned", "path": str(shared_data / "jla/jla_mub.txt"),
-                                "cov": str(shared_data / "jla/jla_mub_covmatrix.txt")})
+    full = load_dataset("jla", {"kind": "sn", "format": "jla_binned", "path": str(public_data / "jla/jla_mub.txt"),
+                                "cov": str(public_data / "jla/jla_mub_covmatrix.txt")})
     sigma = np.sqrt(np.diag(full.cov))
     rows = [f"{z:.17g},{mu:.17g},{mu - 0.6 * z:.17g},{s:.17g}" for z, mu, s in zip(full.z, full.values, sigma)]
     path = directory / "jla.csv"
@@ -114,9 +122,9 @@ def jla_csv(directory: Path, shared_data: Path) -> Path:
     return path
 
 
-def test_reading_another_column_of_the_same_file_is_refused_on_resume(tmp_path, shared_data):
+def test_reading_another_column_of_the_same_file_is_refused_on_resume(tmp_path, public_data):
     """The file's bytes are the same; the numbers read from it are not."""
-    spec = {"kind": "sn", "format": "csv", "path": str(jla_csv(tmp_path, shared_data))}
+    spec = {"kind": "sn", "format": "csv", "path": str(jla_csv(tmp_path, public_data))}
     run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [load_dataset("jla", spec)]), max_steps=100)
     before = files(tmp_path / "ck")
     alt = load_dataset("jla", {**spec, "columns": {"mu": "mu_alt"}})
@@ -128,11 +136,11 @@ def test_reading_another_column_of_the_same_file_is_refused_on_resume(tmp_path, 
     assert files(tmp_path / "ck") == before
 
 
-def test_two_files_of_the_same_name_keep_a_checksum_each(tmp_path, shared_data):
+def test_two_files_of_the_same_name_keep_a_checksum_each(tmp_path, public_data):
     """``path: d1/jla.txt`` and ``cov: d2/jla.txt``: editing the data file is seen on resume."""
     for folder, name in (("d1", "jla_mub.txt"), ("d2", "jla_mub_covmatrix.txt")):
         (tmp_path / folder).mkdir()
-        shutil.copy(shared_data / "jla" / name, tmp_path / folder / "jla.txt")
+        shutil.copy(public_data / "jla" / name, tmp_path / folder / "jla.txt")
     spec = {"kind": "sn", "format": "jla_binned", "path": "d1/jla.txt", "cov": "d2/jla.txt"}
     run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [load_dataset("jla", spec, tmp_path)]), max_steps=100)
     lines = (tmp_path / "d1/jla.txt").read_text().splitlines()
@@ -144,10 +152,10 @@ def test_two_files_of_the_same_name_keep_a_checksum_each(tmp_path, shared_data):
     assert f"\n  data.jla.sha256.path: '{old_sha}' -> '{sha256_file(tmp_path / 'd1/jla.txt')}'\n" in str(err.value)
 
 
-def test_a_moved_project_still_resumes(tmp_path, shared_data):
+def test_a_moved_project_still_resumes(tmp_path, public_data):
     """The fingerprint ties a checkpoint to the data's bytes, not to where they lie."""
     def posterior_in(directory: Path) -> Posterior:
-        shutil.copytree(shared_data / "jla", directory / "data")
+        shutil.copytree(public_data / "jla", directory / "data")
         data = load_dataset("jla", {"kind": "sn", "format": "jla_binned", "path": "data/jla_mub.txt",
                                     "cov": "data/jla_mub_covmatrix.txt"}, base_dir=directory)
         return Posterior(get_model("lcdm"), [Dataset("jla", "sn", data.z, data.values,
@@ -275,12 +283,12 @@ def test_nan_log_likelihood_names_the_parameter_values(tmp_path, jla, sampler):
 # --- the real workflow: a settings change between interruption and resume ----
 
 
-def emcee_config(directory: Path, shared_data: Path, **extra) -> None:
+def emcee_config(directory: Path, public_data: Path, **extra) -> None:
     sections = dict(models=["lcdm"], samplers=["emcee"], cores={"performance": 1, "efficiency": 0},
                     emcee={"max_steps": 20000, "checkpoint": {"steps": 100, "seconds": 1},
                            "stop": {"enabled": False}})
     sections.update(extra)
-    write_config(directory, shared_data, **sections)
+    write_config(directory, public_data, **sections)
 
 
 RUN_JSON = "results/jla/lcdm/emcee/run.json"
@@ -288,8 +296,8 @@ EMCEE_LOG = "results/logs/emcee/jla/lcdm.log"
 CHECKPOINT = "results/checkpoints/jla/lcdm/emcee"
 
 
-def test_workflow_refuses_a_prior_change_after_an_interruption_then_restarts_on_request(tmp_path, shared_data):
-    emcee_config(tmp_path, shared_data)
+def test_workflow_refuses_a_prior_change_after_an_interruption_then_restarts_on_request(tmp_path, public_data):
+    emcee_config(tmp_path, public_data)
     with open(tmp_path / "first.err", "w") as err:
         proc = subprocess.Popen(command(tmp_path, RUN_JSON), stdout=subprocess.DEVNULL, stderr=err,
                                 start_new_session=True, env=env())
@@ -304,7 +312,7 @@ def test_workflow_refuses_a_prior_change_after_an_interruption_then_restarts_on_
     assert "stopped by SIGTERM at iteration" in log
     checkpoint = files(tmp_path / CHECKPOINT)
 
-    emcee_config(tmp_path, shared_data, priors={"lcdm": {"Om": [0.05, 1.0]}})
+    emcee_config(tmp_path, public_data, priors={"lcdm": {"Om": [0.05, 1.0]}})
     refused = run(tmp_path, "--rerun-incomplete", RUN_JSON, check=False)
     assert refused.returncode != 0 and "Error in rule emcee" in refused.stderr
     log = (tmp_path / EMCEE_LOG).read_text()
@@ -312,7 +320,7 @@ def test_workflow_refuses_a_prior_change_after_an_interruption_then_restarts_on_
     assert "  priors.Om: [0.01, 1.0] -> [0.05, 1.0]" in log
     assert files(tmp_path / CHECKPOINT) == checkpoint
 
-    emcee_config(tmp_path, shared_data, priors={"lcdm": {"Om": [0.05, 1.0]}}, on_change="restart",
+    emcee_config(tmp_path, public_data, priors={"lcdm": {"Om": [0.05, 1.0]}}, on_change="restart",
                  emcee={"max_steps": 300, "checkpoint": {"steps": 100, "seconds": 1}, "stop": {"enabled": False}})
     run(tmp_path, "--rerun-incomplete", RUN_JSON)
     (old,) = (tmp_path / CHECKPOINT).parent.glob("emcee.superseded-*")

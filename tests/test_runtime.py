@@ -1,5 +1,7 @@
 import json
 import math
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -12,7 +14,7 @@ from janusfit.resources.memory import dynesty_iterations
 from janusfit.resources.runtime import (
     CALLS_PER_SLICE,
     DYNESTY_ITERATION_S,
-    EMCEE_WALKER_STEP_S,
+    EMCEE_BOOKKEEPING,
     UNIF_CALLS_PER_ITERATION,
     calls_per_iteration,
     estimate_runtime_dynesty,
@@ -21,6 +23,7 @@ from janusfit.resources.runtime import (
     time_likelihood,
     write_resources_json,
 )
+from janusfit.sampling.emcee_runner import EmceeSettings, time_steps
 
 
 class SleepyPosterior:
@@ -40,12 +43,34 @@ class SleepyPosterior:
 def test_time_likelihood_is_per_evaluation_after_a_warm_up():
     post = SleepyPosterior()
     t = time_likelihood(post, batch_size=10, repeats=5)
-    assert len(post.batches) == 6
+    assert len(post.batches) == 6 and len(post.batches[0]) == 60  # the warm-up call evaluates every draw
     assert 0.002 / 10 <= t < 0.02 / 10
-    draws = np.concatenate(post.batches)
-    assert draws.shape == (60, 2)
+    draws = np.concatenate(post.batches[1:])
+    assert draws.shape == (50, 2)
     assert np.all((draws >= post.bounds[:, 0]) & (draws <= post.bounds[:, 1]))
-    assert len(np.unique(draws[:, 0])) == 60
+    assert len(np.unique(draws[:, 0])) == 50
+
+
+def test_time_likelihood_times_only_where_the_model_exists(shared_data):
+    """JANUS on JLA (z up to 1.3) with q0 in [-1, 0]: -inf below q0 = -0.38, at no cost; timed only above."""
+    from janusfit.data import load_dataset
+
+    jla = shared_data / "jla"
+    data = load_dataset("jla", {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
+                                "cov": str(jla / "jla_mub_covmatrix.txt")})
+    posterior = Posterior(get_model("janus"), [data], priors={"q0": [-1.0, 0.0]})
+    timed = []
+    original = Posterior.__call__
+
+    class Recording(Posterior):
+        def __call__(self, theta):
+            timed.append(theta)
+            return original(self, theta)
+
+    posterior.__class__ = Recording
+    time_likelihood(posterior, batch_size=16, repeats=3)
+    assert np.all(np.isfinite(original(posterior, np.concatenate(timed[1:]))))
+    assert not np.all(np.isfinite(original(posterior, timed[0])))  # the prior draws did leave the domain
 
 
 def test_time_likelihood_on_a_real_posterior():
@@ -56,11 +81,32 @@ def test_time_likelihood_on_a_real_posterior():
 
 
 def test_emcee_runtime():
-    minutes = estimate_runtime_emcee(t_eval=1e-3, n_walkers=32, max_steps=1000, overhead_s=60)
-    assert minutes == pytest.approx((1000 * 32 * (1e-3 + EMCEE_WALKER_STEP_S) + 60) / 60)
-    assert estimate_runtime_emcee(2e-3, 32, 1000, 60) > minutes
-    assert estimate_runtime_emcee(1e-3, 64, 1000, 60) > minutes
-    assert estimate_runtime_emcee(1e-3, 32, 2000, 60) > minutes
+    assert estimate_runtime_emcee(step_s=0.03, max_steps=1000, overhead_s=6) == pytest.approx(
+        (1000 * 0.03 * EMCEE_BOOKKEEPING + 6) / 60)
+
+
+def test_timed_steps_cost_the_likelihood_and_more():
+    """A step of 32 walkers calls a 2 ms likelihood twice (two halves of 16): at least 4 ms; 20 of them at least.
+
+    The walkers start in a small ball, as a converged ensemble is.
+    """
+    posterior = SleepyPosterior()
+    posterior.ndim, posterior.param_names = 2, ["a", "b"]
+    step_s = time_steps(posterior, EmceeSettings(n_walkers=32, max_steps=1000), min_steps=20, min_s=0.01)
+    # Prior draws, their posterior, the ball's, emcee's first evaluation of it, then two halves a step.
+    warm_up = 4 + 2 * 5
+    assert len(posterior.batches) >= warm_up + 2 * 20 and {len(b) for b in posterior.batches[4:]} == {16}
+    width = posterior.bounds[:, 1] - posterior.bounds[:, 0]
+    assert np.all(np.ptp(posterior.batches[3], axis=0) < 1e-2 * width)
+    assert 0.004 <= step_s < 0.05
+
+
+def test_process_age_counts_from_the_start_of_the_process():
+    """A child process's age: at least its own sleep, and less than the parent has waited for it."""
+    code = "import time; time.sleep(0.5); from janusfit.resources.runtime import process_age_s; print(process_age_s())"
+    start = time.time()
+    age = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert 0.5 <= age <= time.time() - start
 
 
 def test_calls_per_iteration():
@@ -78,7 +124,7 @@ def test_calls_per_iteration():
 
 
 def test_dynesty_runtime():
-    iterations = dynesty_iterations(500, 2, 5.0, 0.1)
+    iterations = dynesty_iterations(500, 2, 5.0, 0.1) - 500  # the final live points are no iterations
     minutes = estimate_runtime_dynesty(1e-3, 500, 2, 5.0, sample="rwalk", walks=20, overhead_s=30)
     calls = 500 + iterations * 20
     assert minutes == pytest.approx((calls * 1e-3 + iterations * DYNESTY_ITERATION_S + 30) / 60)

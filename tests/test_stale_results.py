@@ -4,7 +4,7 @@ A small complete run (JLA binned, ΛCDM, both samplers, read from the
 project's own data/) is computed once. Each scenario copies that finished
 project, changes one input (a setting, a download's pin or URL, a local copy
 of a download, the final chain, the results directory) and asks Snakemake
-what it would rerun (a dry run) or reruns it. Downloads are served from ../shared/data by
+what it would rerun (a dry run) or reruns it. Downloads are served from tests/data by
 the local server of conftest.py. The scenarios run concurrently.
 """
 
@@ -31,8 +31,8 @@ CHAIN = "results/jla/lcdm/emcee/chain.h5"
 OLD = 946684800  # 2000-01-01: a date older than every output, as `cp -p`, `rsync -t` or `tar` restore it
 
 
-def configure(directory: Path, shared_data: Path, datasets: dict | None = None, **sections) -> None:
-    write_config(directory, shared_data, **{**BASE, **sections, "datasets": {"jla": JLA, **(datasets or {})}})
+def configure(directory: Path, public_data: Path, datasets: dict | None = None, **sections) -> None:
+    write_config(directory, public_data, **{**BASE, **sections, "datasets": {"jla": JLA, **(datasets or {})}})
 
 
 def snakemake(directory: Path, *args: str) -> subprocess.CompletedProcess:
@@ -55,30 +55,32 @@ def log(directory: Path, name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory, shared_data) -> Path:
+def baseline(tmp_path_factory, public_data) -> Path:
     directory = tmp_path_factory.mktemp("baseline")
     (directory / "data").mkdir()
     for name in ("jla_mub.txt", "jla_mub_covmatrix.txt"):
-        shutil.copy(shared_data / "jla" / name, directory / "data" / name)
-    configure(directory, shared_data)
+        shutil.copy(public_data / "jla" / name, directory / "data" / name)
+    configure(directory, public_data)
     proc = snakemake(directory)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return directory
 
 
-# Each scenario is ``function(directory, shared_data, server)``, run on a copy of the finished project.
+# Each scenario is ``function(directory, public_data, server)``, run on a copy of the finished project.
 SCENARIOS = Scenarios()
 scenario = SCENARIOS.add
 
 
 @pytest.fixture(scope="module")
-def outcomes(baseline, shared_data, server, tmp_path_factory):
-    return SCENARIOS.run(baseline, tmp_path_factory, shared_data, server)
+def outcomes(baseline, public_data, server, tmp_path_factory):
+    return SCENARIOS.run(baseline, tmp_path_factory, public_data, server)
 
 
 # --- item 1: a changed setting reruns exactly the jobs it affects -------------
 
-DOWNSTREAM_OF_EMCEE = {"convergence": 1, "corner": 1, "summary": 1, "overview": 1, "all": 1}
+# the exports (GetDist, ArviZ, the LaTeX table) read the chains and the summaries
+DOWNSTREAM_OF_EMCEE = {"convergence": 1, "corner": 1, "summary": 1, "export": 1, "export_table": 1, "overview": 1,
+                       "all": 1}
 CHANGES = {
     # setting changed: the jobs it reruns. The issue's first case: a prior that
     # excludes the finished run's posterior (Om ≈ 0.3), and nothing reran.
@@ -87,7 +89,8 @@ CHANGES = {
     "stopping_rule": (dict(emcee={**BASE["emcee"], "stop": {"enabled": True, "n_over_tau": 20}}),
                       {"emcee": 1, **DOWNSTREAM_OF_EMCEE}),
     "dynesty_seed": (dict(dynesty={**BASE["dynesty"], "seed": 7}),
-                     {"dynesty": 1, "corner": 1, "summary": 1, "overview": 1, "all": 1}),
+                     {"dynesty": 1, "corner": 1, "summary": 1, "export": 1, "export_table": 1, "overview": 1,
+                      "all": 1}),
     # nlive is one of the pre-flight's estimates, whose record both samplers read
     "live_points": (dict(dynesty={**BASE["dynesty"], "nlive": 60}),
                     {"preflight": 1, "emcee": 1, "dynesty": 1, **DOWNSTREAM_OF_EMCEE}),
@@ -100,10 +103,10 @@ CHANGES = {
 
 
 @scenario
-def changed_settings(directory, shared_data, server):
+def changed_settings(directory, public_data, server):
     plans = {}
     for name, (sections, _) in CHANGES.items():
-        configure(directory, shared_data, **sections)
+        configure(directory, public_data, **sections)
         plans[name] = planned(directory)
     return plans
 
@@ -122,7 +125,7 @@ def test_a_changed_setting_reruns_exactly_the_jobs_it_affects(outcomes, name):
 
 
 @scenario
-def final_chain_cut_short(directory, shared_data, server):
+def final_chain_cut_short(directory, public_data, server):
     chain = directory / CHAIN
     chain.write_bytes(chain.read_bytes()[: chain.stat().st_size // 2])
     return snakemake(directory)
@@ -143,8 +146,8 @@ def test_a_final_chain_cut_short_is_named_and_rebuilt_from_the_checkpoint(outcom
 
 
 @scenario
-def second_config(directory, shared_data, server):
-    configure(directory, shared_data, results_dir="results/other", models=["lcdm", "wcdm"])
+def second_config(directory, public_data, server):
+    configure(directory, public_data, results_dir="results/other", models=["lcdm", "wcdm"])
     return snakemake(directory, "--dry-run")
 
 
@@ -160,33 +163,33 @@ def test_a_second_config_writes_under_its_own_results_dir(outcomes):
 # --- items 6 and 7: downloads are never lost, local copies never downloaded over
 
 
-def download_spec(server: str, shared_data: Path, **override) -> dict:
+def download_spec(server: str, public_data: Path, **override) -> dict:
     return {"kind": "sn", "format": "jla_binned", "url": f"{server}/jla/jla_mub.txt",
-            "sha256": sha256_file(shared_data / "jla/jla_mub.txt"),
+            "sha256": sha256_file(public_data / "jla/jla_mub.txt"),
             "cov_url": f"{server}/jla/jla_mub_covmatrix.txt",
-            "cov_sha256": sha256_file(shared_data / "jla/jla_mub_covmatrix.txt"), **override}
+            "cov_sha256": sha256_file(public_data / "jla/jla_mub_covmatrix.txt"), **override}
 
 
 @scenario
-def download_pin_changed(directory, shared_data, server):
+def download_pin_changed(directory, public_data, server):
     """A download into ``downloads/`` (absent, so fetched); then a wrong pin; then a mirror of the same file."""
-    spec = download_spec(server, shared_data, path="downloads/jla_mub.txt", cov="downloads/jla_mub_covmatrix.txt")
-    configure(directory, shared_data, datasets={"jla_dl": spec})
+    spec = download_spec(server, public_data, path="downloads/jla_mub.txt", cov="downloads/jla_mub_covmatrix.txt")
+    configure(directory, public_data, datasets={"jla_dl": spec})
     first = snakemake(directory, "results/jla_dl/data.json")
-    configure(directory, shared_data, datasets={"jla_dl": {**spec, "sha256": "0" * 64}})
+    configure(directory, public_data, datasets={"jla_dl": {**spec, "sha256": "0" * 64}})
     wrong_pin = snakemake(directory, "results/jla_dl/data.json")
     verified = [p for root in ("downloads", "resources") for p in sorted((directory / root).rglob("*"))
-                if p.is_file() and p.read_bytes() == (shared_data / "jla/jla_mub.txt").read_bytes()]
-    configure(directory, shared_data, datasets={"jla_dl": {**spec, "url": "http://127.0.0.1:9/mirror/jla_mub.txt"}})
+                if p.is_file() and p.read_bytes() == (public_data / "jla/jla_mub.txt").read_bytes()]
+    configure(directory, public_data, datasets={"jla_dl": {**spec, "url": "http://127.0.0.1:9/mirror/jla_mub.txt"}})
     return first, wrong_pin, verified, planned(directory, "results/jla_dl/data.json")
 
 
-def test_a_changed_pin_downloads_elsewhere_and_the_verified_download_stays(outcomes, shared_data, server):
+def test_a_changed_pin_downloads_elsewhere_and_the_verified_download_stays(outcomes, public_data, server):
     directory, (first, wrong_pin, verified, mirror) = outcome(outcomes, "download_pin_changed")
     assert first.returncode == 0, first.stderr[-3000:]
     assert wrong_pin.returncode != 0
     # The issue's case: Snakemake removed the verified file before the new download was refused.
-    cached = directory / "resources/data" / sha256_file(shared_data / "jla/jla_mub.txt") / "jla_mub.txt"
+    cached = directory / "resources/data" / sha256_file(public_data / "jla/jla_mub.txt") / "jla_mub.txt"
     assert verified == [cached]
     assert (f"downloading {server}/jla/jla_mub.txt -> resources/data/{'0' * 64}/jla_mub.txt (pinned sha256 "
             f"{'0' * 64})" in log(directory, f"download/resources/data/{'0' * 64}/jla_mub.txt.log"))
@@ -196,20 +199,20 @@ def test_a_changed_pin_downloads_elsewhere_and_the_verified_download_stays(outco
 
 
 @scenario
-def local_copies_with_urls(directory, shared_data, server):
+def local_copies_with_urls(directory, public_data, server):
     """An overlay of a public config pointing at local copies dated 2000: first keeping the URLs, then url: null."""
     local = directory / "offline"
     local.mkdir()
     for name in ("jla_mub.txt", "jla_mub_covmatrix.txt"):
-        shutil.copy(shared_data / "jla" / name, local / name)
+        shutil.copy(public_data / "jla" / name, local / name)
         os.utime(local / name, (OLD, OLD))
     before = {p.name: p.read_bytes() for p in local.iterdir()}
-    spec = download_spec("http://127.0.0.1:9", shared_data, path="offline/jla_mub.txt",
+    spec = download_spec("http://127.0.0.1:9", public_data, path="offline/jla_mub.txt",
                          cov="offline/jla_mub_covmatrix.txt")
-    configure(directory, shared_data, datasets={"local": spec})
+    configure(directory, public_data, datasets={"local": spec})
     kept = snakemake(directory, "results/local/data.json")
     after_kept = {p.name: p.read_bytes() for p in local.iterdir()}
-    configure(directory, shared_data, datasets={"local": {**spec, "url": None, "cov_url": None}})
+    configure(directory, public_data, datasets={"local": {**spec, "url": None, "cov_url": None}})
     nulled = snakemake(directory, "results/local/data.json", "--forcerun", "inspect_data")
     return before, kept, after_kept, nulled
 

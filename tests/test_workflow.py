@@ -17,7 +17,6 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-
 from snakemake_runner import run, start, write_config
 
 SUMMARY_KEYS = {"dataset", "model", "n_data", "parameters", "chi2_min", "aic", "bic", "emcee", "dynesty", "fingerprint",
@@ -106,7 +105,9 @@ def test_memory_records_hold_the_estimate(jla_run):
             job = resources[sampler]
             assert job["peak_rss_mb"] == max(memory["peak_rss_mb"], memory["process_maxrss_mb"])
             assert job["mem_mb_estimate"] / 2 <= job["peak_rss_mb"] <= job["mem_mb_estimate"]
-            assert job["runtime_min"] == pytest.approx(memory["duration_s"] / 60, abs=1e-3)
+            # The job's whole wall time, its start included, as the estimate counts it.
+            assert job["runtime_min"] == pytest.approx(memory["job_wall_s"] / 60, abs=1e-3)
+            assert memory["job_wall_s"] > memory["duration_s"]
             assert job["runtime_estimate_min"] == record[sampler]["runtime_minutes"]
             assert (base / sampler / "memory.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert 0 < resources["peak_rss_mb"] <= resources["mem_mb_estimate"]
@@ -204,9 +205,9 @@ def _interrupt_when_checkpointed(directory, kill, emcee_after, dynesty_after, *a
     return _newest_iteration(directory, "emcee")
 
 
-def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, shared_data):
+def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, public_data):
     """SIGTERM to the process group, resume, kill -9 of the group, unlock, resume: nothing lost."""
-    write_config(tmp_path, shared_data, models=["lcdm"], cores={"performance": 1, "efficiency": 0},
+    write_config(tmp_path, public_data, models=["lcdm"], cores={"performance": 1, "efficiency": 0},
                  emcee={"max_steps": 20000, "checkpoint": {"steps": 200, "seconds": 1},
                         "stop": {"enabled": False}},
                  dynesty={"nlive": 1500, "dlogz": 0.01, "checkpoint_seconds": 1})

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from .data.loaders import COV_NOT_TAKEN, FORMATS
 from .data.sources import KEYS
 from .errors import ConfigError
-from .lightcurve import DEFAULTS as LIGHT_CURVE_OPTIONS
+from .data.lightcurves import DEFAULTS as LIGHT_CURVE_OPTIONS
 from .models import MODELS
-from .sampling.dynesty_runner import DynestySettings, minimum_nlive
-from .sampling.emcee_runner import EmceeSettings, minimum_walkers
+from .settings import DynestySettings, EmceeSettings, default_walkers, minimum_nlive, minimum_walkers
 
 OVERRIDABLE = ("priors", "emcee", "dynesty", "convergence", "on_change")
 
@@ -80,7 +79,7 @@ def run_settings(config: dict, dataset: str, model: str) -> RunSettings:
     e, d = section["emcee"], section["dynesty"]
     n_params = len(param_names(config, dataset, model))
     emcee_settings = EmceeSettings(
-        n_walkers=int(e.get("n_walkers") or max(32, 4 * n_params)),
+        n_walkers=int(e.get("n_walkers") or default_walkers(n_params)),
         max_steps=int(e["max_steps"]), seed=int(e["seed"]), moves=e["moves"],
         checkpoint_steps=int(e["checkpoint"]["steps"]), checkpoint_seconds=float(e["checkpoint"]["seconds"]),
         check_every=int(e["stop"]["check_every"]), n_over_tau=float(e["stop"]["n_over_tau"]),

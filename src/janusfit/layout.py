@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import JanusfitError
+from .sampling.registry import SAMPLERS as REGISTRY
 
 DEFAULT_ROOT = "results"
-SAMPLERS = ("emcee", "dynesty")
+SAMPLERS = tuple(REGISTRY)
 CHECKPOINTS = "checkpoints"
 # Files a run directory holds, relative to it.
 SUMMARY = "summary.json"
@@ -24,9 +25,9 @@ CONVERGENCE = "convergence.json"
 PREFLIGHT = "preflight.json"
 RESOURCES = "resources.json"
 EXPORT = "export"
-SAMPLER_OUTPUT = {"emcee": "emcee/run.json", "dynesty": "dynesty/evidence.json"}
-EMCEE_CHAIN = "emcee/chain.h5"
-DYNESTY_SAMPLES = "dynesty/samples.h5"
+SAMPLER_OUTPUT = {name: sampler.record for name, sampler in REGISTRY.items()}
+EMCEE_CHAIN = REGISTRY["emcee"].outputs["chain"]
+DYNESTY_SAMPLES = REGISTRY["dynesty"].outputs["samples"]
 # Per dataset, relative to the dataset directory.
 COMPARISON = "comparison.json"
 CONSTRAINTS_TABLE = "constraints.tex"

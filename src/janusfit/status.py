@@ -32,6 +32,7 @@ import psutil
 
 from .layout import INVOCATION, PROGRESS_JSON, RESOURCES, SAMPLER_OUTPUT, SAMPLERS, SUMMARY, Run, find_runs
 from .sampling.invocation import alive, is_snakemake
+from .sampling.registry import SAMPLERS as REGISTRY
 
 DONE, RUNNING, INTERRUPTED, NOT_STARTED = "done", "running", "interrupted", "not started"
 RERUN_FLAGS = ("--rerun-incomplete", "--ri", "--unlock")
@@ -86,8 +87,7 @@ def lock_held(checkpoint_dir: Path) -> bool:
 
 
 def _started(checkpoint_dir: Path) -> bool:
-    return any(any((checkpoint_dir / sub).glob(pattern))
-               for sub, pattern in (("segments", "seg_*.npz"), ("generations", "state_*.pkl")))
+    return any(any((checkpoint_dir / sub).glob(pattern)) for sub, pattern in (s.checkpoint for s in REGISTRY.values()))
 
 
 def _newest_mtime(paths) -> float | None:

@@ -1,4 +1,5 @@
 import copy
+import os
 import re
 from pathlib import Path
 
@@ -9,7 +10,8 @@ from snakemake.utils import validate
 from janusfit import config as jconfig
 from janusfit.data import sources as jsources
 from janusfit.resources import workflow as jres
-from janusfit.sampling.emcee_runner import set_aside_if_unreadable
+from janusfit.sampling.emcee_hdf5 import set_aside_if_unreadable
+from janusfit.sampling.registry import SAMPLERS as SAMPLER_REGISTRY
 
 
 report: "../report/workflow.rst"
@@ -41,7 +43,13 @@ RUNS = jconfig.runs(config)
 DATASETS = jconfig.run_datasets(config)
 MODELS = list(config["models"])
 SAMPLERS = list(config["samplers"])
-CORES = jres.core_counts(config)
+# The samplers of this workflow, as the registry declares them.
+RUN_SAMPLERS = [SAMPLER_REGISTRY[s] for s in SAMPLERS]
+# Under the SLURM profile (slurm_* default resources) emcee's threads come
+# from the config's cores or the profile's set-threads, never from detecting
+# the cores of this submitting node.
+ON_SLURM = any(name.startswith("slurm_") for name in workflow.resource_settings.default_resources or ())
+CORES = jres.core_counts(config, on_cluster=ON_SLURM and "emcee" not in workflow.resource_settings.overwrite_threads)
 # Every output, log and checkpoint of this config is under its own root, so
 # runs of two configs never overwrite each other's overview or report.
 RESULTS = config["results_dir"].rstrip("/")
@@ -79,15 +87,44 @@ def dataset_files(wildcards):
 def summary_inputs(wildcards):
     base = run_dir(wildcards.dataset, wildcards.model)
     files = {"resources": f"{base}/resources.json"}
-    if "emcee" in SAMPLERS:
-        files["chain"] = f"{base}/emcee/chain.h5"
-        files["run"] = f"{base}/emcee/run.json"
-        files["convergence"] = f"{base}/convergence.json"
-    if "dynesty" in SAMPLERS:
-        files["evidence"] = f"{base}/dynesty/evidence.json"
-    for sampler in SAMPLERS:
-        files[f"memory_{sampler}"] = f"{base}/{sampler}/memory.json"
+    for sampler in RUN_SAMPLERS:
+        files.update(sampler.files(base, "summary_inputs"))
+    for sampler in RUN_SAMPLERS:
+        files[f"memory_{sampler.name}"] = f"{base}/{sampler.name}/memory.json"
     return files
+
+
+def draws_inputs(wildcards):
+    """The files of every sampler's posterior draws, by input name."""
+    base = run_dir(wildcards.dataset, wildcards.model)
+    return {key: path for sampler in RUN_SAMPLERS for key, path in sampler.files(base, "draws").items()}
+
+
+def sampling_inputs(wildcards):
+    """A sampling job's inputs: the dataset's description and the run's pre-flight resources."""
+    base = run_dir(wildcards.dataset, wildcards.model)
+    return {"data": results(f"{wildcards.dataset}/data.json"), "resources": f"{base}/resources.json"}
+
+
+def sampler_outputs(sampler):
+    """The sampling rule's results as the registry declares them, with wildcards for the run."""
+    return SAMPLER_REGISTRY[sampler].files(results("{dataset}/{model}"), "outputs")
+
+
+def memory_report(sampler):
+    """A sampling job's memory figure, as a report item."""
+    return report(
+        results(f"{{dataset}}/{{model}}/{sampler}/memory.png"),
+        caption="../report/memory.rst",
+        category="Resources",
+        subcategory="Memory",
+        labels={"dataset": "{dataset}", "model": "{model}", "sampler": sampler},
+    )
+
+
+def export_inputs(wildcards):
+    """The export job's inputs: the run's summary and every sampler's draws."""
+    return {"summary": f"{run_dir(wildcards.dataset, wildcards.model)}/summary.json", **draws_inputs(wildcards)}
 
 
 def truth_file(wildcards):
@@ -107,10 +144,7 @@ def final_outputs():
     for dataset, model in RUNS:
         base = run_dir(dataset, model)
         out += [f"{base}/summary.json", f"{base}/corner.png"]
-        if "emcee" in SAMPLERS:
-            out += [f"{base}/emcee/chain.h5", f"{base}/convergence.json", f"{base}/trace.png"]
-        if "dynesty" in SAMPLERS:
-            out.append(f"{base}/dynesty/samples.h5")
+        out += [f"{base}/{path}" for sampler in RUN_SAMPLERS for path in sampler.final]
         out.append(f"{base}/export")
     if has_comparison():
         out += [results(f"{dataset}/comparison.csv") for dataset in DATASETS]
@@ -120,8 +154,8 @@ def final_outputs():
 
 
 def has_comparison():
-    """Whether the workflow compares models (it needs dynesty's evidences and two models)."""
-    return "dynesty" in SAMPLERS and len(MODELS) > 1
+    """Whether the workflow compares models (it needs a sampler's evidences and two models)."""
+    return any(sampler.evidence for sampler in RUN_SAMPLERS) and len(MODELS) > 1
 
 
 def report_command(workflow):

@@ -1,5 +1,8 @@
 # Model comparison per dataset, and the overview table of every run.
 
+# Light: run where Snakemake runs, also under a cluster executor.
+localrules: compare, overview
+
 
 rule compare:
     input:
@@ -15,6 +18,8 @@ rule compare:
     log:
         results("logs/compare/{dataset}.log"),
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/compare.py"
 
@@ -32,5 +37,7 @@ rule overview:
     log:
         results("logs/overview.log"),
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/overview.py"

@@ -1,5 +1,9 @@
 # Data stage: simulate the default data, download releases, validate each dataset.
 
+# All light, and run where Snakemake runs under a cluster executor too (compute
+# nodes often have no internet for the downloads).
+localrules: simulate_data, download, inspect_data
+
 
 rule simulate_data:
     output:
@@ -13,6 +17,8 @@ rule simulate_data:
     wildcard_constraints:
         name="|".join(n for n, s in config["datasets"].items() if s.get("format") == "simulated") or "^$",
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/simulate_data.py"
 
@@ -33,6 +39,8 @@ rule download:
     wildcard_constraints:
         download="|".join(re.escape(p) for p in DOWNLOADS) or "^$",
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/download.py"
 
@@ -55,5 +63,7 @@ rule inspect_data:
     log:
         results("logs/inspect_data/{dataset}.log"),
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/inspect_data.py"

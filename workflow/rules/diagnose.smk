@@ -1,5 +1,8 @@
 # Diagnostics: convergence of the emcee chain, corner plot, run summary.
 
+# Light: run where Snakemake runs, also under a cluster executor.
+localrules: convergence, corner, summary
+
 
 rule convergence:
     input:
@@ -17,18 +20,15 @@ rule convergence:
     log:
         results("logs/convergence/{dataset}/{model}.log"),
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/convergence.py"
 
 
 rule corner:
     input:
-        unpack(lambda wc: {
-            **({"chain": f"{run_dir(wc.dataset, wc.model)}/emcee/chain.h5",
-                "convergence": f"{run_dir(wc.dataset, wc.model)}/convergence.json"} if "emcee" in SAMPLERS else {}),
-            **({"samples": f"{run_dir(wc.dataset, wc.model)}/dynesty/samples.h5"} if "dynesty" in SAMPLERS else {}),
-            **({"truth": truth_file(wc)[0]} if truth_file(wc) else {}),
-        }),
+        unpack(lambda wc: {**draws_inputs(wc), **({"truth": truth_file(wc)[0]} if truth_file(wc) else {})}),
     output:
         report(
             results("{dataset}/{model}/corner.png"),
@@ -39,6 +39,8 @@ rule corner:
     log:
         results("logs/corner/{dataset}/{model}.log"),
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/corner.py"
 
@@ -51,5 +53,7 @@ rule summary:
     log:
         results("logs/summary/{dataset}/{model}.log"),
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/summarize.py"

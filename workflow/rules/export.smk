@@ -2,16 +2,6 @@
 # table per dataset (janusfit.export; `janusfit export` writes the same files).
 
 
-def export_inputs(wildcards):
-    base = f"{RESULTS}/{wildcards.dataset}/{wildcards.model}"
-    files = {"summary": f"{base}/summary.json"}
-    if "emcee" in SAMPLERS:
-        files.update(chain=f"{base}/emcee/chain.h5", convergence=f"{base}/convergence.json")
-    if "dynesty" in SAMPLERS:
-        files["samples"] = f"{base}/dynesty/samples.h5"
-    return files
-
-
 rule export:
     input:
         unpack(export_inputs),
@@ -20,6 +10,8 @@ rule export:
     log:
         f"{RESULTS}/logs/export/{{dataset}}/{{model}}.log",
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/export_run.py"
 
@@ -33,5 +25,7 @@ rule export_table:
     log:
         f"{RESULTS}/logs/export/{{dataset}}.log",
     threads: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/export_table.py"

@@ -1,6 +1,9 @@
 # Sampling stage. Sampler state lives under <results_dir>/checkpoints/, which is not a
 # declared output: Snakemake deletes declared outputs before rerunning a job,
-# and the checkpoint is exactly what must survive that.
+# and the checkpoint is exactly what must survive that. Under a cluster
+# executor these three rules are the ones submitted as jobs; preflight goes
+# with them because it times the likelihood and checks memory where the
+# samplers will run.
 
 
 rule preflight:
@@ -25,31 +28,17 @@ rule preflight:
     threads: 1
     resources:
         mem_mb=lambda wc, input: jres.preflight_mem_mb(config, wc.dataset, wc.model, SAMPLERS, input.data),
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/preflight.py"
-
-
-def sampling_inputs(wildcards):
-    base = run_dir(wildcards.dataset, wildcards.model)
-    return {"data": results(f"{wildcards.dataset}/data.json"), "resources": f"{base}/resources.json"}
-
-
-def memory_report(sampler):
-    return report(
-        results(f"{{dataset}}/{{model}}/{sampler}/memory.png"),
-        caption="../report/memory.rst",
-        category="Resources",
-        subcategory="Memory",
-        labels={"dataset": "{dataset}", "model": "{model}", "sampler": sampler},
-    )
 
 
 rule emcee:
     input:
         unpack(sampling_inputs),
     output:
-        chain=results("{dataset}/{model}/emcee/chain.h5"),
-        run=results("{dataset}/{model}/emcee/run.json"),
+        **sampler_outputs("emcee"),
         memory_json=results("{dataset}/{model}/emcee/memory.json"),
         memory_png=memory_report("emcee"),
     params:
@@ -65,7 +54,8 @@ rule emcee:
     resources:
         mem_mb=lambda wc, input, attempt: jres.mem_mb(config, wc.dataset, wc.model, "emcee", input.data, attempt),
         runtime=lambda wc, input, attempt: jres.runtime_min(config, input.resources, "emcee", attempt),
-    retries: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/sample_emcee.py"
 
@@ -74,8 +64,7 @@ rule dynesty:
     input:
         unpack(sampling_inputs),
     output:
-        samples=results("{dataset}/{model}/dynesty/samples.h5"),
-        evidence=results("{dataset}/{model}/dynesty/evidence.json"),
+        **sampler_outputs("dynesty"),
         memory_json=results("{dataset}/{model}/dynesty/memory.json"),
         memory_png=memory_report("dynesty"),
     params:
@@ -89,6 +78,7 @@ rule dynesty:
     resources:
         mem_mb=lambda wc, input, attempt: jres.mem_mb(config, wc.dataset, wc.model, "dynesty", input.data, attempt),
         runtime=lambda wc, input, attempt: jres.runtime_min(config, input.resources, "dynesty", attempt),
-    retries: 1
+    conda:
+        "../envs/janusfit.yaml"
     script:
         "../../scripts/sample_dynesty.py"

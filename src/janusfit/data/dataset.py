@@ -40,7 +40,7 @@ class Dataset:
     files: dict[str, str] = field(default_factory=dict)
     reading: dict = field(default_factory=dict)
     names: np.ndarray | None = None
-    light_curves: object | None = None  # janusfit.lightcurve.LightCurves, for format jla_lcparams
+    light_curves: object | None = None  # janusfit.data.lightcurves.LightCurves, for format jla_lcparams
 
     def __post_init__(self):
         if self.kind not in KINDS:

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from ..atomic import sha256_file
 from ..errors import ConfigError, DataError
-from ..lightcurve import NUISANCE_PARAMS, LightCurves
 from .dataset import Dataset
+from .lightcurves import NUISANCE_PARAMS, LightCurves
 from .sources import KEYS, Source, reading_spec, resolve_path, sources
 from .validate import (
     numeric_column,

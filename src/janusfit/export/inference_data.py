@@ -64,7 +64,7 @@ def write_posterior_nc(path, draws: EmceeDraws, names, attrs: dict) -> int:
     def by_chain(values):  # (n_kept_steps, n_walkers) -> (chain, draw)
         return np.stack([in_chain_order(values, idx) for idx in chains])
 
-    created = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+    created = datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
     group_attrs = {"created_at": created, "inference_library": "emcee", "creation_library": "janusfit",
                    "creation_library_version": __version__}
     with atomic_path(path) as tmp:

@@ -19,7 +19,7 @@ import numpy as np
 
 from .quadrature import RedshiftGrid
 
-MODELS: dict[str, type["Model"]] = {}
+MODELS: dict[str, type[Model]] = {}
 
 
 class Model:

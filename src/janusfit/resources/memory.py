@@ -24,7 +24,7 @@ the constant is the largest value seen. The components are:
 - ``numba_kernels``: the first likelihood call compiles the likelihood's
   numba kernels, or loads them from numba's cache, which starts LLVM.
 - ``likelihood_temporaries``: one vectorised call on a batch (the whole
-  ensemble for emcee's first call, ``queue_size`` for dynesty): a few arrays
+  ensemble for emcee's first call, one point for dynesty): a few arrays
   of batch × quadrature nodes and, for rows evaluated through μ at every
   supernova, batch × N.
 - emcee: ``segment_buffer`` (the in-memory backend of one checkpoint segment
@@ -52,10 +52,14 @@ from dataclasses import dataclass
 import psutil
 
 from ..errors import ResourceError
-from ..sampling.autocorr import BLOCK as AUTOCORR_BLOCK, MAX_LAG as TAU_MAX_LAG, WALKER_CHUNK
+from ..sampling.autocorr import BLOCK as AUTOCORR_BLOCK, WALKER_CHUNK
+from ..settings import CHECK_EVERY, TAU_MAX_LAG
 
 MB = 1_000_000
 F8 = 8
+# The releases the constants were measured with (major.minor); pyproject.toml
+# pins the samplers to these, and tests/test_memory.py fails on any other.
+MEASURED_WITH = {"emcee": "3.1", "dynesty": "3.1"}
 
 # What a sampling job imports; jobs run as Snakemake ``script:`` and so also
 # import snakemake.script. measure_baseline_mb() starts an interpreter that
@@ -94,7 +98,6 @@ FFT_TEMPORARIES = 4  # chunk × FFT length: two spectra, the inverse transform, 
 # Drawing progress.png in a process that has drawn a figure before: RSS rose
 # by 20 MB (1 parameter) and 40 MB (5 parameters), 32 walkers.
 PROGRESS_FIGURE_MB, PROGRESS_FIGURE_MB_PER_PARAM = 15.0, 5.0
-CHECK_EVERY = 500  # EmceeSettings.check_every: the runner also cuts segments there
 
 DYNESTY_FIXED_MB = 5.0  # sampler object, first bound, pools of small objects
 DEAD_POINT_BYTES = 1200  # saved_run entries of one iteration; measured 1.0–1.2 KB after sampling
@@ -233,11 +236,22 @@ def dynesty_iterations(nlive: int, n_params: int, expected_information: float, d
     return math.ceil(nlive * (max(nats, 0.0) + 1.0))
 
 
+def emcee_run_estimate(e, n_params: int, n_data: int, full_cov: bool, z_max: float) -> MemoryEstimate:
+    """:func:`estimate_emcee` for a run's ``EmceeSettings`` ``e`` (the registry's ``memory`` of emcee)."""
+    return estimate_emcee(e.n_walkers, e.max_steps, n_params, n_data, full_cov, e.checkpoint_steps,
+                          check_every=e.check_every, tau_max_lag=e.tau_max_lag, z_max=z_max,
+                          progress_figure=e.progress_figure)
+
+
+def dynesty_run_estimate(d, n_params: int, n_data: int, full_cov: bool, z_max: float) -> MemoryEstimate:
+    """:func:`estimate_dynesty` for a run's ``DynestySettings`` ``d`` (the registry's ``memory`` of dynesty)."""
+    return estimate_dynesty(d.nlive, n_params, n_data, full_cov, dlogz=d.dlogz, z_max=z_max)
+
+
 def estimate_dynesty(nlive: int, n_params: int, n_data: int, full_cov: bool,
                      expected_information: float = DEFAULT_INFORMATION,
-                     *, dlogz: float = 0.1, queue_size: int = 1, pool_workers: int = 0,
-                     cov_from_text: bool = True, z_max: float = 2.5) -> MemoryEstimate:
-    """Peak RSS of ``run_dynesty`` (static), this process and its pool workers.
+                     *, dlogz: float = 0.1, cov_from_text: bool = True, z_max: float = 2.5) -> MemoryEstimate:
+    """Peak RSS of ``run_dynesty`` (static), which samples in one process, one point per likelihood call.
 
     ``expected_information`` is the KL divergence H (nats) from prior to
     posterior; a run's actual H is in its result. ``n_data`` counts the rows
@@ -246,7 +260,7 @@ def estimate_dynesty(nlive: int, n_params: int, n_data: int, full_cov: bool,
     points = dynesty_iterations(nlive, n_params, expected_information, dlogz)
     updates = math.ceil(BOUND_UPDATES_PER_NLIVE_ITERATIONS * points / nlive)
     ellipsoid = ELLIPSOID_BYTES + 3 * n_params * n_params * F8
-    components = _common_components(n_data, full_cov, queue_size, cov_from_text, z_max)
+    components = _common_components(n_data, full_cov, 1, cov_from_text, z_max)
     components.update({
         "sampler": DYNESTY_FIXED_MB,
         "live_points": nlive * (2 * n_params + 4) * F8 / MB,
@@ -254,10 +268,6 @@ def estimate_dynesty(nlive: int, n_params: int, n_data: int, full_cov: bool,
         "checkpoint_pickling": points * (CHECKPOINT_BYTES_PER_POINT + 4 * n_params * F8) / MB,
         "bounds": updates * ELLIPSOIDS_PER_BOUND * ellipsoid / MB,
     })
-    if pool_workers:
-        # Each worker imports everything, unpickles its own posterior and its kernels.
-        per_worker = BASELINE_MB + NUMBA_MB + components["covariance"] + components["cholesky"]
-        components["pool_workers"] = pool_workers * per_worker
     return MemoryEstimate("dynesty", components)
 
 

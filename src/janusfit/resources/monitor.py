@@ -1,7 +1,7 @@
 """Resident memory of a job over time, so an estimate can be checked against reality.
 
-A daemon thread samples the RSS of this process and all its children (a
-dynesty pool's workers) every ``interval_s``. The peak of the samples is kept
+A daemon thread samples the RSS of this process and all its children every
+``interval_s``. The peak of the samples is kept
 exactly; the series kept for the plot is bounded: past ``max_points`` samples
 every second one is dropped and half as many are kept from then on, so a job
 of days costs no more than one of minutes. A spike shorter than the interval
@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 
 from ..atomic import atomic_path, atomic_write_json
 from .memory import MB, machine_memory_mb
+from .runtime import process_age_s
 
 
 def tree_rss_mb(process: psutil.Process) -> float:
@@ -70,6 +71,7 @@ class MemoryMonitor:
         self._thread: threading.Thread | None = None
         self._t0 = 0.0
         self.duration_s = 0.0
+        self.job_wall_s = 0.0
 
     def __enter__(self):
         self._t0 = time.monotonic()
@@ -83,6 +85,7 @@ class MemoryMonitor:
         self._thread.join()
         self._sample()
         self.duration_s = time.monotonic() - self._t0
+        self.job_wall_s = process_age_s()
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
@@ -106,6 +109,8 @@ class MemoryMonitor:
             "peak_rss_mb": round(self.peak_mb, 1),
             "process_maxrss_mb": round(own_maxrss_mb(), 1),
             "duration_s": round(self.duration_s, 2),
+            # The whole job so far, its start included: what a runtime estimate predicts.
+            "job_wall_s": round(self.job_wall_s, 2),
             "estimate_mb": estimate_mb,
             "machine_mb": machine_mb,
             "interval_s": self.interval_s * self._stride,

@@ -20,7 +20,7 @@ import numpy as np
 from ..atomic import atomic_path, atomic_write_json
 from ..errors import ConfigError, ResourceError
 from ..sampling.domain import require_domain_overlap
-from ..sampling.emcee_runner import minimum_walkers
+from ..settings import minimum_walkers
 
 # Segments stay on disk beside the assembled HDF5 chain, so a run needs its
 # chain twice, plus checksums, zip and HDF5 headers, and the other outputs.

@@ -5,13 +5,15 @@ preflight rule), the measurements from each sampler's ``memory.json``
 (written by its MemoryMonitor). The peak is the larger of the monitor's
 sampled peak (this process and its children) and the kernel's high-water
 mark of the job process, which catches a spike between two samples. The
-measured runtime is the wall time of the sampling job's last attempt after its
-imports: a job resumed from a checkpoint counts only the part it ran.
+measured runtime is the wall time of the sampling job's last attempt, from
+the start of its process (as the estimate counts it) to the end of sampling:
+a job resumed from a checkpoint counts only the part it ran.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from .runtime import RUNTIME_KEY
 
@@ -22,15 +24,16 @@ def run_resources(resources_json, memory_jsons: dict) -> dict:
     The run's memory is that of its largest job; its times are summed over
     the samplers. ``memory_jsons`` maps each sampler to its ``memory.json``.
     """
-    recorded = json.loads(open(resources_json).read())
+    recorded = json.loads(Path(resources_json).read_text())
     per_sampler = {}
     for sampler, path in memory_jsons.items():
-        measured = json.loads(open(path).read())
+        measured = json.loads(Path(path).read_text())
         per_sampler[sampler] = {
             "mem_mb_estimate": recorded[sampler]["mem_mb"],
             "peak_rss_mb": max(measured["peak_rss_mb"], measured["process_maxrss_mb"]),
             "runtime_estimate_min": recorded[sampler][RUNTIME_KEY],
-            "runtime_min": round(measured["duration_s"] / 60.0, 3),
+            # memory.json of janusfit 0.1.0 has the sampling time only.
+            "runtime_min": round(measured.get("job_wall_s", measured["duration_s"]) / 60.0, 3),
         }
     jobs = per_sampler.values()
     return {

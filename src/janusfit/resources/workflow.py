@@ -8,17 +8,36 @@ the size of the data, ``resources.json`` for a recorded runtime estimate).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from ..config import param_names, run_settings
+from ..errors import ConfigError
+from ..sampling.registry import SAMPLERS
 from .cores import cores_from_config, detect_cores, threads_for
-from .memory import estimate_dynesty, estimate_emcee, mem_mb_for_attempt
+from .memory import mem_mb_for_attempt
 from .runtime import runtime_for_attempt
 
 
-def core_counts(config: dict):
-    """Cores from config ``cores: {performance, efficiency}`` when both are set, else detected."""
+def core_counts(config: dict, on_cluster: bool = False):
+    """Cores from config ``cores: {performance, efficiency}`` when both are set, else detected.
+
+    ``on_cluster``: the sampling jobs run on other machines (SLURM compute
+    nodes) and nothing else sets their threads; the cores detected here, on the
+    submitting (login) node, say nothing about those machines, so the config
+    must set them.
+    """
     given = {k: v for k, v in (config.get("cores") or {}).items() if k in ("performance", "efficiency") and v is not None}
-    return cores_from_config(given or None) or detect_cores()
+    counts = cores_from_config(given or None)
+    if counts is None and on_cluster:
+        here = detect_cores()
+        raise ConfigError(
+            "cores",
+            f"the sampling jobs run on SLURM compute nodes, and this machine's cores ({here.performance} "
+            f"performance, {here.efficiency} efficiency) say nothing about theirs; set "
+            "'cores: {performance: P}' in the config (P threads, as many CPUs per task, for each emcee job) "
+            "or 'set-threads: {emcee: P}' in the profile"
+        )
+    return counts or detect_cores()
 
 
 def heavy_threads(config: dict, counts) -> int:
@@ -27,7 +46,7 @@ def heavy_threads(config: dict, counts) -> int:
 
 def data_shape(data_json) -> tuple[int, bool, float]:
     """(number of points, any full covariance, largest redshift) from ``data.json``."""
-    info = json.loads(open(data_json).read())
+    info = json.loads(Path(data_json).read_text())
     members = info["members"]
     return (info["n_data"], any(m["errors"] == "full covariance" for m in members),
             max(m["z_max"] for m in members))
@@ -35,15 +54,9 @@ def data_shape(data_json) -> tuple[int, bool, float]:
 
 def memory_estimate(config: dict, dataset: str, model: str, sampler: str, data_json):
     n_data, full_cov, z_max = data_shape(data_json)
-    settings = run_settings(config, dataset, model)
+    settings = getattr(run_settings(config, dataset, model), sampler)
     n_params = len(param_names(config, dataset, model))
-    if sampler == "emcee":
-        e = settings.emcee
-        return estimate_emcee(e.n_walkers, e.max_steps, n_params, n_data, full_cov, e.checkpoint_steps,
-                              check_every=e.check_every, tau_max_lag=e.tau_max_lag, z_max=z_max,
-                              progress_figure=e.progress_figure)
-    d = settings.dynesty
-    return estimate_dynesty(d.nlive, n_params, n_data, full_cov, dlogz=d.dlogz, z_max=z_max)
+    return SAMPLERS[sampler].call("memory", settings, n_params, n_data, full_cov, z_max)
 
 
 def mem_mb(config: dict, dataset: str, model: str, sampler: str, data_json, attempt: int) -> int:

@@ -37,8 +37,9 @@ from __future__ import annotations
 
 import numpy as np
 
-MAX_LAG = 2048  # lags kept by default: τ up to MAX_LAG / 5 ≈ 409 steps is resolved
-BLOCK = 500  # steps per committed block: the stopping rule's default check interval
+from ..settings import CHECK_EVERY, TAU_MAX_LAG
+
+BLOCK = CHECK_EVERY  # steps per committed block: the stopping rule's default check interval
 FIRST_LAGS = 256  # lags tried first by tau(); four times more each time the window is beyond them
 WALKER_CHUNK = 32  # walkers transformed at once, which bounds the FFT temporaries
 WINDOW_C = 5.0  # emcee's default window constant c
@@ -51,7 +52,7 @@ class AutocorrTime:
     parameter's walkers are contiguous series for the FFTs.
     """
 
-    def __init__(self, max_lag: int = MAX_LAG):
+    def __init__(self, max_lag: int = TAU_MAX_LAG):
         if max_lag < 2:
             raise ValueError(f"max_lag must be at least 2, got {max_lag}")
         self.max_lag = max_lag

@@ -41,45 +41,14 @@ from dynesty.utils import compute_integrals, save_sampler
 
 from ..atomic import atomic_path, no_space_left
 from ..errors import ConfigError
+from ..settings import DynestySettings, minimum_nlive
 from .domain import require_domain_overlap
 from .progress import DynestyProgress
-from .session import CheckpointSession, Interrupted
+from .session import CheckpointSession
 from .store import clean_partial, commit, quarantine, verified
 
 GENERATION = re.compile(r"^state_(\d{6})\.pkl$")
 KEEP_GENERATIONS = 2
-
-
-@dataclass(frozen=True)
-class DynestySettings:
-    nlive: int = 500
-    dlogz: float = 0.1
-    method: str = "static"
-    bound: str = "multi"
-    sample: str = "auto"
-    seed: int = 42
-    checkpoint_seconds: float = 60.0
-    maxiter: int | None = None
-    repeats: int = 1
-
-    def chain_settings(self) -> dict:
-        """Settings that change the draws (``dlogz`` only decides where to stop).
-
-        ``repeats`` is not among them: each repeat is its own run, with its own
-        seed and checkpoint.
-        """
-        return {"nlive": self.nlive, "method": self.method, "bound": self.bound,
-                "sample": self.sample, "seed": self.seed}
-
-
-def minimum_nlive(ndim: int) -> int:
-    """The fewest live points dynesty works with: more than twice the parameters.
-
-    dynesty itself warns that ``nlive <= 2 * ndim`` is "extremely risky"; with
-    fewer than ndim + 1 points its bounding ellipsoids are degenerate and it
-    fails (2 live points on a 1-parameter model do).
-    """
-    return 2 * ndim + 1
 
 
 @dataclass
@@ -109,12 +78,17 @@ class DynestyResult:
 
 
 class GenerationStore:
-    """Numbered, checksummed pickles of the sampler in one directory."""
+    """Numbered, checksummed pickles of the sampler in one directory.
 
-    def __init__(self, directory: Path, log=print):
+    ``guard`` is called before each generation is written, and raises when
+    this sampler may no longer write (its checkpoint lease was taken over).
+    """
+
+    def __init__(self, directory: Path, log=print, guard=lambda: None):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.log = log
+        self.guard = guard
         clean_partial(self.dir, "state_*.pkl")
 
     def _generations(self) -> list[tuple[int, Path]]:
@@ -129,6 +103,7 @@ class GenerationStore:
         return None
 
     def save(self, sampler) -> None:
+        self.guard()
         gens = self._generations()
         path = self.dir / f"state_{gens[-1][0] + 1 if gens else 0:06d}.pkl"
         # The ".tmp" suffix lets clean_partial remove the file if a kill
@@ -178,7 +153,7 @@ def run_dynesty(posterior, settings: DynestySettings, session: CheckpointSession
         raise ConfigError("dynesty.nlive", f"{settings.nlive} live points for {posterior.ndim} parameters; "
                           f"dynesty needs at least {minimum_nlive(posterior.ndim)}")
     require_domain_overlap(posterior)
-    store = GenerationStore(session.dir / "generations", log=log)
+    store = GenerationStore(session.dir / "generations", log=log, guard=session.verify_lease)
     progress = DynestyProgress(session.dir, settings, warn=log if warn is None else warn)
     t_start = time.monotonic()
     newest = store.newest_good()
@@ -256,7 +231,7 @@ def _run_static(sampler, settings, store, session, log, progress) -> None:
         if session.stop_requested:
             store.save(sampler)
             progress.checkpoint(sampler, delta_logz, result.logz)
-            raise Interrupted(session.stop_signal, int(sampler.it))
+            raise session.stopped(int(sampler.it))
         if now - last_save >= settings.checkpoint_seconds:
             store.save(sampler)
             progress.checkpoint(sampler, delta_logz, result.logz)

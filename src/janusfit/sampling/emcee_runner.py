@@ -30,61 +30,21 @@ after that stay in the checkpoint), or continues from its end.
 
 from __future__ import annotations
 
-import io
 import itertools
-import json
-import os
-import re
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import emcee
-import h5py
 import numpy as np
 
-from ..atomic import atomic_path
 from ..errors import CheckpointError, ConfigError
-from .autocorr import MAX_LAG, AutocorrTime
+from ..settings import EmceeSettings, minimum_walkers
+from .autocorr import AutocorrTime
 from .domain import require_domain_overlap
+from .emcee_hdf5 import write_emcee_hdf5
 from .progress import EmceeProgress
-from .session import CheckpointSession, Interrupted
-from .store import clean_partial, commit, quarantine, verified
-
-SEGMENT = re.compile(r"^seg_(\d{10})_(\d{10})\.npz$")
-CHUNK_BYTES = 256 << 10  # of the final HDF5 file's datasets
-
-
-@dataclass(frozen=True)
-class EmceeSettings:
-    n_walkers: int
-    max_steps: int
-    seed: int = 42
-    moves: str = "de"
-    checkpoint_steps: int = 1000
-    checkpoint_seconds: float = 300.0
-    check_every: int = 500
-    n_over_tau: float = 50.0
-    tau_rel_change: float = 0.01
-    stop_on_convergence: bool = True
-    tau_max_lag: int = MAX_LAG  # lags of the stopping rule's τ sums: τ up to tau_max_lag / 5 is resolved
-    progress_figure: bool = True
-    progress_figure_seconds: float = 60.0
-
-    def chain_settings(self) -> dict:
-        """The settings that change the draws, for the fingerprint.
-
-        ``max_steps``, the checkpoint interval and the stopping rule only decide
-        where the chain is cut or saved, so a run may be extended or saved more
-        often without invalidating its checkpoint.
-        """
-        return {"n_walkers": self.n_walkers, "seed": self.seed, "moves": self.moves}
-
-    def stop_rule(self) -> dict:
-        """The settings of the stopping rule: with ``max_steps``, where the chain ends (not its draws)."""
-        return {"enabled": self.stop_on_convergence, "check_every": self.check_every,
-                "n_over_tau": self.n_over_tau, "tau_rel_change": self.tau_rel_change,
-                "tau_max_lag": self.tau_max_lag}
+from .segments import SegmentChain, encode_segment
+from .session import CheckpointSession
 
 
 @dataclass
@@ -111,21 +71,6 @@ MOVES = {
     "de_snooker": lambda: [(emcee.moves.DEMove(), 0.8), (emcee.moves.DESnookerMove(), 0.2)],
     "stretch": lambda: emcee.moves.StretchMove(),
 }
-
-
-def minimum_walkers(ndim: int) -> int:
-    """The fewest walkers emcee's moves work with.
-
-    Its red-blue moves need at least twice as many walkers as parameters (fewer
-    make the initial ensemble degenerate), and the differential-evolution move
-    draws two walkers from the other half of the ensemble, so each half needs
-    two: 2 walkers on a 1-parameter model fail inside emcee.
-    """
-    return max(4, 2 * ndim)
-
-
-def _segment_name(start: int, end: int) -> str:
-    return f"seg_{start:010d}_{end:010d}.npz"
 
 
 def converged_at_check(it: int, tau: np.ndarray, resolved: np.ndarray, last_tau: np.ndarray,
@@ -156,102 +101,6 @@ class StoppingRule:
         self.last_tau, self.tau_history, self.stop_reason = state["last_tau"], state["tau_history"], state["stop_reason"]
 
 
-def _encode_segment(chain, log_prob, accepted, random_state, rule: StoppingRule) -> bytes:
-    name, keys, pos, has_gauss, cached = random_state
-    buf = io.BytesIO()
-    np.savez(
-        buf, chain=chain, log_prob=log_prob, accepted=accepted,
-        rs_name=np.array(name), rs_keys=keys, rs_pos=np.array(pos),
-        rs_has_gauss=np.array(has_gauss), rs_cached=np.array(cached),
-        last_tau=np.asarray(rule.last_tau, dtype=float),
-        tau_history=np.asarray(rule.tau_history, dtype=float).reshape(-1, 2),
-        stop_reason=np.array(rule.stop_reason),
-        stop_rule=np.array(json.dumps(rule.settings.stop_rule(), sort_keys=True)),
-    )
-    return buf.getvalue()
-
-
-def _decode_state(npz) -> dict:
-    return {
-        "coords": npz["chain"][-1],
-        "log_prob": npz["log_prob"][-1],
-        "random_state": (str(npz["rs_name"]), npz["rs_keys"], int(npz["rs_pos"]),
-                         int(npz["rs_has_gauss"]), float(npz["rs_cached"])),
-        "last_tau": npz["last_tau"],
-        "tau_history": [tuple(r) for r in npz["tau_history"]],
-        "stop_reason": str(npz["stop_reason"]),
-        # Segments written before the rule was recorded have none: their decisions are taken again.
-        "stop_rule": json.loads(str(npz["stop_rule"])) if "stop_rule" in npz.files else None,
-    }
-
-
-class SegmentChain:
-    """The committed segments of one chain, in order."""
-
-    def __init__(self, directory: Path, log=print):
-        self.dir = Path(directory)
-        self.log = log
-        self.dir.mkdir(parents=True, exist_ok=True)
-        clean_partial(self.dir, "seg_*.npz")
-        self.paths = self._load()
-
-    def _load(self) -> list[Path]:
-        """Good segments from iteration 0 on; a bad one ends the chain there."""
-        found = {}
-        for path in self.dir.glob("seg_*.npz"):
-            m = SEGMENT.match(path.name)
-            if m:
-                found.setdefault(int(m.group(1)), []).append((int(m.group(2)), path))
-        good, it = [], 0
-        while it in found:
-            end, path = max(found.pop(it))
-            if not verified(path) or not self._readable(path):
-                quarantine(path, "fails its checksum or cannot be read", self.log)
-                break
-            good.append(path)
-            it = end
-        for rest in found.values():
-            for _, path in rest:
-                if path not in good:
-                    quarantine(path, "comes after a missing or bad segment", self.log)
-        return good
-
-    @staticmethod
-    def _readable(path: Path) -> bool:
-        try:
-            with np.load(path) as npz:
-                return npz["chain"].ndim == 3 and len(npz["chain"]) > 0
-        except (OSError, ValueError, KeyError, EOFError):
-            return False
-
-    @property
-    def ends(self) -> list[int]:
-        """The iteration each segment ends at."""
-        return [int(SEGMENT.match(p.name).group(2)) for p in self.paths]
-
-    @property
-    def iteration(self) -> int:
-        return self.ends[-1] if self.paths else 0
-
-    def state(self, index: int = -1) -> dict | None:
-        """The ensemble's state at the end of segment ``index`` (default: the last), None if there is none."""
-        if not self.paths:
-            return None
-        with np.load(self.paths[index]) as npz:
-            return _decode_state(npz)
-
-    def iter_arrays(self, count: int | None = None):
-        """(chain, log_prob, accepted) of each segment (of the first ``count``), one at a time."""
-        for path in self.paths[:count]:
-            with np.load(path) as npz:
-                yield npz["chain"], npz["log_prob"], npz["accepted"]
-
-    def append(self, start: int, data: bytes, end: int) -> None:
-        path = self.dir / _segment_name(start, end)
-        commit(path, data)
-        self.paths.append(path)
-
-
 def initial_positions(posterior, n_walkers: int, rng: np.random.Generator, max_tries: int = 1000) -> np.ndarray:
     """Walkers drawn from the prior where the posterior is finite.
 
@@ -273,72 +122,33 @@ def initial_positions(posterior, n_walkers: int, rng: np.random.Generator, max_t
     )
 
 
-def write_emcee_hdf5(pieces, n: int, path, n_walkers: int, ndim: int, random_state) -> np.ndarray:
-    """Assemble the final chain in emcee's HDF5 layout from ``pieces`` of it, one at a time.
+def time_steps(posterior, settings: EmceeSettings, min_steps: int = 20, min_s: float = 1.0) -> float:
+    """Wall time (s) of one step of ``settings``' ensemble on ``posterior``, from a short real run.
 
-    ``pieces`` yields (chain, log_prob, accepted) of consecutive steps, ``n``
-    in all. The file is readable by ``emcee.backends.HDFBackend(path,
-    read_only=True)``. Returns the accepted proposals per walker.
+    For the runtime estimate: the move and emcee's bookkeeping cost about as
+    much per walker as a cheap likelihood and vary with the machine and its
+    load as the likelihood does, so they are timed, not assumed. The walkers
+    start in a small ball around the best of their prior draws, as a
+    converged ensemble is: spread over the prior, many proposals would fall
+    where the model does not exist, whose posterior costs nothing, and a
+    JANUS step looked twice as cheap as in the run. After five warm-up steps
+    (numba's compilation, caches), steps run until at least ``min_steps`` and
+    ``min_s`` seconds; nothing is stored.
     """
-    # Row-aligned chunks of ~256 KiB, in a cache holding several: each segment
-    # then fills whole chunks and finishes the one the last segment began.
-    # h5py's automatic chunks for a long chain split the walkers and
-    # parameters ((15625, 1, 1) at 1e6 steps), so every segment rewrote part
-    # of hundreds of chunks: slow, and its memory grew with the chain.
-    rows = max(1, min(n, CHUNK_BYTES // (n_walkers * ndim * 8)))
-    lp_rows = max(1, min(n, CHUNK_BYTES // (n_walkers * 8)))
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w", rdcc_nbytes=16 * CHUNK_BYTES) as f:
-            g = f.create_group("mcmc")
-            g.attrs["version"] = emcee.__version__
-            g.attrs["nwalkers"] = n_walkers
-            g.attrs["ndim"] = ndim
-            g.attrs["has_blobs"] = False
-            g.attrs["iteration"] = n
-            chain = g.create_dataset("chain", (n, n_walkers, ndim), maxshape=(None, n_walkers, ndim), dtype="f8",
-                                     chunks=(rows, n_walkers, ndim))
-            log_prob = g.create_dataset("log_prob", (n, n_walkers), maxshape=(None, n_walkers), dtype="f8",
-                                        chunks=(lp_rows, n_walkers))
-            accepted = np.zeros(n_walkers)
-            at = 0
-            for c, lp, acc in pieces:
-                chain[at: at + len(c)] = c
-                log_prob[at: at + len(c)] = lp
-                accepted += acc
-                at += len(c)
-            g.create_dataset("accepted", data=accepted)
-            for i, v in enumerate(random_state):
-                g.attrs[f"random_state_{i}"] = v
-    return accepted
-
-
-def chain_problem(path) -> str | None:
-    """Why the final chain at ``path`` cannot be read as emcee's HDF5 layout, or None if it can."""
-    try:
-        with h5py.File(path, "r") as f:
-            g = f["mcmc"]
-            n, shape = int(g.attrs["iteration"]), (int(g.attrs["nwalkers"]), int(g.attrs["ndim"]))
-            if g["chain"].shape != (n, *shape) or g["log_prob"].shape != (n, shape[0]):
-                return f"its arrays do not hold the {n} steps it declares"
-            g["chain"][-1:]  # the last chunk: a file cut short fails here, if not on opening
-    except (OSError, KeyError, ValueError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
-def set_aside_if_unreadable(path) -> str | None:
-    """Move a final chain that cannot be read aside (``<name>.damaged-<time>-<pid>``); returns what was done.
-
-    Its steps are all in the checkpoint's segments, so the emcee job, which
-    Snakemake reruns for the missing output, rebuilds it without sampling.
-    """
-    path = Path(path)
-    if not path.exists() or (problem := chain_problem(path)) is None:
-        return None
-    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
-    os.replace(path, target)
-    return (f"the final chain '{path}' cannot be read ({problem}); it was moved to '{target}', and the emcee job "
-            "rebuilds it from its checkpoint segments")
+    rng = np.random.default_rng(settings.seed)
+    draws = initial_positions(posterior, settings.n_walkers, rng)
+    best = draws[np.argmax(posterior(draws))]
+    ball = best + 1e-4 * (posterior.bounds[:, 1] - posterior.bounds[:, 0]) * rng.standard_normal(draws.shape)
+    ball[~np.isfinite(posterior(ball))] = best
+    sampler = emcee.EnsembleSampler(settings.n_walkers, posterior.ndim, posterior, vectorize=True,
+                                    moves=MOVES[settings.moves]())
+    state = sampler.run_mcmc(ball, 5, store=False)
+    steps, start = 0, time.perf_counter()
+    for _ in sampler.sample(state, iterations=1 << 62, store=False):
+        steps += 1
+        if steps >= min_steps and time.perf_counter() - start >= min_s:
+            break
+    return (time.perf_counter() - start) / steps
 
 
 def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, chain_path, log=print,
@@ -358,7 +168,7 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
     if settings.moves not in MOVES:
         raise ConfigError("emcee.moves", f"unknown move '{settings.moves}'; choose one of {', '.join(MOVES)}")
     require_domain_overlap(posterior)
-    segments = SegmentChain(session.dir / "segments", log=log)
+    segments = SegmentChain(session.dir / "segments", log=log, guard=session.verify_lease)
     sampler = emcee.EnsembleSampler(nw, ndim, posterior, vectorize=True, moves=MOVES[settings.moves]())
     autocorr = AutocorrTime(settings.tau_max_lag)
     rule = StoppingRule(settings, ndim)
@@ -379,8 +189,8 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
             rule.restore(state)
         else:
             cut = _replay(segments, autocorr, rule, settings, progress)
-            log(f"the stopping rule or max_steps differ from the checkpoint's: its decisions were taken again "
-                f"with the current settings; the chain "
+            log("the stopping rule or max_steps differ from the checkpoint's: its decisions were taken again "
+                "with the current settings; the chain "
                 + (f"ends at step {cut} ({rule.stop_reason or 'max_steps'})" if cut is not None
                    else f"continues from step {segments.iteration}"))
         sampler.random_state = state["random_state"]
@@ -406,13 +216,13 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
         if it % settings.check_every == 0:
             rule.check(it, autocorr)
         log_prob = sampler.get_log_prob()
-        segments.append(seg_start, _encode_segment(
+        segments.append(seg_start, encode_segment(
             chain, log_prob, sampler.backend.accepted, sampler.random_state, rule), it)
         progress.observe(chain, log_prob, sampler.backend.accepted)
         progress.checkpoint(it, rule.tau_history, rule.last_tau)
         _log_progress(log, it, settings, sampler, rule.last_tau, t_start, it_start)
         if session.stop_requested:
-            raise Interrupted(session.stop_signal, it)
+            raise session.stopped(it)
 
     pieces, random_state = _pieces(segments, it, posterior, settings, sampler)
     accepted = write_emcee_hdf5(pieces, it, chain_path, nw, ndim, random_state)

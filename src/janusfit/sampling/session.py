@@ -1,10 +1,11 @@
 """What every checkpointed sampling job does around its sampler.
 
-A :class:`CheckpointSession` holds the checkpoint directory's lock for the
-whole job, checks the stored fingerprint against the current one (or moves the
-old checkpoint aside when ``on_change`` is ``restart``), records where each
-resume continued from, and turns SIGTERM and SIGINT into a request to write a
-checkpoint and stop, instead of dying mid-step.
+A :class:`CheckpointSession` holds the checkpoint directory's lock and lease
+(``lock.py``) for the whole job, checks the stored fingerprint against the
+current one (or moves the old checkpoint aside when ``on_change`` is
+``restart``), records where each resume continued from, and turns SIGTERM and
+SIGINT into a request to write a checkpoint and stop, instead of dying
+mid-step.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from ..atomic import atomic_write_json
 from ..errors import CheckpointError, ConfigError, JanusfitError
 from .fingerprint import check_fingerprint, write_fingerprint
-from .lock import CheckpointLock
+from .lock import LEASE_TIMEOUT_S, CheckpointLock
 from .store import supersede
 
 
@@ -35,14 +36,15 @@ class Interrupted(JanusfitError):
 
 class CheckpointSession:
     def __init__(self, directory, fingerprint: dict, on_change: str = "error", log=print,
-                 lock_timeout_s: float | None = None, graceful: bool = True):
+                 lock_timeout_s: float | None = None, graceful: bool = True,
+                 lease_timeout_s: float = LEASE_TIMEOUT_S):
         if on_change not in ("error", "restart"):
             raise ConfigError("on_change", f"must be 'error' or 'restart', not {on_change!r}")
         self.dir = Path(directory)
         self.fingerprint = fingerprint
         self.on_change = on_change
         self.log = log
-        self.lock = CheckpointLock(self.dir, timeout_s=lock_timeout_s, log=log)
+        self.lock = CheckpointLock(self.dir, timeout_s=lock_timeout_s, log=log, lease_timeout_s=lease_timeout_s)
         self.graceful = graceful
         self.stop_signal: int | None = None
         self._old_handlers = {}
@@ -72,12 +74,31 @@ class CheckpointSession:
         self.lock.release()
 
     def _on_signal(self, signum, frame):
-        if self.stop_signal is not None or not self.graceful:
-            # A second signal (the user insists), or a sampler loop that cannot
-            # poll the flag: stop now and resume from the last checkpoint.
+        if not self.graceful or (self.stop_signal is not None and signum == signal.SIGINT):
+            # A sampler loop that cannot poll the flag, or Ctrl-C pressed
+            # again (the user insists): stop now and resume from the last checkpoint.
             raise Interrupted(signum, -1)
+        if self.stop_signal is not None:
+            # The same request again: at a time limit SLURM signals every
+            # process of the job step, and srun forwards its own SIGTERM too.
+            return
         self.stop_signal = signum
         self.log(f"received {signal.Signals(signum).name}: writing a checkpoint before stopping")
+
+    def stopped(self, iteration: int) -> Interrupted:
+        """The exception that ends a sampler a signal stopped once its checkpoint at ``iteration`` is written.
+
+        Logged now, while a repeated signal is still ignored: at a time limit
+        SLURM's signals keep coming, and one after this session has given the
+        handlers back ends the process before the exception is reported.
+        """
+        self.log(f"wrote a checkpoint at iteration {iteration} after {signal.Signals(self.stop_signal).name}; "
+                 "stopping")
+        return Interrupted(self.stop_signal, iteration)
+
+    def verify_lease(self) -> None:
+        """Raise unless this job still holds the checkpoint; the samplers call it before every checkpoint write."""
+        self.lock.verify()
 
     @property
     def stop_requested(self) -> bool:

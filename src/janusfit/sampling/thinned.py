@@ -23,7 +23,7 @@ COMPACT_ROWS = 512
 
 
 class ThinnedChain:
-    def __init__(self, max_rows: int = 20000):
+    def __init__(self, max_rows: int):
         self.max_rows = max_rows
         self.thin = 1
         self.n_steps = 0

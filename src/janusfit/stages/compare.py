@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pandas as pd
 
@@ -12,8 +13,8 @@ from ..diagnostics import compare_models, write_comparison
 from ..diagnostics.bounds import describe
 
 
-def compare(summary_paths, out_json, out_csv, log) -> list[dict]:
-    summaries = [json.loads(open(p).read()) for p in summary_paths]
+def compare(*, summary_paths, out_json, out_csv, log) -> list[dict]:
+    summaries = [json.loads(Path(p).read_text()) for p in summary_paths]
     rows = compare_models(summaries)
     write_comparison(rows, out_json, out_csv)
     for r in rows:
@@ -28,11 +29,12 @@ def compare(summary_paths, out_json, out_csv, log) -> list[dict]:
     return rows
 
 
-def overview(summary_paths, out_csv) -> pd.DataFrame:
-    """One row per run: estimates (one-sided limits flagged), evidence, exact cross-check, convergence, resumes."""
+def overview(*, summary_paths, out_csv) -> pd.DataFrame:
+    """One row per run: estimates (one-sided limits flagged), evidence, exact cross-check, convergence, resumes
+    and runtimes, for the report."""
     rows = []
     for path in summary_paths:
-        s = json.loads(open(path).read())
+        s = json.loads(Path(path).read_text())
         row = {"dataset": s["dataset"], "model": s["model"], "n_data": s["n_data"]}
         parameters = s.get("parameters", {})
         for name, st in parameters.items():
@@ -55,6 +57,10 @@ def overview(summary_paths, out_csv) -> pd.DataFrame:
             row["converged"] = "yes" if e["converged"] else "NO: " + "; ".join(e["convergence_failures"] or ["stopping rule not met"])
             row["emcee steps"] = e["n_steps"]
             row["emcee resumes"] = ", ".join(map(str, e["resumes"])) or "none"
+        for sampler, job in (s.get("resources") or {}).items():
+            if isinstance(job, dict):
+                row[f"{sampler} runtime estimated / measured (min)"] = (
+                    f"{job['runtime_estimate_min']:.2f} / {job['runtime_min']:.2f}")
         rows.append(row)
     frame = pd.DataFrame(rows)
     with atomic_path(out_csv) as tmp:

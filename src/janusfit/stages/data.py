@@ -10,18 +10,18 @@ from ..data.simulate import write_simulated
 from ..plots import hubble_diagram_plot
 
 
-def simulate(spec: dict, out_csv, out_cov, out_truth, log) -> None:
+def simulate(*, spec: dict, out_csv, out_cov, out_truth, log) -> None:
     kwargs = {k: spec[k] for k in ("n_sn", "seed") if k in spec}
     truth = write_simulated(out_csv, out_cov, out_truth, **kwargs)
     log.info(f"simulated {truth['n_sn']} supernovae from {truth['model']} with Om = {truth['Om']} (seed {truth['seed']})")
 
 
-def fetch(url: str, dest, sha256: str, log) -> None:
+def fetch(*, url: str, dest, sha256: str, log) -> None:
     log.info(f"downloading {url} -> {dest} (pinned sha256 {sha256})")
     download(url, dest, sha256)
 
 
-def inspect(config: dict, dataset: str, out_json, out_png, log) -> dict:
+def inspect(*, config: dict, dataset: str, out_json, out_png, log) -> dict:
     """Load and validate every member of ``dataset``; write its description and Hubble diagram.
 
     Members that hold the same data are refused; supernovae shared by two

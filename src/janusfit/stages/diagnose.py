@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import emcee
 import h5py
@@ -17,7 +18,7 @@ from ..diagnostics.quadrature import cross_check, exact_evidence, prior_sensitiv
 from ..errors import JanusfitError
 from ..plots import corner_plot, trace_plot
 from ..run import load_run
-from ..sampling.emcee_runner import chain_problem
+from ..sampling.emcee_hdf5 import chain_problem
 
 
 class ConvergenceFailed(JanusfitError):
@@ -33,7 +34,7 @@ def read_chain(path):
     return backend.get_chain(), backend.get_log_prob(), backend.accepted
 
 
-def convergence(config, dataset, model, chain_h5, out_json, trace_png, log) -> dict:
+def convergence(*, config, dataset, model, chain_h5, out_json, trace_png, log) -> dict:
     settings, posterior = load_run(config, dataset, model)
     chain, log_prob, accepted = read_chain(chain_h5)
     conv = settings.convergence
@@ -59,7 +60,7 @@ def convergence(config, dataset, model, chain_h5, out_json, trace_png, log) -> d
 
 def posterior_samples(chain_h5, convergence_json) -> np.ndarray:
     """emcee draws after the burn-in that the convergence rule chose, flattened."""
-    burn_in = json.loads(open(convergence_json).read())["burn_in"]
+    burn_in = json.loads(Path(convergence_json).read_text())["burn_in"]
     chain, _, _ = read_chain(chain_h5)
     return chain[burn_in:].reshape(-1, chain.shape[-1])
 
@@ -69,13 +70,13 @@ def read_dynesty(samples_h5):
         return f["samples"][:], f["weights"][:]
 
 
-def corner(config, dataset, model, chain_h5, convergence_json, samples_h5, out_png, truth_json=None) -> None:
+def corner(*, config, dataset, model, chain_h5, convergence_json, samples_h5, out_png, truth_json=None) -> None:
     _, posterior = load_run(config, dataset, model)
     emcee_samples = posterior_samples(chain_h5, convergence_json) if chain_h5 else None
     dyn, weights = read_dynesty(samples_h5) if samples_h5 else (None, None)
     truths = None
     if truth_json:
-        truth = json.loads(open(truth_json).read())
+        truth = json.loads(Path(truth_json).read_text())
         truths = [truth.get(p) for p in posterior.param_names]
     corner_plot(emcee_samples, dyn, weights, posterior.param_names, posterior.labels, out_png, truths=truths)
 
@@ -99,7 +100,7 @@ def _stats(x: np.ndarray) -> dict:
             "q16": float(q[1]), "q84": float(q[3]), "q025": float(q[0]), "q975": float(q[4])}
 
 
-def summary(config, dataset, model, out_json, emcee_files=None, dynesty_json=None, resources=None, log=None) -> dict:
+def summary(*, config, dataset, model, out_json, emcee_files=None, dynesty_json=None, resources=None, log=None) -> dict:
     """The run's summary.json: the contract other tools read (see README).
 
     Beside the samplers' results: each parameter's one-sided limit when its
@@ -118,8 +119,8 @@ def summary(config, dataset, model, out_json, emcee_files=None, dynesty_json=Non
     ess = None
     if emcee_files:
         chain_h5, run_json, convergence_json = emcee_files
-        run = json.loads(open(run_json).read())
-        conv = json.loads(open(convergence_json).read())
+        run = json.loads(Path(run_json).read_text())
+        conv = json.loads(Path(convergence_json).read_text())
         flat = posterior_samples(chain_h5, convergence_json)
         out["parameters"] = {}
         for i, p in enumerate(posterior.param_names):
@@ -136,7 +137,7 @@ def summary(config, dataset, model, out_json, emcee_files=None, dynesty_json=Non
                         "convergence_passed": conv["passed"], "convergence_failures": conv["failures"]}
         fingerprints.append(run["fingerprint"])
     if dynesty_json:
-        dyn = json.loads(open(dynesty_json).read())
+        dyn = json.loads(Path(dynesty_json).read_text())
         out["dynesty"] = {key: dyn[key] for key in ("logz", "logz_err", "logz_err_running", "n_calls", "resumes",
                                                     "information", "repeats", "domain")}
         fingerprints.append(dyn["fingerprint"])

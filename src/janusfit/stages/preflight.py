@@ -18,35 +18,32 @@ from ..resources.runtime import (
     RUNTIME_KEY,
     estimate_runtime_dynesty,
     estimate_runtime_emcee,
+    process_age_s,
     time_likelihood,
     write_resources_json,
 )
 from ..resources.workflow import memory_estimate
 from ..run import load_run
+from ..sampling.emcee_runner import time_steps
+from ..sampling.registry import SAMPLERS
 
 
-def preflight_run(config, dataset, model, data_json, granted_mem_mb, out_json, out_table, resources_json, log) -> dict:
+def preflight_run(*, config, dataset, model, data_json, granted_mem_mb, out_json, out_table, resources_json, log) -> dict:
     """Run every check, write the results and the estimates, and raise when a check failed.
 
     ``granted_mem_mb`` is the ``mem_mb`` Snakemake gave this job, which asked
     for as much as the largest sampling job will (None outside Snakemake).
     """
-    samplers = list(config["samplers"])
+    samplers = [SAMPLERS[s] for s in config["samplers"]]
     settings, posterior = load_run(config, dataset, model)
     log.info(f"{dataset}: {posterior.n_data} data points loaded and validated")
-    estimates = {s: memory_estimate(config, dataset, model, s, data_json) for s in samplers}
+    estimates = {s.name: memory_estimate(config, dataset, model, s.name, data_json) for s in samplers}
     log.info(memory_table(estimates.values()))
-    e, d = settings.emcee, settings.dynesty
-    disk = 0
-    if "emcee" in samplers:
-        disk += chain_disk_bytes(e.n_walkers, e.max_steps, posterior.ndim)
-    if "dynesty" in samplers:
-        points = dynesty_iterations(d.nlive, posterior.ndim, DEFAULT_INFORMATION, d.dlogz)
-        disk += d.repeats * dynesty_disk_bytes(points, posterior.ndim, len(pickle.dumps(posterior)))
+    disk = sum(s.call("disk", posterior, settings) for s in samplers)
 
     requested = max(est.total_mb for est in estimates.values())
     available, source = memory_budget(requested, granted_mem_mb)
-    result = preflight(posterior, e.n_walkers if "emcee" in samplers else None,
+    result = preflight(posterior, settings.emcee.n_walkers if "emcee" in estimates else None,
                        {s: est.total_mb for s, est in estimates.items()}, available, disk,
                        out_dir=Path(out_json).parent, memory_source=source)
     write_preflight(result, out_json, out_table)
@@ -55,29 +52,56 @@ def preflight_run(config, dataset, model, data_json, granted_mem_mb, out_json, o
     raise_if_failed(result)
 
     # Timed only now: a likelihood that fails the checks above could not be timed.
-    record = {"disk_bytes": disk}
-    if "emcee" in samplers:
-        # emcee evaluates half the ensemble per call (the other half is the move's reference).
-        t_eval = time_likelihood(posterior, batch_size=max(e.n_walkers // 2, 1))
-        record["emcee"] = {RUNTIME_KEY: round(estimate_runtime_emcee(t_eval, e.n_walkers, e.max_steps), 2),
-                           "mem_mb": estimates["emcee"].total_mb,
-                           "seed_upper_bound_mb": estimates["emcee"].upper_bound_mb, "likelihood_s": t_eval,
-                           "memory_components_mb": _rounded(estimates["emcee"].components)}
-    if "dynesty" in samplers:
-        t_eval = time_likelihood(posterior, batch_size=1)  # dynesty calls the likelihood one point at a time
-        minutes = d.repeats * estimate_runtime_dynesty(t_eval, d.nlive, posterior.ndim, sample=d.sample,
-                                                       dlogz=d.dlogz)
-        record["dynesty"] = {RUNTIME_KEY: round(minutes, 2), "mem_mb": estimates["dynesty"].total_mb,
-                             "likelihood_s": t_eval,
-                             "memory_components_mb": _rounded(estimates["dynesty"].components)}
-    for sampler in samplers:
-        upper = record[sampler].get("seed_upper_bound_mb")
-        log.info(f"{sampler}: memory estimate {record[sampler]['mem_mb']} MB"
+    # A sampling job starts as this one did (interpreter, imports, data, the
+    # likelihood's first calls): this job's age so far is the estimates' fixed part.
+    startup_s = process_age_s()
+    record = {"disk_bytes": disk, "startup_s": round(startup_s, 2)}
+    for s in samplers:
+        record[s.name] = entry = s.call("estimates", posterior, settings, estimates[s.name], startup_s)
+        upper = entry.get("seed_upper_bound_mb")
+        log.info(f"{s.name}: memory estimate {entry['mem_mb']} MB"
                  + (f" (whole chain in memory, the seed's upper bound: {upper} MB)" if upper else "")
-                 + f"; runtime estimate {record[sampler][RUNTIME_KEY]:.1f} min at "
-                 f"{record[sampler]['likelihood_s'] * 1e6:.1f} µs per likelihood evaluation")
+                 + f"; runtime estimate {entry[RUNTIME_KEY]:.1f} min at "
+                 + (f"{entry['step_s'] * 1e3:.2f} ms per step, " if "step_s" in entry else "")
+                 + f"{entry['likelihood_s'] * 1e6:.1f} µs per likelihood evaluation, "
+                 f"{startup_s:.1f} s of it to start")
     write_resources_json(resources_json, record)
     return result
+
+
+def emcee_disk(posterior, settings) -> int:
+    """Bytes of emcee's final chain and checkpoint (the registry's ``disk`` of emcee)."""
+    return chain_disk_bytes(settings.emcee.n_walkers, settings.emcee.max_steps, posterior.ndim)
+
+
+def dynesty_disk(posterior, settings) -> int:
+    """Bytes of dynesty's samples and checkpoint generations, every repeat (the registry's ``disk`` of dynesty)."""
+    d = settings.dynesty
+    points = dynesty_iterations(d.nlive, posterior.ndim, DEFAULT_INFORMATION, d.dlogz)
+    return d.repeats * dynesty_disk_bytes(points, posterior.ndim, len(pickle.dumps(posterior)))
+
+
+def emcee_estimates(posterior, settings, estimate, startup_s: float) -> dict:
+    """emcee's entry of resources.json: runtime and memory estimates (the registry's ``estimates`` of emcee)."""
+    e = settings.emcee
+    # emcee evaluates half the ensemble per call (the other half is the move's reference).
+    t_eval = time_likelihood(posterior, batch_size=max(e.n_walkers // 2, 1))
+    step_s = time_steps(posterior, e)
+    minutes = estimate_runtime_emcee(step_s, e.max_steps, overhead_s=startup_s)
+    return {RUNTIME_KEY: round(minutes, 2), "mem_mb": estimate.total_mb,
+            "seed_upper_bound_mb": estimate.upper_bound_mb, "likelihood_s": t_eval, "step_s": step_s,
+            "memory_components_mb": _rounded(estimate.components)}
+
+
+def dynesty_estimates(posterior, settings, estimate, startup_s: float) -> dict:
+    """dynesty's entry of resources.json: runtime and memory estimates (the registry's ``estimates`` of dynesty)."""
+    d = settings.dynesty
+    t_eval = time_likelihood(posterior, batch_size=1)  # dynesty calls the likelihood one point at a time
+    # The repeats run one after another in the one job: its start-up is paid once.
+    minutes = d.repeats * estimate_runtime_dynesty(t_eval, d.nlive, posterior.ndim, sample=d.sample,
+                                                   dlogz=d.dlogz, overhead_s=0.0) + startup_s / 60.0
+    return {RUNTIME_KEY: round(minutes, 2), "mem_mb": estimate.total_mb, "likelihood_s": t_eval,
+            "memory_components_mb": _rounded(estimate.components)}
 
 
 def _rounded(components: dict) -> dict:

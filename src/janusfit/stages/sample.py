@@ -30,7 +30,7 @@ MONITOR_INTERVAL_S = 0.5
 
 
 @contextmanager
-def watched(config, dataset, model, sampler, data_json, granted_mem_mb, memory_json, memory_png, log):
+def watched(*, config, dataset, model, sampler, data_json, granted_mem_mb, memory_json, memory_png, log):
     """Refuse to start when the estimate does not fit; record RSS over the block, written only on success."""
     estimate = memory_estimate(config, dataset, model, sampler, data_json)
     log.info(f"{sampler} memory estimate {estimate.total_mb} MB (its components are in the pre-flight job's log "
@@ -43,19 +43,23 @@ def watched(config, dataset, model, sampler, data_json, granted_mem_mb, memory_j
              f"over {monitor.duration_s:.0f} s")
 
 
-def sample_emcee(config, dataset, model, checkpoint_dir, chain_path, run_json, data_json, memory_json, memory_png,
+def sample_emcee(*, config, dataset, model, checkpoint_dir, chain_path, run_json, data_json, memory_json, memory_png,
                  log, granted_mem_mb=None) -> dict:
-    with watched(config, dataset, model, "emcee", data_json, granted_mem_mb, memory_json, memory_png, log):
-        return _sample_emcee(config, dataset, model, checkpoint_dir, chain_path, run_json, log)
+    with watched(config=config, dataset=dataset, model=model, sampler="emcee", data_json=data_json,
+                 granted_mem_mb=granted_mem_mb, memory_json=memory_json, memory_png=memory_png, log=log):
+        return _sample_emcee(config=config, dataset=dataset, model=model, checkpoint_dir=checkpoint_dir,
+                             chain_path=chain_path, run_json=run_json, log=log)
 
 
-def sample_dynesty(config, dataset, model, checkpoint_dir, samples_path, evidence_json, data_json, memory_json,
+def sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evidence_json, data_json, memory_json,
                    memory_png, log, granted_mem_mb=None) -> dict:
-    with watched(config, dataset, model, "dynesty", data_json, granted_mem_mb, memory_json, memory_png, log):
-        return _sample_dynesty(config, dataset, model, checkpoint_dir, samples_path, evidence_json, log)
+    with watched(config=config, dataset=dataset, model=model, sampler="dynesty", data_json=data_json,
+                 granted_mem_mb=granted_mem_mb, memory_json=memory_json, memory_png=memory_png, log=log):
+        return _sample_dynesty(config=config, dataset=dataset, model=model, checkpoint_dir=checkpoint_dir,
+                               samples_path=samples_path, evidence_json=evidence_json, log=log)
 
 
-def _sample_emcee(config, dataset, model, checkpoint_dir, chain_path, run_json, log) -> dict:
+def _sample_emcee(*, config, dataset, model, checkpoint_dir, chain_path, run_json, log) -> dict:
     settings, posterior = load_run(config, dataset, model)
     fingerprint = make_fingerprint(posterior, "emcee", settings.emcee.chain_settings())
     log.info(f"emcee on {dataset}/{model}: parameters {', '.join(posterior.param_names)}, "
@@ -73,7 +77,7 @@ def _sample_emcee(config, dataset, model, checkpoint_dir, chain_path, run_json, 
     return info
 
 
-def _sample_dynesty(config, dataset, model, checkpoint_dir, samples_path, evidence_json, log) -> dict:
+def _sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evidence_json, log) -> dict:
     """Nested sampling in this process, ``dynesty.repeats`` times with consecutive seeds.
 
     The first run (the configured seed) keeps the checkpoint directory and

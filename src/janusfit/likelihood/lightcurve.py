@@ -38,25 +38,13 @@ likelihood is the normalised Gaussian marginal.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numba
 import numpy as np
 from scipy.linalg import lapack
 
-LOG10_SCALE = 5.0 / np.log(10.0)
-NUISANCE_PARAMS = ("alpha", "beta")
-NUISANCE_LABELS = {"alpha": r"$\alpha$", "beta": r"$\beta$"}
-DEFAULTS = {
-    "pecz": 0.001,
-    "host_mass_split": 10.0,
-    "log_det_cov": False,
-    "nuisance_priors": {"alpha": [0.0, 0.3], "beta": [1.5, 4.5]},
-}
-# The release's systematic matrices, by config key, with the weight of each as a
-# function of (α, β): C_sys = Σ weight · matrix.
-COVMAT_KEYS = ("v0", "va", "vb", "v0a", "v0b", "vab")
-FAST_SUMS = {"reassoc", "contract"}
+from ..data.lightcurves import COVMAT_KEYS, NUISANCE_PARAMS, LightCurves, options
+from ..models import RedshiftGrid
+from .kernels import FAST_SUMS, LOG10_SCALE
 
 
 def covmat_weights(alpha: float, beta: float) -> np.ndarray:
@@ -67,43 +55,6 @@ def covmat_weights(alpha: float, beta: float) -> np.ndarray:
 def systematic_covariance(covmats: dict[str, np.ndarray], alpha: float, beta: float) -> np.ndarray:
     """C_v0 + α² C_va + β² C_vb + 2α C_v0a − 2β C_v0b − 2αβ C_vab."""
     return sum(w * covmats[key] for w, key in zip(covmat_weights(alpha, beta), COVMAT_KEYS))
-
-
-def options(reading: dict) -> dict:
-    """The likelihood's options of a dataset's config entry, defaults filled in."""
-    out = {key: reading.get(key, default) for key, default in DEFAULTS.items()}
-    out["nuisance_priors"] = {**DEFAULTS["nuisance_priors"], **(reading.get("nuisance_priors") or {})}
-    return out
-
-
-@dataclass(frozen=True, eq=False)
-class LightCurves:
-    """The light-curve columns of a JLA-style table, one entry per supernova.
-
-    ``host_mass`` is log10 M* of the host (the release's ``3rdvar``);
-    ``covmats`` the release's systematic matrices by :data:`COVMAT_KEYS`, or
-    None for statistical errors only.
-    """
-
-    mb: np.ndarray
-    dmb: np.ndarray
-    x1: np.ndarray
-    dx1: np.ndarray
-    color: np.ndarray
-    dcolor: np.ndarray
-    host_mass: np.ndarray
-    cov_m_s: np.ndarray
-    cov_m_c: np.ndarray
-    cov_s_c: np.ndarray
-    covmats: dict[str, np.ndarray] | None = field(default=None)
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        """Every array, by name (for checksums)."""
-        out = {name: getattr(self, name) for name in ("mb", "dmb", "x1", "dx1", "color", "dcolor", "host_mass",
-                                                        "cov_m_s", "cov_m_c", "cov_s_c")}
-        for key, matrix in (self.covmats or {}).items():
-            out[f"covmat_{key}"] = matrix
-        return out
 
 
 class LightCurveLikelihood:
@@ -117,8 +68,6 @@ class LightCurveLikelihood:
     nuisance = NUISANCE_PARAMS
 
     def __init__(self, dataset, pecz: float, host_mass_split: float | None, log_det_cov: bool = False):
-        from .models import RedshiftGrid
-
         lc: LightCurves = dataset.light_curves
         self.dataset = dataset
         self.log_det_cov = bool(log_det_cov)

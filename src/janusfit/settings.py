@@ -1,0 +1,98 @@
+"""The samplers' settings, their defaults, and the rules on them: the one place each is written.
+
+The config (:mod:`janusfit.config`), the runners (:mod:`janusfit.sampling`)
+and the estimators (:mod:`janusfit.resources`) all import from here, and
+``tests/test_settings.py`` checks that the JSON schema's defaults
+(``workflow/schemas/config.schema.yaml``) are these. This module imports
+nothing beyond the standard library, so parsing and checking a workflow's
+config loads neither emcee, dynesty, h5py nor numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The stopping rule is checked every CHECK_EVERY steps by default; the τ sums
+# commit blocks of that many steps, and the runner also cuts segments there.
+CHECK_EVERY = 500
+TAU_MAX_LAG = 2048  # lags of the stopping rule's τ sums: τ up to TAU_MAX_LAG / 5 ≈ 409 steps is resolved
+
+
+def default_walkers(ndim: int) -> int:
+    """emcee's walkers when the config sets none: 32, or four per parameter when there are more than eight."""
+    return max(32, 4 * ndim)
+
+
+def minimum_walkers(ndim: int) -> int:
+    """The fewest walkers emcee's moves work with.
+
+    Its red-blue moves need at least twice as many walkers as parameters (fewer
+    make the initial ensemble degenerate), and the differential-evolution move
+    draws two walkers from the other half of the ensemble, so each half needs
+    two: 2 walkers on a 1-parameter model fail inside emcee.
+    """
+    return max(4, 2 * ndim)
+
+
+def minimum_nlive(ndim: int) -> int:
+    """The fewest live points dynesty works with: more than twice the parameters.
+
+    dynesty itself warns that ``nlive <= 2 * ndim`` is "extremely risky"; with
+    fewer than ndim + 1 points its bounding ellipsoids are degenerate and it
+    fails (2 live points on a 1-parameter model do).
+    """
+    return 2 * ndim + 1
+
+
+@dataclass(frozen=True)
+class EmceeSettings:
+    n_walkers: int
+    max_steps: int
+    seed: int = 42
+    moves: str = "de"
+    checkpoint_steps: int = 1000
+    checkpoint_seconds: float = 300.0
+    check_every: int = CHECK_EVERY
+    n_over_tau: float = 50.0
+    tau_rel_change: float = 0.01
+    stop_on_convergence: bool = True
+    tau_max_lag: int = TAU_MAX_LAG
+    progress_figure: bool = True
+    progress_figure_seconds: float = 60.0
+
+    def chain_settings(self) -> dict:
+        """The settings that change the draws, for the fingerprint.
+
+        ``max_steps``, the checkpoint interval and the stopping rule only decide
+        where the chain is cut or saved, so a run may be extended or saved more
+        often without invalidating its checkpoint.
+        """
+        return {"n_walkers": self.n_walkers, "seed": self.seed, "moves": self.moves}
+
+    def stop_rule(self) -> dict:
+        """The settings of the stopping rule: with ``max_steps``, where the chain ends (not its draws)."""
+        return {"enabled": self.stop_on_convergence, "check_every": self.check_every,
+                "n_over_tau": self.n_over_tau, "tau_rel_change": self.tau_rel_change,
+                "tau_max_lag": self.tau_max_lag}
+
+
+@dataclass(frozen=True)
+class DynestySettings:
+    nlive: int = 500
+    dlogz: float = 0.1
+    method: str = "static"
+    bound: str = "multi"
+    sample: str = "auto"
+    seed: int = 42
+    checkpoint_seconds: float = 60.0
+    maxiter: int | None = None
+    repeats: int = 1
+
+    def chain_settings(self) -> dict:
+        """Settings that change the draws (``dlogz`` only decides where to stop).
+
+        ``repeats`` is not among them: each repeat is its own run, with its own
+        seed and checkpoint.
+        """
+        return {"nlive": self.nlive, "method": self.method, "bound": self.bound,
+                "sample": self.sample, "seed": self.seed}
