@@ -4,7 +4,8 @@
     python benchmarks/run.py --quick    # shorter runs and fewer repetitions, < 3 min
 
 Sections (see each module's docstring for exactly what is timed):
-likelihood (bench_likelihood), checkpoint (bench_checkpoint), end_to_end
+likelihood (bench_likelihood), lightcurve (bench_lightcurve: JLA 740 with α, β
+against Cobaya's sn.jla), checkpoint (bench_checkpoint), end_to_end
 (bench_end_to_end), scale (bench_scale), startup (bench_startup: also each
 rule script, against the baseline), memory (bench_memory: the memory
 estimator against measured peaks), runtime (bench_runtime: the runtime
@@ -31,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 from common import RESULTS, machine, shared_data  # noqa: E402
 
-SECTIONS = ("likelihood", "checkpoint", "end_to_end", "scale", "startup", "memory", "runtime", "workflow")
+SECTIONS = ("likelihood", "lightcurve", "checkpoint", "end_to_end", "scale", "startup", "memory", "runtime",
+            "workflow")
 
 
 def main() -> None:
@@ -101,6 +103,32 @@ def _rows_likelihood(res: dict) -> list:
             f"×{r['speedup_vs_baseline']:,.1f} base, ×{r['speedup_vs_numpy_best']:,.1f} numpy, "
             f"{r['ratio_to_floor']:.2f}× floor ({r['ratio_to_floor_without_model']:.2f}× without the model)",
             target, r["status"]])
+    return out
+
+
+def _rows_lightcurve(res: dict) -> list:
+    out = []
+    for r in res["rows"]:
+        e = r["evals_per_s"]
+        stat = r["case"] == "stat"
+        target = ("≥5× Cobaya" if r["batch"] == 16 and not stat else "≤3× floor" if stat and r["batch"] >= 16 else "—")
+        if target == "≥5× Cobaya":
+            status = "ok" if r["vs_cobaya"] >= 5 else "MISSED"
+        elif target == "≤3× floor":
+            status = "ok" if r["ratio_to_floor"] <= 3 else "MISSED"
+        else:
+            status = "—"
+        floor = (f"; floor {e['floor']:,.0f}/s" if stat else "")
+        ratio = f"×{r['vs_cobaya']:,.1f} Cobaya, ×{r['vs_numpy']:,.1f} numpy" + (
+            f", {r['ratio_to_floor']:.2f}× floor ({r['ratio_to_floor_without_model']:.2f}× without the model)"
+            if stat else "")
+        out.append(["likelihood", f"JLA 740 light curves ({'stat only' if stat else 'with C_η'}) janus batch {r['batch']}",
+                    f"{e['janusfit']:,.0f} evals/s",
+                    f"Cobaya sn.jla {e['cobaya']:,.0f}/s; numpy {e['numpy']:,.0f}/s{floor}", ratio, target, status])
+    sp = res["thread_speedup"]
+    t = res["threads_C_eta_batch16"]
+    out.append(["scale", "JLA 740 with C_η, batch 16, 2 vs 1 BLAS threads", f"{t['2']:,.1f} evals/s",
+                f"1 thread {t['1']:,.1f} evals/s", f"{sp:.2f}×", "≥1.6×", "ok" if sp >= 1.6 else "MISSED"])
     return out
 
 

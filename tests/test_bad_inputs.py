@@ -166,6 +166,13 @@ CONFIG_ERRORS = {
     "dataset_combined_with_itself": (dict(datasets={"twice": {"combine": ["jla", "jla"]}}),
                                      "config key 'datasets.twice.combine[1]': 'jla' is already combine[0]; a dataset "
                                      "combined with itself counts every point twice and shrinks the errors by √2"),
+    "light_curve_nuisance_prior_low_not_below_high": (
+        dict(datasets={"jla740": {"kind": "sn", "format": "jla_lcparams", "path": "data/jla_lcparams.txt",
+                                  "nuisance_priors": {"beta": [3.0, 2.0]}}}, run_datasets=["jla740"]),
+        "config key 'datasets.jla740.nuisance_priors.beta': lower bound 3.0 must be below upper bound 2.0"),
+    "light_curve_option_on_another_format": (
+        dict(datasets={"jla": {**jla_spec(), "pecz": 0.001}}),
+        "config key 'datasets.jla.pecz': applies to format 'jla_lcparams' only, not 'jla_binned'"),
 }
 
 

@@ -15,8 +15,10 @@ import json
 import math
 from dataclasses import dataclass
 
+from .data.loaders import COV_NOT_TAKEN, FORMATS
 from .data.sources import KEYS
 from .errors import ConfigError
+from .data.lightcurves import DEFAULTS as LIGHT_CURVE_OPTIONS
 from .models import MODELS
 from .settings import DynestySettings, EmceeSettings, default_walkers, minimum_nlive, minimum_walkers, resolve_bound
 
@@ -53,7 +55,10 @@ def uses_h0(config: dict, dataset: str) -> bool:
 
 
 def param_names(config: dict, dataset: str, model: str) -> list[str]:
-    return list(MODELS[model].params) + (["H0"] if uses_h0(config, dataset) else [])
+    """The run's sampled parameters, in the posterior's order: the model's, H0, the datasets' nuisance parameters."""
+    nuisance = [p for d in members(config, dataset)
+                for p in getattr(FORMATS.get(config["datasets"][d].get("format")), "nuisance", ())]
+    return list(MODELS[model].params) + (["H0"] if uses_h0(config, dataset) else []) + nuisance
 
 
 @dataclass(frozen=True)
@@ -217,6 +222,14 @@ def _check_dataset(name: str, spec: dict) -> None:
         if spec.get(url_key) and not spec.get(sha_key):
             raise ConfigError(f"datasets.{name}.{sha_key}",
                               f"is required with '{url_key}': a download is pinned by the sha256 of its bytes")
+    fmt = FORMATS.get(spec["format"])
+    if spec.get("cov") and fmt is not None and not fmt.takes_cov:
+        raise ConfigError(f"datasets.{name}.cov", COV_NOT_TAKEN.format(format=spec["format"]))
+    for key in (*LIGHT_CURVE_OPTIONS, "covmats"):
+        if key in spec and not getattr(fmt, "nuisance", ()):
+            raise ConfigError(f"datasets.{name}.{key}", f"applies to format 'jla_lcparams' only, not '{spec['format']}'")
+    for p, (lo, hi) in (spec.get("nuisance_priors") or {}).items():
+        _check_bounds(f"datasets.{name}.nuisance_priors.{p}", lo, hi)
 
 
 def _parameters(n: int) -> str:
@@ -233,6 +246,10 @@ def _check_combine(name: str, parts: list, datasets: dict) -> None:
                               f"'{part}' is already combine[{seen[part]}]; a dataset combined with itself counts "
                               "every point twice and shrinks the errors by √2")
         seen[part] = j
+    sampling = [part for part in parts if getattr(FORMATS.get(datasets[part].get("format")), "nuisance", ())]
+    if len(sampling) > 1:
+        raise ConfigError(f"datasets.{name}.combine", f"'{sampling[0]}' and '{sampling[1]}' both sample "
+                          "alpha and beta; light-curve samples with their own standardisation are fitted separately")
 
 
 def _check_priors(key: str, model: str, priors: dict) -> None:
@@ -242,10 +259,13 @@ def _check_priors(key: str, model: str, priors: dict) -> None:
     for p, bounds in priors.items():
         if p not in allowed:
             raise ConfigError(f"{key}.{p}", f"'{p}' is not a parameter of model '{model}' ({', '.join(sorted(allowed))})")
-        lo, hi = bounds
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            # A flat prior needs a finite box: draws and dynesty's unit-cube
-            # transform would otherwise be infinite or NaN.
-            raise ConfigError(f"{key}.{p}", f"bounds must be finite numbers, got [{lo}, {hi}]")
-        if not lo < hi:
-            raise ConfigError(f"{key}.{p}", f"lower bound {lo} must be below upper bound {hi}")
+        _check_bounds(f"{key}.{p}", *bounds)
+
+
+def _check_bounds(key: str, lo: float, hi: float) -> None:
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        # A flat prior needs a finite box: draws and dynesty's unit-cube
+        # transform would otherwise be infinite or NaN.
+        raise ConfigError(key, f"bounds must be finite numbers, got [{lo}, {hi}]")
+    if not lo < hi:
+        raise ConfigError(key, f"lower bound {lo} must be below upper bound {hi}")

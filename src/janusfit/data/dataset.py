@@ -27,6 +27,9 @@ class Dataset:
     exact numbers it used. ``cov_asymmetry`` is the largest |C_ij − C_ji| of
     the covariance file before it was symmetrised, and ``n_read`` the number
     of rows read before a release's cut (the size of its covariance file).
+    ``light_curves`` holds the SALT2 columns of a light-curve release (then
+    ``values`` are its m_B and ``sigma`` its dm_B), whose likelihood
+    standardises them itself.
     """
 
     name: str
@@ -42,6 +45,7 @@ class Dataset:
     names: np.ndarray | None = None
     cov_asymmetry: float | None = None
     n_read: int | None = None
+    light_curves: object | None = None  # janusfit.data.lightcurves.LightCurves, for format jla_lcparams
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -59,10 +63,11 @@ class Dataset:
 
     @cached_property
     def arrays_sha256(self) -> str:
-        """sha256 of the numbers the likelihood uses (kind, z, values, errors, zhel), as float64."""
+        """sha256 of the numbers the likelihood uses (kind, z, values, errors, zhel, light curves), as float64."""
         digest = hashlib.sha256(self.kind.encode())
+        light_curves = self.light_curves.arrays().items() if self.light_curves is not None else ()
         for label, array in (("z", self.z), ("values", self.values), ("cov", self.cov), ("sigma", self.sigma),
-                             ("zhel", self.zhel)):
+                             ("zhel", self.zhel), *light_curves):
             if array is not None:
                 a = np.ascontiguousarray(array, dtype=np.float64)
                 digest.update(f"{label}{a.shape}".encode())

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ import pandas as pd
 from ..atomic import sha256_file
 from ..errors import ConfigError, DataError
 from .dataset import Dataset
+from .lightcurves import NUISANCE_PARAMS, LightCurves
 from .sources import KEYS, Source, reading_spec, record_of, resolve_path, sources
 from .validate import (
     numeric_column,
@@ -36,6 +37,7 @@ from .validate import (
     require_positive,
     require_redshift_range,
     require_rows,
+    require_symmetric_matrix,
     require_unique_names,
     utf8_text,
 )
@@ -43,6 +45,8 @@ from .validate import (
 VALUE_ROLE = {"sn": "mu", "hz": "H"}
 
 PANTHEON_Z_MIN = 0.01
+COV_NOT_TAKEN = ("format '{format}' builds its covariance from the light-curve columns at each (alpha, beta); "
+                 "'cov' does not apply to it")
 
 PANTHEON_DIAG_WARNING = (
     "uses the diagonal errors m_b_corr_err_DIAG without the STAT+SYS covariance. "
@@ -71,6 +75,7 @@ class Columns:
     zhel: np.ndarray | None = None
     keep: np.ndarray | None = None
     names: np.ndarray | None = None
+    light_curves: LightCurves | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,8 @@ class Format:
     needs_cov: bool = False
     diag_warning: str | None = None
     cov_adds_sigma: bool = False
+    takes_cov: bool = True
+    nuisance: tuple[str, ...] = ()  # parameters its likelihood samples beside the model's
 
 
 def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset:
@@ -109,6 +116,8 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
         raise ConfigError(f"datasets.{name}.path", "is required (or 'url' with 'sha256' to download it)")
     if "cov" not in found and fmt.needs_cov:
         raise ConfigError(f"datasets.{name}.cov", f"format '{fmt_name}' needs its covariance file")
+    if "cov" in found and not fmt.takes_cov:
+        raise ConfigError(f"datasets.{name}.cov", COV_NOT_TAKEN.format(format=fmt_name))
     files = {key: resolve_path(s.file, base_dir) for key, s in found.items()}
     path, cov_path = files["path"], files.get("cov")
 
@@ -123,6 +132,13 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
         warnings.warn(f"dataset '{name}' ({path}) {fmt.diag_warning}", UserWarning, stacklevel=2)
 
     n_read = data.z.size
+    covmat_files = {key.partition(".")[2]: p for key, p in files.items() if key.startswith("covmats.")}
+    if covmat_files:
+        for key in covmat_files:
+            hashes[f"covmats.{key}"] = require_pinned(name, found[f"covmats.{key}"], covmat_files[key])
+        covmats = {key: require_symmetric_matrix(p, read_covariance(p), data.z.size) for key, p in covmat_files.items()}
+        data = replace(data, light_curves=replace(data.light_curves, covmats=covmats))
+
     if data.keep is not None:
         data, cov = _cut(data, cov)
     return Dataset(
@@ -139,6 +155,7 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
         names=data.names,
         cov_asymmetry=asymmetry,
         n_read=n_read,
+        light_curves=data.light_curves,
     )
 
 
@@ -332,6 +349,21 @@ def _read_desy5(path: Path, kind: str, columns: dict, need_sigma: bool) -> Colum
     return extract(path, read_table(path), "zHD", "MU", sigma, zhel="zHEL", names="CID")
 
 
+JLA_COLUMNS = {"x1": "x1", "dx1": "dx1", "color": "color", "dcolor": "dcolor", "host_mass": "3rdvar",
+               "cov_m_s": "cov_m_s", "cov_m_c": "cov_m_c", "cov_s_c": "cov_s_c"}
+
+
+def _read_jla_lcparams(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
+    """jla_lcparams.txt: SALT2 m_B, x1, c with their errors and covariances, and the host mass (``3rdvar``)."""
+    frame = read_table(path)
+    data = extract(path, frame, "zcmb", "mb", "dmb", zhel="zhel", names="name")
+    require_columns(path, frame.columns, list(JLA_COLUMNS.values()))
+    arrays = {role: numeric_column(path, frame, column) for role, column in JLA_COLUMNS.items()}
+    require_finite(path, {JLA_COLUMNS[role]: a for role, a in arrays.items()})
+    light_curves = LightCurves(mb=data.values, dmb=data.sigma, **arrays)
+    return Columns(data.z, data.values, data.sigma, data.zhel, names=data.names, light_curves=light_curves)
+
+
 def _read_hz_table(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
     """Whitespace columns z, H, σ_H with ``#`` comments and no header."""
     require_file(path)
@@ -359,6 +391,7 @@ FORMATS: dict[str, Format] = {
     "jla_binned": Format(_read_jla_binned, kinds=("sn",), needs_cov=True),
     "pantheon_plus": Format(_read_pantheon_plus, kinds=("sn",), diag_warning=PANTHEON_DIAG_WARNING),
     "desy5": Format(_read_desy5, kinds=("sn",), diag_warning=DESY5_DIAG_WARNING, cov_adds_sigma=True),
+    "jla_lcparams": Format(_read_jla_lcparams, kinds=("sn",), takes_cov=False, nuisance=NUISANCE_PARAMS),
     "hz_table": Format(_read_hz_table, kinds=("hz",)),
     "simulated": Format(_read_simulated, kinds=("sn",), needs_cov=True),
 }

@@ -38,7 +38,7 @@ RECORD = "record"  # the pin of a file whose sha256 is recorded at its first ver
 KEYS = {"path": ("url", "sha256"), "cov": ("cov_url", "cov_sha256")}
 # Where a dataset's files are and how they are pinned; every other key of its
 # spec says how the files are read.
-LOCATION_KEYS = tuple(KEYS) + tuple(k for keys in KEYS.values() for k in keys)
+LOCATION_KEYS = tuple(KEYS) + tuple(k for keys in KEYS.values() for k in keys) + ("covmats",)
 
 
 def reading_spec(spec: dict) -> dict:
@@ -86,6 +86,9 @@ def sources(name: str, spec: dict, base_dir=None) -> list[Source]:
                 raise ConfigError(f"datasets.{name}.{sha_key}",
                                   f"is required with '{url_key}': a download is pinned by the sha256 of its bytes")
             out.append(Source(key, cached_path(url, pin), url, pin, downloaded=True))
+    # Light curves' systematic matrices (format jla_lcparams), local files only: key "covmats.<name>".
+    for key, local in sorted((spec.get("covmats") or {}).items()):
+        out.append(Source(f"covmats.{key}", str(local), None, None, downloaded=False))
     return out
 
 

@@ -198,10 +198,7 @@ def require_covariance(path: Path, cov: np.ndarray, n_data: int,
         raise DataError(path, f"covariance is not square: shape {cov.shape}")
     if cov.shape[0] != n_data:
         raise DataError(path, f"covariance is {cov.shape[0]}x{cov.shape[0]} but the data file has {n_data} rows")
-    bad = ~np.isfinite(cov)
-    if bad.any():
-        i, j = np.unravel_index(np.argmax(bad), cov.shape)
-        raise DataError(path, f"covariance element [{i + 1}, {j + 1}] (1-based) is {cov[i, j]}")
+    _require_finite_elements(path, cov, "covariance")
     asymmetry = require_symmetric(path, cov)
     cov = 0.5 * (cov + cov.T)
     if add_variance is not None:
@@ -214,6 +211,26 @@ def require_covariance(path: Path, cov: np.ndarray, n_data: int,
                               f"({SIGMA_MIN:g})²: no measurement is that precise, and its inverse would overflow "
                               "the likelihood")
     return cov, asymmetry
+
+
+def require_symmetric_matrix(path: Path, matrix: np.ndarray, n_data: int) -> np.ndarray:
+    """A finite, symmetric n_data×n_data matrix (not necessarily positive definite), returned symmetrised.
+
+    For the parts of a covariance that are combined before factoring (JLA's
+    systematic matrices, whose cross terms are indefinite).
+    """
+    if matrix.shape != (n_data, n_data):
+        raise DataError(path, f"matrix is {matrix.shape[0]}x{matrix.shape[1]} but the data file has {n_data} rows")
+    _require_finite_elements(path, matrix, "matrix")
+    require_symmetric(path, matrix)
+    return 0.5 * (matrix + matrix.T)
+
+
+def _require_finite_elements(path: Path, matrix: np.ndarray, what: str) -> None:
+    bad = ~np.isfinite(matrix)
+    if bad.any():
+        i, j = np.unravel_index(np.argmax(bad), matrix.shape)
+        raise DataError(path, f"{what} element [{i + 1}, {j + 1}] (1-based) is {matrix[i, j]}")
 
 
 def require_symmetric(path: Path, cov: np.ndarray) -> float:

@@ -17,7 +17,9 @@ from ..data.dataset import Dataset
 from ..errors import LikelihoodError
 from ..models import Model
 from . import kernels
+from ..data.lightcurves import NUISANCE_LABELS
 from .hz import HzLikelihood
+from .lightcurve import LightCurveLikelihood
 from .sn import SNLikelihood
 
 
@@ -35,7 +37,9 @@ class Posterior:
 
     The parameter vector is the model's parameters, followed by ``H0`` when a
     dataset constrains it (H(z) data); supernovae alone do not, since H0 is
-    degenerate with M. ``priors`` maps parameter names to ``(low, high)``
+    degenerate with M. Then come the datasets' nuisance parameters (α and β
+    of light-curve data), with the flat priors their datasets declare.
+    ``priors`` maps parameter names to ``(low, high)``
     overriding the defaults. Instances are picklable: dynesty's checkpoints pickle them with the sampler.
     """
 
@@ -44,12 +48,20 @@ class Posterior:
             raise ValueError("a posterior needs at least one dataset")
         self.model = model
         self.datasets = list(datasets)
-        self.sn = [SNLikelihood(d) for d in datasets if d.kind == "sn"]
+        self.sn = [LightCurveLikelihood.from_dataset(d) if d.light_curves is not None else SNLikelihood(d)
+                   for d in datasets if d.kind == "sn"]
         self.hz = [HzLikelihood(d) for d in datasets if d.kind == "hz"]
         self.uses_H0 = bool(self.hz)
-        self.param_names = tuple(model.params) + (("H0",) if self.uses_H0 else ())
-        self.labels = {**model.labels, "H0": r"$H_0$"}
-        bounds = {**model.default_priors, "H0": H0_PRIOR}
+        nuisance = {}
+        for d, like in zip([d for d in datasets if d.kind == "sn"], self.sn):
+            for name, lohi in (LightCurveLikelihood.nuisance_priors(d) if like.nuisance else {}).items():
+                if name in nuisance:
+                    raise ValueError(f"datasets '{d.name}' and another both sample '{name}'; fit them separately")
+                nuisance[name] = lohi
+        self.param_names = tuple(model.params) + (("H0",) if self.uses_H0 else ()) + tuple(nuisance)
+        self._nuisance_columns = [[self.param_names.index(n) for n in like.nuisance] for like in self.sn]
+        self.labels = {**model.labels, "H0": r"$H_0$", **NUISANCE_LABELS}
+        bounds = {**model.default_priors, "H0": H0_PRIOR, **nuisance}
         for name, lohi in (priors or {}).items():
             if name not in self.param_names:
                 raise KeyError(f"prior on '{name}', which is not a parameter of this run ({', '.join(self.param_names)})")
@@ -98,7 +110,8 @@ class Posterior:
         return out
 
     def _chi2_in_domain(self, theta: np.ndarray, tm: np.ndarray) -> np.ndarray:
-        parts = [like.chi2(self.model, tm) for like in self.sn]
+        parts = [like.chi2(self.model, tm, theta[:, cols]) if cols else like.chi2(self.model, tm)
+                 for like, cols in zip(self.sn, self._nuisance_columns)]
         parts += [like.chi2(self.model, tm, theta[:, -1]) for like in self.hz]
         total = parts[0]
         for part in parts[1:]:

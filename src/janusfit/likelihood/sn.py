@@ -37,8 +37,12 @@ class SNLikelihood:
 
     The terms of the marginalisation are public, for the reduced form and for
     tests that check it: ``u`` = L⁻¹1, ``E`` = uᵀu = ΣC⁻¹, ``log_e`` = ln(E/2π),
-    and ``mu_d``, μ_obs less the model's ln(1 + z_hel) term.
+    and ``mu_d``, μ_obs less the model's ln(1 + z_hel) term. It samples no
+    nuisance parameter (``nuisance``), unlike light-curve data
+    (:class:`~janusfit.likelihood.lightcurve.LightCurveLikelihood`).
     """
+
+    nuisance = ()
 
     def __init__(self, dataset: Dataset):
         self.dataset = dataset

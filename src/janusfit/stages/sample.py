@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..atomic import atomic_write_json
-from ..diagnostics.quadrature import cross_check, exact_evidence
+from ..diagnostics.quadrature import MAX_PARAMS, cross_check, exact_evidence
 from ..resources.memory import check_fits, memory_budget
 from ..resources.monitor import MemoryMonitor
 from ..resources.workflow import memory_estimate
@@ -132,4 +132,7 @@ def _sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evi
     if info["quadrature"] is not None:
         verdict = "agrees" if info["cross_check"]["passed"] else "DISAGREES: " + "; ".join(info["cross_check"]["failures"])
         log.info(f"exact logZ by quadrature {info['quadrature']['logz']:.4f}: dynesty {verdict}")
+    else:
+        log.info(f"exact cross-check skipped: quadrature covers at most {MAX_PARAMS} parameters, this run samples "
+                 f"{posterior.ndim} ({', '.join(posterior.param_names)})")
     return info

@@ -1,0 +1,212 @@
+"""The JLA light-curve likelihood: SALT2 parameters standardised with sampled α and β.
+
+The data are, per supernova i, the peak magnitude m_B, stretch x1 and colour c
+with their errors and covariances, and the host's stellar mass (Betoule et
+al. 2014, A&A 568, A22, the 740 supernovae of JLA). The distance modulus is
+
+    μ_obs,i = m_B,i − (M_B − α x1,i + β c,i),    M_B → M_B + ΔM for log10 M* > split,
+
+so the standardisation coefficients α and β are parameters of the run (the
+nuisance parameters :data:`NUISANCE_PARAMS`), sampled with flat priors
+beside the model's. The two absolute magnitudes (with H0, which they absorb)
+are marginalised analytically with flat priors: with Δ = m_B + α x1 − β c −
+μ_model, X the N × k indicator matrix of the k host-mass groups (k = 1 with
+no split, or when one group is empty) and C the covariance,
+
+    χ² = A − bᵀF⁻¹b + ln det(F/2π),   A = ΔᵀC⁻¹Δ, b = XᵀC⁻¹Δ, F = XᵀC⁻¹X,
+
+which is −2 ln ∫ exp(−χ²(M)/2) dᵏM exactly: Conley et al.'s formula for two
+offsets, as Cobaya's ``sn.jla`` evaluates it (``alpha_beta_logp`` with
+``twoscriptmfit``). The model's magnitude is 5 log10((1 + z_hel)/(1 + z_cmb)
+D_L(z_cmb)) = 5 log10((1 + z_hel) D_M(z_cmb)), D_M in units of c/H0.
+
+C depends on α and β. Its diagonal, the statistical variance of each
+supernova, is
+
+    dm_B² + α² dx1² + β² dc² + 2α C(m,x1) − 2β C(m,c) − 2αβ C(x1,c)
+          + (5/ln 10)² pecz² ((1 + z)/(z (1 + z/2)))²,
+
+the last term being a peculiar velocity ``pecz`` (in units of c; Cobaya's
+default 0.001) at z = z_cmb. The release's systematic matrices, when given,
+add C_v0 + α² C_va + β² C_vb + 2α C_v0a − 2β C_v0b − 2αβ C_vab (the blocks of
+its 3N × 3N C_η seen through A = A₀ + α A₁ − β A₂; see
+:func:`systematic_covariance`), and every (α, β) then needs its own N × N
+Cholesky factor. Whether −½ ln det C(α, β) enters the log-likelihood is
+``log_det_cov``: off by default, as in Cobaya and CosmoMC; on, the
+likelihood is the normalised Gaussian marginal.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from scipy.linalg import lapack
+
+from ..data.lightcurves import COVMAT_KEYS, NUISANCE_PARAMS, LightCurves, options
+from ..models import RedshiftGrid
+from .kernels import FAST_SUMS, LOG10_SCALE
+
+
+def covmat_weights(alpha: float, beta: float) -> np.ndarray:
+    """Weights of (C_v0, C_va, C_vb, C_v0a, C_v0b, C_vab) in C_sys(α, β)."""
+    return np.array([1.0, alpha * alpha, beta * beta, 2.0 * alpha, -2.0 * beta, -2.0 * alpha * beta])
+
+
+def systematic_covariance(covmats: dict[str, np.ndarray], alpha: float, beta: float) -> np.ndarray:
+    """C_v0 + α² C_va + β² C_vb + 2α C_v0a − 2β C_v0b − 2αβ C_vab."""
+    return sum(w * covmats[key] for w, key in zip(covmat_weights(alpha, beta), COVMAT_KEYS))
+
+
+class LightCurveLikelihood:
+    """χ² of light-curve data with α, β given per row and the k ≤ 2 magnitudes marginalised.
+
+    ``chi2(model, theta, nuisance)`` takes the model's parameters and the
+    columns (α, β) of the batch. The norm (the parameter-free part of
+    −2 ln L) is N ln 2π; with ``log_det_cov`` the χ² also carries ln det C(α, β).
+    """
+
+    nuisance = NUISANCE_PARAMS
+
+    def __init__(self, dataset, pecz: float, host_mass_split: float | None, log_det_cov: bool = False):
+        lc: LightCurves = dataset.light_curves
+        self.dataset = dataset
+        self.log_det_cov = bool(log_det_cov)
+        self.z = np.ascontiguousarray(dataset.z, dtype=float)
+        zhel = self.z if dataset.zhel is None else np.asarray(dataset.zhel, dtype=float)
+        self.grid = RedshiftGrid(self.z, graded=False)
+        # m_B less the (1 + z_hel) factor of the model's magnitude; a constant
+        # (absorbed by the magnitudes) is taken out so that A stays O(N), not O(10⁵ N).
+        mb_d = np.asarray(lc.mb, dtype=float) - LOG10_SCALE * np.log1p(zhel)
+        self._mb_d = np.ascontiguousarray(mb_d - np.mean(mb_d - LOG10_SCALE * np.log(self.z)))
+        self._x1 = np.ascontiguousarray(lc.x1, dtype=float)
+        self._color = np.ascontiguousarray(lc.color, dtype=float)
+        z = self.z
+        self.pecz_var = LOG10_SCALE**2 * pecz**2 * ((1.0 + z) / (z * (1.0 + 0.5 * z))) ** 2
+        self._var0 = np.ascontiguousarray(np.asarray(lc.dmb, dtype=float) ** 2 + self.pecz_var)
+        self._var_x1 = np.ascontiguousarray(np.asarray(lc.dx1, dtype=float) ** 2)
+        self._var_c = np.ascontiguousarray(np.asarray(lc.dcolor, dtype=float) ** 2)
+        self._cov = [np.ascontiguousarray(a, dtype=float) for a in (lc.cov_m_s, lc.cov_m_c, lc.cov_s_c)]
+        self.groups = self._host_groups(np.asarray(lc.host_mass, dtype=float), host_mass_split)
+        self.n_groups = int(self.groups.max()) + 1
+        self._x = np.ascontiguousarray(np.eye(self.n_groups)[self.groups])
+        self._covmats = None
+        if lc.covmats is not None:
+            self._covmats = np.stack([np.asarray(lc.covmats[k], dtype=float).ravel() for k in COVMAT_KEYS])
+        self.norm = z.size * np.log(2.0 * np.pi)
+
+    @classmethod
+    def from_dataset(cls, dataset) -> "LightCurveLikelihood":
+        """The likelihood with the options of the dataset's config entry (``dataset.reading``)."""
+        opts = options(dataset.reading)
+        return cls(dataset, pecz=opts["pecz"], host_mass_split=opts["host_mass_split"],
+                   log_det_cov=opts["log_det_cov"])
+
+    @staticmethod
+    def nuisance_priors(dataset) -> dict[str, tuple[float, float]]:
+        """The flat priors of α and β that the dataset's config entry gives (or the defaults)."""
+        return {name: tuple(float(v) for v in lohi) for name, lohi in options(dataset.reading)["nuisance_priors"].items()}
+
+    @staticmethod
+    def _host_groups(host_mass: np.ndarray, split: float | None) -> np.ndarray:
+        """0 for log10 M* ≤ split, 1 above; one group when there is no split or one side is empty (as Cobaya)."""
+        if split is None:
+            return np.zeros(host_mass.size, dtype=np.int64)
+        above = (host_mass > split).astype(np.int64)
+        return above if 0 < above.sum() < above.size else np.zeros(host_mass.size, dtype=np.int64)
+
+    @property
+    def has_systematics(self) -> bool:
+        return self._covmats is not None
+
+    def variance(self, alpha: float, beta: float) -> np.ndarray:
+        """The per-supernova statistical variance at (α, β), the pecz term included."""
+        ms, mc, sc = self._cov
+        return (self._var0 + alpha**2 * self._var_x1 + beta**2 * self._var_c
+                + 2.0 * alpha * ms - 2.0 * beta * mc - 2.0 * alpha * beta * sc)
+
+    def covariance(self, alpha: float, beta: float) -> np.ndarray:
+        """The full N × N covariance at (α, β): the statistical diagonal plus the systematic matrices."""
+        n = self.z.size
+        cov = np.zeros((n, n)) if self._covmats is None else (covmat_weights(alpha, beta) @ self._covmats).reshape(n, n)
+        cov[np.diag_indices(n)] += self.variance(alpha, beta)
+        return cov
+
+    def chi2(self, model, theta: np.ndarray, nuisance: np.ndarray) -> np.ndarray:
+        log_d = np.log(model.transverse_distance(theta, self.grid))
+        alpha = np.ascontiguousarray(nuisance[:, 0])
+        beta = np.ascontiguousarray(nuisance[:, 1])
+        out = np.empty(len(theta))
+        if self._covmats is None:
+            ms, mc, sc = self._cov
+            _chi2_diag(log_d, alpha, beta, self._mb_d, self._x1, self._color, self._var0, self._var_x1,
+                       self._var_c, ms, mc, sc, self.groups, self.n_groups, self.log_det_cov, out)
+            return out
+        for b in range(len(theta)):
+            out[b] = self._chi2_full(log_d[b], alpha[b], beta[b])
+        return out
+
+    def residuals(self, log_d: np.ndarray, alpha: float, beta: float) -> np.ndarray:
+        """Δ = m_B + α x1 − β c − μ_model (up to a constant) for one row of ln D_M."""
+        return self._mb_d + alpha * self._x1 - beta * self._color - LOG10_SCALE * log_d
+
+    def _chi2_full(self, log_d: np.ndarray, alpha: float, beta: float) -> float:
+        """One row through the Cholesky factor of C(α, β)."""
+        chol, info = lapack.dpotrf(self.covariance(alpha, beta), lower=1, overwrite_a=1, clean=0)
+        if info != 0:
+            return np.nan
+        rhs = np.column_stack([self.residuals(log_d, alpha, beta), self._x])
+        y, info = lapack.dtrtrs(chol, rhs, lower=1, overwrite_b=1)
+        if info != 0:
+            return np.nan
+        d, xs = y[:, 0], y[:, 1:]
+        b = xs.T @ d
+        f = xs.T @ xs
+        chi2 = float(d @ d - b @ np.linalg.solve(f, b) + np.linalg.slogdet(f / (2.0 * np.pi))[1])
+        if self.log_det_cov:
+            chi2 += 2.0 * float(np.sum(np.log(np.diag(chol))))
+        return chi2
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
+def _chi2_diag(log_d, alpha, beta, mb_d, x1, color, var0, var_x1, var_c, ms, mc, sc, groups, n_groups,
+               with_log_det, out):
+    """The marginalised χ² for diagonal C(α, β), one pass per row: F is then diagonal.
+
+    A variance ≤ 0 (α, β outside what the light-curve covariances allow) makes the row NaN.
+    """
+    two_pi = 2.0 * np.pi
+    for b in range(log_d.shape[0]):
+        row = log_d[b]
+        a = alpha[b]
+        bt = beta[b]
+        aa = a * a
+        bb = bt * bt
+        ab2 = 2.0 * a * bt
+        a2 = 2.0 * a
+        b2 = 2.0 * bt
+        chi = 0.0
+        s0 = 0.0
+        s1 = 0.0
+        e0 = 0.0
+        e1 = 0.0
+        log_det = 0.0
+        for i in range(row.size):
+            v = var0[i] + aa * var_x1[i] + bb * var_c[i] + a2 * ms[i] - b2 * mc[i] - ab2 * sc[i]
+            w = 1.0 / v
+            d = mb_d[i] + a * x1[i] - bt * color[i] - LOG10_SCALE * row[i]
+            wd = w * d
+            chi += wd * d
+            if groups[i] == 0:
+                s0 += wd
+                e0 += w
+            else:
+                s1 += wd
+                e1 += w
+            if with_log_det:
+                log_det += np.log(v)
+            elif v <= 0.0:
+                log_det = np.nan
+        chi += np.log(e0 / two_pi) - s0 * s0 / e0
+        if n_groups == 2:
+            chi += np.log(e1 / two_pi) - s1 * s1 / e1
+        out[b] = chi + log_det
