@@ -6,12 +6,8 @@ import json
 from pathlib import Path
 
 from ..atomic import atomic_write_bytes
-from ..diagnostics.curves import model_curves, redshift_limits
-from ..plots import hubble_fit_plot
 from ..reporting.overview import landing_html, overview_html
 from ..reporting.provenance import provenance_html
-from ..run import load_run
-from .diagnose import posterior_samples
 
 
 def _read(path) -> dict | list:
@@ -48,6 +44,13 @@ def hubble_figure(*, config: dict, dataset: str, runs: dict, out_png) -> None:
     the band is drawn from emcee's draws after the burn-in, the curve at
     summary.json's best fit.
     """
+    # The model, its likelihood and matplotlib only in the job that draws: the
+    # overview job, which imports this module for its pages, reads JSON only.
+    from ..diagnostics.curves import model_curves, redshift_limits
+    from ..plots import hubble_fit_plot
+    from ..run import load_run
+    from .diagnose import posterior_samples
+
     curves, limits = {}, {}
     for model, files in runs.items():
         _, posterior = load_run(config, dataset, model)
