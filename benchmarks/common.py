@@ -13,6 +13,7 @@ import platform
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from importlib.metadata import version
@@ -146,3 +147,34 @@ def run_python(code: str, env: dict | None = None, timeout: float = 1800) -> str
     if out.returncode != 0:
         raise RuntimeError(f"benchmark subprocess failed ({out.returncode}):\n{out.stderr[-3000:]}")
     return out.stdout
+
+
+# The code an "old vs new" row compares with: janusfit before the start-up
+# work of issue 17 (the integration commit it branched from). ``run.py
+# --baseline REF`` replaces it.
+BASELINE = "4dfda1c"
+
+
+def tree(ref: str | None) -> Path:
+    """The source tree at ``ref`` (None: this working tree), extracted once with ``git archive`` under /tmp.
+
+    An archive rather than a git worktree: it leaves the repository's
+    metadata untouched. Python runs a tree's code with its ``src`` first on
+    PYTHONPATH, ahead of the installed janusfit.
+    """
+    if ref is None:
+        return REPO
+    sha = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--verify", f"{ref}^{{commit}}"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    dest = Path(tempfile.gettempdir()) / f"janusfit-bench-{sha[:12]}"
+    if not dest.is_dir():
+        part = Path(tempfile.mkdtemp(prefix=f"{dest.name}.", suffix=".part"))
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", sha], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(part)], input=archive, check=True)
+        part.rename(dest)
+    return dest
+
+
+def tree_env(root: Path) -> dict:
+    """The environment that runs ``root``'s janusfit: its src first on PYTHONPATH."""
+    return {**os.environ, "PYTHONPATH": str(root / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}

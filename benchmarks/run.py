@@ -5,9 +5,12 @@
 
 Sections (see each module's docstring for exactly what is timed):
 likelihood (bench_likelihood), checkpoint (bench_checkpoint), end_to_end
-(bench_end_to_end), scale (bench_scale), startup (bench_startup), memory
-(bench_memory: the memory estimator against measured peaks), runtime
-(bench_runtime: the runtime estimator against measured wall times).
+(bench_end_to_end), scale (bench_scale), startup (bench_startup: also each
+rule script, against the baseline), memory (bench_memory: the memory
+estimator against measured peaks), runtime (bench_runtime: the runtime
+estimator against measured wall times), workflow (bench_workflow: whole
+Snakemake runs, against the baseline). ``--baseline REF`` is the git commit
+the start-up and workflow rows compare with (default ``common.BASELINE``).
 ``--sections`` runs a subset. The JSON goes to
 benchmarks/results/<host>-<date>[-<sections>][-quick].json (the sections
 named only for a subset); the table is printed in
@@ -25,16 +28,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import common  # noqa: E402
 from common import RESULTS, machine, shared_data  # noqa: E402
 
-SECTIONS = ("likelihood", "checkpoint", "end_to_end", "scale", "startup", "memory", "runtime")
+SECTIONS = ("likelihood", "checkpoint", "end_to_end", "scale", "startup", "memory", "runtime", "workflow")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs, fewer repetitions (< 3 min)")
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
+    parser.add_argument("--baseline", default=common.BASELINE,
+                        help=f"git commit the start-up and workflow rows compare with (default {common.BASELINE})")
     args = parser.parse_args()
+    common.BASELINE = args.baseline
     sections = [s for s in args.sections.split(",") if s]
     unknown = set(sections) - set(SECTIONS)
     if unknown:
@@ -45,6 +52,10 @@ def main() -> None:
     print(f"janusfit benchmarks ({'quick' if args.quick else 'full'}) on {info['cpu']}, {info['cores']} cores, "
           f"Python {info['python']}, numpy {info['numpy']}, astropy {info['astropy']}, numba {info['numba']}")
     results = {"machine": info, "quick": args.quick, "started": datetime.datetime.now().isoformat(timespec="seconds")}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    # A subset says which sections it holds, so it never overwrites a full run of the same day.
+    subset = "" if set(sections) == set(SECTIONS) else "-" + "+".join(sections)
+    path = RESULTS / f"{info['host']}-{datetime.date.today().isoformat()}{subset}{'-quick' if args.quick else ''}.json"
     t_all = time.perf_counter()
     for name in sections:
         module = __import__(f"bench_{name}")
@@ -52,14 +63,12 @@ def main() -> None:
         t0 = time.perf_counter()
         results[name] = module.run(args.quick, log=lambda msg: print(msg, flush=True))
         results[name]["elapsed_s"] = time.perf_counter() - t0
+        # Saved after every section, so a failure in a later one keeps what was measured.
+        path.write_text(json.dumps(results, indent=1, default=float) + "\n")
     results["elapsed_s"] = time.perf_counter() - t_all
 
     table = render(results)
     print("\n" + table)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    # A subset says which sections it holds, so it never overwrites a full run of the same day.
-    subset = "" if set(sections) == set(SECTIONS) else "-" + "+".join(sections)
-    path = RESULTS / f"{info['host']}-{datetime.date.today().isoformat()}{subset}{'-quick' if args.quick else ''}.json"
     path.write_text(json.dumps(results, indent=1, default=float) + "\n")
     print(f"\nwrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path} "
           f"({results['elapsed_s'] / 60:.1f} min)")
@@ -162,7 +171,27 @@ def _rows_startup(res: dict) -> list:
     return [["start-up", "process start → first Pantheon+ ΛCDM call, warm numba cache",
              f"{res['warm_median_s']:.2f} s", f"stages (s): {stages}", "—", "≤2 s", res["status"]],
             ["start-up", "the same, cold (empty) numba cache", f"{res['cold']['total_s']:.2f} s", "compiles every kernel",
-             "—", "—", "—"]]
+             "—", "—", "—"]] + (_rows_rules(res["rules"]) if "rules" in res else [])
+
+
+def _rows_rules(res: dict) -> list:
+    out = []
+    for r in res["rows"]:
+        new, old = r["new"], r["old"]
+        out.append(["start-up", f"process start → stage function, scripts/{r['script']}, warm",
+                    f"{new['total_s']:.2f} s (Snakemake preamble {new['preamble_s']:.2f}, janusfit "
+                    f"{new['janusfit_s']:.2f})",
+                    f"{res['baseline']}: {old['total_s']:.2f} s (janusfit {old['janusfit_s']:.2f})",
+                    f"×{r['ratio']:.1f} faster", "≤1.0 s", r["status"]])
+    return out
+
+
+def _rows_workflow(res: dict) -> list:
+    cases = {"union3": "Union3 ΛCDM, emcee: inspect_data, preflight, emcee, convergence (snakemake --cores 2)",
+             "quick_start": "quick start: default config, every job and the report (snakemake --cores 2)"}
+    return [["workflow", case, f"{res[name]['new']:.1f} s", f"{res['baseline']}: {res[name]['old']:.1f} s",
+             f"×{res[name]['ratio']:.2f} faster", f"≤{res[name]['target_s']:g} s", res[name]["status"]]
+            for name, case in cases.items()]
 
 
 def _rows_memory(res: dict) -> list:

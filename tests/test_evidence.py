@@ -14,6 +14,7 @@ import math
 import h5py
 import numpy as np
 import pytest
+import yaml
 from scipy.integrate import quad
 from scipy.special import erf
 from snakemake.utils import validate
@@ -28,6 +29,7 @@ from janusfit.sampling.domain import domain_settings
 from janusfit.sampling.dynesty_runner import DynestySettings, run_dynesty
 from janusfit.sampling.fingerprint import make_fingerprint
 from janusfit.sampling.session import CheckpointSession
+from janusfit.settings import resolve_bound
 
 QUIET = lambda message: None  # noqa: E731
 # ln Z (janusfit's normalisation), posterior mean and sd with the default priors.
@@ -154,22 +156,59 @@ def test_cross_check_flags_a_disagreement(public):
     assert len(check["failures"]) == 1 and check["failures"][0].startswith("dynesty ln Z 39.607 ± 0.1 is 5.0 combined")
 
 
-@pytest.mark.parametrize("model", ["janus", "lcdm"])
+def logz_pulls(tmp_path, posterior, bound: str, seeds: int = 20) -> np.ndarray:
+    """|ln Z − exact| / reported σ of ``seeds`` runs with small nlive."""
+    exact = exact_evidence(posterior)["logz"]
+    pulls = []
+    for seed in range(seeds):
+        result, _ = dynesty_run(tmp_path / bound, posterior, DynestySettings(nlive=100, seed=seed, bound=bound))
+        pulls.append((result.logz - exact) / result.logz_err)
+    return np.abs(pulls)
+
+
+@pytest.mark.parametrize("model", ["janus", "lcdm", "wcdm"])
 def test_logz_error_covers_the_exact_value_over_20_seeds(tmp_path, public, model):
-    """Small nlive, 20 seeds: |ln Z − exact| < 2 reported σ in ≥ 85 % of runs, and the pulls' rms is near 1.
+    """Small nlive, 20 seeds, the bound the default config uses: |ln Z − exact| < 2 σ in ≥ 85 %, pulls' rms near 1.
 
     With the running error the static loop leaves (before dynesty's end-of-run
     recomputation) JANUS's pulls had an rms of 1.50 (17 of 20 within 2σ).
+    The default ``bound: auto`` is one ellipsoid for these one- and
+    two-parameter runs (wCDM: Ωm and w, a curved posterior).
     """
     posterior = posterior_of(public, "jla", model)
-    exact = exact_evidence(posterior)["logz"]
-    pulls = []
-    for seed in range(20):
-        result, _ = dynesty_run(tmp_path, posterior, DynestySettings(nlive=100, seed=seed))
-        pulls.append((result.logz - exact) / result.logz_err)
-    pulls = np.abs(pulls)
+    bound = resolve_bound("auto", posterior.ndim)
+    assert bound == "single"
+    pulls = logz_pulls(tmp_path, posterior, bound)
     assert np.mean(pulls < 2.0) >= 0.85
     assert np.sqrt(np.mean(pulls**2)) <= 1.3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["janus", "lcdm", "wcdm"])
+def test_logz_error_covers_the_exact_value_with_several_ellipsoids(tmp_path, public, model):
+    """The same check with ``bound: multi``, the default before ``auto`` and still chosen above two parameters."""
+    pulls = logz_pulls(tmp_path, posterior_of(public, "jla", model), "multi")
+    assert np.mean(pulls < 2.0) >= 0.85
+    assert np.sqrt(np.mean(pulls**2)) <= 1.3
+
+
+def test_auto_bound_is_one_ellipsoid_up_to_two_parameters_and_reruns_dynesty(repo):
+    """``auto`` resolves per run, into the dynesty rule's params and the fingerprint's settings."""
+    from janusfit.config import rule_params, run_settings
+
+    config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    config["datasets"]["cc"] = {"kind": "hz", "format": "hz_table", "path": "cc.txt"}
+    config["run_datasets"] = ["simulated", "cc"]
+    config["models"] = ["lcdm", "wcdm"]
+    validate(config, str(repo / "workflow/schemas/config.schema.yaml"))
+    bounds = {(d, m): json.loads(rule_params(config, d, m)["dynesty"])["bound"]
+              for d in ("simulated", "cc") for m in ("lcdm", "wcdm")}
+    # H(z) data add H0: ΛCDM 2 parameters there, wCDM 3.
+    assert bounds == {("simulated", "lcdm"): "single", ("simulated", "wcdm"): "single",
+                      ("cc", "lcdm"): "single", ("cc", "wcdm"): "multi"}
+    assert run_settings(config, "simulated", "lcdm").dynesty.chain_settings()["bound"] == "single"
+    config["dynesty"]["bound"] = "multi"
+    assert json.loads(rule_params(config, "simulated", "lcdm")["dynesty"])["bound"] == "multi"
 
 
 def test_janus_is_nested_sampled_inside_its_domain_only(tmp_path, public):

@@ -195,7 +195,8 @@ def test_only_the_samplers_and_their_preflight_ran_on_the_cluster(default_runs):
     assert sorted(j["rule"] for j in jobs) == ["dynesty"] * 2 + ["emcee"] * 2 + ["preflight"] * 2
     assert all(j["JobState"] == "COMPLETED" for j in jobs), [(j["rule"], j["JobState"]) for j in jobs]
     # The rest ran where Snakemake ran.
-    for rule in ("simulate_data", "inspect_data", "convergence", "corner", "summary", "compare", "overview"):
+    for rule in ("simulate_data", "inspect_data", "convergence", "corner", "summary", "export", "export_table", "compare",
+                 "overview"):
         assert list((default_runs["slurm"] / "results/logs").glob(f"{rule}*")), rule
         assert not (default_runs["slurm"] / "results/logs/slurm" / f"rule_{rule}").exists(), rule
 

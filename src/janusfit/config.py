@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from .data.sources import KEYS
 from .errors import ConfigError
 from .models import MODELS
-from .settings import DynestySettings, EmceeSettings, default_walkers, minimum_nlive, minimum_walkers
+from .settings import DynestySettings, EmceeSettings, default_walkers, minimum_nlive, minimum_walkers, resolve_bound
 
 OVERRIDABLE = ("priors", "emcee", "dynesty", "convergence", "on_change")
 
@@ -82,7 +82,7 @@ def run_settings(config: dict, dataset: str, model: str) -> RunSettings:
         progress_figure=bool(e["progress"]["figure"]), progress_figure_seconds=float(e["progress"]["seconds"]),
     )
     dynesty_settings = DynestySettings(
-        nlive=int(d["nlive"]), dlogz=float(d["dlogz"]), method=d["method"], bound=d["bound"],
+        nlive=int(d["nlive"]), dlogz=float(d["dlogz"]), method=d["method"], bound=resolve_bound(d["bound"], n_params),
         sample=d["sample"], seed=int(d["seed"]), checkpoint_seconds=float(d["checkpoint_seconds"]),
         repeats=int(d["repeats"]),
     )

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import corner
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from .atomic import atomic_path
+from .imports import import_corner
 
 EMCEE_COLOUR = "C0"
 DYNESTY_COLOUR = "C3"
@@ -76,7 +76,7 @@ def trace_plot(chain, names, labels, path, burn_in=None, log_prob=None) -> None:
 
 def _range(samples, weights) -> np.ndarray:
     """Per-parameter (low, high) holding all but 0.1% of each tail of the posterior."""
-    return np.array([corner.quantile(x, [0.001, 0.999], weights=weights) for x in samples.T])
+    return np.array([import_corner().quantile(x, [0.001, 0.999], weights=weights) for x in samples.T])
 
 
 def _mark_truths(axes: np.ndarray, truths) -> None:
@@ -119,6 +119,7 @@ def corner_plot(emcee_samples, dynesty_samples, dynesty_weights, names, labels, 
     fig = Figure(figsize=(2.2 * ndim + 1.0, 2.2 * ndim + 1.0))
     axes = np.array(fig.subplots(ndim, ndim, squeeze=False))
     peaks = np.zeros(ndim)
+    corner = import_corner()
     for _, x, w, colour in sets:
         corner.corner(
             x,

@@ -1,6 +1,9 @@
 # Exports for other tools: GetDist chains and an ArviZ file per run, a LaTeX
 # table per dataset (janusfit.export; `janusfit export` writes the same files).
 
+# Light: run where Snakemake runs, also under a cluster executor.
+localrules: export, export_table
+
 
 rule export:
     input:

@@ -25,12 +25,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import emcee
 import numpy as np
-from scipy.special import ndtri
-from scipy.stats import rankdata
 
 from ..errors import ConfigError
+from ..imports import import_emcee
 
 DEFAULT_THRESHOLDS = {
     "min_n_over_tau": 50.0,
@@ -54,7 +52,7 @@ def autocorr_time(chain: np.ndarray) -> np.ndarray:
     ``tol=0`` makes emcee return its estimate however short the chain is: how
     many τ the chain spans is judged by :func:`diagnose`, not here.
     """
-    return emcee.autocorr.integrated_time(np.asarray(chain, dtype=float), tol=0, quiet=True)
+    return import_emcee().autocorr.integrated_time(np.asarray(chain, dtype=float), tol=0, quiet=True)
 
 
 def group_walkers(values: np.ndarray, n_groups: int = 4) -> list[np.ndarray]:
@@ -99,9 +97,25 @@ def rank_normalise(chains: list[np.ndarray]) -> list[np.ndarray]:
     Ties get their average rank; the offsets are Blom's (1958), which make the
     smallest and largest draws map to symmetric z.
     """
+    from scipy.special import ndtri  # 0.5–2 s: only the convergence job ranks, not every job reading this package
+
     flat = _pooled(chains)
-    ranks = rankdata(flat, method="average")
+    ranks = average_ranks(flat)
     return _like(ndtri((ranks - 0.375) / (flat.size + 0.25)), chains)
+
+
+def average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of ``x``, ties given their average: ``scipy.stats.rankdata(x, method="average")``.
+
+    Written out because importing ``scipy.stats`` costs every convergence job 1–2 s.
+    """
+    order = np.argsort(x, kind="stable")
+    ordered = x[order]
+    first = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    counts = np.diff(np.r_[first, x.size])
+    ranks = np.empty(x.size)
+    ranks[order] = np.repeat(first + (counts + 1) / 2.0, counts)
+    return ranks
 
 
 def _rhat(chains: list[np.ndarray]) -> float:

@@ -25,8 +25,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.integrate import cubature
-from scipy.optimize import minimize
 
 MAX_PARAMS = 2
 GRID = {1: 4001, 2: 201}  # scan nodes per parameter
@@ -47,6 +45,8 @@ def exact_evidence(posterior, bounds=None) -> dict | None:
     """
     if posterior.ndim > MAX_PARAMS:
         return None
+    from scipy.integrate import cubature  # only where quadrature runs: ~0.3 s of start-up
+
     prior = np.array(posterior.bounds if bounds is None else bounds, dtype=float)
     box, log_fraction = posterior.inside_domain(prior)
     if not math.isfinite(log_fraction):
@@ -107,6 +107,8 @@ def _core_region(log_likelihood, box):
     peak's integrand scale: an upper bound on the neglected integral when the
     scan saw every part of the likelihood above that level.
     """
+    from scipy.optimize import minimize
+
     n = len(box)
     axes = [np.linspace(lo, hi, GRID[n]) for lo, hi in box]
     mesh = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, n)

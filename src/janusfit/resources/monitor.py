@@ -19,8 +19,6 @@ import threading
 import time
 
 import psutil
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from ..atomic import atomic_path, atomic_write_json
 from .memory import MB, machine_memory_mb
@@ -116,6 +114,10 @@ class MemoryMonitor:
             "interval_s": self.interval_s * self._stride,
             "series": [[round(t, 2), round(mb, 1)] for t, mb in series],
         })
+        # matplotlib (0.3–0.5 s) is imported when the job ends, not before it starts sampling.
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
         fig = Figure(figsize=(8, 4.5), dpi=120)
         ax = fig.add_subplot()
         ax.plot([t for t, _ in series], [mb for _, mb in series], color="C0", label=f"RSS (peak {self.peak_mb:.0f} MB)")

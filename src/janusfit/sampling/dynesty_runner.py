@@ -26,6 +26,7 @@ fraction of the prior is added to ln Z.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tempfile
@@ -33,11 +34,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import dynesty
 import h5py
 import numpy as np
-from dynesty.dynamicsampler import DynamicSampler
-from dynesty.utils import compute_integrals, save_sampler
 
 from ..atomic import atomic_path, no_space_left
 from ..errors import ConfigError
@@ -110,6 +108,8 @@ class GenerationStore:
         # lands between here and the unlink below.
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.dir)
         os.close(fd)
+        from dynesty.utils import save_sampler
+
         try:
             with no_space_left(path):
                 save_sampler(sampler, tmp)
@@ -122,22 +122,39 @@ class GenerationStore:
             old.with_name(old.name + ".sha256").unlink(missing_ok=True)
 
 
-class _StoredDynamicSampler(DynamicSampler):
-    """dynesty's dynamic sampler whose checkpoints go to a GenerationStore."""
+@functools.cache
+def _stored_dynamic_sampler() -> type:
+    """dynesty's dynamic sampler whose checkpoints go to a GenerationStore.
 
-    store: GenerationStore | None = None
-    progress: DynestyProgress | None = None
+    Defined on first use, so that only the jobs that run dynesty import it
+    (0.3–1 s), not every job that imports this module.
+    """
+    from dynesty.dynamicsampler import DynamicSampler
 
-    def save(self, fname):
-        self.store.save(self)
-        self.progress.checkpoint(self)
+    class _StoredDynamicSampler(DynamicSampler):
+        store: GenerationStore | None = None
+        progress: DynestyProgress | None = None
 
-    def __getstate__(self):
-        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()
-        state = dict(state)
-        state.pop("store", None)
-        state.pop("progress", None)
-        return state
+        def save(self, fname):
+            self.store.save(self)
+            self.progress.checkpoint(self)
+
+        def __getstate__(self):
+            state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()
+            state = dict(state)
+            state.pop("store", None)
+            state.pop("progress", None)
+            return state
+
+    # Checkpoints pickle the class by this name; unpickling finds it through __getattr__ below.
+    _StoredDynamicSampler.__qualname__ = "_StoredDynamicSampler"
+    return _StoredDynamicSampler
+
+
+def __getattr__(name: str):
+    if name == "_StoredDynamicSampler":
+        return _stored_dynamic_sampler()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run_dynesty(posterior, settings: DynestySettings, session: CheckpointSession,
@@ -153,6 +170,9 @@ def run_dynesty(posterior, settings: DynestySettings, session: CheckpointSession
         raise ConfigError("dynesty.nlive", f"{settings.nlive} live points for {posterior.ndim} parameters; "
                           f"dynesty needs at least {minimum_nlive(posterior.ndim)}")
     require_domain_overlap(posterior)
+    import dynesty
+    from dynesty.utils import compute_integrals
+
     store = GenerationStore(session.dir / "generations", log=log, guard=session.verify_lease)
     progress = DynestyProgress(session.dir, settings, warn=log if warn is None else warn)
     t_start = time.monotonic()
@@ -176,7 +196,7 @@ def run_dynesty(posterior, settings: DynestySettings, session: CheckpointSession
                 loglike, prior_transform, posterior.ndim,
                 bound=settings.bound, sample=settings.sample,
                 rstate=np.random.default_rng(settings.seed))
-            sampler.__class__ = _StoredDynamicSampler
+            sampler.__class__ = _stored_dynamic_sampler()
         sampler.store, sampler.progress = store, progress
         sampler.run_nested(nlive_init=settings.nlive, dlogz_init=settings.dlogz, print_progress=False,
                            checkpoint_file=str(store.dir / "unused"), checkpoint_every=settings.checkpoint_seconds,

@@ -27,8 +27,11 @@ def write_emcee_hdf5(pieces, n: int, path, n_walkers: int, ndim: int, random_sta
     in all. The file is readable by ``emcee.backends.HDFBackend(path,
     read_only=True)``. Returns the accepted proposals per walker.
     """
-    import emcee
     import h5py
+
+    from ..imports import import_emcee
+
+    emcee = import_emcee()
 
     # Row-aligned chunks of ~256 KiB, in a cache holding several: each segment
     # then fills whole chunks and finishes the one the last segment began.

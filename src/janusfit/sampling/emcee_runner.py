@@ -34,10 +34,10 @@ import itertools
 import time
 from dataclasses import asdict, dataclass
 
-import emcee
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError
+from ..imports import import_emcee
 from ..settings import EmceeSettings, minimum_walkers
 from .autocorr import AutocorrTime
 from .domain import require_domain_overlap
@@ -45,6 +45,8 @@ from .emcee_hdf5 import write_emcee_hdf5
 from .progress import EmceeProgress
 from .segments import SegmentChain, encode_segment
 from .session import CheckpointSession
+
+emcee = import_emcee()
 
 
 @dataclass

@@ -7,7 +7,6 @@ from ..config import members
 from ..data import download, load_dataset
 from ..data.overlap import check_members
 from ..data.simulate import write_simulated
-from ..plots import hubble_diagram_plot
 
 
 def simulate(*, spec: dict, out_csv, out_cov, out_truth, log) -> None:
@@ -27,6 +26,8 @@ def inspect(*, config: dict, dataset: str, out_json, out_png, log) -> dict:
     Members that hold the same data are refused; supernovae shared by two
     members are named in a warning.
     """
+    from ..plots import hubble_diagram_plot  # matplotlib only in the job that draws
+
     loaded = [load_dataset(name, config["datasets"][name]) for name in members(config, dataset)]
     for warning in check_members(dataset, loaded):
         log.warning(warning)

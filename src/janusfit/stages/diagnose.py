@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import emcee
 import h5py
 import numpy as np
-from scipy.optimize import minimize
 
 from .. import __version__
 from ..atomic import atomic_write_json
@@ -16,7 +14,7 @@ from ..diagnostics import diagnose
 from ..diagnostics.bounds import describe, edge_bound
 from ..diagnostics.quadrature import cross_check, exact_evidence, prior_sensitivity
 from ..errors import JanusfitError
-from ..plots import corner_plot, trace_plot
+from ..imports import import_emcee
 from ..run import load_run
 from ..sampling.emcee_hdf5 import chain_problem
 
@@ -30,11 +28,13 @@ def read_chain(path):
     if problem:
         raise JanusfitError(f"the final chain '{path}' cannot be read ({problem}). Rerun Snakemake: the damaged "
                             "file is set aside and the emcee job rebuilds it from its checkpoint segments")
-    backend = emcee.backends.HDFBackend(str(path), read_only=True)
+    backend = import_emcee().backends.HDFBackend(str(path), read_only=True)
     return backend.get_chain(), backend.get_log_prob(), backend.accepted
 
 
 def convergence(*, config, dataset, model, chain_h5, out_json, trace_png, log) -> dict:
+    from ..plots import trace_plot  # matplotlib only in the jobs that draw
+
     settings, posterior = load_run(config, dataset, model)
     chain, log_prob, accepted = read_chain(chain_h5)
     conv = settings.convergence
@@ -71,6 +71,8 @@ def read_dynesty(samples_h5):
 
 
 def corner(*, config, dataset, model, chain_h5, convergence_json, samples_h5, out_png, truth_json=None) -> None:
+    from ..plots import corner_plot
+
     _, posterior = load_run(config, dataset, model)
     emcee_samples = posterior_samples(chain_h5, convergence_json) if chain_h5 else None
     dyn, weights = read_dynesty(samples_h5) if samples_h5 else (None, None)
@@ -83,6 +85,8 @@ def corner(*, config, dataset, model, chain_h5, convergence_json, samples_h5, ou
 
 def best_fit(posterior, start: np.ndarray) -> tuple[np.ndarray, float]:
     """Minimum χ², polished from the best sampled point (bounded Nelder–Mead)."""
+    from scipy.optimize import minimize  # only the summary job fits
+
     def objective(theta):
         if not posterior.in_prior(theta[None, :])[0]:
             return np.inf

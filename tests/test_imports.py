@@ -1,0 +1,86 @@
+"""Each rule script imports only what its job uses, before its stage function starts.
+
+Every Snakemake job is a fresh interpreter, so a module imported at the top
+of a rule script is paid by every job of that rule (ArviZ alone is 1.5–2 s).
+Each script's imports are run in a fresh interpreter, exactly as the job runs
+them, and the modules it must not have loaded by then are looked for in
+``sys.modules``: a budget in modules, not seconds, so the verdict does not
+depend on the machine's load.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from janusfit.diagnostics.convergence import average_ranks
+from janusfit.imports import import_corner, import_emcee, without
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+# Loaded by no rule script before its stage function runs: plots and their
+# libraries are imported by the functions that draw, quadrature and fitting
+# by the functions that integrate and fit.
+NEVER = {"arviz", "xarray", "corner", "matplotlib", "scipy.stats", "scipy.integrate", "scipy.optimize"}
+# dynesty (0.3–1 s) only in its sampling job. emcee, imported without
+# scipy.stats, costs ~0.03 s and is reached by every job through the config.
+ONLY_IN = {"dynesty": {"sample_dynesty.py"}}
+# The comparison and overview read JSON and write tables: no scipy, numba or samplers.
+TABLES = {"compare.py", "overview.py"}
+NOT_IN_TABLES = {"scipy", "numba", "h5py", "emcee"}
+
+
+def loaded_by(script: Path) -> set[str]:
+    """The modules in ``sys.modules`` after running the script's top-level imports in a fresh interpreter."""
+    tree = ast.parse(script.read_text())
+    imports = ast.unparse([node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))])
+    code = f"{imports}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in SCRIPTS.glob("*.py")))
+def test_rule_script_imports_only_what_its_job_uses(script):
+    modules = loaded_by(SCRIPTS / script)
+    forbidden = NEVER | {name for name, scripts in ONLY_IN.items() if script not in scripts}
+    if script in TABLES:
+        forbidden |= NOT_IN_TABLES
+    assert not sorted(modules & forbidden), f"scripts/{script} imports {sorted(modules & forbidden)} before its work"
+
+
+def test_without_hides_a_module_only_inside_the_block():
+    name = "janusfit_no_such_module_test"
+    sys.modules.pop(name, None)
+    with without(name):
+        with pytest.raises(ImportError):
+            __import__(name)
+    assert name not in sys.modules
+
+
+def test_emcee_and_corner_are_whole_but_for_the_features_janusfit_never_uses():
+    code = ("import sys\nfrom janusfit.imports import import_corner, import_emcee\n"
+            "emcee, corner = import_emcee(), import_corner()\n"
+            "assert 'scipy.stats' not in sys.modules and 'arviz' not in sys.modules\n"
+            "emcee.EnsembleSampler(4, 1, lambda x: -0.5 * float(x @ x)).run_mcmc([[0.1], [0.2], [0.3], [0.4]], 5)\n"
+            "import scipy.stats\nprint(scipy.stats.norm.cdf(0.0), corner.quantile([1.0, 2.0, 3.0], [0.5])[0])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0.5", "2.0"]
+    assert import_emcee().__name__ == "emcee" and import_corner().__name__ == "corner"
+
+
+def test_average_ranks_are_scipys_with_ties():
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(7)
+    x = np.round(rng.normal(size=5000), 1)  # many ties
+    assert len(np.unique(x)) < 100
+    np.testing.assert_array_equal(average_ranks(x), rankdata(x, method="average"))
+    y = rng.normal(size=1000)
+    np.testing.assert_array_equal(average_ranks(y), rankdata(y))
