@@ -29,9 +29,8 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
 import common
+import numpy as np
 from common import REPO, tree, tree_env
 
 CHILD = """

@@ -29,10 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import common
 import numpy as np
 import yaml
-
-import common
 from common import shared_data, tree, tree_env
 
 UNION3_TARGET_S = 10.0

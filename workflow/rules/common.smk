@@ -166,7 +166,8 @@ def report_command(workflow):
     """The command that writes the report (<results_dir>/report.html) for this same workflow and config."""
     configfiles = " ".join(f"'{f}'" for f in workflow.overwrite_configfiles)
     log = results("logs/report.log")
-    # The Python running this Snakemake: a bare 'snakemake' may be another installation without janusfit.
+    # The interpreter running this Snakemake, not whichever `snakemake` is first on PATH: that one may
+    # not see janusfit (a venv without its own snakemake script falls through to another Python).
     return (f"'{sys.executable}' -m snakemake --snakefile '{workflow.main_snakefile}' --directory '{os.getcwd()}' "
             + (f"--configfile {configfiles} " if configfiles else "")
             + f"--report '{results('report.html')}' --quiet all > '{log}' 2>&1 "
