@@ -27,6 +27,6 @@ onsuccess:
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
-    default_target: True

@@ -49,8 +49,9 @@ class Gaussian:
         self.param_names = tuple(f"x{i}" for i in range(ndim))
         self.labels = {name: f"$x_{i}$" for i, name in enumerate(self.param_names)}
         self.bounds = np.tile([-10.0, 10.0], (ndim, 1))
-        self.model = SimpleNamespace(name="gaussian", params=self.param_names,
-                                     in_domain=lambda theta, z_max: np.ones(len(theta), dtype=bool))
+        self.model = SimpleNamespace(
+            name="gaussian", params=self.param_names, in_domain=lambda theta, z_max: np.ones(len(theta), dtype=bool)
+        )
         self.datasets = []
         self.z_max = 0.0
 
@@ -63,15 +64,21 @@ class Gaussian:
         return -0.5 * np.einsum("ij,ij->i", theta, theta)
 
 
-def run_janusfit(post, n_steps: int, workdir: Path, n_walkers: int = 32, check_every: int = 500,
-                 figure_seconds: float = 60.0) -> float:
+def run_janusfit(
+    post, n_steps: int, workdir: Path, n_walkers: int = 32, check_every: int = 500, figure_seconds: float = 60.0
+) -> float:
     """Wall seconds of a checkpointed run_emcee of ``n_steps`` (stopping rule evaluated, never obeyed)."""
     from janusfit.sampling.emcee_runner import EmceeSettings, run_emcee
     from janusfit.sampling.fingerprint import make_fingerprint
     from janusfit.sampling.session import CheckpointSession
 
-    settings = EmceeSettings(n_walkers=n_walkers, max_steps=n_steps, stop_on_convergence=False,
-                             check_every=check_every, progress_figure_seconds=figure_seconds)
+    settings = EmceeSettings(
+        n_walkers=n_walkers,
+        max_steps=n_steps,
+        stop_on_convergence=False,
+        check_every=check_every,
+        progress_figure_seconds=figure_seconds,
+    )
     fingerprint = make_fingerprint(post, "emcee", settings.chain_settings())
     t0 = time.perf_counter()
     with CheckpointSession(workdir / "checkpoint", fingerprint, log=_quiet) as session:
@@ -91,8 +98,9 @@ def run_plain(post, n_steps: int, workdir: Path, hdf: bool, n_walkers: int = 32)
         backend = emcee.backends.HDFBackend(str(workdir / "emcee.h5"))
         backend.reset(n_walkers, post.ndim)
     t0 = time.perf_counter()
-    sampler = emcee.EnsembleSampler(n_walkers, post.ndim, post, vectorize=True,
-                                    moves=emcee.moves.DEMove(), backend=backend)
+    sampler = emcee.EnsembleSampler(
+        n_walkers, post.ndim, post, vectorize=True, moves=emcee.moves.DEMove(), backend=backend
+    )
     sampler.random_state = np.random.RandomState(42).get_state()
     sampler.run_mcmc(_start(post, n_walkers), n_steps, progress=False)
     return time.perf_counter() - t0
@@ -123,7 +131,7 @@ def run(quick: bool, log=print) -> dict:
         names = list(variants)
         samples = {k: [] for k in names}
         for rep in range(reps):
-            for key in names[rep % len(names):] + names[: rep % len(names)]:
+            for key in names[rep % len(names) :] + names[: rep % len(names)]:
                 steps, fn = variants[key]
                 with tempfile.TemporaryDirectory(prefix="janusfit-bench-") as tmp:
                     samples[key].append(steps / fn(Path(tmp)))
@@ -137,11 +145,16 @@ def run(quick: bool, log=print) -> dict:
         row["figure_s_per_drawing"] = per_drawing
         row["figure_overhead_at_60s"] = per_drawing / 60.0
         if name == "gaussian_5d":
-            row["status"] = {k: "ok" if ratio[k] >= 0.9 else "MISSED <0.9x in-memory"
-                             for k in ("janusfit_checkpointing", "janusfit_defaults")}
+            row["status"] = {
+                k: "ok" if ratio[k] >= 0.9 else "MISSED <0.9x in-memory"
+                for k in ("janusfit_checkpointing", "janusfit_defaults")
+            }
         rows.append(row)
-        log(f"  {name:12s} steps/s: " + "  ".join(f"{k} {rate[k]:.0f} ({ratio[k]:.2f}x)" for k in names)
+        log(
+            f"  {name:12s} steps/s: "
+            + "  ".join(f"{k} {rate[k]:.0f} ({ratio[k]:.2f}x)" for k in names)
             + (f"  {row['status']}" if "status" in row else "")
             + f"  progress figure: {per_drawing:.3f} s per drawing, {100 * row['figure_overhead_at_60s']:.2f} % "
-            "of a run at one drawing a minute")
+            "of a run at one drawing a minute"
+        )
     return {"rows": rows}

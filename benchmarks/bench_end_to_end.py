@@ -73,8 +73,11 @@ class CountingPosterior(Posterior):
 def _diagnostics(chain_path, names) -> dict:
     backend = emcee.backends.HDFBackend(str(chain_path), read_only=True)
     report = diagnose(backend.get_chain(), backend.get_log_prob(), backend.accepted, names)
-    return {"passed": report["passed"], "failures": report["failures"],
-            "tau": [report["parameters"][n]["tau"] for n in names]}
+    return {
+        "passed": report["passed"],
+        "failures": report["failures"],
+        "tau": [report["parameters"][n]["tau"] for n in names],
+    }
 
 
 def _janusfit(ds, model_name: str, tmp: Path) -> dict:
@@ -91,9 +94,14 @@ def _janusfit(ds, model_name: str, tmp: Path) -> dict:
     t0 = time.perf_counter()
     with CheckpointSession(tmp / "emcee", fp, log=_quiet) as session:
         res = run_emcee(post, settings, session, tmp / "chain.h5", log=_quiet)
-    out["emcee"] = {"wall_s": time.perf_counter() - t0, "calls": post.calls, "likelihood_s": post.seconds,
-                    "steps": res.n_steps, "converged": res.converged,
-                    **_diagnostics(tmp / "chain.h5", post.param_names)}
+    out["emcee"] = {
+        "wall_s": time.perf_counter() - t0,
+        "calls": post.calls,
+        "likelihood_s": post.seconds,
+        "steps": res.n_steps,
+        "converged": res.converged,
+        **_diagnostics(tmp / "chain.h5", post.param_names),
+    }
 
     post = CountingPosterior(get_model(model_name), [ds])
     dset = DynestySettings()
@@ -101,8 +109,13 @@ def _janusfit(ds, model_name: str, tmp: Path) -> dict:
     t0 = time.perf_counter()
     with CheckpointSession(tmp / "dynesty", fp, log=_quiet) as session:
         dres, _ = run_dynesty(post, dset, session, log=_quiet)
-    out["dynesty"] = {"wall_s": time.perf_counter() - t0, "calls": post.calls, "likelihood_s": post.seconds,
-                      "logz": dres.logz, "logz_err": dres.logz_err}
+    out["dynesty"] = {
+        "wall_s": time.perf_counter() - t0,
+        "calls": post.calls,
+        "likelihood_s": post.seconds,
+        "logz": dres.logz,
+        "logz_err": dres.logz_err,
+    }
     return out
 
 
@@ -114,13 +127,27 @@ def _plain(python: str, ds, model_name: str, sampler: str, cap_s: float, tmp: Pa
     post = Posterior(get_model(model_name), [ds])
     work = Path(tempfile.mkdtemp(prefix=f"plain-{sampler}-", dir=tmp))
     cov = ds.cov if ds.has_full_cov else np.diag(ds.sigma**2)
-    job = {"z": ds.z, "zhel": ds.z if ds.zhel is None else ds.zhel, "values": ds.values, "cov": cov,
-           "model": model_name, "bounds": post.bounds, "sampler": sampler, "cap_s": cap_s,
-           "p0": initial_positions(post, N_WALKERS, np.random.default_rng(42)), "workdir": str(work)}
+    job = {
+        "z": ds.z,
+        "zhel": ds.z if ds.zhel is None else ds.zhel,
+        "values": ds.values,
+        "cov": cov,
+        "model": model_name,
+        "bounds": post.bounds,
+        "sampler": sampler,
+        "cap_s": cap_s,
+        "p0": initial_positions(post, N_WALKERS, np.random.default_rng(42)),
+        "workdir": str(work),
+    }
     np.savez(work / "job.npz", **job)
     script = REPO / "benchmarks" / "plain_script.py"
-    out = subprocess.run([python, str(script), str(work / "job.npz"), str(work / "out.json")],
-                         capture_output=True, text=True, cwd=REPO, timeout=3600)
+    out = subprocess.run(
+        [python, str(script), str(work / "job.npz"), str(work / "out.json")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=3600,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"plain script failed under {python}:\n{out.stderr[-3000:]}")
     res = json.loads((work / "out.json").read_text())
@@ -140,18 +167,25 @@ def run_pair(ds_name: str, model_name: str, cap_s: float, log=print) -> dict:
         tmp = Path(tmp)
         ours = _janusfit(ds, model_name, tmp)
         for sampler in ("emcee", "dynesty"):
-            plain = {name: _plain(py, ds, model_name, sampler, cap_s * (10 if name == "astropy61" else 1), tmp)
-                     for name, py in pythons.items()}
+            plain = {
+                name: _plain(py, ds, model_name, sampler, cap_s * (10 if name == "astropy61" else 1), tmp)
+                for name, py in pythons.items()
+            }
             fastest = min(plain, key=lambda k: plain[k]["wall_s"])
             ratio = plain[fastest]["wall_s"] / ours[sampler]["wall_s"]
             row = {"janusfit": ours[sampler], "plain": plain, "fastest_plain": fastest, "speedup": ratio}
             row["status"] = _status(row, model_name, sampler)
             out[sampler] = row
-            log(f"  {ds_name:10s} {model_name:5s} {sampler:7s} janusfit {ours[sampler]['wall_s']:6.1f} s "
-                f"{ours[sampler]['calls']:7d} calls | " + " | ".join(
+            log(
+                f"  {ds_name:10s} {model_name:5s} {sampler:7s} janusfit {ours[sampler]['wall_s']:6.1f} s "
+                f"{ours[sampler]['calls']:7d} calls | "
+                + " | ".join(
                     f"plain (astropy {p['astropy']}) {p['wall_s']:7.1f} s{' projected' if p['projected'] else ''} "
-                    f"{p['calls']:7d} calls" for p in plain.values())
-                + f" | x{ratio:.1f} vs the faster  {row['status']}")
+                    f"{p['calls']:7d} calls"
+                    for p in plain.values()
+                )
+                + f" | x{ratio:.1f} vs the faster  {row['status']}"
+            )
     return out
 
 
@@ -173,8 +207,12 @@ def ensure_astropy61(log=print) -> None:
     env_dir = ASTROPY61.parent.parent
     log(f"  building {env_dir} with pip: {' '.join(ASTROPY61_PACKAGES)}")
     venv.create(env_dir, with_pip=True, clear=True)
-    out = subprocess.run([str(ASTROPY61), "-m", "pip", "install", "--quiet", *ASTROPY61_PACKAGES],
-                         capture_output=True, text=True, timeout=1800)
+    out = subprocess.run(
+        [str(ASTROPY61), "-m", "pip", "install", "--quiet", *ASTROPY61_PACKAGES],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     if out.returncode != 0:
         ASTROPY61.unlink(missing_ok=True)  # a half-built environment is rebuilt next time
         log(f"  could not build {env_dir} (pip exit {out.returncode}): {out.stderr.strip()[-500:]}")
@@ -183,8 +221,12 @@ def ensure_astropy61(log=print) -> None:
 def astropy61_version() -> str | None:
     if not ASTROPY61.exists():
         return None
-    out = subprocess.run([str(ASTROPY61), "-c", "import astropy; print(astropy.__version__)"],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [str(ASTROPY61), "-c", "import astropy; print(astropy.__version__)"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return out.stdout.strip() or None
 
 
@@ -199,6 +241,8 @@ def run(quick: bool, log=print) -> dict:
     cap = 8.0 if quick else 20.0
     ensure_astropy61(log)
     found = astropy61_version()
-    log(f"  plain scripts: astropy {version('astropy')} (this interpreter)"
-        + (f", astropy {found} ({ASTROPY61})" if found else ", no astropy 6.1 environment at " + str(ASTROPY61)))
+    log(
+        f"  plain scripts: astropy {version('astropy')} (this interpreter)"
+        + (f", astropy {found} ({ASTROPY61})" if found else ", no astropy 6.1 environment at " + str(ASTROPY61))
+    )
     return {"cap_s": cap, "astropy61": found, "rows": [run_pair(d, m, cap, log) for d, m in pairs]}

@@ -33,9 +33,8 @@ from pathlib import Path
 
 import numba
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
-
 from common import alternate, run_python, shared_data
+from scipy.linalg import cho_factor, cho_solve
 
 BATCHES = (1, 16, 32)
 N_ETA_RANK = 40
@@ -44,8 +43,9 @@ N_ETA_RANK = 40
 def _dataset():
     from janusfit.data import load_dataset
 
-    return load_dataset("jla740", {"kind": "sn", "format": "jla_lcparams",
-                                   "path": str(shared_data() / "jla" / "jla_lcparams.txt")})
+    return load_dataset(
+        "jla740", {"kind": "sn", "format": "jla_lcparams", "path": str(shared_data() / "jla" / "jla_lcparams.txt")}
+    )
 
 
 def synthetic_covmats(n: int, seed: int = 20261201) -> dict:
@@ -58,8 +58,14 @@ def synthetic_covmats(n: int, seed: int = 20261201) -> dict:
     def sym(a):
         return np.ascontiguousarray(0.5 * (a + a.T))
 
-    return {"v0": sym(block[0, 0]), "va": sym(block[1, 1]), "vb": sym(block[2, 2]), "v0a": sym(block[0, 1]),
-            "v0b": sym(block[0, 2]), "vab": sym(block[1, 2])}
+    return {
+        "v0": sym(block[0, 0]),
+        "va": sym(block[1, 1]),
+        "vb": sym(block[2, 2]),
+        "v0a": sym(block[0, 1]),
+        "v0b": sym(block[0, 2]),
+        "vab": sym(block[1, 2]),
+    }
 
 
 def thetas(n: int, seed: int = 2) -> np.ndarray:
@@ -68,8 +74,14 @@ def thetas(n: int, seed: int = 2) -> np.ndarray:
 
 
 # Cobaya's names of the release's matrices
-COBAYA_NAMES = {"v0": "mag", "va": "stretch", "vb": "colour", "v0a": "mag_stretch", "v0b": "mag_colour",
-                "vab": "stretch_colour"}
+COBAYA_NAMES = {
+    "v0": "mag",
+    "va": "stretch",
+    "vb": "colour",
+    "v0a": "mag_stretch",
+    "v0b": "mag_colour",
+    "vab": "stretch_colour",
+}
 
 
 def cobaya_jla(root: Path, covmats: dict | None):
@@ -83,8 +95,14 @@ def cobaya_jla(root: Path, covmats: dict | None):
     if not (jla / "jla_lcparams.txt").exists():
         (jla / "jla_lcparams.txt").symlink_to(shared_data() / "jla" / "jla_lcparams.txt")
     n = 740
-    lines = ["name = JLA", "data_file = JLA/jla_lcparams.txt", "pecz = 0.001", "intrinsicdisp = 0",
-             "twoscriptmfit = T", "scriptmcut = 10.0"]
+    lines = [
+        "name = JLA",
+        "data_file = JLA/jla_lcparams.txt",
+        "pecz = 0.001",
+        "intrinsicdisp = 0",
+        "twoscriptmfit = T",
+        "scriptmcut = 10.0",
+    ]
     # Statistical errors only: an all-zero matrix switches on Cobaya's (α, β)-dependent variance.
     matrices = covmats or {"va": np.zeros((n, n))}
     for key, matrix in matrices.items():
@@ -93,11 +111,19 @@ def cobaya_jla(root: Path, covmats: dict | None):
         path.write_text(f"{n}\n" + "\n".join(f"{v:.17g}" for v in matrix.ravel()) + "\n")
         lines += [f"has_{name}_covmat = T", f"{name}_covmat_file = JLA/{name}.dat"]
     (jla / "jla.dataset").write_text("\n".join(lines) + "\n")
-    model = cobaya_model({
-        "theory": {"janusfit.cobaya_theory.Janus": None}, "likelihood": {"sn.jla": None},
-        "params": {"q0": {"prior": {"min": -0.5, "max": 0.0}}, "H0": 70.0,
-                   "alpha_jla": {"prior": {"min": 0.0, "max": 1.0}}, "beta_jla": {"prior": {"min": 0.0, "max": 5.0}}},
-        "packages_path": str(root)})
+    model = cobaya_model(
+        {
+            "theory": {"janusfit.cobaya_theory.Janus": None},
+            "likelihood": {"sn.jla": None},
+            "params": {
+                "q0": {"prior": {"min": -0.5, "max": 0.0}},
+                "H0": 70.0,
+                "alpha_jla": {"prior": {"min": 0.0, "max": 1.0}},
+                "beta_jla": {"prior": {"min": 0.0, "max": 5.0}},
+            },
+            "packages_path": str(root),
+        }
+    )
     return model.likelihood["sn.jla"]
 
 
@@ -125,8 +151,15 @@ class PlainNumpy:
         d_l = 2.0 * self.z * (1.0 + s + self.z) / (1.0 + s) ** 2
         lc = self.lc
         delta = lc.mb + a * lc.x1 - b * lc.color - 5.0 * np.log10((1.0 + self.zhel) / (1.0 + self.z) * d_l)
-        var = (lc.dmb**2 + self.pecz_var + a * a * lc.dx1**2 + b * b * lc.dcolor**2 + 2 * a * lc.cov_m_s
-               - 2 * b * lc.cov_m_c - 2 * a * b * lc.cov_s_c)
+        var = (
+            lc.dmb**2
+            + self.pecz_var
+            + a * a * lc.dx1**2
+            + b * b * lc.dcolor**2
+            + 2 * a * lc.cov_m_s
+            - 2 * b * lc.cov_m_c
+            - 2 * a * b * lc.cov_s_c
+        )
         if self.covmats is None:
             w = 1.0 / var
             big = self.x[:, 1] > 0
@@ -210,8 +243,10 @@ def run(quick: bool, log=print) -> dict:
                 theirs = [cobaya.alpha_beta_logp(lum[k], probe[k, 1], probe[k, 2]) for k in range(len(probe))]
                 ours = post(probe)
                 plains = [plain(t) for t in probe]
-                check = {"cobaya": _max_diff_of_differences(theirs, ours),
-                         "numpy": _max_diff_of_differences(plains, ours)}
+                check = {
+                    "cobaya": _max_diff_of_differences(theirs, ours),
+                    "numpy": _max_diff_of_differences(plains, ours),
+                }
                 mu = np.ascontiguousarray(lumdists(dataset, th) - 25.0)
                 out = np.empty(batch)
                 groups = like.groups
@@ -235,30 +270,49 @@ def run(quick: bool, log=print) -> dict:
                 }
                 if mats is None:
                     var0 = like._var0
-                    candidates["floor"] = lambda: _floor(mu, lc.mb, lc.x1, lc.color, var0, like._var_x1,
-                                                         like._var_c, lc.cov_m_s, lc.cov_m_c, lc.cov_s_c, groups,
-                                                         th, out)
-                t = alternate(candidates, reps=reps if mats is None else max(2, reps - 2),
-                              block_s=block)
+                    candidates["floor"] = lambda: _floor(
+                        mu,
+                        lc.mb,
+                        lc.x1,
+                        lc.color,
+                        var0,
+                        like._var_x1,
+                        like._var_c,
+                        lc.cov_m_s,
+                        lc.cov_m_c,
+                        lc.cov_s_c,
+                        groups,
+                        th,
+                        out,
+                    )
+                t = alternate(candidates, reps=reps if mats is None else max(2, reps - 2), block_s=block)
                 per_eval = {k: v / (batch if k in ("janusfit", "model", "floor") else 1) for k, v in t.items()}
-                row = {"case": case, "batch": batch, "n": dataset.n, "check_max_dlnL": check,
-                       "evals_per_s": {k: 1.0 / v for k, v in per_eval.items()},
-                       "vs_cobaya": per_eval["cobaya"] / per_eval["janusfit"],
-                       "vs_numpy": per_eval["numpy"] / per_eval["janusfit"]}
+                row = {
+                    "case": case,
+                    "batch": batch,
+                    "n": dataset.n,
+                    "check_max_dlnL": check,
+                    "evals_per_s": {k: 1.0 / v for k, v in per_eval.items()},
+                    "vs_cobaya": per_eval["cobaya"] / per_eval["janusfit"],
+                    "vs_numpy": per_eval["numpy"] / per_eval["janusfit"],
+                }
                 if "floor" in per_eval:
                     row["ratio_to_floor"] = per_eval["janusfit"] / per_eval["floor"]
                     row["ratio_to_floor_without_model"] = (per_eval["janusfit"] - per_eval["model"]) / per_eval["floor"]
                 rows.append(row)
-                log(f"{case} batch {batch}: janusfit {row['evals_per_s']['janusfit']:,.0f}/s, "
+                log(
+                    f"{case} batch {batch}: janusfit {row['evals_per_s']['janusfit']:,.0f}/s, "
                     f"×{row['vs_cobaya']:.1f} Cobaya, ×{row['vs_numpy']:.1f} numpy"
                     + (f", {row['ratio_to_floor']:.2f}× floor" if "ratio_to_floor" in row else "")
-                    + f" (max |Δ ln L differences| {check})")
+                    + f" (max |Δ ln L differences| {check})"
+                )
     threads = {}
     bench = str(Path(__file__).resolve().parent)
     for n in (1, 2):
         env = {"OPENBLAS_NUM_THREADS": str(n), "OMP_NUM_THREADS": str(n), "MKL_NUM_THREADS": str(n)}
-        out = json.loads(run_python(THREADS_CODE.format(bench=bench, reps=reps, block=block), env=env)
-                         .strip().splitlines()[-1])
+        out = json.loads(
+            run_python(THREADS_CODE.format(bench=bench, reps=reps, block=block), env=env).strip().splitlines()[-1]
+        )
         threads[str(n)] = 16.0 / out["janusfit"]
     speedup = threads["2"] / threads["1"]
     log(f"C_eta batch 16, BLAS threads: 1 → {threads['1']:,.1f}/s, 2 → {threads['2']:,.1f}/s (×{speedup:.2f})")

@@ -129,12 +129,19 @@ def numpy_best(plain: Plain, model: str, rows: np.ndarray) -> dict:
     if ds.kind == "hz":
         if model == "lcdm":
             zp3 = (1 + z) ** 3
-            return {"closed form": lambda: [np.sum(((ds.values - h0 * np.sqrt(om * zp3 + 1 - om)) / ds.sigma) ** 2)
-                                            for om, h0 in rows]}
-        return {"closed form": lambda: [np.sum(((ds.values - h0 * (1 + z) * np.sqrt(1 + 2 * q * z)) / ds.sigma) ** 2)
-                                        for q, h0 in rows]}
+            return {
+                "closed form": lambda: [
+                    np.sum(((ds.values - h0 * np.sqrt(om * zp3 + 1 - om)) / ds.sigma) ** 2) for om, h0 in rows
+                ]
+            }
+        return {
+            "closed form": lambda: [
+                np.sum(((ds.values - h0 * (1 + z) * np.sqrt(1 + 2 * q * z)) / ds.sigma) ** 2) for q, h0 in rows
+            ]
+        }
     solve = plain.solve_precomputed()
     if model == "janus":
+
         def closed(q):
             s = np.sqrt(1 + 2 * q * z)
             return 5 * np.log10(2 * z * (1 + s + z) / ((1 + s) ** 2 * (1 + z))) + plain.log_hel
@@ -156,8 +163,10 @@ def numpy_best(plain: Plain, model: str, rows: np.ndarray) -> dict:
         d = (zp1 * hyp2f1(1 / 3, 0.5, 4 / 3, -s * zp1**3) - hyp2f1(1 / 3, 0.5, 4 / 3, -s)) / np.sqrt(1 - om)
         return 5 * np.log10(d) + plain.log_hel
 
-    return {"GL16": lambda: [plain.chi2(ds.values - gl16(om), solve) for (om,) in rows],
-            "hyp2f1": lambda: [plain.chi2(ds.values - hyp(om), solve) for (om,) in rows]}
+    return {
+        "GL16": lambda: [plain.chi2(ds.values - gl16(om), solve) for (om,) in rows],
+        "hyp2f1": lambda: [plain.chi2(ds.values - hyp(om), solve) for (om,) in rows],
+    }
 
 
 # ---------------------------------------------------------------- floors
@@ -216,10 +225,12 @@ def floors(ds, batch: int) -> dict:
     resid = rng.normal(size=(batch, ds.n))
     work, cols = resid.copy(), np.ascontiguousarray(resid.T)
     work_cols = np.empty_like(cols)
-    return {"solve_triangular": lambda: solve_triangular(chol, resid.T, lower=True, check_finite=False),
-            "dtrtrs": lambda: lapack.dtrtrs(chol_f, resid.T, lower=1),
-            "compiled": lambda: _forward(chol_t, resid, work),
-            "compiled, batch inner": lambda: _forward_batch(chol_t, cols, work_cols)}
+    return {
+        "solve_triangular": lambda: solve_triangular(chol, resid.T, lower=True, check_finite=False),
+        "dtrtrs": lambda: lapack.dtrtrs(chol_f, resid.T, lower=1),
+        "compiled": lambda: _forward(chol_t, resid, work),
+        "compiled, batch inner": lambda: _forward_batch(chol_t, cols, work_cols),
+    }
 
 
 # ---------------------------------------------------------------- the section
@@ -251,8 +262,11 @@ def run(quick: bool, log=print) -> dict:
             accuracy = _check(post, plain, model_name, base_rows)
             for batch in BATCHES:
                 theta = np.ascontiguousarray(all_rows[:batch])
-                cands = {"janusfit": lambda theta=theta: post(theta), "janusfit:model": model_alone(post, theta),
-                         "baseline": baseline(plain, model_name, base_rows)}
+                cands = {
+                    "janusfit": lambda theta=theta: post(theta),
+                    "janusfit:model": model_alone(post, theta),
+                    "baseline": baseline(plain, model_name, base_rows),
+                }
                 best = numpy_best(plain, model_name, base_rows)
                 cands.update({f"numpy:{k}": v for k, v in best.items()})
                 floor = floors(ds, batch)
@@ -265,22 +279,32 @@ def run(quick: bool, log=print) -> dict:
                 per_eval["numpy_best"] = t[f"numpy:{best_name}"] / len(base_rows)
                 floor_name = min(floor, key=lambda k: t[f"floor:{k}"])
                 row = {
-                    "dataset": ds_name, "n": ds.n, "full_cov": ds.has_full_cov, "model": model_name,
-                    "batch": batch, "evals_per_s": 1.0 / per_eval["janusfit"],
+                    "dataset": ds_name,
+                    "n": ds.n,
+                    "full_cov": ds.has_full_cov,
+                    "model": model_name,
+                    "batch": batch,
+                    "evals_per_s": 1.0 / per_eval["janusfit"],
                     "speedup_vs_baseline": per_eval["baseline"] / per_eval["janusfit"],
                     "speedup_vs_numpy_best": per_eval["numpy_best"] / per_eval["janusfit"],
-                    "numpy_best": best_name, "floor_s": t[f"floor:{floor_name}"], "floor": floor_name,
-                    "janusfit_s_per_call": t["janusfit"], "ratio_to_floor": t["janusfit"] / t[f"floor:{floor_name}"],
+                    "numpy_best": best_name,
+                    "floor_s": t[f"floor:{floor_name}"],
+                    "floor": floor_name,
+                    "janusfit_s_per_call": t["janusfit"],
+                    "ratio_to_floor": t["janusfit"] / t[f"floor:{floor_name}"],
                     "model_s_per_call": t["janusfit:model"],
                     "ratio_to_floor_without_model": (t["janusfit"] - t["janusfit:model"]) / t[f"floor:{floor_name}"],
-                    "baseline_evals_per_s": 1.0 / per_eval["baseline"], "max_abs_dchi2_vs_baseline": accuracy,
+                    "baseline_evals_per_s": 1.0 / per_eval["baseline"],
+                    "max_abs_dchi2_vs_baseline": accuracy,
                     "medians_s_per_call": t,
                 }
                 row["status"] = _status(row)
                 rows_out.append(row)
-                log(f"  {ds_name:20s} {model_name:5s} batch {batch:4d}: {row['evals_per_s']:12.0f} evals/s  "
+                log(
+                    f"  {ds_name:20s} {model_name:5s} batch {batch:4d}: {row['evals_per_s']:12.0f} evals/s  "
                     f"x{row['speedup_vs_baseline']:8.1f} baseline  x{row['speedup_vs_numpy_best']:7.1f} numpy  "
-                    f"{row['ratio_to_floor']:6.2f}x floor  {row['status']}")
+                    f"{row['ratio_to_floor']:6.2f}x floor  {row['status']}"
+                )
     return {"rows": rows_out, "reps": reps, "block_s": block, "astropy": version("astropy")}
 
 

@@ -64,9 +64,14 @@ def _config(csv: Path, cov: Path, sampler: str, size: int, n_steps: int | None) 
 
     config = {
         "datasets": {"sim": {"kind": "sn", "format": "simulated", "path": str(csv), "cov": str(cov)}},
-        "models": ["lcdm"], "samplers": [sampler],
-        "emcee": {"n_walkers": size, "max_steps": n_steps or 1000, "checkpoint": {"seconds": 3600},
-                  "stop": {"enabled": False}},
+        "models": ["lcdm"],
+        "samplers": [sampler],
+        "emcee": {
+            "n_walkers": size,
+            "max_steps": n_steps or 1000,
+            "checkpoint": {"seconds": 3600},
+            "stop": {"enabled": False},
+        },
         "dynesty": {"nlive": size, "dlogz": 0.1, "checkpoint_seconds": 60},
     }
     validate(config, str(REPO / "workflow/schemas/config.schema.yaml"))
@@ -83,8 +88,13 @@ def _simulated(tmp: Path, sampler: str, size: int, n_steps: int | None, n_data: 
     if not csv.exists():
         data.mkdir()
         write_simulated(csv, cov, data / "hubble.truth.json", n_sn=n_data, seed=20240601 + n_data)
-        inspect(config=_config(csv, cov, sampler, size, n_steps), dataset="sim", out_json=data / "data.json",
-                out_png=data / "data.png", log=logging.getLogger("janusfit-bench"))
+        inspect(
+            config=_config(csv, cov, sampler, size, n_steps),
+            dataset="sim",
+            out_json=data / "data.json",
+            out_png=data / "data.png",
+            log=logging.getLogger("janusfit-bench"),
+        )
     return data, _config(csv, cov, sampler, size, n_steps)
 
 
@@ -94,15 +104,25 @@ def _case(sampler: str, size: int, n_steps: int | None, n_data: int, tmp: Path) 
     data, config = _simulated(tmp, sampler, size, n_steps, n_data)
     estimate = memory_estimate(config, "sim", "lcdm", sampler, data / "data.json")
     run = tmp / f"{sampler}-{size}-{n_steps}-{n_data}"
-    outputs = ({"chain_path": str(run / "chain.h5"), "run_json": str(run / "run.json")} if sampler == "emcee"
-               else {"samples_path": str(run / "samples.h5"), "evidence_json": str(run / "evidence.json")})
-    args = {"config": config, "sampler": sampler, "checkpoint": str(run / "checkpoint"), "outputs": outputs,
-            "data_json": str(data / "data.json"), "memory_json": str(run / "memory.json"),
-            "memory_png": str(run / "memory.png")}
+    outputs = (
+        {"chain_path": str(run / "chain.h5"), "run_json": str(run / "run.json")}
+        if sampler == "emcee"
+        else {"samples_path": str(run / "samples.h5"), "evidence_json": str(run / "evidence.json")}
+    )
+    args = {
+        "config": config,
+        "sampler": sampler,
+        "checkpoint": str(run / "checkpoint"),
+        "outputs": outputs,
+        "data_json": str(data / "data.json"),
+        "memory_json": str(run / "memory.json"),
+        "memory_png": str(run / "memory.png"),
+    }
     env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(args)], capture_output=True, text=True, env=env,
-                         cwd=tmp, timeout=1800)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps(args)], capture_output=True, text=True, env=env, cwd=tmp, timeout=1800
+    )
     wall = time.perf_counter() - t0
     if out.returncode != 0:
         raise RuntimeError(f"{sampler} case failed ({out.returncode}):\n{out.stderr[-3000:]}")
@@ -114,8 +134,13 @@ def _case(sampler: str, size: int, n_steps: int | None, n_data: int, tmp: Path) 
     else:
         case = f"dynesty nlive {size} ({result['n_iter']:,} iterations), N = {n_data}"
     return {
-        "case": case + " full cov", "sampler": sampler, "n_data": n_data, "predicted_mb": predicted,
-        "measured_mb": measured, "ratio": predicted / measured, "holds": measured <= predicted <= 2 * measured,
+        "case": case + " full cov",
+        "sampler": sampler,
+        "n_data": n_data,
+        "predicted_mb": predicted,
+        "measured_mb": measured,
+        "ratio": predicted / measured,
+        "holds": measured <= predicted <= 2 * measured,
         "wall_s": wall,
         "monitor_peak_mb": json.loads((run / "memory.json").read_text())["peak_rss_mb"],
         "components_mb": {k: round(v, 1) for k, v in estimate.components.items()},
@@ -128,7 +153,8 @@ def run(quick: bool, log=print) -> dict:
         for sampler, size, n_steps, n_data in QUICK_CASES if quick else CASES:
             r = _case(sampler, size, n_steps, n_data, Path(tmp))
             rows.append(r)
-            log(f"  {r['case']:<54} predicted {r['predicted_mb']:5d} MB  measured {r['measured_mb']:6.1f} MB  "
-                f"ratio {r['ratio']:.2f}  {'ok' if r['holds'] else 'MISSED'}  ({r['wall_s']:.0f} s)")
+            log(
+                f"  {r['case']:<54} predicted {r['predicted_mb']:5d} MB  measured {r['measured_mb']:6.1f} MB  "
+                f"ratio {r['ratio']:.2f}  {'ok' if r['holds'] else 'MISSED'}  ({r['wall_s']:.0f} s)"
+            )
     return {"rows": rows, "all_hold": all(r["holds"] for r in rows)}
-

@@ -67,10 +67,15 @@ stage(config=a["config"], dataset="sim", model="lcdm", checkpoint_dir=a["checkpo
 
 
 def _child(code: str, args: dict, cwd: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
-           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", code, json.dumps(args)], capture_output=True, text=True, env=env,
-                         cwd=cwd, timeout=3600)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(args)], capture_output=True, text=True, env=env, cwd=cwd, timeout=3600
+    )
     if out.returncode != 0:
         raise RuntimeError(f"{args.get('sampler', 'preflight')} failed ({out.returncode}):\n{out.stderr[-3000:]}")
 
@@ -79,14 +84,35 @@ def _case(sampler: str, size: int, n_steps: int | None, n_data: int, tmp: Path) 
     data, config = _simulated(tmp, sampler, size, n_steps, n_data)
     run = tmp / f"{sampler}-{size}-{n_steps}-{n_data}"
     run.mkdir()
-    _child(PREFLIGHT, {"config": config, "data_json": str(data / "data.json"),
-                       "preflight_json": str(run / "preflight.json"), "preflight_csv": str(run / "preflight.csv"),
-                       "resources_json": str(run / "resources.json")}, tmp)
-    outputs = ({"chain_path": str(run / "chain.h5"), "run_json": str(run / "run.json")} if sampler == "emcee"
-               else {"samples_path": str(run / "samples.h5"), "evidence_json": str(run / "evidence.json")})
-    _child(SAMPLER, {"config": config, "sampler": sampler, "checkpoint": str(run / "checkpoint"), "outputs": outputs,
-                     "data_json": str(data / "data.json"), "memory_json": str(run / "memory.json"),
-                     "memory_png": str(run / "memory.png")}, tmp)
+    _child(
+        PREFLIGHT,
+        {
+            "config": config,
+            "data_json": str(data / "data.json"),
+            "preflight_json": str(run / "preflight.json"),
+            "preflight_csv": str(run / "preflight.csv"),
+            "resources_json": str(run / "resources.json"),
+        },
+        tmp,
+    )
+    outputs = (
+        {"chain_path": str(run / "chain.h5"), "run_json": str(run / "run.json")}
+        if sampler == "emcee"
+        else {"samples_path": str(run / "samples.h5"), "evidence_json": str(run / "evidence.json")}
+    )
+    _child(
+        SAMPLER,
+        {
+            "config": config,
+            "sampler": sampler,
+            "checkpoint": str(run / "checkpoint"),
+            "outputs": outputs,
+            "data_json": str(data / "data.json"),
+            "memory_json": str(run / "memory.json"),
+            "memory_png": str(run / "memory.png"),
+        },
+        tmp,
+    )
     recorded = json.loads((run / "resources.json").read_text())
     estimated_s = recorded[sampler]["runtime_minutes"] * 60
     measured_s = json.loads((run / "memory.json").read_text())["job_wall_s"]
@@ -101,9 +127,16 @@ def _case(sampler: str, size: int, n_steps: int | None, n_data: int, tmp: Path) 
         own_s = (result["elapsed_s"] - result["n_calls"] * t_eval) / result["n_iter"]
         own = f"{own_s * 1e3:.2f} ms per iteration"
     return {
-        "case": case + " full cov", "sampler": sampler, "estimated_s": estimated_s, "measured_s": measured_s,
-        "startup_s": recorded["startup_s"], "sampling_s": result["elapsed_s"], "likelihood_s": t_eval,
-        "own_s": own_s, "own": own, "ratio": estimated_s / measured_s,
+        "case": case + " full cov",
+        "sampler": sampler,
+        "estimated_s": estimated_s,
+        "measured_s": measured_s,
+        "startup_s": recorded["startup_s"],
+        "sampling_s": result["elapsed_s"],
+        "likelihood_s": t_eval,
+        "own_s": own_s,
+        "own": own,
+        "ratio": estimated_s / measured_s,
         "holds": measured_s <= estimated_s <= 2 * measured_s,
     }
 
@@ -114,7 +147,9 @@ def run(quick: bool, log=print) -> dict:
         for sampler, size, n_steps, n_data in QUICK_CASES if quick else CASES:
             r = _case(sampler, size, n_steps, n_data, Path(tmp))
             rows.append(r)
-            log(f"  {r['case']:<54} estimated {r['estimated_s']:6.1f} s  measured {r['measured_s']:6.1f} s  "
+            log(
+                f"  {r['case']:<54} estimated {r['estimated_s']:6.1f} s  measured {r['measured_s']:6.1f} s  "
                 f"ratio {r['ratio']:.2f}  {'ok' if r['holds'] else 'MISSED'}  "
-                f"(start-up {r['startup_s']:.1f} s, {r['own']})")
+                f"(start-up {r['startup_s']:.1f} s, {r['own']})"
+            )
     return {"rows": rows, "all_hold": all(r["holds"] for r in rows)}

@@ -73,16 +73,35 @@ def run(quick: bool, log=print) -> dict:
     for rep in range(2 if quick else 5):
         for n in ("1", "2") if rep % 2 == 0 else ("2", "1"):
             env = {"OPENBLAS_NUM_THREADS": n, "OMP_NUM_THREADS": n}
-            samples[n].append(json.loads(run_python(THREADS_CODE.format(bench=bench), env=env).strip().splitlines()[-1]))
-    threads = {n: {b: {route: float(np.median([s[b][route] for s in runs])) for route in ("reduced", "direct")}
-                   for b in runs[0]} for n, runs in samples.items()}
-    speedup = {route: {b: threads["2"][b][route] / threads["1"][b][route] for b in threads["1"]}
-               for route in ("reduced", "direct")}
+            samples[n].append(
+                json.loads(run_python(THREADS_CODE.format(bench=bench), env=env).strip().splitlines()[-1])
+            )
+    threads = {
+        n: {
+            b: {route: float(np.median([s[b][route] for s in runs])) for route in ("reduced", "direct")}
+            for b in runs[0]
+        }
+        for n, runs in samples.items()
+    }
+    speedup = {
+        route: {b: threads["2"][b][route] / threads["1"][b][route] for b in threads["1"]}
+        for route in ("reduced", "direct")
+    }
     thread_status = "ok" if speedup["reduced"]["128"] >= 1.7 else "MISSED <1.7x"
     for route in ("reduced", "direct"):
-        log(f"  1701 full cov, {route:7s}: " + "  ".join(
-            f"batch {b}: {threads['1'][b][route]:8.0f} -> {threads['2'][b][route]:8.0f} evals/s ({speedup[route][b]:.2f}x)"
-            for b in threads["1"]))
+        log(
+            f"  1701 full cov, {route:7s}: "
+            + "  ".join(
+                f"batch {b}: {threads['1'][b][route]:8.0f} -> {threads['2'][b][route]:8.0f} evals/s ({speedup[route][b]:.2f}x)"
+                for b in threads["1"]
+            )
+        )
     log(f"  threads 2 vs 1 (default route, batch 128): {speedup['reduced']['128']:.2f}x  {thread_status}")
-    return {"chain_length": scale, "rss_ratio": rss_ratio, "rss_status": scale_status,
-            "threads": threads, "thread_speedup": speedup, "thread_status": thread_status}
+    return {
+        "chain_length": scale,
+        "rss_ratio": rss_ratio,
+        "rss_status": scale_status,
+        "threads": threads,
+        "thread_speedup": speedup,
+        "thread_status": thread_status,
+    }

@@ -55,8 +55,11 @@ print(json.dumps(stamps))
 
 
 def _once(cache_dir: str) -> dict:
-    env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir,
-           "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {
+        **os.environ,
+        "NUMBA_CACHE_DIR": cache_dir,
+        "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
     code = CHILD.format(bench=str(REPO / "benchmarks"))
     t0 = time.time()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
@@ -81,11 +84,14 @@ def _script_imports(path) -> str:
 
 
 def _rule_once(root, script: str) -> dict:
-    code = (f"import time\n{PREAMBLE}\n_preamble = time.time()\n{_script_imports(root / 'scripts' / script)}\n"
-            "print(_preamble, time.time())")
+    code = (
+        f"import time\n{PREAMBLE}\n_preamble = time.time()\n{_script_imports(root / 'scripts' / script)}\n"
+        "print(_preamble, time.time())"
+    )
     t0 = time.time()
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=tree_env(root),
-                         cwd=root, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=tree_env(root), cwd=root, timeout=600
+    )
     if out.returncode != 0:
         raise RuntimeError(f"{root}/scripts/{script}: {out.stderr[-3000:]}")
     preamble, done = map(float, out.stdout.split()[-2:])
@@ -102,18 +108,24 @@ def rule_scripts(quick: bool, log=print) -> dict:
         for side, root in sides.items():
             _rule_once(root, script)  # warm-up: file cache and .pyc
         for rep in range(reps):
-            for side in (("new", "old") if rep % 2 == 0 else ("old", "new")):
+            for side in ("new", "old") if rep % 2 == 0 else ("old", "new"):
                 samples[script][side].append(_rule_once(sides[side], script))
     rows = []
     for script in scripts:
-        med = {side: {k: float(np.median([x[k] for x in samples[script][side]])) for k in ("total_s", "preamble_s",
-                                                                                        "janusfit_s")}
-               for side in sides}
+        med = {
+            side: {
+                k: float(np.median([x[k] for x in samples[script][side]]))
+                for k in ("total_s", "preamble_s", "janusfit_s")
+            }
+            for side in sides
+        }
         ratio = med["old"]["total_s"] / med["new"]["total_s"]
         status = "ok" if med["new"]["total_s"] <= RULE_TARGET_S else f"MISSED >{RULE_TARGET_S:g} s"
         rows.append({"script": script, **{side: med[side] for side in sides}, "ratio": ratio, "status": status})
-        log(f"  {script:18s} new {med['new']['total_s']:.2f} s (janusfit {med['new']['janusfit_s']:.2f})   "
-            f"old {med['old']['total_s']:.2f} s (janusfit {med['old']['janusfit_s']:.2f})   ×{ratio:.1f}  {status}")
+        log(
+            f"  {script:18s} new {med['new']['total_s']:.2f} s (janusfit {med['new']['janusfit_s']:.2f})   "
+            f"old {med['old']['total_s']:.2f} s (janusfit {med['old']['janusfit_s']:.2f})   ×{ratio:.1f}  {status}"
+        )
     return {"baseline": common.BASELINE, "reps": reps, "rows": rows, "samples": samples}
 
 
@@ -127,5 +139,11 @@ def run(quick: bool, log=print) -> dict:
     log(f"  cold (empty numba cache): {cold['total_s']:.2f} s   warm (median of {reps}): {warm_total:.2f} s  {status}")
     log("  warm stages: " + "  ".join(f"{k} {v:.2f} s" for k, v in warm[len(warm) // 2]["stages_s"].items()))
     rules = rule_scripts(quick, log)
-    return {"cold": cold, "warm": warm, "warm_median_s": warm_total, "status": status, "rules": rules,
-            "load_average": os.getloadavg()}
+    return {
+        "cold": cold,
+        "warm": warm,
+        "warm_median_s": warm_total,
+        "status": status,
+        "rules": rules,
+        "load_average": os.getloadavg(),
+    }

@@ -40,16 +40,36 @@ QUICK_START_TARGET_S = 45.0
 
 def _union3_config(directory: Path) -> None:
     data = shared_data() / "union3"
-    config = {"datasets": {"union3": {"kind": "sn", "format": "union3", "path": str(data / "lcparam_full.txt"),
-                                      "cov": str(data / "mag_covmat.txt")}},
-              "run_datasets": ["union3"], "models": ["lcdm"], "samplers": ["emcee"]}
+    config = {
+        "datasets": {
+            "union3": {
+                "kind": "sn",
+                "format": "union3",
+                "path": str(data / "lcparam_full.txt"),
+                "cov": str(data / "mag_covmat.txt"),
+            }
+        },
+        "run_datasets": ["union3"],
+        "models": ["lcdm"],
+        "samplers": ["emcee"],
+    }
     (directory / "config.yaml").write_text(yaml.safe_dump(config))
 
 
 def _snakemake(root: Path, directory: Path, *args: str) -> float:
     env = {**tree_env(root), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(root / "Snakefile"), "--directory", str(directory),
-           "--cores", "2", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(root / "Snakefile"),
+        "--directory",
+        str(directory),
+        "--cores",
+        "2",
+        *args,
+    ]
     t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
     wall = time.perf_counter() - t0
@@ -63,8 +83,9 @@ def union3_once(root: Path) -> float:
         directory = Path(scratch)
         _union3_config(directory)
         # The target before --configfile, which takes every argument after it.
-        return _snakemake(root, directory, "results/union3/lcdm/convergence.json",
-                          "--configfile", str(directory / "config.yaml"))
+        return _snakemake(
+            root, directory, "results/union3/lcdm/convergence.json", "--configfile", str(directory / "config.yaml")
+        )
 
 
 def quick_start_once(root: Path) -> float:
@@ -85,14 +106,20 @@ def run(quick: bool, log=print) -> dict:
     samples = {name: {side: [] for side in sides} for name in runs}
     for name, once in runs.items():
         for rep in range(reps[name]):
-            for side in (("new", "old") if rep % 2 == 0 else ("old", "new")):
+            for side in ("new", "old") if rep % 2 == 0 else ("old", "new"):
                 samples[name][side].append(once(sides[side]))
                 log(f"  {name} {side}: {samples[name][side][-1]:.1f} s")
     out = {"baseline": common.BASELINE, "reps": reps, "samples": samples, "load_average": os.getloadavg()}
     for name, target in (("union3", UNION3_TARGET_S), ("quick_start", QUICK_START_TARGET_S)):
         med = {side: float(np.median(v)) for side, v in samples[name].items()}
-        out[name] = {**med, "ratio": med["old"] / med["new"],
-                     "status": "ok" if med["new"] <= target else f"MISSED >{target:g} s", "target_s": target}
-        log(f"  {name}: new {med['new']:.1f} s, old {med['old']:.1f} s, ×{out[name]['ratio']:.2f}  "
-            f"{out[name]['status']}")
+        out[name] = {
+            **med,
+            "ratio": med["old"] / med["new"],
+            "status": "ok" if med["new"] <= target else f"MISSED >{target:g} s",
+            "target_s": target,
+        }
+        log(
+            f"  {name}: new {med['new']:.1f} s, old {med['old']:.1f} s, ×{out[name]['ratio']:.2f}  "
+            f"{out[name]['status']}"
+        )
     return out

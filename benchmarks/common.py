@@ -29,8 +29,10 @@ RESULTS = REPO / "benchmarks" / "results"
 def shared_data() -> Path:
     """../shared/data beside the repository, or exit with a message saying where it was looked for."""
     if not (SHARED_DATA / "MANIFEST.md").is_file():
-        sys.exit(f"benchmarks need the public data releases in {SHARED_DATA} (the repository expects "
-                 "../shared/data beside it, see its MANIFEST.md); not found, nothing was run")
+        sys.exit(
+            f"benchmarks need the public data releases in {SHARED_DATA} (the repository expects "
+            "../shared/data beside it, see its MANIFEST.md); not found, nothing was run"
+        )
     return SHARED_DATA
 
 
@@ -41,12 +43,23 @@ def load(name: str):
     data = shared_data()
     specs = {
         "pantheon+": {"kind": "sn", "format": "pantheon_plus", "path": data / "pantheonplus" / "Pantheon+SH0ES.dat"},
-        "union3": {"kind": "sn", "format": "union3", "path": data / "union3" / "lcparam_full.txt",
-                   "cov": data / "union3" / "mag_covmat.txt"},
-        "jla_binned": {"kind": "sn", "format": "jla_binned", "path": data / "jla" / "jla_mub.txt",
-                       "cov": data / "jla" / "jla_mub_covmatrix.txt"},
-        "chronometers": {"kind": "hz", "format": "hz_table",
-                         "path": data / "cosmic_chronometers" / "moresco2016_hz.txt"},
+        "union3": {
+            "kind": "sn",
+            "format": "union3",
+            "path": data / "union3" / "lcparam_full.txt",
+            "cov": data / "union3" / "mag_covmat.txt",
+        },
+        "jla_binned": {
+            "kind": "sn",
+            "format": "jla_binned",
+            "path": data / "jla" / "jla_mub.txt",
+            "cov": data / "jla" / "jla_mub_covmatrix.txt",
+        },
+        "chronometers": {
+            "kind": "hz",
+            "format": "hz_table",
+            "path": data / "cosmic_chronometers" / "moresco2016_hz.txt",
+        },
     }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -68,8 +81,14 @@ def synthetic_full_cov(seed: int = 20240601):
     n = len(table)
     a = np.random.default_rng(seed).normal(size=(n, n)) * (0.1 / np.sqrt(n))
     cov = a @ a.T + np.diag(table["m_b_corr_err_DIAG"].to_numpy(float) ** 2)
-    return Dataset("synthetic_full_1701", "sn", table["zHD"].to_numpy(float), table["m_b_corr"].to_numpy(float),
-                   cov=cov, zhel=table["zHEL"].to_numpy(float))
+    return Dataset(
+        "synthetic_full_1701",
+        "sn",
+        table["zHD"].to_numpy(float),
+        table["m_b_corr"].to_numpy(float),
+        cov=cov,
+        zhel=table["zHEL"].to_numpy(float),
+    )
 
 
 def machine() -> dict:
@@ -83,8 +102,16 @@ def machine() -> dict:
     except OSError:
         pass
     libs = {name: version(name) for name in ("numpy", "scipy", "numba", "astropy", "emcee", "dynesty", "h5py")}
-    return {"host": socket.gethostname(), "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform(), "blas": _blas(), "janusfit_commit": _commit(), **libs}
+    return {
+        "host": socket.gethostname(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "blas": _blas(),
+        "janusfit_commit": _commit(),
+        **libs,
+    }
 
 
 def _blas() -> str:
@@ -98,8 +125,9 @@ def _blas() -> str:
 
 def _commit() -> str:
     try:
-        out = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
-                             capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True, text=True, timeout=10
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -129,7 +157,7 @@ def alternate(candidates: dict, reps: int, block_s: float) -> dict:
     counts = {name: calibrate(candidates[name], block_s) for name in names}
     samples = {name: [] for name in names}
     for rep in range(reps):
-        for name in names[rep % len(names):] + names[: rep % len(names)]:
+        for name in names[rep % len(names) :] + names[: rep % len(names)]:
             fn, n = candidates[name], counts[name]
             t0 = time.perf_counter()
             for _ in range(n):
@@ -140,10 +168,14 @@ def alternate(candidates: dict, reps: int, block_s: float) -> dict:
 
 def run_python(code: str, env: dict | None = None, timeout: float = 1800) -> str:
     """Run ``code`` in a fresh interpreter (the repository's src on its path); return its stdout."""
-    full_env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
-                **(env or {})}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full_env,
-                         timeout=timeout, cwd=REPO)
+    full_env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        **(env or {}),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=REPO
+    )
     if out.returncode != 0:
         raise RuntimeError(f"benchmark subprocess failed ({out.returncode}):\n{out.stderr[-3000:]}")
     return out.stdout
@@ -164,8 +196,12 @@ def tree(ref: str | None) -> Path:
     """
     if ref is None:
         return REPO
-    sha = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--verify", f"{ref}^{{commit}}"],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    sha = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--verify", f"{ref}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     dest = Path(tempfile.gettempdir()) / f"janusfit-bench-{sha[:12]}"
     if not dest.is_dir():
         part = Path(tempfile.mkdtemp(prefix=f"{dest.name}.", suffix=".part"))

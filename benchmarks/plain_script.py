@@ -133,8 +133,9 @@ def run_dynesty(loglike, job: dict, deadline: float) -> dict:
     try:
         # dynesty prints a traceback of the cap's TimeoutError before re-raising it.
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            sampler = dynesty.NestedSampler(capped_loglike, lambda u: lo + u * (hi - lo), len(lo),
-                                            rstate=np.random.default_rng(42))
+            sampler = dynesty.NestedSampler(
+                capped_loglike, lambda u: lo + u * (hi - lo), len(lo), rstate=np.random.default_rng(42)
+            )
             sampler.run_nested(dlogz=0.1, print_progress=False)
     except TimeoutError:
         return {"capped": True}
@@ -157,17 +158,29 @@ def run(job: dict) -> dict:
     plain = PlainLikelihood(job, mu)
     t0 = time.perf_counter()
     out = sample(plain, t0 + job["cap_s"], "plain")
-    out.update(wall_s=time.perf_counter() - t0, calls=plain.calls, projected=False,
-               astropy=astropy.__version__, numpy=np.__version__)
+    out.update(
+        wall_s=time.perf_counter() - t0,
+        calls=plain.calls,
+        projected=False,
+        astropy=astropy.__version__,
+        numpy=np.__version__,
+    )
     if out["capped"]:
         fast = PlainLikelihood(job, closed_mu(z) if model == "lcdm" else mu)
         t0 = time.perf_counter()
         stats = sample(fast, np.inf, "projection")
         wall = time.perf_counter() - t0
         per_plain, per_fast = (_per_call(PlainLikelihood(job, m), job["p0"]) for m in (mu, fast.mu))
-        out.update(stats, capped=True, projected=True, capped_after_s=out["wall_s"], calls=fast.calls,
-                   wall_s=wall + fast.calls * (per_plain - per_fast),
-                   plain_s_per_call=per_plain, closed_form_s_per_call=per_fast)
+        out.update(
+            stats,
+            capped=True,
+            projected=True,
+            capped_after_s=out["wall_s"],
+            calls=fast.calls,
+            wall_s=wall + fast.calls * (per_plain - per_fast),
+            plain_s_per_call=per_plain,
+            closed_form_s_per_call=per_fast,
+        )
     return out
 
 

@@ -32,16 +32,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 from common import RESULTS, machine, shared_data  # noqa: E402
 
-SECTIONS = ("likelihood", "lightcurve", "checkpoint", "end_to_end", "scale", "startup", "memory", "runtime",
-            "workflow")
+SECTIONS = ("likelihood", "lightcurve", "checkpoint", "end_to_end", "scale", "startup", "memory", "runtime", "workflow")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs, fewer repetitions (< 3 min)")
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
-    parser.add_argument("--baseline", default=common.BASELINE,
-                        help=f"git commit the start-up and workflow rows compare with (default {common.BASELINE})")
+    parser.add_argument(
+        "--baseline",
+        default=common.BASELINE,
+        help=f"git commit the start-up and workflow rows compare with (default {common.BASELINE})",
+    )
     args = parser.parse_args()
     common.BASELINE = args.baseline
     sections = [s for s in args.sections.split(",") if s]
@@ -51,8 +53,10 @@ def main() -> None:
     shared_data()
 
     info = machine()
-    print(f"janusfit benchmarks ({'quick' if args.quick else 'full'}) on {info['cpu']}, {info['cores']} cores, "
-          f"Python {info['python']}, numpy {info['numpy']}, astropy {info['astropy']}, numba {info['numba']}")
+    print(
+        f"janusfit benchmarks ({'quick' if args.quick else 'full'}) on {info['cpu']}, {info['cores']} cores, "
+        f"Python {info['python']}, numpy {info['numpy']}, astropy {info['astropy']}, numba {info['numba']}"
+    )
     results = {"machine": info, "quick": args.quick, "started": datetime.datetime.now().isoformat(timespec="seconds")}
     RESULTS.mkdir(parents=True, exist_ok=True)
     # A subset says which sections it holds, so it never overwrites a full run of the same day.
@@ -72,8 +76,10 @@ def main() -> None:
     table = render(results)
     print("\n" + table)
     path.write_text(json.dumps(results, indent=1, default=float) + "\n")
-    print(f"\nwrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path} "
-          f"({results['elapsed_s'] / 60:.1f} min)")
+    print(
+        f"\nwrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path} "
+        f"({results['elapsed_s'] / 60:.1f} min)"
+    )
 
 
 def render(results: dict) -> str:
@@ -93,16 +99,26 @@ def _rows_likelihood(res: dict) -> list:
         base = f"astropy {res['astropy']} distmod" if r["model"] == "lcdm" else "numpy Mattig"
         if r["dataset"] == "chronometers" and r["model"] == "lcdm":
             base = f"astropy {res['astropy']} H(z)"
-        target = ("≥30× base, ≥10× numpy, ≤3× floor" if r["dataset"] == "pantheon+" and r["batch"] == 32
-                  else "≤3× floor" if r["batch"] >= 32 else "—")
-        out.append([
-            "likelihood", f"{r['dataset']} ({r['n']}, {cov}) {r['model']} batch {r['batch']}",
-            f"{r['evals_per_s']:,.0f} evals/s",
-            f"{base} {r['baseline_evals_per_s']:,.0f}/s; numpy {r['numpy_best']}; floor {r['floor']} "
-            f"{r['floor_s'] * 1e6:,.1f} µs; janusfit's model alone {r['model_s_per_call'] * 1e6:,.1f} µs",
-            f"×{r['speedup_vs_baseline']:,.1f} base, ×{r['speedup_vs_numpy_best']:,.1f} numpy, "
-            f"{r['ratio_to_floor']:.2f}× floor ({r['ratio_to_floor_without_model']:.2f}× without the model)",
-            target, r["status"]])
+        target = (
+            "≥30× base, ≥10× numpy, ≤3× floor"
+            if r["dataset"] == "pantheon+" and r["batch"] == 32
+            else "≤3× floor"
+            if r["batch"] >= 32
+            else "—"
+        )
+        out.append(
+            [
+                "likelihood",
+                f"{r['dataset']} ({r['n']}, {cov}) {r['model']} batch {r['batch']}",
+                f"{r['evals_per_s']:,.0f} evals/s",
+                f"{base} {r['baseline_evals_per_s']:,.0f}/s; numpy {r['numpy_best']}; floor {r['floor']} "
+                f"{r['floor_s'] * 1e6:,.1f} µs; janusfit's model alone {r['model_s_per_call'] * 1e6:,.1f} µs",
+                f"×{r['speedup_vs_baseline']:,.1f} base, ×{r['speedup_vs_numpy_best']:,.1f} numpy, "
+                f"{r['ratio_to_floor']:.2f}× floor ({r['ratio_to_floor_without_model']:.2f}× without the model)",
+                target,
+                r["status"],
+            ]
+        )
     return out
 
 
@@ -111,24 +127,43 @@ def _rows_lightcurve(res: dict) -> list:
     for r in res["rows"]:
         e = r["evals_per_s"]
         stat = r["case"] == "stat"
-        target = ("≥5× Cobaya" if r["batch"] == 16 and not stat else "≤3× floor" if stat and r["batch"] >= 16 else "—")
+        target = "≥5× Cobaya" if r["batch"] == 16 and not stat else "≤3× floor" if stat and r["batch"] >= 16 else "—"
         if target == "≥5× Cobaya":
             status = "ok" if r["vs_cobaya"] >= 5 else "MISSED"
         elif target == "≤3× floor":
             status = "ok" if r["ratio_to_floor"] <= 3 else "MISSED"
         else:
             status = "—"
-        floor = (f"; floor {e['floor']:,.0f}/s" if stat else "")
+        floor = f"; floor {e['floor']:,.0f}/s" if stat else ""
         ratio = f"×{r['vs_cobaya']:,.1f} Cobaya, ×{r['vs_numpy']:,.1f} numpy" + (
             f", {r['ratio_to_floor']:.2f}× floor ({r['ratio_to_floor_without_model']:.2f}× without the model)"
-            if stat else "")
-        out.append(["likelihood", f"JLA 740 light curves ({'stat only' if stat else 'with C_η'}) janus batch {r['batch']}",
-                    f"{e['janusfit']:,.0f} evals/s",
-                    f"Cobaya sn.jla {e['cobaya']:,.0f}/s; numpy {e['numpy']:,.0f}/s{floor}", ratio, target, status])
+            if stat
+            else ""
+        )
+        out.append(
+            [
+                "likelihood",
+                f"JLA 740 light curves ({'stat only' if stat else 'with C_η'}) janus batch {r['batch']}",
+                f"{e['janusfit']:,.0f} evals/s",
+                f"Cobaya sn.jla {e['cobaya']:,.0f}/s; numpy {e['numpy']:,.0f}/s{floor}",
+                ratio,
+                target,
+                status,
+            ]
+        )
     sp = res["thread_speedup"]
     t = res["threads_C_eta_batch16"]
-    out.append(["scale", "JLA 740 with C_η, batch 16, 2 vs 1 BLAS threads", f"{t['2']:,.1f} evals/s",
-                f"1 thread {t['1']:,.1f} evals/s", f"{sp:.2f}×", "≥1.6×", "ok" if sp >= 1.6 else "MISSED"])
+    out.append(
+        [
+            "scale",
+            "JLA 740 with C_η, batch 16, 2 vs 1 BLAS threads",
+            f"{t['2']:,.1f} evals/s",
+            f"1 thread {t['1']:,.1f} evals/s",
+            f"{sp:.2f}×",
+            "≥1.6×",
+            "ok" if sp >= 1.6 else "MISSED",
+        ]
+    )
     return out
 
 
@@ -138,11 +173,17 @@ def _rows_checkpoint(res: dict) -> list:
         rate, ratio = r["steps_per_s"], r["vs_in_memory"]
         for key in ("janusfit_checkpointing", "janusfit_defaults"):
             status = r.get("status", {}).get(key, "—")
-            out.append(["checkpoint", f"{r['posterior']}, {key.replace('janusfit_', '')}, {r['n_steps']} steps",
-                        f"{rate[key]:,.0f} steps/s",
-                        f"in memory {rate['in_memory']:,.0f}/s; HDFBackend {rate['hdf_backend']:,.0f}/s",
-                        f"{ratio[key]:.2f}× in-memory (HDFBackend {ratio['hdf_backend']:.2f}×)",
-                        "≥0.9× in-memory" if status != "—" else "—", status])
+            out.append(
+                [
+                    "checkpoint",
+                    f"{r['posterior']}, {key.replace('janusfit_', '')}, {r['n_steps']} steps",
+                    f"{rate[key]:,.0f} steps/s",
+                    f"in memory {rate['in_memory']:,.0f}/s; HDFBackend {rate['hdf_backend']:,.0f}/s",
+                    f"{ratio[key]:.2f}× in-memory (HDFBackend {ratio['hdf_backend']:.2f}×)",
+                    "≥0.9× in-memory" if status != "—" else "—",
+                    status,
+                ]
+            )
     return out
 
 
@@ -167,11 +208,21 @@ def _rows_end_to_end(res: dict) -> list:
                 reached = f"ln Z {ours['logz']:.2f} ± {ours['logz_err']:.2f}"
             own = ours["wall_s"] - ours["likelihood_s"]
             reached += f"; likelihood {ours['likelihood_s']:.2f} s, sampler and checkpoints {own:.2f} s"
-            ratio = (f"×{row['speedup']:.1f} vs the faster plain "
-                     f"(at most ×{row['speedup'] * ours['wall_s'] / own:.1f} with a free likelihood)")
-            out.append(["end to end", f"{r['dataset']} {r['model']}: {goal}",
-                        f"{ours['wall_s']:.1f} s, {ours['calls']:,} calls, {reached}", "; ".join(plains),
-                        ratio, "≥10× the faster plain", row["status"]])
+            ratio = (
+                f"×{row['speedup']:.1f} vs the faster plain "
+                f"(at most ×{row['speedup'] * ours['wall_s'] / own:.1f} with a free likelihood)"
+            )
+            out.append(
+                [
+                    "end to end",
+                    f"{r['dataset']} {r['model']}: {goal}",
+                    f"{ours['wall_s']:.1f} s, {ours['calls']:,} calls, {reached}",
+                    "; ".join(plains),
+                    ratio,
+                    "≥10× the faster plain",
+                    row["status"],
+                ]
+            )
     return out
 
 
@@ -179,59 +230,127 @@ def _rows_scale(res: dict) -> list:
     out = []
     chain = res["chain_length"]
     for r in chain:
-        out.append(["scale", f"{r['steps']:,} steps, 32 walkers, chain on disk", f"peak RSS {r['peak_rss_mb']:.0f} MB",
-                    f"{r['steps_per_s']:,.0f} steps/s", "—", "—", "—"])
+        out.append(
+            [
+                "scale",
+                f"{r['steps']:,} steps, 32 walkers, chain on disk",
+                f"peak RSS {r['peak_rss_mb']:.0f} MB",
+                f"{r['steps_per_s']:,.0f} steps/s",
+                "—",
+                "—",
+                "—",
+            ]
+        )
     out[-1][4] = f"{res['rss_ratio']:.3f}× RSS at {chain[0]['steps']:,}"
     out[-1][5], out[-1][6] = "≤1.1×", res["rss_status"]
     for route in ("reduced", "direct"):
         sp = res["thread_speedup"][route]
         t1, t2 = res["threads"]["1"], res["threads"]["2"]
-        out.append(["scale", f"1701 full cov, {route} route, 2 vs 1 BLAS threads",
-                    f"{t2['128'][route]:,.0f} evals/s (batch 128)", f"1 thread {t1['128'][route]:,.0f} evals/s",
-                    f"{sp['128']:.2f}× (batch 32: {sp['32']:.2f}×)",
-                    "≥1.7×" if route == "reduced" else "—", res["thread_status"] if route == "reduced" else "—"])
+        out.append(
+            [
+                "scale",
+                f"1701 full cov, {route} route, 2 vs 1 BLAS threads",
+                f"{t2['128'][route]:,.0f} evals/s (batch 128)",
+                f"1 thread {t1['128'][route]:,.0f} evals/s",
+                f"{sp['128']:.2f}× (batch 32: {sp['32']:.2f}×)",
+                "≥1.7×" if route == "reduced" else "—",
+                res["thread_status"] if route == "reduced" else "—",
+            ]
+        )
     return out
 
 
 def _rows_startup(res: dict) -> list:
     warm = res["warm"][len(res["warm"]) // 2]["stages_s"]
     stages = ", ".join(f"{k} {v:.2f}" for k, v in warm.items())
-    return [["start-up", "process start → first Pantheon+ ΛCDM call, warm numba cache",
-             f"{res['warm_median_s']:.2f} s", f"stages (s): {stages}", "—", "≤2 s", res["status"]],
-            ["start-up", "the same, cold (empty) numba cache", f"{res['cold']['total_s']:.2f} s", "compiles every kernel",
-             "—", "—", "—"]] + (_rows_rules(res["rules"]) if "rules" in res else [])
+    return [
+        [
+            "start-up",
+            "process start → first Pantheon+ ΛCDM call, warm numba cache",
+            f"{res['warm_median_s']:.2f} s",
+            f"stages (s): {stages}",
+            "—",
+            "≤2 s",
+            res["status"],
+        ],
+        [
+            "start-up",
+            "the same, cold (empty) numba cache",
+            f"{res['cold']['total_s']:.2f} s",
+            "compiles every kernel",
+            "—",
+            "—",
+            "—",
+        ],
+    ] + (_rows_rules(res["rules"]) if "rules" in res else [])
 
 
 def _rows_rules(res: dict) -> list:
     out = []
     for r in res["rows"]:
         new, old = r["new"], r["old"]
-        out.append(["start-up", f"process start → stage function, scripts/{r['script']}, warm",
-                    f"{new['total_s']:.2f} s (Snakemake preamble {new['preamble_s']:.2f}, janusfit "
-                    f"{new['janusfit_s']:.2f})",
-                    f"{res['baseline']}: {old['total_s']:.2f} s (janusfit {old['janusfit_s']:.2f})",
-                    f"×{r['ratio']:.1f} faster", "≤1.0 s", r["status"]])
+        out.append(
+            [
+                "start-up",
+                f"process start → stage function, scripts/{r['script']}, warm",
+                f"{new['total_s']:.2f} s (Snakemake preamble {new['preamble_s']:.2f}, janusfit "
+                f"{new['janusfit_s']:.2f})",
+                f"{res['baseline']}: {old['total_s']:.2f} s (janusfit {old['janusfit_s']:.2f})",
+                f"×{r['ratio']:.1f} faster",
+                "≤1.0 s",
+                r["status"],
+            ]
+        )
     return out
 
 
 def _rows_workflow(res: dict) -> list:
-    cases = {"union3": "Union3 ΛCDM, emcee: inspect_data, preflight, emcee, convergence (snakemake --cores 2)",
-             "quick_start": "quick start: default config, every job and the report (snakemake --cores 2)"}
-    return [["workflow", case, f"{res[name]['new']:.1f} s", f"{res['baseline']}: {res[name]['old']:.1f} s",
-             f"×{res[name]['ratio']:.2f} faster", f"≤{res[name]['target_s']:g} s", res[name]["status"]]
-            for name, case in cases.items()]
+    cases = {
+        "union3": "Union3 ΛCDM, emcee: inspect_data, preflight, emcee, convergence (snakemake --cores 2)",
+        "quick_start": "quick start: default config, every job and the report (snakemake --cores 2)",
+    }
+    return [
+        [
+            "workflow",
+            case,
+            f"{res[name]['new']:.1f} s",
+            f"{res['baseline']}: {res[name]['old']:.1f} s",
+            f"×{res[name]['ratio']:.2f} faster",
+            f"≤{res[name]['target_s']:g} s",
+            res[name]["status"],
+        ]
+        for name, case in cases.items()
+    ]
 
 
 def _rows_memory(res: dict) -> list:
-    return [["memory", r["case"], f"predicted {r['predicted_mb']:,} MB", f"measured peak RSS {r['measured_mb']:,.0f} MB",
-             f"{r['ratio']:.2f}× measured", "measured ≤ predicted ≤ 2× measured", "ok" if r["holds"] else "MISSED"]
-            for r in res["rows"]]
+    return [
+        [
+            "memory",
+            r["case"],
+            f"predicted {r['predicted_mb']:,} MB",
+            f"measured peak RSS {r['measured_mb']:,.0f} MB",
+            f"{r['ratio']:.2f}× measured",
+            "measured ≤ predicted ≤ 2× measured",
+            "ok" if r["holds"] else "MISSED",
+        ]
+        for r in res["rows"]
+    ]
 
 
 def _rows_runtime(res: dict) -> list:
-    return [["runtime", r["case"], f"estimated {r['estimated_s']:,.0f} s", f"measured {r['measured_s']:,.0f} s",
-             f"{r['ratio']:.2f}× measured", "measured ≤ estimated ≤ 2× measured", "ok" if r["holds"] else "MISSED"]
-            for r in res["rows"]]
+    return [
+        [
+            "runtime",
+            r["case"],
+            f"estimated {r['estimated_s']:,.0f} s",
+            f"measured {r['measured_s']:,.0f} s",
+            f"{r['ratio']:.2f}× measured",
+            "measured ≤ estimated ≤ 2× measured",
+            "ok" if r["holds"] else "MISSED",
+        ]
+        for r in res["rows"]
+    ]
 
 
 if __name__ == "__main__":

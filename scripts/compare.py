@@ -1,4 +1,5 @@
 """Rule compare: Bayes factors, AIC and BIC for every pair of models on a dataset."""
+
 from janusfit.job import job
 from janusfit.stages.compare import compare
 

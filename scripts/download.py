@@ -1,4 +1,5 @@
 """Rule download: fetch a public release, refusing a checksum mismatch (or recording the first checksum)."""
+
 from janusfit.job import job
 from janusfit.stages.data import fetch
 

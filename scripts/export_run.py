@@ -1,4 +1,5 @@
 """Rule export: GetDist chains, an ArviZ InferenceData file and a manifest for one finished run."""
+
 from pathlib import Path
 
 from janusfit.export import export_run

@@ -1,4 +1,5 @@
 """Rule export_table: a LaTeX table of a dataset's constraints and Bayes factors."""
+
 from janusfit.export import export_table
 from janusfit.job import job
 

@@ -1,4 +1,5 @@
 """Rule inspect_data: load and validate a dataset, describe it, plot it."""
+
 from janusfit.job import job
 from janusfit.stages.data import inspect
 

@@ -1,4 +1,5 @@
 """Rule simulate_data: the embedded default data, generated with a fixed seed."""
+
 from janusfit.job import job
 from janusfit.stages.data import simulate
 

@@ -1,4 +1,5 @@
 """Rule summary: the run's summary.json."""
+
 from janusfit.job import job
 from janusfit.resources.usage import run_resources
 from janusfit.stages.diagnose import summary
@@ -7,5 +8,13 @@ with job(snakemake) as j:
     i = j.input
     emcee_files = (i.chain, i.run, i.convergence) if "chain" in i.keys() else None
     memory = {s: i[f"memory_{s}"] for s in j.config["samplers"]}
-    summary(config=j.config, dataset=j.dataset, model=j.model, out_json=j.output[0], emcee_files=emcee_files,
-            dynesty_json=i.get("evidence"), resources=run_resources(i.resources, memory), log=j.log)
+    summary(
+        config=j.config,
+        dataset=j.dataset,
+        model=j.model,
+        out_json=j.output[0],
+        emcee_files=emcee_files,
+        dynesty_json=i.get("evidence"),
+        resources=run_resources(i.resources, memory),
+        log=j.log,
+    )

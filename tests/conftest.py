@@ -68,9 +68,13 @@ def jla_run(tmp_path_factory, public_data) -> Path:
     from snakemake_runner import run, write_config
 
     directory = tmp_path_factory.mktemp("jla")
-    write_config(directory, public_data, models=["janus", "lcdm"],
-                 emcee={"max_steps": 4000, "checkpoint": {"steps": 500}},
-                 dynesty={"nlive": 400, "dlogz": 0.1})
+    write_config(
+        directory,
+        public_data,
+        models=["janus", "lcdm"],
+        emcee={"max_steps": 4000, "checkpoint": {"steps": 500}},
+        dynesty={"nlive": 400, "dlogz": 0.1},
+    )
     run(directory)
     return directory
 

@@ -19,8 +19,14 @@ def write_config(directory: Path, public_data: Path, **sections) -> Path:
     """A config on JLA binned from tests/data, with ``sections`` merged over it."""
     jla = public_data / "jla"
     config = {
-        "datasets": {"jla": {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
-                             "cov": str(jla / "jla_mub_covmatrix.txt")}},
+        "datasets": {
+            "jla": {
+                "kind": "sn",
+                "format": "jla_binned",
+                "path": str(jla / "jla_mub.txt"),
+                "cov": str(jla / "jla_mub_covmatrix.txt"),
+            }
+        },
         "run_datasets": ["jla"],
     }
     config.update(sections)
@@ -30,8 +36,18 @@ def write_config(directory: Path, public_data: Path, **sections) -> Path:
 
 
 def command(directory: Path, *args: str) -> list[str]:
-    return [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(directory),
-            "--configfile", str(directory / "config.yaml"), "--cores", "2", *args]
+    return [
+        *SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(directory),
+        "--configfile",
+        str(directory / "config.yaml"),
+        "--cores",
+        "2",
+        *args,
+    ]
 
 
 def env() -> dict:
@@ -48,8 +64,14 @@ def run(directory: Path, *args: str, timeout: float = 900, check: bool = True) -
 
 def start(directory: Path, *args: str) -> subprocess.Popen:
     """Snakemake in its own process group, so a test can signal it and its jobs."""
-    return subprocess.Popen(command(directory, *args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True, env=env())
+    return subprocess.Popen(
+        command(directory, *args),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=env(),
+    )
 
 
 class Scenarios(dict):

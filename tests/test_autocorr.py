@@ -34,16 +34,19 @@ def feed(estimator: AutocorrTime, chain: np.ndarray, rng: np.random.Generator) -
     at = 0
     while at < len(chain):
         k = int(rng.integers(1, 1300))
-        estimator.append(chain[at: at + k])
+        estimator.append(chain[at : at + k])
         at += k
 
 
-@pytest.mark.parametrize("n_steps, max_lag", [(3000, 2048), (3000, 700), (12_345, 1000), (7, 2048), (3 * BLOCK + 1, 200)])
+@pytest.mark.parametrize(
+    "n_steps, max_lag", [(3000, 2048), (3000, 700), (12_345, 1000), (7, 2048), (3 * BLOCK + 1, 200)]
+)
 def test_tau_is_emcees_estimate_of_the_whole_chain(n_steps, max_lag):
     rng = np.random.default_rng(n_steps + max_lag)
     # Three parameters of τ = 3, 10 and 25, one offset as H0 is.
-    chain = np.concatenate([ar1_chain(t, n_steps, 6, seed=n_steps + i) for i, t in enumerate((3.0, 10.0, 25.0))],
-                           axis=2)
+    chain = np.concatenate(
+        [ar1_chain(t, n_steps, 6, seed=n_steps + i) for i, t in enumerate((3.0, 10.0, 25.0))], axis=2
+    )
     chain[:, :, 2] += 70.0
     estimator = AutocorrTime(max_lag)
     feed(estimator, chain, rng)
@@ -81,7 +84,7 @@ def test_ar1_tau_within_10_percent_at_every_check_past_four_times_the_old_copy(t
     chain = ar1_chain(true_tau, n_steps, 32, seed=int(true_tau))
     estimator, checked = AutocorrTime(), []
     for it in range(BLOCK, n_steps + 1, BLOCK):
-        estimator.append(chain[it - BLOCK: it])
+        estimator.append(chain[it - BLOCK : it])
         if it >= OLD_THIN_MAX_ROWS:
             tau, resolved = estimator.tau()
             assert resolved[0]
@@ -94,7 +97,7 @@ def stop_length(chain, settings, tau_of) -> int | None:
     """Where the runner's stopping rule stops ``chain``, fed one check interval at a time to ``tau_of``."""
     last = np.full(chain.shape[2], np.nan)
     for it in range(settings.check_every, len(chain) + 1, settings.check_every):
-        tau, resolved = tau_of(chain[:it], chain[it - settings.check_every: it])
+        tau, resolved = tau_of(chain[:it], chain[it - settings.check_every : it])
         if converged_at_check(it, tau, resolved, last, settings):
             return it
         last = tau
@@ -110,8 +113,9 @@ def test_stopping_rule_on_tau_4_stops_within_twice_the_ideal_length(seed):
     """
     settings = EmceeSettings(n_walkers=32, max_steps=60_000, n_over_tau=50, tau_rel_change=0.01, check_every=500)
     chain = ar1_chain(4.0, settings.max_steps, 32, seed=seed)
-    ideal = stop_length(chain, settings, lambda so_far, _: (integrated_time(so_far, tol=0, quiet=True),
-                                                            np.ones(1, dtype=bool)))
+    ideal = stop_length(
+        chain, settings, lambda so_far, _: (integrated_time(so_far, tol=0, quiet=True), np.ones(1, dtype=bool))
+    )
     bounded = AutocorrTime(100)
 
     def tau_of(_, new):
@@ -132,11 +136,23 @@ def test_run_emcee_reports_the_whole_chain_tau_past_the_old_thinning(tmp_path, p
     from janusfit.stages.diagnose import read_chain
 
     jla = public_data / "jla"
-    data = load_dataset("jla", {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
-                                "cov": str(jla / "jla_mub_covmatrix.txt")})
+    data = load_dataset(
+        "jla",
+        {
+            "kind": "sn",
+            "format": "jla_binned",
+            "path": str(jla / "jla_mub.txt"),
+            "cov": str(jla / "jla_mub_covmatrix.txt"),
+        },
+    )
     posterior = Posterior(get_model("lcdm"), [data])
-    settings = EmceeSettings(n_walkers=8, max_steps=OLD_THIN_MAX_ROWS + 500, checkpoint_steps=5000,
-                             check_every=5000, stop_on_convergence=False)
+    settings = EmceeSettings(
+        n_walkers=8,
+        max_steps=OLD_THIN_MAX_ROWS + 500,
+        checkpoint_steps=5000,
+        check_every=5000,
+        stop_on_convergence=False,
+    )
     fingerprint = make_fingerprint(posterior, "emcee", settings.chain_settings())
     with CheckpointSession(tmp_path / "ck", fingerprint, log=lambda m: None) as session:
         result = run_emcee(posterior, settings, session, tmp_path / "chain.h5", log=lambda m: None)

@@ -37,13 +37,22 @@ RUN_JSON = "results/jla/lcdm/emcee/run.json"
 CHAIN = "results/jla/lcdm/emcee/chain.h5"
 CHECKPOINT = "results/checkpoints/jla/lcdm/emcee"
 DATA_JSON = "results/jla/data.json"
-BASE = dict(models=["lcdm"], samplers=["emcee"], cores={"performance": 1, "efficiency": 0},
-            emcee={"max_steps": 300, "checkpoint": {"steps": 100, "seconds": 5}, "stop": {"enabled": False}})
+BASE = dict(
+    models=["lcdm"],
+    samplers=["emcee"],
+    cores={"performance": 1, "efficiency": 0},
+    emcee={"max_steps": 300, "checkpoint": {"steps": 100, "seconds": 5}, "stop": {"enabled": False}},
+)
 
 
 def jla_spec(**override) -> dict:
-    return {"kind": "sn", "format": "jla_binned", "path": "data/jla_mub.txt", "cov": "data/jla_mub_covmatrix.txt",
-            **override}
+    return {
+        "kind": "sn",
+        "format": "jla_binned",
+        "path": "data/jla_mub.txt",
+        "cov": "data/jla_mub_covmatrix.txt",
+        **override,
+    }
 
 
 def configure(directory: Path, public_data: Path, datasets: dict | None = None, **sections) -> None:
@@ -57,8 +66,12 @@ def snakemake(directory: Path, *args: str) -> subprocess.CompletedProcess:
 
 def snapshot(directory: Path) -> dict:
     """Bytes of the checkpoint and of the outputs a rerun must not lose."""
-    paths = [*sorted((directory / CHECKPOINT).rglob("*")), directory / CHAIN, directory / RUN_JSON,
-             directory / DATA_JSON]
+    paths = [
+        *sorted((directory / CHECKPOINT).rglob("*")),
+        directory / CHAIN,
+        directory / RUN_JSON,
+        directory / DATA_JSON,
+    ]
     return {str(p.relative_to(directory)): p.read_bytes() for p in paths if p.is_file()}
 
 
@@ -81,18 +94,22 @@ def edit_lines(source: Path, dest: Path, edit) -> None:
 
 def set_cell(row: int, column: int, value: str):
     """An edit setting ``column`` of the CSV's data ``row`` (1-based, after the header) to ``value``."""
+
     def edit(lines):
         cells = lines[row].split(",")
         cells[column] = value
-        return [*lines[:row], ",".join(cells), *lines[row + 1:]]
+        return [*lines[:row], ",".join(cells), *lines[row + 1 :]]
+
     return edit
 
 
 def write_jla_csv(path: Path) -> None:
     """JLA binned as a CSV with every column a fit can read (zhel = z, σ from the covariance) and a host name."""
     data = load_dataset("jla", jla_spec(), path.parent.parent)
-    rows = [f"{z:.17g},{z:.17g},{mu:.17g},{s:.17g},host {i}"
-            for i, (z, mu, s) in enumerate(zip(data.z, data.values, np.sqrt(np.diag(data.cov))))]
+    rows = [
+        f"{z:.17g},{z:.17g},{mu:.17g},{s:.17g},host {i}"
+        for i, (z, mu, s) in enumerate(zip(data.z, data.values, np.sqrt(np.diag(data.cov))))
+    ]
     path.write_text("z,zhel,mu,sigma,host\n" + "\n".join(rows) + "\n")
 
 
@@ -129,50 +146,92 @@ def outcomes(baseline, public_data, server, tmp_path_factory):
 JLA_CC = {"cc": {"kind": "hz", "format": "hz_table", "path": "data/cc.txt"}, "jla_cc": {"combine": ["jla", "cc"]}}
 
 CONFIG_ERRORS = {
-    "unknown_model": (dict(models=["lcdm", "nosuch"]),
-                      "config key 'models[1]': unknown model 'nosuch'; known models: janus, lcdm, wcdm"),
-    "unknown_dataset": (dict(run_datasets=["jla", "nosuch"]),
-                        "config key 'run_datasets[1]': unknown dataset 'nosuch'; declared: jla"),
-    "unknown_dataset_in_combine": (dict(datasets={"both": {"combine": ["jla", "nosuch"]}}),
-                                   "config key 'datasets.both.combine[1]': 'nosuch' is not a plain dataset "
-                                   "declared under 'datasets'"),
-    "prior_low_not_below_high": (dict(priors={"lcdm": {"Om": [0.5, 0.5]}}),
-                                 "config key 'priors.lcdm.Om': lower bound 0.5 must be below upper bound 0.5"),
-    "prior_not_finite": (dict(priors={"lcdm": {"Om": [0.01, float("inf")]}}),
-                         "config key 'priors.lcdm.Om': bounds must be finite numbers, got [0.01, inf]"),
-    "too_few_walkers": (dict(models=["wcdm"], datasets=JLA_CC, run_datasets=["jla", "jla_cc"],
-                             emcee={**BASE["emcee"], "n_walkers": 4}),
-                        "config key 'emcee.n_walkers': 4 walkers for run jla_cc/wcdm with 3 parameters; "
-                        "emcee needs an even number ≥ 6"),
-    "walkers_below_every_move_minimum": (dict(emcee={**BASE["emcee"], "n_walkers": 2}),
-                                         "config key 'emcee.n_walkers': 2 is less than the minimum of 4"),
-    "seed_beyond_numpy": (dict(emcee={**BASE["emcee"], "seed": 2**32}),
-                          "config key 'emcee.seed': 4294967296 is greater than the maximum of 4294967295"),
-    "too_few_live_points": (dict(samplers=["dynesty"], datasets=JLA_CC, run_datasets=["jla_cc"],
-                                 dynesty={"nlive": 4}),
-                            "config key 'dynesty.nlive': 4 live points for run jla_cc/lcdm with 2 parameters; "
-                            "dynesty needs more than twice as many live points as parameters, at least 5"),
-    "dataset_without_kind": (dict(datasets={"jla": {k: v for k, v in jla_spec().items() if k != "kind"}}),
-                             "config key 'datasets.jla.kind': is required: a dataset needs 'kind', 'format' and "
-                             "'path' (or 'url'), or 'combine'"),
-    "model_listed_twice": (dict(models=["lcdm", "lcdm"]),
-                           "config key 'models': ['lcdm', 'lcdm'] has non-unique elements"),
-    "run_override_of_the_wrong_type": (dict(runs={"jla/lcdm": {"emcee": {"max_steps": "lots"}}}),
-                                       "config key 'runs.jla/lcdm.emcee.max_steps': 'lots' is not of type 'integer'"),
-    "download_not_pinned": (dict(datasets={"dl": {"kind": "sn", "format": "jla_binned", "url": "http://127.0.0.1:9/a.txt",
-                                                  "cov": "data/jla_mub_covmatrix.txt"}}),
-                            "config key 'datasets.dl.sha256': is required with 'url': a download is pinned by the "
-                            "sha256 of its bytes"),
-    "dataset_combined_with_itself": (dict(datasets={"twice": {"combine": ["jla", "jla"]}}),
-                                     "config key 'datasets.twice.combine[1]': 'jla' is already combine[0]; a dataset "
-                                     "combined with itself counts every point twice and shrinks the errors by √2"),
+    "unknown_model": (
+        dict(models=["lcdm", "nosuch"]),
+        "config key 'models[1]': unknown model 'nosuch'; known models: janus, lcdm, wcdm",
+    ),
+    "unknown_dataset": (
+        dict(run_datasets=["jla", "nosuch"]),
+        "config key 'run_datasets[1]': unknown dataset 'nosuch'; declared: jla",
+    ),
+    "unknown_dataset_in_combine": (
+        dict(datasets={"both": {"combine": ["jla", "nosuch"]}}),
+        "config key 'datasets.both.combine[1]': 'nosuch' is not a plain dataset declared under 'datasets'",
+    ),
+    "prior_low_not_below_high": (
+        dict(priors={"lcdm": {"Om": [0.5, 0.5]}}),
+        "config key 'priors.lcdm.Om': lower bound 0.5 must be below upper bound 0.5",
+    ),
+    "prior_not_finite": (
+        dict(priors={"lcdm": {"Om": [0.01, float("inf")]}}),
+        "config key 'priors.lcdm.Om': bounds must be finite numbers, got [0.01, inf]",
+    ),
+    "too_few_walkers": (
+        dict(models=["wcdm"], datasets=JLA_CC, run_datasets=["jla", "jla_cc"], emcee={**BASE["emcee"], "n_walkers": 4}),
+        "config key 'emcee.n_walkers': 4 walkers for run jla_cc/wcdm with 3 parameters; emcee needs an even number ≥ 6",
+    ),
+    "walkers_below_every_move_minimum": (
+        dict(emcee={**BASE["emcee"], "n_walkers": 2}),
+        "config key 'emcee.n_walkers': 2 is less than the minimum of 4",
+    ),
+    "seed_beyond_numpy": (
+        dict(emcee={**BASE["emcee"], "seed": 2**32}),
+        "config key 'emcee.seed': 4294967296 is greater than the maximum of 4294967295",
+    ),
+    "too_few_live_points": (
+        dict(samplers=["dynesty"], datasets=JLA_CC, run_datasets=["jla_cc"], dynesty={"nlive": 4}),
+        "config key 'dynesty.nlive': 4 live points for run jla_cc/lcdm with 2 parameters; "
+        "dynesty needs more than twice as many live points as parameters, at least 5",
+    ),
+    "dataset_without_kind": (
+        dict(datasets={"jla": {k: v for k, v in jla_spec().items() if k != "kind"}}),
+        "config key 'datasets.jla.kind': is required: a dataset needs 'kind', 'format' and "
+        "'path' (or 'url'), or 'combine'",
+    ),
+    "model_listed_twice": (
+        dict(models=["lcdm", "lcdm"]),
+        "config key 'models': ['lcdm', 'lcdm'] has non-unique elements",
+    ),
+    "run_override_of_the_wrong_type": (
+        dict(runs={"jla/lcdm": {"emcee": {"max_steps": "lots"}}}),
+        "config key 'runs.jla/lcdm.emcee.max_steps': 'lots' is not of type 'integer'",
+    ),
+    "download_not_pinned": (
+        dict(
+            datasets={
+                "dl": {
+                    "kind": "sn",
+                    "format": "jla_binned",
+                    "url": "http://127.0.0.1:9/a.txt",
+                    "cov": "data/jla_mub_covmatrix.txt",
+                }
+            }
+        ),
+        "config key 'datasets.dl.sha256': is required with 'url': a download is pinned by the sha256 of its bytes",
+    ),
+    "dataset_combined_with_itself": (
+        dict(datasets={"twice": {"combine": ["jla", "jla"]}}),
+        "config key 'datasets.twice.combine[1]': 'jla' is already combine[0]; a dataset "
+        "combined with itself counts every point twice and shrinks the errors by √2",
+    ),
     "light_curve_nuisance_prior_low_not_below_high": (
-        dict(datasets={"jla740": {"kind": "sn", "format": "jla_lcparams", "path": "data/jla_lcparams.txt",
-                                  "nuisance_priors": {"beta": [3.0, 2.0]}}}, run_datasets=["jla740"]),
-        "config key 'datasets.jla740.nuisance_priors.beta': lower bound 3.0 must be below upper bound 2.0"),
+        dict(
+            datasets={
+                "jla740": {
+                    "kind": "sn",
+                    "format": "jla_lcparams",
+                    "path": "data/jla_lcparams.txt",
+                    "nuisance_priors": {"beta": [3.0, 2.0]},
+                }
+            },
+            run_datasets=["jla740"],
+        ),
+        "config key 'datasets.jla740.nuisance_priors.beta': lower bound 3.0 must be below upper bound 2.0",
+    ),
     "light_curve_option_on_another_format": (
         dict(datasets={"jla": {**jla_spec(), "pecz": 0.001}}),
-        "config key 'datasets.jla.pecz': applies to format 'jla_lcparams' only, not 'jla_binned'"),
+        "config key 'datasets.jla.pecz': applies to format 'jla_lcparams' only, not 'jla_binned'",
+    ),
 }
 
 
@@ -180,6 +239,7 @@ def config_error_scenario(sections):
     def run(directory, public_data, server):
         configure(directory, public_data, **sections)
         return snakemake(directory, RUN_JSON)
+
     return run
 
 
@@ -203,12 +263,16 @@ def data_file_missing(directory, public_data, server):
 def test_missing_data_file_is_named_in_snakemake_stderr(outcomes, baseline):
     directory, proc = outcome(outcomes, "data_file_missing")
     assert proc.returncode != 0
-    assert re.search(r"MissingInputException in rule inspect_data .*\nMissing input files for rule inspect_data:"
-                     r"(.|\n)*affected files:\n\s+data/nosuch\.txt", proc.stderr)
+    assert re.search(
+        r"MissingInputException in rule inspect_data .*\nMissing input files for rule inspect_data:"
+        r"(.|\n)*affected files:\n\s+data/nosuch\.txt",
+        proc.stderr,
+    )
     assert_nothing_lost(directory, baseline[1])
 
 
 # --- detected by a job: the message is in the job's log ----------------------
+
 
 def csv_spec(path: str) -> dict:
     return {"kind": "sn", "format": "csv", "path": path}
@@ -225,21 +289,44 @@ class BadFile(NamedTuple):
 
 
 BAD_FILES = {
-    "jla_empty": BadFile("path", "jla_mub.txt", lambda lines: [],
-                         "data/jla_empty.txt': no header line naming the columns (the file is empty"),
-    "jla_nan": BadFile("path", "jla_mub.txt", set_cell(3, 1, "nan"),
-                       "data/jla_nan.txt': data row 3, column 'mu': value is missing or NaN"),
-    "jla_z0": BadFile("path", "jla_mub.txt", set_cell(1, 0, "0.0"),
-                      "data/jla_z0.txt': data row 1, column 'z': redshift must be > 0, got 0"),
-    "jla_not_pd": BadFile("cov", "jla_mub_covmatrix.txt", lambda lines: [lines[0], "-0.02", *lines[2:]],
-                          "data/jla_not_pd.txt': covariance is not positive definite (smallest eigenvalue -"),
-    "jla_cov_size": BadFile("cov", "jla_mub_covmatrix.txt",
-                            lambda lines: [lines[0], *(v for i, v in enumerate(lines[1:])
-                                                       if i // 31 < 30 and i % 31 < 30)],
-                            "data/jla_cov_size.txt': covariance is 30x30 but the data file has 31 rows"),
-    "csv_zhel": BadFile("path", "jla.csv", set_cell(2, 1, "-0.5"),
-                        "data/csv_zhel.txt': data row 2, column 'zhel': heliocentric redshift -0.5 differs from the "
-                        "redshift 0.012 by more than 0.01 (1 + z)", csv_spec),
+    "jla_empty": BadFile(
+        "path",
+        "jla_mub.txt",
+        lambda lines: [],
+        "data/jla_empty.txt': no header line naming the columns (the file is empty",
+    ),
+    "jla_nan": BadFile(
+        "path",
+        "jla_mub.txt",
+        set_cell(3, 1, "nan"),
+        "data/jla_nan.txt': data row 3, column 'mu': value is missing or NaN",
+    ),
+    "jla_z0": BadFile(
+        "path",
+        "jla_mub.txt",
+        set_cell(1, 0, "0.0"),
+        "data/jla_z0.txt': data row 1, column 'z': redshift must be > 0, got 0",
+    ),
+    "jla_not_pd": BadFile(
+        "cov",
+        "jla_mub_covmatrix.txt",
+        lambda lines: [lines[0], "-0.02", *lines[2:]],
+        "data/jla_not_pd.txt': covariance is not positive definite (smallest eigenvalue -",
+    ),
+    "jla_cov_size": BadFile(
+        "cov",
+        "jla_mub_covmatrix.txt",
+        lambda lines: [lines[0], *(v for i, v in enumerate(lines[1:]) if i // 31 < 30 and i % 31 < 30)],
+        "data/jla_cov_size.txt': covariance is 30x30 but the data file has 31 rows",
+    ),
+    "csv_zhel": BadFile(
+        "path",
+        "jla.csv",
+        set_cell(2, 1, "-0.5"),
+        "data/csv_zhel.txt': data row 2, column 'zhel': heliocentric redshift -0.5 differs from the "
+        "redshift 0.012 by more than 0.01 (1 + z)",
+        csv_spec,
+    ),
 }
 
 
@@ -250,8 +337,7 @@ def bad_data_and_priors(directory, public_data, server):
     for name, bad in BAD_FILES.items():
         edit_lines(directory / "data" / bad.original, directory / "data" / f"{name}.txt", bad.edit)
         datasets[name] = bad.spec(**{bad.key: f"data/{name}.txt"})
-    datasets["jla_download"] = jla_spec(path="downloads/jla_mub.txt", url=f"{server}/jla/jla_mub.txt",
-                                        sha256="0" * 64)
+    datasets["jla_download"] = jla_spec(path="downloads/jla_mub.txt", url=f"{server}/jla/jla_mub.txt", sha256="0" * 64)
     # A local copy that is not the pinned file.
     edit_lines(directory / "data/jla_mub.txt", directory / "data/jla_pinned.txt", set_cell(3, 1, "33.9"))
     datasets["jla_pinned"] = jla_spec(path="data/jla_pinned.txt", sha256=sha256_file(directory / "data/jla_mub.txt"))
@@ -262,11 +348,19 @@ def bad_data_and_priors(directory, public_data, server):
     # Two supernovae for one parameter and the marginalised offset: no information left.
     edit_lines(directory / "data/jla.csv", directory / "data/csv_two.txt", lambda lines: lines[:3])
     datasets["csv_two"] = csv_spec("data/csv_two.txt")
-    configure(directory, public_data, datasets=datasets, models=["lcdm", "janus", "wcdm"],
-              priors={"janus": {"q0": [-0.5, -0.45]}, "wcdm": {"Om": [1.5, 2.0], "w": [0.5, 1.0]}})
+    configure(
+        directory,
+        public_data,
+        datasets=datasets,
+        models=["lcdm", "janus", "wcdm"],
+        priors={"janus": {"q0": [-0.5, -0.45]}, "wcdm": {"Om": [1.5, 2.0], "w": [0.5, 1.0]}},
+    )
     targets = [f"results/{name}/data.json" for name in datasets if name != "csv_two"] + [
-        "results/jla/janus/emcee/run.json", "results/jla/janus/dynesty/evidence.json",
-        "results/jla/wcdm/emcee/run.json", "results/csv_two/lcdm/emcee/run.json"]
+        "results/jla/janus/emcee/run.json",
+        "results/jla/janus/dynesty/evidence.json",
+        "results/jla/wcdm/emcee/run.json",
+        "results/csv_two/lcdm/emcee/run.json",
+    ]
     return snakemake(directory, "--keep-going", *targets)
 
 
@@ -283,26 +377,32 @@ def test_a_local_file_that_is_not_the_pinned_one_is_refused_and_left_alone(outco
     directory, _ = outcome(outcomes, "bad_data_and_priors")
     path = directory / "data/jla_pinned.txt"
     pin = sha256_file(directory / "data/jla_mub.txt")
-    assert (f"ERROR data file '{path}': has sha256 {sha256_file(path)}, but 'datasets.jla_pinned.sha256' pins {pin}; "
-            "the file was left as it is. Point 'path' at the pinned file, or set 'sha256: null' to read this one "
-            "unpinned" in log(directory, "inspect_data/jla_pinned.log"))
+    assert (
+        f"ERROR data file '{path}': has sha256 {sha256_file(path)}, but 'datasets.jla_pinned.sha256' pins {pin}; "
+        "the file was left as it is. Point 'path' at the pinned file, or set 'sha256: null' to read this one "
+        "unpinned" in log(directory, "inspect_data/jla_pinned.log")
+    )
     assert_nothing_lost(directory, baseline[1])
 
 
 def test_datasets_holding_the_same_numbers_are_not_combined(outcomes, baseline):
     directory, _ = outcome(outcomes, "bad_data_and_priors")
-    assert ("ERROR config key 'datasets.jla_twice.combine': 'jla' and 'jla_copy' hold the same 31 redshifts and "
-            "values: combining them counts every point twice and shrinks the errors by √2"
-            in log(directory, "inspect_data/jla_twice.log"))
+    assert (
+        "ERROR config key 'datasets.jla_twice.combine': 'jla' and 'jla_copy' hold the same 31 redshifts and "
+        "values: combining them counts every point twice and shrinks the errors by √2"
+        in log(directory, "inspect_data/jla_twice.log")
+    )
     assert not (directory / "results/jla_twice/data.json").exists()
     assert_nothing_lost(directory, baseline[1])
 
 
 def test_too_few_data_points_for_the_run_are_refused_by_preflight(outcomes, baseline):
     directory, _ = outcome(outcomes, "bad_data_and_priors")
-    assert ("ERROR config key 'datasets.csv_two': run csv_two/lcdm has 2 data points, too few for its 1 free "
-            "parameter and 1 marginalised supernova offset: it needs at least 3; add data or leave the dataset out "
-            "of 'run_datasets'" in log(directory, "preflight/csv_two/lcdm.log"))
+    assert (
+        "ERROR config key 'datasets.csv_two': run csv_two/lcdm has 2 data points, too few for its 1 free "
+        "parameter and 1 marginalised supernova offset: it needs at least 3; add data or leave the dataset out "
+        "of 'run_datasets'" in log(directory, "preflight/csv_two/lcdm.log")
+    )
     assert not (directory / "results/csv_two/lcdm/emcee").exists()
     assert_nothing_lost(directory, baseline[1])
 
@@ -311,8 +411,11 @@ def test_download_checksum_mismatch_is_in_the_download_log_and_writes_nothing(ou
     directory, _ = outcome(outcomes, "bad_data_and_priors")
     cached = f"resources/data/{'0' * 64}/jla_mub.txt"
     text = log(directory, f"download/{cached}.log")
-    assert re.search(rf"ERROR data file '{cached}': download from {server}/jla/jla_mub\.txt has "
-                     rf"sha256 [0-9a-f]{{64}}, expected {'0' * 64}; nothing was written to", text)
+    assert re.search(
+        rf"ERROR data file '{cached}': download from {server}/jla/jla_mub\.txt has "
+        rf"sha256 [0-9a-f]{{64}}, expected {'0' * 64}; nothing was written to",
+        text,
+    )
     assert not (directory / cached).exists() and not (directory / "downloads").exists()
     assert_nothing_lost(directory, baseline[1])
 
@@ -320,16 +423,22 @@ def test_download_checksum_mismatch_is_in_the_download_log_and_writes_nothing(ou
 def test_prior_outside_the_janus_domain_is_refused(outcomes, baseline):
     """The pre-flight job refuses it before either sampler starts."""
     directory, _ = outcome(outcomes, "bad_data_and_priors")
-    assert re.search(r"ERROR config key 'priors\.janus': preflight failed 1 of 7 checks:\n"
-                     r"  - log_likelihood_at_prior_draws: the prior \(q0 in \[-0\.5, -0\.45\]\) excludes the whole "
-                     r"domain of model 'janus' on these data \(z up to 1\.3\)", log(directory, "preflight/jla/janus.log"))
+    assert re.search(
+        r"ERROR config key 'priors\.janus': preflight failed 1 of 7 checks:\n"
+        r"  - log_likelihood_at_prior_draws: the prior \(q0 in \[-0\.5, -0\.45\]\) excludes the whole "
+        r"domain of model 'janus' on these data \(z up to 1\.3\)",
+        log(directory, "preflight/jla/janus.log"),
+    )
     assert_nothing_lost(directory, baseline[1])
 
 
 def test_nan_log_likelihood_names_the_parameter_values(outcomes, baseline):
     directory, _ = outcome(outcomes, "bad_data_and_priors")
-    assert re.search(r"log_likelihood_at_prior_centre: LikelihoodError: log-likelihood is NaN at Om=1\.75, w=0\.75 "
-                     r"\(model 'wcdm'\)", log(directory, "preflight/jla/wcdm.log"))
+    assert re.search(
+        r"log_likelihood_at_prior_centre: LikelihoodError: log-likelihood is NaN at Om=1\.75, w=0\.75 "
+        r"\(model 'wcdm'\)",
+        log(directory, "preflight/jla/wcdm.log"),
+    )
     assert_nothing_lost(directory, baseline[1])
 
 

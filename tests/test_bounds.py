@@ -27,10 +27,10 @@ LOG = logging.getLogger("test_bounds")
 
 
 def config(repo, public_data, dataset):
-    files = {"union3": {"kind": "sn", "format": "union3", "path": "union3/lcparam_full.txt",
-                        "cov": "union3/mag_covmat.txt"},
-             "jla": {"kind": "sn", "format": "jla_binned", "path": "jla/jla_mub.txt",
-                     "cov": "jla/jla_mub_covmatrix.txt"}}[dataset]
+    files = {
+        "union3": {"kind": "sn", "format": "union3", "path": "union3/lcparam_full.txt", "cov": "union3/mag_covmat.txt"},
+        "jla": {"kind": "sn", "format": "jla_binned", "path": "jla/jla_mub.txt", "cov": "jla/jla_mub_covmatrix.txt"},
+    }[dataset]
     spec = {k: str(public_data / v) if k in ("path", "cov") else v for k, v in files.items()}
     cfg = {"datasets": {dataset: spec}, "models": ["janus"], "samplers": ["emcee"]}
     validate(cfg, str(repo / "workflow/schemas/config.schema.yaml"))
@@ -40,12 +40,32 @@ def config(repo, public_data, dataset):
 def run_stages(tmp_path, cfg, dataset):
     base = tmp_path / dataset
     base.mkdir()
-    _sample_emcee(config=cfg, dataset=dataset, model="janus", checkpoint_dir=tmp_path / "ck" / dataset,
-                  chain_path=base / "chain.h5", run_json=base / "run.json", log=LOG)
-    convergence(config=cfg, dataset=dataset, model="janus", chain_h5=base / "chain.h5",
-                out_json=base / "convergence.json", trace_png=base / "trace.png", log=LOG)
-    return summary(config=cfg, dataset=dataset, model="janus", out_json=base / "summary.json",
-                   emcee_files=(base / "chain.h5", base / "run.json", base / "convergence.json"), log=LOG)
+    _sample_emcee(
+        config=cfg,
+        dataset=dataset,
+        model="janus",
+        checkpoint_dir=tmp_path / "ck" / dataset,
+        chain_path=base / "chain.h5",
+        run_json=base / "run.json",
+        log=LOG,
+    )
+    convergence(
+        config=cfg,
+        dataset=dataset,
+        model="janus",
+        chain_h5=base / "chain.h5",
+        out_json=base / "convergence.json",
+        trace_png=base / "trace.png",
+        log=LOG,
+    )
+    return summary(
+        config=cfg,
+        dataset=dataset,
+        model="janus",
+        out_json=base / "summary.json",
+        emcee_files=(base / "chain.h5", base / "run.json", base / "convergence.json"),
+        log=LOG,
+    )
 
 
 def exact_quantile(posterior, q):
@@ -75,8 +95,10 @@ def test_union3_janus_is_reported_as_a_bound_and_jla_janus_is_not(tmp_path, repo
     assert jla["bound"] is None and jla["limit"] is None and jla["edge_density_ratio"] < EDGE_RATIO
     assert jla["text"] == f"{jla['mean']:.4f} ± {jla['sd']:.4f}"
 
-    table = overview(summary_paths=[tmp_path / "union3/summary.json", tmp_path / "jla/summary.json"],
-                     out_csv=tmp_path / "overview.csv")
+    table = overview(
+        summary_paths=[tmp_path / "union3/summary.json", tmp_path / "jla/summary.json"],
+        out_csv=tmp_path / "overview.csv",
+    )
     assert list(table["one-sided limits"]) == ["BOUND: q0: upper prior edge", "none"]
     assert list(table["q0"]) == [q0["text"], jla["text"]]
     assert pd.read_csv(tmp_path / "overview.csv")["q0"].tolist() == list(table["q0"])

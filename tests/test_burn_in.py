@@ -28,16 +28,24 @@ EXACT_SD = 0.03378188  # JLA binned, flat ΛCDM, Ωm ∈ [0.01, 1]
 @pytest.fixture(scope="module")
 def jla_lcdm(public_data) -> Posterior:
     jla = public_data / "jla"
-    data = load_dataset("jla", {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
-                                "cov": str(jla / "jla_mub_covmatrix.txt")})
+    data = load_dataset(
+        "jla",
+        {
+            "kind": "sn",
+            "format": "jla_binned",
+            "path": str(jla / "jla_mub.txt"),
+            "cov": str(jla / "jla_mub_covmatrix.txt"),
+        },
+    )
     return Posterior(get_model("lcdm"), [data])
 
 
 def reported_sd(tmp_path, posterior, settings) -> float:
     """The sd summary.json reports: emcee's draws after the burn-in the convergence rule chooses."""
     directory = tmp_path / f"seed{settings.seed}"
-    with CheckpointSession(directory / "ck", make_fingerprint(posterior, "emcee", settings.chain_settings()),
-                           log=lambda m: None) as session:
+    with CheckpointSession(
+        directory / "ck", make_fingerprint(posterior, "emcee", settings.chain_settings()), log=lambda m: None
+    ) as session:
         run_emcee(posterior, settings, session, directory / "chain.h5", log=lambda m: None)
     chain, log_prob, accepted = read_chain(directory / "chain.h5")
     burn_in = diagnose(chain, log_prob, accepted, posterior.param_names)["burn_in"]
@@ -45,8 +53,7 @@ def reported_sd(tmp_path, posterior, settings) -> float:
 
 
 def mean_relative_bias(tmp_path, posterior, seeds, **settings) -> tuple[float, float]:
-    sds = np.array([reported_sd(tmp_path, posterior, EmceeSettings(n_walkers=32, seed=s, **settings))
-                    for s in seeds])
+    sds = np.array([reported_sd(tmp_path, posterior, EmceeSettings(n_walkers=32, seed=s, **settings)) for s in seeds])
     relative = sds / EXACT_SD - 1.0
     return float(relative.mean()), float(relative.std(ddof=1) / math.sqrt(len(seeds)))
 

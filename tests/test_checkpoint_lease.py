@@ -43,6 +43,7 @@ from janusfit.sampling.lock import CheckpointLock
 # Short enough for a test, and the same for both nodes, as the constant is on a cluster.
 LEASE_S = 4.0
 
+
 def namespaces_work() -> bool:
     probe = subprocess.run(["unshare", "--uts", "--pid", "--mount", "--fork", "true"], capture_output=True)
     return probe.returncode == 0
@@ -56,12 +57,18 @@ def start_on_node(tmp: Path, public_data: Path, node: str, job_id: str, max_step
     private_lock = tmp / f"{node}.lockfile"
     private_lock.touch()
     (tmp / "ck.lock").touch()
-    inner = (f"hostname {node} && mount --bind {private_lock} {tmp / 'ck.lock'} && "
-             f"exec {sys.executable} {script} {Path(__file__).parent} {public_data} {tmp / 'ck'} "
-             f"{tmp / (node + '.h5')} {max_steps} none {tmp / ('HOLD_' + node)} {LEASE_S}")
-    return subprocess.Popen(["unshare", "--uts", "--pid", "--mount", "--fork", "sh", "-c", inner],
-                            stdout=open(tmp / f"{node}.out", "w"), stderr=open(tmp / f"{node}.err", "w"),
-                            cwd=tmp, env={**os.environ, "SLURM_JOB_ID": job_id})
+    inner = (
+        f"hostname {node} && mount --bind {private_lock} {tmp / 'ck.lock'} && "
+        f"exec {sys.executable} {script} {Path(__file__).parent} {public_data} {tmp / 'ck'} "
+        f"{tmp / (node + '.h5')} {max_steps} none {tmp / ('HOLD_' + node)} {LEASE_S}"
+    )
+    return subprocess.Popen(
+        ["unshare", "--uts", "--pid", "--mount", "--fork", "sh", "-c", inner],
+        stdout=open(tmp / f"{node}.out", "w"),
+        stderr=open(tmp / f"{node}.err", "w"),
+        cwd=tmp,
+        env={**os.environ, "SLURM_JOB_ID": job_id},
+    )
 
 
 def lease(tmp: Path) -> dict:
@@ -103,18 +110,30 @@ def two_nodes(tmp_path_factory, public_data, posterior):
     a_lease = lease(tmp)
     b = start_on_node(tmp, public_data, "node-b", "102", 900)
     # B either waits, or (without a lease) starts at once and resumes from A's segment.
-    wait_for(lambda: any(s in (tmp / "node-b.out").read_text() for s in ("waiting for the sampler", "resuming"))
-             or b.poll() is not None, "B to wait")
+    wait_for(
+        lambda: (
+            any(s in (tmp / "node-b.out").read_text() for s in ("waiting for the sampler", "resuming"))
+            or b.poll() is not None
+        ),
+        "B to wait",
+    )
     renewals = [lease(tmp)["renewed"]]
     for _ in range(3):
         time.sleep(LEASE_S)
         renewals.append(lease(tmp)["renewed"])
-    while_a_lives = {"segments": segment_files(tmp), "b_alive": b.poll() is None,
-                     "b_out": (tmp / "node-b.out").read_text(), "a_alive": a.poll() is None}
+    while_a_lives = {
+        "segments": segment_files(tmp),
+        "b_alive": b.poll() is None,
+        "b_out": (tmp / "node-b.out").read_text(),
+        "a_alive": a.poll() is None,
+    }
 
     signal_tree(a, signal.SIGSTOP)
-    wait_for(lambda: "taking over the lease" in (tmp / "node-b.out").read_text() or b.poll() is not None,
-             "B to take over", timeout=60)
+    wait_for(
+        lambda: "taking over the lease" in (tmp / "node-b.out").read_text() or b.poll() is not None,
+        "B to take over",
+        timeout=60,
+    )
     wait_for(lambda: lease(tmp).get("host") == "node-b", "B's lease")
     b_lease = lease(tmp)
     signal_tree(a, signal.SIGCONT)
@@ -127,9 +146,18 @@ def two_nodes(tmp_path_factory, public_data, posterior):
     reference = tmp / "reference"
     reference.mkdir()
     run_emcee_in(reference, posterior, max_steps=900)
-    return {"dir": tmp, "a": a, "b": b, "a_lease": a_lease, "b_lease": b_lease, "renewals": renewals,
-            "while_a_lives": while_a_lives, "before": segments_before_a_resumes,
-            "after": segments_after_a_stopped, "reference": chain_arrays(reference / "chain.h5")}
+    return {
+        "dir": tmp,
+        "a": a,
+        "b": b,
+        "a_lease": a_lease,
+        "b_lease": b_lease,
+        "renewals": renewals,
+        "while_a_lives": while_a_lives,
+        "before": segments_before_a_resumes,
+        "after": segments_after_a_stopped,
+        "reference": chain_arrays(reference / "chain.h5"),
+    }
 
 
 def test_sampler_on_another_node_waits_while_the_lease_is_renewed(two_nodes):
@@ -138,8 +166,10 @@ def test_sampler_on_another_node_waits_while_the_lease_is_renewed(two_nodes):
     assert a_lease["host"] == "node-a" and a_lease["slurm_job_id"] == "101"
     assert state["a_alive"] and state["b_alive"], (tmp / "node-b.err").read_text()
     # Each node sees only its own PID namespace: A's pid is the one inside it.
-    assert (f"waiting for the sampler holding '{tmp / 'ck.lock'}' (pid {a_lease['pid']}) on host node-a, "
-            f"SLURM job 101 to finish") in state["b_out"]
+    assert (
+        f"waiting for the sampler holding '{tmp / 'ck.lock'}' (pid {a_lease['pid']}) on host node-a, "
+        f"SLURM job 101 to finish"
+    ) in state["b_out"]
     assert f"is taken over if not renewed for {LEASE_S:.0f} s" in state["b_out"]
     # A renewed its lease while B waited, and B wrote nothing: A's one segment is all there is.
     renewals = two_nodes["renewals"]
@@ -152,8 +182,10 @@ def test_a_lease_not_renewed_for_the_timeout_is_taken_over(two_nodes):
     tmp, b_lease = two_nodes["dir"], two_nodes["b_lease"]
     out = (tmp / "node-b.out").read_text()
     a_pid = two_nodes["a_lease"]["pid"]
-    assert (f"taking over the lease of '{tmp / 'ck'}' from the sampler (pid {a_pid}) on host node-a, "
-            f"SLURM job 101: not renewed for") in out
+    assert (
+        f"taking over the lease of '{tmp / 'ck'}' from the sampler (pid {a_pid}) on host node-a, "
+        f"SLURM job 101: not renewed for"
+    ) in out
     assert b_lease["host"] == "node-b" and b_lease["slurm_job_id"] == "102"
     assert "resuming from checkpoint at iteration 50" in out
 
@@ -163,8 +195,10 @@ def test_a_frozen_holder_whose_lease_was_taken_stops_without_writing(two_nodes):
     assert a.returncode == 1
     err = (tmp / "node-a.err").read_text()
     b_pid = two_nodes["b_lease"]["pid"]
-    assert err.startswith(f"the lease of checkpoint '{tmp / 'ck'}' was taken over by the sampler (pid {b_pid}) "
-                          "on host node-b, SLURM job 102 while this sampler")
+    assert err.startswith(
+        f"the lease of checkpoint '{tmp / 'ck'}' was taken over by the sampler (pid {b_pid}) "
+        "on host node-b, SLURM job 102 while this sampler"
+    )
     assert "stopped without writing" in err
     assert two_nodes["after"] == two_nodes["before"]
     assert not (tmp / "node-a.h5").exists()
@@ -185,8 +219,18 @@ def test_the_node_that_took_over_finishes_the_chain_bit_for_bit(two_nodes):
 
 
 def foreign_record(path: Path, renewed: float) -> None:
-    path.write_text(json.dumps({"host": "node-z.cluster", "pid": 4242, "slurm_job_id": "777", "token": "f00d",
-                                "acquired": renewed, "renewed": renewed}))
+    path.write_text(
+        json.dumps(
+            {
+                "host": "node-z.cluster",
+                "pid": 4242,
+                "slurm_job_id": "777",
+                "token": "f00d",
+                "acquired": renewed,
+                "renewed": renewed,
+            }
+        )
+    )
 
 
 def test_a_fresh_foreign_lease_times_out_naming_host_pid_and_job(tmp_path):
@@ -194,8 +238,10 @@ def test_a_fresh_foreign_lease_times_out_naming_host_pid_and_job(tmp_path):
     lock = CheckpointLock(tmp_path / "ck", timeout_s=1.0, poll_s=0.05, log=Log())
     with pytest.raises(CheckpointError) as err:
         lock.acquire()
-    assert str(err.value).startswith(f"checkpoint '{tmp_path / 'ck'}' is locked by another sampler (pid 4242) "
-                                     "still running on host node-z.cluster, SLURM job 777")
+    assert str(err.value).startswith(
+        f"checkpoint '{tmp_path / 'ck'}' is locked by another sampler (pid 4242) "
+        "still running on host node-z.cluster, SLURM job 777"
+    )
     assert json.loads((tmp_path / "ck.lease").read_text())["token"] == "f00d"  # untouched
 
 

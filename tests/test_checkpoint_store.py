@@ -35,16 +35,24 @@ from janusfit.sampling.fingerprint import make_fingerprint
 from janusfit.sampling.session import CheckpointSession, Interrupted
 from janusfit.sampling.store import clean_partial, commit, quarantine, verified
 
-EMCEE = dict(n_walkers=8, max_steps=300, checkpoint_steps=50, checkpoint_seconds=1e9, check_every=100,
-             stop_on_convergence=False)
+EMCEE = dict(
+    n_walkers=8, max_steps=300, checkpoint_steps=50, checkpoint_seconds=1e9, check_every=100, stop_on_convergence=False
+)
 DYNESTY = dict(nlive=50, dlogz=0.5, checkpoint_seconds=0.02)
 
 
 def jla_diagonal(public_data: Path) -> Dataset:
     """JLA binned with the square roots of its covariance's diagonal as errors."""
     jla = public_data / "jla"
-    full = load_dataset("jla", {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
-                                "cov": str(jla / "jla_mub_covmatrix.txt")})
+    full = load_dataset(
+        "jla",
+        {
+            "kind": "sn",
+            "format": "jla_binned",
+            "path": str(jla / "jla_mub.txt"),
+            "cov": str(jla / "jla_mub_covmatrix.txt"),
+        },
+    )
     return Dataset("jla", "sn", full.z, full.values, sigma=np.sqrt(np.diag(full.cov)), sha256=full.sha256)
 
 
@@ -140,7 +148,7 @@ def test_quarantine_keeps_every_copy_even_of_the_same_name(tmp_path):
         kept.append(quarantine(path, "fails its checksum", log))
     assert not path.exists() and kept[0] != kept[1]
     assert [p.read_bytes() for p in kept] == [b"first", b"second"]
-    assert all(Path(f"{p.parent / 'state_000001.pkl.sha256'}{p.name[len(path.name):]}").exists() for p in kept)
+    assert all(Path(f"{p.parent / 'state_000001.pkl.sha256'}{p.name[len(path.name) :]}").exists() for p in kept)
     assert log.has("fails its checksum; moved aside to") and log.has("previous generation is used")
 
 
@@ -185,6 +193,7 @@ def test_damaged_middle_segment_sets_every_later_one_aside(tmp_path, posterior, 
 
 def test_interrupted_by_sigterm_resumes_bit_for_bit(tmp_path, posterior, emcee_reference):
     """A real SIGTERM mid-run: a checkpoint is written, the resumed chain is the uninterrupted one."""
+
     class StopAfter(Log):
         def __call__(self, message):
             super().__call__(message)
@@ -216,8 +225,9 @@ class SignalTwiceAfter(Posterior):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_repeated_sigterm_still_writes_the_checkpoint_a_repeated_sigint_stops_at_once(tmp_path, shared_data,
-                                                                                      emcee_reference, signum):
+def test_a_repeated_sigterm_still_writes_the_checkpoint_a_repeated_sigint_stops_at_once(
+    tmp_path, shared_data, emcee_reference, signum
+):
     """SLURM's time limit sends SIGTERM twice (to the job step, and through srun); Ctrl-C twice means "now"."""
     SignalTwiceAfter.n, SignalTwiceAfter.signum = 150, signum  # two calls a step: in the segment 50-100
     signalled = SignalTwiceAfter(get_model("lcdm"), [jla_diagonal(shared_data)])
@@ -267,8 +277,7 @@ def dynesty_reference(posterior, tmp_path_factory):
 
 
 @pytest.mark.parametrize("how", ["truncated", "flipped"])
-def test_damaged_newest_generation_falls_back_to_the_previous(tmp_path, posterior, public_data, dynesty_reference,
-                                                              how):
+def test_damaged_newest_generation_falls_back_to_the_previous(tmp_path, posterior, public_data, dynesty_reference, how):
     interrupted_dynesty(tmp_path, public_data, calls=600)
     older, newest = generations(tmp_path)
     previous_it = dynesty.NestedSampler.restore(str(older)).it
@@ -325,8 +334,12 @@ def full_disk(directory: Path, monkeypatch):
     dynesty pickle write raises ENOSPC.
     """
     directory.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(directory)],
-                             capture_output=True).returncode == 0
+    mounted = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(directory)], capture_output=True
+        ).returncode
+        == 0
+    )
     filler = directory / "filler"
 
     def fill_tmpfs():
@@ -364,11 +377,12 @@ def written_file(message: str) -> Path:
     """The file a "no space left" error names."""
     prefix = "no space left on the device while writing '"
     assert message.startswith(prefix), message
-    return Path(message[len(prefix):].split("'")[0])
+    return Path(message[len(prefix) :].split("'")[0])
 
 
-def test_full_disk_stops_emcee_with_the_file_named_and_the_checkpoint_resumable(tmp_path, posterior,
-                                                                               emcee_reference, monkeypatch):
+def test_full_disk_stops_emcee_with_the_file_named_and_the_checkpoint_resumable(
+    tmp_path, posterior, emcee_reference, monkeypatch
+):
     disk = tmp_path / "disk"
     with full_disk(disk, monkeypatch) as (fill, how):
         run_emcee_in(disk, posterior, max_steps=100)
@@ -386,8 +400,9 @@ def test_full_disk_stops_emcee_with_the_file_named_and_the_checkpoint_resumable(
         assert_same_chain(chain_arrays(disk / "chain.h5"), emcee_reference)
 
 
-def test_full_disk_stops_dynesty_with_the_file_named_and_the_checkpoint_resumable(tmp_path, posterior, public_data,
-                                                                                 dynesty_reference, monkeypatch):
+def test_full_disk_stops_dynesty_with_the_file_named_and_the_checkpoint_resumable(
+    tmp_path, posterior, public_data, dynesty_reference, monkeypatch
+):
     disk = tmp_path / "disk"
     with full_disk(disk, monkeypatch) as (fill, how):
         interrupted_dynesty(disk, public_data, calls=400)
@@ -455,9 +470,22 @@ def start_sampler(tmp_path, public_data, name, max_steps, timeout="none"):
         script.write_text(SAMPLER)
     out = open(tmp_path / f"{name}.out", "w")
     err = open(tmp_path / f"{name}.err", "w")
-    return subprocess.Popen([sys.executable, str(script), str(Path(__file__).parent), str(public_data),
-                             str(tmp_path / "ck"), str(tmp_path / f"{name}.h5"), str(max_steps), timeout,
-                             str(tmp_path / "HOLD")], stdout=out, stderr=err, cwd=tmp_path)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(script),
+            str(Path(__file__).parent),
+            str(public_data),
+            str(tmp_path / "ck"),
+            str(tmp_path / f"{name}.h5"),
+            str(max_steps),
+            timeout,
+            str(tmp_path / "HOLD"),
+        ],
+        stdout=out,
+        stderr=err,
+        cwd=tmp_path,
+    )
 
 
 def wait_for(condition, what: str, timeout: float = 120) -> None:
@@ -486,8 +514,15 @@ def two_samplers(tmp_path_factory, public_data, posterior):
     reference = tmp / "reference"
     reference.mkdir()
     run_emcee_in(reference, posterior, max_steps=900)
-    return {"dir": tmp, "a": a, "b": b, "c": c, "a_alive": a_alive, "held": segments_while_held,
-            "reference": chain_arrays(reference / "chain.h5")}
+    return {
+        "dir": tmp,
+        "a": a,
+        "b": b,
+        "c": c,
+        "a_alive": a_alive,
+        "held": segments_while_held,
+        "reference": chain_arrays(reference / "chain.h5"),
+    }
 
 
 def test_second_sampler_waits_and_never_writes_beside_the_first(two_samplers):

@@ -34,10 +34,15 @@ def _checkpoint_files(directory):
 def killed_then_resumed(tmp_path_factory, public_data, janusfit_cli):
     """Status while running, after a kill -9, and after the printed resume command finished."""
     directory = tmp_path_factory.mktemp("killed")
-    write_config(directory, public_data, models=["lcdm"], priors={"lcdm": {"Om": OM_PRIOR}},
-                 cores={"performance": 1, "efficiency": 0},
-                 emcee={"max_steps": 10000, "checkpoint": {"steps": 200, "seconds": 1}, "stop": {"enabled": False}},
-                 dynesty={"nlive": 500, "checkpoint_seconds": 1})
+    write_config(
+        directory,
+        public_data,
+        models=["lcdm"],
+        priors={"lcdm": {"Om": OM_PRIOR}},
+        cores={"performance": 1, "efficiency": 0},
+        emcee={"max_steps": 10000, "checkpoint": {"steps": 200, "seconds": 1}, "stop": {"enabled": False}},
+        dynesty={"nlive": 500, "checkpoint_seconds": 1},
+    )
     results = directory / "results"
     proc = start(directory, "--cores", "1")  # one job at a time: the second sampler waits its turn
     deadline = time.monotonic() + 600
@@ -52,9 +57,16 @@ def killed_then_resumed(tmp_path_factory, public_data, janusfit_cli):
     killed = janusfit_cli("status", results, "--json")
     resume = killed_text.stdout.strip().splitlines()[-1].strip()
     resumed = subprocess.run(["bash", "-c", resume], capture_output=True, text=True, timeout=1200)
-    return {"dir": directory, "running": running, "killed_text": killed_text, "killed": killed,
-            "resume": resume, "resumed": resumed, "done": janusfit_cli("status", results, "--json"),
-            "done_text": janusfit_cli("status", results)}
+    return {
+        "dir": directory,
+        "running": running,
+        "killed_text": killed_text,
+        "killed": killed,
+        "resume": resume,
+        "resumed": resumed,
+        "done": janusfit_cli("status", results, "--json"),
+        "done_text": janusfit_cli("status", results),
+    }
 
 
 def test_status_while_the_workflow_runs(killed_then_resumed):
@@ -95,8 +107,9 @@ def test_the_printed_resume_command_finishes_the_workflow_from_its_checkpoints(k
     (status,) = json.loads(done.stdout)
     assert status["state"] == "done" and all(s["state"] == "done" for s in status["samplers"])
     summary = json.loads((killed_then_resumed["dir"] / "results/jla/lcdm/summary.json").read_text())
-    (interrupted,) = [s for s in json.loads(killed_then_resumed["killed"].stdout)[0]["samplers"]
-                      if s["state"] == "interrupted"]
+    (interrupted,) = [
+        s for s in json.loads(killed_then_resumed["killed"].stdout)[0]["samplers"] if s["state"] == "interrupted"
+    ]
     # The interrupted sampler continued from its checkpoint, the other started afresh.
     resumes = {s: summary[s]["resumes"] for s in ("emcee", "dynesty")}
     assert len(resumes.pop(interrupted["sampler"])) == 1 and list(resumes.values()) == [[]]
@@ -161,8 +174,9 @@ def test_status_and_compare_refuse_a_directory_that_is_not_a_results_root(jla_ru
     for args in (("status", tmp_path), ("compare", jla_run / "results", tmp_path)):
         done = janusfit_cli(*args)
         assert done.returncode == 2 and done.stdout == ""
-        assert done.stderr.startswith(f"janusfit {args[0]}: '{tmp_path}' is not the results directory of a "
-                                      "janusfit workflow: it holds no run")
+        assert done.stderr.startswith(
+            f"janusfit {args[0]}: '{tmp_path}' is not the results directory of a janusfit workflow: it holds no run"
+        )
     missing = tmp_path / "nosuch"
     done = janusfit_cli("status", missing)
     assert done.returncode == 2
@@ -176,8 +190,9 @@ def test_compare_refuses_results_with_no_run_in_common(jla_run, tmp_path, janusf
         shutil.rmtree(root / "jla" / dropped)
     done = janusfit_cli("compare", a, b)
     assert done.returncode == 2
-    assert done.stderr.strip() == (f"janusfit compare: '{a}' and '{b}' have no finished run in common "
-                                   "(jla/janus against jla/lcdm)")
+    assert done.stderr.strip() == (
+        f"janusfit compare: '{a}' and '{b}' have no finished run in common (jla/janus against jla/lcdm)"
+    )
 
 
 def test_compare_and_export_refuse_results_with_no_finished_run(jla_run, tmp_path, janusfit_cli):
@@ -188,6 +203,8 @@ def test_compare_and_export_refuse_results_with_no_finished_run(jla_run, tmp_pat
     for args in (("compare", root, jla_run / "results"), ("export", root)):
         done = janusfit_cli(*args)
         assert done.returncode == 2
-        assert done.stderr.strip() == (f"janusfit {args[0]}: '{root}' has no finished run (no '<dataset>/<model>/"
-                                       "summary.json'); 'janusfit status' shows where its runs stand")
+        assert done.stderr.strip() == (
+            f"janusfit {args[0]}: '{root}' has no finished run (no '<dataset>/<model>/"
+            "summary.json'); 'janusfit status' shows where its runs stand"
+        )
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before

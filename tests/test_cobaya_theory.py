@@ -44,23 +44,30 @@ def packages_path(tmp_path_factory, public_data):
 @pytest.fixture(scope="module")
 def union3(public_data):
     u3 = public_data / "union3"
-    return load_dataset("union3", {"kind": "sn", "format": "union3", "path": str(u3 / "lcparam_full.txt"),
-                                   "cov": str(u3 / "mag_covmat.txt")})
+    return load_dataset(
+        "union3",
+        {"kind": "sn", "format": "union3", "path": str(u3 / "lcparam_full.txt"), "cov": str(u3 / "mag_covmat.txt")},
+    )
 
 
 def _model(theory, param, packages_path, likelihood="sn.union3"):
-    return cobaya_model({
-        "theory": {f"janusfit.cobaya_theory.{theory}": None},
-        "likelihood": {likelihood: None} if isinstance(likelihood, str) else likelihood,
-        "params": {param: {"prior": {"min": -1.0, "max": 1.0}}, "H0": H0},
-        "packages_path": str(packages_path),
-    })
+    return cobaya_model(
+        {
+            "theory": {f"janusfit.cobaya_theory.{theory}": None},
+            "likelihood": {likelihood: None} if isinstance(likelihood, str) else likelihood,
+            "params": {param: {"prior": {"min": -1.0, "max": 1.0}}, "H0": H0},
+            "packages_path": str(packages_path),
+        }
+    )
 
 
-@pytest.mark.parametrize("theory, model, param, grid", [
-    ("Janus", "janus", "q0", np.linspace(-0.21, 0.0, 15)),
-    ("LCDM", "lcdm", "Om", np.linspace(0.02, 1.0, 15)),
-])
+@pytest.mark.parametrize(
+    "theory, model, param, grid",
+    [
+        ("Janus", "janus", "q0", np.linspace(-0.21, 0.0, 15)),
+        ("LCDM", "lcdm", "Om", np.linspace(0.02, 1.0, 15)),
+    ],
+)
 def test_cobaya_union3_log_likelihood_differences_equal_janusfit(packages_path, union3, theory, model, param, grid):
     cobaya = _model(theory, param, packages_path)
     theirs = np.array([cobaya.loglike({param: v}, return_derived=False) for v in grid])
@@ -89,9 +96,13 @@ class _Background(Likelihood):
 
     def logp(self, **params):
         p = self.provider
-        type(self).got = {"d_a": p.get_angular_diameter_distance(Z_PROBE), "d_l": p.get_luminosity_distance(Z_PROBE),
-                          "h": p.get_Hubble(Z_PROBE), "h_per_mpc": p.get_Hubble(Z_PROBE, units="1/Mpc"),
-                          "d_a_other": p.get_angular_diameter_distance(0.3)}
+        type(self).got = {
+            "d_a": p.get_angular_diameter_distance(Z_PROBE),
+            "d_l": p.get_luminosity_distance(Z_PROBE),
+            "h": p.get_Hubble(Z_PROBE),
+            "h_per_mpc": p.get_Hubble(Z_PROBE, units="1/Mpc"),
+            "d_a_other": p.get_angular_diameter_distance(0.3),
+        }
         return 0.0
 
 

@@ -23,8 +23,10 @@ def test_pantheon_plus_and_des_sn5yr_share_supernovae_by_name(public_data):
     shared = sorted(set(p.CID[p.zHD > 0.01]) & set(d.CID))
     assert len(shared) > 300
     (warning,) = check_members("pp+des", [pantheon, des])
-    assert warning.startswith(f"datasets 'pantheon_plus' and 'desy5' combined in 'pp+des' share supernovae: "
-                              f"{len(shared)} by name ({', '.join(shared[:8])}, … ({len(shared) - 8} more))")
+    assert warning.startswith(
+        f"datasets 'pantheon_plus' and 'desy5' combined in 'pp+des' share supernovae: "
+        f"{len(shared)} by name ({', '.join(shared[:8])}, … ({len(shared) - 8} more))"
+    )
     assert "Each is counted twice, with no covariance between its two copies" in warning
 
 
@@ -44,6 +46,7 @@ def test_the_same_numbers_under_two_names_are_refused(public_data):
 
 def test_distinct_sets_pass_silently(public_data):
     jla = load_dataset("jla", JLA, public_data)
-    cc = load_dataset("cc", {"kind": "hz", "format": "hz_table", "path": "cosmic_chronometers/moresco2016_hz.txt"},
-                      public_data)
+    cc = load_dataset(
+        "cc", {"kind": "hz", "format": "hz_table", "path": "cosmic_chronometers/moresco2016_hz.txt"}, public_data
+    )
     assert check_members("jla+cc", [jla, cc]) == []

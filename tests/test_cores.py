@@ -114,8 +114,13 @@ def emcee_threads_in_dry_run(directory, *args) -> tuple[int, str]:
     """
     # --cores above the threads asked for, as the profile's `cores`, so that they are not capped.
     proc = run(directory, "-n", "--cores", "64", "--default-resources", "slurm_partition=debug", *args, check=False)
-    threads = [int(line.split()[-1]) for block in proc.stdout.split("\nrule ")[1:] if block.startswith("emcee:")
-               for line in block.splitlines() if line.strip().startswith("threads:")]
+    threads = [
+        int(line.split()[-1])
+        for block in proc.stdout.split("\nrule ")[1:]
+        if block.startswith("emcee:")
+        for line in block.splitlines()
+        if line.strip().startswith("threads:")
+    ]
     return (threads[0] if threads else proc.returncode), proc.stdout + proc.stderr
 
 
@@ -124,9 +129,11 @@ def test_on_slurm_without_cores_or_set_threads_the_workflow_refuses_to_guess(tmp
     code, output = emcee_threads_in_dry_run(tmp_path)
     here = detect_cores()
     assert code != 0
-    assert (f"config key 'cores': the sampling jobs run on SLURM compute nodes, and this machine's cores "
-            f"({here.performance} performance, {here.efficiency} efficiency) say nothing about theirs; set "
-            "'cores: {performance: P}' in the config") in output
+    assert (
+        f"config key 'cores': the sampling jobs run on SLURM compute nodes, and this machine's cores "
+        f"({here.performance} performance, {here.efficiency} efficiency) say nothing about theirs; set "
+        "'cores: {performance: P}' in the config"
+    ) in output
     assert "or 'set-threads: {emcee: P}' in the profile" in output
 
 

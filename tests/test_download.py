@@ -72,8 +72,10 @@ def test_download_dataset_then_load_it(server, public_data, tmp_path):
     }
     written = download_dataset("union3", spec, tmp_path)
     # Into the content-addressed cache, since data/ holds no copy.
-    assert written == [tmp_path / "resources/data" / spec["sha256"] / "lcparam_full.txt",
-                       tmp_path / "resources/data" / spec["cov_sha256"].lower() / "mag_covmat.txt"]
+    assert written == [
+        tmp_path / "resources/data" / spec["sha256"] / "lcparam_full.txt",
+        tmp_path / "resources/data" / spec["cov_sha256"].lower() / "mag_covmat.txt",
+    ]
     downloaded = load_dataset("union3", spec, tmp_path)
     original = load_dataset("union3", {**spec, "path": LCPARAM, "cov": COVMAT}, public_data)
     np.testing.assert_array_equal(downloaded.values, original.values)

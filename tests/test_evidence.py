@@ -92,10 +92,20 @@ def test_logz_matches_exact_value(tmp_path):
 @pytest.fixture(scope="module")
 def public(public_data):
     jla, union3 = public_data / "jla", public_data / "union3"
-    specs = {"jla": {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
-                     "cov": str(jla / "jla_mub_covmatrix.txt")},
-             "union3": {"kind": "sn", "format": "union3", "path": str(union3 / "lcparam_full.txt"),
-                        "cov": str(union3 / "mag_covmat.txt")}}
+    specs = {
+        "jla": {
+            "kind": "sn",
+            "format": "jla_binned",
+            "path": str(jla / "jla_mub.txt"),
+            "cov": str(jla / "jla_mub_covmatrix.txt"),
+        },
+        "union3": {
+            "kind": "sn",
+            "format": "union3",
+            "path": str(union3 / "lcparam_full.txt"),
+            "cov": str(union3 / "mag_covmat.txt"),
+        },
+    }
     return {name: load_dataset(name, spec) for name, spec in specs.items()}
 
 
@@ -118,8 +128,7 @@ def quad_reference(posterior) -> tuple[float, float, float]:
     inside = np.isfinite(logl)
     if not inside.all():
         where.append(float(grid[inside][0]))
-    moments = [quad(density, lo, hi, args=(k,), points=where, limit=500, epsabs=0, epsrel=1e-11)[0]
-               for k in range(3)]
+    moments = [quad(density, lo, hi, args=(k,), points=where, limit=500, epsabs=0, epsrel=1e-11)[0] for k in range(3)]
     mean = moments[1] / moments[0]
     return (peak + math.log(moments[0]) - math.log(hi - lo), mean, math.sqrt(moments[2] / moments[0] - mean**2))
 
@@ -150,8 +159,9 @@ def test_quadrature_cross_check_agrees_with_dynesty(tmp_path, public, case):
 
 def test_cross_check_flags_a_disagreement(public):
     exact = exact_evidence(posterior_of(public, "jla", "lcdm"))
-    check = cross_check(exact, {"logz": exact["logz"] + 0.5, "logz_err": 0.1},
-                        {"Om": {"mean": 0.2970, "sd": 0.0338}}, {"Om": 2000.0})
+    check = cross_check(
+        exact, {"logz": exact["logz"] + 0.5, "logz_err": 0.1}, {"Om": {"mean": 0.2970, "sd": 0.0338}}, {"Om": 2000.0}
+    )
     assert not check["passed"]
     assert len(check["failures"]) == 1 and check["failures"][0].startswith("dynesty ln Z 39.607 ± 0.1 is 5.0 combined")
 
@@ -201,11 +211,18 @@ def test_auto_bound_is_one_ellipsoid_up_to_two_parameters_and_reruns_dynesty(rep
     config["run_datasets"] = ["simulated", "cc"]
     config["models"] = ["lcdm", "wcdm"]
     validate(config, str(repo / "workflow/schemas/config.schema.yaml"))
-    bounds = {(d, m): json.loads(rule_params(config, d, m)["dynesty"])["bound"]
-              for d in ("simulated", "cc") for m in ("lcdm", "wcdm")}
+    bounds = {
+        (d, m): json.loads(rule_params(config, d, m)["dynesty"])["bound"]
+        for d in ("simulated", "cc")
+        for m in ("lcdm", "wcdm")
+    }
     # H(z) data add H0: ΛCDM 2 parameters there, wCDM 3.
-    assert bounds == {("simulated", "lcdm"): "single", ("simulated", "wcdm"): "single",
-                      ("cc", "lcdm"): "single", ("cc", "wcdm"): "multi"}
+    assert bounds == {
+        ("simulated", "lcdm"): "single",
+        ("simulated", "wcdm"): "single",
+        ("cc", "lcdm"): "single",
+        ("cc", "wcdm"): "multi",
+    }
     assert run_settings(config, "simulated", "lcdm").dynesty.chain_settings()["bound"] == "single"
     config["dynesty"]["bound"] = "multi"
     assert json.loads(rule_params(config, "simulated", "lcdm")["dynesty"])["bound"] == "multi"
@@ -229,8 +246,9 @@ def test_a_checkpoint_sampled_over_the_whole_prior_is_not_resumed(tmp_path, publ
     """janusfit 0.1.0 sampled JANUS over its whole prior; such a checkpoint must not be mixed into a new run."""
     posterior = posterior_of(public, "jla", "janus")
     settings = DynestySettings(nlive=50, dlogz=0.5)
-    with CheckpointSession(tmp_path / "ck-42", make_fingerprint(posterior, "dynesty", settings.chain_settings()),
-                           log=QUIET):
+    with CheckpointSession(
+        tmp_path / "ck-42", make_fingerprint(posterior, "dynesty", settings.chain_settings()), log=QUIET
+    ):
         pass
     with pytest.raises(FingerprintError) as err:
         dynesty_run(tmp_path, posterior, settings)
@@ -243,15 +261,30 @@ def test_repeats_report_the_mean_and_the_scatter(tmp_path, repo, public_data):
     from janusfit.stages.sample import _sample_dynesty
 
     jla = public_data / "jla"
-    config = {"datasets": {"jla": {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
-                                   "cov": str(jla / "jla_mub_covmatrix.txt")}},
-              "models": ["janus"], "dynesty": {"nlive": 60, "dlogz": 0.5, "repeats": 3, "seed": 5}}
+    config = {
+        "datasets": {
+            "jla": {
+                "kind": "sn",
+                "format": "jla_binned",
+                "path": str(jla / "jla_mub.txt"),
+                "cov": str(jla / "jla_mub_covmatrix.txt"),
+            }
+        },
+        "models": ["janus"],
+        "dynesty": {"nlive": 60, "dlogz": 0.5, "repeats": 3, "seed": 5},
+    }
     validate(config, str(repo / "workflow/schemas/config.schema.yaml"))
     out = tmp_path / "out"
     out.mkdir()
-    info = _sample_dynesty(config=config, dataset="jla", model="janus", checkpoint_dir=tmp_path / "ck",
-                           samples_path=out / "samples.h5", evidence_json=out / "evidence.json",
-                           log=logging.getLogger("test_evidence"))
+    info = _sample_dynesty(
+        config=config,
+        dataset="jla",
+        model="janus",
+        checkpoint_dir=tmp_path / "ck",
+        samples_path=out / "samples.h5",
+        evidence_json=out / "evidence.json",
+        log=logging.getLogger("test_evidence"),
+    )
     assert json.loads((out / "evidence.json").read_text()) == info
     repeats = info["repeats"]
     assert repeats["n"] == 3 and repeats["seeds"] == [5, 6, 7]
@@ -259,8 +292,9 @@ def test_repeats_report_the_mean_and_the_scatter(tmp_path, repo, public_data):
     assert repeats["mean"] == pytest.approx(np.mean(repeats["logz"]))
     assert repeats["scatter"] == pytest.approx(np.std(repeats["logz"], ddof=1))
     assert info["logz"] == repeats["mean"]
-    assert info["logz_err"] == pytest.approx(max(repeats["scatter"], np.sqrt(np.mean(np.square(repeats["logz_err"]))))
-                                             / np.sqrt(3))
+    assert info["logz_err"] == pytest.approx(
+        max(repeats["scatter"], np.sqrt(np.mean(np.square(repeats["logz_err"])))) / np.sqrt(3)
+    )
     # The first run keeps the checkpoint directory and gives the samples; each repeat has its own checkpoint.
     assert info["seed"] == 5 and info["logz_err_running"] > 0
     repeat_dirs = sorted(p.name for p in (tmp_path / "ck").glob("repeat-*") if p.is_dir())

@@ -62,7 +62,7 @@ def test_getdist_reads_the_emcee_chains_with_the_summary_means_intervals_labels_
     assert (samples.ranges.getLower(param), samples.ranges.getUpper(param)) == (low, high)
     # Column 2 is −ln posterior: the best row is emcee's best ln p.
     with h5py.File(base / "emcee" / "chain.h5") as f:
-        best = np.max(f["mcmc/log_prob"][conv["burn_in"]:])
+        best = np.max(f["mcmc/log_prob"][conv["burn_in"] :])
     assert -samples.loglikes.min() == pytest.approx(best, rel=1e-12)
 
 
@@ -126,7 +126,7 @@ def test_latex_table_has_every_constraint_and_bayes_factor(jla_run):
     d = decimals(dz)  # two significant digits of the error
     assert "JANUS & $q_0 = " in tex and f"{janus['chi2_min']:.1f} & ${z:.{d}f} \\pm {dz:.{d}f}$ \\\\" in tex
     assert "$\\ln B$(JANUS : flat $\\Lambda$CDM)" in tex and row["evidence"] in tex
-    body = tex[tex.index(r"\begin{tabular}"):tex.index(r"\end{tabular}")]
+    body = tex[tex.index(r"\begin{tabular}") : tex.index(r"\end{tabular}")]
     assert body.count("{") == body.count("}")
     rows = [line for line in body.splitlines() if line.endswith(r"\\") and "multicolumn" not in line]
     assert len(rows) == 3 and all(line.count("&") == 3 for line in rows)
@@ -134,11 +134,29 @@ def test_latex_table_has_every_constraint_and_bayes_factor(jla_run):
 
 def test_latex_table_gives_a_posterior_piled_against_a_prior_edge_as_a_limit():
     """Union3 JANUS: q0 piled against q0 = 0 is a lower limit, not the median of the edge."""
-    q0 = {"mean": -0.0079, "sd": 0.0070, "median": -0.0062, "q16": -0.0152, "q84": -0.0014, "q025": -0.0260,
-          "q975": -0.0002, "bound": "upper", "edge": 0.0, "limit": -0.0220, "credibility": 0.95}
-    summary = {"dataset": "union3", "model": "janus", "n_data": 22, "param_names": ["q0"],
-               "labels": {"q0": "$q_0$"}, "parameters": {"q0": q0}, "chi2_min": 26.1,
-               "dynesty": {"logz": 29.19, "logz_err": 0.06}}
+    q0 = {
+        "mean": -0.0079,
+        "sd": 0.0070,
+        "median": -0.0062,
+        "q16": -0.0152,
+        "q84": -0.0014,
+        "q025": -0.0260,
+        "q975": -0.0002,
+        "bound": "upper",
+        "edge": 0.0,
+        "limit": -0.0220,
+        "credibility": 0.95,
+    }
+    summary = {
+        "dataset": "union3",
+        "model": "janus",
+        "n_data": 22,
+        "param_names": ["q0"],
+        "labels": {"q0": "$q_0$"},
+        "parameters": {"q0": q0},
+        "chi2_min": 26.1,
+        "dynesty": {"logz": 29.19, "logz_err": 0.06},
+    }
     tex = table([summary], [])
     assert "$q_0 > -0.0220$ (95\\,\\%)" in tex
     assert "-0.0062" not in tex
@@ -189,9 +207,11 @@ def test_export_manifest_and_no_import_of_arviz_or_getdist(jla_run, tmp_path):
     """
     run_dir = tmp_path / "lcdm"
     shutil.copytree(_run(jla_run, "lcdm"), run_dir, ignore=shutil.ignore_patterns("export"))
-    code = ("import sys; from janusfit.export import export_run; export_run(sys.argv[1]); "
-            "print(sorted(m for m in ('arviz', 'xarray', 'getdist', 'corner', 'snakemake', 'emcee', 'scipy.stats', "
-            "'numba') if m in sys.modules))")
+    code = (
+        "import sys; from janusfit.export import export_run; export_run(sys.argv[1]); "
+        "print(sorted(m for m in ('arviz', 'xarray', 'getdist', 'corner', 'snakemake', 'emcee', 'scipy.stats', "
+        "'numba') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code, str(run_dir)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     manifest = _json(run_dir / "export" / "export.json")
@@ -201,8 +221,9 @@ def test_export_manifest_and_no_import_of_arviz_or_getdist(jla_run, tmp_path):
 
 def test_janusfit_export_command_writes_what_the_rule_wrote(jla_run, tmp_path, janusfit_cli):
     root = tmp_path / "results"
-    shutil.copytree(jla_run / "results", root,
-                    ignore=shutil.ignore_patterns("export", "constraints.tex", "checkpoints"))
+    shutil.copytree(
+        jla_run / "results", root, ignore=shutil.ignore_patterns("export", "constraints.tex", "checkpoints")
+    )
     done = janusfit_cli("export", root)
     assert done.returncode == 0, done.stderr
     assert "jla/lcdm: 11 files" in done.stdout and str(root / "jla" / "constraints.tex") in done.stdout

@@ -27,8 +27,14 @@ from janusfit.models import RedshiftGrid, get_model
 def pantheon(public_data):
     table = pd.read_csv(public_data / "pantheonplus" / "Pantheon+SH0ES.dat", sep=r"\s+")
     table = table[table["zHD"] > 0.01]
-    return Dataset("pantheon", "sn", table["zHD"].to_numpy(float), table["m_b_corr"].to_numpy(float),
-                   sigma=table["m_b_corr_err_DIAG"].to_numpy(float), zhel=table["zHEL"].to_numpy(float))
+    return Dataset(
+        "pantheon",
+        "sn",
+        table["zHD"].to_numpy(float),
+        table["m_b_corr"].to_numpy(float),
+        sigma=table["m_b_corr_err_DIAG"].to_numpy(float),
+        zhel=table["zHEL"].to_numpy(float),
+    )
 
 
 def _with_full_cov(ds: Dataset, n: int, seed: int = 3) -> Dataset:

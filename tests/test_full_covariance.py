@@ -27,6 +27,7 @@ import pytest
 import yaml
 from astropy.cosmology import FlatLambdaCDM
 from scipy.linalg import cho_factor, cho_solve
+from snakemake_runner import run, write_config
 
 from janusfit.atomic import sha256_file
 from janusfit.data import load_dataset
@@ -37,7 +38,6 @@ from janusfit.likelihood import Posterior, SNLikelihood
 from janusfit.models import get_model
 from janusfit.resources.workflow import data_shape
 from janusfit.sampling.fingerprint import digest, make_fingerprint
-from snakemake_runner import run, write_config
 
 PP_TABLE = "pantheonplus/Pantheon+SH0ES.dat"
 DES_TABLE = "desy5/DES-SN5YR_HD.csv"
@@ -87,11 +87,21 @@ def releases(shared_data, tmp_path_factory):
     des_sys = systematic_cov(des["zHD"].to_numpy(), np.zeros(len(des)), seed=3)
     write_release_cov(directory / "STAT+SYS.txt.gz", des_sys, " {:.6e}  ", compress=True)
     return {
-        "dir": directory, "pp_table": pp, "des_table": des,
-        "pp": {"kind": "sn", "format": "pantheon_plus", "path": str(shared_data / PP_TABLE),
-               "cov": str(directory / "Pantheon+SH0ES_STAT+SYS.cov")},
-        "des": {"kind": "sn", "format": "desy5", "path": str(shared_data / DES_TABLE),
-                "cov": str(directory / "STAT+SYS.txt.gz")},
+        "dir": directory,
+        "pp_table": pp,
+        "des_table": des,
+        "pp": {
+            "kind": "sn",
+            "format": "pantheon_plus",
+            "path": str(shared_data / PP_TABLE),
+            "cov": str(directory / "Pantheon+SH0ES_STAT+SYS.cov"),
+        },
+        "des": {
+            "kind": "sn",
+            "format": "desy5",
+            "path": str(shared_data / DES_TABLE),
+            "cov": str(directory / "STAT+SYS.txt.gz"),
+        },
     }
 
 
@@ -122,14 +132,18 @@ def test_des_covariance_is_stat_sys_plus_muerr_final_squared(releases):
     assert d.cov_asymmetry == 0.0
 
 
-@pytest.mark.parametrize("spec", [
-    {"kind": "sn", "format": "union3", "path": "union3/lcparam_full.txt", "cov": "union3/mag_covmat.txt"},
-    {"kind": "sn", "format": "jla_binned", "path": "jla/jla_mub.txt", "cov": "jla/jla_mub_covmatrix.txt"},
-    {"kind": "sn", "format": "pantheon_plus", "path": PP_TABLE},
-    {"kind": "sn", "format": "desy5", "path": DES_TABLE},
-    {"kind": "sn", "format": "csv", "path": DES_TABLE, "columns": {"z": "zHD", "mu": "MU", "sigma": "MUERR_FINAL"}},
-    {"kind": "hz", "format": "hz_table", "path": "cosmic_chronometers/moresco2016_hz.txt"},
-], ids=lambda spec: spec["format"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"kind": "sn", "format": "union3", "path": "union3/lcparam_full.txt", "cov": "union3/mag_covmat.txt"},
+        {"kind": "sn", "format": "jla_binned", "path": "jla/jla_mub.txt", "cov": "jla/jla_mub_covmatrix.txt"},
+        {"kind": "sn", "format": "pantheon_plus", "path": PP_TABLE},
+        {"kind": "sn", "format": "desy5", "path": DES_TABLE},
+        {"kind": "sn", "format": "csv", "path": DES_TABLE, "columns": {"z": "zHD", "mu": "MU", "sigma": "MUERR_FINAL"}},
+        {"kind": "hz", "format": "hz_table", "path": "cosmic_chronometers/moresco2016_hz.txt"},
+    ],
+    ids=lambda spec: spec["format"],
+)
 @pytest.mark.filterwarnings("ignore:.*(MUERR_FINAL|DO NOT FIT)")
 def test_every_format_reads_gzip(shared_data, tmp_path, spec):
     """A gzip copy, named .gz or not (it is known by its first bytes), reads the same numbers."""
@@ -148,14 +162,19 @@ def test_every_format_reads_gzip(shared_data, tmp_path, spec):
 
 # --- bad covariance files: each message names the file and what is wrong ---------------------------
 
+
 def small_pp(shared_data, directory, n_rows: int = 40) -> tuple[dict, np.ndarray]:
     """``n_rows`` rows of the real Pantheon+ table straddling the cut zHD > 0.01, and a good covariance."""
     lines = (shared_data / PP_TABLE).read_text().splitlines()
-    (directory / "pp.dat").write_text("\n".join([lines[0], *lines[101:101 + n_rows]]) + "\n")
+    (directory / "pp.dat").write_text("\n".join([lines[0], *lines[101 : 101 + n_rows]]) + "\n")
     table = pd.read_csv(directory / "pp.dat", sep=r"\s+")
     cov = systematic_cov(table["zHD"].to_numpy(), table["m_b_corr_err_DIAG"].to_numpy(), seed=4)
-    return {"kind": "sn", "format": "pantheon_plus", "path": str(directory / "pp.dat"),
-            "cov": str(directory / "pp.cov")}, cov
+    return {
+        "kind": "sn",
+        "format": "pantheon_plus",
+        "path": str(directory / "pp.dat"),
+        "cov": str(directory / "pp.cov"),
+    }, cov
 
 
 def _values(cov):
@@ -175,15 +194,25 @@ def _not_positive_definite(cov):
 
 
 BAD_COVARIANCES = {
-    "wrong_n": (lambda cov: ["1700", *_values(cov)], r"covariance declares N=1700, so needs N\*N=2890000 values, "
-                                                      r"but has 1600"),
-    "missing_value": (lambda cov: [str(cov.shape[0]), *_values(cov)[:-1]],
-                      r"covariance declares N=40, so needs N\*N=1600 values, but has 1599"),
-    "not_symmetric": (_transposed_entry, r"covariance is not symmetric: worst at \[(3, 8|8, 3)\] .*asymmetry 0\.01, "
-                                         r"more than 0\.0001 sqrt\(C_ii C_jj\)"),
+    "wrong_n": (
+        lambda cov: ["1700", *_values(cov)],
+        r"covariance declares N=1700, so needs N\*N=2890000 values, "
+        r"but has 1600",
+    ),
+    "missing_value": (
+        lambda cov: [str(cov.shape[0]), *_values(cov)[:-1]],
+        r"covariance declares N=40, so needs N\*N=1600 values, but has 1599",
+    ),
+    "not_symmetric": (
+        _transposed_entry,
+        r"covariance is not symmetric: worst at \[(3, 8|8, 3)\] .*asymmetry 0\.01, "
+        r"more than 0\.0001 sqrt\(C_ii C_jj\)",
+    ),
     "not_positive_definite": (_not_positive_definite, r"covariance is not positive definite \(smallest eigenvalue -"),
-    "smaller_than_the_table": (lambda cov: [str(cov.shape[0] - 1), *_values(cov[1:, 1:])],
-                               "covariance is 39x39 but the data file has 40 rows"),
+    "smaller_than_the_table": (
+        lambda cov: [str(cov.shape[0] - 1), *_values(cov[1:, 1:])],
+        "covariance is 39x39 but the data file has 40 rows",
+    ),
 }
 
 
@@ -213,8 +242,11 @@ def test_damaged_gzip_is_named(shared_data, tmp_path):
     path = tmp_path / "pp.cov"
     write_release_cov(path, cov, " {:.6e}  ", compress=True)
     path.write_bytes(path.read_bytes()[:-20])
-    with pytest.raises(DataError, match=f"^data file '{re.escape(str(path))}': is gzip-compressed but does not decompress "
-                                        r"\(.*\); the file is damaged or cut short"):
+    with pytest.raises(
+        DataError,
+        match=f"^data file '{re.escape(str(path))}': is gzip-compressed but does not decompress "
+        r"\(.*\); the file is damaged or cut short",
+    ):
         load_dataset("pp", spec)
 
 
@@ -239,6 +271,7 @@ def test_the_checkpoint_fingerprint_covers_the_covariance(shared_data, tmp_path)
 
 
 # --- a file with no published checksum: recorded at its first verified download ------------------
+
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
@@ -265,10 +298,16 @@ def recorded_des(shared_data, tmp_path, served) -> tuple[dict, Path]:
     lines = (shared_data / DES_TABLE).read_text().splitlines()
     (tmp_path / "des.csv").write_text("\n".join(lines[:61]) + "\n")
     z = pd.read_csv(tmp_path / "des.csv")["zHD"].to_numpy()
-    write_release_cov(upstream / "STAT+SYS.txt.gz", systematic_cov(z, np.zeros(z.size), seed=6), " {:.6e}  ",
-                      compress=True)
-    spec = {"kind": "sn", "format": "desy5", "path": "des.csv", "cov_url": f"{url}/STAT%2BSYS.txt.gz",
-            "cov_sha256": "record"}
+    write_release_cov(
+        upstream / "STAT+SYS.txt.gz", systematic_cov(z, np.zeros(z.size), seed=6), " {:.6e}  ", compress=True
+    )
+    spec = {
+        "kind": "sn",
+        "format": "desy5",
+        "path": "des.csv",
+        "cov_url": f"{url}/STAT%2BSYS.txt.gz",
+        "cov_sha256": "record",
+    }
     return spec, upstream / "STAT+SYS.txt.gz"
 
 
@@ -290,32 +329,44 @@ def test_first_verified_download_records_its_sha256_and_later_runs_check_it(shar
     assert load_dataset("des", spec, tmp_path).arrays_sha256 == d.arrays_sha256
     kept = cached.read_bytes()
     cached.unlink()
-    with pytest.raises(DataError, match=f"^data file '{re.escape(str(cached))}': download from .* has sha256 {sha256_file(upstream)}, "
-                                        f"but its first verified download recorded {d.sha256['cov']} in {re.escape(str(record))}; "
-                                        "the release changed"):
+    with pytest.raises(
+        DataError,
+        match=f"^data file '{re.escape(str(cached))}': download from .* has sha256 {sha256_file(upstream)}, "
+        f"but its first verified download recorded {d.sha256['cov']} in {re.escape(str(record))}; "
+        "the release changed",
+    ):
         download_dataset("des", spec, tmp_path)
     assert not cached.exists()
     # The cached copy changed after it was verified: the loader refuses it, naming the record.
     cached.write_bytes(kept[:-1] + bytes([kept[-1] ^ 1]))
-    with pytest.raises(DataError, match=f"^data file '{re.escape(str(cached))}': has sha256 .*, but its first verified "
-                                        f"download recorded {d.sha256['cov']} in {re.escape(str(record))}; the file "
-                                        "changed since"):
+    with pytest.raises(
+        DataError,
+        match=f"^data file '{re.escape(str(cached))}': has sha256 .*, but its first verified "
+        f"download recorded {d.sha256['cov']} in {re.escape(str(record))}; the file "
+        "changed since",
+    ):
         load_dataset("des", spec, tmp_path)
     # A copy put in the cache by hand, with no record: not read.
     cached.write_bytes(kept)
     record.unlink()
-    with pytest.raises(DataError, match=f"^data file '{re.escape(str(cached))}': has no checksum recorded by a "
-                                        f"verified download \\({re.escape(str(record))} is missing\\); delete the "
-                                        "file and rerun to download it again"):
+    with pytest.raises(
+        DataError,
+        match=f"^data file '{re.escape(str(cached))}': has no checksum recorded by a "
+        f"verified download \\({re.escape(str(record))} is missing\\); delete the "
+        "file and rerun to download it again",
+    ):
         load_dataset("des", spec, tmp_path)
 
 
 def test_a_first_download_that_is_not_a_covariance_records_nothing(shared_data, tmp_path, served):
     spec, upstream = recorded_des(shared_data, tmp_path, served)
     upstream.write_text("<html>404: Not Found</html>\n")
-    with pytest.raises(DataError, match=r"first download from .* does not read as a covariance \(covariance value 1 "
-                                        r"\(after the size\) 'Not' is not a number\); nothing was written and no "
-                                        "checksum recorded"):
+    with pytest.raises(
+        DataError,
+        match=r"first download from .* does not read as a covariance \(covariance value 1 "
+        r"\(after the size\) 'Not' is not a number\); nothing was written and no "
+        "checksum recorded",
+    ):
         download_dataset("des", spec, tmp_path)
     assert not any(p.is_file() for p in (tmp_path / "resources").rglob("*"))
 
@@ -325,16 +376,19 @@ def test_workflow_records_then_checks_and_says_so(shared_data, tmp_path, served)
     spec["path"] = str(tmp_path / "des.csv")
     project = tmp_path / "project"
     project.mkdir()
-    write_config(project, shared_data, datasets={"des": spec}, run_datasets=["des"], models=["lcdm"],
-                 samplers=["emcee"])
+    write_config(
+        project, shared_data, datasets={"des": spec}, run_datasets=["des"], models=["lcdm"], samplers=["emcee"]
+    )
     first = run(project, "results/des/data.json")
     assert "rule download:" in first.stdout + first.stderr
     record = next((project / "resources/data/unpinned").glob("*/STAT+SYS.txt.gz.sha256"))
     sha = sha256_file(upstream)
     assert record.read_text().split()[0] == sha
-    said = (f"'{record.relative_to(project).with_suffix('')}' has no pinned sha256 ('datasets.des.cov_sha256: "
-            f"record'); checked: it has the sha256 {sha} recorded at its first verified download, in "
-            f"{record.relative_to(project)}")
+    said = (
+        f"'{record.relative_to(project).with_suffix('')}' has no pinned sha256 ('datasets.des.cov_sha256: "
+        f"record'); checked: it has the sha256 {sha} recorded at its first verified download, in "
+        f"{record.relative_to(project)}"
+    )
     assert said in (project / "results/logs/inspect_data/des.log").read_text()
     # A later run downloads nothing and reruns nothing; made to reread the data, it checks and says so again.
     again = run(project, "results/des/data.json")
@@ -345,6 +399,7 @@ def test_workflow_records_then_checks_and_says_so(shared_data, tmp_path, served)
 
 
 # --- the reduced form at the releases' sizes -----------------------------------------------------
+
 
 def direct_chi2(d, model, theta, grid) -> np.ndarray:
     """The M-marginalised χ² from μ at every supernova with numpy/scipy on the full matrix (the definition)."""
@@ -383,6 +438,7 @@ def test_reduced_form_matches_direct_evaluation_at_full_size(releases, which, n)
 
 # --- a real workflow run on both, against quadrature ---------------------------------------------
 
+
 def quadrature_om(d, prior=(0.01, 1.0)) -> tuple[float, float]:
     """Posterior mean and sd of Ωm (flat ΛCDM, flat prior, M marginalised) by quadrature, with astropy distances.
 
@@ -413,8 +469,14 @@ def quadrature_om(d, prior=(0.01, 1.0)) -> tuple[float, float]:
 @pytest.fixture(scope="module")
 def workflow_run(releases, shared_data, tmp_path_factory):
     directory = tmp_path_factory.mktemp("fullcov")
-    write_config(directory, shared_data, datasets={"pp": releases["pp"], "des": releases["des"]},
-                 run_datasets=["pp", "des"], models=["lcdm"], samplers=["emcee"])
+    write_config(
+        directory,
+        shared_data,
+        datasets={"pp": releases["pp"], "des": releases["des"]},
+        run_datasets=["pp", "des"],
+        models=["lcdm"],
+        samplers=["emcee"],
+    )
     run(directory, "results/pp/lcdm/summary.json", "results/des/lcdm/summary.json")
     return directory
 

@@ -143,8 +143,9 @@ class Fuzz:
     def note_lock_waits(self) -> None:
         """Collect the "waiting" lines of the job logs now: a rerun of a job replaces its log."""
         for path in (self.directory / "results/logs").rglob("*.log"):
-            self.lock_waits.update(line for line in path.read_text().splitlines()
-                                   if "waiting for the sampler holding" in line)
+            self.lock_waits.update(
+                line for line in path.read_text().splitlines() if "waiting for the sampler holding" in line
+            )
 
     def stop_everything(self) -> None:
         for proc, _ in self.jobs():
@@ -161,9 +162,14 @@ class Fuzz:
             subprocess.run(command(self.directory, "--unlock"), capture_output=True, env=env(), check=True)
         err = open(self.directory / f"snakemake.{self.restarts}.err", "w")
         # SIGINT reset to its default: a shell may have started pytest with it ignored.
-        self.snakemake = subprocess.Popen(command(self.directory, "--rerun-incomplete"), stdout=subprocess.DEVNULL,
-                                          stderr=err, start_new_session=True, env=env(),
-                                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        self.snakemake = subprocess.Popen(
+            command(self.directory, "--rerun-incomplete"),
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+            env=env(),
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
         return self.snakemake
 
     def kill(self, proc: subprocess.Popen, started: float) -> bool:
@@ -175,10 +181,14 @@ class Fuzz:
             time.sleep(0.02)
         kind = self.kinds.pop()
         jobs = self.jobs(proc.pid)
-        record = Kill(kind, round(time.monotonic() - started, 2), sorted(name for _, name in jobs),
-                      {m: self.committed(m) for m in self.models},
-                      {f"{m}/{s}": len(self.resumes(m, s)) for m in self.models for s in ("emcee", "dynesty")},
-                      {m: self.generation_it(m) for m in self.models})
+        record = Kill(
+            kind,
+            round(time.monotonic() - started, 2),
+            sorted(name for _, name in jobs),
+            {m: self.committed(m) for m in self.models},
+            {f"{m}/{s}": len(self.resumes(m, s)) for m in self.models for s in ("emcee", "dynesty")},
+            {m: self.generation_it(m) for m in self.models},
+        )
         # The checkpoint state is read before the signal, so a segment committed in
         # between only makes the bound looser, never a false failure.
         if kind == "kill9_sampler":
@@ -217,7 +227,8 @@ class Fuzz:
         """
         # Every type equally often (a short run still tries each), in random order.
         self.kinds = list(KILL_TYPES) * (n_kills // len(KILL_TYPES)) + self.rng.sample(
-            KILL_TYPES, n_kills % len(KILL_TYPES))
+            KILL_TYPES, n_kills % len(KILL_TYPES)
+        )
         self.rng.shuffle(self.kinds)
         proc, started = self.start(), time.monotonic()
         failed = 0  # consecutive ends with an error that no kill caused
@@ -259,8 +270,15 @@ def wait_until(condition, what, timeout_s):
 
 
 def fuzz_config(directory: Path, public_data: Path, models: list, emcee: dict, dynesty: dict) -> None:
-    write_config(directory, public_data, models=models, samplers=["emcee", "dynesty"],
-                 cores={"performance": 1, "efficiency": 0}, emcee=emcee, dynesty=dynesty)
+    write_config(
+        directory,
+        public_data,
+        models=models,
+        samplers=["emcee", "dynesty"],
+        cores={"performance": 1, "efficiency": 0},
+        emcee=emcee,
+        dynesty=dynesty,
+    )
 
 
 def reference_run(directory: Path, models: list) -> threading.Thread:
@@ -302,15 +320,25 @@ def run_fuzz(tmp_path, public_data, n_kills, seed, models, emcee, dynesty, delay
             finally:
                 fuzz.stop_everything()  # after a failure, leave no process behind
             background.join()
-            print(f"\nkill fuzz round {len(rounds)}:", json.dumps({
-                "seed": seed + len(rounds) - 1, "wall_s": round(time.monotonic() - t0, 1),
-                "restarts": fuzz.restarts, "unlocks": fuzz.unlocks,
-                "kills": len(fuzz.kills), "by_type": collections.Counter(k.kind for k in fuzz.kills),
-                "jobs_running_at_kills": collections.Counter(
-                    job for k in fuzz.kills for job in (k.jobs or ["(no job: Snakemake itself)"])),
-                "orphaned_jobs_after_sigint": sum(k.orphans for k in fuzz.kills),
-                "job_lock_waits_logged": len(fuzz.lock_waits),
-            }, indent=1))
+            print(
+                f"\nkill fuzz round {len(rounds)}:",
+                json.dumps(
+                    {
+                        "seed": seed + len(rounds) - 1,
+                        "wall_s": round(time.monotonic() - t0, 1),
+                        "restarts": fuzz.restarts,
+                        "unlocks": fuzz.unlocks,
+                        "kills": len(fuzz.kills),
+                        "by_type": collections.Counter(k.kind for k in fuzz.kills),
+                        "jobs_running_at_kills": collections.Counter(
+                            job for k in fuzz.kills for job in (k.jobs or ["(no job: Snakemake itself)"])
+                        ),
+                        "orphaned_jobs_after_sigint": sum(k.orphans for k in fuzz.kills),
+                        "job_lock_waits_logged": len(fuzz.lock_waits),
+                    },
+                    indent=1,
+                ),
+            )
             print("checked:", json.dumps(check_result(fuzz, reference), indent=1))
             done += len(fuzz.kills)
     finally:
@@ -362,7 +390,8 @@ def check_result(fuzz: Fuzz, reference: Path) -> dict:
         "dynesty_logz": logz,
         "resumes_checked": {"emcee": len(pairs), "dynesty": resumed_dynesty},
         "emcee_resumes_after_kills": pairs,
-        "max_recomputed_emcee_steps_bound": recomputed_bound, "checkpoint_steps": fuzz.checkpoint_steps,
+        "max_recomputed_emcee_steps_bound": recomputed_bound,
+        "checkpoint_steps": fuzz.checkpoint_steps,
     }
 
 
@@ -375,22 +404,37 @@ def resumes_after(fuzz: Fuzz, k: int, model: str, sampler: str) -> list:
 
 
 def test_kill_fuzz_short(tmp_path, public_data):
-    run_fuzz(tmp_path, public_data, n_kills=5, seed=int(os.environ.get("JANUSFIT_FUZZ_SEED", "1")),
-             models=["lcdm"],
-             emcee={"max_steps": 20000, "checkpoint": {"steps": 50, "seconds": 1},
-                    "stop": {"enabled": True, "check_every": 250, "n_over_tau": 700, "tau_rel_change": 0.05}},
-             dynesty={"nlive": 300, "dlogz": 0.1, "checkpoint_seconds": 1},
-             delay_s=(5, 12))
+    run_fuzz(
+        tmp_path,
+        public_data,
+        n_kills=5,
+        seed=int(os.environ.get("JANUSFIT_FUZZ_SEED", "1")),
+        models=["lcdm"],
+        emcee={
+            "max_steps": 20000,
+            "checkpoint": {"steps": 50, "seconds": 1},
+            "stop": {"enabled": True, "check_every": 250, "n_over_tau": 700, "tau_rel_change": 0.05},
+        },
+        dynesty={"nlive": 300, "dlogz": 0.1, "checkpoint_seconds": 1},
+        delay_s=(5, 12),
+    )
 
 
 @pytest.mark.slow
 def test_kill_fuzz(tmp_path, public_data):
     n_kills = int(os.environ.get("JANUSFIT_FUZZ_KILLS", "50"))
-    run_fuzz(tmp_path, public_data, n_kills=n_kills, seed=int(os.environ.get("JANUSFIT_FUZZ_SEED", "2")),
-             models=["lcdm", "janus"],
-             # Sampler work grows with the kills, so that most kills land in one round.
-             emcee={"max_steps": 1000000, "checkpoint": {"steps": 50, "seconds": 1},
-                    "stop": {"enabled": True, "check_every": 250, "n_over_tau": 200 * n_kills,
-                             "tau_rel_change": 0.05}},
-             dynesty={"nlive": 40 * n_kills, "dlogz": 0.02, "checkpoint_seconds": 1},
-             delay_s=(2, 16))
+    run_fuzz(
+        tmp_path,
+        public_data,
+        n_kills=n_kills,
+        seed=int(os.environ.get("JANUSFIT_FUZZ_SEED", "2")),
+        models=["lcdm", "janus"],
+        # Sampler work grows with the kills, so that most kills land in one round.
+        emcee={
+            "max_steps": 1000000,
+            "checkpoint": {"steps": 50, "seconds": 1},
+            "stop": {"enabled": True, "check_every": 250, "n_over_tau": 200 * n_kills, "tau_rel_change": 0.05},
+        },
+        dynesty={"nlive": 40 * n_kills, "dlogz": 0.02, "checkpoint_seconds": 1},
+        delay_s=(2, 16),
+    )

@@ -43,7 +43,8 @@ def test_an_h_of_z_curve_is_the_likelihoods_model(cc):
     point = np.array([[0.31, 68.0]])
     (curve,) = model_curves(posterior, theta, point)
     assert np.sum(((cc.values - curve["best_at_data"]) / curve["errors"]) ** 2) == pytest.approx(
-        posterior.chi2(point)[0], rel=1e-12)
+        posterior.chi2(point)[0], rel=1e-12
+    )
     assert curve["best"][0] == pytest.approx(68.0 * np.sqrt(0.31 * (1 + cc.z.min()) ** 3 + 0.69), rel=1e-12)
 
 
@@ -79,8 +80,10 @@ def test_redshift_limits_of_a_posterior(jla):
 def test_the_figure_of_a_joint_fit_has_a_panel_pair_per_dataset(jla, cc, tmp_path):
     curves, limits = {}, {}
     # JANUS inside its domain up to the chronometers' z = 1.965 (q0 > -0.254), its limit near the data.
-    for model, best, draws in (("janus", {"q0": -0.2, "H0": 68.0}, np.array([[-0.22, 67.0], [-0.2, 68.0]])),
-                               ("lcdm", {"Om": 0.3, "H0": 68.0}, np.array([[0.3, 68.0], [0.32, 69.0]]))):
+    for model, best, draws in (
+        ("janus", {"q0": -0.2, "H0": 68.0}, np.array([[-0.22, 67.0], [-0.2, 68.0]])),
+        ("lcdm", {"Om": 0.3, "H0": 68.0}, np.array([[0.3, 68.0], [0.32, 69.0]])),
+    ):
         posterior = Posterior(get_model(model), [jla, cc])
         curves[model] = model_curves(posterior, best, draws)
         limits[model] = redshift_limits(posterior, best, draws)

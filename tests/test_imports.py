@@ -64,11 +64,13 @@ def test_without_hides_a_module_only_inside_the_block():
 
 
 def test_emcee_and_corner_are_whole_but_for_the_features_janusfit_never_uses():
-    code = ("import sys\nfrom janusfit.imports import import_corner, import_emcee\n"
-            "emcee, corner = import_emcee(), import_corner()\n"
-            "assert 'scipy.stats' not in sys.modules and 'arviz' not in sys.modules\n"
-            "emcee.EnsembleSampler(4, 1, lambda x: -0.5 * float(x @ x)).run_mcmc([[0.1], [0.2], [0.3], [0.4]], 5)\n"
-            "import scipy.stats\nprint(scipy.stats.norm.cdf(0.0), corner.quantile([1.0, 2.0, 3.0], [0.5])[0])")
+    code = (
+        "import sys\nfrom janusfit.imports import import_corner, import_emcee\n"
+        "emcee, corner = import_emcee(), import_corner()\n"
+        "assert 'scipy.stats' not in sys.modules and 'arviz' not in sys.modules\n"
+        "emcee.EnsembleSampler(4, 1, lambda x: -0.5 * float(x @ x)).run_mcmc([[0.1], [0.2], [0.3], [0.4]], 5)\n"
+        "import scipy.stats\nprint(scipy.stats.norm.cdf(0.0), corner.quantile([1.0, 2.0, 3.0], [0.5])[0])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["0.5", "2.0"]

@@ -18,8 +18,8 @@ from scipy import integrate, optimize
 
 from janusfit.data import load_dataset
 from janusfit.data.lightcurves import COVMAT_KEYS
-from janusfit.likelihood.lightcurve import LightCurveLikelihood, systematic_covariance
 from janusfit.likelihood import Posterior
+from janusfit.likelihood.lightcurve import LightCurveLikelihood, systematic_covariance
 from janusfit.models import RedshiftGrid, get_model
 
 LOG10_SCALE = 5.0 / np.log(10.0)
@@ -50,9 +50,15 @@ def _explicit(raw, model, theta, alpha, beta, pecz=0.001, sys_cov=None):
     d_m = get_model(model).transverse_distance(np.atleast_2d(theta), RedshiftGrid(z, graded=False))[0]
     mu_model = 5.0 * np.log10((1.0 + zhel) / (1.0 + z) * (1.0 + z) * d_m)
     delta = raw["mb"] + alpha * raw["x1"] - beta * raw["color"] - mu_model
-    var = (raw["dmb"] ** 2 + alpha**2 * raw["dx1"] ** 2 + beta**2 * raw["dcolor"] ** 2
-           + 2 * alpha * raw["cov_m_s"] - 2 * beta * raw["cov_m_c"] - 2 * alpha * beta * raw["cov_s_c"]
-           + (5 / np.log(10)) ** 2 * pecz**2 * ((1 + z) / (z * (1 + z / 2))) ** 2)
+    var = (
+        raw["dmb"] ** 2
+        + alpha**2 * raw["dx1"] ** 2
+        + beta**2 * raw["dcolor"] ** 2
+        + 2 * alpha * raw["cov_m_s"]
+        - 2 * beta * raw["cov_m_c"]
+        - 2 * alpha * beta * raw["cov_s_c"]
+        + (5 / np.log(10)) ** 2 * pecz**2 * ((1 + z) / (z * (1 + z / 2))) ** 2
+    )
     cov = np.diag(var) if sys_cov is None else sys_cov + np.diag(var)
     return delta, cov
 
@@ -70,8 +76,12 @@ def _brute_force_chi2(delta, cov, groups):
         r = y - xw @ np.atleast_1d(m)
         return r @ r
 
-    best = optimize.minimize(chi2, np.full(k, np.mean(delta)), method="Nelder-Mead",
-                             options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
+    best = optimize.minimize(
+        chi2,
+        np.full(k, np.mean(delta)),
+        method="Nelder-Mead",
+        options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000},
+    )
     m0, c0 = best.x, best.fun
     width = 12.0 / np.sqrt(np.diag(inv_x))  # 12 σ of each magnitude
 
@@ -81,18 +91,23 @@ def _brute_force_chi2(delta, cov, groups):
     if k == 1:
         value, _ = integrate.quad(weight, m0[0] - width[0], m0[0] + width[0], epsabs=0, epsrel=1e-11)
     else:
-        value, _ = integrate.dblquad(weight, m0[0] - width[0], m0[0] + width[0], m0[1] - width[1],
-                                     m0[1] + width[1], epsabs=0, epsrel=1e-10)
+        value, _ = integrate.dblquad(
+            weight, m0[0] - width[0], m0[0] + width[0], m0[1] - width[1], m0[1] + width[1], epsabs=0, epsrel=1e-10
+        )
     return c0 - 2.0 * np.log(value)
 
 
-@pytest.mark.parametrize("model, theta, alpha, beta, split", [
-    ("lcdm", [0.3], 0.141, 3.101, 10.0),
-    ("janus", [-0.09], 0.12, 2.8, 10.0),
-    ("lcdm", [0.25], 0.16, 3.4, None),
-])
+@pytest.mark.parametrize(
+    "model, theta, alpha, beta, split",
+    [
+        ("lcdm", [0.3], 0.141, 3.101, 10.0),
+        ("janus", [-0.09], 0.12, 2.8, 10.0),
+        ("lcdm", [0.25], 0.16, 3.4, None),
+    ],
+)
 def test_analytic_marginalisation_equals_numerical_integration_over_both_magnitudes(
-        raw, jla740, model, theta, alpha, beta, split):
+    raw, jla740, model, theta, alpha, beta, split
+):
     like = LightCurveLikelihood(jla740, pecz=0.001, host_mass_split=split)
     ours = like.chi2(get_model(model), np.array([theta]), np.array([[alpha, beta]]))[0]
     delta, cov = _explicit(raw, model, theta, alpha, beta)
@@ -116,8 +131,14 @@ def _release_blocks(c_eta):
     def sym(a):
         return 0.5 * (a + a.T)
 
-    return {"v0": block[0, 0], "va": block[1, 1], "vb": block[2, 2], "v0a": sym(block[0, 1]),
-            "v0b": sym(block[0, 2]), "vab": sym(block[1, 2])}
+    return {
+        "v0": block[0, 0],
+        "va": block[1, 1],
+        "vb": block[2, 2],
+        "v0a": sym(block[0, 1]),
+        "v0b": sym(block[0, 2]),
+        "vab": sym(block[1, 2]),
+    }
 
 
 @pytest.mark.parametrize("alpha, beta", [(0.141, 3.101), (0.0, 1.5), (0.3, 4.5)])
@@ -128,8 +149,9 @@ def test_systematic_matrices_combine_as_a_c_eta_a_transpose(alpha, beta):
     a[np.arange(n), 3 * np.arange(n)] = 1.0
     a[np.arange(n), 3 * np.arange(n) + 1] = alpha
     a[np.arange(n), 3 * np.arange(n) + 2] = -beta
-    np.testing.assert_allclose(systematic_covariance(_release_blocks(c_eta), alpha, beta), a @ c_eta @ a.T,
-                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        systematic_covariance(_release_blocks(c_eta), alpha, beta), a @ c_eta @ a.T, rtol=1e-12, atol=1e-15
+    )
 
 
 def _with_covmats(dataset, covmats):
@@ -154,8 +176,7 @@ def test_full_path_with_zero_systematics_equals_the_diagonal_path(jla740):
     theta, nuisance = np.array([[-0.1], [-0.05]]), np.array([[0.14, 3.1], [0.2, 2.0]])
     for log_det in (False, True):
         diag = LightCurveLikelihood(jla740, pecz=0.001, host_mass_split=10.0, log_det_cov=log_det)
-        full = LightCurveLikelihood(_with_covmats(jla740, zeros), pecz=0.001, host_mass_split=10.0,
-                                    log_det_cov=log_det)
+        full = LightCurveLikelihood(_with_covmats(jla740, zeros), pecz=0.001, host_mass_split=10.0, log_det_cov=log_det)
         np.testing.assert_allclose(full.chi2(model, theta, nuisance), diag.chi2(model, theta, nuisance), rtol=1e-10)
 
 
@@ -165,8 +186,9 @@ def test_log_det_cov_adds_the_log_determinant_of_the_covariance(jla740):
     without = LightCurveLikelihood(jla740, pecz=0.001, host_mass_split=10.0)
     with_det = LightCurveLikelihood(jla740, pecz=0.001, host_mass_split=10.0, log_det_cov=True)
     log_det = [np.sum(np.log(without.variance(a, b))) for a, b in nuisance]
-    np.testing.assert_allclose(with_det.chi2(model, theta, nuisance) - without.chi2(model, theta, nuisance),
-                               log_det, rtol=1e-12)
+    np.testing.assert_allclose(
+        with_det.chi2(model, theta, nuisance) - without.chi2(model, theta, nuisance), log_det, rtol=1e-12
+    )
     # It depends on (α, β): the choice changes the posterior of α and β.
     assert abs(log_det[0] - log_det[1]) > 10
 
@@ -181,6 +203,7 @@ def test_posterior_samples_alpha_and_beta_with_the_declared_priors(jla_file):
 
 
 # --- Cobaya's sn.jla on the same file ---------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def cobaya_packages(tmp_path_factory, jla_file):
@@ -200,28 +223,38 @@ def cobaya_packages(tmp_path_factory, jla_file):
     (root / "zeros.dat").write_text(f"{n}\n" + "0\n" * (n * n))
     (root / "jla.dataset").write_text(
         "name = JLA\ndata_file = JLA/jla_lcparams.txt\npecz = 0.001\nintrinsicdisp = 0\n"
-        "twoscriptmfit = T\nscriptmcut = 10.0\nhas_stretch_covmat = T\nstretch_covmat_file = JLA/zeros.dat\n")
+        "twoscriptmfit = T\nscriptmcut = 10.0\nhas_stretch_covmat = T\nstretch_covmat_file = JLA/zeros.dat\n"
+    )
     return packages
 
 
-@pytest.mark.parametrize("theory, model, param, values", [
-    ("Janus", "janus", "q0", [-0.2, -0.1, -0.05, 0.0]),
-    ("LCDM", "lcdm", "Om", [0.15, 0.3, 0.45]),
-])
-def test_cobaya_sn_jla_log_likelihood_differences_equal_janusfit(cobaya_packages, jla740, theory, model, param,
-                                                                 values):
+@pytest.mark.parametrize(
+    "theory, model, param, values",
+    [
+        ("Janus", "janus", "q0", [-0.2, -0.1, -0.05, 0.0]),
+        ("LCDM", "lcdm", "Om", [0.15, 0.3, 0.45]),
+    ],
+)
+def test_cobaya_sn_jla_log_likelihood_differences_equal_janusfit(cobaya_packages, jla740, theory, model, param, values):
     from cobaya.model import get_model as cobaya_model
 
-    cobaya = cobaya_model({
-        "theory": {f"janusfit.cobaya_theory.{theory}": None},
-        "likelihood": {"sn.jla": None},
-        "params": {param: {"prior": {"min": -1.0, "max": 1.0}}, "H0": 70.0,
-                   "alpha_jla": {"prior": {"min": 0.0, "max": 1.0}}, "beta_jla": {"prior": {"min": 0.0, "max": 5.0}}},
-        "packages_path": str(cobaya_packages),
-    })
+    cobaya = cobaya_model(
+        {
+            "theory": {f"janusfit.cobaya_theory.{theory}": None},
+            "likelihood": {"sn.jla": None},
+            "params": {
+                param: {"prior": {"min": -1.0, "max": 1.0}},
+                "H0": 70.0,
+                "alpha_jla": {"prior": {"min": 0.0, "max": 1.0}},
+                "beta_jla": {"prior": {"min": 0.0, "max": 5.0}},
+            },
+            "packages_path": str(cobaya_packages),
+        }
+    )
     grid = np.array([(v, a, b) for v in values for a, b in ((0.141, 3.101), (0.10, 2.6), (0.18, 3.6))])
-    theirs = np.array([cobaya.loglike({param: v, "alpha_jla": a, "beta_jla": b}, return_derived=False)
-                       for v, a, b in grid])
+    theirs = np.array(
+        [cobaya.loglike({param: v, "alpha_jla": a, "beta_jla": b}, return_derived=False) for v, a, b in grid]
+    )
     ours = Posterior(get_model(model), [jla740]).log_likelihood(grid)
     assert np.all(np.isfinite(theirs))
     diff = (theirs - theirs[0]) - (ours - ours[0])
@@ -230,6 +263,7 @@ def test_cobaya_sn_jla_log_likelihood_differences_equal_janusfit(cobaya_packages
 
 
 # --- D'Agostini & Petit (2018): JANUS on the 740 JLA supernovae ------------------------------
+
 
 def test_janus_q0_reproduces_dagostini_petit_2018(jla740):
     """q0 = −0.087 ± 0.015 (Astrophys. Space Sci. 363:139) with α = 0.141, β = 3.101 fixed and diagonal errors.
@@ -252,18 +286,38 @@ def test_janus_q0_reproduces_dagostini_petit_2018(jla740):
 
 # --- the config: parameters, checks, what a change reruns ------------------------------------
 
+
 def _config(jla_file, **options):
     from janusfit.config import check
 
-    config = {"datasets": {"jla740": {**SPEC, "path": str(jla_file), **options}}, "models": ["janus", "lcdm"],
-              "samplers": ["emcee", "dynesty"], "priors": {}, "runs": {},
-              "emcee": {"n_walkers": None, "max_steps": 1000, "seed": 1, "moves": "stretch",
-                        "checkpoint": {"steps": 100, "seconds": 60},
-                        "stop": {"enabled": True, "check_every": 100, "n_over_tau": 50, "tau_rel_change": 0.01},
-                        "progress": {"figure": False, "seconds": 60}},
-              "dynesty": {"nlive": 100, "dlogz": 0.1, "method": "static", "bound": "multi", "sample": "auto",
-                          "seed": 1, "checkpoint_seconds": 60, "repeats": 1},
-              "convergence": {}, "on_change": "error"}
+    config = {
+        "datasets": {"jla740": {**SPEC, "path": str(jla_file), **options}},
+        "models": ["janus", "lcdm"],
+        "samplers": ["emcee", "dynesty"],
+        "priors": {},
+        "runs": {},
+        "emcee": {
+            "n_walkers": None,
+            "max_steps": 1000,
+            "seed": 1,
+            "moves": "stretch",
+            "checkpoint": {"steps": 100, "seconds": 60},
+            "stop": {"enabled": True, "check_every": 100, "n_over_tau": 50, "tau_rel_change": 0.01},
+            "progress": {"figure": False, "seconds": 60},
+        },
+        "dynesty": {
+            "nlive": 100,
+            "dlogz": 0.1,
+            "method": "static",
+            "bound": "multi",
+            "sample": "auto",
+            "seed": 1,
+            "checkpoint_seconds": 60,
+            "repeats": 1,
+        },
+        "convergence": {},
+        "on_change": "error",
+    }
     check(config)
     return config
 
@@ -273,16 +327,26 @@ def test_config_samples_alpha_and_beta_after_the_model_parameters(jla_file):
 
     config = _config(jla_file)
     assert param_names(config, "jla740", "janus") == ["q0", "alpha", "beta"]
-    assert list(Posterior(get_model("janus"), [load_dataset("jla740", config["datasets"]["jla740"])]).param_names) \
-        == param_names(config, "jla740", "janus")
+    assert list(
+        Posterior(get_model("janus"), [load_dataset("jla740", config["datasets"]["jla740"])]).param_names
+    ) == param_names(config, "jla740", "janus")
 
 
-@pytest.mark.parametrize("options, key, message", [
-    ({"nuisance_priors": {"alpha": [0.2, 0.1]}}, "datasets.jla740.nuisance_priors.alpha",
-     "lower bound 0.2 must be below upper bound 0.1"),
-    ({"nuisance_priors": {"beta": [1.0, float("inf")]}}, "datasets.jla740.nuisance_priors.beta",
-     "bounds must be finite numbers"),
-])
+@pytest.mark.parametrize(
+    "options, key, message",
+    [
+        (
+            {"nuisance_priors": {"alpha": [0.2, 0.1]}},
+            "datasets.jla740.nuisance_priors.alpha",
+            "lower bound 0.2 must be below upper bound 0.1",
+        ),
+        (
+            {"nuisance_priors": {"beta": [1.0, float("inf")]}},
+            "datasets.jla740.nuisance_priors.beta",
+            "bounds must be finite numbers",
+        ),
+    ],
+)
 def test_bad_light_curve_options_name_their_key(jla_file, options, key, message):
     from janusfit.errors import ConfigError
 
@@ -312,8 +376,10 @@ def test_cov_is_refused_for_light_curves(jla_file):
         load_dataset("jla740", {**SPEC, "path": str(jla_file), "cov": str(jla_file)})
 
 
-@pytest.mark.parametrize("option", [{"pecz": 0.0}, {"host_mass_split": None}, {"log_det_cov": True},
-                                    {"nuisance_priors": {"alpha": [0.0, 0.5]}}])
+@pytest.mark.parametrize(
+    "option",
+    [{"pecz": 0.0}, {"host_mass_split": None}, {"log_det_cov": True}, {"nuisance_priors": {"alpha": [0.0, 0.5]}}],
+)
 def test_every_light_curve_option_reruns_the_data_and_changes_the_fingerprint(jla_file, option):
     """Each option is read by inspect_data (its params), so it reruns every job of the dataset, and no
     checkpoint made without it is resumed."""
@@ -328,11 +394,13 @@ def test_every_light_curve_option_reruns_the_data_and_changes_the_fingerprint(jl
         return make_fingerprint(Posterior(get_model("janus"), [dataset]), "emcee", {})
 
     key = next(iter(option))
-    assert any(line.startswith(f"data.jla740.reading.{key}") for line in
-               differences(fingerprint(base), fingerprint(changed)))
+    assert any(
+        line.startswith(f"data.jla740.reading.{key}") for line in differences(fingerprint(base), fingerprint(changed))
+    )
 
 
 # --- the release's systematic matrices through the config ------------------------------------
+
 
 def _write_release_matrix(path, matrix):
     """The release's layout: N on the first line, then the N*N values one per line, row-major."""
@@ -363,8 +431,9 @@ def test_systematic_matrices_from_the_config_give_the_explicit_a_c_eta_a_transpo
     a[np.arange(n), 3 * np.arange(n)] = 1.0
     a[np.arange(n), 3 * np.arange(n) + 1] = alpha
     a[np.arange(n), 3 * np.arange(n) + 2] = -beta
-    np.testing.assert_allclose(like.covariance(alpha, beta), a @ c_eta @ a.T + np.diag(like.variance(alpha, beta)),
-                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        like.covariance(alpha, beta), a @ c_eta @ a.T + np.diag(like.variance(alpha, beta)), rtol=1e-12, atol=1e-15
+    )
     # the χ² with these matrices: the marginalised formula written out with explicit inverses
     model, theta = get_model("lcdm"), np.array([[0.3]])
     log_d = np.log(model.transverse_distance(theta, like.grid))[0]

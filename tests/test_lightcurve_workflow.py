@@ -21,9 +21,15 @@ BETOULE = {"alpha": (0.141, 0.006), "beta": (3.101, 0.075)}
 
 @pytest.mark.slow
 def test_jla740_alpha_beta_free_reproduce_betoule_2014_and_converge(tmp_path, shared_data):
-    write_config(tmp_path, shared_data, models=["janus", "lcdm"], run_datasets=["jla740"],
-                 datasets={"jla740": {"kind": "sn", "format": "jla_lcparams",
-                                      "path": str(shared_data / "jla" / "jla_lcparams.txt")}})
+    write_config(
+        tmp_path,
+        shared_data,
+        models=["janus", "lcdm"],
+        run_datasets=["jla740"],
+        datasets={
+            "jla740": {"kind": "sn", "format": "jla_lcparams", "path": str(shared_data / "jla" / "jla_lcparams.txt")}
+        },
+    )
     run(tmp_path, timeout=3600)
     results = tmp_path / "results"
     for model, params in (("janus", ["q0", "alpha", "beta"]), ("lcdm", ["Om", "alpha", "beta"])):
@@ -32,7 +38,11 @@ def test_jla740_alpha_beta_free_reproduce_betoule_2014_and_converge(tmp_path, sh
         assert summary["emcee"]["converged"], summary["emcee"]["convergence_failures"]
         assert summary["emcee"]["convergence_failures"] == []
         for name, (value, sigma) in BETOULE.items():
-            assert abs(summary["parameters"][name]["mean"] - value) < 2 * sigma, (model, name, summary["parameters"][name])
+            assert abs(summary["parameters"][name]["mean"] - value) < 2 * sigma, (
+                model,
+                name,
+                summary["parameters"][name],
+            )
         assert summary["quadrature"] is None  # three parameters: no exact cross-check, and it says so below
     overview = list(csv.DictReader((results / "overview.csv").open()))
     assert {row["exact cross-check"] for row in overview} == {"not available (more than 2 parameters)"}

@@ -172,7 +172,9 @@ def test_sn_chi2_is_invariant_under_a_magnitude_offset(jla):
     shifted = Dataset("jla+5", "sn", jla.z, jla.values + 5.0, cov=jla.cov)
     theta = np.array([[0.1], [0.3], [0.8]])
     model = get_model("lcdm")
-    np.testing.assert_allclose(SNLikelihood(shifted).chi2(model, theta), SNLikelihood(jla).chi2(model, theta), rtol=1e-9)
+    np.testing.assert_allclose(
+        SNLikelihood(shifted).chi2(model, theta), SNLikelihood(jla).chi2(model, theta), rtol=1e-9
+    )
 
 
 def test_sn_log_likelihood_normalisation(jla):

@@ -54,7 +54,8 @@ def test_autocorr_sums_are_bounded_by_the_largest_lag():
     short = dict(EMCEE, n_steps=1000)
     assert estimate_emcee(**short).components["autocorr_sums"] == pytest.approx(3 * 1000 * 64 * 2 * 8 / 1e6)
     assert estimate_emcee(**long, tau_max_lag=4096).components["autocorr_sums"] == pytest.approx(
-        3 * 4096 * 64 * 2 * 8 / 1e6)
+        3 * 4096 * 64 * 2 * 8 / 1e6
+    )
 
 
 AUTOCORR_CODE = """
@@ -81,8 +82,14 @@ print(hwm() - before)
 @pytest.mark.parametrize("walkers, params, steps", [(128, 2, 30000), (32, 1, 10000), (256, 5, 5000)])
 def test_stopping_rule_sums_stay_within_their_components(walkers, params, steps):
     # A fresh interpreter, so that the high-water mark rises only with the sums.
-    rise = float(subprocess.run([sys.executable, "-c", AUTOCORR_CODE, str(walkers), str(params), str(steps)],
-                                capture_output=True, text=True, check=True).stdout)
+    rise = float(
+        subprocess.run(
+            [sys.executable, "-c", AUTOCORR_CODE, str(walkers), str(params), str(steps)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     c = estimate_emcee(walkers, steps, params, 20, False, 500).components
     assert c["autocorr_sums"] <= rise <= c["autocorr_sums"] + c["tau_temporaries"]
 
@@ -127,12 +134,19 @@ def test_seed_upper_bound():
     assert estimate_emcee(**EMCEE).upper_bound_mb == seed_upper_bound(64, 10000, 2)
 
 
-@pytest.mark.parametrize("nlive, n_params, info, dlogz, measured", [
-    # dynesty 3.1 static runs (dead points) on Gaussians, with their final information H.
-    (500, 1, 2.43, 0.1, 2641), (500, 2, 4.98, 0.1, 4159), (500, 3, 7.58, 0.1, 5732),
-    (500, 2, 9.55, 0.01, 7575), (500, 2, 4.98, 0.5, 3413), (2000, 3, 14.39, 0.01, 40959),
-    (8000, 3, 11.69, 0.01, 142495),
-])
+@pytest.mark.parametrize(
+    "nlive, n_params, info, dlogz, measured",
+    [
+        # dynesty 3.1 static runs (dead points) on Gaussians, with their final information H.
+        (500, 1, 2.43, 0.1, 2641),
+        (500, 2, 4.98, 0.1, 4159),
+        (500, 3, 7.58, 0.1, 5732),
+        (500, 2, 9.55, 0.01, 7575),
+        (500, 2, 4.98, 0.5, 3413),
+        (2000, 3, 14.39, 0.01, 40959),
+        (8000, 3, 11.69, 0.01, 142495),
+    ],
+)
 def test_dynesty_iterations_match_measured_runs(nlive, n_params, info, dlogz, measured):
     dead = dynesty_iterations(nlive, n_params, info, dlogz) - nlive
     assert dead == pytest.approx(measured, rel=0.03)
@@ -145,7 +159,8 @@ def test_the_installed_samplers_are_the_releases_the_constants_were_measured_on(
     assert installed.split(".")[:2] == measured.split("."), (
         f"{package} {installed} is installed, but the memory estimator's constants were measured on {package} "
         f"{measured}: measure them again (python benchmarks/run.py, the memory rows) and update "
-        "janusfit.resources.memory and the pins in pyproject.toml")
+        "janusfit.resources.memory and the pins in pyproject.toml"
+    )
 
 
 def test_dynesty_components():
@@ -165,19 +180,33 @@ def _increases(estimate, base: dict, key: str, bigger) -> None:
     assert sum(high.components.values()) > sum(low.components.values()), key
 
 
-@pytest.mark.parametrize("key, bigger", [
-    ("n_walkers", 128), ("n_steps", 2000), ("n_params", 3), ("n_data", 200), ("full_cov", True),
-    ("checkpoint_steps", 5000),
-])
+@pytest.mark.parametrize(
+    "key, bigger",
+    [
+        ("n_walkers", 128),
+        ("n_steps", 2000),
+        ("n_params", 3),
+        ("n_data", 200),
+        ("full_cov", True),
+        ("checkpoint_steps", 5000),
+    ],
+)
 def test_emcee_monotonic(key, bigger):
     # Up to the stopping rule's 2048 lags the estimate grows with the chain; beyond, it stays (above).
     base = dict(EMCEE, n_steps=1000, full_cov=False, checkpoint_steps=100)
     _increases(estimate_emcee, base, key, bigger)
 
 
-@pytest.mark.parametrize("key, bigger", [
-    ("nlive", 1000), ("n_params", 3), ("n_data", 200), ("full_cov", True), ("expected_information", 10.0),
-])
+@pytest.mark.parametrize(
+    "key, bigger",
+    [
+        ("nlive", 1000),
+        ("n_params", 3),
+        ("n_data", 200),
+        ("full_cov", True),
+        ("expected_information", 10.0),
+    ],
+)
 def test_dynesty_monotonic(key, bigger):
     _increases(estimate_dynesty, dict(DYNESTY, full_cov=False), key, bigger)
 
@@ -192,8 +221,14 @@ def test_check_fits():
     with pytest.raises(ResourceError) as info:
         check_fits(2500.3, 2000, "Snakemake's mem_mb budget")
     message = str(info.value)
-    for part in ("2501", "2000", "Snakemake's mem_mb budget", "emcee.n_walkers", "emcee.checkpoint.steps",
-                 "dynesty.nlive"):
+    for part in (
+        "2501",
+        "2000",
+        "Snakemake's mem_mb budget",
+        "emcee.n_walkers",
+        "emcee.checkpoint.steps",
+        "dynesty.nlive",
+    ):
         assert part in message
 
 

@@ -98,8 +98,14 @@ def test_quadrature_relative_accuracy_claim(om, w):
     dm = get_model("wcdm").transverse_distance(theta, RedshiftGrid(Z_TEST))[0]
     ref = np.array(
         [
-            quad(lambda x: 1 / math.sqrt(om * (1 + x) ** 3 + (1 - om) * (1 + x) ** (3 * (1 + w))), 0, zi,
-                 epsabs=0, epsrel=1e-13, limit=200)[0]
+            quad(
+                lambda x: 1 / math.sqrt(om * (1 + x) ** 3 + (1 - om) * (1 + x) ** (3 * (1 + w))),
+                0,
+                zi,
+                epsabs=0,
+                epsrel=1e-13,
+                limit=200,
+            )[0]
             for zi in Z_TEST
         ]
     )
@@ -161,7 +167,9 @@ def test_janus_distance_is_open_frw_with_negative_matter(q0):
     z_lim = -1.0 / (2.0 * q0)
     z = np.array([1e-3, 0.1, 0.5, 1.0, min(2.5, 0.99 * z_lim)])
     ok = np.sqrt(1.0 - 2.0 * q0)
-    chi = np.array([quad(lambda x: 1 / ((1 + x) * math.sqrt(1 + 2 * q0 * x)), 0, zi, epsabs=0, epsrel=1e-13)[0] for zi in z])
+    chi = np.array(
+        [quad(lambda x: 1 / ((1 + x) * math.sqrt(1 + 2 * q0 * x)), 0, zi, epsabs=0, epsrel=1e-13)[0] for zi in z]
+    )
     dm_ref = np.sinh(ok * chi) / ok
     np.testing.assert_allclose(model.transverse_distance(theta, RedshiftGrid(z))[0], dm_ref, rtol=1e-10)
     # and E itself

@@ -24,10 +24,12 @@ def test_peak_rises_with_an_allocation():
 
 
 def test_children_are_counted():
-    code = ("import numpy as np, sys, time\n"
-            f"a = np.ones({ALLOC_MB * 1_000_000 // 8})\n"
-            "print('ready', flush=True)\n"
-            "sys.stdin.read()\n")
+    code = (
+        "import numpy as np, sys, time\n"
+        f"a = np.ones({ALLOC_MB * 1_000_000 // 8})\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
     with MemoryMonitor(interval_s=0.02) as mon:
         start = mon.peak_mb
         child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -52,8 +54,9 @@ def test_write_json_and_png(tmp_path):
     with MemoryMonitor(interval_s=0.02) as mon:
         time.sleep(0.1)
     held = psutil.Process().memory_info().rss / 1e6  # before the plot, which the JSON's record predates
-    fig = mon.write(tmp_path / "mem.json", tmp_path / "mem.png", estimate_mb=500.0, machine_mb=24000,
-                    title="emcee on jla/lcdm")
+    fig = mon.write(
+        tmp_path / "mem.json", tmp_path / "mem.png", estimate_mb=500.0, machine_mb=24000, title="emcee on jla/lcdm"
+    )
     assert fig.axes[0].get_title().startswith(f"emcee on jla/lcdm: peak {mon.peak_mb:.0f} MB of 500 MB estimated")
     record = json.loads((tmp_path / "mem.json").read_text())
     assert record["peak_rss_mb"] == round(mon.peak_mb, 1)

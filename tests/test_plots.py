@@ -69,8 +69,17 @@ def test_trace_y_range_is_that_of_the_chain_after_burn_in_and_tau_is_against_n_o
     chain = rng.normal(size=(1000, 8, 1))
     chain[:20] = rng.uniform(-1000, 1000, size=(20, 8, 1))
     history = [(250, 3.0), (500, 3.2), (750, 3.1), (1000, 3.1)]
-    fig = trace_plot(chain, ["Om"], None, tmp_path / "t.png", burn_in=100, log_prob=-0.5 * chain[..., 0] ** 2,
-                     tau_history=history, n_over_tau=50, title="jla/lcdm")
+    fig = trace_plot(
+        chain,
+        ["Om"],
+        None,
+        tmp_path / "t.png",
+        burn_in=100,
+        log_prob=-0.5 * chain[..., 0] ** 2,
+        tau_history=history,
+        n_over_tau=50,
+        title="jla/lcdm",
+    )
     trace, lnp, tau = fig.axes
     assert -6 < trace.get_ylim()[0] < -2 and 2 < trace.get_ylim()[1] < 6
     assert lnp.get_ylim()[0] > -20

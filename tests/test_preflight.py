@@ -33,8 +33,13 @@ def posterior(model="janus", q0=(-0.4, 0.0), data=None):
 
 
 def run(post, tmp_path, **kw):
-    args = dict(n_walkers=16, estimates_mb={"emcee": 500, "dynesty": 400}, available_mb=1000, disk_needed_bytes=1000,
-                out_dir=tmp_path / "out")
+    args = dict(
+        n_walkers=16,
+        estimates_mb={"emcee": 500, "dynesty": 400},
+        available_mb=1000,
+        disk_needed_bytes=1000,
+        out_dir=tmp_path / "out",
+    )
     args.update(kw)
     return preflight(post, **args)
 
@@ -47,8 +52,14 @@ def test_all_checks_pass_in_order(tmp_path):
     result = run(posterior("lcdm"), tmp_path)
     assert result["passed"] and failed(result) == {}
     assert [c["name"] for c in result["checks"]] == [
-        "data_validated", "log_likelihood_at_prior_centre", "log_likelihood_at_prior_draws", "n_walkers",
-        "disk", "memory", "out_dir_writable"]
+        "data_validated",
+        "log_likelihood_at_prior_centre",
+        "log_likelihood_at_prior_draws",
+        "n_walkers",
+        "disk",
+        "memory",
+        "out_dir_writable",
+    ]
     raise_if_failed(result)
     write_preflight(result, tmp_path / "preflight.json", tmp_path / "preflight.csv")
     assert json.loads((tmp_path / "preflight.json").read_text()) == result
@@ -126,8 +137,14 @@ def test_dynesty_has_no_walker_check(tmp_path):
 def test_disk_memory_and_writability_fail_together(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    result = run(posterior("lcdm"), tmp_path, disk_needed_bytes=10**18, estimates_mb={"emcee": 3000, "dynesty": 2500},
-                 available_mb=2000, out_dir=blocker / "out")
+    result = run(
+        posterior("lcdm"),
+        tmp_path,
+        disk_needed_bytes=10**18,
+        estimates_mb={"emcee": 3000, "dynesty": 2500},
+        available_mb=2000,
+        out_dir=blocker / "out",
+    )
     problems = failed(result)
     assert set(problems) == {"disk", "memory", "out_dir_writable"}
     assert "1000000000.00 GB" in problems["disk"] and "emcee.max_steps" in problems["disk"]
@@ -142,8 +159,13 @@ def test_disk_memory_and_writability_fail_together(tmp_path):
 
 
 def test_memory_names_the_settings_of_the_sampler_that_does_not_fit(tmp_path):
-    result = run(posterior("lcdm"), tmp_path, estimates_mb={"emcee": 900, "dynesty": 1200}, available_mb=1000,
-                 memory_source="Snakemake's --resources mem_mb")
+    result = run(
+        posterior("lcdm"),
+        tmp_path,
+        estimates_mb={"emcee": 900, "dynesty": 1200},
+        available_mb=1000,
+        memory_source="Snakemake's --resources mem_mb",
+    )
     detail = failed(result)["memory"]
     assert "Snakemake's --resources mem_mb allows 1000 MB" in detail
     assert "dynesty.nlive (dynesty)" in detail and "emcee.n_walkers" not in detail

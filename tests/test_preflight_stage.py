@@ -18,24 +18,43 @@ LOG = logging.getLogger("test_preflight_stage")
 
 def config(repo, public_data, **sections):
     jla = public_data / "jla"
-    cfg = {"datasets": {"jla": {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
-                                "cov": str(jla / "jla_mub_covmatrix.txt")}},
-           "models": ["lcdm"], **sections}
+    cfg = {
+        "datasets": {
+            "jla": {
+                "kind": "sn",
+                "format": "jla_binned",
+                "path": str(jla / "jla_mub.txt"),
+                "cov": str(jla / "jla_mub_covmatrix.txt"),
+            }
+        },
+        "models": ["lcdm"],
+        **sections,
+    }
     validate(cfg, str(repo / "workflow/schemas/config.schema.yaml"))
     return cfg
 
 
 def _preflight(cfg, model, data_json, granted_mem_mb, out_json, out_csv, resources) -> dict:
     """preflight_run's arguments for run jla/``model``."""
-    return dict(config=cfg, dataset="jla", model=model, data_json=data_json, granted_mem_mb=granted_mem_mb,
-                out_json=out_json, out_table=out_csv, resources_json=resources, log=LOG)
+    return dict(
+        config=cfg,
+        dataset="jla",
+        model=model,
+        data_json=data_json,
+        granted_mem_mb=granted_mem_mb,
+        out_json=out_json,
+        out_table=out_csv,
+        resources_json=resources,
+        log=LOG,
+    )
 
 
 @pytest.fixture(scope="module")
 def data_json(tmp_path_factory, repo, public_data):
     out = tmp_path_factory.mktemp("data")
-    inspect(config=config(repo, public_data), dataset="jla", out_json=out / "data.json", out_png=out / "data.png",
-            log=LOG)
+    inspect(
+        config=config(repo, public_data), dataset="jla", out_json=out / "data.json", out_png=out / "data.png", log=LOG
+    )
     return out / "data.json"
 
 
@@ -55,11 +74,13 @@ def test_passing_run_records_its_estimates(tmp_path, repo, public_data, data_jso
         assert record[sampler]["mem_mb"] == memory_estimate(cfg, "jla", "lcdm", sampler, data_json).total_mb
         assert 0 < record[sampler]["likelihood_s"] < 0.01
         assert runtime_for_attempt(resources, 500, 2, section=sampler) == pytest.approx(
-            2 * record[sampler]["runtime_minutes"], abs=1)
+            2 * record[sampler]["runtime_minutes"], abs=1
+        )
     # The fixed part is this process's age when it timed the likelihood: here, the test session's so far.
     assert 0 < record["startup_s"] < process_age_s()
-    assert record["emcee"]["runtime_minutes"] == pytest.approx(estimate_runtime_emcee(
-        record["emcee"]["step_s"], 20000, overhead_s=record["startup_s"]), abs=0.01)
+    assert record["emcee"]["runtime_minutes"] == pytest.approx(
+        estimate_runtime_emcee(record["emcee"]["step_s"], 20000, overhead_s=record["startup_s"]), abs=0.01
+    )
     # A step of 32 walkers evaluates the likelihood 32 times, and does more besides.
     assert record["emcee"]["step_s"] > 32 * record["emcee"]["likelihood_s"]
     # 32 walkers × 20000 steps × 1 parameter × 8 B × 2, plus the baseline.
@@ -87,20 +108,37 @@ def test_too_few_walkers_stops_the_run(tmp_path, repo, public_data, data_json):
     out_json, out_csv, resources = outputs(tmp_path)
     with pytest.raises(ConfigError) as info:
         preflight_run(**_preflight(cfg, "wcdm", data_json, None, out_json, out_csv, resources))
-    assert info.value.key == "emcee.n_walkers" and "2 walkers for 2 parameters (emcee needs at least 4)" in str(info.value)
+    assert info.value.key == "emcee.n_walkers" and "2 walkers for 2 parameters (emcee needs at least 4)" in str(
+        info.value
+    )
     checks = {c["name"]: c["passed"] for c in json.loads(out_json.read_text())["checks"]}
-    assert checks == {"data_validated": True, "log_likelihood_at_prior_centre": True,
-                      "log_likelihood_at_prior_draws": True, "n_walkers": False, "disk": True, "memory": True,
-                      "out_dir_writable": True}
+    assert checks == {
+        "data_validated": True,
+        "log_likelihood_at_prior_centre": True,
+        "log_likelihood_at_prior_draws": True,
+        "n_walkers": False,
+        "disk": True,
+        "memory": True,
+        "out_dir_writable": True,
+    }
 
 
 def test_sampling_job_given_less_than_its_estimate_refuses_to_start(tmp_path, repo, public_data, data_json):
     cfg = config(repo, public_data)
     with pytest.raises(ResourceError) as info:
-        sample_emcee(config=cfg, dataset="jla", model="lcdm", checkpoint_dir=tmp_path / "ck",
-                     chain_path=tmp_path / "chain.h5", run_json=tmp_path / "run.json", data_json=data_json,
-                     memory_json=tmp_path / "memory.json", memory_png=tmp_path / "memory.png", log=LOG,
-                     granted_mem_mb=100)
+        sample_emcee(
+            config=cfg,
+            dataset="jla",
+            model="lcdm",
+            checkpoint_dir=tmp_path / "ck",
+            chain_path=tmp_path / "chain.h5",
+            run_json=tmp_path / "run.json",
+            data_json=data_json,
+            memory_json=tmp_path / "memory.json",
+            memory_png=tmp_path / "memory.png",
+            log=LOG,
+            granted_mem_mb=100,
+        )
     message = str(info.value)
     assert "Snakemake's --resources mem_mb allows 100 MB" in message and "emcee.n_walkers" in message
     assert list(tmp_path.iterdir()) == []

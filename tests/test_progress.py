@@ -25,8 +25,9 @@ from janusfit.sampling.fingerprint import make_fingerprint
 from janusfit.sampling.progress import EmceeProgress, _replace
 from janusfit.sampling.session import CheckpointSession
 
-EMCEE = dict(n_walkers=8, max_steps=600, checkpoint_steps=100, checkpoint_seconds=1e9, check_every=100,
-             stop_on_convergence=False)
+EMCEE = dict(
+    n_walkers=8, max_steps=600, checkpoint_steps=100, checkpoint_seconds=1e9, check_every=100, stop_on_convergence=False
+)
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

@@ -25,14 +25,19 @@ def _pins(config):
 
 
 def _shared_files_by_sha256(public_data):
-    return {hashlib.sha256(p.read_bytes()).hexdigest(): p
-            for p in public_data.rglob("*") if p.is_file() and p.name != "MANIFEST.md"}
+    return {
+        hashlib.sha256(p.read_bytes()).hexdigest(): p
+        for p in public_data.rglob("*")
+        if p.is_file() and p.name != "MANIFEST.md"
+    }
 
 
 # Pins of files that are not in ../shared/data: Pantheon+'s covariance (33 MB) by the sha256
 # two independent public projects give for it, and DES-SN5YR's, recorded at its first download.
-ABSENT_HERE = {("pantheon_plus", "cov_url"): "abf806d966485e64afdb359c87bffc0ecc00d05eff0a31ced66f247385df0fdc",
-               ("desy5", "cov_url"): "record"}
+ABSENT_HERE = {
+    ("pantheon_plus", "cov_url"): "abf806d966485e64afdb359c87bffc0ecc00d05eff0a31ced66f247385df0fdc",
+    ("desy5", "cov_url"): "record",
+}
 
 
 def test_every_pin_is_the_sha256_of_a_release_file(repo, public_data):
@@ -63,8 +68,9 @@ def test_public_datasets_download_and_load_through_the_workflow(repo, public_dat
     assert (cc["name"], cc["kind"], cc["n"]) == ("cc", "hz", 30)
     assert cc["sha256"] == {"path": config["datasets"]["cc"]["sha256"]}
     cov_sha = config["datasets"]["union3"]["cov_sha256"]
-    assert (tmp_path / "resources/data" / cov_sha / "mag_covmat.txt").read_bytes() == \
-        (public_data / "union3/mag_covmat.txt").read_bytes()
+    assert (tmp_path / "resources/data" / cov_sha / "mag_covmat.txt").read_bytes() == (
+        public_data / "union3/mag_covmat.txt"
+    ).read_bytes()
 
 
 def test_public_config_runs_offline_from_the_copies_the_readme_names(repo, public_data, tmp_path):
@@ -86,13 +92,20 @@ def test_public_config_runs_offline_from_the_copies_the_readme_names(repo, publi
     for spec in yaml.safe_load(overlay)["datasets"].values():
         assert set(spec) <= {"path", "cov"}
     (project / "config.yaml").write_text(yaml.safe_dump(config))
-    proc = run(project, "results/public/union3+cc/data.json",
-               "--configfile", str(project / "config.yaml"), str(project / "offline.yaml"))
+    proc = run(
+        project,
+        "results/public/union3+cc/data.json",
+        "--configfile",
+        str(project / "config.yaml"),
+        str(project / "offline.yaml"),
+    )
     assert "rule download" not in proc.stdout + proc.stderr
     assert not (project / "resources").exists()
     assert {p: p.read_bytes() for p in (tmp_path / "shared/data").rglob("*") if p.is_file()} == copies
     union3, cc = json.loads((project / "results/public/union3+cc/data.json").read_text())["members"]
     assert union3["files"]["cov"] == str(project / "../shared/data/union3/mag_covmat.txt")
-    assert union3["sha256"] == {"path": config["datasets"]["union3"]["sha256"],
-                                "cov": config["datasets"]["union3"]["cov_sha256"]}
+    assert union3["sha256"] == {
+        "path": config["datasets"]["union3"]["sha256"],
+        "cov": config["datasets"]["union3"]["cov_sha256"],
+    }
     assert cc["sha256"] == {"path": config["datasets"]["cc"]["sha256"]}

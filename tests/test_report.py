@@ -11,7 +11,6 @@ import shutil
 import time
 
 import pytest
-
 from snakemake_runner import REPO, run
 
 ARTIFACTS = REPO / "test-artifacts" / "report"
@@ -84,14 +83,18 @@ def test_overview_is_the_first_category_and_shows_ln_b_and_its_label(report, bro
     from selenium.webdriver.common.by import By
 
     browser.get(report.as_uri())
-    menu = _wait_for(lambda: browser.find_elements(By.XPATH, "//a[normalize-space()='Per run']/ancestor::ul[1]//a"),
-                     "the menu of categories")
+    menu = _wait_for(
+        lambda: browser.find_elements(By.XPATH, "//a[normalize-space()='Per run']/ancestor::ul[1]//a"),
+        "the menu of categories",
+    )
     categories = [a.text.strip() for a in menu if a.text.strip()]
     assert categories.index("Overview") < categories.index("Per dataset") < categories.index("Per run"), categories
     (row,) = json.loads((jla_run / "results/jla/comparison.json").read_text())
     ln_b = f"{row['ln_B']:+.2f} ± {row['ln_B_err']:.2f}"
     # The landing page already says which model the evidence favours.
-    landing = _wait_for(lambda: browser.find_element(By.XPATH, f"//p[contains(., '{ln_b}')]"), "ln B on the landing page")
+    landing = _wait_for(
+        lambda: browser.find_element(By.XPATH, f"//p[contains(., '{ln_b}')]"), "ln B on the landing page"
+    )
     assert landing.is_displayed() and f"{row['evidence']} evidence" in landing.text
     browser.save_screenshot(str(ARTIFACTS / "landing.png"))
 
@@ -115,9 +118,12 @@ def test_a_figure_loads(report, browser):
 
     _open(browser, report, "Per run", "jla/lcdm")
     _show(browser, "corner plot, emcee and dynesty")
-    image = _wait_for(lambda: browser.find_element(By.XPATH, "//img[starts-with(@src, 'data:image/png')]"),
-                      "the corner plot")
-    width = _wait_for(lambda: browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth;",
-                                                     image), "a decoded corner plot")
+    image = _wait_for(
+        lambda: browser.find_element(By.XPATH, "//img[starts-with(@src, 'data:image/png')]"), "the corner plot"
+    )
+    width = _wait_for(
+        lambda: browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth;", image),
+        "a decoded corner plot",
+    )
     assert width >= 500 and image.is_displayed()
     browser.save_screenshot(str(ARTIFACTS / "corner.png"))

@@ -63,7 +63,7 @@ def test_overview_gives_ln_b_label_and_every_parameter(jla_run):
     sensitivity = [row[f"ln_B_{s}_prior_{k}"] for s in "ab" for k in ("halved", "doubled")]
     assert f"{min(sensitivity):+.2f} to {max(sensitivity):+.2f}" in text
     for s in summaries:
-        (name, st), = s["parameters"].items()
+        ((name, st),) = s["parameters"].items()
         # JLA's posteriors lie inside their priors: median, 68 % and 95 % intervals, no limit.
         assert st["bound"] is None
         places = decimals(st["sd"])  # two significant digits of the sd
@@ -81,8 +81,10 @@ def test_the_landing_page_says_which_model_is_favoured_and_whether_runs_converge
     (row,) = comparisons["jla"]
     fragment = (jla_run / "results" / "overview_landing.html").read_text()
     assert fragment == landing_html(summaries, comparisons)
-    assert (f"jla: lcdm is favoured over janus: ln B(janus : lcdm) = {row['ln_B']:+.2f} ± {row['ln_B_err']:.2f}, "
-            f"{row['evidence']} evidence") in "".join(_parse(fragment).text)
+    assert (
+        f"jla: lcdm is favoured over janus: ln B(janus : lcdm) = {row['ln_B']:+.2f} ± {row['ln_B_err']:.2f}, "
+        f"{row['evidence']} evidence"
+    ) in "".join(_parse(fragment).text)
     assert "Every emcee run passed its convergence checks (2 runs)." in fragment
     summaries[0]["emcee"]["converged"] = False
     assert "NOT CONVERGED: jla/janus" in landing_html(summaries, comparisons)
@@ -94,8 +96,9 @@ def test_a_failed_check_and_a_bound_are_shown_in_red_and_as_a_limit(jla_run):
     conv = copy.deepcopy(convergences[("jla", "janus")])
     failure = "rhat of q0 = 1.0312, wanted < 1.01"
     janus["emcee"].update(converged=False, convergence_failures=[failure])
-    conv["checks"] = [dict(c, passed=False) if (c["check"], c["parameter"]) == ("rhat", "q0") else c
-                      for c in conv["checks"]]
+    conv["checks"] = [
+        dict(c, passed=False) if (c["check"], c["parameter"]) == ("rhat", "q0") else c for c in conv["checks"]
+    ]
     conv["parameters"]["q0"]["rhat"] = 1.0312
     q0 = janus["parameters"]["q0"]
     q0.update(bound="upper", edge=0.0, limit=-0.0221)

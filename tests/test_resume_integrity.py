@@ -77,8 +77,9 @@ def test_on_change_restart_keeps_the_old_checkpoint_and_starts_afresh(tmp_path, 
     posterior = lcdm(jla, Om=(0.05, 1.0))
     settings = EmceeSettings(**{**EMCEE, "max_steps": 100})
     log = Log()
-    with CheckpointSession(tmp_path / "ck", make_fingerprint(posterior, "emcee", settings.chain_settings()),
-                           on_change="restart", log=log) as session:
+    with CheckpointSession(
+        tmp_path / "ck", make_fingerprint(posterior, "emcee", settings.chain_settings()), on_change="restart", log=log
+    ) as session:
         result = run_emcee(posterior, settings, session, tmp_path / "chain.h5", log=log)
     (old,) = tmp_path.glob("ck.superseded-*")
     assert files(old) == before
@@ -113,8 +114,15 @@ def test_changed_data_is_refused_listing_the_file_and_both_checksums(tmp_path, j
 
 def jla_csv(directory: Path, public_data: Path) -> Path:
     """JLA binned as a CSV with its diagonal errors and a second distance column mu_alt = mu − 0.6 z."""
-    full = load_dataset("jla", {"kind": "sn", "format": "jla_binned", "path": str(public_data / "jla/jla_mub.txt"),
-                                "cov": str(public_data / "jla/jla_mub_covmatrix.txt")})
+    full = load_dataset(
+        "jla",
+        {
+            "kind": "sn",
+            "format": "jla_binned",
+            "path": str(public_data / "jla/jla_mub.txt"),
+            "cov": str(public_data / "jla/jla_mub_covmatrix.txt"),
+        },
+    )
     sigma = np.sqrt(np.diag(full.cov))
     rows = [f"{z:.17g},{mu:.17g},{mu - 0.6 * z:.17g},{s:.17g}" for z, mu, s in zip(full.z, full.values, sigma)]
     path = directory / "jla.csv"
@@ -154,12 +162,18 @@ def test_two_files_of_the_same_name_keep_a_checksum_each(tmp_path, public_data):
 
 def test_a_moved_project_still_resumes(tmp_path, public_data):
     """The fingerprint ties a checkpoint to the data's bytes, not to where they lie."""
+
     def posterior_in(directory: Path) -> Posterior:
         shutil.copytree(public_data / "jla", directory / "data")
-        data = load_dataset("jla", {"kind": "sn", "format": "jla_binned", "path": "data/jla_mub.txt",
-                                    "cov": "data/jla_mub_covmatrix.txt"}, base_dir=directory)
-        return Posterior(get_model("lcdm"), [Dataset("jla", "sn", data.z, data.values,
-                                                     sigma=np.sqrt(np.diag(data.cov)), sha256=data.sha256)])
+        data = load_dataset(
+            "jla",
+            {"kind": "sn", "format": "jla_binned", "path": "data/jla_mub.txt", "cov": "data/jla_mub_covmatrix.txt"},
+            base_dir=directory,
+        )
+        return Posterior(
+            get_model("lcdm"),
+            [Dataset("jla", "sn", data.z, data.values, sigma=np.sqrt(np.diag(data.cov)), sha256=data.sha256)],
+        )
 
     first = tmp_path / "first"
     run_emcee_in(first, posterior_in(first), max_steps=100)
@@ -222,13 +236,19 @@ def test_stopping_rule_takes_the_same_decision_whatever_the_interruptions(tmp_pa
     result = run_emcee_in(resumed, lcdm(jla), **STOP)
     assert result.resumes == [a for a in (100, 150, 250) if a < reference.n_steps]
     assert (result.n_steps, result.stop_reason, result.tau_history, result.tau) == (
-        reference.n_steps, reference.stop_reason, reference.tau_history, reference.tau)
+        reference.n_steps,
+        reference.stop_reason,
+        reference.tau_history,
+        reference.tau,
+    )
     assert_same_chain(chain_arrays(resumed / "chain.h5"), chain_arrays(tmp_path / "reference/chain.h5"))
 
 
-@pytest.mark.parametrize("first", [dict(n_over_tau=60), dict(n_over_tau=10), dict(check_every=75),
-                                   dict(stop_on_convergence=False, max_steps=900)],
-                         ids=["stricter_first", "looser_first", "other_check_interval_first", "no_rule_first"])
+@pytest.mark.parametrize(
+    "first",
+    [dict(n_over_tau=60), dict(n_over_tau=10), dict(check_every=75), dict(stop_on_convergence=False, max_steps=900)],
+    ids=["stricter_first", "looser_first", "other_check_interval_first", "no_rule_first"],
+)
 def test_a_changed_stopping_rule_resumes_to_the_chain_a_fresh_run_gives(tmp_path, jla, first):
     """The checkpoint of a run with another stopping rule is resumed, and the chain ends where it should.
 
@@ -240,7 +260,12 @@ def test_a_changed_stopping_rule_resumes_to_the_chain_a_fresh_run_gives(tmp_path
     log = Log()
     result = run_emcee_in(tmp_path / "resumed", lcdm(jla), log=log, **STOP)
     assert (result.n_steps, result.stop_reason, result.tau_history, result.tau, result.acceptance) == (
-        reference.n_steps, reference.stop_reason, reference.tau_history, reference.tau, reference.acceptance)
+        reference.n_steps,
+        reference.stop_reason,
+        reference.tau_history,
+        reference.tau,
+        reference.acceptance,
+    )
     assert_same_chain(chain_arrays(tmp_path / "resumed/chain.h5"), chain_arrays(tmp_path / "reference/chain.h5"))
     assert len(result.resumes) == 1  # the checkpoint was resumed, not thrown away
     assert log.has("the stopping rule or max_steps differ from the checkpoint's")
@@ -284,9 +309,12 @@ def test_nan_log_likelihood_names_the_parameter_values(tmp_path, jla, sampler):
 
 
 def emcee_config(directory: Path, public_data: Path, **extra) -> None:
-    sections = dict(models=["lcdm"], samplers=["emcee"], cores={"performance": 1, "efficiency": 0},
-                    emcee={"max_steps": 20000, "checkpoint": {"steps": 100, "seconds": 1},
-                           "stop": {"enabled": False}})
+    sections = dict(
+        models=["lcdm"],
+        samplers=["emcee"],
+        cores={"performance": 1, "efficiency": 0},
+        emcee={"max_steps": 20000, "checkpoint": {"steps": 100, "seconds": 1}, "stop": {"enabled": False}},
+    )
     sections.update(extra)
     write_config(directory, public_data, **sections)
 
@@ -299,8 +327,9 @@ CHECKPOINT = "results/checkpoints/jla/lcdm/emcee"
 def test_workflow_refuses_a_prior_change_after_an_interruption_then_restarts_on_request(tmp_path, public_data):
     emcee_config(tmp_path, public_data)
     with open(tmp_path / "first.err", "w") as err:
-        proc = subprocess.Popen(command(tmp_path, RUN_JSON), stdout=subprocess.DEVNULL, stderr=err,
-                                start_new_session=True, env=env())
+        proc = subprocess.Popen(
+            command(tmp_path, RUN_JSON), stdout=subprocess.DEVNULL, stderr=err, start_new_session=True, env=env()
+        )
     deadline = time.monotonic() + 240
     while not list((tmp_path / CHECKPOINT / "segments").glob("seg_*.npz")):
         assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "first.err").read_text()[-3000:]
@@ -320,8 +349,13 @@ def test_workflow_refuses_a_prior_change_after_an_interruption_then_restarts_on_
     assert "  priors.Om: [0.01, 1.0] -> [0.05, 1.0]" in log
     assert files(tmp_path / CHECKPOINT) == checkpoint
 
-    emcee_config(tmp_path, public_data, priors={"lcdm": {"Om": [0.05, 1.0]}}, on_change="restart",
-                 emcee={"max_steps": 300, "checkpoint": {"steps": 100, "seconds": 1}, "stop": {"enabled": False}})
+    emcee_config(
+        tmp_path,
+        public_data,
+        priors={"lcdm": {"Om": [0.05, 1.0]}},
+        on_change="restart",
+        emcee={"max_steps": 300, "checkpoint": {"steps": 100, "seconds": 1}, "stop": {"enabled": False}},
+    )
     run(tmp_path, "--rerun-incomplete", RUN_JSON)
     (old,) = (tmp_path / CHECKPOINT).parent.glob("emcee.superseded-*")
     assert files(old) == checkpoint

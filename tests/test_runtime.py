@@ -56,8 +56,15 @@ def test_time_likelihood_times_only_where_the_model_exists(shared_data):
     from janusfit.data import load_dataset
 
     jla = shared_data / "jla"
-    data = load_dataset("jla", {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
-                                "cov": str(jla / "jla_mub_covmatrix.txt")})
+    data = load_dataset(
+        "jla",
+        {
+            "kind": "sn",
+            "format": "jla_binned",
+            "path": str(jla / "jla_mub.txt"),
+            "cov": str(jla / "jla_mub_covmatrix.txt"),
+        },
+    )
     posterior = Posterior(get_model("janus"), [data], priors={"q0": [-1.0, 0.0]})
     timed = []
     original = Posterior.__call__
@@ -82,7 +89,8 @@ def test_time_likelihood_on_a_real_posterior():
 
 def test_emcee_runtime():
     assert estimate_runtime_emcee(step_s=0.03, max_steps=1000, overhead_s=6) == pytest.approx(
-        (1000 * 0.03 * EMCEE_BOOKKEEPING + 6) / 60)
+        (1000 * 0.03 * EMCEE_BOOKKEEPING + 6) / 60
+    )
 
 
 def test_timed_steps_cost_the_likelihood_and_more():
@@ -151,10 +159,22 @@ def test_recorded_runtime_of_a_section(tmp_path):
     assert runtime_for_attempt(path, 60, 1) == 60  # no top-level estimate
 
 
-@pytest.mark.parametrize("content", [
-    None, "", "{", "[1, 2]", "null", '{"mem_mb": 5}', '{"runtime_minutes": "soon"}',
-    '{"runtime_minutes": -4}', '{"runtime_minutes": NaN}', '{"runtime_minutes": null}', "\x00\xff",
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        None,
+        "",
+        "{",
+        "[1, 2]",
+        "null",
+        '{"mem_mb": 5}',
+        '{"runtime_minutes": "soon"}',
+        '{"runtime_minutes": -4}',
+        '{"runtime_minutes": NaN}',
+        '{"runtime_minutes": null}',
+        "\x00\xff",
+    ],
+)
 def test_bad_or_missing_record_falls_back_to_config(tmp_path, content):
     path = tmp_path / "resources.json"
     if content is not None:

@@ -35,8 +35,9 @@ def filled(repo, **config) -> dict:
 @pytest.mark.parametrize("model, n_params", [("lcdm", 1), ("wcdm", 2)])
 def test_the_schema_defaults_are_the_settings_defaults(repo, model, n_params):
     run = run_settings(filled(repo, models=[model]), "jla", model)
-    assert run.emcee == settings.EmceeSettings(n_walkers=settings.default_walkers(n_params),
-                                               max_steps=run.emcee.max_steps)
+    assert run.emcee == settings.EmceeSettings(
+        n_walkers=settings.default_walkers(n_params), max_steps=run.emcee.max_steps
+    )
     assert run.dynesty == settings.DynestySettings()
 
 
@@ -49,43 +50,81 @@ def test_the_schema_minima_are_the_rules_for_one_parameter(repo):
 
 def test_every_default_is_overridden_by_the_config(repo):
     """Each emcee and dynesty setting the config declares reaches the run's settings (no default shadows it)."""
-    emcee = {"n_walkers": 10, "max_steps": 7, "seed": 3, "moves": "stretch", "checkpoint": {"steps": 9, "seconds": 2},
-             "stop": {"enabled": False, "check_every": 11, "n_over_tau": 12, "tau_rel_change": 0.5},
-             "progress": {"figure": False, "seconds": 13}}
-    dynesty = {"nlive": 14, "dlogz": 0.2, "method": "dynamic", "bound": "single", "sample": "rwalk", "seed": 15,
-               "checkpoint_seconds": 16, "repeats": 2}
+    emcee = {
+        "n_walkers": 10,
+        "max_steps": 7,
+        "seed": 3,
+        "moves": "stretch",
+        "checkpoint": {"steps": 9, "seconds": 2},
+        "stop": {"enabled": False, "check_every": 11, "n_over_tau": 12, "tau_rel_change": 0.5},
+        "progress": {"figure": False, "seconds": 13},
+    }
+    dynesty = {
+        "nlive": 14,
+        "dlogz": 0.2,
+        "method": "dynamic",
+        "bound": "single",
+        "sample": "rwalk",
+        "seed": 15,
+        "checkpoint_seconds": 16,
+        "repeats": 2,
+    }
     run = run_settings(filled(repo, models=["lcdm"], emcee=emcee, dynesty=dynesty), "jla", "lcdm")
     defaults_e = settings.EmceeSettings(n_walkers=0, max_steps=0)
-    changed = {f.name for f in dataclasses.fields(run.emcee)
-               if getattr(run.emcee, f.name) != getattr(defaults_e, f.name)}
+    changed = {
+        f.name for f in dataclasses.fields(run.emcee) if getattr(run.emcee, f.name) != getattr(defaults_e, f.name)
+    }
     assert changed == {f.name for f in dataclasses.fields(run.emcee)} - {"tau_max_lag"}
-    changed = {f.name for f in dataclasses.fields(run.dynesty)
-               if getattr(run.dynesty, f.name) != getattr(settings.DynestySettings(), f.name)}
+    changed = {
+        f.name
+        for f in dataclasses.fields(run.dynesty)
+        if getattr(run.dynesty, f.name) != getattr(settings.DynestySettings(), f.name)
+    }
     assert changed == {f.name for f in dataclasses.fields(run.dynesty)} - {"maxiter"}
 
 
 def test_the_settings_module_imports_only_the_standard_library(repo):
     tree = ast.parse((repo / "src/janusfit/settings.py").read_text())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.level == 0}
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0
+    }
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}
 
 
 def test_reading_the_config_loads_no_sampler():
-    code = ("import sys, janusfit.config, janusfit.resources.workflow; "
-            f"print(sorted(m for m in {SAMPLER_MODULES!r} if m in sys.modules))")
+    code = (
+        "import sys, janusfit.config, janusfit.resources.workflow; "
+        f"print(sorted(m for m in {SAMPLER_MODULES!r} if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
 def test_parsing_the_workflow_loads_no_sampler(repo, tmp_path):
     """A dry run of the default workflow plans every job without importing emcee, dynesty or h5py."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "snakemake", "--snakefile",
-                           str(repo / "Snakefile"), "--directory", str(tmp_path), "--configfile",
-                           str(repo / "config/config.yaml"), "--dry-run", "--cores", "1"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(repo / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(repo / "config/config.yaml"),
+            "--dry-run",
+            "--cores",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "rule emcee:" in proc.stdout and "rule dynesty:" in proc.stdout
     loaded = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}

@@ -47,9 +47,19 @@ PROFILE = REPO / "workflow/profiles/slurm/config.yaml"
 # job to find the orphan of a killed Snakemake still running. One thread
 # everywhere, so that the chains of every run are the same bit for bit.
 LONG_RUN = dict(
-    datasets={"sim": {"kind": "sn", "format": "simulated", "path": "results/data/sim/hubble.csv",
-                      "cov": "results/data/sim/hubble.cov", "n_sn": 1000, "seed": 7}},
-    run_datasets=["sim"], models=["janus"], samplers=["emcee"],
+    datasets={
+        "sim": {
+            "kind": "sn",
+            "format": "simulated",
+            "path": "results/data/sim/hubble.csv",
+            "cov": "results/data/sim/hubble.cov",
+            "n_sn": 1000,
+            "seed": 7,
+        }
+    },
+    run_datasets=["sim"],
+    models=["janus"],
+    samplers=["emcee"],
     emcee={"checkpoint": {"steps": 5000, "seconds": 20}, "stop": {"enabled": False}},
     cores={"performance": 1, "efficiency": 0},
 )
@@ -77,8 +87,10 @@ def profile(directory: Path, partition: str, **changes) -> Path:
     config = yaml.safe_load(PROFILE.read_text())
     config["default-resources"]["slurm_partition"] = partition
     config["set-threads"] = {"emcee": 1}
-    config.update({"slurm-no-account": True, "slurm-status-command": "squeue",
-                   "slurm-init-seconds-before-status-checks": 5}, **changes)
+    config.update(
+        {"slurm-no-account": True, "slurm-status-command": "squeue", "slurm-init-seconds-before-status-checks": 5},
+        **changes,
+    )
     path = directory / "profile" / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config))
@@ -86,15 +98,30 @@ def profile(directory: Path, partition: str, **changes) -> Path:
 
 
 def command(directory: Path, *args: str, configfile: Path | None = None) -> list[str]:
-    return [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(directory),
-            "--workflow-profile", str(directory / "profile"),
-            *(["--configfile", str(configfile)] if configfile else []), *args]
+    return [
+        *SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(directory),
+        "--workflow-profile",
+        str(directory / "profile"),
+        *(["--configfile", str(configfile)] if configfile else []),
+        *args,
+    ]
 
 
-def snakemake(directory: Path, *args: str, configfile: Path | None = None, timeout: float = 1800,
-              check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(command(directory, *args, configfile=configfile), capture_output=True, text=True,
-                          timeout=timeout, env=env(), cwd=directory)
+def snakemake(
+    directory: Path, *args: str, configfile: Path | None = None, timeout: float = 1800, check: bool = True
+) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        command(directory, *args, configfile=configfile),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env(),
+        cwd=directory,
+    )
     (directory / f"snakemake-{time.monotonic_ns()}.log").write_text(proc.stdout + proc.stderr)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
@@ -103,8 +130,17 @@ def snakemake(directory: Path, *args: str, configfile: Path | None = None, timeo
 
 def local(directory: Path, *args: str, configfile: Path | None = None) -> None:
     """The same workflow run locally, for reference."""
-    cmd = [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(directory), "--cores", "2",
-           *(["--configfile", str(configfile)] if configfile else []), *args]
+    cmd = [
+        *SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(directory),
+        "--cores",
+        "2",
+        *(["--configfile", str(configfile)] if configfile else []),
+        *args,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, env=env(), cwd=directory)
     assert proc.returncode == 0, proc.stderr[-6000:]
 
@@ -195,8 +231,17 @@ def test_only_the_samplers_and_their_preflight_ran_on_the_cluster(default_runs):
     assert sorted(j["rule"] for j in jobs) == ["dynesty"] * 2 + ["emcee"] * 2 + ["preflight"] * 2
     assert all(j["JobState"] == "COMPLETED" for j in jobs), [(j["rule"], j["JobState"]) for j in jobs]
     # The rest ran where Snakemake ran.
-    for rule in ("simulate_data", "inspect_data", "convergence", "corner", "summary", "export", "export_table", "compare",
-                 "overview"):
+    for rule in (
+        "simulate_data",
+        "inspect_data",
+        "convergence",
+        "corner",
+        "summary",
+        "export",
+        "export_table",
+        "compare",
+        "overview",
+    ):
         assert list((default_runs["slurm"] / "results/logs").glob(f"{rule}*")), rule
         assert not (default_runs["slurm"] / "results/logs/slurm" / f"rule_{rule}").exists(), rule
 
@@ -299,9 +344,14 @@ def killed_snakemake(tmp_path_factory, public_data, partition, long_run, long_re
     directory = tmp_path_factory.mktemp("long_kill9")
     config = write_config(directory, public_data, **long_run)
     profile(directory, partition)
-    first = subprocess.Popen(command(directory, configfile=config), stdout=subprocess.DEVNULL,
-                             stderr=open(directory / "first.err", "w"), env=env(), cwd=directory,
-                             start_new_session=True)
+    first = subprocess.Popen(
+        command(directory, configfile=config),
+        stdout=subprocess.DEVNULL,
+        stderr=open(directory / "first.err", "w"),
+        env=env(),
+        cwd=directory,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 900
         segments = directory / "results/checkpoints/sim/janus/emcee/segments"
@@ -330,8 +380,11 @@ def test_after_kill_9_the_new_job_waits_for_the_orphan_and_nothing_is_lost(kille
     # The new job started while the orphan still ran, and waited for it.
     assert new["StartTime"] < old["EndTime"]
     log = job_log(directory, "emcee")
-    assert re.search(rf"waiting for the sampler holding '.*emcee\.lock' \(pid \d+\) on host \S+, SLURM job "
-                     rf"{old['JobId']} to finish", log), log[-3000:]
+    assert re.search(
+        rf"waiting for the sampler holding '.*emcee\.lock' \(pid \d+\) on host \S+, SLURM job "
+        rf"{old['JobId']} to finish",
+        log,
+    ), log[-3000:]
     # It resumed where the orphan's checkpoint ended (at max_steps unless the
     # orphan was stopped at its limit), and the chain is the uninterrupted one.
     resumes = summary(directory, EMCEE_RUN)["emcee"]["resumes"]

@@ -23,9 +23,13 @@ from test_checkpoint_store import assert_same_chain, chain_arrays
 
 from janusfit.atomic import sha256_file
 
-BASE = dict(models=["lcdm"], samplers=["emcee", "dynesty"], cores={"performance": 1, "efficiency": 0},
-            emcee={"max_steps": 300, "checkpoint": {"steps": 100, "seconds": 60}, "stop": {"enabled": False}},
-            dynesty={"nlive": 50, "dlogz": 0.5})
+BASE = dict(
+    models=["lcdm"],
+    samplers=["emcee", "dynesty"],
+    cores={"performance": 1, "efficiency": 0},
+    emcee={"max_steps": 300, "checkpoint": {"steps": 100, "seconds": 60}, "stop": {"enabled": False}},
+    dynesty={"nlive": 50, "dlogz": 0.5},
+)
 JLA = {"kind": "sn", "format": "jla_binned", "path": "data/jla_mub.txt", "cov": "data/jla_mub_covmatrix.txt"}
 CHAIN = "results/jla/lcdm/emcee/chain.h5"
 OLD = 946684800  # 2000-01-01: a date older than every output, as `cp -p`, `rsync -t` or `tar` restore it
@@ -80,24 +84,41 @@ def outcomes(baseline, public_data, server, tmp_path_factory):
 
 # Everything made from a run's summary: the overview, the exports (GetDist, ArviZ, the LaTeX table; they also
 # read the chains), the report's Hubble diagram and provenance.
-DOWNSTREAM_OF_SUMMARY = {"summary": 1, "overview": 1, "export": 1, "export_table": 1, "hubble": 1, "provenance": 1,
-                         "all": 1}
+DOWNSTREAM_OF_SUMMARY = {
+    "summary": 1,
+    "overview": 1,
+    "export": 1,
+    "export_table": 1,
+    "hubble": 1,
+    "provenance": 1,
+    "all": 1,
+}
 DOWNSTREAM_OF_EMCEE = {"convergence": 1, "corner": 1, **DOWNSTREAM_OF_SUMMARY}
 CHANGES = {
     # setting changed: the jobs it reruns. The first case: a prior that
     # excludes the finished run's posterior (Om ≈ 0.3), and nothing reran.
-    "prior": (dict(priors={"lcdm": {"Om": [0.35, 0.6]}}),
-              {"preflight": 1, "emcee": 1, "dynesty": 1, **DOWNSTREAM_OF_EMCEE}),
-    "stopping_rule": (dict(emcee={**BASE["emcee"], "stop": {"enabled": True, "n_over_tau": 20}}),
-                      {"emcee": 1, **DOWNSTREAM_OF_EMCEE}),
-    "dynesty_seed": (dict(dynesty={**BASE["dynesty"], "seed": 7}),
-                     {"dynesty": 1, "corner": 1, **DOWNSTREAM_OF_SUMMARY}),
+    "prior": (
+        dict(priors={"lcdm": {"Om": [0.35, 0.6]}}),
+        {"preflight": 1, "emcee": 1, "dynesty": 1, **DOWNSTREAM_OF_EMCEE},
+    ),
+    "stopping_rule": (
+        dict(emcee={**BASE["emcee"], "stop": {"enabled": True, "n_over_tau": 20}}),
+        {"emcee": 1, **DOWNSTREAM_OF_EMCEE},
+    ),
+    "dynesty_seed": (
+        dict(dynesty={**BASE["dynesty"], "seed": 7}),
+        {"dynesty": 1, "corner": 1, **DOWNSTREAM_OF_SUMMARY},
+    ),
     # nlive is one of the pre-flight's estimates, whose record both samplers read
-    "live_points": (dict(dynesty={**BASE["dynesty"], "nlive": 60}),
-                    {"preflight": 1, "emcee": 1, "dynesty": 1, **DOWNSTREAM_OF_EMCEE}),
+    "live_points": (
+        dict(dynesty={**BASE["dynesty"], "nlive": 60}),
+        {"preflight": 1, "emcee": 1, "dynesty": 1, **DOWNSTREAM_OF_EMCEE},
+    ),
     "convergence_threshold": (dict(convergence={"max_rhat": 1.02}), DOWNSTREAM_OF_EMCEE),
-    "per_run_override": (dict(runs={"jla/lcdm": {"emcee": {"n_walkers": 40}}}),
-                         {"preflight": 1, "emcee": 1, "dynesty": 1, **DOWNSTREAM_OF_EMCEE}),
+    "per_run_override": (
+        dict(runs={"jla/lcdm": {"emcee": {"n_walkers": 40}}}),
+        {"preflight": 1, "emcee": 1, "dynesty": 1, **DOWNSTREAM_OF_EMCEE},
+    ),
     # where checkpoints are saved changes no result
     "checkpoint_interval": (dict(emcee={**BASE["emcee"], "checkpoint": {"steps": 50, "seconds": 10}}), {}),
 }
@@ -136,9 +157,12 @@ def test_a_final_chain_cut_short_is_named_and_rebuilt_from_the_checkpoint(outcom
     directory, proc = outcome(outcomes, "final_chain_cut_short")
     assert proc.returncode == 0, proc.stderr[-3000:]
     (damaged,) = (directory / CHAIN).parent.glob("chain.h5.damaged-*")
-    assert (f"janusfit: the final chain '{CHAIN}' cannot be read (" in proc.stderr
-            and f"it was moved to '{damaged.relative_to(directory)}', and the emcee job rebuilds it from its "
-                "checkpoint segments" in proc.stderr)
+    assert (
+        f"janusfit: the final chain '{CHAIN}' cannot be read (" in proc.stderr
+        and f"it was moved to '{damaged.relative_to(directory)}', and the emcee job rebuilds it from its "
+        "checkpoint segments"
+        in proc.stderr
+    )
     assert_same_chain(chain_arrays(directory / CHAIN), chain_arrays(baseline / CHAIN))
     assert json.loads((directory / "results/jla/lcdm/emcee/run.json").read_text())["resumes"] == [300]
 
@@ -165,10 +189,15 @@ def test_a_second_config_writes_under_its_own_results_dir(outcomes):
 
 
 def download_spec(server: str, public_data: Path, **override) -> dict:
-    return {"kind": "sn", "format": "jla_binned", "url": f"{server}/jla/jla_mub.txt",
-            "sha256": sha256_file(public_data / "jla/jla_mub.txt"),
-            "cov_url": f"{server}/jla/jla_mub_covmatrix.txt",
-            "cov_sha256": sha256_file(public_data / "jla/jla_mub_covmatrix.txt"), **override}
+    return {
+        "kind": "sn",
+        "format": "jla_binned",
+        "url": f"{server}/jla/jla_mub.txt",
+        "sha256": sha256_file(public_data / "jla/jla_mub.txt"),
+        "cov_url": f"{server}/jla/jla_mub_covmatrix.txt",
+        "cov_sha256": sha256_file(public_data / "jla/jla_mub_covmatrix.txt"),
+        **override,
+    }
 
 
 @scenario
@@ -179,8 +208,12 @@ def download_pin_changed(directory, public_data, server):
     first = snakemake(directory, "results/jla_dl/data.json")
     configure(directory, public_data, datasets={"jla_dl": {**spec, "sha256": "0" * 64}})
     wrong_pin = snakemake(directory, "results/jla_dl/data.json")
-    verified = [p for root in ("downloads", "resources") for p in sorted((directory / root).rglob("*"))
-                if p.is_file() and p.read_bytes() == (public_data / "jla/jla_mub.txt").read_bytes()]
+    verified = [
+        p
+        for root in ("downloads", "resources")
+        for p in sorted((directory / root).rglob("*"))
+        if p.is_file() and p.read_bytes() == (public_data / "jla/jla_mub.txt").read_bytes()
+    ]
     configure(directory, public_data, datasets={"jla_dl": {**spec, "url": "http://127.0.0.1:9/mirror/jla_mub.txt"}})
     return first, wrong_pin, verified, planned(directory, "results/jla_dl/data.json")
 
@@ -192,8 +225,10 @@ def test_a_changed_pin_downloads_elsewhere_and_the_verified_download_stays(outco
     # The case: Snakemake removed the verified file before the new download was refused.
     cached = directory / "resources/data" / sha256_file(public_data / "jla/jla_mub.txt") / "jla_mub.txt"
     assert verified == [cached]
-    assert (f"downloading {server}/jla/jla_mub.txt -> resources/data/{'0' * 64}/jla_mub.txt (pinned sha256 "
-            f"{'0' * 64})" in log(directory, f"download/resources/data/{'0' * 64}/jla_mub.txt.log"))
+    assert (
+        f"downloading {server}/jla/jla_mub.txt -> resources/data/{'0' * 64}/jla_mub.txt (pinned sha256 "
+        f"{'0' * 64})" in log(directory, f"download/resources/data/{'0' * 64}/jla_mub.txt.log")
+    )
     assert not (directory / "resources/data" / ("0" * 64)).exists()
     # The same file at a mirror: the verified download is the file; nothing to fetch or rerun.
     assert mirror == {}
@@ -208,8 +243,9 @@ def local_copies_with_urls(directory, public_data, server):
         shutil.copy(public_data / "jla" / name, local / name)
         os.utime(local / name, (OLD, OLD))
     before = {p.name: p.read_bytes() for p in local.iterdir()}
-    spec = download_spec("http://127.0.0.1:9", public_data, path="offline/jla_mub.txt",
-                         cov="offline/jla_mub_covmatrix.txt")
+    spec = download_spec(
+        "http://127.0.0.1:9", public_data, path="offline/jla_mub.txt", cov="offline/jla_mub_covmatrix.txt"
+    )
     configure(directory, public_data, datasets={"local": spec})
     kept = snakemake(directory, "results/local/data.json")
     after_kept = {p.name: p.read_bytes() for p in local.iterdir()}
@@ -226,6 +262,8 @@ def test_local_copies_are_read_in_place_and_never_downloaded_over(outcomes):
     assert nulled.returncode == 0, nulled.stderr[-3000:]
     assert {p.name: p.read_bytes() for p in (directory / "offline").iterdir()} == before
     data = json.loads((directory / "results/local/data.json").read_text())["members"][0]
-    assert data["files"] == {"path": str(directory / "offline/jla_mub.txt"),
-                             "cov": str(directory / "offline/jla_mub_covmatrix.txt")}
+    assert data["files"] == {
+        "path": str(directory / "offline/jla_mub.txt"),
+        "cov": str(directory / "offline/jla_mub_covmatrix.txt"),
+    }
     assert data["n"] == 31

@@ -15,23 +15,62 @@ from janusfit.stages.diagnose import read_chain, summary
 
 def test_a_nan_evidence_error_stops_the_summary_naming_the_field(tmp_path, public_data):
     jla = public_data / "jla"
-    config = {"datasets": {"jla": {"kind": "sn", "format": "jla_binned", "path": str(jla / "jla_mub.txt"),
-                                   "cov": str(jla / "jla_mub_covmatrix.txt")}},
-              "models": ["lcdm"], "samplers": ["dynesty"], "priors": {}, "on_change": "error",
-              "emcee": {"n_walkers": None, "max_steps": 100, "seed": 1, "moves": "de",
-                        "checkpoint": {"steps": 100, "seconds": 60},
-                        "stop": {"enabled": False, "check_every": 50, "n_over_tau": 50, "tau_rel_change": 0.01},
-                        "progress": {"figure": False, "seconds": 60}},
-              "dynesty": {"nlive": 50, "dlogz": 0.5, "method": "static", "bound": "multi", "sample": "auto",
-                          "seed": 1, "checkpoint_seconds": 60, "repeats": 1},
-              "convergence": {}}
+    config = {
+        "datasets": {
+            "jla": {
+                "kind": "sn",
+                "format": "jla_binned",
+                "path": str(jla / "jla_mub.txt"),
+                "cov": str(jla / "jla_mub_covmatrix.txt"),
+            }
+        },
+        "models": ["lcdm"],
+        "samplers": ["dynesty"],
+        "priors": {},
+        "on_change": "error",
+        "emcee": {
+            "n_walkers": None,
+            "max_steps": 100,
+            "seed": 1,
+            "moves": "de",
+            "checkpoint": {"steps": 100, "seconds": 60},
+            "stop": {"enabled": False, "check_every": 50, "n_over_tau": 50, "tau_rel_change": 0.01},
+            "progress": {"figure": False, "seconds": 60},
+        },
+        "dynesty": {
+            "nlive": 50,
+            "dlogz": 0.5,
+            "method": "static",
+            "bound": "multi",
+            "sample": "auto",
+            "seed": 1,
+            "checkpoint_seconds": 60,
+            "repeats": 1,
+        },
+        "convergence": {},
+    }
     evidence = tmp_path / "evidence.json"
-    evidence.write_text(json.dumps({"logz": -20.0, "logz_err": math.nan, "logz_err_running": 0.1, "n_calls": 1000,
-                                    "resumes": [], "information": 0.0, "repeats": None, "domain": None,
-                                    "fingerprint": "0" * 16}))
+    evidence.write_text(
+        json.dumps(
+            {
+                "logz": -20.0,
+                "logz_err": math.nan,
+                "logz_err_running": 0.1,
+                "n_calls": 1000,
+                "resumes": [],
+                "information": 0.0,
+                "repeats": None,
+                "domain": None,
+                "fingerprint": "0" * 16,
+            }
+        )
+    )
     out = tmp_path / "summary.json"
-    with pytest.raises(JanusfitError, match=r"^summary of run jla/lcdm: 'dynesty\.logz_err' is nan; the summary was "
-                                            r"not written"):
+    with pytest.raises(
+        JanusfitError,
+        match=r"^summary of run jla/lcdm: 'dynesty\.logz_err' is nan; the summary was "
+        r"not written",
+    ):
         summary(config=config, dataset="jla", model="lcdm", out_json=out, dynesty_json=evidence)
     assert not out.exists()
 
@@ -41,7 +80,10 @@ def test_a_final_chain_cut_short_is_named_by_its_readers(tmp_path, public_data):
     run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [jla_diagonal(public_data)]), max_steps=100)
     chain = tmp_path / "chain.h5"
     chain.write_bytes(chain.read_bytes()[:2000])
-    with pytest.raises(JanusfitError, match=rf"^the final chain '{re.escape(str(chain))}' cannot be read \(OSError: "
-                                            r".*truncated file.*\)\. Rerun Snakemake: the damaged file is set aside "
-                                            r"and the emcee job rebuilds it from its checkpoint segments"):
+    with pytest.raises(
+        JanusfitError,
+        match=rf"^the final chain '{re.escape(str(chain))}' cannot be read \(OSError: "
+        r".*truncated file.*\)\. Rerun Snakemake: the damaged file is set aside "
+        r"and the emcee job rebuilds it from its checkpoint segments",
+    ):
         read_chain(chain)

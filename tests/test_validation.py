@@ -115,8 +115,11 @@ def test_a_byte_that_is_not_utf8_names_its_line(tmp_path):
     """One Latin-1 'é' in a column the fit does not even read."""
     path = tmp_path / "d.csv"
     path.write_bytes(b"z,mu,sigma,host\n0.1,38.3,0.1,NGC 1\n0.5,42.3,0.1,Caf\xe9\n")
-    with raises_for(path, r"line 3, character 17: byte 0xe9 is not UTF-8 text \(the file was probably saved as "
-                          r"Latin-1 or Windows-1252\); save it as UTF-8"):
+    with raises_for(
+        path,
+        r"line 3, character 17: byte 0xe9 is not UTF-8 text \(the file was probably saved as "
+        r"Latin-1 or Windows-1252\); save it as UTF-8",
+    ):
         load_dataset("d", csv_spec(path))
 
 
@@ -124,8 +127,11 @@ def test_a_byte_that_is_not_utf8_names_its_line(tmp_path):
 def test_heliocentric_redshift_far_from_the_redshift_is_refused(tmp_path, zhel):
     path = tmp_path / "d.csv"
     path.write_text(f"z,zhel,mu,sigma\n0.1,0.1003,38.3,0.1\n0.5,{zhel},42.3,0.1\n")
-    with raises_for(path, rf"data row 2, column 'zhel': heliocentric redshift {zhel} differs from the redshift 0.5 "
-                          r"by more than 0.01 \(1 \+ z\)"):
+    with raises_for(
+        path,
+        rf"data row 2, column 'zhel': heliocentric redshift {zhel} differs from the redshift 0.5 "
+        r"by more than 0.01 \(1 \+ z\)",
+    ):
         load_dataset("d", csv_spec(path))
 
 

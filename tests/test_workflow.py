@@ -19,8 +19,22 @@ import pandas as pd
 import pytest
 from snakemake_runner import run, start, write_config
 
-SUMMARY_KEYS = {"dataset", "model", "n_data", "parameters", "chi2_min", "aic", "bic", "emcee", "dynesty", "fingerprint",
-                "resources", "quadrature", "cross_check", "prior_sensitivity"}
+SUMMARY_KEYS = {
+    "dataset",
+    "model",
+    "n_data",
+    "parameters",
+    "chi2_min",
+    "aic",
+    "bic",
+    "emcee",
+    "dynesty",
+    "fingerprint",
+    "resources",
+    "quadrature",
+    "cross_check",
+    "prior_sensitivity",
+}
 RESOURCE_KEYS = {"mem_mb_estimate", "peak_rss_mb", "runtime_estimate_min", "runtime_min"}
 STAT_KEYS = {"mean", "sd", "median", "q16", "q84", "q025", "q975", "bound", "limit", "edge", "text"}
 EXACT_LOGZ = {"janus": 35.465, "lcdm": 39.107}  # by quadrature (tests/test_evidence.py)
@@ -29,19 +43,49 @@ EXACT_LOGZ = {"janus": 35.465, "lcdm": 39.107}  # by quadrature (tests/test_evid
 def test_every_output_exists(jla_run):
     for model in ("janus", "lcdm"):
         base = jla_run / "results" / "jla" / model
-        for name in ("emcee/chain.h5", "emcee/run.json", "dynesty/samples.h5", "dynesty/evidence.json",
-                     "convergence.json", "trace.png", "corner.png", "summary.json", "preflight.json", "preflight.csv",
-                     "resources.json", "emcee/memory.json", "emcee/memory.png", "dynesty/memory.json",
-                     "dynesty/memory.png", "export/emcee.1.txt", "export/posterior.nc", "export/dynesty.1.txt"):
+        for name in (
+            "emcee/chain.h5",
+            "emcee/run.json",
+            "dynesty/samples.h5",
+            "dynesty/evidence.json",
+            "convergence.json",
+            "trace.png",
+            "corner.png",
+            "summary.json",
+            "preflight.json",
+            "preflight.csv",
+            "resources.json",
+            "emcee/memory.json",
+            "emcee/memory.png",
+            "dynesty/memory.json",
+            "dynesty/memory.png",
+            "export/emcee.1.txt",
+            "export/posterior.nc",
+            "export/dynesty.1.txt",
+        ):
             assert (base / name).stat().st_size > 0, name
         checkpoints = jla_run / "results" / "checkpoints" / "jla" / model
         # No progress.png: these runs are shorter than the figure's interval (emcee.progress.seconds).
         assert not (checkpoints / "emcee" / "progress.png").exists()
-        for name in ("emcee/progress.json", "emcee/invocation.json", "dynesty/progress.json",
-                     "dynesty/invocation.json"):
+        for name in (
+            "emcee/progress.json",
+            "emcee/invocation.json",
+            "dynesty/progress.json",
+            "dynesty/invocation.json",
+        ):
             assert (checkpoints / name).stat().st_size > 0, name
-    for name in ("jla/comparison.json", "jla/comparison.csv", "jla/data.json", "jla/data.png", "jla/constraints.tex",
-                 "jla/hubble.png", "overview.csv", "overview.html", "provenance.html", "report.html"):
+    for name in (
+        "jla/comparison.json",
+        "jla/comparison.csv",
+        "jla/data.json",
+        "jla/data.png",
+        "jla/constraints.tex",
+        "jla/hubble.png",
+        "overview.csv",
+        "overview.html",
+        "provenance.html",
+        "report.html",
+    ):
         assert (jla_run / "results" / name).stat().st_size > 0, name
 
 
@@ -83,8 +127,9 @@ def test_logs_of_a_normal_run_are_plain(jla_run):
         for sampler in ("emcee", "dynesty"):
             text = (logs / sampler / "jla" / f"{model}.log").read_text()
             assert "memory estimate (MB" not in text and text.count(f"{sampler} memory estimate ") == 1
-        finished = next(line for line in (logs / "emcee/jla" / f"{model}.log").read_text().splitlines()
-                        if "emcee finished" in line)
+        finished = next(
+            line for line in (logs / "emcee/jla" / f"{model}.log").read_text().splitlines() if "emcee finished" in line
+        )
         assert re.search(r", tau (q0|Om) \d[\d.]{0,3}, resumes", finished), finished
     for path in logs.rglob("*.log"):
         for line in path.read_text().splitlines():
@@ -112,8 +157,9 @@ def test_memory_records_hold_the_estimate(jla_run):
             assert (base / sampler / "memory.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert 0 < resources["peak_rss_mb"] <= resources["mem_mb_estimate"]
         assert resources["peak_rss_mb"] == max(resources[s]["peak_rss_mb"] for s in ("emcee", "dynesty"))
-        assert resources["runtime_min"] == pytest.approx(resources["emcee"]["runtime_min"]
-                                                         + resources["dynesty"]["runtime_min"], abs=2e-3)
+        assert resources["runtime_min"] == pytest.approx(
+            resources["emcee"]["runtime_min"] + resources["dynesty"]["runtime_min"], abs=2e-3
+        )
     report = (jla_run / "results/report.html").read_text(errors="replace")
     assert "memory of emcee" in report and "pre-flight checks (CSV)" in report
 
@@ -158,7 +204,8 @@ def test_exact_cross_check_domain_and_prior_sensitivity(jla_run):
         assert evidence["quadrature"] == s["quadrature"]
         assert s["cross_check"]["passed"] and evidence["cross_check"]["passed"]
         assert [c["what"] for c in s["cross_check"]["checks"]] == ["dynesty ln Z"] + [
-            f"emcee {m} of {p}" for p in s["parameters"] for m in ("mean", "sd")]
+            f"emcee {m} of {p}" for p in s["parameters"] for m in ("mean", "sd")
+        ]
         # JLA reaches z = 1.3: JANUS exists for q0 > −1/2.6, a fraction (1/2.6)/0.5 of its prior.
         fraction = (1 / 2.6) / 0.5 if model == "janus" else 1.0
         assert evidence["domain"]["ln_fraction"] == pytest.approx(np.log(fraction), rel=1e-12)
@@ -196,7 +243,9 @@ def _interrupt_when_checkpointed(directory, kill, emcee_after, dynesty_after, *a
     """Start the workflow, wait until both samplers checkpointed past the given marks, then ``kill`` it."""
     proc = start(directory, *args)
     deadline = time.monotonic() + 300
-    while _newest_iteration(directory, "emcee") < emcee_after or _newest_iteration(directory, "dynesty") <= dynesty_after:
+    while (
+        _newest_iteration(directory, "emcee") < emcee_after or _newest_iteration(directory, "dynesty") <= dynesty_after
+    ):
         assert proc.poll() is None, f"workflow ended before it could be interrupted:\n{proc.stderr.read()[-3000:]}"
         assert time.monotonic() < deadline, "no checkpoint within 300 s"
         time.sleep(0.1)
@@ -207,13 +256,22 @@ def _interrupt_when_checkpointed(directory, kill, emcee_after, dynesty_after, *a
 
 def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, public_data):
     """SIGTERM to the process group, resume, kill -9 of the group, unlock, resume: nothing lost."""
-    write_config(tmp_path, public_data, models=["lcdm"], cores={"performance": 1, "efficiency": 0},
-                 emcee={"max_steps": 20000, "checkpoint": {"steps": 200, "seconds": 1},
-                        "stop": {"enabled": False}},
-                 dynesty={"nlive": 1500, "dlogz": 0.01, "checkpoint_seconds": 1})
+    write_config(
+        tmp_path,
+        public_data,
+        models=["lcdm"],
+        cores={"performance": 1, "efficiency": 0},
+        emcee={"max_steps": 20000, "checkpoint": {"steps": 200, "seconds": 1}, "stop": {"enabled": False}},
+        dynesty={"nlive": 1500, "dlogz": 0.01, "checkpoint_seconds": 1},
+    )
     first = _interrupt_when_checkpointed(tmp_path, lambda p: os.killpg(p.pid, signal.SIGTERM), 1000, 0)
-    second = _interrupt_when_checkpointed(tmp_path, lambda p: os.killpg(p.pid, signal.SIGKILL), first + 1000,
-                                          _newest_iteration(tmp_path, "dynesty"), "--rerun-incomplete")
+    second = _interrupt_when_checkpointed(
+        tmp_path,
+        lambda p: os.killpg(p.pid, signal.SIGKILL),
+        first + 1000,
+        _newest_iteration(tmp_path, "dynesty"),
+        "--rerun-incomplete",
+    )
     run(tmp_path, "--unlock")
     run(tmp_path, "--rerun-incomplete")
     s = json.loads((tmp_path / "results/jla/lcdm/summary.json").read_text())

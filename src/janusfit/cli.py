@@ -49,8 +49,10 @@ def _export(args) -> int:
 
     finished = [run for run in find_runs(args.results) if (run.dir / SUMMARY).exists()]
     if not finished:
-        raise NotAResultsRoot(f"'{args.results}' has no finished run (no '<dataset>/<model>/{SUMMARY}'); "
-                              "'janusfit status' shows where its runs stand")
+        raise NotAResultsRoot(
+            f"'{args.results}' has no finished run (no '<dataset>/<model>/{SUMMARY}'); "
+            "'janusfit status' shows where its runs stand"
+        )
     from .export import export_run, export_table, table_inputs  # numpy, h5py, numba: only once there is work
     from .layout import CONSTRAINTS_TABLE
 

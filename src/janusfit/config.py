@@ -15,10 +15,10 @@ import json
 import math
 from dataclasses import dataclass
 
+from .data.lightcurves import DEFAULTS as LIGHT_CURVE_OPTIONS
 from .data.loaders import COV_NOT_TAKEN, FORMATS
 from .data.sources import KEYS
 from .errors import ConfigError
-from .data.lightcurves import DEFAULTS as LIGHT_CURVE_OPTIONS
 from .models import MODELS
 from .settings import DynestySettings, EmceeSettings, default_walkers, minimum_nlive, minimum_walkers, resolve_bound
 
@@ -56,8 +56,11 @@ def uses_h0(config: dict, dataset: str) -> bool:
 
 def param_names(config: dict, dataset: str, model: str) -> list[str]:
     """The run's sampled parameters, in the posterior's order: the model's, H0, the datasets' nuisance parameters."""
-    nuisance = [p for d in members(config, dataset)
-                for p in getattr(FORMATS.get(config["datasets"][d].get("format")), "nuisance", ())]
+    nuisance = [
+        p
+        for d in members(config, dataset)
+        for p in getattr(FORMATS.get(config["datasets"][d].get("format")), "nuisance", ())
+    ]
     return list(MODELS[model].params) + (["H0"] if uses_h0(config, dataset) else []) + nuisance
 
 
@@ -74,28 +77,44 @@ class RunSettings:
 
 
 def run_settings(config: dict, dataset: str, model: str) -> RunSettings:
-    section = deep_merge({k: config.get(k) for k in OVERRIDABLE},
-                         (config.get("runs") or {}).get(f"{dataset}/{model}", {}))
+    section = deep_merge(
+        {k: config.get(k) for k in OVERRIDABLE}, (config.get("runs") or {}).get(f"{dataset}/{model}", {})
+    )
     e, d = section["emcee"], section["dynesty"]
     n_params = len(param_names(config, dataset, model))
     emcee_settings = EmceeSettings(
         n_walkers=int(e.get("n_walkers") or default_walkers(n_params)),
-        max_steps=int(e["max_steps"]), seed=int(e["seed"]), moves=e["moves"],
-        checkpoint_steps=int(e["checkpoint"]["steps"]), checkpoint_seconds=float(e["checkpoint"]["seconds"]),
-        check_every=int(e["stop"]["check_every"]), n_over_tau=float(e["stop"]["n_over_tau"]),
-        tau_rel_change=float(e["stop"]["tau_rel_change"]), stop_on_convergence=bool(e["stop"]["enabled"]),
-        progress_figure=bool(e["progress"]["figure"]), progress_figure_seconds=float(e["progress"]["seconds"]),
+        max_steps=int(e["max_steps"]),
+        seed=int(e["seed"]),
+        moves=e["moves"],
+        checkpoint_steps=int(e["checkpoint"]["steps"]),
+        checkpoint_seconds=float(e["checkpoint"]["seconds"]),
+        check_every=int(e["stop"]["check_every"]),
+        n_over_tau=float(e["stop"]["n_over_tau"]),
+        tau_rel_change=float(e["stop"]["tau_rel_change"]),
+        stop_on_convergence=bool(e["stop"]["enabled"]),
+        progress_figure=bool(e["progress"]["figure"]),
+        progress_figure_seconds=float(e["progress"]["seconds"]),
     )
     dynesty_settings = DynestySettings(
-        nlive=int(d["nlive"]), dlogz=float(d["dlogz"]), method=d["method"], bound=resolve_bound(d["bound"], n_params),
-        sample=d["sample"], seed=int(d["seed"]), checkpoint_seconds=float(d["checkpoint_seconds"]),
+        nlive=int(d["nlive"]),
+        dlogz=float(d["dlogz"]),
+        method=d["method"],
+        bound=resolve_bound(d["bound"], n_params),
+        sample=d["sample"],
+        seed=int(d["seed"]),
+        checkpoint_seconds=float(d["checkpoint_seconds"]),
         repeats=int(d["repeats"]),
     )
     return RunSettings(
-        dataset=dataset, model=model, datasets=members(config, dataset),
+        dataset=dataset,
+        model=model,
+        datasets=members(config, dataset),
         priors={p: tuple(v) for p, v in (section["priors"] or {}).get(model, {}).items()},
-        emcee=emcee_settings, dynesty=dynesty_settings,
-        convergence=section["convergence"], on_change=section["on_change"],
+        emcee=emcee_settings,
+        dynesty=dynesty_settings,
+        convergence=section["convergence"],
+        on_change=section["on_change"],
     )
 
 
@@ -155,13 +174,18 @@ def rule_params(config: dict, dataset: str, model: str) -> dict[str, str]:
     e, d = s.emcee, s.dynesty
     run = {"model": model, "priors": {p: list(b) for p, b in sorted(s.priors.items())}}
     params = {
-        "preflight": {**run, "samplers": sorted(config["samplers"]),
-                      "emcee": {"n_walkers": e.n_walkers, "max_steps": e.max_steps},
-                      "dynesty": {"nlive": d.nlive, "dlogz": d.dlogz, "sample": d.sample, "repeats": d.repeats}},
+        "preflight": {
+            **run,
+            "samplers": sorted(config["samplers"]),
+            "emcee": {"n_walkers": e.n_walkers, "max_steps": e.max_steps},
+            "dynesty": {"nlive": d.nlive, "dlogz": d.dlogz, "sample": d.sample, "repeats": d.repeats},
+        },
         "emcee": {**run, **e.chain_settings(), "max_steps": e.max_steps, "stop": e.stop_rule()},
         "dynesty": {**run, **d.chain_settings(), "dlogz": d.dlogz, "repeats": d.repeats},
-        "convergence": {k: s.convergence[k] for k in ("min_n_over_tau", "max_rhat", "min_ess_bulk", "acceptance",
-                                                      "n_groups", "strict")},
+        "convergence": {
+            k: s.convergence[k]
+            for k in ("min_n_over_tau", "max_rhat", "min_ess_bulk", "acceptance", "n_groups", "strict")
+        },
     }
     return {rule: json.dumps(value, sort_keys=True) for rule, value in params.items()}
 
@@ -185,8 +209,11 @@ def check(config: dict) -> None:
     for key, override in (config.get("runs") or {}).items():
         dataset, _, model = key.partition("/")
         if (dataset, model) not in runs(config):
-            raise ConfigError(f"runs.{key}", "not a run of this workflow; keys are '{dataset}/{model}' "
-                              f"among: {', '.join(f'{d}/{m}' for d, m in runs(config))}")
+            raise ConfigError(
+                f"runs.{key}",
+                "not a run of this workflow; keys are '{dataset}/{model}' "
+                f"among: {', '.join(f'{d}/{m}' for d, m in runs(config))}",
+            )
         unknown = set(override) - set(OVERRIDABLE)
         if unknown:
             raise ConfigError(f"runs.{key}", f"cannot override {sorted(unknown)}; allowed: {', '.join(OVERRIDABLE)}")
@@ -197,18 +224,25 @@ def check(config: dict) -> None:
         n_params = len(param_names(config, dataset, model))
         walkers, nlive = settings.emcee.n_walkers, settings.dynesty.nlive
         if "emcee" in config["samplers"] and (walkers < minimum_walkers(n_params) or walkers % 2):
-            raise ConfigError(_overridden_key(config, dataset, model, "emcee.n_walkers"),
-                              f"{walkers} walkers for run {dataset}/{model} with {_parameters(n_params)}; "
-                              f"emcee needs an even number ≥ {minimum_walkers(n_params)}")
+            raise ConfigError(
+                _overridden_key(config, dataset, model, "emcee.n_walkers"),
+                f"{walkers} walkers for run {dataset}/{model} with {_parameters(n_params)}; "
+                f"emcee needs an even number ≥ {minimum_walkers(n_params)}",
+            )
         if "dynesty" in config["samplers"] and nlive < minimum_nlive(n_params):
-            raise ConfigError(_overridden_key(config, dataset, model, "dynesty.nlive"),
-                              f"{nlive} live points for run {dataset}/{model} with {_parameters(n_params)}; "
-                              f"dynesty needs more than twice as many live points as parameters, "
-                              f"at least {minimum_nlive(n_params)}")
+            raise ConfigError(
+                _overridden_key(config, dataset, model, "dynesty.nlive"),
+                f"{nlive} live points for run {dataset}/{model} with {_parameters(n_params)}; "
+                f"dynesty needs more than twice as many live points as parameters, "
+                f"at least {minimum_nlive(n_params)}",
+            )
         for p in settings.priors:
             if p not in param_names(config, dataset, model):
-                raise ConfigError(f"priors.{model}.{p}", f"'{p}' is not a parameter of run {dataset}/{model} "
-                                  f"({', '.join(param_names(config, dataset, model))})")
+                raise ConfigError(
+                    f"priors.{model}.{p}",
+                    f"'{p}' is not a parameter of run {dataset}/{model} "
+                    f"({', '.join(param_names(config, dataset, model))})",
+                )
 
 
 def _check_dataset(name: str, spec: dict) -> None:
@@ -220,14 +254,18 @@ def _check_dataset(name: str, spec: dict) -> None:
         raise ConfigError(f"datasets.{name}.path", needs)
     for url_key, sha_key in KEYS.values():
         if spec.get(url_key) and not spec.get(sha_key):
-            raise ConfigError(f"datasets.{name}.{sha_key}",
-                              f"is required with '{url_key}': a download is pinned by the sha256 of its bytes")
+            raise ConfigError(
+                f"datasets.{name}.{sha_key}",
+                f"is required with '{url_key}': a download is pinned by the sha256 of its bytes",
+            )
     fmt = FORMATS.get(spec["format"])
     if spec.get("cov") and fmt is not None and not fmt.takes_cov:
         raise ConfigError(f"datasets.{name}.cov", COV_NOT_TAKEN.format(format=spec["format"]))
     for key in (*LIGHT_CURVE_OPTIONS, "covmats"):
         if key in spec and not getattr(fmt, "nuisance", ()):
-            raise ConfigError(f"datasets.{name}.{key}", f"applies to format 'jla_lcparams' only, not '{spec['format']}'")
+            raise ConfigError(
+                f"datasets.{name}.{key}", f"applies to format 'jla_lcparams' only, not '{spec['format']}'"
+            )
     for p, (lo, hi) in (spec.get("nuisance_priors") or {}).items():
         _check_bounds(f"datasets.{name}.nuisance_priors.{p}", lo, hi)
 
@@ -240,16 +278,23 @@ def _check_combine(name: str, parts: list, datasets: dict) -> None:
     seen = {}
     for j, part in enumerate(parts):
         if part not in datasets or "combine" in datasets[part]:
-            raise ConfigError(f"datasets.{name}.combine[{j}]", f"'{part}' is not a plain dataset declared under 'datasets'")
+            raise ConfigError(
+                f"datasets.{name}.combine[{j}]", f"'{part}' is not a plain dataset declared under 'datasets'"
+            )
         if part in seen:
-            raise ConfigError(f"datasets.{name}.combine[{j}]",
-                              f"'{part}' is already combine[{seen[part]}]; a dataset combined with itself counts "
-                              "every point twice and shrinks the errors by √2")
+            raise ConfigError(
+                f"datasets.{name}.combine[{j}]",
+                f"'{part}' is already combine[{seen[part]}]; a dataset combined with itself counts "
+                "every point twice and shrinks the errors by √2",
+            )
         seen[part] = j
     sampling = [part for part in parts if getattr(FORMATS.get(datasets[part].get("format")), "nuisance", ())]
     if len(sampling) > 1:
-        raise ConfigError(f"datasets.{name}.combine", f"'{sampling[0]}' and '{sampling[1]}' both sample "
-                          "alpha and beta; light-curve samples with their own standardisation are fitted separately")
+        raise ConfigError(
+            f"datasets.{name}.combine",
+            f"'{sampling[0]}' and '{sampling[1]}' both sample "
+            "alpha and beta; light-curve samples with their own standardisation are fitted separately",
+        )
 
 
 def _check_priors(key: str, model: str, priors: dict) -> None:
@@ -258,7 +303,9 @@ def _check_priors(key: str, model: str, priors: dict) -> None:
     allowed = set(MODELS[model].params) | {"H0"}
     for p, bounds in priors.items():
         if p not in allowed:
-            raise ConfigError(f"{key}.{p}", f"'{p}' is not a parameter of model '{model}' ({', '.join(sorted(allowed))})")
+            raise ConfigError(
+                f"{key}.{p}", f"'{p}' is not a parameter of model '{model}' ({', '.join(sorted(allowed))})"
+            )
         _check_bounds(f"{key}.{p}", *bounds)
 
 

@@ -43,5 +43,13 @@ def job(smk):
     """The :class:`Job` of a rule script's ``snakemake`` object; errors inside are reported as :func:`reported` does."""
     log = job_logger(smk.log[0])
     with reported(log):
-        yield Job(config=smk.config, wildcards=smk.wildcards, input=smk.input, output=smk.output,
-                  params=smk.params, log=log, threads=smk.threads, resources=smk.resources)
+        yield Job(
+            config=smk.config,
+            wildcards=smk.wildcards,
+            input=smk.input,
+            output=smk.output,
+            params=smk.params,
+            log=log,
+            threads=smk.threads,
+            resources=smk.resources,
+        )

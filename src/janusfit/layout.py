@@ -74,16 +74,23 @@ def find_runs(root) -> list[Run]:
     """
     root = Path(root)
     if not root.is_dir():
-        raise NotAResultsRoot(f"'{root}' is not a directory; give the results directory of a janusfit "
-                              "workflow (the 'results/' folder beside its Snakefile)")
+        raise NotAResultsRoot(
+            f"'{root}' is not a directory; give the results directory of a janusfit "
+            "workflow (the 'results/' folder beside its Snakefile)"
+        )
     datasets = [d for d in root.iterdir() if (d / DATA).is_file()]
-    keys = {(d.name, run_dir.name) for d in datasets for run_dir in d.iterdir()
-            if run_dir.is_dir() and any((run_dir / marker).exists() for marker in RUN_MARKERS)}
+    keys = {
+        (d.name, run_dir.name)
+        for d in datasets
+        for run_dir in d.iterdir()
+        if run_dir.is_dir() and any((run_dir / marker).exists() for marker in RUN_MARKERS)
+    }
     checkpoints = [d for d in (root / CHECKPOINTS).glob("*/*/*") if d.is_dir() and d.name in SAMPLERS]
     keys |= {(d.parent.parent.name, d.parent.name) for d in checkpoints}
     if not datasets and not keys:
         raise NotAResultsRoot(
             f"'{root}' is not the results directory of a janusfit workflow: it holds no run "
             f"('<dataset>/{DATA}' with '<dataset>/<model>/{PREFLIGHT}', or "
-            f"'{CHECKPOINTS}/<dataset>/<model>/<sampler>/')")
+            f"'{CHECKPOINTS}/<dataset>/<model>/<sampler>/')"
+        )
     return [Run(root, d, m) for d, m in sorted(keys)]

@@ -47,8 +47,9 @@ def _save(fig: Figure, path) -> None:
         fig.savefig(tmp, dpi=fig.dpi)
 
 
-def trace_plot(chain, names, labels, path, burn_in=None, log_prob=None, tau_history=None, n_over_tau=None,
-               title: str = "") -> Figure:
+def trace_plot(
+    chain, names, labels, path, burn_in=None, log_prob=None, tau_history=None, n_over_tau=None, title: str = ""
+) -> Figure:
     """One panel per parameter with every walker's trace, one for ln p and one for τ if given.
 
     ``chain`` is (n_steps, n_walkers, n_params), ``log_prob`` (n_steps,
@@ -135,8 +136,9 @@ def _mark_truths(axes: np.ndarray, truths) -> None:
                 axes[row, col].axhline(truths[row], color="k", lw=1.0)
 
 
-def corner_plot(emcee_samples, dynesty_samples, dynesty_weights, names, labels, path, truths=None,
-                title: str = "") -> Figure:
+def corner_plot(
+    emcee_samples, dynesty_samples, dynesty_weights, names, labels, path, truths=None, title: str = ""
+) -> Figure:
     """emcee's and dynesty's posteriors overlaid on one corner plot.
 
     ``emcee_samples`` (n, n_params) are equally weighted; ``dynesty_samples``
@@ -211,8 +213,7 @@ def corner_plot(emcee_samples, dynesty_samples, dynesty_weights, names, labels, 
 
 def _title_format(samples, weights) -> str:
     """A format with two significant digits of the narrowest 68 % interval's half-width (corner takes one for all)."""
-    places = [decimals(float(np.subtract(*corner.quantile(x, [0.84, 0.16], weights=weights))) / 2)
-              for x in samples.T]
+    places = [decimals(float(np.subtract(*corner.quantile(x, [0.84, 0.16], weights=weights))) / 2) for x in samples.T]
     return f".{max(places)}f"
 
 
@@ -251,10 +252,27 @@ def hubble_fit_plot(curves: Mapping[str, list], limits: Mapping[str, dict | None
         ref = curves[reference][j]
         ax = fig.add_subplot(outer[2 * j])
         res = fig.add_subplot(outer[2 * j + 1], sharex=ax)
-        ax.errorbar(ref["z"], ref["values"], yerr=ref["errors"], fmt=".", ms=3, lw=0.6, color="0.35", alpha=0.7,
-                    label=f"{ref['name']} ({len(ref['z'])} points)")
-        res.errorbar(ref["z"], ref["values"] - ref["best_at_data"], yerr=ref["errors"], fmt=".", ms=3, lw=0.6,
-                     color="0.35", alpha=0.7)
+        ax.errorbar(
+            ref["z"],
+            ref["values"],
+            yerr=ref["errors"],
+            fmt=".",
+            ms=3,
+            lw=0.6,
+            color="0.35",
+            alpha=0.7,
+            label=f"{ref['name']} ({len(ref['z'])} points)",
+        )
+        res.errorbar(
+            ref["z"],
+            ref["values"] - ref["best_at_data"],
+            yerr=ref["errors"],
+            fmt=".",
+            ms=3,
+            lw=0.6,
+            color="0.35",
+            alpha=0.7,
+        )
         for k, model in enumerate(models):
             c = curves[model][j]
             colour = f"C{k}"

@@ -62,8 +62,10 @@ def load(root) -> tuple[dict, dict]:
         if path.exists():
             summaries[run.key] = json.loads(path.read_text())
     if not summaries:
-        raise NotAResultsRoot(f"'{root}' has no finished run (no '<dataset>/<model>/{SUMMARY}'); "
-                              "'janusfit status' shows where its runs stand")
+        raise NotAResultsRoot(
+            f"'{root}' has no finished run (no '<dataset>/<model>/{SUMMARY}'); "
+            "'janusfit status' shows where its runs stand"
+        )
     comparisons = {}
     for dataset in sorted({key.split("/")[0] for key in summaries}):
         path = root / dataset / COMPARISON
@@ -82,8 +84,16 @@ def _run_rows(key: str, a: dict, b: dict) -> list[Row]:
     rows = []
     pa, pb = a.get("parameters") or {}, b.get("parameters") or {}
     for name in [p for p in pa if p in pb]:
-        rows.append(_number(pa[name].get("mean"), pb[name].get("mean"), key, f"{name} (mean ± sd)",
-                            pa[name].get("sd"), pb[name].get("sd")))
+        rows.append(
+            _number(
+                pa[name].get("mean"),
+                pb[name].get("mean"),
+                key,
+                f"{name} (mean ± sd)",
+                pa[name].get("sd"),
+                pb[name].get("sd"),
+            )
+        )
     rows.append(_number(a.get("chi2_min"), b.get("chi2_min"), key, "chi2_min"))
     da, db = a.get("dynesty") or {}, b.get("dynesty") or {}
     if da and db:
@@ -98,8 +108,13 @@ def _run_rows(key: str, a: dict, b: dict) -> list[Row]:
 def _bayes_factor_rows(dataset: str, a: list, b: list) -> list[Row]:
     """ln B of each pair of models in both, in A's orientation (B's sign flipped if B lists the pair reversed)."""
     pairs_b = {(r["model_a"], r["model_b"]): (r.get("ln_B"), r.get("ln_B_err")) for r in b}
-    pairs_b.update({(r["model_b"], r["model_a"]): (None if r.get("ln_B") is None else -r["ln_B"], r.get("ln_B_err"))
-                    for r in b if (r["model_b"], r["model_a"]) not in pairs_b})
+    pairs_b.update(
+        {
+            (r["model_b"], r["model_a"]): (None if r.get("ln_B") is None else -r["ln_B"], r.get("ln_B_err"))
+            for r in b
+            if (r["model_b"], r["model_a"]) not in pairs_b
+        }
+    )
     rows = []
     for ra in a:
         pair = (ra["model_a"], ra["model_b"])
@@ -115,17 +130,26 @@ def compare_roots(root_a, root_b) -> dict:
     sb, cb = load(root_b)
     common = [k for k in sa if k in sb]
     if not common:
-        raise NotAResultsRoot(f"'{root_a}' and '{root_b}' have no finished run in common "
-                              f"({', '.join(sa)} against {', '.join(sb)})")
+        raise NotAResultsRoot(
+            f"'{root_a}' and '{root_b}' have no finished run in common ({', '.join(sa)} against {', '.join(sb)})"
+        )
     rows = [r for key in common for r in _run_rows(key, sa[key], sb[key])]
     rows += [r for d in ca if d in cb for r in _bayes_factor_rows(d, ca[d], cb[d])]
-    return {"a": str(root_a), "b": str(root_b), "rows": rows,
-            "only_in_a": [k for k in sa if k not in sb], "only_in_b": [k for k in sb if k not in sa]}
+    return {
+        "a": str(root_a),
+        "b": str(root_b),
+        "rows": rows,
+        "only_in_a": [k for k in sa if k not in sb],
+        "only_in_b": [k for k in sb if k not in sa],
+    }
 
 
 def as_json(result: dict) -> dict:
-    return {**result, "rows": [r.to_json() for r in result["rows"]],
-            "n_flagged": sum(r.flagged for r in result["rows"])}
+    return {
+        **result,
+        "rows": [r.to_json() for r in result["rows"]],
+        "n_flagged": sum(r.flagged for r in result["rows"]),
+    }
 
 
 def _fmt(value, err, digits: int) -> str:
@@ -144,8 +168,16 @@ def format_comparison(result: dict) -> str:
         digits = decimals(min(errors)) if errors else 3
         delta = "" if r.delta is None else f"{r.delta:+.{digits}f}"
         sigma = "" if r.n_sigma is None else f"{r.n_sigma:.2f}"
-        rows.append((r.subject, r.quantity, _fmt(r.a, r.a_err, digits), _fmt(r.b, r.b_err, digits), delta,
-                     sigma + ("  << changed" if r.flagged else "")))
+        rows.append(
+            (
+                r.subject,
+                r.quantity,
+                _fmt(r.a, r.a_err, digits),
+                _fmt(r.b, r.b_err, digits),
+                delta,
+                sigma + ("  << changed" if r.flagged else ""),
+            )
+        )
     widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]) - 1)]
     lines = [f"A: {result['a']}", f"B: {result['b']}", ""]
     lines += ["  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths)) + "  " + row[-1] for row in rows]

@@ -30,11 +30,13 @@ def require_enough_data(dataset: str, posterior: Posterior) -> None:
     offsets = len(posterior.sn)
     needed = posterior.ndim + offsets + 1
     if posterior.n_data < needed:
-        raise ConfigError(f"datasets.{dataset}",
-                          f"run {dataset}/{posterior.model.name} has {_count(posterior.n_data, 'data point')}, too "
-                          f"few for its {_count(posterior.ndim, 'free parameter')} and "
-                          f"{_count(offsets, 'marginalised supernova offset')}: it needs at least {needed}; add "
-                          "data or leave the dataset out of 'run_datasets'")
+        raise ConfigError(
+            f"datasets.{dataset}",
+            f"run {dataset}/{posterior.model.name} has {_count(posterior.n_data, 'data point')}, too "
+            f"few for its {_count(posterior.ndim, 'free parameter')} and "
+            f"{_count(offsets, 'marginalised supernova offset')}: it needs at least {needed}; add "
+            "data or leave the dataset out of 'run_datasets'",
+        )
 
 
 def _count(n: int, noun: str) -> str:

@@ -87,9 +87,13 @@ class EmceeSettings:
 
     def stop_rule(self) -> dict:
         """The settings of the stopping rule: with ``max_steps``, where the chain ends (not its draws)."""
-        return {"enabled": self.stop_on_convergence, "check_every": self.check_every,
-                "n_over_tau": self.n_over_tau, "tau_rel_change": self.tau_rel_change,
-                "tau_max_lag": self.tau_max_lag}
+        return {
+            "enabled": self.stop_on_convergence,
+            "check_every": self.check_every,
+            "n_over_tau": self.n_over_tau,
+            "tau_rel_change": self.tau_rel_change,
+            "tau_max_lag": self.tau_max_lag,
+        }
 
 
 @dataclass(frozen=True)
@@ -110,5 +114,10 @@ class DynestySettings:
         ``repeats`` is not among them: each repeat is its own run, with its own
         seed and checkpoint.
         """
-        return {"nlive": self.nlive, "method": self.method, "bound": self.bound,
-                "sample": self.sample, "seed": self.seed}
+        return {
+            "nlive": self.nlive,
+            "method": self.method,
+            "bound": self.bound,
+            "sample": self.sample,
+            "seed": self.seed,
+        }

@@ -165,8 +165,9 @@ def sampler_status(run: Run, sampler: str, summary: dict | None, now: float) -> 
         if sampler == "emcee" and summary and "emcee" in summary:
             status.converged = bool(summary["emcee"].get("converged"))
             failures = summary["emcee"].get("convergence_failures") or []
-            status.convergence = ("all checks pass" if status.converged
-                                  else "; ".join(failures) or "stopping rule not met")
+            status.convergence = (
+                "all checks pass" if status.converged else "; ".join(failures) or "stopping rule not met"
+            )
         elif sampler == "dynesty":
             status.converged, status.convergence = True, f"dlogz < {final.get('dlogz', '?')}"
         return status
@@ -202,8 +203,10 @@ def workflow_alive(record: dict) -> bool:
 def resume_command(record: dict | None, alive_now: bool) -> str:
     """The command that continues the workflow from its checkpoints."""
     if not record or record.get("spawned"):
-        return ("rerun the command that started the workflow, with --rerun-incomplete "
-                "(after 'snakemake --unlock' if Snakemake says the directory is locked)")
+        return (
+            "rerun the command that started the workflow, with --rerun-incomplete "
+            "(after 'snakemake --unlock' if Snakemake says the directory is locked)"
+        )
     argv = list(record["argv"])
     if len(argv) > 1 and Path(argv[1]).name == "snakemake" and Path(argv[0]).name.startswith("python"):
         argv = argv[1:]  # the interpreter running the snakemake script: the user typed the script
@@ -282,9 +285,17 @@ def format_status(statuses: list[RunStatus], now: float | None = None) -> str:
     for st in statuses:
         for i, s in enumerate(st.samplers):
             iteration = "-" if s.iteration is None else f"{s.iteration} {s.target}".strip()
-            rows.append((st.run if i == 0 else "", st.state if i == 0 else "", f"{s.sampler} ({s.state})",
-                         iteration, _age(s.last_update, now), duration(s.eta_s) if s.state == RUNNING else "-",
-                         _converged(s.converged, s.convergence)))
+            rows.append(
+                (
+                    st.run if i == 0 else "",
+                    st.state if i == 0 else "",
+                    f"{s.sampler} ({s.state})",
+                    iteration,
+                    _age(s.last_update, now),
+                    duration(s.eta_s) if s.state == RUNNING else "-",
+                    _converged(s.converged, s.convergence),
+                )
+            )
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
     counts = {}

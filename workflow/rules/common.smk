@@ -82,8 +82,11 @@ def settings_of(rule):
 
 def dataset_files(wildcards):
     """Every file the (possibly combined) dataset is read from: local copies, else downloads."""
-    return [source.file for name in jconfig.members(config, wildcards.dataset)
-            for source in jsources.sources(name, config["datasets"][name])]
+    return [
+        source.file
+        for name in jconfig.members(config, wildcards.dataset)
+        for source in jsources.sources(name, config["datasets"][name])
+    ]
 
 
 def summary_inputs(wildcards):
@@ -168,10 +171,12 @@ def report_command(workflow):
     log = results("logs/report.log")
     # The interpreter running this Snakemake, not whichever `snakemake` is first on PATH: that one may
     # not see janusfit (a venv without its own snakemake script falls through to another Python).
-    return (f"'{sys.executable}' -m snakemake --snakefile '{workflow.main_snakefile}' --directory '{os.getcwd()}' "
-            + (f"--configfile {configfiles} " if configfiles else "")
-            + f"--report '{results('report.html')}' --quiet all > '{log}' 2>&1 "
-            + f"|| echo 'janusfit: the HTML report failed; see {log}'")
+    return (
+        f"'{sys.executable}' -m snakemake --snakefile '{workflow.main_snakefile}' --directory '{os.getcwd()}' "
+        + (f"--configfile {configfiles} " if configfiles else "")
+        + f"--report '{results('report.html')}' --quiet all > '{log}' 2>&1 "
+        + f"|| echo 'janusfit: the HTML report failed; see {log}'"
+    )
 
 
 # A final chain that cannot be read (a full disk, a copy cut short) is set

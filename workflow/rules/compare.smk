@@ -1,7 +1,10 @@
 # Model comparison per dataset, and the overview table of every run.
 
+
 # Light: run where Snakemake runs, also under a cluster executor.
-localrules: compare, overview
+localrules:
+    compare,
+    overview,
 
 
 rule compare:
@@ -17,9 +20,9 @@ rule compare:
         ),
     log:
         results("logs/compare/{dataset}.log"),
-    threads: 1
     conda:
         "../envs/janusfit.yaml"
+    threads: 1
     script:
         "../../scripts/compare.py"
 
@@ -47,13 +50,13 @@ rule overview:
         ),
         # Included in the report's landing page (workflow/report/workflow.rst).
         landing=results("overview_landing.html"),
+    log:
+        results("logs/overview.log"),
+    conda:
+        "../envs/janusfit.yaml"
+    threads: 1
     params:
         datasets=DATASETS if has_comparison() else [],
         meta=config.get("run", {}),
-    log:
-        results("logs/overview.log"),
-    threads: 1
-    conda:
-        "../envs/janusfit.yaml"
     script:
         "../../scripts/overview.py"

@@ -1,8 +1,12 @@
 # Data stage: simulate the default data, download releases, validate each dataset.
 
+
 # All light, and run where Snakemake runs under a cluster executor too (compute
 # nodes often have no internet for the downloads).
-localrules: simulate_data, download, inspect_data
+localrules:
+    simulate_data,
+    download,
+    inspect_data,
 
 
 rule simulate_data:
@@ -10,15 +14,15 @@ rule simulate_data:
         csv="results/data/{name}/hubble.csv",
         cov="results/data/{name}/hubble.cov",
         truth="results/data/{name}/hubble.truth.json",
-    params:
-        spec=lambda wc: config["datasets"][wc.name],
     log:
         results("logs/simulate_data/{name}.log"),
     wildcard_constraints:
         name="|".join(n for n, s in config["datasets"].items() if s.get("format") == "simulated") or "^$",
-    threads: 1
     conda:
         "../envs/janusfit.yaml"
+    threads: 1
+    params:
+        spec=lambda wc: config["datasets"][wc.name],
     script:
         "../../scripts/simulate_data.py"
 
@@ -32,17 +36,17 @@ DOWNLOADS = jsources.downloads(config)
 rule download:
     output:
         "{download}",
-    params:
-        url=lambda wc: DOWNLOADS[wc.download][0],
-        sha256=lambda wc: DOWNLOADS[wc.download][1],
-        key=lambda wc: DOWNLOADS[wc.download][2],
     log:
         results("logs/download/{download}.log"),
     wildcard_constraints:
         download="|".join(re.escape(p) for p in DOWNLOADS) or "^$",
-    threads: 1
     conda:
         "../envs/janusfit.yaml"
+    threads: 1
+    params:
+        url=lambda wc: DOWNLOADS[wc.download][0],
+        sha256=lambda wc: DOWNLOADS[wc.download][1],
+        key=lambda wc: DOWNLOADS[wc.download][2],
     script:
         "../../scripts/download.py"
 
@@ -59,14 +63,14 @@ rule inspect_data:
             subcategory="{dataset}",
             labels={"result": "the data"},
         ),
+    log:
+        results("logs/inspect_data/{dataset}.log"),
+    conda:
+        "../envs/janusfit.yaml"
+    threads: 1
     params:
         # How the data are read and each file's sha256, taken now: a file
         # whose content changed reruns this job even if its date is older.
         data=lambda wc: jsources.identity(config, jconfig.members(config, wc.dataset)),
-    log:
-        results("logs/inspect_data/{dataset}.log"),
-    threads: 1
-    conda:
-        "../envs/janusfit.yaml"
     script:
         "../../scripts/inspect_data.py"

@@ -1,7 +1,11 @@
 # Diagnostics: convergence of the emcee chain, corner plot, run summary.
 
+
 # Light: run where Snakemake runs, also under a cluster executor.
-localrules: convergence, corner, summary
+localrules:
+    convergence,
+    corner,
+    summary,
 
 
 rule convergence:
@@ -17,13 +21,13 @@ rule convergence:
             subcategory="{dataset}/{model}",
             labels={"result": "emcee trace, burn-in and τ"},
         ),
-    params:
-        settings=settings_of("convergence"),
     log:
         results("logs/convergence/{dataset}/{model}.log"),
-    threads: 1
     conda:
         "../envs/janusfit.yaml"
+    threads: 1
+    params:
+        settings=settings_of("convergence"),
     script:
         "../../scripts/convergence.py"
 
@@ -41,9 +45,9 @@ rule corner:
         ),
     log:
         results("logs/corner/{dataset}/{model}.log"),
-    threads: 1
     conda:
         "../envs/janusfit.yaml"
+    threads: 1
     script:
         "../../scripts/corner.py"
 
@@ -55,8 +59,8 @@ rule summary:
         results("{dataset}/{model}/summary.json"),
     log:
         results("logs/summary/{dataset}/{model}.log"),
-    threads: 1
     conda:
         "../envs/janusfit.yaml"
+    threads: 1
     script:
         "../../scripts/summarize.py"

@@ -1,8 +1,11 @@
 # Exports for other tools: GetDist chains and an ArviZ file per run, a LaTeX
 # table per dataset (janusfit.export; `janusfit export` writes the same files).
 
+
 # Light: run where Snakemake runs, also under a cluster executor.
-localrules: export, export_table
+localrules:
+    export,
+    export_table,
 
 
 rule export:
@@ -12,9 +15,9 @@ rule export:
         directory(f"{RESULTS}/{{dataset}}/{{model}}/export"),
     log:
         f"{RESULTS}/logs/export/{{dataset}}/{{model}}.log",
-    threads: 1
     conda:
         "../envs/janusfit.yaml"
+    threads: 1
     script:
         "../../scripts/export_run.py"
 
@@ -27,8 +30,8 @@ rule export_table:
         f"{RESULTS}/{{dataset}}/constraints.tex",
     log:
         f"{RESULTS}/logs/export/{{dataset}}.log",
-    threads: 1
     conda:
         "../envs/janusfit.yaml"
+    threads: 1
     script:
         "../../scripts/export_table.py"

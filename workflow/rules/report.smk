@@ -1,8 +1,10 @@
 # The report's Provenance page (its Overview is written by the overview rule)
 # and each dataset's Hubble diagram with the models' fits.
 
+
 # Light: run where Snakemake runs, also under a cluster executor.
-localrules: provenance
+localrules:
+    provenance,
 
 
 rule provenance:
@@ -16,17 +18,17 @@ rule provenance:
             category="Provenance",
             labels={"page": "config, fingerprints, data files, versions"},
         ),
+    log:
+        results("logs/provenance.log"),
+    conda:
+        "../envs/janusfit.yaml"
+    threads: 1
     params:
         # The page shows the config these results were made with: a setting
         # that changes a result remakes a summary, and so this page; one that
         # changes none (a checkpoint interval) reruns nothing, here as elsewhere.
         meta=config.get("run", {}),
         versions=jprovenance.versions(),
-    log:
-        results("logs/provenance.log"),
-    threads: 1
-    conda:
-        "../envs/janusfit.yaml"
     script:
         "../../scripts/provenance.py"
 
@@ -46,12 +48,12 @@ rule hubble:
             subcategory="{dataset}",
             labels={"result": "each model's fit"},
         ),
-    params:
-        models=MODELS,
     log:
         results("logs/hubble/{dataset}.log"),
-    threads: 1
     conda:
         "../envs/janusfit.yaml"
+    threads: 1
+    params:
+        models=MODELS,
     script:
         "../../scripts/hubble.py"

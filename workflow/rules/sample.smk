@@ -21,15 +21,15 @@ rule preflight:
         # An output of this rule and an input of the samplers: a retry or a
         # rerun of a sampling job keeps it, and its runtime is read from it.
         resources=results("{dataset}/{model}/resources.json"),
-    params:
-        settings=settings_of("preflight"),
     log:
         results("logs/preflight/{dataset}/{model}.log"),
+    conda:
+        "../envs/janusfit.yaml"
     threads: 1
     resources:
         mem_mb=lambda wc, input: jres.preflight_mem_mb(config, wc.dataset, wc.model, SAMPLERS, input.data),
-    conda:
-        "../envs/janusfit.yaml"
+    params:
+        settings=settings_of("preflight"),
     script:
         "../../scripts/preflight.py"
 
@@ -41,21 +41,21 @@ rule emcee:
         **sampler_outputs("emcee"),
         memory_json=results("{dataset}/{model}/emcee/memory.json"),
         memory_png=memory_report("emcee"),
+    log:
+        results("logs/emcee/{dataset}/{model}.log"),
+    benchmark:
+        results("benchmarks/emcee/{dataset}/{model}.tsv")
+    conda:
+        "../envs/janusfit.yaml"
+    threads: jres.heavy_threads(config, CORES)
+    resources:
+        mem_mb=lambda wc, input, attempt: jres.mem_mb(config, wc.dataset, wc.model, "emcee", input.data, attempt),
+        runtime=lambda wc, input, attempt: jres.runtime_min(config, input.resources, "emcee", attempt),
     params:
         checkpoint=lambda wc: checkpoint_dir(wc, "emcee"),
         # A changed stopping rule or max_steps reruns the job, which resumes
         # its checkpoint (the fingerprint is the same) and cuts or continues it.
         settings=settings_of("emcee"),
-    log:
-        results("logs/emcee/{dataset}/{model}.log"),
-    benchmark:
-        results("benchmarks/emcee/{dataset}/{model}.tsv")
-    threads: jres.heavy_threads(config, CORES)
-    resources:
-        mem_mb=lambda wc, input, attempt: jres.mem_mb(config, wc.dataset, wc.model, "emcee", input.data, attempt),
-        runtime=lambda wc, input, attempt: jres.runtime_min(config, input.resources, "emcee", attempt),
-    conda:
-        "../envs/janusfit.yaml"
     script:
         "../../scripts/sample_emcee.py"
 
@@ -67,18 +67,18 @@ rule dynesty:
         **sampler_outputs("dynesty"),
         memory_json=results("{dataset}/{model}/dynesty/memory.json"),
         memory_png=memory_report("dynesty"),
-    params:
-        checkpoint=lambda wc: checkpoint_dir(wc, "dynesty"),
-        settings=settings_of("dynesty"),
     log:
         results("logs/dynesty/{dataset}/{model}.log"),
     benchmark:
         results("benchmarks/dynesty/{dataset}/{model}.tsv")
+    conda:
+        "../envs/janusfit.yaml"
     threads: 1
     resources:
         mem_mb=lambda wc, input, attempt: jres.mem_mb(config, wc.dataset, wc.model, "dynesty", input.data, attempt),
         runtime=lambda wc, input, attempt: jres.runtime_min(config, input.resources, "dynesty", attempt),
-    conda:
-        "../envs/janusfit.yaml"
+    params:
+        checkpoint=lambda wc: checkpoint_dir(wc, "dynesty"),
+        settings=settings_of("dynesty"),
     script:
         "../../scripts/sample_dynesty.py"

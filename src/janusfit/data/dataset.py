@@ -66,8 +66,14 @@ class Dataset:
         """sha256 of the numbers the likelihood uses (kind, z, values, errors, zhel, light curves), as float64."""
         digest = hashlib.sha256(self.kind.encode())
         light_curves = self.light_curves.arrays().items() if self.light_curves is not None else ()
-        for label, array in (("z", self.z), ("values", self.values), ("cov", self.cov), ("sigma", self.sigma),
-                             ("zhel", self.zhel), *light_curves):
+        for label, array in (
+            ("z", self.z),
+            ("values", self.values),
+            ("cov", self.cov),
+            ("sigma", self.sigma),
+            ("zhel", self.zhel),
+            *light_curves,
+        ):
             if array is not None:
                 a = np.ascontiguousarray(array, dtype=np.float64)
                 digest.update(f"{label}{a.shape}".encode())

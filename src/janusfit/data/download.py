@@ -51,8 +51,7 @@ def download(url: str, dest, sha256: str, timeout: float = 60, key: str = "path"
         if got != expected:
             raise DataError(
                 dest,
-                f"download from {url} has sha256 {got}, expected {expected}; "
-                f"nothing was written to {dest}",
+                f"download from {url} has sha256 {got}, expected {expected}; nothing was written to {dest}",
             )
     return dest
 
@@ -63,9 +62,12 @@ def _download_recorded(url: str, dest: Path, timeout: float, key: str) -> Path:
     with atomic_path(dest) as tmp:
         got = _fetch(url, dest, tmp, timeout)
         if expected and got != expected:
-            raise DataError(dest, f"download from {url} has sha256 {got}, but its first verified download recorded "
-                                  f"{expected} in {record}; the release changed, or this is not the same file. "
-                                  f"Nothing was written to {dest}; to accept the new bytes, delete {record}")
+            raise DataError(
+                dest,
+                f"download from {url} has sha256 {got}, but its first verified download recorded "
+                f"{expected} in {record}; the release changed, or this is not the same file. "
+                f"Nothing was written to {dest}; to accept the new bytes, delete {record}",
+            )
         if not expected:
             _verify(url, tmp, dest, key)
             # Recorded before the file is renamed into place: a kill in between
@@ -83,8 +85,11 @@ def _verify(url: str, tmp: Path, dest: Path, key: str) -> None:
         else:
             read_table(tmp)
     except DataError as exc:
-        raise DataError(dest, f"first download from {url} does not read as a {what} ({exc.problem}); nothing was "
-                              "written and no checksum recorded") from None
+        raise DataError(
+            dest,
+            f"first download from {url} does not read as a {what} ({exc.problem}); nothing was "
+            "written and no checksum recorded",
+        ) from None
 
 
 def _fetch(url: str, dest: Path, tmp: Path, timeout: float) -> str:

@@ -54,8 +54,10 @@ class LightCurves:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Every array, by name (for checksums)."""
-        out = {name: getattr(self, name) for name in ("mb", "dmb", "x1", "dx1", "color", "dcolor", "host_mass",
-                                                        "cov_m_s", "cov_m_c", "cov_s_c")}
+        out = {
+            name: getattr(self, name)
+            for name in ("mb", "dmb", "x1", "dx1", "color", "dcolor", "host_mass", "cov_m_s", "cov_m_c", "cov_s_c")
+        }
         for key, matrix in (self.covmats or {}).items():
             out[f"covmat_{key}"] = matrix
         return out

@@ -45,8 +45,10 @@ from .validate import (
 VALUE_ROLE = {"sn": "mu", "hz": "H"}
 
 PANTHEON_Z_MIN = 0.01
-COV_NOT_TAKEN = ("format '{format}' builds its covariance from the light-curve columns at each (alpha, beta); "
-                 "'cov' does not apply to it")
+COV_NOT_TAKEN = (
+    "format '{format}' builds its covariance from the light-curve columns at each (alpha, beta); "
+    "'cov' does not apply to it"
+)
 
 PANTHEON_DIAG_WARNING = (
     "uses the diagonal errors m_b_corr_err_DIAG without the STAT+SYS covariance. "
@@ -126,8 +128,9 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
     cov = asymmetry = None
     if cov_path is not None:
         hashes["cov"] = require_pinned(name, found["cov"], cov_path)
-        cov, asymmetry = require_covariance(cov_path, read_covariance(cov_path), data.z.size,
-                                            add_variance=data.sigma**2 if fmt.cov_adds_sigma else None)
+        cov, asymmetry = require_covariance(
+            cov_path, read_covariance(cov_path), data.z.size, add_variance=data.sigma**2 if fmt.cov_adds_sigma else None
+        )
     elif fmt.diag_warning:
         warnings.warn(f"dataset '{name}' ({path}) {fmt.diag_warning}", UserWarning, stacklevel=2)
 
@@ -159,7 +162,6 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
     )
 
 
-
 def require_pinned(name: str, source: Source, path: Path) -> str:
     """The file's sha256, which must be its pin, or the checksum its first verified download recorded."""
     require_file(path)
@@ -167,18 +169,27 @@ def require_pinned(name: str, source: Source, path: Path) -> str:
     if source.recorded:
         record = record_of(path)
         if source.sha256 is None:
-            raise DataError(path, f"has no checksum recorded by a verified download ({record} is missing); "
-                                  "delete the file and rerun to download it again")
+            raise DataError(
+                path,
+                f"has no checksum recorded by a verified download ({record} is missing); "
+                "delete the file and rerun to download it again",
+            )
         if got != source.sha256:
-            raise DataError(path, f"has sha256 {got}, but its first verified download recorded {source.sha256} in "
-                                  f"{record}; the file changed since. Delete the file and rerun to download it again")
+            raise DataError(
+                path,
+                f"has sha256 {got}, but its first verified download recorded {source.sha256} in "
+                f"{record}; the file changed since. Delete the file and rerun to download it again",
+            )
         return got
     if source.sha256 and got != source.sha256:
         sha_key = KEYS[source.key][1]
-        raise DataError(path, f"has sha256 {got}, but 'datasets.{name}.{sha_key}' pins {source.sha256}; the file was "
-                              f"left as it is. Point '{source.key}' at the pinned file, or set '{sha_key}: null'"
-                              + (f" and '{KEYS[source.key][0]}: null'" if source.url else "")
-                              + " to read this one unpinned")
+        raise DataError(
+            path,
+            f"has sha256 {got}, but 'datasets.{name}.{sha_key}' pins {source.sha256}; the file was "
+            f"left as it is. Point '{source.key}' at the pinned file, or set '{sha_key}: null'"
+            + (f" and '{KEYS[source.key][0]}: null'" if source.url else "")
+            + " to read this one unpinned",
+        )
     return got
 
 
@@ -252,7 +263,9 @@ def _floats(path: Path, tokens: list[str]) -> np.ndarray:
             try:
                 float(token)
             except ValueError:
-                raise DataError(path, f"covariance value {index + 1} (after the size) {token!r} is not a number") from None
+                raise DataError(
+                    path, f"covariance value {index + 1} (after the size) {token!r} is not a number"
+                ) from None
         raise
 
 
@@ -285,8 +298,16 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-def extract(path: Path, frame: pd.DataFrame, z: str, values: str, sigma=None, zhel=None, names=None,
-            positive_values: bool = False) -> Columns:
+def extract(
+    path: Path,
+    frame: pd.DataFrame,
+    z: str,
+    values: str,
+    sigma=None,
+    zhel=None,
+    names=None,
+    positive_values: bool = False,
+) -> Columns:
     """The named columns of ``frame`` as checked float arrays.
 
     Every column the likelihood uses is checked against its physical range,
@@ -323,8 +344,9 @@ def _read_csv(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns
     role = VALUE_ROLE[kind]
     zhel = columns.get("zhel") or ("zhel" if kind == "sn" and "zhel" in frame.columns else None)
     sigma = columns.get("sigma", "sigma") if need_sigma else None
-    return extract(path, frame, columns.get("z", "z"), columns.get(role, role), sigma, zhel,
-                   positive_values=kind == "hz")
+    return extract(
+        path, frame, columns.get("z", "z"), columns.get(role, role), sigma, zhel, positive_values=kind == "hz"
+    )
 
 
 def _read_union3(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
@@ -349,8 +371,16 @@ def _read_desy5(path: Path, kind: str, columns: dict, need_sigma: bool) -> Colum
     return extract(path, read_table(path), "zHD", "MU", sigma, zhel="zHEL", names="CID")
 
 
-JLA_COLUMNS = {"x1": "x1", "dx1": "dx1", "color": "color", "dcolor": "dcolor", "host_mass": "3rdvar",
-               "cov_m_s": "cov_m_s", "cov_m_c": "cov_m_c", "cov_s_c": "cov_s_c"}
+JLA_COLUMNS = {
+    "x1": "x1",
+    "dx1": "dx1",
+    "color": "color",
+    "dcolor": "dcolor",
+    "host_mass": "3rdvar",
+    "cov_m_s": "cov_m_s",
+    "cov_m_c": "cov_m_c",
+    "cov_s_c": "cov_s_c",
+}
 
 
 def _read_jla_lcparams(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:

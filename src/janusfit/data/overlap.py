@@ -22,9 +22,11 @@ def check_members(combined: str, datasets) -> list[str]:
     """Raise ConfigError if two members hold the same data; return a warning per pair sharing supernovae."""
     for a, b in combinations(datasets, 2):
         if a.kind == b.kind and np.array_equal(a.z, b.z) and np.array_equal(a.values, b.values):
-            raise ConfigError(f"datasets.{combined}.combine",
-                              f"'{a.name}' and '{b.name}' hold the same {a.n} redshifts and values: combining them "
-                              "counts every point twice and shrinks the errors by √2")
+            raise ConfigError(
+                f"datasets.{combined}.combine",
+                f"'{a.name}' and '{b.name}' hold the same {a.n} redshifts and values: combining them "
+                "counts every point twice and shrinks the errors by √2",
+            )
     warnings = []
     for a, b in combinations([d for d in datasets if d.kind == "sn"], 2):
         by_name = sorted(set(a.names) & set(b.names)) if a.names is not None and b.names is not None else []
@@ -35,9 +37,11 @@ def check_members(combined: str, datasets) -> list[str]:
         if by_row:
             parts.append(f"{len(by_row)} by identical (z, value) rows ({_listed(f'z={z:g}' for z, _ in by_row)})")
         if parts:
-            warnings.append(f"datasets '{a.name}' and '{b.name}' combined in '{combined}' share supernovae: "
-                            f"{'; '.join(parts)}. Each is counted twice, with no covariance between its two "
-                            "copies; remove them from one of the datasets for a joint fit")
+            warnings.append(
+                f"datasets '{a.name}' and '{b.name}' combined in '{combined}' share supernovae: "
+                f"{'; '.join(parts)}. Each is counted twice, with no covariance between its two "
+                "copies; remove them from one of the datasets for a joint fit"
+            )
     return warnings
 
 

@@ -79,12 +79,15 @@ def sources(name: str, spec: dict, base_dir=None) -> list[Source]:
             out.append(Source(key, str(local), url, None if pin == RECORD else pin, downloaded=False))
         elif url and pin == RECORD:
             file = unpinned_path(url)
-            out.append(Source(key, file, url, recorded_sha256(record_of(base_dir / file)), downloaded=True,
-                              recorded=True))
+            out.append(
+                Source(key, file, url, recorded_sha256(record_of(base_dir / file)), downloaded=True, recorded=True)
+            )
         elif url:
             if not pin:
-                raise ConfigError(f"datasets.{name}.{sha_key}",
-                                  f"is required with '{url_key}': a download is pinned by the sha256 of its bytes")
+                raise ConfigError(
+                    f"datasets.{name}.{sha_key}",
+                    f"is required with '{url_key}': a download is pinned by the sha256 of its bytes",
+                )
             out.append(Source(key, cached_path(url, pin), url, pin, downloaded=True))
     # Light curves' systematic matrices (format jla_lcparams), local files only: key "covmats.<name>".
     for key, local in sorted((spec.get("covmats") or {}).items()):
@@ -127,7 +130,7 @@ def downloads(config: dict, base_dir=None) -> dict[str, tuple[str, str, str]]:
     base_dir = Path.cwd() if base_dir is None else Path(base_dir)
     out = {}
     for name, spec in config["datasets"].items():
-        for source in ([] if "combine" in spec else sources(name, spec, base_dir)):
+        for source in [] if "combine" in spec else sources(name, spec, base_dir):
             target = base_dir / source.file
             if source.downloaded and not (source.sha256 and target.is_file() and sha256_file(target) == source.sha256):
                 out[source.file] = (source.url, RECORD if source.recorded else source.sha256, source.key)

@@ -65,8 +65,11 @@ def file_bytes(path: Path) -> bytes:
     try:
         return gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(path, f"is gzip-compressed but does not decompress ({exc}); the file is damaged or cut "
-                              "short: download or copy it again") from None
+        raise DataError(
+            path,
+            f"is gzip-compressed but does not decompress ({exc}); the file is damaged or cut "
+            "short: download or copy it again",
+        ) from None
 
 
 def utf8_text(path: Path) -> str:
@@ -77,8 +80,11 @@ def utf8_text(path: Path) -> str:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise DataError(path, f"line {line}, character {column}: byte 0x{data[exc.start]:02x} is not UTF-8 text "
-                              "(the file was probably saved as Latin-1 or Windows-1252); save it as UTF-8") from None
+        raise DataError(
+            path,
+            f"line {line}, character {column}: byte 0x{data[exc.start]:02x} is not UTF-8 text "
+            "(the file was probably saved as Latin-1 or Windows-1252); save it as UTF-8",
+        ) from None
 
 
 def require_unique_names(path: Path, names: list[str]) -> None:
@@ -86,8 +92,10 @@ def require_unique_names(path: Path, names: list[str]) -> None:
     first = {}
     for index, name in enumerate(names):
         if name in first:
-            raise DataError(path, f"header names column '{name}' twice (columns {first[name] + 1} and {index + 1}); "
-                                  "rename or remove one")
+            raise DataError(
+                path,
+                f"header names column '{name}' twice (columns {first[name] + 1} and {index + 1}); rename or remove one",
+            )
         first[name] = index
 
 
@@ -141,8 +149,11 @@ def require_redshift_range(path: Path, column: str, z: np.ndarray) -> None:
     bad = z > Z_MAX
     if bad.any():
         row = int(np.argmax(bad))
-        raise DataError(path, f"data row {row + 1}, column '{column}': redshift must be ≤ {Z_MAX:g}, got {z[row]:g} "
-                              "(no supernova or H(z) measurement lies that far: is it the right column?)")
+        raise DataError(
+            path,
+            f"data row {row + 1}, column '{column}': redshift must be ≤ {Z_MAX:g}, got {z[row]:g} "
+            "(no supernova or H(z) measurement lies that far: is it the right column?)",
+        )
 
 
 def require_heliocentric(path: Path, column: str, zhel: np.ndarray, z: np.ndarray) -> None:
@@ -150,18 +161,24 @@ def require_heliocentric(path: Path, column: str, zhel: np.ndarray, z: np.ndarra
     bad = np.abs(zhel - z) > ZHEL_TOLERANCE * (1.0 + z)
     if bad.any():
         row = int(np.argmax(bad))
-        raise DataError(path, f"data row {row + 1}, column '{column}': heliocentric redshift {zhel[row]:g} differs "
-                              f"from the redshift {z[row]:g} by more than {ZHEL_TOLERANCE:g} (1 + z); the Sun's and "
-                              "the host's motions shift it by less than 0.005 (1 + z)")
+        raise DataError(
+            path,
+            f"data row {row + 1}, column '{column}': heliocentric redshift {zhel[row]:g} differs "
+            f"from the redshift {z[row]:g} by more than {ZHEL_TOLERANCE:g} (1 + z); the Sun's and "
+            "the host's motions shift it by less than 0.005 (1 + z)",
+        )
 
 
 def require_error_range(path: Path, column: str, sigma: np.ndarray) -> None:
     bad = sigma < SIGMA_MIN
     if bad.any():
         row = int(np.argmax(bad))
-        raise DataError(path, f"data row {row + 1}, column '{column}': error {sigma[row]:g} is below {SIGMA_MIN:g}; "
-                              "no measurement is that precise (is it the right column?), and its inverse square "
-                              "would overflow the likelihood")
+        raise DataError(
+            path,
+            f"data row {row + 1}, column '{column}': error {sigma[row]:g} is below {SIGMA_MIN:g}; "
+            "no measurement is that precise (is it the right column?), and its inverse square "
+            "would overflow the likelihood",
+        )
 
 
 def require_cov_count(path: Path, n: int | None, n_values: int) -> int:
@@ -182,8 +199,9 @@ def require_cov_count(path: Path, n: int | None, n_values: int) -> int:
     return n
 
 
-def require_covariance(path: Path, cov: np.ndarray, n_data: int,
-                       add_variance: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+def require_covariance(
+    path: Path, cov: np.ndarray, n_data: int, add_variance: np.ndarray | None = None
+) -> tuple[np.ndarray, float]:
     """A finite, symmetric, positive-definite n_data×n_data matrix: returns it symmetrised, and its largest asymmetry.
 
     The symmetrised copy removes the last-digit asymmetry of decimal files, so
@@ -207,9 +225,12 @@ def require_covariance(path: Path, cov: np.ndarray, n_data: int,
     small = np.diag(cov) < SIGMA_MIN**2
     if small.any():
         i = int(np.argmax(small))
-        raise DataError(path, f"covariance element [{i + 1}, {i + 1}] (1-based) is {cov[i, i]:g}, a variance below "
-                              f"({SIGMA_MIN:g})²: no measurement is that precise, and its inverse would overflow "
-                              "the likelihood")
+        raise DataError(
+            path,
+            f"covariance element [{i + 1}, {i + 1}] (1-based) is {cov[i, i]:g}, a variance below "
+            f"({SIGMA_MIN:g})²: no measurement is that precise, and its inverse would overflow "
+            "the likelihood",
+        )
     return cov, asymmetry
 
 
@@ -255,6 +276,4 @@ def _require_positive_definite(path: Path, cov: np.ndarray) -> None:
         cholesky(cov, lower=True, check_finite=False)
     except LinAlgError:
         smallest = float(np.linalg.eigvalsh(cov)[0])
-        raise DataError(
-            path, f"covariance is not positive definite (smallest eigenvalue {smallest:.3g})"
-        ) from None
+        raise DataError(path, f"covariance is not positive definite (smallest eigenvalue {smallest:.3g})") from None

@@ -38,15 +38,18 @@ def edge_bound(draws: np.ndarray, lo: float, hi: float) -> dict:
     first = math.floor((draws.min() - lo) / h)
     edges = lo + h * np.arange(first, math.ceil((draws.max() - lo) / h) + 1)
     fullest = np.histogram(draws, bins=edges)[0].max() if len(edges) > 1 else len(draws)
-    ratios = {"lower": np.count_nonzero(draws < lo + h) / fullest,
-              "upper": np.count_nonzero(draws > hi - h) / fullest}
+    ratios = {"lower": np.count_nonzero(draws < lo + h) / fullest, "upper": np.count_nonzero(draws > hi - h) / fullest}
     side = max(ratios, key=ratios.get)
     if ratios[side] < EDGE_RATIO:
         return {**none, "edge_density_ratio": float(ratios[side])}
     quantile = 1.0 - CREDIBILITY if side == "upper" else CREDIBILITY
-    return {"bound": side, "edge": float(hi if side == "upper" else lo),
-            "limit": float(np.quantile(draws, quantile)), "credibility": CREDIBILITY,
-            "edge_density_ratio": float(ratios[side])}
+    return {
+        "bound": side,
+        "edge": float(hi if side == "upper" else lo),
+        "limit": float(np.quantile(draws, quantile)),
+        "credibility": CREDIBILITY,
+        "edge_density_ratio": float(ratios[side]),
+    }
 
 
 def describe(stats: dict) -> str:
@@ -54,5 +57,7 @@ def describe(stats: dict) -> str:
     if stats.get("bound") is None:
         return f"{stats['mean']:.4f} ± {stats['sd']:.4f}"
     sign = ">" if stats["bound"] == "upper" else "<"
-    return (f"{sign} {stats['limit']:.4f} ({100 * stats['credibility']:g} % limit; posterior piled against "
-            f"the {stats['bound']} prior edge {stats['edge']:g})")
+    return (
+        f"{sign} {stats['limit']:.4f} ({100 * stats['credibility']:g} % limit; posterior piled against "
+        f"the {stats['bound']} prior edge {stats['edge']:g})"
+    )

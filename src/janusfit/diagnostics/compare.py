@@ -93,7 +93,7 @@ def _compare(a: dict, b: dict) -> dict:
 def _exact(a: dict, b: dict) -> dict:
     """The exact ln B, whether dynesty agreed with quadrature on both runs, and ln B under the scaled priors."""
     qa, qb = a.get("quadrature"), b.get("quadrature")
-    out = {column: None for column in COLUMNS[COLUMNS.index("ln_B_exact"):]}
+    out = {column: None for column in COLUMNS[COLUMNS.index("ln_B_exact") :]}
     if not (qa and qb):
         return out
     out["ln_B_exact"] = qa["logz"] - qb["logz"]

@@ -295,8 +295,10 @@ def diagnose(
     if burn_in is None:
         finite = tau[np.isfinite(tau)]
         burn_in = min(math.ceil(BURN_IN_TAU * finite.max()) if finite.size else 0, n_steps // 2)
-        rule = (f"{BURN_IN_TAU} x max tau (rounded up), at most half the chain: walkers start spread over the "
-                "prior, and a shorter burn-in (2 tau) inflated the posterior sd by about 1 %")
+        rule = (
+            f"{BURN_IN_TAU} x max tau (rounded up), at most half the chain: walkers start spread over the "
+            "prior, and a shorter burn-in (2 tau) inflated the posterior sd by about 1 %"
+        )
     else:
         rule = "given"
     burn_in = int(burn_in)

@@ -55,8 +55,20 @@ def model_curves(posterior, best_fit: dict, draws: np.ndarray) -> list[dict]:
         _, curves = _predict(posterior, d, draws, grid)
         lo, hi = np.nanpercentile(curves, [16.0, 84.0], axis=0)
         errors = np.sqrt(np.diag(d.cov)) if d.cov is not None else np.asarray(d.sigma, dtype=float)
-        out.append({"name": d.name, "kind": d.kind, "z": d.z, "values": d.values, "errors": errors, "grid": grid,
-                    "best": best_curve[0], "lo": lo, "hi": hi, "best_at_data": best_at_data[0]})
+        out.append(
+            {
+                "name": d.name,
+                "kind": d.kind,
+                "z": d.z,
+                "values": d.values,
+                "errors": errors,
+                "grid": grid,
+                "best": best_curve[0],
+                "lo": lo,
+                "hi": hi,
+                "best_at_data": best_at_data[0],
+            }
+        )
     return out
 
 

@@ -61,10 +61,11 @@ def exact_evidence(posterior, bounds=None) -> dict | None:
         return np.concatenate([w[:, None], w[:, None] * d, w[:, None] * second], axis=1)
 
     points = [peak] if np.all((peak > core[:, 0]) & (peak < core[:, 1])) else None
-    res = cubature(integrand, core[:, 0], core[:, 1], rule="gk21", rtol=RTOL, points=points,
-                    max_subdivisions=MAX_SUBDIVISIONS)
+    res = cubature(
+        integrand, core[:, 0], core[:, 1], rule="gk21", rtol=RTOL, points=points, max_subdivisions=MAX_SUBDIVISIONS
+    )
     n = posterior.ndim
-    mass, first, second = res.estimate[0], res.estimate[1: 1 + n], res.estimate[1 + n:].reshape(n, n)
+    mass, first, second = res.estimate[0], res.estimate[1 : 1 + n], res.estimate[1 + n :].reshape(n, n)
     mean_offset = first / mass
     variance = np.diag(second) / mass - mean_offset**2
     log_volume = float(np.sum(np.log(prior[:, 1] - prior[:, 0])))
@@ -72,8 +73,10 @@ def exact_evidence(posterior, bounds=None) -> dict | None:
     return {
         "logz": float(peak_logl + math.log(mass) - log_volume),
         "logz_err": float(relative_err),
-        "parameters": {p: {"mean": float(peak[i] + mean_offset[i]), "sd": float(math.sqrt(max(variance[i], 0.0)))}
-                       for i, p in enumerate(posterior.param_names)},
+        "parameters": {
+            p: {"mean": float(peak[i] + mean_offset[i]), "sd": float(math.sqrt(max(variance[i], 0.0)))}
+            for i, p in enumerate(posterior.param_names)
+        },
         "bounds": dict(zip(posterior.param_names, prior.tolist())),
         "integrated_bounds": dict(zip(posterior.param_names, core.tolist())),
         "n_evaluations": counter.n,
@@ -97,7 +100,7 @@ class _Counted:
     def __call__(self, theta):
         theta = np.atleast_2d(theta)
         self.n += len(theta)
-        return np.concatenate([self.log_likelihood(theta[i: i + CHUNK]) for i in range(0, len(theta), CHUNK)])
+        return np.concatenate([self.log_likelihood(theta[i : i + CHUNK]) for i in range(0, len(theta), CHUNK)])
 
 
 def _core_region(log_likelihood, box):
@@ -114,16 +117,21 @@ def _core_region(log_likelihood, box):
     mesh = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, n)
     logl = log_likelihood(mesh)
     best = int(np.argmax(logl))
-    fit = minimize(lambda t: -log_likelihood(np.clip(t, box[:, 0], box[:, 1]))[0], mesh[best],
-                   method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 4000})
+    fit = minimize(
+        lambda t: -log_likelihood(np.clip(t, box[:, 0], box[:, 1]))[0],
+        mesh[best],
+        method="Nelder-Mead",
+        options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 4000},
+    )
     peak = np.clip(fit.x, box[:, 0], box[:, 1])
     peak_logl = float(log_likelihood(peak)[0])
     if not peak_logl >= logl[best]:
         peak, peak_logl = mesh[best], float(logl[best])
     near = mesh[logl > peak_logl - DEPTH]
     step = (box[:, 1] - box[:, 0]) / (GRID[n] - 1)
-    core = np.column_stack([np.maximum(near.min(axis=0) - 2 * step, box[:, 0]),
-                            np.minimum(near.max(axis=0) + 2 * step, box[:, 1])])
+    core = np.column_stack(
+        [np.maximum(near.min(axis=0) - 2 * step, box[:, 0]), np.minimum(near.max(axis=0) + 2 * step, box[:, 1])]
+    )
     outside = (np.prod(box[:, 1] - box[:, 0]) - np.prod(core[:, 1] - core[:, 0])) * math.exp(-DEPTH)
     return peak, peak_logl, core, outside
 
@@ -147,9 +155,12 @@ def prior_sensitivity(posterior, exact: dict | None) -> dict | None:
     for name, factor in SENSITIVITY_FACTORS.items():
         bounds = scaled_prior(posterior.bounds, means, factor)
         result = exact_evidence(posterior, bounds)
-        out[name] = {"factor": factor, "priors": dict(zip(posterior.param_names, bounds.tolist())),
-                     "logz": None if result is None else result["logz"],
-                     "logz_err": None if result is None else result["logz_err"]}
+        out[name] = {
+            "factor": factor,
+            "priors": dict(zip(posterior.param_names, bounds.tolist())),
+            "logz": None if result is None else result["logz"],
+            "logz_err": None if result is None else result["logz_err"],
+        }
     return out
 
 
@@ -159,8 +170,13 @@ def n_sigma(value: float, error: float, exact: float, exact_error: float) -> flo
     return abs(value - exact) / combined if combined > 0 else math.inf
 
 
-def cross_check(exact: dict | None, dynesty: dict | None = None, parameters: dict | None = None,
-                ess: dict | None = None, max_n_sigma: float = 3.0) -> dict | None:
+def cross_check(
+    exact: dict | None,
+    dynesty: dict | None = None,
+    parameters: dict | None = None,
+    ess: dict | None = None,
+    max_n_sigma: float = 3.0,
+) -> dict | None:
     """dynesty's ln Z and emcee's posterior mean and sd against the exact values; None without quadrature.
 
     Each check's error combines the sampler's (dynesty's ln Z error; sd/√ESS
@@ -173,8 +189,16 @@ def cross_check(exact: dict | None, dynesty: dict | None = None, parameters: dic
 
     def check(what, value, error, exact_value, exact_error):
         sigmas = n_sigma(value, error, exact_value, exact_error)
-        checks.append({"what": what, "value": value, "error": error, "exact": exact_value,
-                       "n_sigma": sigmas, "agrees": bool(sigmas <= max_n_sigma)})
+        checks.append(
+            {
+                "what": what,
+                "value": value,
+                "error": error,
+                "exact": exact_value,
+                "n_sigma": sigmas,
+                "agrees": bool(sigmas <= max_n_sigma),
+            }
+        )
 
     if dynesty is not None:
         check("dynesty ln Z", dynesty["logz"], dynesty["logz_err"], exact["logz"], exact["logz_err"])
@@ -185,8 +209,12 @@ def cross_check(exact: dict | None, dynesty: dict | None = None, parameters: dic
         truth = exact["parameters"][name]
         check(f"emcee mean of {name}", st["mean"], st["sd"] / math.sqrt(n_eff), truth["mean"], 0.0)
         check(f"emcee sd of {name}", st["sd"], st["sd"] / math.sqrt(2.0 * n_eff), truth["sd"], 0.0)
-    failures = [f"{c['what']} {c['value']:.5g} ± {c['error']:.2g} is {c['n_sigma']:.1f} combined sigma from "
-                f"the exact {c['exact']:.5g}" for c in checks if not c["agrees"]]
+    failures = [
+        f"{c['what']} {c['value']:.5g} ± {c['error']:.2g} is {c['n_sigma']:.1f} combined sigma from "
+        f"the exact {c['exact']:.5g}"
+        for c in checks
+        if not c["agrees"]
+    ]
     if exact.get("status") != "converged":
         failures.append(f"the quadrature did not reach its tolerance (status {exact.get('status')})")
     return {"max_n_sigma": max_n_sigma, "checks": checks, "passed": not failures, "failures": failures}

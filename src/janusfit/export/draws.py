@@ -42,8 +42,13 @@ def in_chain_order(values: np.ndarray, walkers: np.ndarray) -> np.ndarray:
     n = len(v)
     m = n // 2
     tail = v.shape[2:]
-    return np.concatenate([np.swapaxes(v[:m], 0, 1).reshape(-1, *tail), v[m:n - m].reshape(-1, *tail),
-                           np.swapaxes(v[n - m:], 0, 1).reshape(-1, *tail)])
+    return np.concatenate(
+        [
+            np.swapaxes(v[:m], 0, 1).reshape(-1, *tail),
+            v[m : n - m].reshape(-1, *tail),
+            np.swapaxes(v[n - m :], 0, 1).reshape(-1, *tail),
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -67,8 +72,14 @@ def read_emcee(chain_h5, burn_in: int, n_groups: int, max_draws: int = MAX_DRAWS
         thin = max(1, math.ceil(kept * n_walkers / max_draws))
         rows = slice(burn_in, n_steps, thin)
         values, lp = chain[rows], log_prob[rows]
-    return EmceeDraws(chain=values, log_prob=lp, steps=np.arange(n_steps)[rows],
-                      groups=walker_groups(n_walkers, n_groups), burn_in=int(burn_in), thin=thin)
+    return EmceeDraws(
+        chain=values,
+        log_prob=lp,
+        steps=np.arange(n_steps)[rows],
+        groups=walker_groups(n_walkers, n_groups),
+        burn_in=int(burn_in),
+        thin=thin,
+    )
 
 
 def read_dynesty(samples_h5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

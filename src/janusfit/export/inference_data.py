@@ -65,8 +65,12 @@ def write_posterior_nc(path, draws: EmceeDraws, names, attrs: dict) -> int:
         return np.stack([in_chain_order(values, idx) for idx in chains])
 
     created = datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
-    group_attrs = {"created_at": created, "inference_library": "emcee", "creation_library": "janusfit",
-                   "creation_library_version": __version__}
+    group_attrs = {
+        "created_at": created,
+        "inference_library": "emcee",
+        "creation_library": "janusfit",
+        "creation_library_version": __version__,
+    }
     with atomic_path(path) as tmp:
         with h5netcdf.File(tmp, "w") as f:
             for key, value in attrs.items():

@@ -44,26 +44,41 @@ def export_run(run_dir, out_dir=None) -> list[Path]:
     out = Path(out_dir) if out_dir is not None else run_dir / EXPORT
     summary = read_json(run_dir / SUMMARY)
     if "priors" not in summary:
-        raise ExportError(f"'{run_dir / SUMMARY}' has no 'priors' (it was written by an older janusfit); "
-                          "remake it with 'snakemake --forcerun summary', then export again")
+        raise ExportError(
+            f"'{run_dir / SUMMARY}' has no 'priors' (it was written by an older janusfit); "
+            "remake it with 'snakemake --forcerun summary', then export again"
+        )
     names = list(summary["param_names"])
     labels, priors = summary.get("labels", {}), summary["priors"]
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    manifest = {"dataset": summary["dataset"], "model": summary["model"], "fingerprint": summary.get("fingerprint"),
-                "janusfit_version": __version__, "parameters": names}
+    manifest = {
+        "dataset": summary["dataset"],
+        "model": summary["model"],
+        "fingerprint": summary.get("fingerprint"),
+        "janusfit_version": __version__,
+        "parameters": names,
+    }
     if "emcee" in summary:
         conv = read_json(run_dir / CONVERGENCE)
         draws = read_emcee(run_dir / EMCEE_CHAIN, int(conv["burn_in"]), int(conv["n_groups"]))
-        chains = [(np.ones(draws.chain.shape[0] * len(g)), -in_chain_order(draws.log_prob, g),
-                   in_chain_order(draws.chain, g)) for g in draws.groups]
+        chains = [
+            (np.ones(draws.chain.shape[0] * len(g)), -in_chain_order(draws.log_prob, g), in_chain_order(draws.chain, g))
+            for g in draws.groups
+        ]
         written += write_root(out / "emcee", chains, names, labels, priors)
         nc = out / "posterior.nc"
         n_chains = write_posterior_nc(nc, draws, names, _nc_attrs(summary, conv, draws))
         written.append(nc)
-        manifest["emcee"] = {"getdist_root": "emcee", "chains": len(chains), "posterior_nc": nc.name,
-                             "posterior_nc_chains": n_chains, "burn_in": draws.burn_in, "thin": draws.thin,
-                             "draws": int(draws.log_prob.size)}
+        manifest["emcee"] = {
+            "getdist_root": "emcee",
+            "chains": len(chains),
+            "posterior_nc": nc.name,
+            "posterior_nc_chains": n_chains,
+            "burn_in": draws.burn_in,
+            "thin": draws.thin,
+            "draws": int(draws.log_prob.size),
+        }
     if "dynesty" in summary:
         samples, weights, logl = read_dynesty(run_dir / DYNESTY_SAMPLES)
         written += write_root(out / "dynesty", [(weights, -logl, samples)], names, labels, priors)
@@ -80,11 +95,19 @@ def _nc_attrs(summary: dict, conv: dict, draws) -> dict:
     """
     emcee = summary.get("emcee", {})
     attrs = {
-        "dataset": summary["dataset"], "model": summary["model"], "fingerprint": summary.get("fingerprint"),
-        "janusfit_version": summary.get("janusfit_version"), "n_walkers": emcee.get("n_walkers"),
-        "n_steps": emcee.get("n_steps"), "burn_in": draws.burn_in, "burn_in_rule": conv.get("burn_in_rule"),
-        "thin": draws.thin, "n_groups": conv.get("n_groups"), "converged": emcee.get("converged"),
-        "convergence_passed": conv.get("passed"), "convergence_failures": "; ".join(conv.get("failures") or []),
+        "dataset": summary["dataset"],
+        "model": summary["model"],
+        "fingerprint": summary.get("fingerprint"),
+        "janusfit_version": summary.get("janusfit_version"),
+        "n_walkers": emcee.get("n_walkers"),
+        "n_steps": emcee.get("n_steps"),
+        "burn_in": draws.burn_in,
+        "burn_in_rule": conv.get("burn_in_rule"),
+        "thin": draws.thin,
+        "n_groups": conv.get("n_groups"),
+        "converged": emcee.get("converged"),
+        "convergence_passed": conv.get("passed"),
+        "convergence_failures": "; ".join(conv.get("failures") or []),
         "acceptance_mean": (conv.get("acceptance") or {}).get("mean"),
         "convergence_json": json.dumps(conv),
     }

@@ -72,7 +72,8 @@ def table(summaries: list[dict], comparison: list[dict]) -> str:
             lines.append(
                 f"\\multicolumn{{4}}{{l}}{{$\\ln B$({a} : {b}) = {_plus_minus(row['ln_B'], row['ln_B_err'])}, "
                 f"{row['evidence']} {favoured}; $\\Delta$AIC = {row['delta_aic']:.1f}, "
-                f"$\\Delta$BIC = {row['delta_bic']:.1f}}} \\\\")
+                f"$\\Delta$BIC = {row['delta_bic']:.1f}}} \\\\"
+            )
     lines += [r"\hline", r"\end{tabular}", ""]
     return "\n".join(lines)
 
@@ -86,8 +87,11 @@ def export_table(summary_paths, comparison_path, out_path) -> Path:
     """
     summaries = [read_json(p) for p in summary_paths]
     models = {s["model"] for s in summaries}
-    comparison = [row for row in read_json(comparison_path) if {row["model_a"], row["model_b"]} <= models] \
-        if comparison_path is not None else []
+    comparison = (
+        [row for row in read_json(comparison_path) if {row["model_a"], row["model_b"]} <= models]
+        if comparison_path is not None
+        else []
+    )
     out = Path(out_path)
     atomic_write_bytes(out, table(summaries, comparison).encode())
     return out

@@ -15,6 +15,15 @@ from .lightcurve import LightCurveLikelihood
 from .posterior import DYNESTY_FLOOR, H0_PRIOR, Posterior
 from .sn import ReducedChi2, SNLikelihood
 
-__all__ = ["DYNESTY_FLOOR", "H0_PRIOR", "LOG10_SCALE", "SMALL_SOLVE", "HzLikelihood", "LightCurveLikelihood",
-           "Posterior", "ReducedChi2",
-           "SNLikelihood", "Whitening"]
+__all__ = [
+    "DYNESTY_FLOOR",
+    "H0_PRIOR",
+    "LOG10_SCALE",
+    "SMALL_SOLVE",
+    "HzLikelihood",
+    "LightCurveLikelihood",
+    "Posterior",
+    "ReducedChi2",
+    "SNLikelihood",
+    "Whitening",
+]

@@ -95,16 +95,17 @@ class LightCurveLikelihood:
         self.norm = z.size * np.log(2.0 * np.pi)
 
     @classmethod
-    def from_dataset(cls, dataset) -> "LightCurveLikelihood":
+    def from_dataset(cls, dataset) -> LightCurveLikelihood:
         """The likelihood with the options of the dataset's config entry (``dataset.reading``)."""
         opts = options(dataset.reading)
-        return cls(dataset, pecz=opts["pecz"], host_mass_split=opts["host_mass_split"],
-                   log_det_cov=opts["log_det_cov"])
+        return cls(dataset, pecz=opts["pecz"], host_mass_split=opts["host_mass_split"], log_det_cov=opts["log_det_cov"])
 
     @staticmethod
     def nuisance_priors(dataset) -> dict[str, tuple[float, float]]:
         """The flat priors of α and β that the dataset's config entry gives (or the defaults)."""
-        return {name: tuple(float(v) for v in lohi) for name, lohi in options(dataset.reading)["nuisance_priors"].items()}
+        return {
+            name: tuple(float(v) for v in lohi) for name, lohi in options(dataset.reading)["nuisance_priors"].items()
+        }
 
     @staticmethod
     def _host_groups(host_mass: np.ndarray, split: float | None) -> np.ndarray:
@@ -121,8 +122,14 @@ class LightCurveLikelihood:
     def variance(self, alpha: float, beta: float) -> np.ndarray:
         """The per-supernova statistical variance at (α, β), the pecz term included."""
         ms, mc, sc = self._cov
-        return (self._var0 + alpha**2 * self._var_x1 + beta**2 * self._var_c
-                + 2.0 * alpha * ms - 2.0 * beta * mc - 2.0 * alpha * beta * sc)
+        return (
+            self._var0
+            + alpha**2 * self._var_x1
+            + beta**2 * self._var_c
+            + 2.0 * alpha * ms
+            - 2.0 * beta * mc
+            - 2.0 * alpha * beta * sc
+        )
 
     def covariance(self, alpha: float, beta: float) -> np.ndarray:
         """The full N × N covariance at (α, β): the statistical diagonal plus the systematic matrices."""
@@ -138,8 +145,24 @@ class LightCurveLikelihood:
         out = np.empty(len(theta))
         if self._covmats is None:
             ms, mc, sc = self._cov
-            _chi2_diag(log_d, alpha, beta, self._mb_d, self._x1, self._color, self._var0, self._var_x1,
-                       self._var_c, ms, mc, sc, self.groups, self.n_groups, self.log_det_cov, out)
+            _chi2_diag(
+                log_d,
+                alpha,
+                beta,
+                self._mb_d,
+                self._x1,
+                self._color,
+                self._var0,
+                self._var_x1,
+                self._var_c,
+                ms,
+                mc,
+                sc,
+                self.groups,
+                self.n_groups,
+                self.log_det_cov,
+                out,
+            )
             return out
         for b in range(len(theta)):
             out[b] = self._chi2_full(log_d[b], alpha[b], beta[b])
@@ -168,8 +191,9 @@ class LightCurveLikelihood:
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
-def _chi2_diag(log_d, alpha, beta, mb_d, x1, color, var0, var_x1, var_c, ms, mc, sc, groups, n_groups,
-               with_log_det, out):
+def _chi2_diag(
+    log_d, alpha, beta, mb_d, x1, color, var0, var_x1, var_c, ms, mc, sc, groups, n_groups, with_log_det, out
+):
     """The marginalised χ² for diagonal C(α, β), one pass per row: F is then diagonal.
 
     A variance ≤ 0 (α, β outside what the light-curve covariances allow) makes the row NaN.

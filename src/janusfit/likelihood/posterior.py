@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.dataset import Dataset
+from ..data.lightcurves import NUISANCE_LABELS
 from ..errors import LikelihoodError
 from ..models import Model
 from . import kernels
-from ..data.lightcurves import NUISANCE_LABELS
 from .hz import HzLikelihood
 from .lightcurve import LightCurveLikelihood
 from .sn import SNLikelihood
@@ -48,8 +48,11 @@ class Posterior:
             raise ValueError("a posterior needs at least one dataset")
         self.model = model
         self.datasets = list(datasets)
-        self.sn = [LightCurveLikelihood.from_dataset(d) if d.light_curves is not None else SNLikelihood(d)
-                   for d in datasets if d.kind == "sn"]
+        self.sn = [
+            LightCurveLikelihood.from_dataset(d) if d.light_curves is not None else SNLikelihood(d)
+            for d in datasets
+            if d.kind == "sn"
+        ]
         self.hz = [HzLikelihood(d) for d in datasets if d.kind == "hz"]
         self.uses_H0 = bool(self.hz)
         nuisance = {}
@@ -64,7 +67,9 @@ class Posterior:
         bounds = {**model.default_priors, "H0": H0_PRIOR, **nuisance}
         for name, lohi in (priors or {}).items():
             if name not in self.param_names:
-                raise KeyError(f"prior on '{name}', which is not a parameter of this run ({', '.join(self.param_names)})")
+                raise KeyError(
+                    f"prior on '{name}', which is not a parameter of this run ({', '.join(self.param_names)})"
+                )
             bounds[name] = tuple(float(v) for v in lohi)
         self.bounds = np.array([bounds[p] for p in self.param_names], dtype=float)
         self.z_max = max(float(d.z.max()) for d in datasets)
@@ -110,8 +115,10 @@ class Posterior:
         return out
 
     def _chi2_in_domain(self, theta: np.ndarray, tm: np.ndarray) -> np.ndarray:
-        parts = [like.chi2(self.model, tm, theta[:, cols]) if cols else like.chi2(self.model, tm)
-                 for like, cols in zip(self.sn, self._nuisance_columns)]
+        parts = [
+            like.chi2(self.model, tm, theta[:, cols]) if cols else like.chi2(self.model, tm)
+            for like, cols in zip(self.sn, self._nuisance_columns)
+        ]
         parts += [like.chi2(self.model, tm, theta[:, -1]) for like in self.hz]
         total = parts[0]
         for part in parts[1:]:

@@ -40,8 +40,7 @@ class RedshiftGrid:
     their nodes.
     """
 
-    def __init__(self, z, order: int = 12, max_panel: float = 0.2, z_max: float | None = None,
-                 graded: bool = True):
+    def __init__(self, z, order: int = 12, max_panel: float = 0.2, z_max: float | None = None, graded: bool = True):
         z = np.ascontiguousarray(z, dtype=float)
         if z.ndim != 1 or z.size == 0:
             raise ValueError("redshifts must be a non-empty 1-d array")
@@ -111,7 +110,7 @@ class RedshiftGrid:
         rows = (2.0 * k[:, None] + 1.0) / 2.0 * self._w * legendre.legvander(self._x, self.order - 1).T[k]
         t = np.zeros((2 * self.n_panels, self.nodes.size))
         for p in range(self.n_panels):
-            t[2 * p: 2 * p + 2, p * self.order: (p + 1) * self.order] = rows
+            t[2 * p : 2 * p + 2, p * self.order : (p + 1) * self.order] = rows
         return t
 
 
@@ -154,11 +153,11 @@ def _integrate(values, panel_weights, panel, partial):
         total = 0.0
         for p in range(n_panels):
             before[p] = total
-            total += _dot(row[p * order: (p + 1) * order], panel_weights[p])
+            total += _dot(row[p * order : (p + 1) * order], panel_weights[p])
         out_row = out[b]
         for i in range(panel.size):
             p = panel[i]
-            out_row[i] = before[p] + _dot(row[p * order: (p + 1) * order], partial[i])
+            out_row[i] = before[p] + _dot(row[p * order : (p + 1) * order], partial[i])
     return out
 
 

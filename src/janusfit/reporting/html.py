@@ -26,9 +26,16 @@ pre { background: #f6f8fa; padding: 0.6em; overflow-x: auto; font-size: 12px; }
 
 def page(title: str, body: list[str]) -> str:
     """A complete HTML document with ``title`` and the already-escaped ``body`` fragments."""
-    return "\n".join(["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-                      f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>", *body,
-                      "</body></html>", ""])
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
+            *body,
+            "</body></html>",
+            "",
+        ]
+    )
 
 
 def text(value) -> str:

@@ -61,28 +61,40 @@ def comparison_rows(rows: list[dict]) -> list[list]:
         favoured = r["favoured"] or "neither (tie)"
         sensitivity = [r[f"ln_B_{side}_prior_{scale}"] for side in "ab" for scale in ("halved", "doubled")]
         sensitivity = [v for v in sensitivity if v is not None]
-        prior_range = (f"{min(sensitivity):+.2f} to {max(sensitivity):+.2f}" if sensitivity else "n/a")
+        prior_range = f"{min(sensitivity):+.2f} to {max(sensitivity):+.2f}" if sensitivity else "n/a"
         exact = "n/a (more than 2 parameters)"
         if r["ln_B_exact"] is not None:
             exact = f"{r['ln_B_exact']:+.3f}"
         check = r["exact_cross_check"]
-        out.append([
-            f"{r['model_a']} : {r['model_b']}",
-            cell(favoured, "headline"),
-            cell(f"{r['ln_B']:+.2f} ± {r['ln_B_err']:.2f}", "num"),
-            r["evidence"],
-            cell(_signed(r["delta_chi2_min"]), "num"),
-            cell(_signed(r["delta_aic"]), "num"),
-            cell(_signed(r["delta_bic"]), "num"),
-            cell(exact, "num"),
-            cell("n/a" if check is None else check, "fail" if check == "FAILED" else None),
-            cell(prior_range, "num"),
-        ])
+        out.append(
+            [
+                f"{r['model_a']} : {r['model_b']}",
+                cell(favoured, "headline"),
+                cell(f"{r['ln_B']:+.2f} ± {r['ln_B_err']:.2f}", "num"),
+                r["evidence"],
+                cell(_signed(r["delta_chi2_min"]), "num"),
+                cell(_signed(r["delta_aic"]), "num"),
+                cell(_signed(r["delta_bic"]), "num"),
+                cell(exact, "num"),
+                cell("n/a" if check is None else check, "fail" if check == "FAILED" else None),
+                cell(prior_range, "num"),
+            ]
+        )
     return out
 
 
-COMPARISON_HEADER = ["models (a : b)", "favoured", "ln B (dynesty)", "Kass & Raftery", "Δχ²_min", "ΔAIC",
-                     "ΔBIC", "ln B exact", "dynesty vs exact", "ln B, prior widths ×½ or ×2"]
+COMPARISON_HEADER = [
+    "models (a : b)",
+    "favoured",
+    "ln B (dynesty)",
+    "Kass & Raftery",
+    "Δχ²_min",
+    "ΔAIC",
+    "ΔBIC",
+    "ln B exact",
+    "dynesty vs exact",
+    "ln B, prior widths ×½ or ×2",
+]
 
 
 def parameter_rows(summary: dict) -> list[list]:
@@ -93,14 +105,23 @@ def parameter_rows(summary: dict) -> list[list]:
         if st.get("bound"):
             sign = ">" if st["bound"] == "upper" else "<"
             places = decimals(st["sd"])
-            out.append([label, cell(f"{name} {sign} {st['limit']:.{places}f} (95 % limit)", "num"),
-                        cell(f"posterior piled against the {st['bound']} prior edge {st['edge']:g}", "note")])
+            out.append(
+                [
+                    label,
+                    cell(f"{name} {sign} {st['limit']:.{places}f} (95 % limit)", "num"),
+                    cell(f"posterior piled against the {st['bound']} prior edge {st['edge']:g}", "note"),
+                ]
+            )
             continue
         places = decimals(st["sd"])
         lo68, hi68 = st["q16"] - st["median"], st["q84"] - st["median"]
-        out.append([label,
-                    cell(f"{st['median']:.{places}f} {hi68:+.{places}f} / {lo68:+.{places}f}", "num"),
-                    cell(f"[{st['q025']:.{places}f}, {st['q975']:.{places}f}]", "num")])
+        out.append(
+            [
+                label,
+                cell(f"{st['median']:.{places}f} {hi68:+.{places}f} / {lo68:+.{places}f}", "num"),
+                cell(f"[{st['q025']:.{places}f}, {st['q975']:.{places}f}]", "num"),
+            ]
+        )
     return out
 
 
@@ -114,12 +135,20 @@ def convergence_rows(conv: dict) -> list[list]:
 
     rows = []
     for name, p in conv["parameters"].items():
-        rows.append([name, value(None, name, p["tau"], ".1f"), value("n_over_tau", name, p["n_over_tau"], ".0f"),
-                     value("rhat", name, p["rhat"], ".4f"), value("ess_bulk", name, p["ess_bulk"], ".0f"),
-                     value(None, name, p["ess_tail"], ".0f")])
+        rows.append(
+            [
+                name,
+                value(None, name, p["tau"], ".1f"),
+                value("n_over_tau", name, p["n_over_tau"], ".0f"),
+                value("rhat", name, p["rhat"], ".4f"),
+                value("ess_bulk", name, p["ess_bulk"], ".0f"),
+                value(None, name, p["ess_tail"], ".0f"),
+            ]
+        )
     lp = conv["log_prob"]
-    rows.append(["ln p", "", "", value("rhat", "log_prob", lp["rhat"], ".4f"), value(None, None, lp["ess_bulk"], ".0f"),
-                 ""])
+    rows.append(
+        ["ln p", "", "", value("rhat", "log_prob", lp["rhat"], ".4f"), value(None, None, lp["ess_bulk"], ".0f"), ""]
+    )
     return rows
 
 
@@ -136,20 +165,24 @@ def _verdict(summary: dict, conv: dict | None) -> list[str]:
         failures = e.get("convergence_failures") or []
         if not e.get("stop_reason", "").startswith("converged") and not failures:
             failures = [f"stopping rule not met ({e.get('stop_reason')})"]
-        out = ['<p class="fail">NOT CONVERGED: do not trust this posterior.</p>',
-               "<ul>" + "".join(f'<li class="fail">{text(f)}</li>' for f in failures) + "</ul>"]
+        out = [
+            '<p class="fail">NOT CONVERGED: do not trust this posterior.</p>',
+            "<ul>" + "".join(f'<li class="fail">{text(f)}</li>' for f in failures) + "</ul>",
+        ]
     if conv is not None:
         acc = conv["acceptance"]
         ok = next((c["passed"] for c in conv["checks"] if c["check"] == "acceptance"), True)
         thresholds = conv["thresholds"]
         out.append(table(CONVERGENCE_HEADER, convergence_rows(conv)))
-        out.append(f'<p class="note">Acceptance fraction: <span class="{"pass" if ok else "fail"}">mean '
-                   f"{acc['mean']:.3f}</span> (walkers {acc['min']:.3f} to {acc['max']:.3f}; wanted "
-                   f"{text(thresholds['acceptance'][0])} to {text(thresholds['acceptance'][1])}). "
-                   f"{conv['n_steps']} steps of {conv['n_walkers']} walkers, burn-in {conv['burn_in']} steps; "
-                   f"R̂ and ESS over {conv['n_groups']} groups of walkers; wanted N/τ > "
-                   f"{thresholds['min_n_over_tau']:g}, R̂ < {thresholds['max_rhat']:g}, bulk ESS ≥ "
-                   f"{thresholds['min_ess_bulk']:g}.</p>")
+        out.append(
+            f'<p class="note">Acceptance fraction: <span class="{"pass" if ok else "fail"}">mean '
+            f"{acc['mean']:.3f}</span> (walkers {acc['min']:.3f} to {acc['max']:.3f}; wanted "
+            f"{text(thresholds['acceptance'][0])} to {text(thresholds['acceptance'][1])}). "
+            f"{conv['n_steps']} steps of {conv['n_walkers']} walkers, burn-in {conv['burn_in']} steps; "
+            f"R̂ and ESS over {conv['n_groups']} groups of walkers; wanted N/τ > "
+            f"{thresholds['min_n_over_tau']:g}, R̂ < {thresholds['max_rhat']:g}, bulk ESS ≥ "
+            f"{thresholds['min_ess_bulk']:g}.</p>"
+        )
     return out
 
 
@@ -158,8 +191,14 @@ def _resumes(summary: dict) -> str:
     for sampler, unit in (("emcee", "step"), ("dynesty", "iteration")):
         if sampler in summary:
             resumes = summary[sampler]["resumes"]
-            parts.append(f"{sampler}: " + (f"resumed {len(resumes)}× (from {unit} "
-                                           + ", ".join(map(str, resumes)) + ")" if resumes else "never interrupted"))
+            parts.append(
+                f"{sampler}: "
+                + (
+                    f"resumed {len(resumes)}× (from {unit} " + ", ".join(map(str, resumes)) + ")"
+                    if resumes
+                    else "never interrupted"
+                )
+            )
     return "; ".join(parts)
 
 
@@ -171,10 +210,15 @@ def resource_rows(resources: dict | None) -> list[list]:
         if not r:
             continue
         over = r["peak_rss_mb"] > r["mem_mb_estimate"]
-        rows.append([sampler, cell(_duration(r["runtime_min"]), "num"),
-                     cell(_duration(r["runtime_estimate_min"]), "num"),
-                     cell(f"{r['peak_rss_mb']:.0f} MB", "num fail" if over else "num"),
-                     cell(f"{r['mem_mb_estimate']:.0f} MB", "num")])
+        rows.append(
+            [
+                sampler,
+                cell(_duration(r["runtime_min"]), "num"),
+                cell(_duration(r["runtime_estimate_min"]), "num"),
+                cell(f"{r['peak_rss_mb']:.0f} MB", "num fail" if over else "num"),
+                cell(f"{r['mem_mb_estimate']:.0f} MB", "num"),
+            ]
+        )
     return rows
 
 
@@ -200,8 +244,9 @@ def _evidence(summary: dict) -> str:
         parts.append(f"exact ln Z = {summary['quadrature']['logz']:.3f}")
         check = summary["cross_check"]
         if check and not check["passed"]:
-            parts.append('<span class="fail">exact cross-check FAILED: ' + text("; ".join(check["failures"]))
-                         + "</span>")
+            parts.append(
+                '<span class="fail">exact cross-check FAILED: ' + text("; ".join(check["failures"])) + "</span>"
+            )
             return "; ".join(text(p) for p in parts[:-1]) + "; " + parts[-1]
     return text("; ".join(parts))
 
@@ -217,15 +262,22 @@ def landing_html(summaries: list[dict], comparisons: dict[str, list[dict]]) -> s
             out.append(f"<p><b>{text(dataset)}</b>: {text(headline(row))}.</p>")
     failed = [f"{s['dataset']}/{s['model']}" for s in summaries if s.get("emcee") and not s["emcee"]["converged"]]
     if failed:
-        out.append('<p style="color:#c00;font-weight:600">NOT CONVERGED: ' + text(", ".join(failed))
-                   + " (the Overview lists the failed checks).</p>")
+        out.append(
+            '<p style="color:#c00;font-weight:600">NOT CONVERGED: '
+            + text(", ".join(failed))
+            + " (the Overview lists the failed checks).</p>"
+        )
     elif any(s.get("emcee") for s in summaries):
         out.append(f"<p>Every emcee run passed its convergence checks ({len(summaries)} runs).</p>")
     return "\n".join(out) + "\n"
 
 
-def overview_html(summaries: list[dict], comparisons: dict[str, list[dict]],
-                  convergences: dict[tuple[str, str], dict] | None = None, meta: dict | None = None) -> str:
+def overview_html(
+    summaries: list[dict],
+    comparisons: dict[str, list[dict]],
+    convergences: dict[tuple[str, str], dict] | None = None,
+    meta: dict | None = None,
+) -> str:
     """The Overview page as one HTML document.
 
     ``summaries`` are the runs' ``summary.json``; ``comparisons`` maps a
@@ -238,11 +290,13 @@ def overview_html(summaries: list[dict], comparisons: dict[str, list[dict]],
     datasets = list(dict.fromkeys(s["dataset"] for s in summaries))
     body.append("<h2>Model comparison</h2>")
     if any(comparisons.get(d) for d in datasets):
-        body.append('<p class="note">ln B = ln Z<sub>a</sub> − ln Z<sub>b</sub> from dynesty (positive favours a); '
-                    "the label reads 2 ln B on the scale of Kass &amp; Raftery (1995). Δ = a − b, so a negative "
-                    "Δχ², ΔAIC or ΔBIC also favours a. The exact ln B is by quadrature (runs of at most two "
-                    "parameters); the last column is its range when either model's prior widths are halved or "
-                    "doubled.</p>")
+        body.append(
+            '<p class="note">ln B = ln Z<sub>a</sub> − ln Z<sub>b</sub> from dynesty (positive favours a); '
+            "the label reads 2 ln B on the scale of Kass &amp; Raftery (1995). Δ = a − b, so a negative "
+            "Δχ², ΔAIC or ΔBIC also favours a. The exact ln B is by quadrature (runs of at most two "
+            "parameters); the last column is its range when either model's prior widths are halved or "
+            "doubled.</p>"
+        )
     for dataset in datasets:
         rows = comparisons.get(dataset)
         body.append(f"<h3>{text(dataset)}</h3>")

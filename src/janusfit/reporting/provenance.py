@@ -44,19 +44,37 @@ def provenance_html(config: dict, summaries: list[dict], data_infos: list[dict],
     if meta:
         body.append(table(["run", ""], [[key, value] for key, value in meta.items()]))
     body.append("<h2>Runs</h2>")
-    body.append('<p class="note">The fingerprint is the one the checkpoints store (model, priors, data read, '
-                "sampler settings, janusfit version; emcee's and dynesty's joined by +): a resume with different "
-                "inputs is refused.</p>")
-    body.append(table(["run", "janusfit version", "fingerprint"],
-                      [[f"{s['dataset']}/{s['model']}", s.get("janusfit_version", "n/a"),
-                        html.cell(text(s.get("fingerprint", "n/a")), "note", raw=True)] for s in summaries]))
+    body.append(
+        '<p class="note">The fingerprint is the one the checkpoints store (model, priors, data read, '
+        "sampler settings, janusfit version; emcee's and dynesty's joined by +): a resume with different "
+        "inputs is refused.</p>"
+    )
+    body.append(
+        table(
+            ["run", "janusfit version", "fingerprint"],
+            [
+                [
+                    f"{s['dataset']}/{s['model']}",
+                    s.get("janusfit_version", "n/a"),
+                    html.cell(text(s.get("fingerprint", "n/a")), "note", raw=True),
+                ]
+                for s in summaries
+            ],
+        )
+    )
     body.append("<h2>Data files</h2>")
     rows = []
     for info in data_infos:
         for member in info["members"]:
             for key, path in member["files"].items():
-                rows.append([info["dataset"], f"{member['name']} ({key})", path,
-                             html.cell(text(member["sha256"][key]), "note", raw=True)])
+                rows.append(
+                    [
+                        info["dataset"],
+                        f"{member['name']} ({key})",
+                        path,
+                        html.cell(text(member["sha256"][key]), "note", raw=True),
+                    ]
+                )
     body.append(table(["dataset", "file (config key)", "path", "sha256"], rows))
     body.append("<h2>Software</h2>")
     body.append(table(["package", "version"], [[name, version] for name, version in package_versions.items()]))

@@ -86,7 +86,7 @@ class AutocorrTime:
         while at < len(chain):
             boundary = (self.n_steps // BLOCK + 1) * BLOCK
             take = min(len(chain) - at, boundary - self.n_steps)
-            self._pending.append(chain[at: at + take].transpose(2, 1, 0) - self._ref)
+            self._pending.append(chain[at : at + take].transpose(2, 1, 0) - self._ref)
             self.n_steps += take
             at += take
             if self.n_steps == boundary:
@@ -101,9 +101,9 @@ class AutocorrTime:
         # The first L steps, and the last L in a ring.
         if start < L:
             k = min(L, start + b) - start
-            self._first[:, :, start: start + k] = block[:, :, :k]
+            self._first[:, :, start : start + k] = block[:, :, :k]
         steps = np.arange(start, start + b)[-L:]
-        self._last[:, :, steps % L] = block[:, :, b - len(steps):]
+        self._last[:, :, steps % L] = block[:, :, b - len(steps) :]
         self._total += block.sum(axis=2)
         self._n_done += b
 
@@ -141,8 +141,7 @@ class AutocorrTime:
             n_params = self._shape[1] if self._shape else 0
             return np.full(n_params, np.nan), np.zeros(n_params, dtype=bool)
         n_walkers, n_params = self._shape
-        pending = (np.concatenate(self._pending, axis=2) if self._pending
-                   else np.empty((n_params, n_walkers, 0)))
+        pending = np.concatenate(self._pending, axis=2) if self._pending else np.empty((n_params, n_walkers, 0))
         most = min(self.n_steps, self.max_lag)
         tau, resolved = np.empty(n_params), np.empty(n_params, dtype=bool)
         for d in range(n_params):
@@ -168,7 +167,7 @@ class AutocorrTime:
         if pending.shape[1]:
             sums += self._products(pending, d, lags)
         done = min(self._n_done, self.max_lag)
-        first = np.concatenate([self._first[d, :, :min(done, lags)], pending[:, :max(lags - done, 0)]], axis=1)
+        first = np.concatenate([self._first[d, :, : min(done, lags)], pending[:, : max(lags - done, 0)]], axis=1)
         last = np.concatenate([self._before(d, lags), pending], axis=1)[:, -lags:]
         total = self._total[d] + pending.sum(axis=1)
         f = np.zeros(lags)

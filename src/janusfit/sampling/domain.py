@@ -48,5 +48,8 @@ def domain_settings(posterior) -> dict:
     """For dynesty's fingerprint: the part of the prior it samples, when the domain cuts the prior."""
     if posterior.log_domain_fraction == 0.0:
         return {}
-    return {"sampled_bounds": {p: [float(lo), float(hi)]
-                               for p, (lo, hi) in zip(posterior.param_names, posterior.sampling_bounds)}}
+    return {
+        "sampled_bounds": {
+            p: [float(lo), float(hi)] for p, (lo, hi) in zip(posterior.param_names, posterior.sampling_bounds)
+        }
+    }

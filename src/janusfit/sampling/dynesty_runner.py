@@ -157,8 +157,9 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def run_dynesty(posterior, settings: DynestySettings, session: CheckpointSession,
-                log=print, warn=None) -> tuple[DynestyResult, dict]:
+def run_dynesty(
+    posterior, settings: DynestySettings, session: CheckpointSession, log=print, warn=None
+) -> tuple[DynestyResult, dict]:
     """Run (or resume) nested sampling; return the result and the weighted samples.
 
     ``progress.json`` goes beside the checkpoint at every save; a failure to
@@ -167,8 +168,11 @@ def run_dynesty(posterior, settings: DynestySettings, session: CheckpointSession
     if settings.method not in ("static", "dynamic"):
         raise ConfigError("dynesty.method", f"must be 'static' or 'dynamic', not {settings.method!r}")
     if settings.nlive < minimum_nlive(posterior.ndim):
-        raise ConfigError("dynesty.nlive", f"{settings.nlive} live points for {posterior.ndim} parameters; "
-                          f"dynesty needs at least {minimum_nlive(posterior.ndim)}")
+        raise ConfigError(
+            "dynesty.nlive",
+            f"{settings.nlive} live points for {posterior.ndim} parameters; "
+            f"dynesty needs at least {minimum_nlive(posterior.ndim)}",
+        )
     require_domain_overlap(posterior)
     import dynesty
     from dynesty.utils import compute_integrals
@@ -185,35 +189,61 @@ def run_dynesty(posterior, settings: DynestySettings, session: CheckpointSession
     progress.begin(int(getattr(sampler, "it", 0)) if sampler is not None else 0)
     if settings.method == "static":
         sampler = sampler or dynesty.NestedSampler(
-            loglike, prior_transform, posterior.ndim,
-            nlive=settings.nlive, bound=settings.bound, sample=settings.sample,
-            rstate=np.random.default_rng(settings.seed))
+            loglike,
+            prior_transform,
+            posterior.ndim,
+            nlive=settings.nlive,
+            bound=settings.bound,
+            sample=settings.sample,
+            rstate=np.random.default_rng(settings.seed),
+        )
         progress.checkpoint(sampler)  # where it starts (or resumes): status shows it before the first checkpoint
         _run_static(sampler, settings, store, session, log, progress)
     else:
         if sampler is None:
             sampler = dynesty.DynamicNestedSampler(
-                loglike, prior_transform, posterior.ndim,
-                bound=settings.bound, sample=settings.sample,
-                rstate=np.random.default_rng(settings.seed))
+                loglike,
+                prior_transform,
+                posterior.ndim,
+                bound=settings.bound,
+                sample=settings.sample,
+                rstate=np.random.default_rng(settings.seed),
+            )
             sampler.__class__ = _stored_dynamic_sampler()
         sampler.store, sampler.progress = store, progress
-        sampler.run_nested(nlive_init=settings.nlive, dlogz_init=settings.dlogz, print_progress=False,
-                           checkpoint_file=str(store.dir / "unused"), checkpoint_every=settings.checkpoint_seconds,
-                           resume=newest is not None, maxiter=settings.maxiter)
+        sampler.run_nested(
+            nlive_init=settings.nlive,
+            dlogz_init=settings.dlogz,
+            print_progress=False,
+            checkpoint_file=str(store.dir / "unused"),
+            checkpoint_every=settings.checkpoint_seconds,
+            resume=newest is not None,
+            maxiter=settings.maxiter,
+        )
         store.save(sampler)
         progress.checkpoint(sampler, final=True)
     res = sampler.results
     logwt, logz, logzvar, information = compute_integrals(logl=np.asarray(res.logl), logvol=np.asarray(res.logvol))
     result = DynestyResult(
-        logz=float(logz[-1] + posterior.log_domain_fraction), logz_err=float(np.sqrt(logzvar[-1])),
-        logz_err_running=float(res.logzerr[-1]), logz_inside=float(logz[-1]),
-        ln_domain_fraction=posterior.log_domain_fraction, seed=settings.seed, n_calls=int(np.sum(res.ncall)),
-        n_iter=int(res.niter), information=float(information[-1]),
-        resumes=session.resumes, elapsed_s=time.monotonic() - t_start)
+        logz=float(logz[-1] + posterior.log_domain_fraction),
+        logz_err=float(np.sqrt(logzvar[-1])),
+        logz_err_running=float(res.logzerr[-1]),
+        logz_inside=float(logz[-1]),
+        ln_domain_fraction=posterior.log_domain_fraction,
+        seed=settings.seed,
+        n_calls=int(np.sum(res.ncall)),
+        n_iter=int(res.niter),
+        information=float(information[-1]),
+        resumes=session.resumes,
+        elapsed_s=time.monotonic() - t_start,
+    )
     weights = np.exp(logwt - logz[-1])
-    samples = {"samples": np.asarray(res.samples), "logl": np.asarray(res.logl),
-               "logwt": logwt, "weights": weights / weights.sum()}
+    samples = {
+        "samples": np.asarray(res.samples),
+        "logl": np.asarray(res.logl),
+        "logwt": logwt,
+        "weights": weights / weights.sum(),
+    }
     return result, samples
 
 
@@ -228,9 +258,16 @@ def combine_repeats(results: list[DynestyResult]) -> dict:
     n = len(results)
     scatter = float(np.std(logz, ddof=1)) if n > 1 else None
     rms_err = float(np.sqrt(np.mean(errors**2)))
-    return {"n": n, "seeds": [r.seed for r in results], "logz": logz.tolist(), "logz_err": errors.tolist(),
-            "resumes": [r.resumes for r in results], "mean": float(logz.mean()), "scatter": scatter,
-            "mean_err": max(scatter or 0.0, rms_err) / np.sqrt(n)}
+    return {
+        "n": n,
+        "seeds": [r.seed for r in results],
+        "logz": logz.tolist(),
+        "logz_err": errors.tolist(),
+        "resumes": [r.resumes for r in results],
+        "mean": float(logz.mean()),
+        "scatter": scatter,
+        "mean_err": max(scatter or 0.0, rms_err) / np.sqrt(n),
+    }
 
 
 def _dynamic_iteration(sampler) -> int:
@@ -244,8 +281,9 @@ def _run_static(sampler, settings, store, session, log, progress) -> None:
     # Stays None when the checkpoint resumed from was taken after the last
     # iteration: the loop then stops at once, and "dlogz inf" would misreport it.
     delta_logz = None
-    for result in sampler.sample(dlogz=settings.dlogz, maxiter=settings.maxiter or (1 << 62),
-                                 add_live=False, resume=resuming):
+    for result in sampler.sample(
+        dlogz=settings.dlogz, maxiter=settings.maxiter or (1 << 62), add_live=False, resume=resuming
+    ):
         delta_logz = result.delta_logz
         now = time.monotonic()
         if session.stop_requested:
@@ -257,8 +295,10 @@ def _run_static(sampler, settings, store, session, log, progress) -> None:
             progress.checkpoint(sampler, delta_logz, result.logz)
             last_save = now
         if now - last_log >= 10:
-            log(f"dynesty iteration {sampler.it}  calls {sampler.ncall}  logz {result.logz:.3f}  "
-                f"dlogz {delta_logz:.3f} (target {settings.dlogz})  efficiency {result.eff:.1f}%")
+            log(
+                f"dynesty iteration {sampler.it}  calls {sampler.ncall}  logz {result.logz:.3f}  "
+                f"dlogz {delta_logz:.3f} (target {settings.dlogz})  efficiency {result.eff:.1f}%"
+            )
             last_log = now
     reached = f"dlogz {delta_logz:.3g}" if delta_logz is not None else "its checkpoint had already met dlogz"
     log(f"dynesty finished: iteration {sampler.it}, {reached}")

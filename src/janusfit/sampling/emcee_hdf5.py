@@ -48,15 +48,21 @@ def write_emcee_hdf5(pieces, n: int, path, n_walkers: int, ndim: int, random_sta
             g.attrs["ndim"] = ndim
             g.attrs["has_blobs"] = False
             g.attrs["iteration"] = n
-            chain = g.create_dataset("chain", (n, n_walkers, ndim), maxshape=(None, n_walkers, ndim), dtype="f8",
-                                     chunks=(rows, n_walkers, ndim))
-            log_prob = g.create_dataset("log_prob", (n, n_walkers), maxshape=(None, n_walkers), dtype="f8",
-                                        chunks=(lp_rows, n_walkers))
+            chain = g.create_dataset(
+                "chain",
+                (n, n_walkers, ndim),
+                maxshape=(None, n_walkers, ndim),
+                dtype="f8",
+                chunks=(rows, n_walkers, ndim),
+            )
+            log_prob = g.create_dataset(
+                "log_prob", (n, n_walkers), maxshape=(None, n_walkers), dtype="f8", chunks=(lp_rows, n_walkers)
+            )
             accepted = np.zeros(n_walkers)
             at = 0
             for c, lp, acc in pieces:
-                chain[at: at + len(c)] = c
-                log_prob[at: at + len(c)] = lp
+                chain[at : at + len(c)] = c
+                log_prob[at : at + len(c)] = lp
                 accepted += acc
                 at += len(c)
             g.create_dataset("accepted", data=accepted)
@@ -92,5 +98,7 @@ def set_aside_if_unreadable(path) -> str | None:
         return None
     target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
     os.replace(path, target)
-    return (f"the final chain '{path}' cannot be read ({problem}); it was moved to '{target}', and the emcee job "
-            "rebuilds it from its checkpoint segments")
+    return (
+        f"the final chain '{path}' cannot be read ({problem}); it was moved to '{target}', and the emcee job "
+        "rebuilds it from its checkpoint segments"
+    )

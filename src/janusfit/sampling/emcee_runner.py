@@ -75,11 +75,15 @@ MOVES = {
 }
 
 
-def converged_at_check(it: int, tau: np.ndarray, resolved: np.ndarray, last_tau: np.ndarray,
-                       settings: EmceeSettings) -> bool:
+def converged_at_check(
+    it: int, tau: np.ndarray, resolved: np.ndarray, last_tau: np.ndarray, settings: EmceeSettings
+) -> bool:
     """The stopping rule at a check: every τ resolved, N > n_over_tau τ_max, and τ changed by < tau_rel_change."""
-    return bool(np.all(resolved) and it > settings.n_over_tau * np.max(tau)
-                and np.all(np.abs(tau - last_tau) / tau < settings.tau_rel_change))
+    return bool(
+        np.all(resolved)
+        and it > settings.n_over_tau * np.max(tau)
+        and np.all(np.abs(tau - last_tau) / tau < settings.tau_rel_change)
+    )
 
 
 class StoppingRule:
@@ -100,7 +104,11 @@ class StoppingRule:
         self.last_tau = tau
 
     def restore(self, state: dict) -> None:
-        self.last_tau, self.tau_history, self.stop_reason = state["last_tau"], state["tau_history"], state["stop_reason"]
+        self.last_tau, self.tau_history, self.stop_reason = (
+            state["last_tau"],
+            state["tau_history"],
+            state["stop_reason"],
+        )
 
 
 def initial_positions(posterior, n_walkers: int, rng: np.random.Generator, max_tries: int = 1000) -> np.ndarray:
@@ -120,7 +128,7 @@ def initial_positions(posterior, n_walkers: int, rng: np.random.Generator, max_t
         f"priors.{posterior.model.name}",
         f"fewer than {n_walkers} of {max_tries * n_walkers} prior draws have a finite posterior "
         f"for model '{posterior.model.name}': the prior ({dict(zip(posterior.param_names, posterior.bounds.tolist()))}) "
-        "barely overlaps the region where the model exists"
+        "barely overlaps the region where the model exists",
     )
 
 
@@ -142,8 +150,9 @@ def time_steps(posterior, settings: EmceeSettings, min_steps: int = 20, min_s: f
     best = draws[np.argmax(posterior(draws))]
     ball = best + 1e-4 * (posterior.bounds[:, 1] - posterior.bounds[:, 0]) * rng.standard_normal(draws.shape)
     ball[~np.isfinite(posterior(ball))] = best
-    sampler = emcee.EnsembleSampler(settings.n_walkers, posterior.ndim, posterior, vectorize=True,
-                                    moves=MOVES[settings.moves]())
+    sampler = emcee.EnsembleSampler(
+        settings.n_walkers, posterior.ndim, posterior, vectorize=True, moves=MOVES[settings.moves]()
+    )
     state = sampler.run_mcmc(ball, 5, store=False)
     steps, start = 0, time.perf_counter()
     for _ in sampler.sample(state, iterations=1 << 62, store=False):
@@ -153,8 +162,9 @@ def time_steps(posterior, settings: EmceeSettings, min_steps: int = 20, min_s: f
     return (time.perf_counter() - start) / steps
 
 
-def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, chain_path, log=print,
-              warn=None) -> EmceeResult:
+def run_emcee(
+    posterior, settings: EmceeSettings, session: CheckpointSession, chain_path, log=print, warn=None
+) -> EmceeResult:
     """Sample to ``settings.max_steps`` or convergence, resuming from the checkpoint in ``session``.
 
     Progress (``progress.json``, and ``progress.png`` when
@@ -163,8 +173,9 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
     """
     ndim, nw = posterior.ndim, settings.n_walkers
     if nw < minimum_walkers(ndim):
-        raise ConfigError("emcee.n_walkers",
-                          f"{nw} walkers for {ndim} parameters; emcee needs at least {minimum_walkers(ndim)}")
+        raise ConfigError(
+            "emcee.n_walkers", f"{nw} walkers for {ndim} parameters; emcee needs at least {minimum_walkers(ndim)}"
+        )
     if nw % 2:
         raise ConfigError("emcee.n_walkers", f"must be even (the stretch move splits walkers in two halves), got {nw}")
     if settings.moves not in MOVES:
@@ -174,15 +185,18 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
     sampler = emcee.EnsembleSampler(nw, ndim, posterior, vectorize=True, moves=MOVES[settings.moves]())
     autocorr = AutocorrTime(settings.tau_max_lag)
     rule = StoppingRule(settings, ndim)
-    progress = EmceeProgress(session.dir, settings, posterior.param_names, posterior.labels,
-                             warn=log if warn is None else warn)
+    progress = EmceeProgress(
+        session.dir, settings, posterior.param_names, posterior.labels, warn=log if warn is None else warn
+    )
     state = segments.state()
     cut = None  # where the stored chain ends under the current settings, if before its end
     if state is None:
         current = _initial_state(posterior, settings, sampler)
     else:
         if state["coords"].shape != (nw, ndim):
-            raise CheckpointError(f"checkpoint '{segments.dir}' holds {state['coords'].shape} walkers×parameters, expected {(nw, ndim)}")
+            raise CheckpointError(
+                f"checkpoint '{segments.dir}' holds {state['coords'].shape} walkers×parameters, expected {(nw, ndim)}"
+            )
         session.record_resume(segments.iteration)
         if state["stop_rule"] == settings.stop_rule() and segments.iteration <= settings.max_steps:
             for c, lp, acc in segments.iter_arrays():
@@ -191,10 +205,15 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
             rule.restore(state)
         else:
             cut = _replay(segments, autocorr, rule, settings, progress)
-            log("the stopping rule or max_steps differ from the checkpoint's: its decisions were taken again "
+            log(
+                "the stopping rule or max_steps differ from the checkpoint's: its decisions were taken again "
                 "with the current settings; the chain "
-                + (f"ends at step {cut} ({rule.stop_reason or 'max_steps'})" if cut is not None
-                   else f"continues from step {segments.iteration}"))
+                + (
+                    f"ends at step {cut} ({rule.stop_reason or 'max_steps'})"
+                    if cut is not None
+                    else f"continues from step {segments.iteration}"
+                )
+            )
         sampler.random_state = state["random_state"]
         current = emcee.State(state["coords"], log_prob=state["log_prob"], random_state=state["random_state"])
 
@@ -203,13 +222,14 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
     it_start = it
     progress.begin(it)
     while cut is None and not rule.stop_reason and it < settings.max_steps:
-        target = min(settings.max_steps,
-                     (it // settings.checkpoint_steps + 1) * settings.checkpoint_steps,
-                     (it // settings.check_every + 1) * settings.check_every)
+        target = min(
+            settings.max_steps,
+            (it // settings.checkpoint_steps + 1) * settings.checkpoint_steps,
+            (it // settings.check_every + 1) * settings.check_every,
+        )
         seg_start, t_seg = it, time.monotonic()
         sampler.reset()
-        for current in sampler.sample(current, iterations=target - it, store=True,
-                                      skip_initial_state_check=it > 0):
+        for current in sampler.sample(current, iterations=target - it, store=True, skip_initial_state_check=it > 0):
             if session.stop_requested or time.monotonic() - t_seg >= settings.checkpoint_seconds:
                 break
         it = seg_start + sampler.iteration
@@ -218,8 +238,9 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
         if it % settings.check_every == 0:
             rule.check(it, autocorr)
         log_prob = sampler.get_log_prob()
-        segments.append(seg_start, encode_segment(
-            chain, log_prob, sampler.backend.accepted, sampler.random_state, rule), it)
+        segments.append(
+            seg_start, encode_segment(chain, log_prob, sampler.backend.accepted, sampler.random_state, rule), it
+        )
         progress.observe(chain, log_prob, sampler.backend.accepted)
         progress.checkpoint(it, rule.tau_history, rule.last_tau)
         _log_progress(log, it, settings, sampler, rule.last_tau, t_start, it_start)
@@ -234,10 +255,14 @@ def run_emcee(posterior, settings: EmceeSettings, session: CheckpointSession, ch
     tau, resolved = autocorr.tau()
     converged = stop_reason == "converged" or bool(resolved.all() and it > settings.n_over_tau * np.max(tau))
     return EmceeResult(
-        n_steps=it, converged=converged, stop_reason=stop_reason,
-        tau=[float(t) for t in tau], tau_resolved=[bool(r) for r in resolved],
+        n_steps=it,
+        converged=converged,
+        stop_reason=stop_reason,
+        tau=[float(t) for t in tau],
+        tau_resolved=[bool(r) for r in resolved],
         tau_history=[list(map(float, r)) for r in rule.tau_history],
-        resumes=session.resumes, acceptance=(accepted / max(it, 1)).tolist(),
+        resumes=session.resumes,
+        acceptance=(accepted / max(it, 1)).tolist(),
         elapsed_s=time.monotonic() - t_start,
     )
 
@@ -249,8 +274,9 @@ def _initial_state(posterior, settings: EmceeSettings, sampler) -> emcee.State:
     return emcee.State(coords, log_prob=posterior(coords))
 
 
-def _replay(segments: SegmentChain, autocorr: AutocorrTime, rule: StoppingRule, settings: EmceeSettings,
-            progress: EmceeProgress) -> int | None:
+def _replay(
+    segments: SegmentChain, autocorr: AutocorrTime, rule: StoppingRule, settings: EmceeSettings, progress: EmceeProgress
+) -> int | None:
     """Take the stopping rule's decisions again over the stored chain, with the current settings.
 
     The τ sums commit the same blocks however the chain is split, so every
@@ -266,13 +292,13 @@ def _replay(segments: SegmentChain, autocorr: AutocorrTime, rule: StoppingRule, 
             marks.add(settings.max_steps)
         at = start
         for mark in sorted(marks):
-            autocorr.append(c[at - start: mark - start])
+            autocorr.append(c[at - start : mark - start])
             at = mark
             if mark % every == 0:
                 rule.check(mark, autocorr)
             if rule.stop_reason or mark == settings.max_steps:
                 return mark
-        autocorr.append(c[at - start:])
+        autocorr.append(c[at - start :])
         start = end
     return None
 
@@ -307,6 +333,8 @@ def _log_progress(log, it, settings, sampler, tau, t_start, it_start) -> None:
     rate = (it - it_start) / elapsed if elapsed > 0 else float("nan")
     eta = (settings.max_steps - it) / rate if rate > 0 else float("nan")
     tau_txt = "n/a" if not np.all(np.isfinite(tau)) else f"{np.max(tau):.1f} (N/tau {it / np.max(tau):.0f})"
-    log(f"emcee step {it}/{settings.max_steps}  tau_max {tau_txt}  "
+    log(
+        f"emcee step {it}/{settings.max_steps}  tau_max {tau_txt}  "
         f"acceptance {np.mean(sampler.acceptance_fraction):.3f}  {rate:.0f} steps/s  "
-        f"elapsed {elapsed:.0f} s  ETA to max_steps {eta:.0f} s")
+        f"elapsed {elapsed:.0f} s  ETA to max_steps {eta:.0f} s"
+    )

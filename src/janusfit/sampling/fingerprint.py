@@ -40,8 +40,11 @@ def _data(dataset) -> dict:
     unresumable with no input changed. Keyed by file name, two files of the
     same name in different folders kept one checksum between them.
     """
-    return {"reading": dataset.reading, "sha256": dict(sorted(dataset.sha256.items())),
-            "arrays_sha256": dataset.arrays_sha256}
+    return {
+        "reading": dataset.reading,
+        "sha256": dict(sorted(dataset.sha256.items())),
+        "arrays_sha256": dataset.arrays_sha256,
+    }
 
 
 def digest(fingerprint: dict) -> str:
@@ -71,8 +74,10 @@ def check_fingerprint(stored: dict, current: dict, checkpoint_dir) -> None:
         return
     version_note = ""
     if stored.get("janusfit_version") != current.get("janusfit_version"):
-        version_note = (f"The checkpoint was written by janusfit version {stored.get('janusfit_version')}, "
-                        f"this is version {current.get('janusfit_version')}. ")
+        version_note = (
+            f"The checkpoint was written by janusfit version {stored.get('janusfit_version')}, "
+            f"this is version {current.get('janusfit_version')}. "
+        )
     raise FingerprintError(
         f"the checkpoint in '{checkpoint_dir}' was made with different inputs:\n  "
         + "\n  ".join(diff)

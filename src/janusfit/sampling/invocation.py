@@ -26,7 +26,8 @@ SPAWNED_FLAGS = ("--target-jobs", "--mode")
 
 def is_snakemake(cmdline: list[str]) -> bool:
     return any(Path(part).name in ("snakemake", "snakemake.exe") or part == "snakemake" for part in cmdline[:3]) or (
-        "-m" in cmdline[:3] and "snakemake" in cmdline[:4])
+        "-m" in cmdline[:3] and "snakemake" in cmdline[:4]
+    )
 
 
 def snakemake_ancestor(process: psutil.Process | None = None) -> psutil.Process | None:
@@ -50,9 +51,16 @@ def record_invocation(directory) -> dict | None:
         argv, cwd, created = parent.cmdline(), parent.cwd(), parent.create_time()
     except (psutil.Error, OSError):
         return None
-    record = {"argv": argv, "cwd": cwd, "workdir": os.getcwd(), "pid": parent.pid, "create_time": created,
-              "host": socket.gethostname(), "recorded": time.time(),
-              "spawned": any(flag in argv for flag in SPAWNED_FLAGS)}
+    record = {
+        "argv": argv,
+        "cwd": cwd,
+        "workdir": os.getcwd(),
+        "pid": parent.pid,
+        "create_time": created,
+        "host": socket.gethostname(),
+        "recorded": time.time(),
+        "spawned": any(flag in argv for flag in SPAWNED_FLAGS),
+    }
     atomic_write_json(Path(directory) / INVOCATION, record)
     return record
 

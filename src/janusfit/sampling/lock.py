@@ -85,8 +85,15 @@ class Holder:
 class CheckpointLock:
     """Exclusive hold on ``directory``; waits up to ``timeout_s`` (None: forever)."""
 
-    def __init__(self, directory, timeout_s: float | None = None, log=print, poll_s: float = 0.5,
-                 lease_timeout_s: float = LEASE_TIMEOUT_S, heartbeat_s: float | None = None):
+    def __init__(
+        self,
+        directory,
+        timeout_s: float | None = None,
+        log=print,
+        poll_s: float = 0.5,
+        lease_timeout_s: float = LEASE_TIMEOUT_S,
+        heartbeat_s: float | None = None,
+    ):
         directory = Path(directory)
         self.directory = directory
         # Beside the directory, not in it, so that moving a superseded
@@ -160,10 +167,16 @@ class CheckpointLock:
                 f"perhaps orphaned by a killed Snakemake; waited {waited:.0f} s. Let it finish or stop it, then rerun."
             ) from None
         if announced[0] is None or waited - announced[0] >= ANNOUNCE_EVERY_S:
-            lease = (f"; its lease was renewed {self._age(holder):.0f} s ago and is taken over if not renewed for "
-                     f"{self.lease_timeout_s:.0f} s" if foreign else "")
-            self.log(f"waiting for the sampler holding '{self.path}' (pid {pid}){where} to finish; "
-                     f"it will leave a checkpoint to resume from{lease}")
+            lease = (
+                f"; its lease was renewed {self._age(holder):.0f} s ago and is taken over if not renewed for "
+                f"{self.lease_timeout_s:.0f} s"
+                if foreign
+                else ""
+            )
+            self.log(
+                f"waiting for the sampler holding '{self.path}' (pid {pid}){where} to finish; "
+                f"it will leave a checkpoint to resume from{lease}"
+            )
             announced[0] = waited
         time.sleep(self.poll_s)
 
@@ -175,9 +188,11 @@ class CheckpointLock:
         try:
             if previous is not None:
                 if previous.host != self.host:
-                    self.log(f"taking over the lease of '{self.directory}' from the sampler (pid {previous.pid}) on "
-                             f"{previous.describe()}: not renewed for {self._age(previous):.0f} s "
-                             f"(more than {self.lease_timeout_s:.0f} s)")
+                    self.log(
+                        f"taking over the lease of '{self.directory}' from the sampler (pid {previous.pid}) on "
+                        f"{previous.describe()}: not renewed for {self._age(previous):.0f} s "
+                        f"(more than {self.lease_timeout_s:.0f} s)"
+                    )
                 # Under a name only this sampler uses: if another one replaced
                 # the stale lease in the meantime, its own lease is moved
                 # instead, which its verify() then reports as lost.
@@ -200,8 +215,14 @@ class CheckpointLock:
 
     def _write_record(self, path: Path, token: str, acquired: float) -> None:
         """Write the lease record to ``path`` and flush it to the disk (a rename then publishes it whole)."""
-        record = {"host": self.host, "pid": os.getpid(), "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
-                  "token": token, "acquired": acquired, "renewed": time.time()}
+        record = {
+            "host": self.host,
+            "pid": os.getpid(),
+            "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+            "token": token,
+            "acquired": acquired,
+            "renewed": time.time(),
+        }
         with open(path, "w") as fh:
             json.dump(record, fh)
             fh.flush()
@@ -214,8 +235,10 @@ class CheckpointLock:
             holder = Holder.read(self.lease_path)
             if holder is None or holder.token != self.token:
                 self._lost = holder or Holder("unknown", "unknown", None, "", time.time())
-                self.log(f"the lease of '{self.directory}' was taken over by the sampler (pid {self._lost.pid}) "
-                         f"on {self._lost.describe()}; this sampler stops before its next checkpoint write")
+                self.log(
+                    f"the lease of '{self.directory}' was taken over by the sampler (pid {self._lost.pid}) "
+                    f"on {self._lost.describe()}; this sampler stops before its next checkpoint write"
+                )
                 return
             tmp = self.lease_path.with_name(f".{self.lease_path.name}.{self.token}.tmp")
             try:

@@ -67,14 +67,22 @@ class _Record:
     def _warn_once(self, what: str, exc: Exception) -> None:
         if what not in self._warned:
             self._warned.add(what)
-            self.warn(f"could not write {what} in '{self.dir}' ({type(exc).__name__}: {exc}); "
-                     "sampling goes on, the checkpoint is not affected")
+            self.warn(
+                f"could not write {what} in '{self.dir}' ({type(exc).__name__}: {exc}); "
+                "sampling goes on, the checkpoint is not affected"
+            )
 
     def write(self, iteration: int, **fields) -> None:
         if self.started is None:
             self.begin(iteration)
-        record = {"sampler": self.sampler, "iteration": int(iteration), "time": time.time(),
-                  "session_started": self.started, "session_start_iteration": self.start_iteration, **fields}
+        record = {
+            "sampler": self.sampler,
+            "iteration": int(iteration),
+            "time": time.time(),
+            "session_started": self.started,
+            "session_start_iteration": self.start_iteration,
+            **fields,
+        }
         try:
             text = json.dumps(record, indent=1) + "\n"
             _replace(self.dir / PROGRESS_JSON, lambda tmp: Path(tmp).write_text(text))
@@ -117,11 +125,17 @@ class EmceeProgress(_Record):
     def checkpoint(self, iteration: int, tau_history, last_tau, final: bool = False) -> None:
         s = self.settings
         tau = [float(t) for t in np.atleast_1d(last_tau)]
-        self.write(iteration, max_steps=s.max_steps, n_over_tau_target=s.n_over_tau,
-                   tau_rel_change_target=s.tau_rel_change, stop_on_convergence=s.stop_on_convergence,
-                   tau=dict(zip(self.names, tau)),
-                   tau_history=[[int(it), float(t)] for it, t in tau_history],
-                   acceptance=self._acceptance[-1][1] if self._acceptance else None, final=final)
+        self.write(
+            iteration,
+            max_steps=s.max_steps,
+            n_over_tau_target=s.n_over_tau,
+            tau_rel_change_target=s.tau_rel_change,
+            stop_on_convergence=s.stop_on_convergence,
+            tau=dict(zip(self.names, tau)),
+            tau_history=[[int(it), float(t)] for it, t in tau_history],
+            acceptance=self._acceptance[-1][1] if self._acceptance else None,
+            final=final,
+        )
         if self.figure and (self.clock() - self._last_draw >= s.progress_figure_seconds or final and self._shown()):
             self._draw(iteration, tau_history)
 
@@ -139,8 +153,16 @@ class EmceeProgress(_Record):
             labels = [self.labels.get(n, n) for n in self.names]
             run = f"{self.dir.parent.parent.name}/{self.dir.parent.name}"  # checkpoints/{dataset}/{model}/emcee
             title = f"{run} (emcee): step {iteration} of at most {self.settings.max_steps}"
-            fig = progress_figure(steps, rows[:, :, :-1], rows[:, :, -1], labels, tau_history,
-                                  self._acceptance, self.settings.n_over_tau, title)
+            fig = progress_figure(
+                steps,
+                rows[:, :, :-1],
+                rows[:, :, -1],
+                labels,
+                tau_history,
+                self._acceptance,
+                self.settings.n_over_tau,
+                title,
+            )
             _replace(self.dir / PROGRESS_PNG, lambda tmp: fig.savefig(tmp, format="png", dpi=fig.dpi))
             self.n_drawn += 1
         except Exception as exc:  # noqa: BLE001 - a figure must never stop a sampler
@@ -158,7 +180,13 @@ class DynestyProgress(_Record):
 
     def checkpoint(self, sampler, delta_logz=None, logz=None, final: bool = False) -> None:
         s = self.settings
-        self.write(int(getattr(sampler, "it", 0)), calls=int(getattr(sampler, "ncall", 0)), nlive=s.nlive,
-                   dlogz_target=s.dlogz, method=s.method,
-                   delta_logz=None if delta_logz is None else float(delta_logz),
-                   logz=None if logz is None else float(logz), final=final)
+        self.write(
+            int(getattr(sampler, "it", 0)),
+            calls=int(getattr(sampler, "ncall", 0)),
+            nlive=s.nlive,
+            dlogz_target=s.dlogz,
+            method=s.method,
+            delta_logz=None if delta_logz is None else float(delta_logz),
+            logz=None if logz is None else float(logz),
+            final=final,
+        )

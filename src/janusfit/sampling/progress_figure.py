@@ -22,7 +22,7 @@ MIN_ROWS_FOR_LIMITS = 20
 def _robust_limits(values: np.ndarray):
     """y-limits holding the later half of the run (its 0.5–99.5 % range, padded), so the first steps
     far from the posterior do not squash the panel; None when there is too little to go by."""
-    later = values[len(values) // 2:]
+    later = values[len(values) // 2 :]
     later = later[np.isfinite(later)]
     if len(values) < MIN_ROWS_FOR_LIMITS or later.size == 0:
         return None

@@ -42,31 +42,34 @@ class Sampler:
         return getattr(importlib.import_module(module), function)(*args)
 
 
-SAMPLERS = {s.name: s for s in (
-    Sampler(
-        name="emcee",
-        outputs={"chain": "emcee/chain.h5", "run": "emcee/run.json"},
-        record="emcee/run.json",
-        draws={"chain": "emcee/chain.h5", "convergence": "convergence.json"},
-        summary_inputs={"chain": "emcee/chain.h5", "run": "emcee/run.json", "convergence": "convergence.json"},
-        final=("emcee/chain.h5", "convergence.json", "trace.png"),
-        checkpoint=("segments", "seg_*.npz"),
-        evidence=False,
-        memory="janusfit.resources.memory:emcee_run_estimate",
-        disk="janusfit.stages.preflight:emcee_disk",
-        estimates="janusfit.stages.preflight:emcee_estimates",
-    ),
-    Sampler(
-        name="dynesty",
-        outputs={"samples": "dynesty/samples.h5", "evidence": "dynesty/evidence.json"},
-        record="dynesty/evidence.json",
-        draws={"samples": "dynesty/samples.h5"},
-        summary_inputs={"evidence": "dynesty/evidence.json"},
-        final=("dynesty/samples.h5",),
-        checkpoint=("generations", "state_*.pkl"),
-        evidence=True,
-        memory="janusfit.resources.memory:dynesty_run_estimate",
-        disk="janusfit.stages.preflight:dynesty_disk",
-        estimates="janusfit.stages.preflight:dynesty_estimates",
-    ),
-)}
+SAMPLERS = {
+    s.name: s
+    for s in (
+        Sampler(
+            name="emcee",
+            outputs={"chain": "emcee/chain.h5", "run": "emcee/run.json"},
+            record="emcee/run.json",
+            draws={"chain": "emcee/chain.h5", "convergence": "convergence.json"},
+            summary_inputs={"chain": "emcee/chain.h5", "run": "emcee/run.json", "convergence": "convergence.json"},
+            final=("emcee/chain.h5", "convergence.json", "trace.png"),
+            checkpoint=("segments", "seg_*.npz"),
+            evidence=False,
+            memory="janusfit.resources.memory:emcee_run_estimate",
+            disk="janusfit.stages.preflight:emcee_disk",
+            estimates="janusfit.stages.preflight:emcee_estimates",
+        ),
+        Sampler(
+            name="dynesty",
+            outputs={"samples": "dynesty/samples.h5", "evidence": "dynesty/evidence.json"},
+            record="dynesty/evidence.json",
+            draws={"samples": "dynesty/samples.h5"},
+            summary_inputs={"evidence": "dynesty/evidence.json"},
+            final=("dynesty/samples.h5",),
+            checkpoint=("generations", "state_*.pkl"),
+            evidence=True,
+            memory="janusfit.resources.memory:dynesty_run_estimate",
+            disk="janusfit.stages.preflight:dynesty_disk",
+            estimates="janusfit.stages.preflight:dynesty_estimates",
+        ),
+    )
+}

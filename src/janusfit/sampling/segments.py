@@ -30,9 +30,15 @@ def encode_segment(chain, log_prob, accepted, random_state, rule) -> bytes:
     name, keys, pos, has_gauss, cached = random_state
     buf = io.BytesIO()
     np.savez(
-        buf, chain=chain, log_prob=log_prob, accepted=accepted,
-        rs_name=np.array(name), rs_keys=keys, rs_pos=np.array(pos),
-        rs_has_gauss=np.array(has_gauss), rs_cached=np.array(cached),
+        buf,
+        chain=chain,
+        log_prob=log_prob,
+        accepted=accepted,
+        rs_name=np.array(name),
+        rs_keys=keys,
+        rs_pos=np.array(pos),
+        rs_has_gauss=np.array(has_gauss),
+        rs_cached=np.array(cached),
         last_tau=np.asarray(rule.last_tau, dtype=float),
         tau_history=np.asarray(rule.tau_history, dtype=float).reshape(-1, 2),
         stop_reason=np.array(rule.stop_reason),
@@ -46,8 +52,13 @@ def _decode_state(npz) -> dict:
     return {
         "coords": npz["chain"][-1],
         "log_prob": npz["log_prob"][-1],
-        "random_state": (str(npz["rs_name"]), npz["rs_keys"], int(npz["rs_pos"]),
-                         int(npz["rs_has_gauss"]), float(npz["rs_cached"])),
+        "random_state": (
+            str(npz["rs_name"]),
+            npz["rs_keys"],
+            int(npz["rs_pos"]),
+            int(npz["rs_has_gauss"]),
+            float(npz["rs_cached"]),
+        ),
         "last_tau": npz["last_tau"],
         "tau_history": [tuple(r) for r in npz["tau_history"]],
         "stop_reason": str(npz["stop_reason"]),

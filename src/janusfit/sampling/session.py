@@ -27,7 +27,11 @@ class Interrupted(JanusfitError):
     def __init__(self, signum: int, iteration: int):
         self.signum = signum
         self.iteration = iteration
-        where = f"at iteration {iteration} after writing a checkpoint" if iteration >= 0 else "(its last periodic checkpoint is kept)"
+        where = (
+            f"at iteration {iteration} after writing a checkpoint"
+            if iteration >= 0
+            else "(its last periodic checkpoint is kept)"
+        )
         super().__init__(
             f"stopped by {signal.Signals(signum).name} {where}; "
             "rerun with 'snakemake --rerun-incomplete' to continue from it"
@@ -35,9 +39,16 @@ class Interrupted(JanusfitError):
 
 
 class CheckpointSession:
-    def __init__(self, directory, fingerprint: dict, on_change: str = "error", log=print,
-                 lock_timeout_s: float | None = None, graceful: bool = True,
-                 lease_timeout_s: float = LEASE_TIMEOUT_S):
+    def __init__(
+        self,
+        directory,
+        fingerprint: dict,
+        on_change: str = "error",
+        log=print,
+        lock_timeout_s: float | None = None,
+        graceful: bool = True,
+        lease_timeout_s: float = LEASE_TIMEOUT_S,
+    ):
         if on_change not in ("error", "restart"):
             raise ConfigError("on_change", f"must be 'error' or 'restart', not {on_change!r}")
         self.dir = Path(directory)
@@ -92,8 +103,7 @@ class CheckpointSession:
         SLURM's signals keep coming, and one after this session has given the
         handlers back ends the process before the exception is reported.
         """
-        self.log(f"wrote a checkpoint at iteration {iteration} after {signal.Signals(self.stop_signal).name}; "
-                 "stopping")
+        self.log(f"wrote a checkpoint at iteration {iteration} after {signal.Signals(self.stop_signal).name}; stopping")
         return Interrupted(self.stop_signal, iteration)
 
     def verify_lease(self) -> None:

@@ -44,7 +44,7 @@ class ThinnedChain:
             self._keep_every(factor)
         index = np.arange(first, self.n_steps)
         new = chain[(index + 1) % self.thin == 0]
-        self._buf[self._n: self._n + len(new)] = new
+        self._buf[self._n : self._n + len(new)] = new
         self._n += len(new)
 
     def _keep_every(self, factor: int) -> None:
@@ -56,7 +56,7 @@ class ThinnedChain:
         m = self._n // factor
         for j in range(0, m, COMPACT_ROWS):
             k = min(m, j + COMPACT_ROWS)
-            self._buf[j:k] = self._buf[(j + 1) * factor - 1: k * factor: factor]
+            self._buf[j:k] = self._buf[(j + 1) * factor - 1 : k * factor : factor]
         self._n = m
         self.thin *= factor
 

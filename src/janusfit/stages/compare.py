@@ -18,14 +18,20 @@ def compare(*, summary_paths, out_json, out_csv, log) -> list[dict]:
     rows = compare_models(summaries)
     write_comparison(rows, out_json, out_csv)
     for r in rows:
-        exact = "" if r["ln_B_exact"] is None else (
-            f"; exact ln B {r['ln_B_exact']:.3f} (dynesty cross-check {r['exact_cross_check']}); with "
-            f"{r['model_a']}'s prior width halved/doubled {_number(r['ln_B_a_prior_halved'])}/"
-            f"{_number(r['ln_B_a_prior_doubled'])}, {r['model_b']}'s {_number(r['ln_B_b_prior_halved'])}/"
-            f"{_number(r['ln_B_b_prior_doubled'])}")
-        log.info(f"{r['model_a']} vs {r['model_b']}: ln B = {r['ln_B']:.2f} ± {r['ln_B_err']:.2f} "
-                 f"({r['evidence']}, favours {r['favoured']}); ΔAIC {r['delta_aic']:.2f}, ΔBIC {r['delta_bic']:.2f}"
-                 + exact)
+        exact = (
+            ""
+            if r["ln_B_exact"] is None
+            else (
+                f"; exact ln B {r['ln_B_exact']:.3f} (dynesty cross-check {r['exact_cross_check']}); with "
+                f"{r['model_a']}'s prior width halved/doubled {_number(r['ln_B_a_prior_halved'])}/"
+                f"{_number(r['ln_B_a_prior_doubled'])}, {r['model_b']}'s {_number(r['ln_B_b_prior_halved'])}/"
+                f"{_number(r['ln_B_b_prior_doubled'])}"
+            )
+        )
+        log.info(
+            f"{r['model_a']} vs {r['model_b']}: ln B = {r['ln_B']:.2f} ± {r['ln_B_err']:.2f} "
+            f"({r['evidence']}, favours {r['favoured']}); ΔAIC {r['delta_aic']:.2f}, ΔBIC {r['delta_bic']:.2f}" + exact
+        )
     return rows
 
 
@@ -54,13 +60,16 @@ def overview(*, summary_paths, out_csv) -> pd.DataFrame:
             row["exact cross-check"] = "not available (more than 2 parameters)"
         if "emcee" in s:
             e = s["emcee"]
-            row["converged"] = "yes" if e["converged"] else "NO: " + "; ".join(e["convergence_failures"] or ["stopping rule not met"])
+            row["converged"] = (
+                "yes" if e["converged"] else "NO: " + "; ".join(e["convergence_failures"] or ["stopping rule not met"])
+            )
             row["emcee steps"] = e["n_steps"]
             row["emcee resumes"] = ", ".join(map(str, e["resumes"])) or "none"
         for sampler, job in (s.get("resources") or {}).items():
             if isinstance(job, dict):
                 row[f"{sampler} runtime estimated / measured (min)"] = (
-                    f"{job['runtime_estimate_min']:.2f} / {job['runtime_min']:.2f}")
+                    f"{job['runtime_estimate_min']:.2f} / {job['runtime_min']:.2f}"
+                )
         rows.append(row)
     frame = pd.DataFrame(rows)
     with atomic_path(out_csv) as tmp:

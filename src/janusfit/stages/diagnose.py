@@ -26,8 +26,10 @@ class ConvergenceFailed(JanusfitError):
 def read_chain(path):
     problem = chain_problem(path)
     if problem:
-        raise JanusfitError(f"the final chain '{path}' cannot be read ({problem}). Rerun Snakemake: the damaged "
-                            "file is set aside and the emcee job rebuilds it from its checkpoint segments")
+        raise JanusfitError(
+            f"the final chain '{path}' cannot be read ({problem}). Rerun Snakemake: the damaged "
+            "file is set aside and the emcee job rebuilds it from its checkpoint segments"
+        )
     backend = import_emcee().backends.HDFBackend(str(path), read_only=True)
     return backend.get_chain(), backend.get_log_prob(), backend.accepted
 
@@ -39,24 +41,42 @@ def convergence(*, config, dataset, model, chain_h5, out_json, trace_png, log, r
     chain, log_prob, accepted = read_chain(chain_h5)
     conv = settings.convergence
     thresholds = {k: conv[k] for k in ("min_n_over_tau", "max_rhat", "min_ess_bulk", "acceptance")}
-    report = diagnose(chain, log_prob, accepted, posterior.param_names, thresholds=thresholds,
-                      n_groups=conv["n_groups"])
+    report = diagnose(
+        chain, log_prob, accepted, posterior.param_names, thresholds=thresholds, n_groups=conv["n_groups"]
+    )
     tau_history = json.loads(Path(run_json).read_text())["tau_history"] if run_json else None
-    trace_plot(chain, posterior.param_names, posterior.labels, trace_png, burn_in=report["burn_in"],
-               log_prob=log_prob, tau_history=tau_history, n_over_tau=conv["min_n_over_tau"],
-               title=f"{dataset}/{model}")
+    trace_plot(
+        chain,
+        posterior.param_names,
+        posterior.labels,
+        trace_png,
+        burn_in=report["burn_in"],
+        log_prob=log_prob,
+        tau_history=tau_history,
+        n_over_tau=conv["min_n_over_tau"],
+        title=f"{dataset}/{model}",
+    )
     atomic_write_json(out_json, report)
     if report["passed"]:
         log.info(f"all convergence checks pass for {dataset}/{model}")
     else:
         banner = "!" * 72
-        log.warning("\n".join([banner, f"CONVERGENCE CHECKS FAILED for {dataset}/{model}:",
-                               *[f"  - {f}" for f in report["failures"]],
-                               "Do not trust this posterior: run longer (emcee.max_steps) or with more walkers.",
-                               banner]))
+        log.warning(
+            "\n".join(
+                [
+                    banner,
+                    f"CONVERGENCE CHECKS FAILED for {dataset}/{model}:",
+                    *[f"  - {f}" for f in report["failures"]],
+                    "Do not trust this posterior: run longer (emcee.max_steps) or with more walkers.",
+                    banner,
+                ]
+            )
+        )
         if conv["strict"]:
-            raise ConvergenceFailed(f"convergence checks failed for {dataset}/{model} and convergence.strict is set: "
-                                    + "; ".join(report["failures"]))
+            raise ConvergenceFailed(
+                f"convergence checks failed for {dataset}/{model} and convergence.strict is set: "
+                + "; ".join(report["failures"])
+            )
     return report
 
 
@@ -82,8 +102,16 @@ def corner(*, config, dataset, model, chain_h5, convergence_json, samples_h5, ou
     if truth_json:
         truth = json.loads(Path(truth_json).read_text())
         truths = [truth.get(p) for p in posterior.param_names]
-    corner_plot(emcee_samples, dyn, weights, posterior.param_names, posterior.labels, out_png, truths=truths,
-                title=f"{dataset}/{model}")
+    corner_plot(
+        emcee_samples,
+        dyn,
+        weights,
+        posterior.param_names,
+        posterior.labels,
+        out_png,
+        truths=truths,
+        title=f"{dataset}/{model}",
+    )
 
 
 def best_fit(posterior, start: np.ndarray) -> tuple[np.ndarray, float]:
@@ -94,8 +122,8 @@ def best_fit(posterior, start: np.ndarray) -> tuple[np.ndarray, float]:
         if not posterior.in_prior(theta[None, :])[0]:
             return np.inf
         return float(posterior.chi2(theta[None, :])[0])
-    res = minimize(objective, start, method="Nelder-Mead",
-                   options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000})
+
+    res = minimize(objective, start, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000})
     if res.fun <= objective(start):
         return res.x, float(res.fun)
     return start, objective(start)
@@ -103,8 +131,15 @@ def best_fit(posterior, start: np.ndarray) -> tuple[np.ndarray, float]:
 
 def _stats(x: np.ndarray) -> dict:
     q = np.percentile(x, [2.5, 16, 50, 84, 97.5])
-    return {"mean": float(np.mean(x)), "sd": float(np.std(x, ddof=1)), "median": float(q[2]),
-            "q16": float(q[1]), "q84": float(q[3]), "q025": float(q[0]), "q975": float(q[4])}
+    return {
+        "mean": float(np.mean(x)),
+        "sd": float(np.std(x, ddof=1)),
+        "median": float(q[2]),
+        "q16": float(q[1]),
+        "q84": float(q[3]),
+        "q025": float(q[0]),
+        "q975": float(q[4]),
+    }
 
 
 def summary(*, config, dataset, model, out_json, emcee_files=None, dynesty_json=None, resources=None, log=None) -> dict:
@@ -117,10 +152,15 @@ def summary(*, config, dataset, model, out_json, emcee_files=None, dynesty_json=
     width halved and doubled.
     """
     _, posterior = load_run(config, dataset, model)
-    out = {"dataset": dataset, "model": model, "n_data": posterior.n_data,
-           "janusfit_version": __version__, "param_names": list(posterior.param_names),
-           "labels": {p: posterior.labels.get(p, p) for p in posterior.param_names},
-           "priors": {p: [float(lo), float(hi)] for p, (lo, hi) in zip(posterior.param_names, posterior.bounds)}}
+    out = {
+        "dataset": dataset,
+        "model": model,
+        "n_data": posterior.n_data,
+        "janusfit_version": __version__,
+        "param_names": list(posterior.param_names),
+        "labels": {p: posterior.labels.get(p, p) for p in posterior.param_names},
+        "priors": {p: [float(lo), float(hi)] for p, (lo, hi) in zip(posterior.param_names, posterior.bounds)},
+    }
     fingerprints = []
     start = posterior.prior_centre()
     ess = None
@@ -137,16 +177,34 @@ def summary(*, config, dataset, model, out_json, emcee_files=None, dynesty_json=
         chain, log_prob, _ = read_chain(chain_h5)
         start = chain[np.unravel_index(np.argmax(log_prob), log_prob.shape)]
         tau = {p: _finite_or_none(conv["parameters"][p]["tau"]) for p in posterior.param_names}
-        out["emcee"] = {"n_walkers": run["n_walkers"], "n_steps": run["n_steps"],
-                        "tau": tau, "tau_max": max((t for t in tau.values() if t is not None), default=None), "burn_in": conv["burn_in"],
-                        "converged": bool(run["converged"] and conv["passed"]),
-                        "stop_reason": run["stop_reason"], "resumes": run["resumes"],
-                        "convergence_passed": conv["passed"], "convergence_failures": conv["failures"]}
+        out["emcee"] = {
+            "n_walkers": run["n_walkers"],
+            "n_steps": run["n_steps"],
+            "tau": tau,
+            "tau_max": max((t for t in tau.values() if t is not None), default=None),
+            "burn_in": conv["burn_in"],
+            "converged": bool(run["converged"] and conv["passed"]),
+            "stop_reason": run["stop_reason"],
+            "resumes": run["resumes"],
+            "convergence_passed": conv["passed"],
+            "convergence_failures": conv["failures"],
+        }
         fingerprints.append(run["fingerprint"])
     if dynesty_json:
         dyn = json.loads(Path(dynesty_json).read_text())
-        out["dynesty"] = {key: dyn[key] for key in ("logz", "logz_err", "logz_err_running", "n_calls", "resumes",
-                                                    "information", "repeats", "domain")}
+        out["dynesty"] = {
+            key: dyn[key]
+            for key in (
+                "logz",
+                "logz_err",
+                "logz_err_running",
+                "n_calls",
+                "resumes",
+                "information",
+                "repeats",
+                "domain",
+            )
+        }
         fingerprints.append(dyn["fingerprint"])
     exact = exact_evidence(posterior)
     out["quadrature"] = exact
@@ -156,8 +214,15 @@ def summary(*, config, dataset, model, out_json, emcee_files=None, dynesty_json=
         log.warning(f"EXACT CROSS-CHECK FAILED for {dataset}/{model}: " + "; ".join(out["cross_check"]["failures"]))
     theta, chi2_min = best_fit(posterior, np.asarray(start, dtype=float))
     k, n = posterior.ndim, posterior.n_data
-    out.update({"best_fit": dict(zip(posterior.param_names, map(float, theta))), "chi2_min": chi2_min,
-                "aic": chi2_min + 2 * k, "bic": chi2_min + k * np.log(n), "fingerprint": "+".join(fingerprints)})
+    out.update(
+        {
+            "best_fit": dict(zip(posterior.param_names, map(float, theta))),
+            "chi2_min": chi2_min,
+            "aic": chi2_min + 2 * k,
+            "bic": chi2_min + k * np.log(n),
+            "fingerprint": "+".join(fingerprints),
+        }
+    )
     if resources is not None:
         out["resources"] = resources
     _require_finite(out, f"summary of run {dataset}/{model}")
@@ -179,5 +244,7 @@ def _require_finite(value, where: str, key: str = "") -> None:
         for i, v in enumerate(value):
             _require_finite(v, where, f"{key}[{i}]")
     elif isinstance(value, float) and not np.isfinite(value):
-        raise JanusfitError(f"{where}: '{key}' is {value}; the summary was not written. A sampler or a check "
-                            "returned a non-number: see its log, and check that the data constrain the model")
+        raise JanusfitError(
+            f"{where}: '{key}' is {value}; the summary was not written. A sampler or a check "
+            "returned a non-number: see its log, and check that the data constrain the model"
+        )

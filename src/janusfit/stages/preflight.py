@@ -28,7 +28,9 @@ from ..sampling.emcee_runner import time_steps
 from ..sampling.registry import SAMPLERS
 
 
-def preflight_run(*, config, dataset, model, data_json, granted_mem_mb, out_json, out_table, resources_json, log) -> dict:
+def preflight_run(
+    *, config, dataset, model, data_json, granted_mem_mb, out_json, out_table, resources_json, log
+) -> dict:
     """Run every check, write the results and the estimates, and raise when a check failed.
 
     ``granted_mem_mb`` is the ``mem_mb`` Snakemake gave this job, which asked
@@ -43,9 +45,15 @@ def preflight_run(*, config, dataset, model, data_json, granted_mem_mb, out_json
 
     requested = max(est.total_mb for est in estimates.values())
     available, source = memory_budget(requested, granted_mem_mb)
-    result = preflight(posterior, settings.emcee.n_walkers if "emcee" in estimates else None,
-                       {s: est.total_mb for s, est in estimates.items()}, available, disk,
-                       out_dir=Path(out_json).parent, memory_source=source)
+    result = preflight(
+        posterior,
+        settings.emcee.n_walkers if "emcee" in estimates else None,
+        {s: est.total_mb for s, est in estimates.items()},
+        available,
+        disk,
+        out_dir=Path(out_json).parent,
+        memory_source=source,
+    )
     write_preflight(result, out_json, out_table)
     for c in result["checks"]:
         log.info(f"preflight {'pass' if c['passed'] else 'FAIL'} {c['name']}: {c['detail']}")
@@ -59,12 +67,14 @@ def preflight_run(*, config, dataset, model, data_json, granted_mem_mb, out_json
     for s in samplers:
         record[s.name] = entry = s.call("estimates", posterior, settings, estimates[s.name], startup_s)
         upper = entry.get("seed_upper_bound_mb")
-        log.info(f"{s.name}: memory estimate {entry['mem_mb']} MB"
-                 + (f" (whole chain in memory, the seed's upper bound: {upper} MB)" if upper else "")
-                 + f"; runtime estimate {entry[RUNTIME_KEY]:.1f} min at "
-                 + (f"{entry['step_s'] * 1e3:.2f} ms per step, " if "step_s" in entry else "")
-                 + f"{entry['likelihood_s'] * 1e6:.1f} µs per likelihood evaluation, "
-                 f"{startup_s:.1f} s of it to start")
+        log.info(
+            f"{s.name}: memory estimate {entry['mem_mb']} MB"
+            + (f" (whole chain in memory, the seed's upper bound: {upper} MB)" if upper else "")
+            + f"; runtime estimate {entry[RUNTIME_KEY]:.1f} min at "
+            + (f"{entry['step_s'] * 1e3:.2f} ms per step, " if "step_s" in entry else "")
+            + f"{entry['likelihood_s'] * 1e6:.1f} µs per likelihood evaluation, "
+            f"{startup_s:.1f} s of it to start"
+        )
     write_resources_json(resources_json, record)
     return result
 
@@ -88,9 +98,14 @@ def emcee_estimates(posterior, settings, estimate, startup_s: float) -> dict:
     t_eval = time_likelihood(posterior, batch_size=max(e.n_walkers // 2, 1))
     step_s = time_steps(posterior, e)
     minutes = estimate_runtime_emcee(step_s, e.max_steps, overhead_s=startup_s)
-    return {RUNTIME_KEY: round(minutes, 2), "mem_mb": estimate.total_mb,
-            "seed_upper_bound_mb": estimate.upper_bound_mb, "likelihood_s": t_eval, "step_s": step_s,
-            "memory_components_mb": _rounded(estimate.components)}
+    return {
+        RUNTIME_KEY: round(minutes, 2),
+        "mem_mb": estimate.total_mb,
+        "seed_upper_bound_mb": estimate.upper_bound_mb,
+        "likelihood_s": t_eval,
+        "step_s": step_s,
+        "memory_components_mb": _rounded(estimate.components),
+    }
 
 
 def dynesty_estimates(posterior, settings, estimate, startup_s: float) -> dict:
@@ -98,10 +113,17 @@ def dynesty_estimates(posterior, settings, estimate, startup_s: float) -> dict:
     d = settings.dynesty
     t_eval = time_likelihood(posterior, batch_size=1)  # dynesty calls the likelihood one point at a time
     # The repeats run one after another in the one job: its start-up is paid once.
-    minutes = d.repeats * estimate_runtime_dynesty(t_eval, d.nlive, posterior.ndim, sample=d.sample,
-                                                   dlogz=d.dlogz, overhead_s=0.0) + startup_s / 60.0
-    return {RUNTIME_KEY: round(minutes, 2), "mem_mb": estimate.total_mb, "likelihood_s": t_eval,
-            "memory_components_mb": _rounded(estimate.components)}
+    minutes = (
+        d.repeats
+        * estimate_runtime_dynesty(t_eval, d.nlive, posterior.ndim, sample=d.sample, dlogz=d.dlogz, overhead_s=0.0)
+        + startup_s / 60.0
+    )
+    return {
+        RUNTIME_KEY: round(minutes, 2),
+        "mem_mb": estimate.total_mb,
+        "likelihood_s": t_eval,
+        "memory_components_mb": _rounded(estimate.components),
+    }
 
 
 def _rounded(components: dict) -> dict:

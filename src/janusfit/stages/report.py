@@ -31,8 +31,7 @@ def overview_page(*, summary_paths, convergence_paths, comparison_paths: dict, m
 
 def provenance_page(*, config: dict, summary_paths, data_paths, package_versions: dict, out_html) -> str:
     """The Provenance page (``provenance.html``): config as run, fingerprints, data files, versions."""
-    page = provenance_html(config, [_read(p) for p in summary_paths], [_read(p) for p in data_paths],
-                           package_versions)
+    page = provenance_html(config, [_read(p) for p in summary_paths], [_read(p) for p in data_paths], package_versions)
     atomic_write_bytes(out_html, page.encode())
     return page
 

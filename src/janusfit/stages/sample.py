@@ -33,44 +33,110 @@ MONITOR_INTERVAL_S = 0.5
 def watched(*, config, dataset, model, sampler, data_json, granted_mem_mb, memory_json, memory_png, log):
     """Refuse to start when the estimate does not fit; record RSS over the block, written only on success."""
     estimate = memory_estimate(config, dataset, model, sampler, data_json)
-    log.info(f"{sampler} memory estimate {estimate.total_mb} MB (its components are in the pre-flight job's log "
-             "and resources.json)")
+    log.info(
+        f"{sampler} memory estimate {estimate.total_mb} MB (its components are in the pre-flight job's log "
+        "and resources.json)"
+    )
     check_fits(estimate.total_mb, *memory_budget(estimate.total_mb, granted_mem_mb))
     with MemoryMonitor(MONITOR_INTERVAL_S) as monitor:
         yield
     monitor.write(memory_json, memory_png, estimate.total_mb, title=f"{sampler} on {dataset}/{model}")
-    log.info(f"{sampler} peak RSS {monitor.peak_mb:.0f} MB (estimate {estimate.total_mb} MB) "
-             f"over {monitor.duration_s:.0f} s")
+    log.info(
+        f"{sampler} peak RSS {monitor.peak_mb:.0f} MB (estimate {estimate.total_mb} MB) over {monitor.duration_s:.0f} s"
+    )
 
 
-def sample_emcee(*, config, dataset, model, checkpoint_dir, chain_path, run_json, data_json, memory_json, memory_png,
-                 log, granted_mem_mb=None) -> dict:
-    with watched(config=config, dataset=dataset, model=model, sampler="emcee", data_json=data_json,
-                 granted_mem_mb=granted_mem_mb, memory_json=memory_json, memory_png=memory_png, log=log):
-        return _sample_emcee(config=config, dataset=dataset, model=model, checkpoint_dir=checkpoint_dir,
-                             chain_path=chain_path, run_json=run_json, log=log)
+def sample_emcee(
+    *,
+    config,
+    dataset,
+    model,
+    checkpoint_dir,
+    chain_path,
+    run_json,
+    data_json,
+    memory_json,
+    memory_png,
+    log,
+    granted_mem_mb=None,
+) -> dict:
+    with watched(
+        config=config,
+        dataset=dataset,
+        model=model,
+        sampler="emcee",
+        data_json=data_json,
+        granted_mem_mb=granted_mem_mb,
+        memory_json=memory_json,
+        memory_png=memory_png,
+        log=log,
+    ):
+        return _sample_emcee(
+            config=config,
+            dataset=dataset,
+            model=model,
+            checkpoint_dir=checkpoint_dir,
+            chain_path=chain_path,
+            run_json=run_json,
+            log=log,
+        )
 
 
-def sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evidence_json, data_json, memory_json,
-                   memory_png, log, granted_mem_mb=None) -> dict:
-    with watched(config=config, dataset=dataset, model=model, sampler="dynesty", data_json=data_json,
-                 granted_mem_mb=granted_mem_mb, memory_json=memory_json, memory_png=memory_png, log=log):
-        return _sample_dynesty(config=config, dataset=dataset, model=model, checkpoint_dir=checkpoint_dir,
-                               samples_path=samples_path, evidence_json=evidence_json, log=log)
+def sample_dynesty(
+    *,
+    config,
+    dataset,
+    model,
+    checkpoint_dir,
+    samples_path,
+    evidence_json,
+    data_json,
+    memory_json,
+    memory_png,
+    log,
+    granted_mem_mb=None,
+) -> dict:
+    with watched(
+        config=config,
+        dataset=dataset,
+        model=model,
+        sampler="dynesty",
+        data_json=data_json,
+        granted_mem_mb=granted_mem_mb,
+        memory_json=memory_json,
+        memory_png=memory_png,
+        log=log,
+    ):
+        return _sample_dynesty(
+            config=config,
+            dataset=dataset,
+            model=model,
+            checkpoint_dir=checkpoint_dir,
+            samples_path=samples_path,
+            evidence_json=evidence_json,
+            log=log,
+        )
 
 
 def _sample_emcee(*, config, dataset, model, checkpoint_dir, chain_path, run_json, log) -> dict:
     settings, posterior = load_run(config, dataset, model)
     fingerprint = make_fingerprint(posterior, "emcee", settings.emcee.chain_settings())
-    log.info(f"emcee on {dataset}/{model}: parameters {', '.join(posterior.param_names)}, "
-             f"{settings.emcee.n_walkers} walkers, at most {settings.emcee.max_steps} steps, "
-             f"checkpoint every {settings.emcee.checkpoint_steps} steps or {settings.emcee.checkpoint_seconds:.0f} s "
-             f"in '{checkpoint_dir}'")
+    log.info(
+        f"emcee on {dataset}/{model}: parameters {', '.join(posterior.param_names)}, "
+        f"{settings.emcee.n_walkers} walkers, at most {settings.emcee.max_steps} steps, "
+        f"checkpoint every {settings.emcee.checkpoint_steps} steps or {settings.emcee.checkpoint_seconds:.0f} s "
+        f"in '{checkpoint_dir}'"
+    )
     with CheckpointSession(checkpoint_dir, fingerprint, settings.on_change, log=log.info) as session:
         record_invocation(session.dir)
         result = run_emcee(posterior, settings.emcee, session, chain_path, log=log.info, warn=log.warning)
-    info = {**result.to_json(), "n_walkers": settings.emcee.n_walkers, "max_steps": settings.emcee.max_steps,
-            "param_names": list(posterior.param_names), "fingerprint": digest(fingerprint)}
+    info = {
+        **result.to_json(),
+        "n_walkers": settings.emcee.n_walkers,
+        "max_steps": settings.emcee.max_steps,
+        "param_names": list(posterior.param_names),
+        "fingerprint": digest(fingerprint),
+    }
     atomic_write_json(run_json, info)
     taus = ", ".join(f"{name} {tau:.3g}" for name, tau in zip(posterior.param_names, result.tau))
     log.info(f"emcee finished: {result.n_steps} steps ({result.stop_reason}), tau {taus}, resumes {result.resumes}")
@@ -91,13 +157,18 @@ def _sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evi
     """
     settings, posterior = load_run(config, dataset, model)
     d = settings.dynesty
-    log.info(f"dynesty ({d.method}) on {dataset}/{model}: nlive {d.nlive}, dlogz {d.dlogz}, "
-             f"{d.repeats} run(s), checkpoint every {d.checkpoint_seconds:.0f} s in '{checkpoint_dir}'")
+    log.info(
+        f"dynesty ({d.method}) on {dataset}/{model}: nlive {d.nlive}, dlogz {d.dlogz}, "
+        f"{d.repeats} run(s), checkpoint every {d.checkpoint_seconds:.0f} s in '{checkpoint_dir}'"
+    )
     if posterior.log_domain_fraction < 0:
-        box = ", ".join(f"{p} in [{lo:.6g}, {hi:.6g}]" for p, (lo, hi) in
-                        zip(posterior.param_names, posterior.sampling_bounds))
-        log.info(f"sampling the part of the prior inside the domain of '{model}' ({box}), "
-                 f"a fraction exp({posterior.log_domain_fraction:.4f}) of the prior")
+        box = ", ".join(
+            f"{p} in [{lo:.6g}, {hi:.6g}]" for p, (lo, hi) in zip(posterior.param_names, posterior.sampling_bounds)
+        )
+        log.info(
+            f"sampling the part of the prior inside the domain of '{model}' ({box}), "
+            f"a fraction exp({posterior.log_domain_fraction:.4f}) of the prior"
+        )
     graceful = d.method == "static"
     results, fingerprints = [], []
     for k in range(d.repeats):
@@ -107,9 +178,11 @@ def _sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evi
         with CheckpointSession(directory, fingerprint, settings.on_change, log=log.info, graceful=graceful) as session:
             record_invocation(session.dir)
             result, run_samples = run_dynesty(posterior, run, session, log=log.info, warn=log.warning)
-        log.info(f"dynesty run {k + 1}/{d.repeats} (seed {run.seed}): logZ = {result.logz:.3f} ± "
-                 f"{result.logz_err:.3f} (running estimate ± {result.logz_err_running:.3f}), "
-                 f"{result.n_calls} likelihood calls, resumes {result.resumes}")
+        log.info(
+            f"dynesty run {k + 1}/{d.repeats} (seed {run.seed}): logZ = {result.logz:.3f} ± "
+            f"{result.logz_err:.3f} (running estimate ± {result.logz_err_running:.3f}), "
+            f"{result.n_calls} likelihood calls, resumes {result.resumes}"
+        )
         if k == 0:
             samples = run_samples
         results.append(result)
@@ -118,21 +191,36 @@ def _sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evi
     repeats = combine_repeats(results)
     logz, logz_err = (repeats["mean"], repeats["mean_err"]) if d.repeats > 1 else (first.logz, first.logz_err)
     write_samples(samples_path, samples, posterior.param_names, first)
-    info = {**first.to_json(), "logz": logz, "logz_err": logz_err, "repeats": repeats,
-            "nlive": d.nlive, "dlogz": d.dlogz, "param_names": list(posterior.param_names),
-            "log_prior_volume": posterior.log_prior_volume(),
-            "domain": {"sampled_bounds": dict(zip(posterior.param_names, posterior.sampling_bounds.tolist())),
-                       "ln_fraction": posterior.log_domain_fraction},
-            "fingerprint": "+".join(fingerprints)}
+    info = {
+        **first.to_json(),
+        "logz": logz,
+        "logz_err": logz_err,
+        "repeats": repeats,
+        "nlive": d.nlive,
+        "dlogz": d.dlogz,
+        "param_names": list(posterior.param_names),
+        "log_prior_volume": posterior.log_prior_volume(),
+        "domain": {
+            "sampled_bounds": dict(zip(posterior.param_names, posterior.sampling_bounds.tolist())),
+            "ln_fraction": posterior.log_domain_fraction,
+        },
+        "fingerprint": "+".join(fingerprints),
+    }
     info["quadrature"] = exact_evidence(posterior)
     info["cross_check"] = cross_check(info["quadrature"], {"logz": logz, "logz_err": logz_err})
     atomic_write_json(evidence_json, info)
-    log.info(f"dynesty finished: logZ = {logz:.3f} ± {logz_err:.3f}"
-             + (f" (mean of {d.repeats} runs, scatter {repeats['scatter']:.3f})" if d.repeats > 1 else ""))
+    log.info(
+        f"dynesty finished: logZ = {logz:.3f} ± {logz_err:.3f}"
+        + (f" (mean of {d.repeats} runs, scatter {repeats['scatter']:.3f})" if d.repeats > 1 else "")
+    )
     if info["quadrature"] is not None:
-        verdict = "agrees" if info["cross_check"]["passed"] else "DISAGREES: " + "; ".join(info["cross_check"]["failures"])
+        verdict = (
+            "agrees" if info["cross_check"]["passed"] else "DISAGREES: " + "; ".join(info["cross_check"]["failures"])
+        )
         log.info(f"exact logZ by quadrature {info['quadrature']['logz']:.4f}: dynesty {verdict}")
     else:
-        log.info(f"exact cross-check skipped: quadrature covers at most {MAX_PARAMS} parameters, this run samples "
-                 f"{posterior.ndim} ({', '.join(posterior.param_names)})")
+        log.info(
+            f"exact cross-check skipped: quadrature covers at most {MAX_PARAMS} parameters, this run samples "
+            f"{posterior.ndim} ({', '.join(posterior.param_names)})"
+        )
     return info
