@@ -213,6 +213,7 @@ def corner_plot(
 
 def _title_format(samples, weights) -> str:
     """A format with two significant digits of the narrowest 68 % interval's half-width (corner takes one for all)."""
+    corner = import_corner()
     places = [decimals(float(np.subtract(*corner.quantile(x, [0.84, 0.16], weights=weights))) / 2) for x in samples.T]
     return f".{max(places)}f"
 
