@@ -243,6 +243,8 @@ def test_only_the_samplers_and_their_preflight_ran_on_the_cluster(default_runs):
         "summary",
         "export",
         "export_table",
+        "hubble",
+        "provenance",
         "compare",
         "overview",
     ):

@@ -5,6 +5,7 @@
 # Light: run where Snakemake runs, also under a cluster executor.
 localrules:
     provenance,
+    hubble,
 
 
 rule provenance:
