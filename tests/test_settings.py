@@ -38,7 +38,8 @@ def test_the_schema_defaults_are_the_settings_defaults(repo, model, n_params):
     assert run.emcee == settings.EmceeSettings(
         n_walkers=settings.default_walkers(n_params), max_steps=run.emcee.max_steps
     )
-    assert run.dynesty == settings.DynestySettings()
+    # The schema's default bound, auto, is resolved for the run's dimension.
+    assert run.dynesty == settings.DynestySettings(bound=settings.resolve_bound("auto", n_params))
 
 
 def test_the_schema_minima_are_the_rules_for_one_parameter(repo):
