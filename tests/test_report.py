@@ -52,7 +52,9 @@ def browser():
 
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and driver):
-        pytest.fail("headless Chromium is needed: apt-get install chromium chromium-driver (.ci/run does)")
+        # A system package pip cannot install: the README's test command must still pass on a fresh
+        # machine, so the browser checks are skipped there, saying why; .ci/run installs both and runs them.
+        pytest.skip("headless Chromium is needed: apt-get install chromium chromium-driver (.ci/run does)")
     options = webdriver.ChromeOptions()
     for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000"):
         options.add_argument(arg)
