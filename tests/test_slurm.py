@@ -241,8 +241,7 @@ def test_only_the_samplers_and_their_preflight_ran_on_the_cluster(default_runs):
         "convergence",
         "corner",
         "summary",
-        "export",
-        "export_table",
+        "export",  # export_table logs there too
         "hubble",
         "provenance",
         "compare",
@@ -250,6 +249,7 @@ def test_only_the_samplers_and_their_preflight_ran_on_the_cluster(default_runs):
     ):
         assert list((default_runs["slurm"] / "results/logs").glob(f"{rule}*")), rule
         assert not (default_runs["slurm"] / "results/logs/slurm" / f"rule_{rule}").exists(), rule
+    assert not (default_runs["slurm"] / "results/logs/slurm/rule_export_table").exists()
 
 
 def test_slurm_was_asked_for_the_estimated_memory_time_and_threads(default_runs, partition):
