@@ -4,7 +4,7 @@ Each case simulates a Pantheon-like sample of N supernovae with its full
 covariance (janusfit's own simulator, written as text files as the workflow
 writes them), describes it with the data rule's ``inspect``, and asks the
 estimator for the ``mem_mb`` the workflow would request
-(``janusfit.resources.workflow.memory_estimate``, flat ΛCDM). A fresh
+(``janusfit.resources.requests.memory_estimate``, flat ΛCDM). A fresh
 interpreter then runs what a sampling job runs: it imports ``snakemake.script``
 as every Snakemake script job does, and calls the rule's stage function
 (``sample_emcee`` or ``sample_dynesty``: loading, checkpointed sampling, the
@@ -99,7 +99,7 @@ def _simulated(tmp: Path, sampler: str, size: int, n_steps: int | None, n_data: 
 
 
 def _case(sampler: str, size: int, n_steps: int | None, n_data: int, tmp: Path) -> dict:
-    from janusfit.resources.workflow import memory_estimate
+    from janusfit.resources.requests import memory_estimate
 
     data, config = _simulated(tmp, sampler, size, n_steps, n_data)
     estimate = memory_estimate(config, "sim", "lcdm", sampler, data / "data.json")

@@ -8,7 +8,7 @@ with job(snakemake) as j:
         config=j.config,
         dataset=j.dataset,
         model=j.model,
-        checkpoint_dir=j.params.checkpoint,
+        checkpoint_dir=j.params.checkpoint_dir,
         samples_path=j.output.samples,
         evidence_json=j.output.evidence,
         data_json=j.input.data,

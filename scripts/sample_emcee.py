@@ -8,7 +8,7 @@ with job(snakemake) as j:
         config=j.config,
         dataset=j.dataset,
         model=j.model,
-        checkpoint_dir=j.params.checkpoint,
+        checkpoint_dir=j.params.checkpoint_dir,
         chain_path=j.output.chain,
         run_json=j.output.run,
         data_json=j.input.data,

@@ -36,7 +36,7 @@ from janusfit.data.sources import identity
 from janusfit.errors import DataError
 from janusfit.likelihood import Posterior, SNLikelihood
 from janusfit.models import get_model
-from janusfit.resources.workflow import data_shape
+from janusfit.resources.requests import data_shape
 from janusfit.sampling.fingerprint import digest, make_fingerprint
 
 PP_TABLE = "pantheonplus/Pantheon+SH0ES.dat"

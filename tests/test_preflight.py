@@ -10,11 +10,11 @@ from janusfit.data.dataset import Dataset
 from janusfit.errors import ConfigError, ResourceError
 from janusfit.likelihood import Posterior
 from janusfit.models import get_model
-from janusfit.resources.preflight import (
+from janusfit.resources.checks import (
     chain_disk_bytes,
     dynesty_disk_bytes,
-    preflight,
     raise_if_failed,
+    run_checks,
     write_preflight,
 )
 
@@ -41,7 +41,7 @@ def run(post, tmp_path, **kw):
         out_dir=tmp_path / "out",
     )
     args.update(kw)
-    return preflight(post, **args)
+    return run_checks(post, **args)
 
 
 def failed(result):

@@ -7,8 +7,8 @@ import pytest
 from snakemake.utils import validate
 
 from janusfit.errors import ConfigError, ResourceError
+from janusfit.resources.requests import memory_estimate
 from janusfit.resources.runtime import estimate_runtime_emcee, process_age_s, runtime_for_attempt
-from janusfit.resources.workflow import memory_estimate
 from janusfit.stages.data import inspect
 from janusfit.stages.preflight import preflight_run
 from janusfit.stages.sample import sample_emcee

@@ -97,7 +97,7 @@ def test_the_settings_module_imports_only_the_standard_library(repo):
 
 def test_reading_the_config_loads_no_sampler():
     code = (
-        "import sys, janusfit.config, janusfit.resources.workflow; "
+        "import sys, janusfit.config, janusfit.resources.requests; "
         f"print(sorted(m for m in {SAMPLER_MODULES!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

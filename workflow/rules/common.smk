@@ -8,10 +8,10 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 from snakemake.utils import validate
 
-from janusfit import config as jconfig
-from janusfit.data import sources as jsources
-from janusfit.reporting import provenance as jprovenance
-from janusfit.resources import workflow as jres
+from janusfit import config as janusfit_config
+from janusfit.data import sources as data_sources
+from janusfit.reporting import provenance as provenance_page
+from janusfit.resources import requests as resource_requests
 from janusfit.sampling.emcee_hdf5 import set_aside_if_unreadable
 from janusfit.sampling.registry import SAMPLERS as SAMPLER_REGISTRY
 
@@ -27,7 +27,7 @@ def validated(cfg, key=""):
         # Snakemake raises this while handling jsonschema's error, whose path is the key at fault.
         if not hasattr(exc.__context__, "absolute_path"):
             raise
-        raise jconfig.schema_error(exc.__context__, key) from None
+        raise janusfit_config.schema_error(exc.__context__, key) from None
 
 
 # Per-run overrides are checked after merging (below), so that the schema's
@@ -36,13 +36,13 @@ _raw_runs = copy.deepcopy(config.get("runs") or {})
 validated(config)
 config["runs"] = _raw_runs
 for _key in _raw_runs:
-    _merged = jconfig.deep_merge(config, _raw_runs[_key])
+    _merged = janusfit_config.deep_merge(config, _raw_runs[_key])
     _merged["runs"] = {}
     validated(_merged, f"runs.{_key}")
-jconfig.check(config)
+janusfit_config.check(config)
 
-RUNS = jconfig.runs(config)
-DATASETS = jconfig.run_datasets(config)
+RUNS = janusfit_config.runs(config)
+DATASETS = janusfit_config.run_datasets(config)
 MODELS = list(config["models"])
 SAMPLERS = list(config["samplers"])
 # The samplers of this workflow, as the registry declares them.
@@ -51,7 +51,9 @@ RUN_SAMPLERS = [SAMPLER_REGISTRY[s] for s in SAMPLERS]
 # from the config's cores or the profile's set-threads, never from detecting
 # the cores of this submitting node.
 ON_SLURM = any(name.startswith("slurm_") for name in workflow.resource_settings.default_resources or ())
-CORES = jres.core_counts(config, on_cluster=ON_SLURM and "emcee" not in workflow.resource_settings.overwrite_threads)
+CORES = resource_requests.core_counts(
+    config, on_cluster=ON_SLURM and "emcee" not in workflow.resource_settings.overwrite_threads
+)
 # Every output, log and checkpoint of this config is under its own root, so
 # runs of two configs never overwrite each other's overview or report.
 RESULTS = config["results_dir"].rstrip("/")
@@ -77,15 +79,15 @@ def checkpoint_dir(wildcards, sampler):
 
 def settings_of(rule):
     """The run's settings that rule's outputs depend on (params: a change reruns the job)."""
-    return lambda wildcards: jconfig.rule_params(config, wildcards.dataset, wildcards.model)[rule]
+    return lambda wildcards: janusfit_config.rule_params(config, wildcards.dataset, wildcards.model)[rule]
 
 
 def dataset_files(wildcards):
     """Every file the (possibly combined) dataset is read from: local copies, else downloads."""
     return [
         source.file
-        for name in jconfig.members(config, wildcards.dataset)
-        for source in jsources.sources(name, config["datasets"][name])
+        for name in janusfit_config.members(config, wildcards.dataset)
+        for source in data_sources.sources(name, config["datasets"][name])
     ]
 
 
@@ -134,7 +136,7 @@ def export_inputs(wildcards):
 
 def truth_file(wildcards):
     """The simulated truth, when the dataset is simulated, for the corner plot."""
-    names = jconfig.members(config, wildcards.dataset)
+    names = janusfit_config.members(config, wildcards.dataset)
     if len(names) == 1 and config["datasets"][names[0]]["format"] == "simulated":
         return [simulated_truth(names[0])]
     return []

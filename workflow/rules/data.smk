@@ -30,7 +30,7 @@ rule simulate_data:
 # Only downloads whose file is missing from the cache (or differs from its
 # pin, or has no recorded checksum yet) are jobs: a verified download has no
 # job that could delete it.
-DOWNLOADS = jsources.downloads(config)
+DOWNLOADS = data_sources.downloads(config)
 
 
 rule download:
@@ -71,6 +71,6 @@ rule inspect_data:
     params:
         # How the data are read and each file's sha256, taken now: a file
         # whose content changed reruns this job even if its date is older.
-        data=lambda wc: jsources.identity(config, jconfig.members(config, wc.dataset)),
+        data=lambda wc: data_sources.identity(config, janusfit_config.members(config, wc.dataset)),
     script:
         "../../scripts/inspect_data.py"

@@ -29,7 +29,7 @@ rule provenance:
         # that changes a result remakes a summary, and so this page; one that
         # changes none (a checkpoint interval) reruns nothing, here as elsewhere.
         meta=config.get("run", {}),
-        versions=jprovenance.versions(),
+        versions=provenance_page.versions(),
     script:
         "../../scripts/provenance.py"
 

@@ -27,7 +27,7 @@ rule preflight:
         "../envs/janusfit.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc, input: jres.preflight_mem_mb(config, wc.dataset, wc.model, SAMPLERS, input.data),
+        mem_mb=lambda wc, input: resource_requests.preflight_mem_mb(config, wc.dataset, wc.model, SAMPLERS, input.data),
     params:
         settings=settings_of("preflight"),
     script:
@@ -47,12 +47,14 @@ rule emcee:
         results("benchmarks/emcee/{dataset}/{model}.tsv")
     conda:
         "../envs/janusfit.yaml"
-    threads: jres.heavy_threads(config, CORES)
+    threads: resource_requests.heavy_threads(config, CORES)
     resources:
-        mem_mb=lambda wc, input, attempt: jres.mem_mb(config, wc.dataset, wc.model, "emcee", input.data, attempt),
-        runtime=lambda wc, input, attempt: jres.runtime_min(config, input.resources, "emcee", attempt),
+        mem_mb=lambda wc, input, attempt: resource_requests.mem_mb(
+            config, wc.dataset, wc.model, "emcee", input.data, attempt
+        ),
+        runtime=lambda wc, input, attempt: resource_requests.runtime_min(config, input.resources, "emcee", attempt),
     params:
-        checkpoint=lambda wc: checkpoint_dir(wc, "emcee"),
+        checkpoint_dir=lambda wc: checkpoint_dir(wc, "emcee"),
         # A changed stopping rule or max_steps reruns the job, which resumes
         # its checkpoint (the fingerprint is the same) and cuts or continues it.
         settings=settings_of("emcee"),
@@ -75,10 +77,12 @@ rule dynesty:
         "../envs/janusfit.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc, input, attempt: jres.mem_mb(config, wc.dataset, wc.model, "dynesty", input.data, attempt),
-        runtime=lambda wc, input, attempt: jres.runtime_min(config, input.resources, "dynesty", attempt),
+        mem_mb=lambda wc, input, attempt: resource_requests.mem_mb(
+            config, wc.dataset, wc.model, "dynesty", input.data, attempt
+        ),
+        runtime=lambda wc, input, attempt: resource_requests.runtime_min(config, input.resources, "dynesty", attempt),
     params:
-        checkpoint=lambda wc: checkpoint_dir(wc, "dynesty"),
+        checkpoint_dir=lambda wc: checkpoint_dir(wc, "dynesty"),
         settings=settings_of("dynesty"),
     script:
         "../../scripts/sample_dynesty.py"

@@ -12,8 +12,9 @@ import math
 import pickle
 from pathlib import Path
 
+from ..resources.checks import chain_disk_bytes, dynesty_disk_bytes, raise_if_failed, run_checks, write_preflight
 from ..resources.memory import DEFAULT_INFORMATION, dynesty_iterations, memory_budget, memory_table
-from ..resources.preflight import chain_disk_bytes, dynesty_disk_bytes, preflight, raise_if_failed, write_preflight
+from ..resources.requests import memory_estimate
 from ..resources.runtime import (
     RUNTIME_KEY,
     estimate_runtime_dynesty,
@@ -22,7 +23,6 @@ from ..resources.runtime import (
     time_likelihood,
     write_resources_json,
 )
-from ..resources.workflow import memory_estimate
 from ..run import load_run
 from ..sampling.emcee_runner import time_steps
 from ..sampling.registry import SAMPLERS
@@ -45,12 +45,12 @@ def preflight_run(
 
     requested = max(est.total_mb for est in estimates.values())
     available, source = memory_budget(requested, granted_mem_mb)
-    result = preflight(
+    result = run_checks(
         posterior,
-        settings.emcee.n_walkers if "emcee" in estimates else None,
-        {s: est.total_mb for s, est in estimates.items()},
-        available,
-        disk,
+        n_walkers=settings.emcee.n_walkers if "emcee" in estimates else None,
+        estimates_mb={s: est.total_mb for s, est in estimates.items()},
+        available_mb=available,
+        disk_needed_bytes=disk,
         out_dir=Path(out_json).parent,
         memory_source=source,
     )

@@ -17,7 +17,7 @@ from ..atomic import atomic_write_json
 from ..diagnostics.quadrature import MAX_PARAMS, cross_check, exact_evidence
 from ..resources.memory import check_fits, memory_budget
 from ..resources.monitor import MemoryMonitor
-from ..resources.workflow import memory_estimate
+from ..resources.requests import memory_estimate
 from ..run import load_run
 from ..sampling.domain import domain_settings
 from ..sampling.dynesty_runner import combine_repeats, run_dynesty, write_samples

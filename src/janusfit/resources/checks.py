@@ -141,7 +141,7 @@ def _memory_check(estimates_mb: dict, available_mb: float, source: str) -> dict:
     return _check("memory", not over, detail)
 
 
-def preflight(posterior, n_walkers: int | None, estimates_mb: dict, available_mb: float, disk_needed_bytes: int,
+def run_checks(posterior, n_walkers: int | None, estimates_mb: dict, available_mb: float, disk_needed_bytes: int,
               out_dir, memory_source: str = "this machine", rng_seed: int = 0, n_draws: int = 32,
               data_validated: bool = True) -> dict:
     """Run every check; ``n_walkers`` is None when emcee does not run, ``estimates_mb`` is MB per sampler."""
