@@ -6,6 +6,13 @@
 # samplers will run.
 
 
+def sampling_threads(sampler, unmeasured):
+    """A sampling rule's threads: read from the run's resources.json (the pre-flight job's measurement) under the measured policy."""
+    return lambda wildcards, input: jres.sampling_threads(
+        config, CORES, input.resources, sampler, unmeasured=unmeasured
+    )
+
+
 rule preflight:
     input:
         data=results("{dataset}/data.json"),
@@ -25,7 +32,8 @@ rule preflight:
         results("logs/preflight/{dataset}/{model}.log"),
     conda:
         "../envs/janusfit.yaml"
-    threads: 1
+    # The most a sampling job may have: it times the likelihood with 1 … that many.
+    threads: jres.heavy_threads(config, CORES)
     resources:
         mem_mb=lambda wc, input: jres.preflight_mem_mb(config, wc.dataset, wc.model, SAMPLERS, input.data),
     params:
@@ -47,7 +55,7 @@ rule emcee:
         results("benchmarks/emcee/{dataset}/{model}.tsv")
     conda:
         "../envs/janusfit.yaml"
-    threads: jres.heavy_threads(config, CORES)
+    threads: sampling_threads("emcee", unmeasured=jres.heavy_threads(config, CORES))
     resources:
         mem_mb=lambda wc, input, attempt: jres.mem_mb(config, wc.dataset, wc.model, "emcee", input.data, attempt),
         runtime=lambda wc, input, attempt: jres.runtime_min(config, input.resources, "emcee", attempt),
@@ -73,7 +81,7 @@ rule dynesty:
         results("benchmarks/dynesty/{dataset}/{model}.tsv")
     conda:
         "../envs/janusfit.yaml"
-    threads: 1
+    threads: sampling_threads("dynesty", unmeasured=1)
     resources:
         mem_mb=lambda wc, input, attempt: jres.mem_mb(config, wc.dataset, wc.model, "dynesty", input.data, attempt),
         runtime=lambda wc, input, attempt: jres.runtime_min(config, input.resources, "dynesty", attempt),
