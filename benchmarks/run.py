@@ -10,7 +10,10 @@ against Cobaya's sn.jla), checkpoint (bench_checkpoint), end_to_end
 rule script, against the baseline), memory (bench_memory: the memory
 estimator against measured peaks), runtime (bench_runtime: the runtime
 estimator against measured wall times), workflow (bench_workflow: whole
-Snakemake runs, against the baseline). ``--baseline REF`` is the git commit
+Snakemake runs, against the baseline), threads (bench_threads: the JLA 740
+likelihood with C_η on 1 and 2 threads), throughput (bench_throughput: the
+comparison on 2 datasets × 2 models, threads policy performance against
+measured). ``--baseline REF`` is the git commit
 the start-up and workflow rows compare with (default ``common.BASELINE``).
 ``--sections`` runs a subset. The JSON goes to
 benchmarks/results/<host>-<date>[-<sections>][-quick].json (the sections
@@ -32,7 +35,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 from common import RESULTS, machine, shared_data  # noqa: E402
 
-SECTIONS = ("likelihood", "lightcurve", "checkpoint", "end_to_end", "scale", "startup", "memory", "runtime", "workflow")
+SECTIONS = (
+    "likelihood",
+    "lightcurve",
+    "threads",
+    "checkpoint",
+    "end_to_end",
+    "scale",
+    "startup",
+    "memory",
+    "runtime",
+    "workflow",
+    "throughput",
+)
 
 
 def main() -> None:
@@ -165,6 +180,39 @@ def _rows_lightcurve(res: dict) -> list:
         ]
     )
     return out
+
+
+def _rows_threads(res: dict) -> list:
+    rate, (before, after) = res["evals_per_s"], (res["load_average_before"][0], res["load_average_after"][0])
+    return [
+        [
+            "threads",
+            f"JLA 740 with C_η, janus batch {res['batch']}, 2 vs 1 threads (load average {before:.2f} → {after:.2f})",
+            f"{rate['2']:,.1f} evals/s",
+            f"1 thread {rate['1']:,.1f} evals/s; results identical: {res['identical']}",
+            f"{res['speedup']:.2f}×",
+            f"≥{res['target']}×",
+            res["status"],
+        ]
+    ]
+
+
+def _rows_throughput(res: dict) -> list:
+    loads = "; ".join(
+        f"{p} {s['load_before'][0]:.2f} → {s['load_after'][0]:.2f}" for p, v in res["samples"].items() for s in v
+    )
+    med = res["median_s"]
+    return [
+        [
+            "throughput",
+            f"Union3 + JLA binned × JANUS + ΛCDM, emcee and dynesty, every output (snakemake --cores 2; load {loads})",
+            f"measured policy {med['measured']:.1f} s",
+            f"performance policy (emcee threads: P) {med['performance']:.1f} s",
+            f"×{res['ratio']:.2f}",
+            f"≥{res['target']}×",
+            res["status"],
+        ]
+    ]
 
 
 def _rows_checkpoint(res: dict) -> list:

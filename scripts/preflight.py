@@ -14,4 +14,5 @@ with job(snakemake) as j:
         out_table=j.output.table,
         resources_json=j.output.resources,
         log=j.log,
+        threads=j.threads,
     )

@@ -148,3 +148,34 @@ def test_on_slurm_threads_come_from_the_config_or_set_threads(tmp_path, shared_d
         write_config(tmp_path, shared_data, models=["lcdm"])
         threads, output = emcee_threads_in_dry_run(tmp_path, "--set-threads", f"emcee={wanted}")
     assert threads == wanted, output[-3000:]
+
+
+def sampling_threads_in_dry_run(directory) -> dict:
+    """Each sampling rule's threads in ``snakemake -n`` (``--cores`` above them, so that they are not capped).
+
+    Snakemake prints no ``threads:`` line for one thread.
+    """
+    proc = run(directory, "-n", "--cores", "64", check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    shown = {
+        block.split(":")[0]: int(line.split()[-1])
+        for block in proc.stdout.split("\nrule ")[1:]
+        if block.startswith(("emcee:", "dynesty:"))
+        for line in block.splitlines()
+        if line.strip().startswith("threads:")
+    }
+    return {rule: shown.get(rule, 1) for rule in ("emcee", "dynesty")}
+
+
+@pytest.mark.parametrize(
+    "heavy, expected", [("measured", {"emcee": 3, "dynesty": 1}), ("performance", {"emcee": 4, "dynesty": 1})]
+)
+def test_sampling_rules_ask_for_the_threads_the_preflight_job_measured(tmp_path, public_data, heavy, expected):
+    write_config(tmp_path, public_data, models=["lcdm"], cores={"performance": 4, "heavy": heavy})
+    record = tmp_path / "results" / "jla" / "lcdm" / "resources.json"
+    record.parent.mkdir(parents=True)
+    record.write_text('{"emcee": {"threads": {"threads": 3}}, "dynesty": {"threads": {"threads": 1}}}')
+    assert sampling_threads_in_dry_run(tmp_path) == expected
+    # Before the pre-flight job has measured, the measured policy shows the most it may choose.
+    record.unlink()
+    assert sampling_threads_in_dry_run(tmp_path)["emcee"] == 4

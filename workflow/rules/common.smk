@@ -189,3 +189,10 @@ if "emcee" in SAMPLERS:
         _moved = set_aside_if_unreadable(f"{run_dir(_dataset, _model)}/emcee/chain.h5")
         if _moved:
             logger.warning(f"janusfit: {_moved}")
+
+
+def sampling_threads(sampler, unmeasured):
+    """A sampling rule's threads: read from the run's resources.json (the pre-flight job's measurement) under the measured policy."""
+    return lambda wildcards, input: resource_requests.sampling_threads(
+        config, CORES, input.resources, sampler, unmeasured=unmeasured
+    )

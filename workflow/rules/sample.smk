@@ -25,7 +25,8 @@ rule preflight:
         results("logs/preflight/{dataset}/{model}.log"),
     conda:
         "../envs/janusfit.yaml"
-    threads: 1
+    # The most a sampling job may have: it times the likelihood with 1 … that many.
+    threads: resource_requests.heavy_threads(config, CORES)
     resources:
         mem_mb=lambda wc, input: resource_requests.preflight_mem_mb(config, wc.dataset, wc.model, SAMPLERS, input.data),
     params:
@@ -47,7 +48,7 @@ rule emcee:
         results("benchmarks/emcee/{dataset}/{model}.tsv")
     conda:
         "../envs/janusfit.yaml"
-    threads: resource_requests.heavy_threads(config, CORES)
+    threads: sampling_threads("emcee", unmeasured=resource_requests.heavy_threads(config, CORES))
     resources:
         mem_mb=lambda wc, input, attempt: resource_requests.mem_mb(
             config, wc.dataset, wc.model, "emcee", input.data, attempt
@@ -75,7 +76,7 @@ rule dynesty:
         results("benchmarks/dynesty/{dataset}/{model}.tsv")
     conda:
         "../envs/janusfit.yaml"
-    threads: 1
+    threads: sampling_threads("dynesty", unmeasured=1)
     resources:
         mem_mb=lambda wc, input, attempt: resource_requests.mem_mb(
             config, wc.dataset, wc.model, "dynesty", input.data, attempt

@@ -90,33 +90,53 @@ def marginal_chi2_diag(log_d, mu_d, inv_sigma, e, log_e, out):
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
-def quadratic_chi2(log_d, log_knots, q, v, c0, tail, tol):
-    """c₀ − vᵀg + gᵀQg for g = ln D − ln z_knot, whether the tail of g is below ``tol``, and the count of such rows."""
+def quadratic_row(row, log_knots, q, v, c0, tail, g):
+    """c₀ − vᵀg + gᵀQg for g = ln D − ln z_knot of one row (``g`` is scratch), and the largest |tail · g|."""
     p = log_knots.size
-    g = np.empty(p)
+    for j in range(p):
+        g[j] = row[j] - log_knots[j]
+    acc = c0
+    for j in range(p):
+        qj = q[j]
+        s = -v[j]
+        for k in range(p):
+            s += qj[k] * g[k]
+        acc += g[j] * s
+    worst = 0.0
+    for r in range(tail.shape[0]):
+        t = tail[r]
+        c = 0.0
+        for j in range(p):
+            c += t[j] * g[j]
+        worst = max(worst, abs(c))
+    return acc, worst
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
+def quadratic_chi2(log_d, log_knots, q, v, c0, tail, tol):
+    """χ² of each row by :func:`quadratic_row`, whether its tail is below ``tol``, and the count of such rows."""
+    g = np.empty(log_knots.size)
     chi2 = np.empty(log_d.shape[0])
     ok = np.empty(log_d.shape[0], dtype=np.bool_)
     for b in range(log_d.shape[0]):
-        row = log_d[b]
-        for j in range(p):
-            g[j] = row[j] - log_knots[j]
-        acc = c0
-        for j in range(p):
-            qj = q[j]
-            s = -v[j]
-            for k in range(p):
-                s += qj[k] * g[k]
-            acc += g[j] * s
-        chi2[b] = acc
-        worst = 0.0
-        for r in range(tail.shape[0]):
-            t = tail[r]
-            c = 0.0
-            for j in range(p):
-                c += t[j] * g[j]
-            worst = max(worst, abs(c))
+        chi2[b], worst = quadratic_row(log_d[b], log_knots, q, v, c0, tail, g)
         ok[b] = worst <= tol
     return chi2, ok, ok.sum()
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS, parallel=True)
+def quadratic_chi2_parallel(log_d, log_knots, q, v, c0, tail, tol):
+    """:func:`quadratic_chi2` with the rows spread over numba's threads (each its own scratch)."""
+    chi2 = np.empty(log_d.shape[0])
+    ok = np.empty(log_d.shape[0], dtype=np.bool_)
+    for b in numba.prange(log_d.shape[0]):
+        g = np.empty(log_knots.size)
+        chi2[b], worst = quadratic_row(log_d[b], log_knots, q, v, c0, tail, g)
+        ok[b] = worst <= tol
+    return chi2, ok, ok.sum()
+
+
+QUADRATIC_CHI2 = (quadratic_chi2, quadratic_chi2_parallel)
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)

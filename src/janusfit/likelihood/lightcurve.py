@@ -40,10 +40,11 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from scipy.linalg import lapack
+from numba.np.linalg import _LAPACK
 
 from ..data.lightcurves import COVMAT_KEYS, NUISANCE_PARAMS, LightCurves, options
 from ..models import RedshiftGrid
+from . import parallel
 from .kernels import FAST_SUMS, LOG10_SCALE
 
 
@@ -89,9 +90,7 @@ class LightCurveLikelihood:
         self.groups = self._host_groups(np.asarray(lc.host_mass, dtype=float), host_mass_split)
         self.n_groups = int(self.groups.max()) + 1
         self._x = np.ascontiguousarray(np.eye(self.n_groups)[self.groups])
-        self._covmats = None
-        if lc.covmats is not None:
-            self._covmats = np.stack([np.asarray(lc.covmats[k], dtype=float).ravel() for k in COVMAT_KEYS])
+        self._packed = None if lc.covmats is None else pack_lower(lc.covmats)
         self.norm = z.size * np.log(2.0 * np.pi)
 
     @classmethod
@@ -117,7 +116,7 @@ class LightCurveLikelihood:
 
     @property
     def has_systematics(self) -> bool:
-        return self._covmats is not None
+        return self._packed is not None
 
     def variance(self, alpha: float, beta: float) -> np.ndarray:
         """The per-supernova statistical variance at (α, β), the pecz term included."""
@@ -133,19 +132,24 @@ class LightCurveLikelihood:
 
     def covariance(self, alpha: float, beta: float) -> np.ndarray:
         """The full N × N covariance at (α, β): the statistical diagonal plus the systematic matrices."""
-        n = self.z.size
-        cov = np.zeros((n, n)) if self._covmats is None else (covmat_weights(alpha, beta) @ self._covmats).reshape(n, n)
-        cov[np.diag_indices(n)] += self.variance(alpha, beta)
-        return cov
+        if self._packed is None:
+            return np.diag(self.variance(alpha, beta))
+        lower = self._lower_covariance(alpha, beta, np.empty((self.z.size, self.z.size))).T
+        return np.tril(lower) + np.tril(lower, -1).T
+
+    def _lower_covariance(self, alpha: float, beta: float, buffer: np.ndarray) -> np.ndarray:
+        """C(α, β)'s lower triangle in ``buffer.T`` (Fortran order; the upper triangle is not set)."""
+        _assemble_lower(self._packed, covmat_weights(alpha, beta), self.variance(alpha, beta), buffer)
+        return buffer
 
     def chi2(self, model, theta: np.ndarray, nuisance: np.ndarray) -> np.ndarray:
         log_d = np.log(model.transverse_distance(theta, self.grid))
         alpha = np.ascontiguousarray(nuisance[:, 0])
         beta = np.ascontiguousarray(nuisance[:, 1])
-        out = np.empty(len(theta))
-        if self._covmats is None:
+        if self._packed is None:
+            out = np.empty(len(theta))
             ms, mc, sc = self._cov
-            _chi2_diag(
+            parallel.kernel(CHI2_DIAG)(
                 log_d,
                 alpha,
                 beta,
@@ -164,73 +168,231 @@ class LightCurveLikelihood:
                 out,
             )
             return out
+        weights = np.stack([covmat_weights(a, b) for a, b in zip(alpha, beta)])
+        variances = np.stack([self.variance(a, b) for a, b in zip(alpha, beta)])
+        rhs = np.empty((len(theta), 1 + self.n_groups, self.z.size))
         for b in range(len(theta)):
-            out[b] = self._chi2_full(log_d[b], alpha[b], beta[b])
+            rhs[b, 0] = self.residuals(log_d[b], alpha[b], beta[b])
+            rhs[b, 1:] = self._x.T
+        out = np.empty(len(theta))
+        with parallel.rows_on_threads():
+            parallel.kernel(CHI2_FULL)(self._packed, weights, variances, rhs, self.log_det_cov, out, parallel.threads())
         return out
 
     def residuals(self, log_d: np.ndarray, alpha: float, beta: float) -> np.ndarray:
         """Δ = m_B + α x1 − β c − μ_model (up to a constant) for one row of ln D_M."""
         return self._mb_d + alpha * self._x1 - beta * self._color - LOG10_SCALE * log_d
 
-    def _chi2_full(self, log_d: np.ndarray, alpha: float, beta: float) -> float:
-        """One row through the Cholesky factor of C(α, β)."""
-        chol, info = lapack.dpotrf(self.covariance(alpha, beta), lower=1, overwrite_a=1, clean=0)
-        if info != 0:
-            return np.nan
-        rhs = np.column_stack([self.residuals(log_d, alpha, beta), self._x])
-        y, info = lapack.dtrtrs(chol, rhs, lower=1, overwrite_b=1)
-        if info != 0:
-            return np.nan
-        d, xs = y[:, 0], y[:, 1:]
-        b = xs.T @ d
-        f = xs.T @ xs
-        chi2 = float(d @ d - b @ np.linalg.solve(f, b) + np.linalg.slogdet(f / (2.0 * np.pi))[1])
-        if self.log_det_cov:
-            chi2 += 2.0 * float(np.sum(np.log(np.diag(chol))))
-        return chi2
+
+@numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
+def _diag_row(row, a, bt, mb_d, x1, color, var0, var_x1, var_c, ms, mc, sc, groups, n_groups, with_log_det):
+    """The marginalised χ² of one row for diagonal C(α, β), in one pass: F is then diagonal.
+
+    A variance ≤ 0 (α, β outside what the light-curve covariances allow) makes the row NaN.
+    """
+    two_pi = 2.0 * np.pi
+    aa = a * a
+    bb = bt * bt
+    ab2 = 2.0 * a * bt
+    a2 = 2.0 * a
+    b2 = 2.0 * bt
+    chi = 0.0
+    s0 = 0.0
+    s1 = 0.0
+    e0 = 0.0
+    e1 = 0.0
+    log_det = 0.0
+    for i in range(row.size):
+        v = var0[i] + aa * var_x1[i] + bb * var_c[i] + a2 * ms[i] - b2 * mc[i] - ab2 * sc[i]
+        w = 1.0 / v
+        d = mb_d[i] + a * x1[i] - bt * color[i] - LOG10_SCALE * row[i]
+        wd = w * d
+        chi += wd * d
+        if groups[i] == 0:
+            s0 += wd
+            e0 += w
+        else:
+            s1 += wd
+            e1 += w
+        if with_log_det:
+            log_det += np.log(v)
+        elif v <= 0.0:
+            log_det = np.nan
+    chi += np.log(e0 / two_pi) - s0 * s0 / e0
+    if n_groups == 2:
+        chi += np.log(e1 / two_pi) - s1 * s1 / e1
+    return chi + log_det
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
 def _chi2_diag(
     log_d, alpha, beta, mb_d, x1, color, var0, var_x1, var_c, ms, mc, sc, groups, n_groups, with_log_det, out
 ):
-    """The marginalised χ² for diagonal C(α, β), one pass per row: F is then diagonal.
-
-    A variance ≤ 0 (α, β outside what the light-curve covariances allow) makes the row NaN.
-    """
-    two_pi = 2.0 * np.pi
+    """:func:`_diag_row` of every row."""
     for b in range(log_d.shape[0]):
-        row = log_d[b]
-        a = alpha[b]
-        bt = beta[b]
-        aa = a * a
-        bb = bt * bt
-        ab2 = 2.0 * a * bt
-        a2 = 2.0 * a
-        b2 = 2.0 * bt
-        chi = 0.0
-        s0 = 0.0
-        s1 = 0.0
-        e0 = 0.0
-        e1 = 0.0
-        log_det = 0.0
-        for i in range(row.size):
-            v = var0[i] + aa * var_x1[i] + bb * var_c[i] + a2 * ms[i] - b2 * mc[i] - ab2 * sc[i]
-            w = 1.0 / v
-            d = mb_d[i] + a * x1[i] - bt * color[i] - LOG10_SCALE * row[i]
-            wd = w * d
-            chi += wd * d
-            if groups[i] == 0:
-                s0 += wd
-                e0 += w
-            else:
-                s1 += wd
-                e1 += w
-            if with_log_det:
-                log_det += np.log(v)
-            elif v <= 0.0:
-                log_det = np.nan
-        chi += np.log(e0 / two_pi) - s0 * s0 / e0
-        if n_groups == 2:
-            chi += np.log(e1 / two_pi) - s1 * s1 / e1
-        out[b] = chi + log_det
+        out[b] = _diag_row(
+            log_d[b],
+            alpha[b],
+            beta[b],
+            mb_d,
+            x1,
+            color,
+            var0,
+            var_x1,
+            var_c,
+            ms,
+            mc,
+            sc,
+            groups,
+            n_groups,
+            with_log_det,
+        )
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS, parallel=True)
+def _chi2_diag_parallel(
+    log_d, alpha, beta, mb_d, x1, color, var0, var_x1, var_c, ms, mc, sc, groups, n_groups, with_log_det, out
+):
+    """:func:`_chi2_diag` with the rows spread over numba's threads."""
+    for b in numba.prange(log_d.shape[0]):
+        out[b] = _diag_row(
+            log_d[b],
+            alpha[b],
+            beta[b],
+            mb_d,
+            x1,
+            color,
+            var0,
+            var_x1,
+            var_c,
+            ms,
+            mc,
+            sc,
+            groups,
+            n_groups,
+            with_log_det,
+        )
+
+
+CHI2_DIAG = (_chi2_diag, _chi2_diag_parallel)
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def _assemble_lower(packed, weights, var, out):
+    """The lower triangle of C(α, β) into ``out.T`` (Fortran order, as LAPACK takes it), without the GIL.
+
+    ``packed`` holds the six systematic matrices' lower triangles column by
+    column, the six values of an element side by side, so one sequential
+    pass reads them (half the bytes of the full matrices); the upper
+    triangle of ``out.T`` is left as it was, which LAPACK's lower routines never read.
+    """
+    n = out.shape[0]
+    w0, w1, w2, w3, w4, w5 = weights[0], weights[1], weights[2], weights[3], weights[4], weights[5]
+    p = 0
+    for j in range(n):
+        col = out[j]
+        for i in range(j, n):
+            e = packed[p]
+            col[i] = w0 * e[0] + w1 * e[1] + w2 * e[2] + w3 * e[3] + w4 * e[4] + w5 * e[5]
+            p += 1
+        col[j] += var[j]
+
+
+def pack_lower(covmats: dict[str, np.ndarray]) -> np.ndarray:
+    """The (n(n+1)/2, 6) layout :func:`_assemble_lower` reads: lower triangles, column by column, keys in COVMAT_KEYS order."""
+    first = np.asarray(covmats[COVMAT_KEYS[0]])
+    # Column j's lower part is row j's upper part of the transpose: C-order upper triangle of Cᵀ.
+    rows, cols = np.triu_indices(first.shape[0])
+    return np.ascontiguousarray(
+        np.stack([np.asarray(covmats[k], dtype=float).T[rows, cols] for k in COVMAT_KEYS], axis=1)
+    )
+
+
+# LAPACK's dpotrf as numba calls it for np.linalg.cholesky (through scipy's
+# cython_lapack, resolved when the kernel runs, so the kernel stays in numba's
+# on-disk cache): called directly, it factors the buffer in place, without
+# the copy and the zeroed upper triangle np.linalg.cholesky adds, and without
+# the GIL, which scipy's wrapper holds (measured: two threads, no gain).
+_POTRF = _LAPACK().numba_xxpotrf(numba.float64)
+_DOUBLE, _LOWER = ord("d"), ord("L")
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
+def _full_row(packed, weights, var, rhs, with_log_det, buffer):
+    """χ² of one row through the Cholesky factor of C(α, β), factored in ``buffer`` (N × N, overwritten).
+
+    ``rhs`` is (1 + k, N): Δ, then the k group indicators; it is overwritten by
+    L⁻¹ of each. The k ≤ 2 magnitudes are marginalised in closed form:
+    A − bᵀF⁻¹b + ln det(F/2π) with F = XᵀC⁻¹X (k × k), b = XᵀC⁻¹Δ.
+    """
+    n = buffer.shape[0]
+    _assemble_lower(packed, weights, var, buffer)
+    if _POTRF(_DOUBLE, _LOWER, n, buffer.ctypes, n) != 0:
+        return np.nan
+    # Forward substitution of every right-hand side at once: one pass over L
+    # (row k of ``buffer`` is column k of L).
+    m = rhs.shape[0]
+    log_det = 0.0
+    for k in range(n):
+        col = buffer[k]
+        pivot = col[k]
+        log_det += np.log(pivot)
+        for j in range(m):
+            r = rhs[j]
+            y = r[k] / pivot
+            r[k] = y
+            for i in range(k + 1, n):
+                r[i] -= col[i] * y
+    d = rhs[0]
+    a = 0.0
+    for i in range(n):
+        a += d[i] * d[i]
+    two_pi = 2.0 * np.pi
+    if m == 2:
+        b0 = f00 = 0.0
+        x0 = rhs[1]
+        for i in range(n):
+            b0 += x0[i] * d[i]
+            f00 += x0[i] * x0[i]
+        chi2 = a - b0 * b0 / f00 + np.log(f00 / two_pi)
+    else:
+        b0 = b1 = f00 = f01 = f11 = 0.0
+        x0 = rhs[1]
+        x1 = rhs[2]
+        for i in range(n):
+            b0 += x0[i] * d[i]
+            b1 += x1[i] * d[i]
+            f00 += x0[i] * x0[i]
+            f01 += x0[i] * x1[i]
+            f11 += x1[i] * x1[i]
+        det = f00 * f11 - f01 * f01
+        chi2 = a - (f11 * b0 * b0 - 2.0 * f01 * b0 * b1 + f00 * b1 * b1) / det + np.log(det / (two_pi * two_pi))
+    if with_log_det:
+        chi2 += 2.0 * log_det
+    return chi2
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def _chi2_full(packed, weights, var, rhs, with_log_det, out, n_threads):
+    """:func:`_full_row` of every row, in one N × N buffer (``n_threads`` is the parallel twin's)."""
+    buffer = np.empty((var.shape[1], var.shape[1]))
+    for b in range(out.size):
+        out[b] = _full_row(packed, weights[b], var[b], rhs[b], with_log_det, buffer)
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True, parallel=True)
+def _chi2_full_parallel(packed, weights, var, rhs, with_log_det, out, n_threads):
+    """:func:`_chi2_full` with the rows dealt to ``n_threads`` of numba's threads, each with its own buffer.
+
+    One buffer per thread, not per row: a fresh 4 MB array pays its page
+    faults every time. The count is an argument: ``numba.get_num_threads()``
+    inside the kernel is a ctypes call, which keeps it out of numba's on-disk cache.
+    """
+    n_threads = min(n_threads, out.size)
+    for t in numba.prange(n_threads):
+        buffer = np.empty((var.shape[1], var.shape[1]))
+        for b in range(t, out.size, n_threads):
+            out[b] = _full_row(packed, weights[b], var[b], rhs[b], with_log_det, buffer)
+
+
+CHI2_FULL = (_chi2_full, _chi2_full_parallel)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..data.dataset import Dataset
 from ..models import Model, RedshiftGrid
-from . import kernels
+from . import kernels, parallel
 from .covariance import Whitening
 from .kernels import LOG10_SCALE
 
@@ -129,4 +129,6 @@ class ReducedChi2:
     def __call__(self, model: Model, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """χ² of each row, whether the interpolation resolves that row, and how many it resolves."""
         log_d = np.log(model.transverse_distance(theta, self.knots))
-        return kernels.quadratic_chi2(log_d, self._log_knots, self._q, self._v, self._c0, self._tail, KNOT_TAIL_TOL)
+        return parallel.kernel(kernels.QUADRATIC_CHI2)(
+            log_d, self._log_knots, self._q, self._v, self._c0, self._tail, KNOT_TAIL_TOL
+        )

@@ -32,10 +32,31 @@ from ..errors import ConfigError
 
 SYSCTL_KEYS = ("hw.perflevel0.physicalcpu", "hw.perflevel1.physicalcpu")
 RULE_CLASSES = ("heavy", "light")
-CHOICES = ("performance", "balanced")
 # Efficiency cores a "balanced" heavy rule borrows: enough to absorb the
 # workflow's own light jobs and I/O without slowing the sampler to E-core pace.
 BALANCED_EXTRA = 2
+
+
+@dataclass(frozen=True)
+class HeavyPolicy:
+    """A value of ``cores.heavy``: the most threads a sampling job may have, and whether it asks for what it measured.
+
+    ``measured``: the pre-flight job times the likelihood with 1 … ``most``
+    threads and each sampling job asks for the count that paid
+    (:mod:`janusfit.resources.threads`); otherwise emcee asks for ``most``
+    and dynesty for one.
+    """
+
+    most: Callable[["CoreCounts"], int]
+    measured: bool
+
+
+HEAVY_POLICIES = {
+    "measured": HeavyPolicy(lambda c: c.performance, measured=True),
+    "performance": HeavyPolicy(lambda c: c.performance, measured=False),
+    "balanced": HeavyPolicy(lambda c: min(c.performance + BALANCED_EXTRA, c.total), measured=False),
+}
+CHOICES = tuple(HEAVY_POLICIES)
 
 
 @dataclass(frozen=True)
@@ -190,17 +211,19 @@ def cores_from_config(config_cores: dict | None) -> CoreCounts | None:
     return CoreCounts(counts["performance"], counts["efficiency"], "config cores")
 
 
+def heavy_policy(choice: str) -> HeavyPolicy:
+    """The policy the config key ``cores.heavy`` names."""
+    if choice not in HEAVY_POLICIES:
+        raise ConfigError("cores.heavy", f"must be one of {', '.join(CHOICES)}, not {choice!r}")
+    return HEAVY_POLICIES[choice]
+
+
 def threads_for(rule_class: str, counts: CoreCounts, choice: str) -> int:
-    """Threads of one job: all P cores (``performance``) or P + 2 (``balanced``) for heavy rules, 1 for light ones.
+    """The most threads of one job: P cores (``measured``, ``performance``) or P + 2 (``balanced``) for heavy rules, 1 for light ones.
 
     ``choice`` is the config key ``cores.heavy``.
     """
     if rule_class not in RULE_CLASSES:
         raise ValueError(f"rule class must be one of {RULE_CLASSES}, not {rule_class!r}")
-    if choice not in CHOICES:
-        raise ConfigError("cores.heavy", f"must be one of {', '.join(CHOICES)}, not {choice!r}")
-    if rule_class == "light":
-        return 1
-    if choice == "performance":
-        return counts.performance
-    return min(counts.performance + BALANCED_EXTRA, counts.total)
+    policy = heavy_policy(choice)
+    return 1 if rule_class == "light" else policy.most(counts)

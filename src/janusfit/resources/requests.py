@@ -13,7 +13,7 @@ from pathlib import Path
 from ..config import param_names, run_settings
 from ..errors import ConfigError
 from ..sampling.registry import SAMPLERS
-from .cores import cores_from_config, detect_cores, threads_for
+from .cores import cores_from_config, detect_cores, heavy_policy, threads_for
 from .memory import mem_mb_for_attempt
 from .runtime import runtime_for_attempt
 
@@ -41,7 +41,23 @@ def core_counts(config: dict, on_cluster: bool = False):
 
 
 def heavy_threads(config: dict, counts) -> int:
-    return threads_for("heavy", counts, config.get("cores", {}).get("heavy", "performance"))
+    """The most threads a sampling job may have: the pre-flight job's, which measures up to that many."""
+    return threads_for("heavy", counts, config["cores"]["heavy"])
+
+
+def sampling_threads(config: dict, counts, resources_json, sampler: str, unmeasured: int) -> int:
+    """A sampling job's ``threads``: what the pre-flight job measured paid (``cores.heavy: measured``), else ``unmeasured``.
+
+    Before the pre-flight job has written ``resources.json`` (``snakemake -n``
+    of a fresh run) the measured policy shows the most it may choose;
+    Snakemake asks again once the file exists, before it starts the job.
+    """
+    from .threads import measured_threads
+
+    most = heavy_threads(config, counts)
+    if heavy_policy(config["cores"]["heavy"]).measured:
+        return min(measured_threads(resources_json, sampler, fallback=most), most)
+    return unmeasured
 
 
 def data_shape(data_json) -> tuple[int, bool, float]:

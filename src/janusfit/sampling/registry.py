@@ -31,13 +31,14 @@ class Sampler:
     memory: str  # (run settings, n_params, n_data, full_cov, z_max) -> its MemoryEstimate
     disk: str  # (posterior, run settings) -> bytes its results and checkpoint take
     estimates: str  # (posterior, run settings, MemoryEstimate, start-up s) -> its entry of resources.json
+    batch: str  # (run settings) -> rows of one likelihood call, at which its threads are measured
 
     def files(self, base: str, kind: str) -> dict:
         """``outputs``, ``draws`` or ``summary_inputs`` as paths under ``base``."""
         return {key: f"{base}/{path}" for key, path in getattr(self, kind).items()}
 
     def call(self, role: str, *args):
-        """Call the function this sampler names for ``role`` (``memory``, ``disk`` or ``estimates``)."""
+        """Call the function this sampler names for ``role`` (``memory``, ``disk``, ``estimates`` or ``batch``)."""
         module, _, function = getattr(self, role).partition(":")
         return getattr(importlib.import_module(module), function)(*args)
 
@@ -57,6 +58,7 @@ SAMPLERS = {
             memory="janusfit.resources.memory:emcee_run_estimate",
             disk="janusfit.stages.preflight:emcee_disk",
             estimates="janusfit.stages.preflight:emcee_estimates",
+            batch="janusfit.stages.preflight:emcee_batch",
         ),
         Sampler(
             name="dynesty",
@@ -70,6 +72,7 @@ SAMPLERS = {
             memory="janusfit.resources.memory:dynesty_run_estimate",
             disk="janusfit.stages.preflight:dynesty_disk",
             estimates="janusfit.stages.preflight:dynesty_estimates",
+            batch="janusfit.stages.preflight:dynesty_batch",
         ),
     )
 }

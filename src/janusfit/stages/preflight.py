@@ -3,7 +3,9 @@
 One job per run, before both samplers: it loads the data again (validating
 it), checks the likelihood, the walkers, the disk, the memory and the output
 directory, and writes the memory and runtime estimates to ``resources.json``,
-from which the workflow takes each sampling job's ``runtime``.
+from which the workflow takes each sampling job's ``runtime``, and the
+measured threads (:mod:`janusfit.resources.threads`), from which it takes
+each sampling job's ``threads``.
 """
 
 from __future__ import annotations
@@ -29,12 +31,14 @@ from ..sampling.registry import SAMPLERS
 
 
 def preflight_run(
-    *, config, dataset, model, data_json, granted_mem_mb, out_json, out_table, resources_json, log
+    *, config, dataset, model, data_json, granted_mem_mb, out_json, out_table, resources_json, log, threads=1
 ) -> dict:
     """Run every check, write the results and the estimates, and raise when a check failed.
 
     ``granted_mem_mb`` is the ``mem_mb`` Snakemake gave this job, which asked
-    for as much as the largest sampling job will (None outside Snakemake).
+    for as much as the largest sampling job will (None outside Snakemake);
+    ``threads`` is what it gave this job, the most a sampling job may ask
+    for: the likelihood is timed with 1 … ``threads`` threads.
     """
     samplers = [SAMPLERS[s] for s in config["samplers"]]
     settings, posterior = load_run(config, dataset, model)
@@ -75,7 +79,21 @@ def preflight_run(
             + f"{entry['likelihood_s'] * 1e6:.1f} µs per likelihood evaluation, "
             f"{startup_s:.1f} s of it to start"
         )
+    # Imported here: the threads policy loads the likelihood's parallel
+    # kernels, which no rule script may import before its stage function.
+    from ..resources.threads import THREADS_KEY, describe, measure_threads
+
+    measured = []
+    for s in samplers:
+        record[s.name][THREADS_KEY] = entry = measure_threads(
+            posterior, batch_size=s.call("batch", settings), max_threads=threads
+        )
+        log.info(f"{s.name} threads: {describe(entry)}")
+        measured.append({"name": f"threads_{s.name}", "passed": True, "detail": describe(entry)})
     write_resources_json(resources_json, record)
+    # The measurement joins the checks' table, which the report shows.
+    result = {**result, "checks": result["checks"] + measured}
+    write_preflight(result, out_json, out_table)
     return result
 
 
@@ -91,11 +109,20 @@ def dynesty_disk(posterior, settings) -> int:
     return d.repeats * dynesty_disk_bytes(points, posterior.ndim, len(pickle.dumps(posterior)))
 
 
+def emcee_batch(settings) -> int:
+    """Rows of one of emcee's likelihood calls: half the ensemble (the other half is the move's reference)."""
+    return max(settings.emcee.n_walkers // 2, 1)
+
+
+def dynesty_batch(settings) -> int:
+    """Rows of one of dynesty's likelihood calls: it calls the likelihood one point at a time."""
+    return 1
+
+
 def emcee_estimates(posterior, settings, estimate, startup_s: float) -> dict:
     """emcee's entry of resources.json: runtime and memory estimates (the registry's ``estimates`` of emcee)."""
     e = settings.emcee
-    # emcee evaluates half the ensemble per call (the other half is the move's reference).
-    t_eval = time_likelihood(posterior, batch_size=max(e.n_walkers // 2, 1))
+    t_eval = time_likelihood(posterior, batch_size=emcee_batch(settings))
     step_s = time_steps(posterior, e)
     minutes = estimate_runtime_emcee(step_s, e.max_steps, overhead_s=startup_s)
     return {
@@ -111,7 +138,7 @@ def emcee_estimates(posterior, settings, estimate, startup_s: float) -> dict:
 def dynesty_estimates(posterior, settings, estimate, startup_s: float) -> dict:
     """dynesty's entry of resources.json: runtime and memory estimates (the registry's ``estimates`` of dynesty)."""
     d = settings.dynesty
-    t_eval = time_likelihood(posterior, batch_size=1)  # dynesty calls the likelihood one point at a time
+    t_eval = time_likelihood(posterior, batch_size=dynesty_batch(settings))
     # The repeats run one after another in the one job: its start-up is paid once.
     minutes = (
         d.repeats

@@ -46,6 +46,15 @@ def watched(*, config, dataset, model, sampler, data_json, granted_mem_mb, memor
     )
 
 
+def use_threads(threads: int, log) -> None:
+    """numba's and BLAS threads at the job's ``threads``, never above (Snakemake's count, measured by the pre-flight job)."""
+    # Imported here: rule scripts import this module before their stage
+    # function runs, and must not load the likelihood's kernels by then.
+    from ..likelihood import parallel
+
+    log.info(f"likelihood threads: {parallel.use_threads(threads)} (the job's threads: {threads})")
+
+
 def sample_emcee(
     *,
     config,
@@ -59,7 +68,10 @@ def sample_emcee(
     memory_png,
     log,
     granted_mem_mb=None,
+    threads=1,
 ) -> dict:
+    """``threads``: what Snakemake gave the job; the likelihood's kernels use that many (:func:`use_threads`)."""
+    use_threads(threads, log)
     with watched(
         config=config,
         dataset=dataset,
@@ -95,7 +107,10 @@ def sample_dynesty(
     memory_png,
     log,
     granted_mem_mb=None,
+    threads=1,
 ) -> dict:
+    """``threads``: what Snakemake gave the job; the likelihood's kernels use that many (:func:`use_threads`)."""
+    use_threads(threads, log)
     with watched(
         config=config,
         dataset=dataset,

@@ -1,0 +1,97 @@
+"""The measured threads policy: a sampling job asks for the threads its likelihood turns into speed.
+
+The pre-flight job (given P threads, the performance cores) times the
+run's likelihood at each sampler's batch, emcee's half ensemble and
+dynesty's single point, with 1, 2, … P threads (numba's and BLAS, through
+:func:`janusfit.likelihood.parallel.use_threads`), and records in
+``resources.json`` the parallel efficiency of each count n,
+
+    efficiency(n) = t(1) / (n · t(n))        (t: seconds per evaluation),
+
+and the count the sampling job will ask for: the largest n whose
+efficiency is at least :data:`EFFICIENCY_THRESHOLD`, else 1. A job that
+turns 2 threads into 1.4× speed or more keeps them; below that the second
+core does more work running a second job beside it (Snakemake's
+``--cores`` then fits two one-thread samplers where it fitted one
+two-thread sampler).
+
+Likelihood time is not the whole of a sampler's step (emcee's moves and
+dynesty's proposals are serial Python), so the job's efficiency is at most
+the likelihood's: the threshold is applied to the part that threads can speed up.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from .runtime import time_likelihood
+
+EFFICIENCY_THRESHOLD = 0.7
+# Alternated rounds of the counts (1 2 …, then 2 … 1): a slow spell of a
+# shared machine then hits every count alike; the median is kept.
+ROUNDS = 3
+THREADS_KEY = "threads"
+
+
+def choose_threads(efficiency: dict[int, float], threshold: float = EFFICIENCY_THRESHOLD) -> int:
+    """The largest thread count whose efficiency is at least ``threshold``; 1 when none above 1 is."""
+    return max([n for n, e in efficiency.items() if n > 1 and e >= threshold], default=1)
+
+
+def measure_threads(posterior, *, batch_size: int, max_threads: int, timer=time_likelihood) -> dict:
+    """Seconds per evaluation at ``batch_size`` with 1 … ``max_threads`` threads, their efficiencies and the choice.
+
+    ``timer(posterior, batch_size=...)`` times one count (seconds per
+    evaluation); the kernels are left at one thread afterwards. Counts past
+    numba's pool (``NUMBA_NUM_THREADS``) cannot be had, and are not timed.
+    """
+    from ..likelihood import parallel
+
+    counts = list(range(1, parallel.use_threads(max(1, int(max_threads))) + 1))
+    samples = {n: [] for n in counts}
+    try:
+        for r in range(ROUNDS):
+            for n in counts[r % len(counts) :] + counts[: r % len(counts)]:
+                parallel.use_threads(n)
+                samples[n].append(timer(posterior, batch_size=batch_size))
+    finally:
+        parallel.use_threads(1)
+    seconds = {n: float(np.median(v)) for n, v in samples.items()}
+    efficiency = {n: seconds[1] / (n * seconds[n]) for n in counts}
+    return {
+        "batch": int(batch_size),
+        "seconds": {str(n): s for n, s in seconds.items()},
+        "efficiency": {str(n): round(e, 3) for n, e in efficiency.items()},
+        "threshold": EFFICIENCY_THRESHOLD,
+        "threads": choose_threads(efficiency),
+    }
+
+
+def measured_threads(resources_json, sampler: str, fallback: int) -> int:
+    """The threads recorded for ``sampler`` in ``resources.json``; ``fallback`` before the pre-flight job has run.
+
+    Called while Snakemake plans jobs, so it never raises: a missing or
+    unreadable record gives the fallback (Snakemake evaluates it again when
+    the job's inputs exist, just before it runs it).
+    """
+    try:
+        with open(resources_json) as fh:
+            value = json.load(fh)[sampler][THREADS_KEY]["threads"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return fallback
+    return value if isinstance(value, int) and value >= 1 else fallback
+
+
+def describe(record: dict) -> str:
+    """One line for the log and the report: seconds and efficiency per count, and the choice."""
+    parts = [
+        f"{n} thread{'s' if n != '1' else ''} {record['seconds'][n] * 1e6:.1f} µs (efficiency {record['efficiency'][n]:.2f})"
+        for n in record["seconds"]
+    ]
+    return (
+        f"batch {record['batch']}: "
+        + ", ".join(parts)
+        + f"; asks for {record['threads']} (largest count with efficiency >= {record['threshold']})"
+    )
