@@ -263,11 +263,11 @@ class SigtermAfter(Posterior):
         return super().loglike_one(theta)
 
 
-def interrupted_dynesty(directory: Path, public_data, calls: int) -> None:
+def interrupted_dynesty(directory: Path, public_data, calls: int, **overrides) -> None:
     SigtermAfter.n = calls
     posterior = SigtermAfter(get_model("lcdm"), [jla_diagonal(public_data)])
     with pytest.raises(Interrupted, match="stopped by SIGTERM at iteration"):
-        run_dynesty_in(directory, posterior)
+        run_dynesty_in(directory, posterior, **overrides)
     SigtermAfter.n = 10**9
 
 
@@ -289,6 +289,47 @@ def test_damaged_newest_generation_falls_back_to_the_previous(tmp_path, posterio
     assert log.has(f"checkpoint file '{newest}' fails its checksum; moved aside")
     combined = np.hypot(result.logz_err, dynesty_reference.logz_err)
     assert abs(result.logz - dynesty_reference.logz) < 3 * combined
+
+
+def assert_same_dynesty_run(a: tuple, b: tuple) -> None:
+    """Two ``run_dynesty`` results (result, samples): the same iterations, ln Z and samples, bit for bit."""
+    (result_a, samples_a), (result_b, samples_b) = a, b
+    for key in ("n_iter", "n_calls", "logz", "logz_err", "information", "complete", "dlogz_remaining"):
+        assert getattr(result_a, key) == getattr(result_b, key), key
+    for key in samples_a:
+        assert samples_a[key].tobytes() == samples_b[key].tobytes(), key
+
+
+# JLA ΛCDM with 50 live points reaches dlogz 0.5 after 185 iterations (seed 42).
+MAXITER = 100
+
+
+def test_maxiter_counts_iterations_over_resumes(tmp_path, posterior, public_data):
+    """A run cut by SIGTERM and resumed stops at maxiter in all, as an uninterrupted run does, bit for bit.
+
+    dynesty's ``sample(maxiter=m)`` runs m + 1 iterations per call: passed as
+    it is at each resume, the resumed run ran maxiter + 1 more from where it
+    resumed.
+    """
+    uninterrupted = run_dynesty_in(tmp_path / "uninterrupted", posterior, maxiter=MAXITER)
+    interrupted_dynesty(tmp_path / "cut", public_data, calls=100, maxiter=MAXITER)
+    log = Log()
+    resumed = run_dynesty_in(tmp_path / "cut", posterior, log=log, maxiter=MAXITER)
+    assert 1 < resumed[0].resumes[0] < MAXITER
+    assert_same_dynesty_run(resumed, uninterrupted)
+    assert resumed[0].n_iter == MAXITER
+    assert resumed[0].complete is False and resumed[0].dlogz_remaining > DYNESTY["dlogz"]
+    assert log.has(f"dynesty INCOMPLETE: stopped at iteration {MAXITER} by dynesty.maxiter = {MAXITER}")
+
+
+def test_a_run_stopped_by_maxiter_finishes_as_an_unlimited_run_once_maxiter_is_removed(
+    tmp_path, posterior, dynesty_reference
+):
+    run_dynesty_in(tmp_path, posterior, maxiter=MAXITER)
+    result, _ = run_dynesty_in(tmp_path, posterior)
+    assert result.resumes == [MAXITER + 1]
+    assert result.complete is True and result.dlogz_remaining < DYNESTY["dlogz"]
+    assert (result.n_iter, result.logz) == (dynesty_reference.n_iter, dynesty_reference.logz)
 
 
 class Marker:

@@ -45,6 +45,7 @@ def test_a_nan_evidence_error_stops_the_summary_naming_the_field(tmp_path, publi
             "sample": "auto",
             "seed": 1,
             "checkpoint_seconds": 60,
+            "maxiter": None,
             "repeats": 1,
         },
         "convergence": {},

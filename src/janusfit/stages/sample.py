@@ -198,6 +198,10 @@ def _sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evi
         "repeats": repeats,
         "nlive": d.nlive,
         "dlogz": d.dlogz,
+        "maxiter": d.maxiter,
+        # With repeats, ln Z is their mean: complete only if every run is.
+        "complete": all(r.complete for r in results),
+        "dlogz_remaining": max((r.dlogz_remaining for r in results if r.dlogz_remaining is not None), default=None),
         "param_names": list(posterior.param_names),
         "log_prior_volume": posterior.log_prior_volume(),
         "domain": {
@@ -213,6 +217,12 @@ def _sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evi
         f"dynesty finished: logZ = {logz:.3f} ± {logz_err:.3f}"
         + (f" (mean of {d.repeats} runs, scatter {repeats['scatter']:.3f})" if d.repeats > 1 else "")
     )
+    if not info["complete"]:
+        log.warning(
+            f"INCOMPLETE EVIDENCE for {dataset}/{model}: dynesty.maxiter = {d.maxiter} stopped the run with "
+            f"dlogz {info['dlogz_remaining']:.3g} left (target {d.dlogz}); its ln Z is not a finished evidence. "
+            "Raise or remove maxiter to finish it (the run resumes its checkpoint)"
+        )
     if info["quadrature"] is not None:
         verdict = (
             "agrees" if info["cross_check"]["passed"] else "DISAGREES: " + "; ".join(info["cross_check"]["failures"])
