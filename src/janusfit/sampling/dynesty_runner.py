@@ -130,14 +130,14 @@ class GenerationStore:
 
 @functools.cache
 def _stored_dynamic_sampler() -> type:
-    """dynesty's dynamic sampler whose checkpoints go to a GenerationStore.
+    """dynesty's ``DynamicNestedSampler`` whose checkpoints go to a GenerationStore; a run constructs it directly.
 
     Defined on first use, so that only the jobs that run dynesty import it
     (0.3–1 s), not every job that imports this module.
     """
-    from dynesty.dynamicsampler import DynamicSampler
+    from dynesty import DynamicNestedSampler
 
-    class _StoredDynamicSampler(DynamicSampler):
+    class _StoredDynamicSampler(DynamicNestedSampler):
         store: GenerationStore | None = None
         progress: DynestyProgress | None = None
 
@@ -146,8 +146,7 @@ def _stored_dynamic_sampler() -> type:
             self.progress.checkpoint(self)
 
         def __getstate__(self):
-            state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()
-            state = dict(state)
+            state = dict(super().__getstate__())
             state.pop("store", None)
             state.pop("progress", None)
             return state
@@ -210,7 +209,7 @@ def run_dynesty(
         complete, dlogz_remaining = _run_static(sampler, settings, store, session, log, progress, warn)
     else:
         if sampler is None:
-            sampler = dynesty.DynamicNestedSampler(
+            sampler = _stored_dynamic_sampler()(
                 loglike,
                 prior_transform,
                 posterior.ndim,
@@ -218,7 +217,6 @@ def run_dynesty(
                 sample=settings.sample,
                 rstate=np.random.default_rng(settings.seed),
             )
-            sampler.__class__ = _stored_dynamic_sampler()
         sampler.store, sampler.progress = store, progress
         sampler.run_nested(
             nlive_init=settings.nlive,
