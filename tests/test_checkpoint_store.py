@@ -294,7 +294,8 @@ def test_damaged_newest_generation_falls_back_to_the_previous(tmp_path, posterio
 def assert_same_dynesty_run(a: tuple, b: tuple) -> None:
     """Two ``run_dynesty`` results (result, samples): the same iterations, ln Z and samples, bit for bit."""
     (result_a, samples_a), (result_b, samples_b) = a, b
-    for key in ("n_iter", "n_calls", "logz", "logz_err", "information", "complete", "dlogz_remaining"):
+    keys = ("n_iter", "n_calls", "logz", "logz_err", "logz_err_running", "information", "complete", "dlogz_remaining")
+    for key in keys:
         assert getattr(result_a, key) == getattr(result_b, key), key
     for key in samples_a:
         assert samples_a[key].tobytes() == samples_b[key].tobytes(), key

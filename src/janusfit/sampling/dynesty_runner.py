@@ -27,6 +27,7 @@ fraction of the prior is added to ln Z.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import tempfile
@@ -56,7 +57,10 @@ class DynestyResult:
     ``logz`` is over the whole prior: ``logz_inside`` (over the part inside the
     model's domain, which was sampled) plus ``ln_domain_fraction``.
     ``logz_err`` is recomputed from the whole run; ``logz_err_running`` is the
-    static loop's running estimate, kept for comparison. ``complete`` is False
+    static loop's running estimate, kept for comparison, or None where it is
+    not a number: dynesty adds each step's change of the information times
+    the step in ln X to the variance, which goes negative when the final live
+    points change the information much (a run stopped by ``maxiter``). ``complete`` is False
     when ``maxiter`` stopped the run before ``dlogz`` was reached: more of its
     ln Z then rests on the final live points than ``dlogz`` allows;
     ``dlogz_remaining`` is ln(1 + Z_live / Z) where it stopped (static sampler
@@ -65,7 +69,7 @@ class DynestyResult:
 
     logz: float
     logz_err: float
-    logz_err_running: float
+    logz_err_running: float | None
     logz_inside: float
     ln_domain_fraction: float
     seed: int
@@ -230,11 +234,12 @@ def run_dynesty(
         progress.checkpoint(sampler, final=True)
         complete, dlogz_remaining = True, None
     res = sampler.results
+    running_err = float(res.logzerr[-1])
     logwt, logz, logzvar, information = compute_integrals(logl=np.asarray(res.logl), logvol=np.asarray(res.logvol))
     result = DynestyResult(
         logz=float(logz[-1] + posterior.log_domain_fraction),
         logz_err=float(np.sqrt(logzvar[-1])),
-        logz_err_running=float(res.logzerr[-1]),
+        logz_err_running=running_err if math.isfinite(running_err) else None,
         logz_inside=float(logz[-1]),
         ln_domain_fraction=posterior.log_domain_fraction,
         seed=settings.seed,

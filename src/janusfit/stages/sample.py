@@ -178,9 +178,10 @@ def _sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evi
         with CheckpointSession(directory, fingerprint, settings.on_change, log=log.info, graceful=graceful) as session:
             record_invocation(session.dir)
             result, run_samples = run_dynesty(posterior, run, session, log=log.info, warn=log.warning)
+        running = "n/a" if result.logz_err_running is None else f"± {result.logz_err_running:.3f}"
         log.info(
             f"dynesty run {k + 1}/{d.repeats} (seed {run.seed}): logZ = {result.logz:.3f} ± "
-            f"{result.logz_err:.3f} (running estimate ± {result.logz_err_running:.3f}), "
+            f"{result.logz_err:.3f} (running estimate {running}), "
             f"{result.n_calls} likelihood calls, resumes {result.resumes}"
         )
         if k == 0:
