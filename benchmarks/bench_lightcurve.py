@@ -269,15 +269,15 @@ def run(quick: bool, log=print) -> dict:
                     "numpy": plain_one,
                 }
                 if mats is None:
-                    var0 = like._var0
+                    var0, var_x1, var_c = like.variance_terms
                     candidates["floor"] = lambda: _floor(
                         mu,
                         lc.mb,
                         lc.x1,
                         lc.color,
                         var0,
-                        like._var_x1,
-                        like._var_c,
+                        var_x1,
+                        var_c,
                         lc.cov_m_s,
                         lc.cov_m_c,
                         lc.cov_s_c,

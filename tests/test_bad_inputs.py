@@ -183,6 +183,11 @@ CONFIG_ERRORS = {
         "config key 'dynesty.nlive': 4 live points for run jla_cc/lcdm with 2 parameters; "
         "dynesty needs more than twice as many live points as parameters, at least 5",
     ),
+    "maxiter_with_dynamic_sampler": (
+        dict(samplers=["dynesty"], dynesty={"method": "dynamic", "maxiter": 1000}),
+        "config key 'dynesty.maxiter': a limit on iterations (1000) works only with the static sampler, not with "
+        "method: dynamic; remove maxiter or set 'dynesty.method: static'",
+    ),
     "dataset_without_kind": (
         dict(datasets={"jla": {k: v for k, v in jla_spec().items() if k != "kind"}}),
         "config key 'datasets.jla.kind': is required: a dataset needs 'kind', 'format' and "

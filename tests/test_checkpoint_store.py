@@ -263,13 +263,13 @@ class SigtermAfter(Posterior):
         return super().loglike_one(theta)
 
 
-def interrupted_dynesty(directory: Path, public_data, calls: int) -> None:
+def interrupted_dynesty(directory: Path, public_data, calls: int, **overrides) -> None:
     SigtermAfter.n = calls
     posterior = SigtermAfter(get_model("lcdm"), [jla_diagonal(public_data)])
     # A checkpoint at every iteration: the generations on disk when SIGTERM
     # arrives are then counted in calls, not in how fast the machine ran them.
     with pytest.raises(Interrupted, match="stopped by SIGTERM at iteration"):
-        run_dynesty_in(directory, posterior, checkpoint_seconds=0)
+        run_dynesty_in(directory, posterior, **{"checkpoint_seconds": 0, **overrides})
     SigtermAfter.n = 10**9
 
 
@@ -291,6 +291,79 @@ def test_damaged_newest_generation_falls_back_to_the_previous(tmp_path, posterio
     assert log.has(f"checkpoint file '{newest}' fails its checksum; moved aside")
     combined = np.hypot(result.logz_err, dynesty_reference.logz_err)
     assert abs(result.logz - dynesty_reference.logz) < 3 * combined
+
+
+def assert_same_dynesty_run(a: tuple, b: tuple) -> None:
+    """Two ``run_dynesty`` results (result, samples): the same iterations, ln Z and samples, bit for bit."""
+    (result_a, samples_a), (result_b, samples_b) = a, b
+    keys = ("n_iter", "n_calls", "logz", "logz_err", "logz_err_running", "information", "complete", "dlogz_remaining")
+    for key in keys:
+        assert getattr(result_a, key) == getattr(result_b, key), key
+    for key in samples_a:
+        assert samples_a[key].tobytes() == samples_b[key].tobytes(), key
+
+
+# JLA ΛCDM with 50 live points reaches dlogz 0.5 after 185 iterations (seed 42).
+MAXITER = 100
+
+
+def test_maxiter_counts_iterations_over_resumes(tmp_path, posterior, public_data):
+    """A run cut by SIGTERM and resumed stops at maxiter in all, as an uninterrupted run does, bit for bit.
+
+    dynesty's ``sample(maxiter=m)`` runs m + 1 iterations per call: passed as
+    it is at each resume, the resumed run ran maxiter + 1 more from where it
+    resumed.
+    """
+    uninterrupted = run_dynesty_in(tmp_path / "uninterrupted", posterior, maxiter=MAXITER)
+    interrupted_dynesty(tmp_path / "cut", public_data, calls=100, maxiter=MAXITER)
+    log = Log()
+    resumed = run_dynesty_in(tmp_path / "cut", posterior, log=log, maxiter=MAXITER)
+    assert 1 < resumed[0].resumes[0] < MAXITER
+    assert_same_dynesty_run(resumed, uninterrupted)
+    assert resumed[0].n_iter == MAXITER
+    assert resumed[0].complete is False and resumed[0].dlogz_remaining > DYNESTY["dlogz"]
+    assert log.has(f"dynesty INCOMPLETE: stopped at iteration {MAXITER} by dynesty.maxiter = {MAXITER}")
+
+
+def test_a_run_stopped_by_maxiter_finishes_as_an_unlimited_run_once_maxiter_is_removed(
+    tmp_path, posterior, dynesty_reference
+):
+    run_dynesty_in(tmp_path, posterior, maxiter=MAXITER)
+    result, _ = run_dynesty_in(tmp_path, posterior)
+    assert result.resumes == [MAXITER + 1]
+    assert result.complete is True and result.dlogz_remaining < DYNESTY["dlogz"]
+    assert (result.n_iter, result.logz) == (dynesty_reference.n_iter, dynesty_reference.logz)
+
+
+def dynamic_run(directory: Path, posterior, log=None):
+    """A dynamic dynesty run as the workflow makes it: a signal stops it at once (``graceful=False``).
+
+    About 53,000 likelihood calls (its batches have dynesty's default 500 live
+    points), 15 s; checkpoints every 0.5 s, since each pickles the whole run.
+    """
+    settings = DynestySettings(**{**DYNESTY, "method": "dynamic", "checkpoint_seconds": 0.5})
+    log = log if log is not None else Log()
+    fingerprint = make_fingerprint(posterior, "dynesty", settings.chain_settings())
+    with CheckpointSession(directory / "ck", fingerprint, log=log, graceful=False) as session:
+        return run_dynesty(posterior, settings, session, log=log)
+
+
+def test_a_dynamic_run_stopped_by_sigterm_resumes_from_its_stored_checkpoint(
+    tmp_path, posterior, public_data, dynesty_reference
+):
+    SigtermAfter.n = 20000
+    with pytest.raises(Interrupted):
+        dynamic_run(tmp_path / "cut", SigtermAfter(get_model("lcdm"), [jla_diagonal(public_data)]))
+    SigtermAfter.n = 10**9
+    stored = generations(tmp_path / "cut")
+    assert stored, "no periodic checkpoint before the signal"
+    # Its periodic saves went to the generation store as janusfit's own sampler class.
+    assert type(dynesty.NestedSampler.restore(str(stored[-1]))).__name__ == "_StoredDynamicSampler"
+    result, _ = dynamic_run(tmp_path / "cut", posterior)
+    assert len(result.resumes) == 1
+    assert result.complete is True and result.dlogz_remaining is None
+    # Against the static run: the same evidence, within errors.
+    assert abs(result.logz - dynesty_reference.logz) < 3 * np.hypot(result.logz_err, dynesty_reference.logz_err)
 
 
 class Marker:

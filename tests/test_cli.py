@@ -21,6 +21,9 @@ import time
 import pytest
 from snakemake_runner import start, write_config
 
+from janusfit.layout import SAMPLER_OUTPUT, Run
+from janusfit.status import sampler_status
+
 OM_PRIOR = [0.4, 1.0]
 
 
@@ -125,6 +128,21 @@ def test_status_of_a_finished_workflow(jla_run, janusfit_cli):
     assert "2 runs: 2 done" in done.stdout and "To resume" not in done.stdout
     for line in done.stdout.splitlines()[1:3]:
         assert "emcee (done)" in line or "dynesty (done)" in line
+
+
+def test_status_says_a_dynesty_run_stopped_by_maxiter_is_incomplete(tmp_path):
+    run = Run(tmp_path, "jla", "janus")
+    evidence = run.dir / SAMPLER_OUTPUT["dynesty"]
+    evidence.parent.mkdir(parents=True)
+    evidence.write_text(
+        json.dumps({"n_iter": 100, "dlogz": 0.1, "maxiter": 100, "complete": False, "dlogz_remaining": 3.2})
+    )
+    status = sampler_status(run, "dynesty", None, time.time())
+    assert status.converged is False
+    assert status.convergence == "INCOMPLETE: maxiter 100 stopped it at dlogz 3.2 (needs < 0.1)"
+    # An evidence.json written before maxiter existed is of a run that reached dlogz.
+    evidence.write_text(json.dumps({"n_iter": 100, "dlogz": 0.1}))
+    assert sampler_status(run, "dynesty", None, time.time()).converged is True
 
 
 def test_compare_matches_bayes_factors_listed_in_either_order(jla_run, tmp_path, janusfit_cli):

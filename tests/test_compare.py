@@ -1,6 +1,7 @@
 """Bayes factors and the Kass & Raftery scale, against hand-computed rows."""
 
 import json
+import logging
 import math
 import re
 
@@ -8,6 +9,7 @@ import pandas as pd
 import pytest
 
 from janusfit.diagnostics import compare_models, kass_raftery_label, write_comparison
+from janusfit.stages.compare import compare
 
 
 def summary(model, logz, logz_err, chi2, aic, bic, n_data=40, params=("Om",)):
@@ -65,6 +67,8 @@ def test_rows_by_hand():
     assert first["delta_chi2_min"] == pytest.approx(-3.2)
     assert first["delta_aic"] == pytest.approx(-1.2)
     assert first["delta_bic"] == pytest.approx(0.5)
+    # Summaries written before dynesty.maxiter existed have no "complete": their runs reached dlogz.
+    assert [r["incomplete"] for r in rows] == [None, None, None]
 
     assert second["ln_B"] == pytest.approx(1.0)
     assert second["two_ln_B"] == pytest.approx(2.0)
@@ -77,6 +81,27 @@ def test_rows_by_hand():
     assert third["evidence"] == "positive"
     assert third["favoured"] == "wcdm"
     assert third["delta_chi2_min"] == pytest.approx(4.2)
+
+
+def test_an_incomplete_evidence_is_flagged_in_the_rows_the_csv_and_the_log(tmp_path, caplog):
+    janus, lcdm, wcdm = (json.loads(json.dumps(s)) for s in RUNS)
+    janus["dynesty"].update(complete=False, dlogz_remaining=3.2)
+    lcdm["dynesty"].update(complete=True, dlogz_remaining=0.05)
+    paths = []
+    for s in (janus, lcdm, wcdm):
+        paths.append(tmp_path / f"{s['model']}.json")
+        paths[-1].write_text(json.dumps(s))
+    log = logging.getLogger("test_compare")
+    with caplog.at_level(logging.INFO, logger="test_compare"):
+        rows = compare(summary_paths=paths, out_json=tmp_path / "c.json", out_csv=tmp_path / "c.csv", log=log)
+    assert [r["incomplete"] for r in rows] == ["janus", "janus", None]
+    assert pd.read_csv(tmp_path / "c.csv")["incomplete"].fillna("").tolist() == ["janus", "janus", ""]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"INCOMPLETE EVIDENCE: ln B of janus vs {b} is no verdict: dynesty.maxiter stopped the ln Z of janus "
+        "before dlogz was reached (comparison column 'incomplete')"
+        for b in ("lcdm", "wcdm")
+    ]
 
 
 def test_exact_tie_favours_neither():

@@ -313,6 +313,7 @@ def _config(jla_file, **options):
             "sample": "auto",
             "seed": 1,
             "checkpoint_seconds": 60,
+            "maxiter": None,
             "repeats": 1,
         },
         "convergence": {},

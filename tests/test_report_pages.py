@@ -5,6 +5,7 @@ import json
 from html.parser import HTMLParser
 
 from janusfit.atomic import sha256_file
+from janusfit.diagnostics import compare_models
 from janusfit.formatting import decimals
 from janusfit.reporting.overview import landing_html, overview_html
 from janusfit.reporting.provenance import provenance_html, versions
@@ -107,6 +108,22 @@ def test_a_failed_check_and_a_bound_are_shown_in_red_and_as_a_limit(jla_run):
     assert failure in parsed.failed and "1.0312" in parsed.failed
     text = " ".join(parsed.text)
     assert f"q0 > {-0.0221:.{decimals(q0['sd'])}f} (95 % limit)" in text and "against the upper prior edge 0" in text
+
+
+def test_an_incomplete_evidence_is_shown_in_red_and_gives_no_verdict(jla_run):
+    summaries, convergences, _ = _load(jla_run)
+    assert [s["dynesty"]["complete"] for s in summaries] == [True, True]
+    janus = copy.deepcopy(summaries[0])
+    janus["dynesty"].update(complete=False, dlogz_remaining=2.5)
+    comparisons = {"jla": compare_models([janus, summaries[1]])}
+    parsed = _parse(overview_html([janus, summaries[1]], comparisons, convergences, {}))
+    headline = "INCOMPLETE EVIDENCE, NO VERDICT: ln B(janus : lcdm) = "
+    assert any(headline in t and "dynesty.maxiter stopped the ln Z of janus" in t for t in parsed.failed)
+    assert "INCOMPLETE ln Z of janus: no verdict" in parsed.failed
+    assert any("INCOMPLETE: dynesty.maxiter stopped it with dlogz 2.5 left" in t for t in parsed.failed)
+    assert " is favoured" not in " ".join(parsed.text)
+    landing = landing_html([janus, summaries[1]], comparisons)
+    assert 'style="color:#c00;font-weight:600"><b>jla</b>: ' + headline in landing
 
 
 def test_run_metadata_heads_the_overview_and_the_provenance(jla_run, tmp_path):

@@ -109,6 +109,11 @@ CHANGES = {
         dict(dynesty={**BASE["dynesty"], "seed": 7}),
         {"dynesty": 1, "corner": 1, **DOWNSTREAM_OF_SUMMARY},
     ),
+    # where dynesty stops: it resumes its checkpoint; emcee and the pre-flight do not rerun
+    "dynesty_maxiter": (
+        dict(dynesty={**BASE["dynesty"], "maxiter": 1000}),
+        {"dynesty": 1, "corner": 1, **DOWNSTREAM_OF_SUMMARY},
+    ),
     # nlive is one of the pre-flight's estimates, whose record both samplers read
     "live_points": (
         dict(dynesty={**BASE["dynesty"], "nlive": 60}),

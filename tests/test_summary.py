@@ -13,7 +13,8 @@ from janusfit.models import get_model
 from janusfit.stages.diagnose import read_chain, summary
 
 
-def test_a_nan_evidence_error_stops_the_summary_naming_the_field(tmp_path, public_data):
+def dynesty_only_config(public_data) -> dict:
+    """A config of JLA binned and ΛCDM with dynesty alone, every key filled as the schema would."""
     jla = public_data / "jla"
     config = {
         "datasets": {
@@ -45,16 +46,22 @@ def test_a_nan_evidence_error_stops_the_summary_naming_the_field(tmp_path, publi
             "sample": "auto",
             "seed": 1,
             "checkpoint_seconds": 60,
+            "maxiter": None,
             "repeats": 1,
         },
         "convergence": {},
     }
+    return config
+
+
+def evidence_json(tmp_path, **values) -> str:
+    """An evidence.json of dynesty with ``values`` over plausible ones."""
     evidence = tmp_path / "evidence.json"
     evidence.write_text(
         json.dumps(
             {
                 "logz": -20.0,
-                "logz_err": math.nan,
+                "logz_err": 0.1,
                 "logz_err_running": 0.1,
                 "n_calls": 1000,
                 "resumes": [],
@@ -62,9 +69,16 @@ def test_a_nan_evidence_error_stops_the_summary_naming_the_field(tmp_path, publi
                 "repeats": None,
                 "domain": None,
                 "fingerprint": "0" * 16,
+                **values,
             }
         )
     )
+    return str(evidence)
+
+
+def test_a_nan_evidence_error_stops_the_summary_naming_the_field(tmp_path, public_data):
+    config = dynesty_only_config(public_data)
+    evidence = evidence_json(tmp_path, logz_err=math.nan)
     out = tmp_path / "summary.json"
     with pytest.raises(
         JanusfitError,
@@ -73,6 +87,29 @@ def test_a_nan_evidence_error_stops_the_summary_naming_the_field(tmp_path, publi
     ):
         summary(config=config, dataset="jla", model="lcdm", out_json=out, dynesty_json=evidence)
     assert not out.exists()
+
+
+def test_a_run_stopped_by_maxiter_is_summarised_as_incomplete(tmp_path, public_data):
+    """dynesty's running error of such a run is not a number: recorded as null, it does not stop the summary."""
+    evidence = evidence_json(tmp_path, logz_err_running=None, complete=False, dlogz_remaining=2.5)
+    out = summary(
+        config=dynesty_only_config(public_data),
+        dataset="jla",
+        model="lcdm",
+        out_json=tmp_path / "s.json",
+        dynesty_json=evidence,
+    )
+    assert (out["dynesty"]["complete"], out["dynesty"]["dlogz_remaining"]) == (False, 2.5)
+    assert out["dynesty"]["logz_err_running"] is None
+    # An evidence.json written before maxiter existed is of a run that reached dlogz.
+    old = summary(
+        config=dynesty_only_config(public_data),
+        dataset="jla",
+        model="lcdm",
+        out_json=tmp_path / "old.json",
+        dynesty_json=evidence_json(tmp_path),
+    )
+    assert (old["dynesty"]["complete"], old["dynesty"]["dlogz_remaining"]) == (True, None)
 
 
 def test_a_final_chain_cut_short_is_named_by_its_readers(tmp_path, public_data):

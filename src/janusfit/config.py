@@ -20,7 +20,15 @@ from .data.loaders import COV_NOT_TAKEN, FORMATS
 from .data.sources import KEYS
 from .errors import ConfigError
 from .models import MODELS
-from .settings import DynestySettings, EmceeSettings, default_walkers, minimum_nlive, minimum_walkers, resolve_bound
+from .settings import (
+    DynestySettings,
+    EmceeSettings,
+    default_walkers,
+    minimum_nlive,
+    minimum_walkers,
+    require_static_for_maxiter,
+    resolve_bound,
+)
 
 OVERRIDABLE = ("priors", "emcee", "dynesty", "convergence", "on_change")
 
@@ -104,6 +112,7 @@ def run_settings(config: dict, dataset: str, model: str) -> RunSettings:
         sample=d["sample"],
         seed=int(d["seed"]),
         checkpoint_seconds=float(d["checkpoint_seconds"]),
+        maxiter=None if d["maxiter"] is None else int(d["maxiter"]),
         repeats=int(d["repeats"]),
     )
     return RunSettings(
@@ -162,8 +171,8 @@ def rule_params(config: dict, dataset: str, model: str) -> dict[str, str]:
       its checkpoint and cuts or continues the chain. Checkpoint intervals
       change neither, so they rerun nothing.
     - ``dynesty``: model, priors, the settings that change the draws (the
-      fingerprint's), ``dlogz``, where it stops, and ``repeats``, how many
-      seeds it runs.
+      fingerprint's), ``dlogz`` and ``maxiter``, where it stops (the job
+      resumes its checkpoint), and ``repeats``, how many seeds it runs.
     - ``convergence``: the thresholds and groups of the checks, and ``strict``.
 
     How the data are read is a param of ``inspect_data`` (see
@@ -181,7 +190,7 @@ def rule_params(config: dict, dataset: str, model: str) -> dict[str, str]:
             "dynesty": {"nlive": d.nlive, "dlogz": d.dlogz, "sample": d.sample, "repeats": d.repeats},
         },
         "emcee": {**run, **e.chain_settings(), "max_steps": e.max_steps, "stop": e.stop_rule()},
-        "dynesty": {**run, **d.chain_settings(), "dlogz": d.dlogz, "repeats": d.repeats},
+        "dynesty": {**run, **d.chain_settings(), **d.stop_settings(), "repeats": d.repeats},
         "convergence": {
             k: s.convergence[k]
             for k in ("min_n_over_tau", "max_rhat", "min_ess_bulk", "acceptance", "n_groups", "strict")
@@ -236,6 +245,8 @@ def check(config: dict) -> None:
                 f"dynesty needs more than twice as many live points as parameters, "
                 f"at least {minimum_nlive(n_params)}",
             )
+        if "dynesty" in config["samplers"] and settings.dynesty.maxiter is not None:
+            require_static_for_maxiter(settings.dynesty, _overridden_key(config, dataset, model, "dynesty.maxiter"))
         for p in settings.priors:
             if p not in param_names(config, dataset, model):
                 raise ConfigError(

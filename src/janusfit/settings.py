@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import ConfigError
+
 # The stopping rule is checked every CHECK_EVERY steps by default; the τ sums
 # commit blocks of that many steps, and the runner also cuts segments there.
 CHECK_EVERY = 500
@@ -60,6 +62,22 @@ def minimum_nlive(ndim: int) -> int:
     return 2 * ndim + 1
 
 
+def require_static_for_maxiter(settings: DynestySettings, key: str = "dynesty.maxiter") -> None:
+    """Refuse ``maxiter`` with the dynamic sampler (ConfigError naming ``key``).
+
+    janusfit counts a limit on iterations over resumes only in its own loop of
+    the static sampler; the dynamic sampler runs inside dynesty's
+    ``run_nested``, where janusfit cannot make a resumed run stop at the
+    iteration an uninterrupted one stops at.
+    """
+    if settings.maxiter is not None and settings.method != "static":
+        raise ConfigError(
+            key,
+            f"a limit on iterations ({settings.maxiter}) works only with the static sampler, not with "
+            f"method: {settings.method}; remove maxiter or set 'dynesty.method: static'",
+        )
+
+
 @dataclass(frozen=True)
 class EmceeSettings:
     n_walkers: int
@@ -105,11 +123,13 @@ class DynestySettings:
     sample: str = "auto"
     seed: int = 42
     checkpoint_seconds: float = 60.0
+    # A limit on the static sampler's iterations, counted over resumes; a run
+    # it stops before dlogz is reached is an incomplete evidence (``complete``).
     maxiter: int | None = None
     repeats: int = 1
 
     def chain_settings(self) -> dict:
-        """Settings that change the draws (``dlogz`` only decides where to stop).
+        """Settings that change the draws (``dlogz`` and ``maxiter`` only decide where to stop).
 
         ``repeats`` is not among them: each repeat is its own run, with its own
         seed and checkpoint.
@@ -121,3 +141,7 @@ class DynestySettings:
             "sample": self.sample,
             "seed": self.seed,
         }
+
+    def stop_settings(self) -> dict:
+        """Where a run stops (``dlogz``, ``maxiter``): a change resumes its checkpoint and stops it again."""
+        return {"dlogz": self.dlogz, "maxiter": self.maxiter}

@@ -168,6 +168,12 @@ def sampler_status(run: Run, sampler: str, summary: dict | None, now: float) -> 
             status.convergence = (
                 "all checks pass" if status.converged else "; ".join(failures) or "stopping rule not met"
             )
+        elif sampler == "dynesty" and not final.get("complete", True):
+            status.converged = False
+            status.convergence = (
+                f"INCOMPLETE: maxiter {final['maxiter']} stopped it at dlogz {final['dlogz_remaining']:.3g} "
+                f"(needs < {final['dlogz']:g})"
+            )
         elif sampler == "dynesty":
             status.converged, status.convergence = True, f"dlogz < {final.get('dlogz', '?')}"
         return status

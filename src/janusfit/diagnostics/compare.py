@@ -37,6 +37,7 @@ COLUMNS = [
     "two_ln_B",
     "evidence",
     "favoured",
+    "incomplete",
     "delta_chi2_min",
     "delta_aic",
     "delta_bic",
@@ -83,11 +84,21 @@ def _compare(a: dict, b: dict) -> dict:
         "two_ln_B": float(2.0 * ln_b),
         "evidence": kass_raftery_label(2.0 * ln_b),
         "favoured": favoured,
+        "incomplete": incomplete_models(a, b),
         "delta_chi2_min": float(a["chi2_min"] - b["chi2_min"]),
         "delta_aic": float(a["aic"] - b["aic"]),
         "delta_bic": float(a["bic"] - b["bic"]),
         **_exact(a, b),
     }
+
+
+def incomplete_models(*summaries: dict) -> str | None:
+    """The models whose ln Z is incomplete (``dynesty.maxiter`` stopped them before ``dlogz``), or None.
+
+    A summary without ``complete`` was written before maxiter existed, by a run that reached ``dlogz``.
+    """
+    names = [s["model"] for s in summaries if not s["dynesty"].get("complete", True)]
+    return ", ".join(names) or None
 
 
 def _exact(a: dict, b: dict) -> dict:
@@ -115,6 +126,8 @@ def compare_models(summaries: list[dict]) -> list[dict]:
     chi2_min, aic, bic, dynesty: {logz, logz_err}, parameters). Rows have
     the keys of ``COLUMNS``; differences are a minus b, so a negative Δχ²,
     ΔAIC or ΔBIC also favours a. ``favoured`` is None on an exact tie.
+    ``incomplete`` names the models of the pair whose ln Z is not a finished
+    evidence (None when both are): such an ln B is no verdict.
     """
     models = [s["model"] for s in summaries]
     if len(set(models)) != len(models):

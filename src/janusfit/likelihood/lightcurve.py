@@ -118,6 +118,14 @@ class LightCurveLikelihood:
     def has_systematics(self) -> bool:
         return self._packed is not None
 
+    @property
+    def variance_terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(var0, var_x1, var_c): σ_mB² with the pecz term, σ_x1², σ_c², the parts of :meth:`variance` that α and β scale.
+
+        The likelihood's own arrays, not copies, for benchmarks that time the same arithmetic outside janusfit.
+        """
+        return self._var0, self._var_x1, self._var_c
+
     def variance(self, alpha: float, beta: float) -> np.ndarray:
         """The per-supernova statistical variance at (α, β), the pecz term included."""
         ms, mc, sc = self._cov

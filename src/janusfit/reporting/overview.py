@@ -48,6 +48,12 @@ def _metadata(meta: dict | None) -> list[str]:
 def headline(row: dict) -> str:
     """One sentence of a comparison: which model the evidence favours, by how much, how strongly."""
     ln_b = f"ln B({row['model_a']} : {row['model_b']}) = {row['ln_B']:+.2f} ± {row['ln_B_err']:.2f}"
+    # Rows written before maxiter existed have no "incomplete": their runs reached dlogz.
+    if row.get("incomplete"):
+        return (
+            f"INCOMPLETE EVIDENCE, NO VERDICT: {ln_b}, but dynesty.maxiter stopped the ln Z of "
+            f"{row['incomplete']} before dlogz was reached"
+        )
     if row["favoured"] is None:
         return f"{ln_b}: neither model is favoured"
     other = row["model_b"] if row["favoured"] == row["model_a"] else row["model_a"]
@@ -59,6 +65,8 @@ def comparison_rows(rows: list[dict]) -> list[list]:
     out = []
     for r in rows:
         favoured = r["favoured"] or "neither (tie)"
+        if r.get("incomplete"):
+            favoured = f"INCOMPLETE ln Z of {r['incomplete']}: no verdict"
         sensitivity = [r[f"ln_B_{side}_prior_{scale}"] for side in "ab" for scale in ("halved", "doubled")]
         sensitivity = [v for v in sensitivity if v is not None]
         prior_range = f"{min(sensitivity):+.2f} to {max(sensitivity):+.2f}" if sensitivity else "n/a"
@@ -69,7 +77,7 @@ def comparison_rows(rows: list[dict]) -> list[list]:
         out.append(
             [
                 f"{r['model_a']} : {r['model_b']}",
-                cell(favoured, "headline"),
+                cell(favoured, "fail" if r.get("incomplete") else "headline"),
                 cell(f"{r['ln_B']:+.2f} ± {r['ln_B_err']:.2f}", "num"),
                 r["evidence"],
                 cell(_signed(r["delta_chi2_min"]), "num"),
@@ -233,22 +241,29 @@ RESOURCE_HEADER = ["sampler", "wall time", "estimate (time limit)", "peak memory
 
 
 def _evidence(summary: dict) -> str:
-    parts = [f"χ²_min = {summary['chi2_min']:.2f} ({summary['n_data']} data points)"]
+    """The run's χ² and evidences as HTML; an incomplete ln Z and a failed cross-check in red."""
+    parts = [text(f"χ²_min = {summary['chi2_min']:.2f} ({summary['n_data']} data points)")]
     if "dynesty" in summary:
         d = summary["dynesty"]
-        parts.append(f"ln Z = {_pm(d['logz'], d['logz_err'])} (dynesty)")
+        parts.append(text(f"ln Z = {_pm(d['logz'], d['logz_err'])} (dynesty)"))
+        # A summary written before maxiter existed has no "complete": its run reached dlogz.
+        if not d.get("complete", True):
+            parts.append(
+                '<span class="fail">'
+                + text(f"INCOMPLETE: dynesty.maxiter stopped it with dlogz {d['dlogz_remaining']:.3g} left; ")
+                + "not a finished evidence</span>"
+            )
         fraction = math.exp(d["domain"]["ln_fraction"])
         if fraction < 1:
-            parts.append(f"{100 * fraction:.0f} % of the prior inside the model's domain")
+            parts.append(text(f"{100 * fraction:.0f} % of the prior inside the model's domain"))
     if summary.get("quadrature"):
-        parts.append(f"exact ln Z = {summary['quadrature']['logz']:.3f}")
+        parts.append(text(f"exact ln Z = {summary['quadrature']['logz']:.3f}"))
         check = summary["cross_check"]
         if check and not check["passed"]:
             parts.append(
                 '<span class="fail">exact cross-check FAILED: ' + text("; ".join(check["failures"])) + "</span>"
             )
-            return "; ".join(text(p) for p in parts[:-1]) + "; " + parts[-1]
-    return text("; ".join(parts))
+    return "; ".join(parts)
 
 
 def landing_html(summaries: list[dict], comparisons: dict[str, list[dict]]) -> str:
@@ -259,7 +274,8 @@ def landing_html(summaries: list[dict], comparisons: dict[str, list[dict]]) -> s
     out = []
     for dataset in dict.fromkeys(s["dataset"] for s in summaries):
         for row in comparisons.get(dataset) or []:
-            out.append(f"<p><b>{text(dataset)}</b>: {text(headline(row))}.</p>")
+            style = ' style="color:#c00;font-weight:600"' if row.get("incomplete") else ""
+            out.append(f"<p{style}><b>{text(dataset)}</b>: {text(headline(row))}.</p>")
     failed = [f"{s['dataset']}/{s['model']}" for s in summaries if s.get("emcee") and not s["emcee"]["converged"]]
     if failed:
         out.append(
@@ -301,7 +317,9 @@ def overview_html(
         rows = comparisons.get(dataset)
         body.append(f"<h3>{text(dataset)}</h3>")
         if rows:
-            body += [f'<p class="headline">{text(headline(r))}</p>' for r in rows]
+            body += [
+                f'<p class="{"fail" if r.get("incomplete") else "headline"}">{text(headline(r))}</p>' for r in rows
+            ]
             body.append(table(COMPARISON_HEADER, comparison_rows(rows)))
         else:
             body.append('<p class="note">No model comparison: it needs dynesty and at least two models.</p>')

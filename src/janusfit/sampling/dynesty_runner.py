@@ -27,6 +27,7 @@ fraction of the prior is added to ln Z.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import tempfile
@@ -39,7 +40,7 @@ import numpy as np
 
 from ..atomic import atomic_path, no_space_left
 from ..errors import ConfigError
-from ..settings import DynestySettings, minimum_nlive
+from ..settings import DynestySettings, minimum_nlive, require_static_for_maxiter
 from .domain import require_domain_overlap
 from .progress import DynestyProgress
 from .session import CheckpointSession
@@ -56,12 +57,19 @@ class DynestyResult:
     ``logz`` is over the whole prior: ``logz_inside`` (over the part inside the
     model's domain, which was sampled) plus ``ln_domain_fraction``.
     ``logz_err`` is recomputed from the whole run; ``logz_err_running`` is the
-    static loop's running estimate, kept for comparison.
+    static loop's running estimate, kept for comparison, or None where it is
+    not a number: dynesty adds each step's change of the information times
+    the step in ln X to the variance, which goes negative when the final live
+    points change the information much (a run stopped by ``maxiter``). ``complete`` is False
+    when ``maxiter`` stopped the run before ``dlogz`` was reached: more of its
+    ln Z then rests on the final live points than ``dlogz`` allows;
+    ``dlogz_remaining`` is ln(1 + Z_live / Z) where it stopped (static sampler
+    only; None for the dynamic one, which stops by its own rule).
     """
 
     logz: float
     logz_err: float
-    logz_err_running: float
+    logz_err_running: float | None
     logz_inside: float
     ln_domain_fraction: float
     seed: int
@@ -70,6 +78,8 @@ class DynestyResult:
     information: float
     resumes: list
     elapsed_s: float
+    complete: bool
+    dlogz_remaining: float | None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -124,14 +134,14 @@ class GenerationStore:
 
 @functools.cache
 def _stored_dynamic_sampler() -> type:
-    """dynesty's dynamic sampler whose checkpoints go to a GenerationStore.
+    """dynesty's ``DynamicNestedSampler`` whose checkpoints go to a GenerationStore; a run constructs it directly.
 
     Defined on first use, so that only the jobs that run dynesty import it
     (0.3–1 s), not every job that imports this module.
     """
-    from dynesty.dynamicsampler import DynamicSampler
+    from dynesty import DynamicNestedSampler
 
-    class _StoredDynamicSampler(DynamicSampler):
+    class _StoredDynamicSampler(DynamicNestedSampler):
         store: GenerationStore | None = None
         progress: DynestyProgress | None = None
 
@@ -140,8 +150,7 @@ def _stored_dynamic_sampler() -> type:
             self.progress.checkpoint(self)
 
         def __getstate__(self):
-            state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()
-            state = dict(state)
+            state = dict(super().__getstate__())
             state.pop("store", None)
             state.pop("progress", None)
             return state
@@ -163,7 +172,8 @@ def run_dynesty(
     """Run (or resume) nested sampling; return the result and the weighted samples.
 
     ``progress.json`` goes beside the checkpoint at every save; a failure to
-    write it goes to ``warn`` (default ``log``) and sampling goes on.
+    write it, and a run stopped by ``maxiter`` before ``dlogz``, go to ``warn``
+    (default ``log``), and sampling goes on.
     """
     if settings.method not in ("static", "dynamic"):
         raise ConfigError("dynesty.method", f"must be 'static' or 'dynamic', not {settings.method!r}")
@@ -173,12 +183,14 @@ def run_dynesty(
             f"{settings.nlive} live points for {posterior.ndim} parameters; "
             f"dynesty needs at least {minimum_nlive(posterior.ndim)}",
         )
+    require_static_for_maxiter(settings)
     require_domain_overlap(posterior)
     import dynesty
     from dynesty.utils import compute_integrals
 
     store = GenerationStore(session.dir / "generations", log=log, guard=session.verify_lease)
-    progress = DynestyProgress(session.dir, settings, warn=log if warn is None else warn)
+    warn = log if warn is None else warn
+    progress = DynestyProgress(session.dir, settings, warn=warn)
     t_start = time.monotonic()
     newest = store.newest_good()
     loglike, prior_transform = posterior.loglike_one, posterior.prior_transform
@@ -198,10 +210,10 @@ def run_dynesty(
             rstate=np.random.default_rng(settings.seed),
         )
         progress.checkpoint(sampler)  # where it starts (or resumes): status shows it before the first checkpoint
-        _run_static(sampler, settings, store, session, log, progress)
+        complete, dlogz_remaining = _run_static(sampler, settings, store, session, log, progress, warn)
     else:
         if sampler is None:
-            sampler = dynesty.DynamicNestedSampler(
+            sampler = _stored_dynamic_sampler()(
                 loglike,
                 prior_transform,
                 posterior.ndim,
@@ -209,7 +221,6 @@ def run_dynesty(
                 sample=settings.sample,
                 rstate=np.random.default_rng(settings.seed),
             )
-            sampler.__class__ = _stored_dynamic_sampler()
         sampler.store, sampler.progress = store, progress
         sampler.run_nested(
             nlive_init=settings.nlive,
@@ -218,16 +229,17 @@ def run_dynesty(
             checkpoint_file=str(store.dir / "unused"),
             checkpoint_every=settings.checkpoint_seconds,
             resume=newest is not None,
-            maxiter=settings.maxiter,
         )
         store.save(sampler)
         progress.checkpoint(sampler, final=True)
+        complete, dlogz_remaining = True, None
     res = sampler.results
+    running_err = float(res.logzerr[-1])
     logwt, logz, logzvar, information = compute_integrals(logl=np.asarray(res.logl), logvol=np.asarray(res.logvol))
     result = DynestyResult(
         logz=float(logz[-1] + posterior.log_domain_fraction),
         logz_err=float(np.sqrt(logzvar[-1])),
-        logz_err_running=float(res.logzerr[-1]),
+        logz_err_running=running_err if math.isfinite(running_err) else None,
         logz_inside=float(logz[-1]),
         ln_domain_fraction=posterior.log_domain_fraction,
         seed=settings.seed,
@@ -236,6 +248,8 @@ def run_dynesty(
         information=float(information[-1]),
         resumes=session.resumes,
         elapsed_s=time.monotonic() - t_start,
+        complete=complete,
+        dlogz_remaining=dlogz_remaining,
     )
     weights = np.exp(logwt - logz[-1])
     samples = {
@@ -274,15 +288,20 @@ def _dynamic_iteration(sampler) -> int:
     return int(getattr(sampler, "it", 0))
 
 
-def _run_static(sampler, settings, store, session, log, progress) -> None:
-    """Drive the static sampler's iterations with timed checkpoints."""
+def _run_static(sampler, settings, store, session, log, progress, warn) -> tuple[bool, float]:
+    """Drive the static sampler's iterations with timed checkpoints; return (complete, dlogz remaining).
+
+    ``settings.maxiter`` counts the iterations of the whole run, over resumes
+    (``sampler.it - 1`` dead points so far), so that a run cut by a kill and
+    resumed stops where an uninterrupted one stops.
+    """
     resuming = sampler.it > 1
     last_save = last_log = time.monotonic()
     # Stays None when the checkpoint resumed from was taken after the last
     # iteration: the loop then stops at once, and "dlogz inf" would misreport it.
     delta_logz = None
     for result in sampler.sample(
-        dlogz=settings.dlogz, maxiter=settings.maxiter or (1 << 62), add_live=False, resume=resuming
+        dlogz=settings.dlogz, maxiter=_session_maxiter(sampler, settings.maxiter), add_live=False, resume=resuming
     ):
         delta_logz = result.delta_logz
         now = time.monotonic()
@@ -300,11 +319,38 @@ def _run_static(sampler, settings, store, session, log, progress) -> None:
                 f"dlogz {delta_logz:.3f} (target {settings.dlogz})  efficiency {result.eff:.1f}%"
             )
             last_log = now
-    reached = f"dlogz {delta_logz:.3g}" if delta_logz is not None else "its checkpoint had already met dlogz"
-    log(f"dynesty finished: iteration {sampler.it}, {reached}")
+    remaining = _remaining_dlogz(sampler)
+    complete = remaining < settings.dlogz or settings.maxiter is None or sampler.it - 1 < settings.maxiter
+    if complete:
+        reached = f"dlogz {delta_logz:.3g}" if delta_logz is not None else "its checkpoint had already met dlogz"
+        log(f"dynesty finished: iteration {sampler.it}, {reached}")
+    else:
+        warn(
+            f"dynesty INCOMPLETE: stopped at iteration {sampler.it - 1} by dynesty.maxiter = {settings.maxiter} with dlogz "
+            f"{remaining:.3g} left (target {settings.dlogz}); its ln Z is not a finished evidence"
+        )
     store.save(sampler)
     progress.checkpoint(sampler, delta_logz, final=True)
     sampler.add_final_live(print_progress=False)
+    return complete, remaining
+
+
+def _session_maxiter(sampler, maxiter: int | None) -> int | None:
+    """dynesty's ``maxiter`` for this session of a run limited to ``maxiter`` iterations in all.
+
+    ``sampler.sample`` yields iterations 0, 1, ... and stops only once its
+    counter exceeds ``maxiter``: ``maxiter=m`` runs m + 1 iterations (dynesty
+    3.1, sampler.py), so m - 1 runs m, and -1 none.
+    """
+    if maxiter is None:
+        return None
+    return maxiter - (sampler.it - 1) - 1
+
+
+def _remaining_dlogz(sampler) -> float:
+    """ln(1 + Z_live / Z) at the sampler's last dead point: dynesty's own stopping statistic."""
+    run = sampler.saved_run
+    return float(np.logaddexp(0, np.max(sampler.live_logl) + run["logvol"][-1] - run["logz"][-1]))
 
 
 def write_samples(path, samples: dict, param_names, result: DynestyResult) -> None:

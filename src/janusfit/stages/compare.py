@@ -32,6 +32,11 @@ def compare(*, summary_paths, out_json, out_csv, log) -> list[dict]:
             f"{r['model_a']} vs {r['model_b']}: ln B = {r['ln_B']:.2f} ± {r['ln_B_err']:.2f} "
             f"({r['evidence']}, favours {r['favoured']}); ΔAIC {r['delta_aic']:.2f}, ΔBIC {r['delta_bic']:.2f}" + exact
         )
+        if r["incomplete"]:
+            log.warning(
+                f"INCOMPLETE EVIDENCE: ln B of {r['model_a']} vs {r['model_b']} is no verdict: dynesty.maxiter "
+                f"stopped the ln Z of {r['incomplete']} before dlogz was reached (comparison column 'incomplete')"
+            )
     return rows
 
 
@@ -50,6 +55,12 @@ def overview(*, summary_paths, out_csv) -> pd.DataFrame:
         row["chi2_min"] = round(s["chi2_min"], 3)
         if "dynesty" in s:
             row["logZ"] = f"{s['dynesty']['logz']:.3f} ± {s['dynesty']['logz_err']:.3f}"
+            # A summary written before maxiter existed has no "complete": its run reached dlogz.
+            row["logZ complete"] = (
+                "yes"
+                if s["dynesty"].get("complete", True)
+                else f"INCOMPLETE: dynesty.maxiter stopped it with dlogz {s['dynesty']['dlogz_remaining']:.3g} left"
+            )
             row["prior fraction in domain"] = round(math.exp(s["dynesty"]["domain"]["ln_fraction"]), 4)
             row["dynesty resumes"] = ", ".join(map(str, s["dynesty"]["resumes"])) or "none"
         if s.get("quadrature"):

@@ -205,6 +205,9 @@ def summary(*, config, dataset, model, out_json, emcee_files=None, dynesty_json=
                 "domain",
             )
         }
+        # An evidence.json written before maxiter existed is of a run that reached dlogz.
+        out["dynesty"]["complete"] = bool(dyn.get("complete", True))
+        out["dynesty"]["dlogz_remaining"] = dyn.get("dlogz_remaining")
         fingerprints.append(dyn["fingerprint"])
     exact = exact_evidence(posterior)
     out["quadrature"] = exact

@@ -193,9 +193,10 @@ def _sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evi
         with CheckpointSession(directory, fingerprint, settings.on_change, log=log.info, graceful=graceful) as session:
             record_invocation(session.dir)
             result, run_samples = run_dynesty(posterior, run, session, log=log.info, warn=log.warning)
+        running = "n/a" if result.logz_err_running is None else f"± {result.logz_err_running:.3f}"
         log.info(
             f"dynesty run {k + 1}/{d.repeats} (seed {run.seed}): logZ = {result.logz:.3f} ± "
-            f"{result.logz_err:.3f} (running estimate ± {result.logz_err_running:.3f}), "
+            f"{result.logz_err:.3f} (running estimate {running}), "
             f"{result.n_calls} likelihood calls, resumes {result.resumes}"
         )
         if k == 0:
@@ -213,6 +214,10 @@ def _sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evi
         "repeats": repeats,
         "nlive": d.nlive,
         "dlogz": d.dlogz,
+        "maxiter": d.maxiter,
+        # With repeats, ln Z is their mean: complete only if every run is.
+        "complete": all(r.complete for r in results),
+        "dlogz_remaining": max((r.dlogz_remaining for r in results if r.dlogz_remaining is not None), default=None),
         "param_names": list(posterior.param_names),
         "log_prior_volume": posterior.log_prior_volume(),
         "domain": {
@@ -228,6 +233,12 @@ def _sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evi
         f"dynesty finished: logZ = {logz:.3f} ± {logz_err:.3f}"
         + (f" (mean of {d.repeats} runs, scatter {repeats['scatter']:.3f})" if d.repeats > 1 else "")
     )
+    if not info["complete"]:
+        log.warning(
+            f"INCOMPLETE EVIDENCE for {dataset}/{model}: dynesty.maxiter = {d.maxiter} stopped the run with "
+            f"dlogz {info['dlogz_remaining']:.3g} left (target {d.dlogz}); its ln Z is not a finished evidence. "
+            "Raise or remove maxiter to finish it (the run resumes its checkpoint)"
+        )
     if info["quadrature"] is not None:
         verdict = (
             "agrees" if info["cross_check"]["passed"] else "DISAGREES: " + "; ".join(info["cross_check"]["failures"])
