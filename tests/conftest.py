@@ -4,8 +4,10 @@ them, and one finished workflow on JLA that every test reading results shares.
 Large releases are not in the repository: tests that need them take ``shared_data`` (../shared/data on the
 development machines), which skips them, saying why, where it is absent."""
 
+import fcntl
 import functools
 import http.server
+import os
 import shutil
 import subprocess
 import sys
@@ -63,19 +65,30 @@ def server(public_data):
 def jla_run(tmp_path_factory, public_data) -> Path:
     """The real workflow, both models and both samplers on JLA binned, run once for the whole session.
 
-    Tests that use it only read its results (copy them before changing anything).
+    Under pytest-xdist each worker is a session of its own: the first to ask
+    runs it in the run's shared temporary directory while the others wait on
+    a lock, then all read the same results. Tests that use it only read its
+    results (copy them before changing anything).
     """
     from snakemake_runner import run, write_config
 
-    directory = tmp_path_factory.mktemp("jla")
-    write_config(
-        directory,
-        public_data,
-        models=["janus", "lcdm"],
-        emcee={"max_steps": 4000, "checkpoint": {"steps": 500}},
-        dynesty={"nlive": 400, "dlogz": 0.1},
-    )
-    run(directory)
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    directory = shared / "jla_run"
+    with open(shared / "jla_run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (directory / "finished").exists():
+            shutil.rmtree(directory, ignore_errors=True)
+            directory.mkdir()
+            write_config(
+                directory,
+                public_data,
+                models=["janus", "lcdm"],
+                emcee={"max_steps": 4000, "checkpoint": {"steps": 500}},
+                dynesty={"nlive": 400, "dlogz": 0.1},
+            )
+            run(directory)
+            (directory / "finished").touch()
     return directory
 
 
