@@ -86,3 +86,19 @@ def test_average_ranks_are_scipys_with_ties():
     np.testing.assert_array_equal(average_ranks(x), rankdata(x, method="average"))
     y = rng.normal(size=1000)
     np.testing.assert_array_equal(average_ranks(y), rankdata(y))
+
+
+def test_kernels_are_compiled_on_their_first_call_and_then_are_numbas():
+    code = (
+        "import sys\nimport numpy as np\nimport janusfit.likelihood\nfrom janusfit.models import get_model, quadrature\n"
+        "assert 'numba' not in sys.modules\n"
+        "grid = quadrature.RedshiftGrid(np.array([0.5, 1.0]))\n"
+        "d = get_model('lcdm').transverse_distance(np.array([[0.3]]), grid)\n"
+        "print(type(quadrature._integrate).__module__, type(quadrature._dot).__module__, d[0, 1])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    integrate, dot, distance = out.stdout.split()
+    # The kernel and the kernel it calls now stand in the module as numba's dispatchers.
+    assert integrate.startswith("numba.") and dot.startswith("numba.")
+    assert abs(float(distance) - 0.7714) < 1e-3  # D_C(z = 1, Ωm = 0.3) in units of c/H0

@@ -38,11 +38,11 @@ likelihood is the normalised Gaussian marginal.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from scipy.linalg import lapack
 
 from ..data.lightcurves import COVMAT_KEYS, NUISANCE_PARAMS, LightCurves, options
+from ..jit import njit
 from ..models import RedshiftGrid
 from .kernels import FAST_SUMS, LOG10_SCALE
 
@@ -190,7 +190,7 @@ class LightCurveLikelihood:
         return chi2
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
+@njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
 def _chi2_diag(
     log_d, alpha, beta, mb_d, x1, color, var0, var_x1, var_c, ms, mc, sc, groups, n_groups, with_log_det, out
 ):
