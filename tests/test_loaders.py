@@ -215,3 +215,17 @@ def test_tables_read_to_the_same_bits_as_pandas_read_them(release, relpath, requ
             continue
         # Bit for bit, NaN included: the same 8 bytes per value.
         assert got.tobytes() == numbers.tobytes(), f"{relpath} column {column}"
+
+
+@pytest.mark.parametrize("model", ["lcdm", "janus", "wcdm"])
+@pytest.mark.parametrize("dataset", ["union3", "cc", "union3+cc", "jla740"])
+def test_the_config_names_and_labels_a_runs_parameters_as_its_posterior_does(public_data, dataset, model):
+    """The convergence and corner jobs label their plots from the config, without reading data or the likelihood."""
+    from janusfit.config import param_labels, param_names
+
+    jla740 = {"kind": "sn", "format": "jla_lcparams", "path": "jla/jla_lcparams.txt"}
+    config = {"datasets": {"union3": UNION3, "cc": CC, "jla740": jla740, "union3+cc": {"combine": ["union3", "cc"]}}}
+    members = config["datasets"][dataset].get("combine", [dataset])
+    posterior = Posterior(get_model(model), [load_dataset(m, config["datasets"][m], public_data) for m in members])
+    assert param_names(config, dataset, model) == list(posterior.param_names)
+    assert param_labels(config, dataset, model) == {p: posterior.labels[p] for p in posterior.param_names}
