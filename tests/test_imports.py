@@ -26,14 +26,21 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 # Loaded by no rule script before its stage function runs: plots and their
 # libraries are imported by the functions that draw, quadrature and fitting
-# by the functions that integrate and fit.
-NEVER = {"arviz", "xarray", "corner", "matplotlib", "scipy.stats", "scipy.integrate", "scipy.optimize"}
-# dynesty (0.3–1 s) only in its sampling job. emcee, imported without
-# scipy.stats, costs ~0.03 s and is reached by every job through the config.
-ONLY_IN = {"dynesty": {"sample_dynesty.py"}}
-# The comparison and overview read JSON and write tables: no scipy, numba or samplers.
+# by the functions that integrate and fit, numba by the first kernel call
+# (janusfit.jit).
+NEVER = {
+    "arviz", "xarray", "corner", "matplotlib", "scipy.stats", "scipy.integrate", "scipy.optimize", "numba",
+}  # fmt: skip
+# The jobs that build a posterior before they sample (or check a run before
+# its samplers) import the likelihood and, with its Cholesky whitening,
+# scipy.linalg; dynesty (0.3–1 s) only its sampling job; pandas only the two
+# jobs that write CSV tables. emcee, imported without scipy.stats, costs
+# ~0.03 s and is reached by every job through the config.
+SAMPLING = {"preflight.py", "sample_emcee.py", "sample_dynesty.py"}
 TABLES = {"compare.py", "overview.py"}
-NOT_IN_TABLES = {"scipy", "numba", "h5py", "emcee"}
+ONLY_IN = {"dynesty": {"sample_dynesty.py"}, "janusfit.likelihood": SAMPLING, "scipy": SAMPLING, "pandas": TABLES}
+# The comparison and overview read JSON and write tables: no HDF5 or samplers either.
+NOT_IN_TABLES = {"h5py", "emcee"}
 
 
 def loaded_by(script: Path) -> set[str]:
