@@ -336,15 +336,17 @@ def _rows_startup(res: dict) -> list:
 def _rows_rules(res: dict) -> list:
     out = []
     for r in res["rows"]:
-        new, old = r["new"], r["old"]
+        new, old = r["new"], r.get("old")
         out.append(
             [
                 "start-up",
                 f"process start → stage function, scripts/{r['script']}, warm",
                 f"{new['total_s']:.2f} s (Snakemake preamble {new['preamble_s']:.2f}, janusfit "
                 f"{new['janusfit_s']:.2f})",
-                f"{res['baseline']}: {old['total_s']:.2f} s (janusfit {old['janusfit_s']:.2f})",
-                f"×{r['ratio']:.1f} faster",
+                f"{res['baseline']}: {old['total_s']:.2f} s (janusfit {old['janusfit_s']:.2f})"
+                if old
+                else f"{res['baseline']}: no such rule",
+                f"×{r['ratio']:.1f} faster" if old else "—",
                 "≤1.0 s",
                 r["status"],
             ]

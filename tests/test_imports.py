@@ -26,14 +26,21 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 # Loaded by no rule script before its stage function runs: plots and their
 # libraries are imported by the functions that draw, quadrature and fitting
-# by the functions that integrate and fit.
-NEVER = {"arviz", "xarray", "corner", "matplotlib", "scipy.stats", "scipy.integrate", "scipy.optimize"}
-# dynesty (0.3–1 s) only in its sampling job. emcee, imported without
-# scipy.stats, costs ~0.03 s and is reached by every job through the config.
-ONLY_IN = {"dynesty": {"sample_dynesty.py"}}
-# The comparison and overview read JSON and write tables: no scipy, numba or samplers.
+# by the functions that integrate and fit, numba by the first kernel call
+# (janusfit.jit).
+NEVER = {
+    "arviz", "xarray", "corner", "matplotlib", "scipy.stats", "scipy.integrate", "scipy.optimize", "numba",
+}  # fmt: skip
+# The jobs that build a posterior before they sample (or check a run before
+# its samplers) import the likelihood and, with its Cholesky whitening,
+# scipy.linalg; dynesty (0.3–1 s) only its sampling job; pandas only the two
+# jobs that write CSV tables. emcee, imported without scipy.stats, costs
+# ~0.03 s and is reached by every job through the config.
+SAMPLING = {"preflight.py", "sample_emcee.py", "sample_dynesty.py"}
 TABLES = {"compare.py", "overview.py"}
-NOT_IN_TABLES = {"scipy", "numba", "h5py", "emcee"}
+ONLY_IN = {"dynesty": {"sample_dynesty.py"}, "janusfit.likelihood": SAMPLING, "scipy": SAMPLING, "pandas": TABLES}
+# The comparison and overview read JSON and write tables: no HDF5 or samplers either.
+NOT_IN_TABLES = {"h5py", "emcee"}
 
 
 def loaded_by(script: Path) -> set[str]:
@@ -86,3 +93,19 @@ def test_average_ranks_are_scipys_with_ties():
     np.testing.assert_array_equal(average_ranks(x), rankdata(x, method="average"))
     y = rng.normal(size=1000)
     np.testing.assert_array_equal(average_ranks(y), rankdata(y))
+
+
+def test_kernels_are_compiled_on_their_first_call_and_then_are_numbas():
+    code = (
+        "import sys\nimport numpy as np\nimport janusfit.likelihood\nfrom janusfit.models import get_model, quadrature\n"
+        "assert 'numba' not in sys.modules\n"
+        "grid = quadrature.RedshiftGrid(np.array([0.5, 1.0]))\n"
+        "d = get_model('lcdm').transverse_distance(np.array([[0.3]]), grid)\n"
+        "print(type(quadrature._integrate).__module__, type(quadrature._dot).__module__, d[0, 1])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    integrate, dot, distance = out.stdout.split()
+    # The kernel and the kernel it calls now stand in the module as numba's dispatchers.
+    assert integrate.startswith("numba.") and dot.startswith("numba.")
+    assert abs(float(distance) - 0.7714) < 1e-3  # D_C(z = 1, Ωm = 0.3) in units of c/H0

@@ -154,3 +154,78 @@ def test_union3_gives_its_published_matter_density(public_data):
     om = np.linspace(0.1, 0.7, 601)
     best = om[np.argmin(posterior.chi2(om[:, None]))]
     assert abs(best - 0.356) < 0.03
+
+
+# Every release table, and how its format splits it: the header line names the columns, or (H(z)) none does.
+RELEASE_TABLES = {
+    "union3/lcparam_full.txt": "header",
+    "jla/jla_mub.txt": "header",
+    "jla/jla_lcparams.txt": "header",
+    "pantheonplus/Pantheon+SH0ES.dat": "header",
+    "desy5/DES-SN5YR_HD.csv": "header",
+    "cosmic_chronometers/moresco2016_hz.txt": "comments",
+}
+
+
+def pandas_columns(path, layout) -> dict:
+    """The columns as the loaders read them with pandas before janusfit.data.table: numbers and strings."""
+    import io
+
+    import pandas as pd
+
+    from janusfit.data.validate import utf8_text
+
+    text = utf8_text(path)
+    if layout == "comments":
+        frame = pd.read_csv(io.StringIO(text), sep=r"\s+", header=None, comment="#", dtype=str)
+    else:
+        header = text.partition("\n")[0]
+        comma = "," in header
+        frame = pd.read_csv(io.StringIO(text), sep="," if comma else r"\s+", header=None, skiprows=1, dtype=str)
+    return {
+        c: (pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float), frame[c].to_numpy(dtype=str))
+        for c in frame.columns
+    }
+
+
+@pytest.mark.parametrize("release", ["tests", "shared"])
+@pytest.mark.parametrize("relpath", sorted(RELEASE_TABLES))
+def test_tables_read_to_the_same_bits_as_pandas_read_them(release, relpath, request):
+    """So every dataset's arrays, and with them its fingerprint, checkpoints and results, are unchanged."""
+    from janusfit.data.table import NotANumber, parse, to_floats
+    from janusfit.data.validate import utf8_text
+
+    root = request.getfixturevalue("public_data" if release == "tests" else "shared_data")
+    path = root / relpath
+    text = utf8_text(path)
+    layout = RELEASE_TABLES[relpath]
+    if layout == "comments":
+        table = parse(text, comma=False, comment="#")
+    else:
+        table = parse(text, comma="," in text.partition("\n")[0], skip_rows=1)
+    expected = pandas_columns(path, layout)
+    assert table.shape == (len(expected[0][0]), len(expected))
+    for column, (numbers, strings) in expected.items():
+        np.testing.assert_array_equal(table.strings(column), strings)
+        try:
+            got = to_floats(table[column])
+        except NotANumber as exc:  # a text column (names): pandas finds its first text in the same row
+            first = np.flatnonzero(np.isnan(numbers) & (strings != "nan"))[0]
+            assert exc.index == first, f"{relpath} column {column}"
+            continue
+        # Bit for bit, NaN included: the same 8 bytes per value.
+        assert got.tobytes() == numbers.tobytes(), f"{relpath} column {column}"
+
+
+@pytest.mark.parametrize("model", ["lcdm", "janus", "wcdm"])
+@pytest.mark.parametrize("dataset", ["union3", "cc", "union3+cc", "jla740"])
+def test_the_config_names_and_labels_a_runs_parameters_as_its_posterior_does(public_data, dataset, model):
+    """The convergence and corner jobs label their plots from the config, without reading data or the likelihood."""
+    from janusfit.config import param_labels, param_names
+
+    jla740 = {"kind": "sn", "format": "jla_lcparams", "path": "jla/jla_lcparams.txt"}
+    config = {"datasets": {"union3": UNION3, "cc": CC, "jla740": jla740, "union3+cc": {"combine": ["union3", "cc"]}}}
+    members = config["datasets"][dataset].get("combine", [dataset])
+    posterior = Posterior(get_model(model), [load_dataset(m, config["datasets"][m], public_data) for m in members])
+    assert param_names(config, dataset, model) == list(posterior.param_names)
+    assert param_labels(config, dataset, model) == {p: posterior.labels[p] for p in posterior.param_names}

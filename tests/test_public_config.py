@@ -101,6 +101,9 @@ def test_public_config_runs_offline_from_the_copies_the_readme_names(repo, publi
     )
     assert "rule download" not in proc.stdout + proc.stderr
     assert not (project / "resources").exists()
+    # A run of one target leaves the workflow unmade: no report is attempted, and the log says why.
+    assert "janusfit: no HTML report yet" in proc.stderr and "the HTML report failed" not in proc.stderr
+    assert not (project / "results/public/logs/report.log").exists()
     assert {p: p.read_bytes() for p in (tmp_path / "shared/data").rglob("*") if p.is_file()} == copies
     union3, cc = json.loads((project / "results/public/union3+cc/data.json").read_text())["members"]
     assert union3["files"]["cov"] == str(project / "../shared/data/union3/mag_covmat.txt")

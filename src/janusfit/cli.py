@@ -53,7 +53,7 @@ def _export(args) -> int:
             f"'{args.results}' has no finished run (no '<dataset>/<model>/{SUMMARY}'); "
             "'janusfit status' shows where its runs stand"
         )
-    from .export import export_run, export_table, table_inputs  # numpy, h5py, numba: only once there is work
+    from .export import export_run, export_table, table_inputs  # numpy, h5py: only once there is work
     from .layout import CONSTRAINTS_TABLE
 
     for run in finished:

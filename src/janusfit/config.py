@@ -16,10 +16,12 @@ import math
 from dataclasses import dataclass
 
 from .data.lightcurves import DEFAULTS as LIGHT_CURVE_OPTIONS
+from .data.lightcurves import NUISANCE_LABELS
 from .data.loaders import COV_NOT_TAKEN, FORMATS
 from .data.sources import KEYS
 from .errors import ConfigError
 from .models import MODELS
+from .models.base import H0_LABEL
 from .settings import (
     DynestySettings,
     EmceeSettings,
@@ -70,6 +72,12 @@ def param_names(config: dict, dataset: str, model: str) -> list[str]:
         for p in getattr(FORMATS.get(config["datasets"][d].get("format")), "nuisance", ())
     ]
     return list(MODELS[model].params) + (["H0"] if uses_h0(config, dataset) else []) + nuisance
+
+
+def param_labels(config: dict, dataset: str, model: str) -> dict[str, str]:
+    """The run's parameters' plot labels, as its posterior gives them, from the config alone (no data read)."""
+    labels = {**MODELS[model].labels, "H0": H0_LABEL, **NUISANCE_LABELS}
+    return {p: labels.get(p, p) for p in param_names(config, dataset, model)}
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,11 @@ def has_comparison():
     return any(sampler.evidence for sampler in RUN_SAMPLERS) and len(MODELS) > 1
 
 
+def unmade_outputs():
+    """The workflow's final outputs that do not exist yet: a run of some targets (one run's chain) leaves them."""
+    return [f for f in final_outputs() if not os.path.exists(f)]
+
+
 def report_command(workflow):
     """The command that writes the report (<results_dir>/report.html) for this same workflow and config."""
     configfiles = " ".join(f"'{f}'" for f in workflow.overwrite_configfiles)

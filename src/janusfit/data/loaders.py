@@ -10,20 +10,19 @@ NaN deep inside a sampler.
 
 from __future__ import annotations
 
-import io
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ..atomic import sha256_file
 from ..errors import ConfigError, DataError
 from .dataset import Dataset
 from .lightcurves import NUISANCE_PARAMS, LightCurves
 from .sources import KEYS, Source, reading_spec, record_of, resolve_path, sources
+from .table import Table, TableError, parse
 from .validate import (
     numeric_column,
     require_columns,
@@ -269,7 +268,7 @@ def _floats(path: Path, tokens: list[str]) -> np.ndarray:
         raise
 
 
-def read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path) -> Table:
     """Data rows of a text table whose first line names the columns.
 
     The header may start with ``#`` (Union3, the original JLA release); the
@@ -286,10 +285,8 @@ def read_table(path: Path) -> pd.DataFrame:
     names = [n.strip() for n in header.lstrip("#").split("," if comma else None)]
     require_unique_names(path, names)
     try:
-        frame = pd.read_csv(io.StringIO(text), sep="," if comma else r"\s+", header=None, skiprows=1, dtype=str)
-    except pd.errors.EmptyDataError:
-        frame = pd.DataFrame()
-    except pd.errors.ParserError as exc:
+        frame = parse(text, comma=comma, skip_rows=1)
+    except TableError as exc:
         raise DataError(path, f"rows do not parse as a table: {exc}") from None
     require_rows(path, len(frame))
     if frame.shape[1] > len(names):
@@ -300,7 +297,7 @@ def read_table(path: Path) -> pd.DataFrame:
 
 def extract(
     path: Path,
-    frame: pd.DataFrame,
+    frame: Table,
     z: str,
     values: str,
     sigma=None,
@@ -334,7 +331,7 @@ def extract(
         values=arrays[values],
         sigma=arrays[sigma] if sigma else None,
         zhel=arrays[zhel] if zhel else None,
-        names=frame[names].to_numpy(dtype=str) if names else None,
+        names=frame.strings(names) if names else None,
     )
 
 
@@ -398,10 +395,8 @@ def _read_hz_table(path: Path, kind: str, columns: dict, need_sigma: bool) -> Co
     """Whitespace columns z, H, σ_H with ``#`` comments and no header."""
     require_file(path)
     try:
-        frame = pd.read_csv(io.StringIO(utf8_text(path)), sep=r"\s+", header=None, comment="#", dtype=str)
-    except pd.errors.EmptyDataError:
-        frame = pd.DataFrame()
-    except pd.errors.ParserError as exc:
+        frame = parse(utf8_text(path), comma=False, comment="#")
+    except TableError as exc:
         raise DataError(path, f"rows do not parse as a table: {exc}") from None
     require_rows(path, len(frame))
     if frame.shape[1] != 3:

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ..atomic import atomic_write_bytes, atomic_write_json
 from ..models import get_model
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 C_KM_S = 299792.458
 DEFAULT_SEED = 20231121
@@ -66,6 +69,8 @@ def simulate_hubble_diagram(
     ``survey``. Redshifts are rounded to the 6 decimals the CSV keeps, so the
     file and the magnitudes drawn here describe the same SNe.
     """
+    import pandas as pd  # here: every job imports this package, only simulating builds a table with pandas
+
     if n_sn < len(SURVEYS):
         raise ValueError(f"n_sn must be at least {len(SURVEYS)} (one SN per survey), got {n_sn}")
     rng = np.random.default_rng(seed)

@@ -15,10 +15,9 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-from scipy.linalg import LinAlgError, cholesky
 
 from ..errors import ConfigError, DataError
+from .table import NotANumber, Table, to_floats
 
 # Releases write symmetric matrices in decimal, so their transposes differ in
 # the last digit (Union3 and JLA: ~1e-16; Pantheon+: up to 3e-8, which on
@@ -111,15 +110,15 @@ def require_columns(path: Path, available, wanted) -> None:
             raise DataError(path, f"missing column '{column}' (available columns: {', '.join(map(str, available))})")
 
 
-def numeric_column(path: Path, frame: pd.DataFrame, column: str) -> np.ndarray:
-    """Column ``column`` of ``frame`` as floats; a non-numeric entry is named by row."""
+def numeric_column(path: Path, frame: Table, column: str) -> np.ndarray:
+    """Column ``column`` of ``frame`` as floats (a missing entry as NaN); a non-numeric entry is named by row."""
     raw = frame[column]
-    values = pd.to_numeric(raw, errors="coerce")
-    bad = values.isna() & raw.notna()
-    if bad.any():
-        row = int(np.argmax(bad.to_numpy()))
-        raise DataError(path, f"data row {row + 1}, column '{column}': {raw.iloc[row]!r} is not a number")
-    return values.to_numpy(dtype=float)
+    try:
+        return to_floats(raw)
+    except NotANumber as exc:
+        raise DataError(
+            path, f"data row {exc.index + 1}, column '{column}': {raw[exc.index]!r} is not a number"
+        ) from None
 
 
 def require_finite(path: Path, columns: dict[str, np.ndarray]) -> None:
@@ -272,6 +271,8 @@ def require_symmetric(path: Path, cov: np.ndarray) -> float:
 
 
 def _require_positive_definite(path: Path, cov: np.ndarray) -> None:
+    from scipy.linalg import LinAlgError, cholesky  # here: scipy.linalg costs ~0.2 s, and only a covariance needs it
+
     try:
         cholesky(cov, lower=True, check_finite=False)
     except LinAlgError:

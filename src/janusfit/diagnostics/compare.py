@@ -18,8 +18,6 @@ from __future__ import annotations
 import itertools
 import math
 
-import pandas as pd
-
 from ..atomic import atomic_path, atomic_write_json
 
 # The CSV is for people (the JSON keeps every digit): six significant digits
@@ -141,6 +139,8 @@ def compare_models(summaries: list[dict]) -> list[dict]:
 
 def write_comparison(rows: list[dict], json_path, csv_path) -> None:
     """Write the rows as a JSON list (full precision) and as a CSV table (six digits), each atomically."""
+    import pandas as pd  # here: the diagnostics package is imported by every diagnostic job, only this one writes CSV
+
     atomic_write_json(json_path, rows)
     with atomic_path(csv_path) as tmp:
         pd.DataFrame(rows, columns=COLUMNS).to_csv(tmp, index=False, float_format=CSV_FLOAT_FORMAT)

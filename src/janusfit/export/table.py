@@ -17,12 +17,11 @@ from .. import __version__
 from ..atomic import atomic_write_bytes
 from ..formatting import decimals
 from ..layout import COMPARISON, SUMMARY
+from ..models import MODELS
 from .run import read_json
 
 
 def _model(name: str) -> str:
-    from ..models import MODELS  # numba: only for a table, not for every export of a run
-
     model = MODELS.get(name)
     return (model.latex_name if model is not None and model.latex_name else name).replace("_", r"\_")
 

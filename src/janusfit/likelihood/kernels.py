@@ -3,13 +3,15 @@
 Per-call overhead matters as much as arithmetic here (a sampler makes
 millions of calls on 20–1700 points), so each kernel does one likelihood's
 work for a whole batch in one call rather than as a chain of small numpy
-operations. They are compiled once into numba's on-disk cache.
+operations. They are compiled on their first call (:mod:`janusfit.jit`), once, into
+numba's on-disk cache.
 """
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from ..jit import njit, prange
 
 LOG10_SCALE = 5.0 / np.log(10.0)  # μ = 5 log10 D = LOG10_SCALE · ln D
 # error_model="numpy" lets division vectorise (no ZeroDivisionError
@@ -18,7 +20,7 @@ LOG10_SCALE = 5.0 / np.log(10.0)  # μ = 5 log10 D = LOG10_SCALE · ln D
 FAST_SUMS = {"reassoc", "contract"}
 
 
-@numba.njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def forward_substitution(lt, rows):
     """rows ← L⁻¹ rows in place, row by row; ``lt`` = Lᵀ, so column k of L is contiguous."""
     n = lt.shape[0]
@@ -32,7 +34,7 @@ def forward_substitution(lt, rows):
                 r[i] -= col[i] * y
 
 
-@numba.njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def residuals(log_d, mu_d):
     """log_d ← μ_obs − μ_model in place, row by row."""
     for b in range(log_d.shape[0]):
@@ -41,7 +43,7 @@ def residuals(log_d, mu_d):
             r[i] = mu_d[i] - LOG10_SCALE * r[i]
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
+@njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
 def marginal_chi2(y, u, e, log_e, out):
     """A − B²/E + ln(E/2π) from whitened residual rows y."""
     for b in range(y.shape[0]):
@@ -54,7 +56,7 @@ def marginal_chi2(y, u, e, log_e, out):
         out[b] = a - s * s / e + log_e
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
+@njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
 def marginal_chi2_small(log_d, mu_d, lt, u, e, log_e, out):
     """Residual, forward substitution and A − B²/E + ln(E/2π) of each row, in one call (small N)."""
     n = lt.shape[0]
@@ -75,7 +77,7 @@ def marginal_chi2_small(log_d, mu_d, lt, u, e, log_e, out):
         out[b] = a - s * s / e + log_e
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
+@njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
 def marginal_chi2_diag(log_d, mu_d, inv_sigma, e, log_e, out):
     """The same for diagonal errors, fused with the residual: one pass, no temporaries."""
     for b in range(log_d.shape[0]):
@@ -89,7 +91,7 @@ def marginal_chi2_diag(log_d, mu_d, inv_sigma, e, log_e, out):
         out[b] = a - s * s / e + log_e
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
+@njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
 def quadratic_row(row, log_knots, q, v, c0, tail, g):
     """c₀ − vᵀg + gᵀQg for g = ln D − ln z_knot of one row (``g`` is scratch), and the largest |tail · g|."""
     p = log_knots.size
@@ -112,7 +114,7 @@ def quadratic_row(row, log_knots, q, v, c0, tail, g):
     return acc, worst
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
+@njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
 def quadratic_chi2(log_d, log_knots, q, v, c0, tail, tol):
     """χ² of each row by :func:`quadratic_row`, whether its tail is below ``tol``, and the count of such rows."""
     g = np.empty(log_knots.size)
@@ -124,12 +126,12 @@ def quadratic_chi2(log_d, log_knots, q, v, c0, tail, tol):
     return chi2, ok, ok.sum()
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS, parallel=True)
+@njit(cache=True, error_model="numpy", fastmath=FAST_SUMS, parallel=True)
 def quadratic_chi2_parallel(log_d, log_knots, q, v, c0, tail, tol):
     """:func:`quadratic_chi2` with the rows spread over numba's threads (each its own scratch)."""
     chi2 = np.empty(log_d.shape[0])
     ok = np.empty(log_d.shape[0], dtype=np.bool_)
-    for b in numba.prange(log_d.shape[0]):
+    for b in prange(log_d.shape[0]):
         g = np.empty(log_knots.size)
         chi2[b], worst = quadratic_row(log_d[b], log_knots, q, v, c0, tail, g)
         ok[b] = worst <= tol
@@ -139,7 +141,7 @@ def quadratic_chi2_parallel(log_d, log_knots, q, v, c0, tail, tol):
 QUADRATIC_CHI2 = (quadratic_chi2, quadratic_chi2_parallel)
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
+@njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
 def hz_chi2_diag(e, h0, h, inv_sigma, out):
     for b in range(e.shape[0]):
         row = e[b]
@@ -150,7 +152,7 @@ def hz_chi2_diag(e, h0, h, inv_sigma, out):
         out[b] = a
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def inside(theta, bounds):
     """Which rows of ``theta`` are within the (inclusive) bounds, and how many; NaN is outside."""
     ok = np.empty(theta.shape[0], dtype=np.bool_)
@@ -164,7 +166,7 @@ def inside(theta, bounds):
     return ok, count
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def to_log_likelihood(chi2, norm, theta):
     """chi2 ← −½(χ² + norm) in place; the first row with a NaN result or a non-finite parameter, or −1."""
     first = -1

@@ -38,11 +38,10 @@ likelihood is the normalised Gaussian marginal.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
-from numba.np.linalg import _LAPACK
 
 from ..data.lightcurves import COVMAT_KEYS, NUISANCE_PARAMS, LightCurves, options
+from ..jit import Deferred, njit, prange
 from ..models import RedshiftGrid
 from . import parallel
 from .kernels import FAST_SUMS, LOG10_SCALE
@@ -192,7 +191,7 @@ class LightCurveLikelihood:
         return self._mb_d + alpha * self._x1 - beta * self._color - LOG10_SCALE * log_d
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
+@njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
 def _diag_row(row, a, bt, mb_d, x1, color, var0, var_x1, var_c, ms, mc, sc, groups, n_groups, with_log_det):
     """The marginalised χ² of one row for diagonal C(α, β), in one pass: F is then diagonal.
 
@@ -232,7 +231,7 @@ def _diag_row(row, a, bt, mb_d, x1, color, var0, var_x1, var_c, ms, mc, sc, grou
     return chi + log_det
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
+@njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
 def _chi2_diag(
     log_d, alpha, beta, mb_d, x1, color, var0, var_x1, var_c, ms, mc, sc, groups, n_groups, with_log_det, out
 ):
@@ -257,12 +256,12 @@ def _chi2_diag(
         )
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS, parallel=True)
+@njit(cache=True, error_model="numpy", fastmath=FAST_SUMS, parallel=True)
 def _chi2_diag_parallel(
     log_d, alpha, beta, mb_d, x1, color, var0, var_x1, var_c, ms, mc, sc, groups, n_groups, with_log_det, out
 ):
     """:func:`_chi2_diag` with the rows spread over numba's threads."""
-    for b in numba.prange(log_d.shape[0]):
+    for b in prange(log_d.shape[0]):
         out[b] = _diag_row(
             log_d[b],
             alpha[b],
@@ -285,7 +284,7 @@ def _chi2_diag_parallel(
 CHI2_DIAG = (_chi2_diag, _chi2_diag_parallel)
 
 
-@numba.njit(cache=True, error_model="numpy", nogil=True)
+@njit(cache=True, error_model="numpy", nogil=True)
 def _assemble_lower(packed, weights, var, out):
     """The lower triangle of C(α, β) into ``out.T`` (Fortran order, as LAPACK takes it), without the GIL.
 
@@ -321,11 +320,17 @@ def pack_lower(covmats: dict[str, np.ndarray]) -> np.ndarray:
 # on-disk cache): called directly, it factors the buffer in place, without
 # the copy and the zeroed upper triangle np.linalg.cholesky adds, and without
 # the GIL, which scipy's wrapper holds (measured: two threads, no gain).
-_POTRF = _LAPACK().numba_xxpotrf(numba.float64)
+def _lapack_potrf(numba):
+    from numba.np.linalg import _LAPACK
+
+    return _LAPACK().numba_xxpotrf(numba.float64)
+
+
+_POTRF = Deferred(_lapack_potrf)
 _DOUBLE, _LOWER = ord("d"), ord("L")
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
+@njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
 def _full_row(packed, weights, var, rhs, with_log_det, buffer):
     """χ² of one row through the Cholesky factor of C(α, β), factored in ``buffer`` (N × N, overwritten).
 
@@ -380,7 +385,7 @@ def _full_row(packed, weights, var, rhs, with_log_det, buffer):
     return chi2
 
 
-@numba.njit(cache=True, error_model="numpy", nogil=True)
+@njit(cache=True, error_model="numpy", nogil=True)
 def _chi2_full(packed, weights, var, rhs, with_log_det, out, n_threads):
     """:func:`_full_row` of every row, in one N × N buffer (``n_threads`` is the parallel twin's)."""
     buffer = np.empty((var.shape[1], var.shape[1]))
@@ -388,7 +393,7 @@ def _chi2_full(packed, weights, var, rhs, with_log_det, out, n_threads):
         out[b] = _full_row(packed, weights[b], var[b], rhs[b], with_log_det, buffer)
 
 
-@numba.njit(cache=True, error_model="numpy", nogil=True, parallel=True)
+@njit(cache=True, error_model="numpy", nogil=True, parallel=True)
 def _chi2_full_parallel(packed, weights, var, rhs, with_log_det, out, n_threads):
     """:func:`_chi2_full` with the rows dealt to ``n_threads`` of numba's threads, each with its own buffer.
 
@@ -397,7 +402,7 @@ def _chi2_full_parallel(packed, weights, var, rhs, with_log_det, out, n_threads)
     inside the kernel is a ctypes call, which keeps it out of numba's on-disk cache.
     """
     n_threads = min(n_threads, out.size)
-    for t in numba.prange(n_threads):
+    for t in prange(n_threads):
         buffer = np.empty((var.shape[1], var.shape[1]))
         for b in range(t, out.size, n_threads):
             out[b] = _full_row(packed, weights[b], var[b], rhs[b], with_log_det, buffer)

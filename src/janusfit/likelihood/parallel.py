@@ -24,8 +24,6 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-import numba
-
 _state = {"threads": 1, "blas": None}
 
 
@@ -49,6 +47,8 @@ def use_threads(n: int) -> int:
     Capped by numba's pool (``NUMBA_NUM_THREADS``), which is the most a
     ``prange`` kernel can use.
     """
+    import numba
+
     n = max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))
     numba.set_num_threads(n)
     _blas_controller().limit(limits=n, user_api="blas")

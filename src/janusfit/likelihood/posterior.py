@@ -17,6 +17,7 @@ from ..data.dataset import Dataset
 from ..data.lightcurves import NUISANCE_LABELS
 from ..errors import LikelihoodError
 from ..models import Model
+from ..models.base import H0_LABEL
 from . import kernels
 from .hz import HzLikelihood
 from .lightcurve import LightCurveLikelihood
@@ -63,7 +64,7 @@ class Posterior:
                 nuisance[name] = lohi
         self.param_names = tuple(model.params) + (("H0",) if self.uses_H0 else ()) + tuple(nuisance)
         self._nuisance_columns = [[self.param_names.index(n) for n in like.nuisance] for like in self.sn]
-        self.labels = {**model.labels, "H0": r"$H_0$", **NUISANCE_LABELS}
+        self.labels = {**model.labels, "H0": H0_LABEL, **NUISANCE_LABELS}
         bounds = {**model.default_priors, "H0": H0_PRIOR, **nuisance}
         for name, lohi in (priors or {}).items():
             if name not in self.param_names:

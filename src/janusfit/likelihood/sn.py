@@ -46,7 +46,7 @@ class SNLikelihood:
 
     def __init__(self, dataset: Dataset):
         self.dataset = dataset
-        # Contiguous copies: a strided column (as pandas may hand over) would
+        # Contiguous copies: a strided column (a Dataset built by hand may hold one) would
         # select another compiled variant of the kernels, with other rounding,
         # and a pickled copy of this object would then differ in the last bit.
         self.z = np.ascontiguousarray(dataset.z, dtype=float)

@@ -19,6 +19,9 @@ import numpy as np
 
 from .quadrature import RedshiftGrid
 
+# H(z) = H0 E(z): H0 is sampled beside a model's parameters where H(z) data constrain it.
+H0_LABEL = r"$H_0$"
+
 MODELS: dict[str, type[Model]] = {}
 
 

@@ -15,9 +15,9 @@ which is the Milne law z + z²/2 at q0 = 0. The model exists only where
 1 + 2 q0 z > 0, i.e. z < −1/(2 q0).
 """
 
-import numba
 import numpy as np
 
+from ..jit import njit
 from .base import Model
 
 
@@ -50,7 +50,7 @@ class Janus(Model):
         return _transverse_distance(theta[:, 0], grid.z)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _e(q0, z):
     """E = (1 + z)√(1 + 2 q0 z) for each q0 (rows) and z (columns), in one pass."""
     out = np.empty((q0.size, z.size))
@@ -61,7 +61,7 @@ def _e(q0, z):
     return out
 
 
-@numba.njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _transverse_distance(q0, z):
     """The cancellation-free Mattig form for each q0 (rows) and z (columns), in one pass."""
     out = np.empty((q0.size, z.size))

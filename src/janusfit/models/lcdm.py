@@ -1,8 +1,8 @@
 """Flat ΛCDM: E(z)² = Ωm (1+z)³ + 1 − Ωm (radiation neglected at z < 3)."""
 
-import numba
 import numpy as np
 
+from ..jit import njit
 from .base import Model
 
 
@@ -21,7 +21,7 @@ class FlatLCDM(Model):
         return _e(theta[:, 0], np.atleast_1d(np.asarray(z, dtype=float)), True)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _e(om, z, inverse):
     """E (or 1/E) for each Ωm (rows) and z (columns) in one vectorised pass, with no temporaries."""
     out = np.empty((om.size, z.size))

@@ -24,9 +24,10 @@ from __future__ import annotations
 import functools
 import math
 
-import numba
 import numpy as np
 from numpy.polynomial import legendre
+
+from ..jit import njit
 
 
 class RedshiftGrid:
@@ -142,7 +143,7 @@ def _partial_integrals(x: np.ndarray, w: np.ndarray, frac: np.ndarray) -> np.nda
 # Reassociating the short sums lets them vectorise; no other fast-math flag, so
 # NaN and inf still propagate. Rows and panels are taken as slices: numba
 # indexes a 1-d slice several times faster than a 2-d array with computed indices.
-@numba.njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
 def _integrate(values, panel_weights, panel, partial):
     """Whole panels by Gauss–Legendre, cumulated; then each partial panel from its nodes."""
     n_panels, order = panel_weights.shape
@@ -161,7 +162,7 @@ def _integrate(values, panel_weights, panel, partial):
     return out
 
 
-@numba.njit(inline="always", fastmath={"reassoc", "contract"})
+@njit(inline="always", fastmath={"reassoc", "contract"})
 def _dot(x, y):
     s = 0.0
     for j in range(x.size):

@@ -63,22 +63,23 @@ MEASURED_WITH = {"emcee": "3.1", "dynesty": "3.1"}
 
 # What a sampling job imports; jobs run as Snakemake ``script:`` and so also
 # import snakemake.script. measure_baseline_mb() starts an interpreter that
-# imports these and reports its RSS: 246 MB on Linux x86-64. Kept with a 6 %
-# allowance for other platforms' page accounting (macOS arm64 has 16 KB
-# pages) and small additions to the import list; importing corner (and with
-# it arviz) in a sampling job would add about 110 MB.
+# imports these and reports its RSS: 212 MB on Linux x86-64 (246 MB while
+# janusfit.data imported pandas). Kept with a 6 % allowance for other
+# platforms' page accounting (macOS arm64 has 16 KB pages) and small
+# additions to the import list; importing corner (and with it arviz) in a
+# sampling job would add about 110 MB.
 BASELINE_MODULES = (
     "numpy", "scipy.linalg", "scipy.integrate", "scipy.stats", "emcee", "dynesty", "h5py",
     "matplotlib.pyplot", "numba", "psutil", "yaml", "snakemake.script", "janusfit.data",
     "janusfit.likelihood", "janusfit.sampling.emcee_runner", "janusfit.sampling.dynesty_runner",
     "janusfit.diagnostics.convergence", "janusfit.resources.monitor", "janusfit.stages.sample",
 )
-BASELINE_MB = 260.0
+BASELINE_MB = 225.0
 
 MONITOR_MB = 10.0  # MemoryMonitor's series (≤ 10000 points) and its PNG; rendering measured +4–8 MB
 COV_TEXT_BYTES_PER_VALUE = 110  # measured 108.6 (N = 1000) and 108.0 (N = 2000)
 LOADING_RESIDUE = 0.3  # resident after loading, beyond the covariance: measured 10–30 % of the transient
-TABLE_BYTES_PER_ROW = 4000  # pandas reads every column as str: 47 columns × ~80 B for Pantheon+
+TABLE_BYTES_PER_ROW = 4000  # every cell is read as a Python str: 47 columns × ~80 B for Pantheon+
 CHOLESKY_COPIES = 2.5  # measured 2.42 N²×8 B at the peak of building the likelihood
 NUMBA_MB = 75.0  # measured 43–47 MB with numba's on-disk cache, 56–72 MB without
 # RedshiftGrid: 12 nodes on each panel of 0.2 in ln(1 + z), plus ≤ 6 graded

@@ -10,12 +10,12 @@ import numpy as np
 
 from .. import __version__
 from ..atomic import atomic_write_json
+from ..config import param_labels, param_names, run_settings
 from ..diagnostics import diagnose
 from ..diagnostics.bounds import describe, edge_bound
 from ..diagnostics.quadrature import cross_check, exact_evidence, prior_sensitivity
 from ..errors import JanusfitError
 from ..imports import import_emcee
-from ..run import load_run
 from ..sampling.emcee_hdf5 import chain_problem
 
 
@@ -37,18 +37,17 @@ def read_chain(path):
 def convergence(*, config, dataset, model, chain_h5, out_json, trace_png, log, run_json=None) -> dict:
     from ..plots import trace_plot  # matplotlib only in the jobs that draw
 
-    settings, posterior = load_run(config, dataset, model)
+    # The parameters from the config, not from a posterior: no data read, no likelihood imported.
+    names, labels = param_names(config, dataset, model), param_labels(config, dataset, model)
     chain, log_prob, accepted = read_chain(chain_h5)
-    conv = settings.convergence
+    conv = run_settings(config, dataset, model).convergence
     thresholds = {k: conv[k] for k in ("min_n_over_tau", "max_rhat", "min_ess_bulk", "acceptance")}
-    report = diagnose(
-        chain, log_prob, accepted, posterior.param_names, thresholds=thresholds, n_groups=conv["n_groups"]
-    )
+    report = diagnose(chain, log_prob, accepted, names, thresholds=thresholds, n_groups=conv["n_groups"])
     tau_history = json.loads(Path(run_json).read_text())["tau_history"] if run_json else None
     trace_plot(
         chain,
-        posterior.param_names,
-        posterior.labels,
+        names,
+        labels,
         trace_png,
         burn_in=report["burn_in"],
         log_prob=log_prob,
@@ -95,19 +94,19 @@ def read_dynesty(samples_h5):
 def corner(*, config, dataset, model, chain_h5, convergence_json, samples_h5, out_png, truth_json=None) -> None:
     from ..plots import corner_plot
 
-    _, posterior = load_run(config, dataset, model)
+    names = param_names(config, dataset, model)
     emcee_samples = posterior_samples(chain_h5, convergence_json) if chain_h5 else None
     dyn, weights = read_dynesty(samples_h5) if samples_h5 else (None, None)
     truths = None
     if truth_json:
         truth = json.loads(Path(truth_json).read_text())
-        truths = [truth.get(p) for p in posterior.param_names]
+        truths = [truth.get(p) for p in names]
     corner_plot(
         emcee_samples,
         dyn,
         weights,
-        posterior.param_names,
-        posterior.labels,
+        names,
+        param_labels(config, dataset, model),
         out_png,
         truths=truths,
         title=f"{dataset}/{model}",
@@ -151,6 +150,8 @@ def summary(*, config, dataset, model, out_json, emcee_files=None, dynesty_json=
     quadrature, the samplers checked against them, and ln Z with the prior
     width halved and doubled.
     """
+    from ..run import load_run  # the likelihood: the summary evaluates it (quadrature, best fit)
+
     _, posterior = load_run(config, dataset, model)
     out = {
         "dataset": dataset,
