@@ -22,18 +22,18 @@ the posterior (q0, α, β):
   janusfit's ratio to it with and without the model's time.
 
 Every baseline's ln L differences are checked against janusfit's before timing.
-With C_η, janusfit is also timed with 1 and 2 BLAS threads (in subprocesses).
+How the C_η evaluation scales with threads is the ``threads`` section's
+(bench_threads.py): its rows run on numba's threads, not on BLAS's.
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
 import numba
 import numpy as np
-from common import alternate, run_python, shared_data
+from common import alternate, shared_data
 from scipy.linalg import cho_factor, cho_solve
 
 BATCHES = (1, 16, 32)
@@ -200,24 +200,6 @@ def _max_diff_of_differences(a, b) -> float:
     return float(np.max(np.abs((a - a[0]) - (b - b[0]))))
 
 
-THREADS_CODE = """
-import json, sys, time
-sys.path.insert(0, {bench!r})
-import numpy as np
-from bench_lightcurve import _dataset, synthetic_covmats, thetas
-from common import alternate
-from dataclasses import replace
-from janusfit.likelihood import Posterior
-from janusfit.models import get_model
-d = _dataset()
-d = replace(d, light_curves=replace(d.light_curves, covmats=synthetic_covmats(d.n)))
-post = Posterior(get_model("janus"), [d])
-th = thetas(16)
-post(th)
-print(json.dumps(alternate({{"janusfit": lambda: post(th)}}, reps={reps}, block_s={block})))
-"""
-
-
 def run(quick: bool, log=print) -> dict:
     from dataclasses import replace
 
@@ -306,14 +288,4 @@ def run(quick: bool, log=print) -> dict:
                     + (f", {row['ratio_to_floor']:.2f}× floor" if "ratio_to_floor" in row else "")
                     + f" (max |Δ ln L differences| {check})"
                 )
-    threads = {}
-    bench = str(Path(__file__).resolve().parent)
-    for n in (1, 2):
-        env = {"OPENBLAS_NUM_THREADS": str(n), "OMP_NUM_THREADS": str(n), "MKL_NUM_THREADS": str(n)}
-        out = json.loads(
-            run_python(THREADS_CODE.format(bench=bench, reps=reps, block=block), env=env).strip().splitlines()[-1]
-        )
-        threads[str(n)] = 16.0 / out["janusfit"]
-    speedup = threads["2"] / threads["1"]
-    log(f"C_eta batch 16, BLAS threads: 1 → {threads['1']:,.1f}/s, 2 → {threads['2']:,.1f}/s (×{speedup:.2f})")
-    return {"rows": rows, "threads_C_eta_batch16": threads, "thread_speedup": speedup}
+    return {"rows": rows}

@@ -166,19 +166,6 @@ def _rows_lightcurve(res: dict) -> list:
                 status,
             ]
         )
-    sp = res["thread_speedup"]
-    t = res["threads_C_eta_batch16"]
-    out.append(
-        [
-            "scale",
-            "JLA 740 with C_η, batch 16, 2 vs 1 BLAS threads",
-            f"{t['2']:,.1f} evals/s",
-            f"1 thread {t['1']:,.1f} evals/s",
-            f"{sp:.2f}×",
-            "≥1.6×",
-            "ok" if sp >= 1.6 else "MISSED",
-        ]
-    )
     return out
 
 
