@@ -226,11 +226,11 @@ class SignalTwiceAfter(Posterior):
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_repeated_sigterm_still_writes_the_checkpoint_a_repeated_sigint_stops_at_once(
-    tmp_path, shared_data, emcee_reference, signum
+    tmp_path, public_data, emcee_reference, signum
 ):
     """SLURM's time limit sends SIGTERM twice (to the job step, and through srun); Ctrl-C twice means "now"."""
     SignalTwiceAfter.n, SignalTwiceAfter.signum = 150, signum  # two calls a step: in the segment 50-100
-    signalled = SignalTwiceAfter(get_model("lcdm"), [jla_diagonal(shared_data)])
+    signalled = SignalTwiceAfter(get_model("lcdm"), [jla_diagonal(public_data)])
     log = Log()
     with pytest.raises(Interrupted) as stop:
         run_emcee_in(tmp_path, signalled, log=log)
@@ -243,7 +243,7 @@ def test_a_repeated_sigterm_still_writes_the_checkpoint_a_repeated_sigint_stops_
     else:  # at once; the last periodic checkpoint is kept
         assert stopped_at == -1 and last == "seg_0000000000_0000000050.npz"
         resumed_from = 50
-    result = run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [jla_diagonal(shared_data)]))
+    result = run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [jla_diagonal(public_data)]))
     assert result.resumes == [resumed_from]
     assert_same_chain(chain_arrays(tmp_path / "chain.h5"), emcee_reference)
 

@@ -124,8 +124,8 @@ def emcee_threads_in_dry_run(directory, *args) -> tuple[int, str]:
     return (threads[0] if threads else proc.returncode), proc.stdout + proc.stderr
 
 
-def test_on_slurm_without_cores_or_set_threads_the_workflow_refuses_to_guess(tmp_path, shared_data):
-    write_config(tmp_path, shared_data, models=["lcdm"])
+def test_on_slurm_without_cores_or_set_threads_the_workflow_refuses_to_guess(tmp_path, public_data):
+    write_config(tmp_path, public_data, models=["lcdm"])
     code, output = emcee_threads_in_dry_run(tmp_path)
     here = detect_cores()
     assert code != 0
@@ -138,14 +138,14 @@ def test_on_slurm_without_cores_or_set_threads_the_workflow_refuses_to_guess(tmp
 
 
 @pytest.mark.parametrize("how", ["config", "set-threads"])
-def test_on_slurm_threads_come_from_the_config_or_set_threads(tmp_path, shared_data, how):
+def test_on_slurm_threads_come_from_the_config_or_set_threads(tmp_path, public_data, how):
     # Not this machine's count, so that a fallback to detection would show.
     wanted = (psutil.cpu_count(logical=False) or 1) + 3
     if how == "config":
-        write_config(tmp_path, shared_data, models=["lcdm"], cores={"performance": wanted})
+        write_config(tmp_path, public_data, models=["lcdm"], cores={"performance": wanted})
         threads, output = emcee_threads_in_dry_run(tmp_path)
     else:
-        write_config(tmp_path, shared_data, models=["lcdm"])
+        write_config(tmp_path, public_data, models=["lcdm"])
         threads, output = emcee_threads_in_dry_run(tmp_path, "--set-threads", f"emcee={wanted}")
     assert threads == wanted, output[-3000:]
 

@@ -70,7 +70,7 @@ def read_release_cov(path) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def releases(shared_data, tmp_path_factory):
+def releases(public_data, tmp_path_factory):
     """Synthetic STAT+SYS files over every row of the real tables, in the released layouts.
 
     Pantheon+: 1701 × 1701, one value per line, with asymmetries up to 3e-8
@@ -78,12 +78,12 @@ def releases(shared_data, tmp_path_factory):
     systematics only (the loader adds MUERR_FINAL²).
     """
     directory = tmp_path_factory.mktemp("releases")
-    pp = pd.read_csv(shared_data / PP_TABLE, sep=r"\s+")
+    pp = pd.read_csv(public_data / PP_TABLE, sep=r"\s+")
     pp_cov = systematic_cov(pp["zHD"].to_numpy(), pp["m_b_corr_err_DIAG"].to_numpy(), seed=1)
     upper = np.triu(np.random.default_rng(2).uniform(-PP_ASYMMETRY, PP_ASYMMETRY, pp_cov.shape), 1)
     upper[0, 5] = PP_ASYMMETRY
     write_release_cov(directory / "Pantheon+SH0ES_STAT+SYS.cov", pp_cov + upper, "{:.10e}")
-    des = pd.read_csv(shared_data / DES_TABLE)
+    des = pd.read_csv(public_data / DES_TABLE)
     des_sys = systematic_cov(des["zHD"].to_numpy(), np.zeros(len(des)), seed=3)
     write_release_cov(directory / "STAT+SYS.txt.gz", des_sys, " {:.6e}  ", compress=True)
     return {
@@ -93,13 +93,13 @@ def releases(shared_data, tmp_path_factory):
         "pp": {
             "kind": "sn",
             "format": "pantheon_plus",
-            "path": str(shared_data / PP_TABLE),
+            "path": str(public_data / PP_TABLE),
             "cov": str(directory / "Pantheon+SH0ES_STAT+SYS.cov"),
         },
         "des": {
             "kind": "sn",
             "format": "desy5",
-            "path": str(shared_data / DES_TABLE),
+            "path": str(public_data / DES_TABLE),
             "cov": str(directory / "STAT+SYS.txt.gz"),
         },
     }
@@ -145,17 +145,17 @@ def test_des_covariance_is_stat_sys_plus_muerr_final_squared(releases):
     ids=lambda spec: spec["format"],
 )
 @pytest.mark.filterwarnings("ignore:.*(MUERR_FINAL|DO NOT FIT)")
-def test_every_format_reads_gzip(shared_data, tmp_path, spec):
+def test_every_format_reads_gzip(public_data, tmp_path, spec):
     """A gzip copy, named .gz or not (it is known by its first bytes), reads the same numbers."""
-    plain = load_dataset("d", spec, shared_data)
+    plain = load_dataset("d", spec, public_data)
     files = {key: spec[key] for key in ("path", "cov") if key in spec}
     for suffix in (".gz", ""):
         zipped = {}
         for key, rel in files.items():
             target = tmp_path / f"{key}{suffix}"
-            target.write_bytes(gzip.compress((shared_data / rel).read_bytes()))
+            target.write_bytes(gzip.compress((public_data / rel).read_bytes()))
             zipped[key] = str(target)
-        d = load_dataset("d", {**spec, **zipped}, shared_data)
+        d = load_dataset("d", {**spec, **zipped}, public_data)
         assert d.arrays_sha256 == plain.arrays_sha256 and d.n == plain.n
         assert d.sha256["path"] != plain.sha256["path"]  # the checksum is of the bytes on disk
 
@@ -163,9 +163,9 @@ def test_every_format_reads_gzip(shared_data, tmp_path, spec):
 # --- bad covariance files: each message names the file and what is wrong ---------------------------
 
 
-def small_pp(shared_data, directory, n_rows: int = 40) -> tuple[dict, np.ndarray]:
+def small_pp(public_data, directory, n_rows: int = 40) -> tuple[dict, np.ndarray]:
     """``n_rows`` rows of the real Pantheon+ table straddling the cut zHD > 0.01, and a good covariance."""
-    lines = (shared_data / PP_TABLE).read_text().splitlines()
+    lines = (public_data / PP_TABLE).read_text().splitlines()
     (directory / "pp.dat").write_text("\n".join([lines[0], *lines[101 : 101 + n_rows]]) + "\n")
     table = pd.read_csv(directory / "pp.dat", sep=r"\s+")
     cov = systematic_cov(table["zHD"].to_numpy(), table["m_b_corr_err_DIAG"].to_numpy(), seed=4)
@@ -218,8 +218,8 @@ BAD_COVARIANCES = {
 
 @pytest.mark.parametrize("name", list(BAD_COVARIANCES))
 @pytest.mark.parametrize("compress", [False, True], ids=["text", "gzip"])
-def test_bad_release_covariance_is_named(shared_data, tmp_path, name, compress):
-    spec, cov = small_pp(shared_data, tmp_path)
+def test_bad_release_covariance_is_named(public_data, tmp_path, name, compress):
+    spec, cov = small_pp(public_data, tmp_path)
     edit, message = BAD_COVARIANCES[name]
     text = "\n".join(edit(cov)) + "\n"
     path = tmp_path / "pp.cov"
@@ -228,8 +228,8 @@ def test_bad_release_covariance_is_named(shared_data, tmp_path, name, compress):
         load_dataset("pp", spec)
 
 
-def test_release_rounding_is_accepted_and_a_good_small_file_loads(shared_data, tmp_path):
-    spec, cov = small_pp(shared_data, tmp_path)
+def test_release_rounding_is_accepted_and_a_good_small_file_loads(public_data, tmp_path):
+    spec, cov = small_pp(public_data, tmp_path)
     rounded = cov.copy()
     rounded[0, 1] += 1e-7  # ten times Pantheon+'s largest, on its smallest variances
     write_release_cov(tmp_path / "pp.cov", rounded, "{:.10e}")
@@ -237,8 +237,8 @@ def test_release_rounding_is_accepted_and_a_good_small_file_loads(shared_data, t
     assert d.cov_asymmetry == pytest.approx(1e-7, rel=1e-3)
 
 
-def test_damaged_gzip_is_named(shared_data, tmp_path):
-    spec, cov = small_pp(shared_data, tmp_path)
+def test_damaged_gzip_is_named(public_data, tmp_path):
+    spec, cov = small_pp(public_data, tmp_path)
     path = tmp_path / "pp.cov"
     write_release_cov(path, cov, " {:.6e}  ", compress=True)
     path.write_bytes(path.read_bytes()[:-20])
@@ -250,9 +250,9 @@ def test_damaged_gzip_is_named(shared_data, tmp_path):
         load_dataset("pp", spec)
 
 
-def test_the_checkpoint_fingerprint_covers_the_covariance(shared_data, tmp_path):
+def test_the_checkpoint_fingerprint_covers_the_covariance(public_data, tmp_path):
     """A changed covariance value changes the fingerprint; one in a row the cut drops, only the file's checksum."""
-    spec, cov = small_pp(shared_data, tmp_path)
+    spec, cov = small_pp(public_data, tmp_path)
     keep = np.flatnonzero(pd.read_csv(spec["path"], sep=r"\s+")["zHD"] > 0.01)
     dropped = np.setdiff1d(np.arange(cov.shape[0]), keep)
 
@@ -292,10 +292,10 @@ def served(tmp_path):
     thread.join()
 
 
-def recorded_des(shared_data, tmp_path, served) -> tuple[dict, Path]:
+def recorded_des(public_data, tmp_path, served) -> tuple[dict, Path]:
     """A DES-SN5YR dataset whose gzip covariance (60 rows) is downloaded with ``cov_sha256: record``."""
     upstream, url = served
-    lines = (shared_data / DES_TABLE).read_text().splitlines()
+    lines = (public_data / DES_TABLE).read_text().splitlines()
     (tmp_path / "des.csv").write_text("\n".join(lines[:61]) + "\n")
     z = pd.read_csv(tmp_path / "des.csv")["zHD"].to_numpy()
     write_release_cov(
@@ -311,8 +311,8 @@ def recorded_des(shared_data, tmp_path, served) -> tuple[dict, Path]:
     return spec, upstream / "STAT+SYS.txt.gz"
 
 
-def test_first_verified_download_records_its_sha256_and_later_runs_check_it(shared_data, tmp_path, served):
-    spec, upstream = recorded_des(shared_data, tmp_path, served)
+def test_first_verified_download_records_its_sha256_and_later_runs_check_it(public_data, tmp_path, served):
+    spec, upstream = recorded_des(public_data, tmp_path, served)
     before = identity({"datasets": {"des": spec}}, ["des"], tmp_path)
     (cached,) = download_dataset("des", spec, tmp_path)
     assert cached.parent.parent == tmp_path / "resources/data/unpinned" and cached.name == "STAT+SYS.txt.gz"
@@ -358,8 +358,8 @@ def test_first_verified_download_records_its_sha256_and_later_runs_check_it(shar
         load_dataset("des", spec, tmp_path)
 
 
-def test_a_first_download_that_is_not_a_covariance_records_nothing(shared_data, tmp_path, served):
-    spec, upstream = recorded_des(shared_data, tmp_path, served)
+def test_a_first_download_that_is_not_a_covariance_records_nothing(public_data, tmp_path, served):
+    spec, upstream = recorded_des(public_data, tmp_path, served)
     upstream.write_text("<html>404: Not Found</html>\n")
     with pytest.raises(
         DataError,
@@ -371,13 +371,13 @@ def test_a_first_download_that_is_not_a_covariance_records_nothing(shared_data, 
     assert not any(p.is_file() for p in (tmp_path / "resources").rglob("*"))
 
 
-def test_workflow_records_then_checks_and_says_so(shared_data, tmp_path, served):
-    spec, upstream = recorded_des(shared_data, tmp_path, served)
+def test_workflow_records_then_checks_and_says_so(public_data, tmp_path, served):
+    spec, upstream = recorded_des(public_data, tmp_path, served)
     spec["path"] = str(tmp_path / "des.csv")
     project = tmp_path / "project"
     project.mkdir()
     write_config(
-        project, shared_data, datasets={"des": spec}, run_datasets=["des"], models=["lcdm"], samplers=["emcee"]
+        project, public_data, datasets={"des": spec}, run_datasets=["des"], models=["lcdm"], samplers=["emcee"]
     )
     first = run(project, "results/des/data.json")
     assert "rule download:" in first.stdout + first.stderr
@@ -468,11 +468,11 @@ def quadrature_om(d, prior=(0.01, 1.0)) -> tuple[float, float]:
 
 
 @pytest.fixture(scope="module")
-def workflow_run(releases, shared_data, tmp_path_factory):
+def workflow_run(releases, public_data, tmp_path_factory):
     directory = tmp_path_factory.mktemp("fullcov")
     write_config(
         directory,
-        shared_data,
+        public_data,
         datasets={"pp": releases["pp"], "des": releases["des"]},
         run_datasets=["pp", "des"],
         models=["lcdm"],

@@ -27,8 +27,8 @@ SPEC = {"kind": "sn", "format": "jla_lcparams"}
 
 
 @pytest.fixture(scope="module")
-def jla_file(shared_data):
-    return shared_data / "jla" / "jla_lcparams.txt"
+def jla_file(public_data):
+    return public_data / "jla" / "jla_lcparams.txt"
 
 
 @pytest.fixture(scope="module")

@@ -20,14 +20,14 @@ BETOULE = {"alpha": (0.141, 0.006), "beta": (3.101, 0.075)}
 
 
 @pytest.mark.slow
-def test_jla740_alpha_beta_free_reproduce_betoule_2014_and_converge(tmp_path, shared_data):
+def test_jla740_alpha_beta_free_reproduce_betoule_2014_and_converge(tmp_path, public_data):
     write_config(
         tmp_path,
-        shared_data,
+        public_data,
         models=["janus", "lcdm"],
         run_datasets=["jla740"],
         datasets={
-            "jla740": {"kind": "sn", "format": "jla_lcparams", "path": str(shared_data / "jla" / "jla_lcparams.txt")}
+            "jla740": {"kind": "sn", "format": "jla_lcparams", "path": str(public_data / "jla" / "jla_lcparams.txt")}
         },
     )
     run(tmp_path, timeout=3600)

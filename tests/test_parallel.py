@@ -41,9 +41,9 @@ def _both(fn):
 
 
 @pytest.fixture(scope="module")
-def jla740(shared_data):
+def jla740(public_data):
     return load_dataset(
-        "jla740", {"kind": "sn", "format": "jla_lcparams", "path": str(shared_data / "jla" / "jla_lcparams.txt")}
+        "jla740", {"kind": "sn", "format": "jla_lcparams", "path": str(public_data / "jla" / "jla_lcparams.txt")}
     )
 
 

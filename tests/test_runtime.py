@@ -51,11 +51,11 @@ def test_time_likelihood_is_per_evaluation_after_a_warm_up():
     assert len(np.unique(draws[:, 0])) == 50
 
 
-def test_time_likelihood_times_only_where_the_model_exists(shared_data):
+def test_time_likelihood_times_only_where_the_model_exists(public_data):
     """JANUS on JLA (z up to 1.3) with q0 in [-1, 0]: -inf below q0 = -0.38, at no cost; timed only above."""
     from janusfit.data import load_dataset
 
-    jla = shared_data / "jla"
+    jla = public_data / "jla"
     data = load_dataset(
         "jla",
         {
