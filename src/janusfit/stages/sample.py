@@ -55,14 +55,24 @@ def use_threads(threads: int, log) -> None:
     log.info(f"likelihood threads: {parallel.use_threads(threads)} (the job's threads: {threads})")
 
 
-def sample_emcee(
+def sample_emcee(*, chain_path, run_json, **job) -> dict:
+    """Rule emcee: the chain to ``chain_path`` (HDF5) and its run record to ``run_json``; ``job`` as :func:`sample`."""
+    return sample(sampler="emcee", outputs={"chain_path": chain_path, "run_json": run_json}, **job)
+
+
+def sample_dynesty(*, samples_path, evidence_json, **job) -> dict:
+    """Rule dynesty: the weighted samples to ``samples_path`` (HDF5) and ln Z to ``evidence_json``; ``job`` as :func:`sample`."""
+    return sample(sampler="dynesty", outputs={"samples_path": samples_path, "evidence_json": evidence_json}, **job)
+
+
+def sample(
     *,
+    sampler,
+    outputs,
     config,
     dataset,
     model,
     checkpoint_dir,
-    chain_path,
-    run_json,
     data_json,
     memory_json,
     memory_png,
@@ -70,66 +80,24 @@ def sample_emcee(
     granted_mem_mb=None,
     threads=1,
 ) -> dict:
-    """``threads``: what Snakemake gave the job; the likelihood's kernels use that many (:func:`use_threads`)."""
+    """Run ``sampler`` on one run, watched for memory, writing ``outputs`` (its rule's, by keyword).
+
+    ``threads``: what Snakemake gave the job; the likelihood's kernels use that many (:func:`use_threads`).
+    """
     use_threads(threads, log)
     with watched(
         config=config,
         dataset=dataset,
         model=model,
-        sampler="emcee",
+        sampler=sampler,
         data_json=data_json,
         granted_mem_mb=granted_mem_mb,
         memory_json=memory_json,
         memory_png=memory_png,
         log=log,
     ):
-        return _sample_emcee(
-            config=config,
-            dataset=dataset,
-            model=model,
-            checkpoint_dir=checkpoint_dir,
-            chain_path=chain_path,
-            run_json=run_json,
-            log=log,
-        )
-
-
-def sample_dynesty(
-    *,
-    config,
-    dataset,
-    model,
-    checkpoint_dir,
-    samples_path,
-    evidence_json,
-    data_json,
-    memory_json,
-    memory_png,
-    log,
-    granted_mem_mb=None,
-    threads=1,
-) -> dict:
-    """``threads``: what Snakemake gave the job; the likelihood's kernels use that many (:func:`use_threads`)."""
-    use_threads(threads, log)
-    with watched(
-        config=config,
-        dataset=dataset,
-        model=model,
-        sampler="dynesty",
-        data_json=data_json,
-        granted_mem_mb=granted_mem_mb,
-        memory_json=memory_json,
-        memory_png=memory_png,
-        log=log,
-    ):
-        return _sample_dynesty(
-            config=config,
-            dataset=dataset,
-            model=model,
-            checkpoint_dir=checkpoint_dir,
-            samples_path=samples_path,
-            evidence_json=evidence_json,
-            log=log,
+        return SAMPLE[sampler](
+            config=config, dataset=dataset, model=model, checkpoint_dir=checkpoint_dir, log=log, **outputs
         )
 
 
@@ -250,3 +218,7 @@ def _sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evi
             f"{posterior.ndim} ({', '.join(posterior.param_names)})"
         )
     return info
+
+
+# Each sampler's run, by name: what differs between the two rules beyond their output names.
+SAMPLE = {"emcee": _sample_emcee, "dynesty": _sample_dynesty}
