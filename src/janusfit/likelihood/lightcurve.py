@@ -87,6 +87,10 @@ class LightCurveLikelihood:
         self._var_c = np.ascontiguousarray(np.asarray(lc.dcolor, dtype=float) ** 2)
         self._cov = [np.ascontiguousarray(a, dtype=float) for a in (lc.cov_m_s, lc.cov_m_c, lc.cov_s_c)]
         self.groups = self._host_groups(np.asarray(lc.host_mass, dtype=float), host_mass_split)
+        # The per-supernova columns the diagonal kernel reads, one row each, in DIAG_COLUMNS order.
+        self._diag_columns = np.ascontiguousarray(
+            np.stack([self._mb_d, self._x1, self._color, self._var0, self._var_x1, self._var_c, *self._cov])
+        )
         self.n_groups = int(self.groups.max()) + 1
         self._x = np.ascontiguousarray(np.eye(self.n_groups)[self.groups])
         self._packed = None if lc.covmats is None else pack_lower(lc.covmats)
@@ -155,24 +159,8 @@ class LightCurveLikelihood:
         beta = np.ascontiguousarray(nuisance[:, 1])
         if self._packed is None:
             out = np.empty(len(theta))
-            ms, mc, sc = self._cov
             parallel.kernel(CHI2_DIAG)(
-                log_d,
-                alpha,
-                beta,
-                self._mb_d,
-                self._x1,
-                self._color,
-                self._var0,
-                self._var_x1,
-                self._var_c,
-                ms,
-                mc,
-                sc,
-                self.groups,
-                self.n_groups,
-                self.log_det_cov,
-                out,
+                log_d, alpha, beta, self._diag_columns, self.groups, self.n_groups, self.log_det_cov, out
             )
             return out
         weights = np.stack([covmat_weights(a, b) for a, b in zip(alpha, beta)])
@@ -192,11 +180,16 @@ class LightCurveLikelihood:
 
 
 @njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
-def _diag_row(row, a, bt, mb_d, x1, color, var0, var_x1, var_c, ms, mc, sc, groups, n_groups, with_log_det):
+def _diag_row(row, a, bt, columns, groups, n_groups, with_log_det):
     """The marginalised χ² of one row for diagonal C(α, β), in one pass: F is then diagonal.
 
+    ``columns``: m_B − μ offset, x1, c, their variances (m_B's with the
+    peculiar-velocity term) and covariances (m–s, m–c, s–c), one row each.
     A variance ≤ 0 (α, β outside what the light-curve covariances allow) makes the row NaN.
     """
+    mb_d, x1, color = columns[0], columns[1], columns[2]
+    var0, var_x1, var_c = columns[3], columns[4], columns[5]
+    ms, mc, sc = columns[6], columns[7], columns[8]
     two_pi = 2.0 * np.pi
     aa = a * a
     bb = bt * bt
@@ -232,53 +225,17 @@ def _diag_row(row, a, bt, mb_d, x1, color, var0, var_x1, var_c, ms, mc, sc, grou
 
 
 @njit(cache=True, error_model="numpy", fastmath=FAST_SUMS)
-def _chi2_diag(
-    log_d, alpha, beta, mb_d, x1, color, var0, var_x1, var_c, ms, mc, sc, groups, n_groups, with_log_det, out
-):
+def _chi2_diag(log_d, alpha, beta, columns, groups, n_groups, with_log_det, out):
     """:func:`_diag_row` of every row."""
     for b in range(log_d.shape[0]):
-        out[b] = _diag_row(
-            log_d[b],
-            alpha[b],
-            beta[b],
-            mb_d,
-            x1,
-            color,
-            var0,
-            var_x1,
-            var_c,
-            ms,
-            mc,
-            sc,
-            groups,
-            n_groups,
-            with_log_det,
-        )
+        out[b] = _diag_row(log_d[b], alpha[b], beta[b], columns, groups, n_groups, with_log_det)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FAST_SUMS, parallel=True)
-def _chi2_diag_parallel(
-    log_d, alpha, beta, mb_d, x1, color, var0, var_x1, var_c, ms, mc, sc, groups, n_groups, with_log_det, out
-):
+def _chi2_diag_parallel(log_d, alpha, beta, columns, groups, n_groups, with_log_det, out):
     """:func:`_chi2_diag` with the rows spread over numba's threads."""
     for b in prange(log_d.shape[0]):
-        out[b] = _diag_row(
-            log_d[b],
-            alpha[b],
-            beta[b],
-            mb_d,
-            x1,
-            color,
-            var0,
-            var_x1,
-            var_c,
-            ms,
-            mc,
-            sc,
-            groups,
-            n_groups,
-            with_log_det,
-        )
+        out[b] = _diag_row(log_d[b], alpha[b], beta[b], columns, groups, n_groups, with_log_det)
 
 
 CHI2_DIAG = (_chi2_diag, _chi2_diag_parallel)
