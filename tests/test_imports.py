@@ -43,13 +43,19 @@ ONLY_IN = {"dynesty": {"sample_dynesty.py"}, "janusfit.likelihood": SAMPLING, "s
 NOT_IN_TABLES = {"h5py", "emcee"}
 
 
+def fresh_interpreter(code: str) -> str:
+    """What ``code`` prints when run in a new Python process, as a job runs; its error output if it fails."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
 def loaded_by(script: Path) -> set[str]:
     """The modules in ``sys.modules`` after running the script's top-level imports in a fresh interpreter."""
     tree = ast.parse(script.read_text())
     imports = ast.unparse([node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))])
-    code = f"{imports}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
-    return set(json.loads(out.stdout.splitlines()[-1]))
+    out = fresh_interpreter(f"{imports}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))")
+    return set(json.loads(out.splitlines()[-1]))
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in SCRIPTS.glob("*.py")))
@@ -78,9 +84,7 @@ def test_emcee_and_corner_are_whole_but_for_the_features_janusfit_never_uses():
         "emcee.EnsembleSampler(4, 1, lambda x: -0.5 * float(x @ x)).run_mcmc([[0.1], [0.2], [0.3], [0.4]], 5)\n"
         "import scipy.stats\nprint(scipy.stats.norm.cdf(0.0), corner.quantile([1.0, 2.0, 3.0], [0.5])[0])"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["0.5", "2.0"]
+    assert fresh_interpreter(code).split() == ["0.5", "2.0"]
     assert import_emcee().__name__ == "emcee" and import_corner().__name__ == "corner"
 
 
@@ -103,9 +107,7 @@ def test_kernels_are_compiled_on_their_first_call_and_then_are_numbas():
         "d = get_model('lcdm').transverse_distance(np.array([[0.3]]), grid)\n"
         "print(type(quadrature._integrate).__module__, type(quadrature._dot).__module__, d[0, 1])"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    integrate, dot, distance = out.stdout.split()
+    integrate, dot, distance = fresh_interpreter(code).split()
     # The kernel and the kernel it calls now stand in the module as numba's dispatchers.
     assert integrate.startswith("numba.") and dot.startswith("numba.")
     assert abs(float(distance) - 0.7714) < 1e-3  # D_C(z = 1, Ωm = 0.3) in units of c/H0
