@@ -48,13 +48,13 @@ class Kernel:
         functools.update_wrapper(self, func)
         self.py_func = func
         self.options = options
+        self.dispatcher = None
 
     def compiled(self):
         """numba's dispatcher for the function, which from now on stands in the module for this kernel."""
+        if self.dispatcher is not None:
+            return self.dispatcher
         namespace = self.py_func.__globals__
-        current = namespace.get(self.__name__)
-        if current is not self:
-            return current  # compiled already
         # numba types the kernels this one calls from the module's globals as it
         # compiles it, so they must be numba's dispatchers by then.
         for name in self.py_func.__code__.co_names:
@@ -65,9 +65,9 @@ class Kernel:
                 namespace[name] = value.resolve()
         import numba
 
-        dispatcher = numba.njit(**self.options)(self.py_func)
-        namespace[self.__name__] = dispatcher
-        return dispatcher
+        self.dispatcher = numba.njit(**self.options)(self.py_func)
+        namespace[self.__name__] = self.dispatcher
+        return self.dispatcher
 
     def __call__(self, *args):
         return self.compiled()(*args)
