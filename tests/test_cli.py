@@ -25,6 +25,12 @@ from janusfit.layout import SAMPLER_OUTPUT, Run
 from janusfit.status import sampler_status
 
 OM_PRIOR = [0.4, 1.0]
+# Long enough, in steps and live points, that whichever sampler Snakemake
+# starts first (it does not promise an order) is still running seconds after
+# its first checkpoint, when the status is taken: 10000 steps and 500 live
+# points each finished within 2 s here, and the status sometimes caught the
+# first sampler done.
+EMCEE_STEPS, NLIVE = 40000, 2000
 
 
 def _checkpoint_files(directory):
@@ -43,8 +49,8 @@ def killed_then_resumed(tmp_path_factory, public_data, janusfit_cli):
         models=["lcdm"],
         priors={"lcdm": {"Om": OM_PRIOR}},
         cores={"performance": 1, "efficiency": 0},
-        emcee={"max_steps": 10000, "checkpoint": {"steps": 200, "seconds": 1}, "stop": {"enabled": False}},
-        dynesty={"nlive": 500, "checkpoint_seconds": 1},
+        emcee={"max_steps": EMCEE_STEPS, "checkpoint": {"steps": 200, "seconds": 1}, "stop": {"enabled": False}},
+        dynesty={"nlive": NLIVE, "checkpoint_seconds": 1},
     )
     results = directory / "results"
     proc = start(directory, "--cores", "1")  # one job at a time: the second sampler waits its turn
@@ -117,7 +123,7 @@ def test_the_printed_resume_command_finishes_the_workflow_from_its_checkpoints(k
     resumes = {s: summary[s]["resumes"] for s in ("emcee", "dynesty")}
     assert len(resumes.pop(interrupted["sampler"])) == 1 and list(resumes.values()) == [[]]
     emcee = next(s for s in status["samplers"] if s["sampler"] == "emcee")
-    assert emcee["iteration"] == summary["emcee"]["n_steps"] == 10000
+    assert emcee["iteration"] == summary["emcee"]["n_steps"] == EMCEE_STEPS
     assert status["converged"] == summary["emcee"]["converged"]
     assert "1 run: 1 done" in killed_then_resumed["done_text"].stdout
 
