@@ -142,7 +142,9 @@ def test_on_slurm_threads_come_from_the_config_or_set_threads(tmp_path, public_d
     # Not this machine's count, so that a fallback to detection would show.
     wanted = (psutil.cpu_count(logical=False) or 1) + 3
     if how == "config":
-        write_config(tmp_path, public_data, models=["lcdm"], cores={"performance": wanted})
+        # Light curves: under the measured policy their emcee jobs may have every P thread.
+        datasets = light_curves(public_data)
+        write_config(tmp_path, public_data, datasets=datasets, models=["lcdm"], cores={"performance": wanted})
         threads, output = emcee_threads_in_dry_run(tmp_path)
     else:
         write_config(tmp_path, public_data, models=["lcdm"])
@@ -150,32 +152,53 @@ def test_on_slurm_threads_come_from_the_config_or_set_threads(tmp_path, public_d
     assert threads == wanted, output[-3000:]
 
 
-def sampling_threads_in_dry_run(directory) -> dict:
-    """Each sampling rule's threads in ``snakemake -n`` (``--cores`` above them, so that they are not capped).
+def threads_in_dry_run(directory) -> dict:
+    """Each sampling and pre-flight rule's threads in ``snakemake -n`` (``--cores`` above them, so that they are not capped).
 
     Snakemake prints no ``threads:`` line for one thread.
     """
+    rules = ("emcee", "dynesty", "preflight")
     proc = run(directory, "-n", "--cores", "64", check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     shown = {
         block.split(":")[0]: int(line.split()[-1])
         for block in proc.stdout.split("\nrule ")[1:]
-        if block.startswith(("emcee:", "dynesty:"))
+        if block.startswith(tuple(f"{r}:" for r in rules))
         for line in block.splitlines()
         if line.strip().startswith("threads:")
     }
-    return {rule: shown.get(rule, 1) for rule in ("emcee", "dynesty")}
+    return {rule: shown.get(rule, 1) for rule in rules}
+
+
+def light_curves(public_data) -> dict:
+    """JLA's 740 light curves from tests/data, as the dataset ``jla`` (the likelihood whose rows threads can share)."""
+    return {"jla": {"kind": "sn", "format": "jla_lcparams", "path": str(public_data / "jla" / "jla_lcparams.txt")}}
 
 
 @pytest.mark.parametrize(
-    "heavy, expected", [("measured", {"emcee": 3, "dynesty": 1}), ("performance", {"emcee": 4, "dynesty": 1})]
+    "heavy, expected",
+    [
+        ("measured", {"emcee": 3, "dynesty": 1, "preflight": 4}),
+        ("performance", {"emcee": 4, "dynesty": 1, "preflight": 1}),
+    ],
 )
 def test_sampling_rules_ask_for_the_threads_the_preflight_job_measured(tmp_path, public_data, heavy, expected):
-    write_config(tmp_path, public_data, models=["lcdm"], cores={"performance": 4, "heavy": heavy})
+    datasets = light_curves(public_data)
+    write_config(tmp_path, public_data, datasets=datasets, models=["lcdm"], cores={"performance": 4, "heavy": heavy})
     record = tmp_path / "results" / "jla" / "lcdm" / "resources.json"
     record.parent.mkdir(parents=True)
     record.write_text('{"emcee": {"threads": {"threads": 3}}, "dynesty": {"threads": {"threads": 1}}}')
-    assert sampling_threads_in_dry_run(tmp_path) == expected
+    assert threads_in_dry_run(tmp_path) == expected
     # Before the pre-flight job has measured, the measured policy shows the most it may choose.
     record.unlink()
-    assert sampling_threads_in_dry_run(tmp_path)["emcee"] == 4
+    assert threads_in_dry_run(tmp_path)["emcee"] == 4
+
+
+@pytest.mark.parametrize("heavy", ["measured", "performance"])
+def test_a_preflight_job_with_nothing_to_time_holds_one_core(tmp_path, public_data, heavy):
+    # JLA binned (the reduced form): a batch lasts microseconds, too short for
+    # threads to pay, so the pre-flight job times one thread and holds one core,
+    # and under the measured policy its samplers ask for one.
+    write_config(tmp_path, public_data, models=["lcdm"], cores={"performance": 4, "heavy": heavy})
+    emcee = 1 if heavy == "measured" else 4
+    assert threads_in_dry_run(tmp_path) == {"emcee": emcee, "dynesty": 1, "preflight": 1}

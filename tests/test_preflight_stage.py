@@ -63,6 +63,26 @@ def outputs(tmp_path):
     return base / "preflight.json", base / "preflight.csv", base / "resources.json"
 
 
+@pytest.mark.parametrize("heavy", ["measured", "performance", "balanced"])
+def test_the_threads_are_timed_under_the_measured_policy_only(tmp_path, repo, public_data, data_json, heavy):
+    # Under a fixed policy the sampling jobs' threads do not depend on a
+    # timing, so none is made or shown: a record would claim a choice that
+    # was not made.
+    cfg = config(repo, public_data, cores={"heavy": heavy})
+    out_json, out_csv, resources = outputs(tmp_path)
+    result = preflight_run(**_preflight(cfg, "lcdm", data_json, None, out_json, out_csv, resources))
+    record = json.loads(resources.read_text())
+    rows = [c for c in result["checks"] if c["name"].startswith("threads_")]
+    if heavy != "measured":
+        assert rows == [] and all("threads" not in record[s] for s in ("emcee", "dynesty"))
+        return
+    # The job had one thread (the default of preflight_run, as Snakemake gives
+    # it for JLA binned): one count timed, the choice one, and the row says why.
+    assert [r["name"] for r in rows] == ["threads_emcee", "threads_dynesty"]
+    assert list(record["emcee"]["threads"]["seconds"]) == ["1"] and record["emcee"]["threads"]["threads"] == 1
+    assert "the pre-flight job had one thread" in rows[0]["detail"]
+
+
 def test_passing_run_records_its_estimates(tmp_path, repo, public_data, data_json):
     cfg = config(repo, public_data)
     out_json, out_csv, resources = outputs(tmp_path)

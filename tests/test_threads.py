@@ -14,7 +14,7 @@ import pytest
 from janusfit.errors import ConfigError
 from janusfit.likelihood import parallel
 from janusfit.resources.cores import CoreCounts, threads_for
-from janusfit.resources.requests import sampling_threads
+from janusfit.resources.requests import preflight_threads, sampling_threads
 from janusfit.resources.threads import EFFICIENCY_THRESHOLD, choose_threads, measure_threads, measured_threads
 
 
@@ -72,30 +72,77 @@ def _resources(tmp_path, emcee_threads):
     return path
 
 
+LIGHT_CURVES = {"jla740": {"kind": "sn", "format": "jla_lcparams"}}
+REDUCED_FORM = {"jla": {"kind": "sn", "format": "jla_binned"}}
+
+
+def _config(heavy: str, datasets: dict) -> dict:
+    return {"cores": {"heavy": heavy}, "datasets": datasets}
+
+
 def test_the_sampling_rule_asks_for_the_measured_count_capped_by_the_performance_cores(tmp_path):
-    config = {"cores": {"heavy": "measured"}}
+    config = _config("measured", LIGHT_CURVES)
     m4 = CoreCounts(4, 6, "test")
-    assert sampling_threads(config, m4, _resources(tmp_path, 3), "emcee", unmeasured=4) == 3
-    assert sampling_threads(config, m4, _resources(tmp_path, 3), "dynesty", unmeasured=1) == 1
+
+    def threads(counts, record, sampler, unmeasured):
+        return sampling_threads(
+            config, counts, dataset="jla740", resources_json=record, sampler=sampler, unmeasured=unmeasured
+        )
+
+    assert threads(m4, _resources(tmp_path, 3), "emcee", 4) == 3
+    assert threads(m4, _resources(tmp_path, 3), "dynesty", 1) == 1
     # A record from a bigger machine never asks for more than this one's P cores.
-    assert sampling_threads(config, CoreCounts(2, 0, "test"), _resources(tmp_path, 3), "emcee", unmeasured=2) == 2
+    assert threads(CoreCounts(2, 0, "test"), _resources(tmp_path, 3), "emcee", 2) == 2
     # Before the pre-flight job: the most it may choose, which Snakemake asks again once the file exists.
-    assert sampling_threads(config, m4, tmp_path / "missing.json", "emcee", unmeasured=4) == 4
+    assert threads(m4, tmp_path / "missing.json", "emcee", 4) == 4
     (tmp_path / "bad.json").write_text("{not json")
     assert measured_threads(tmp_path / "bad.json", "emcee", fallback=2) == 2
 
 
 @pytest.mark.parametrize("choice, emcee, dynesty", [("performance", 4, 1), ("balanced", 6, 1)])
 def test_the_unmeasured_policies_ask_as_before(tmp_path, choice, emcee, dynesty):
-    config = {"cores": {"heavy": choice}}
+    config = _config(choice, LIGHT_CURVES)
     m4 = CoreCounts(4, 6, "test")
     most = threads_for("heavy", m4, choice)
     assert most == emcee
-    assert sampling_threads(config, m4, _resources(tmp_path, 1), "emcee", unmeasured=most) == emcee
-    assert sampling_threads(config, m4, _resources(tmp_path, 1), "dynesty", unmeasured=1) == dynesty
+    record = _resources(tmp_path, 1)
+    common = {"dataset": "jla740", "resources_json": record}
+    assert sampling_threads(config, m4, sampler="emcee", unmeasured=most, **common) == emcee
+    assert sampling_threads(config, m4, sampler="dynesty", unmeasured=1, **common) == dynesty
+
+
+@pytest.mark.parametrize(
+    "heavy, datasets, dataset, expected",
+    [
+        ("measured", LIGHT_CURVES, "jla740", 4),
+        ("measured", {**LIGHT_CURVES, **REDUCED_FORM, "both": {"combine": ["jla", "jla740"]}}, "both", 4),
+        ("measured", REDUCED_FORM, "jla", 1),
+        ("measured", {"cc": {"kind": "hz", "format": "hz_table"}}, "cc", 1),
+        ("performance", LIGHT_CURVES, "jla740", 1),
+        ("balanced", LIGHT_CURVES, "jla740", 1),
+    ],
+)
+def test_the_preflight_job_holds_p_cores_only_where_it_times_threads_that_can_pay(heavy, datasets, dataset, expected):
+    # Holding P cores for a timing whose answer is one thread, or for no timing
+    # (a fixed policy), keeps every other job off them for the whole job.
+    assert preflight_threads(_config(heavy, datasets), CoreCounts(4, 6, "test"), dataset) == expected
+
+
+def test_a_run_whose_preflight_job_times_one_thread_asks_for_one_before_and_after(tmp_path):
+    config = _config("measured", REDUCED_FORM)
+    for record in (tmp_path / "missing.json", _resources(tmp_path, 1)):
+        common = {"dataset": "jla", "resources_json": record, "unmeasured": 4}
+        assert sampling_threads(config, CoreCounts(4, 6, "test"), sampler="emcee", **common) == 1
 
 
 def test_an_unknown_policy_names_the_key():
     with pytest.raises(ConfigError) as info:
-        sampling_threads({"cores": {"heavy": "all"}}, CoreCounts(2, 0, "test"), None, "emcee", unmeasured=2)
+        sampling_threads(
+            _config("all", LIGHT_CURVES),
+            CoreCounts(2, 0, "test"),
+            dataset="jla740",
+            resources_json=None,
+            sampler="emcee",
+            unmeasured=2,
+        )
     assert info.value.key == "cores.heavy"

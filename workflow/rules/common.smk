@@ -199,5 +199,10 @@ if "emcee" in SAMPLERS:
 def sampling_threads(sampler, unmeasured):
     """A sampling rule's threads: read from the run's resources.json (the pre-flight job's measurement) under the measured policy."""
     return lambda wildcards, input: resource_requests.sampling_threads(
-        config, CORES, input.resources, sampler, unmeasured=unmeasured
+        config,
+        CORES,
+        dataset=wildcards.dataset,
+        resources_json=input.resources,
+        sampler=sampler,
+        unmeasured=unmeasured,
     )

@@ -25,8 +25,9 @@ rule preflight:
         results("logs/preflight/{dataset}/{model}.log"),
     conda:
         "../envs/janusfit.yaml"
-    # The most a sampling job may have: it times the likelihood with 1 … that many.
-    threads: resource_requests.heavy_threads(config, CORES)
+    # Under the measured policy, the most a sampling job may have, where it
+    # times the likelihood with 1 … that many; otherwise one.
+    threads: lambda wc: resource_requests.preflight_threads(config, CORES, wc.dataset)
     resources:
         mem_mb=lambda wc, input: resource_requests.preflight_mem_mb(config, wc.dataset, wc.model, SAMPLERS, input.data),
     params:

@@ -85,6 +85,14 @@ class Format:
 
     ``cov_adds_sigma``: the release's covariance file leaves out the table's
     errors, which belong on its diagonal (DES-SN5YR: STAT+SYS + diag(MUERR_FINAL²)).
+
+    ``heavy_rows``: each row (parameter vector) of its likelihood's batch does
+    enough work for threads to pay, so the measured threads policy times
+    them (:func:`janusfit.resources.requests.preflight_threads`). Light
+    curves: a row standardises every supernova for its own α and β, and with
+    systematic matrices factors its own covariance. Every other format's
+    likelihood is the reduced form or a serial kernel, whose batches are too
+    short to share out (``benchmarks/README.md``, threads).
     """
 
     read: Callable[[Path, str, dict, bool], Columns]
@@ -94,6 +102,7 @@ class Format:
     cov_adds_sigma: bool = False
     takes_cov: bool = True
     nuisance: tuple[str, ...] = ()  # parameters its likelihood samples beside the model's
+    heavy_rows: bool = False
 
 
 def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset:
@@ -416,7 +425,9 @@ FORMATS: dict[str, Format] = {
     "jla_binned": Format(_read_jla_binned, kinds=("sn",), needs_cov=True),
     "pantheon_plus": Format(_read_pantheon_plus, kinds=("sn",), diag_warning=PANTHEON_DIAG_WARNING),
     "desy5": Format(_read_desy5, kinds=("sn",), diag_warning=DESY5_DIAG_WARNING, cov_adds_sigma=True),
-    "jla_lcparams": Format(_read_jla_lcparams, kinds=("sn",), takes_cov=False, nuisance=NUISANCE_PARAMS),
+    "jla_lcparams": Format(
+        _read_jla_lcparams, kinds=("sn",), takes_cov=False, nuisance=NUISANCE_PARAMS, heavy_rows=True
+    ),
     "hz_table": Format(_read_hz_table, kinds=("hz",)),
     "simulated": Format(_read_simulated, kinds=("sn",), needs_cov=True),
 }

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..config import param_names, run_settings
+from ..config import members, param_names, run_settings
+from ..data.loaders import FORMATS
 from ..errors import ConfigError
 from ..sampling.registry import SAMPLERS
 from .cores import cores_from_config, detect_cores, heavy_policy, threads_for
@@ -26,7 +27,9 @@ def core_counts(config: dict, on_cluster: bool = False):
     submitting (login) node, say nothing about those machines, so the config
     must set them.
     """
-    given = {k: v for k, v in (config.get("cores") or {}).items() if k in ("performance", "efficiency") and v is not None}
+    given = {
+        k: v for k, v in (config.get("cores") or {}).items() if k in ("performance", "efficiency") and v is not None
+    }
     counts = cores_from_config(given or None)
     if counts is None and on_cluster:
         here = detect_cores()
@@ -35,7 +38,7 @@ def core_counts(config: dict, on_cluster: bool = False):
             f"the sampling jobs run on SLURM compute nodes, and this machine's cores ({here.performance} "
             f"performance, {here.efficiency} efficiency) say nothing about theirs; set "
             "'cores: {performance: P}' in the config (P threads, as many CPUs per task, for each emcee job) "
-            "or 'set-threads: {emcee: P}' in the profile"
+            "or 'set-threads: {emcee: P}' in the profile",
         )
     return counts or detect_cores()
 
@@ -45,17 +48,34 @@ def heavy_threads(config: dict, counts) -> int:
     return threads_for("heavy", counts, config["cores"]["heavy"])
 
 
-def sampling_threads(config: dict, counts, resources_json, sampler: str, unmeasured: int) -> int:
+def preflight_threads(config: dict, counts, dataset: str) -> int:
+    """The pre-flight job's ``threads``: the most a sampling job may have where it will time them, else 1.
+
+    It times 1 … P threads only under the measured policy and only for a
+    likelihood whose rows are heavy enough to share out (a format with
+    ``heavy_rows``: light curves). Any other run, and every run under a fixed
+    policy, has nothing for more threads to decide, and a job holding P cores
+    for one would keep the other jobs off them.
+    """
+    measured = heavy_policy(config["cores"]["heavy"]).measured
+    formats = [FORMATS.get(config["datasets"][d].get("format")) for d in members(config, dataset)]
+    if measured and any(getattr(f, "heavy_rows", False) for f in formats):
+        return heavy_threads(config, counts)
+    return 1
+
+
+def sampling_threads(config: dict, counts, *, dataset: str, resources_json, sampler: str, unmeasured: int) -> int:
     """A sampling job's ``threads``: what the pre-flight job measured paid (``cores.heavy: measured``), else ``unmeasured``.
 
     Before the pre-flight job has written ``resources.json`` (``snakemake -n``
-    of a fresh run) the measured policy shows the most it may choose;
-    Snakemake asks again once the file exists, before it starts the job.
+    of a fresh run) the measured policy shows the most it may choose (1 where
+    the pre-flight job times one thread only); Snakemake asks again once the
+    file exists, before it starts the job.
     """
     from .threads import measured_threads
 
-    most = heavy_threads(config, counts)
     if heavy_policy(config["cores"]["heavy"]).measured:
+        most = preflight_threads(config, counts, dataset)
         return min(measured_threads(resources_json, sampler, fallback=most), most)
     return unmeasured
 
@@ -68,8 +88,11 @@ def data_shape(data_json) -> tuple[int, bool, float]:
     """
     info = json.loads(Path(data_json).read_text())
     members = info["members"]
-    return (sum(m.get("n_read") or m["n"] for m in members), any(m["errors"] == "full covariance" for m in members),
-            max(m["z_max"] for m in members))
+    return (
+        sum(m.get("n_read") or m["n"] for m in members),
+        any(m["errors"] == "full covariance" for m in members),
+        max(m["z_max"] for m in members),
+    )
 
 
 def memory_estimate(config: dict, dataset: str, model: str, sampler: str, data_json):
@@ -96,5 +119,3 @@ def preflight_mem_mb(config: dict, dataset: str, model: str, samplers, data_json
 
 def runtime_min(config: dict, resources_json, sampler: str, attempt: int) -> int:
     return runtime_for_attempt(resources_json, config["resources"]["runtime_min"], attempt, section=sampler)
-
-

@@ -90,6 +90,11 @@ def describe(record: dict) -> str:
         f"{n} thread{'s' if n != '1' else ''} {record['seconds'][n] * 1e6:.1f} µs (efficiency {record['efficiency'][n]:.2f})"
         for n in record["seconds"]
     ]
+    if len(parts) == 1:
+        return (
+            f"batch {record['batch']}: {parts[0]}; asks for 1 (the pre-flight job had one thread: this "
+            "likelihood's rows are too light to share out, or P is 1)"
+        )
     return (
         f"batch {record['batch']}: "
         + ", ".join(parts)

@@ -15,6 +15,7 @@ import pickle
 from pathlib import Path
 
 from ..resources.checks import chain_disk_bytes, dynesty_disk_bytes, raise_if_failed, run_checks, write_preflight
+from ..resources.cores import heavy_policy
 from ..resources.memory import DEFAULT_INFORMATION, dynesty_iterations, memory_budget, memory_table
 from ..resources.requests import memory_estimate
 from ..resources.runtime import (
@@ -38,7 +39,9 @@ def preflight_run(
     ``granted_mem_mb`` is the ``mem_mb`` Snakemake gave this job, which asked
     for as much as the largest sampling job will (None outside Snakemake);
     ``threads`` is what it gave this job, the most a sampling job may ask
-    for: the likelihood is timed with 1 … ``threads`` threads.
+    for: under the measured policy the likelihood is timed with 1 …
+    ``threads`` threads (one where its rows are too light to share out:
+    :func:`janusfit.resources.requests.preflight_threads`).
     """
     samplers = [SAMPLERS[s] for s in config["samplers"]]
     settings, posterior = load_run(config, dataset, model)
@@ -79,22 +82,34 @@ def preflight_run(
             + f"{entry['likelihood_s'] * 1e6:.1f} µs per likelihood evaluation, "
             f"{startup_s:.1f} s of it to start"
         )
-    # Imported here: the threads policy loads the likelihood's parallel
-    # kernels, which no rule script may import before its stage function.
-    from ..resources.threads import THREADS_KEY, describe, measure_threads
-
-    measured = []
-    for s in samplers:
-        record[s.name][THREADS_KEY] = entry = measure_threads(
-            posterior, batch_size=s.call("batch", settings), max_threads=threads
-        )
-        log.info(f"{s.name} threads: {describe(entry)}")
-        measured.append({"name": f"threads_{s.name}", "passed": True, "detail": describe(entry)})
+    measured = _measure_threads(config, posterior, settings, samplers, record, threads, log)
     write_resources_json(resources_json, record)
     # The measurement joins the checks' table, which the report shows.
     result = {**result, "checks": result["checks"] + measured}
     write_preflight(result, out_json, out_table)
     return result
+
+
+def _measure_threads(config, posterior, settings, samplers, record, threads: int, log) -> list[dict]:
+    """Under ``cores.heavy: measured``, time each sampler's batch with 1 … ``threads`` threads into ``record``.
+
+    Returns the measurement's rows for the checks' table. A fixed policy
+    decides the sampling jobs' threads without it: nothing is timed.
+    """
+    if not heavy_policy(config["cores"]["heavy"]).measured:
+        return []
+    # Imported here: the threads policy loads the likelihood's parallel
+    # kernels, which no rule script may import before its stage function.
+    from ..resources.threads import THREADS_KEY, describe, measure_threads
+
+    rows = []
+    for s in samplers:
+        record[s.name][THREADS_KEY] = entry = measure_threads(
+            posterior, batch_size=s.call("batch", settings), max_threads=threads
+        )
+        log.info(f"{s.name} threads: {describe(entry)}")
+        rows.append({"name": f"threads_{s.name}", "passed": True, "detail": describe(entry)})
+    return rows
 
 
 def emcee_disk(posterior, settings) -> int:
