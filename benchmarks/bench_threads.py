@@ -9,6 +9,13 @@ the same process (common.alternate), after checking the two give the same
 values to the last bit. The load average (``uptime``) is recorded before
 and after: on a shared 2-core machine the second core is only as free as
 the other users leave it.
+
+Then the other likelihoods, as the pre-flight job would time them
+(``resources.threads.measure_threads``, 1 and 2 threads) at batches 16 to
+256: JLA binned (31) and Pantheon+ (1590), both the reduced form, and JLA
+740 without systematic matrices. Their efficiencies are the evidence for
+which formats have ``heavy_rows`` (the pre-flight job times threads only
+for those).
 """
 
 from __future__ import annotations
@@ -18,10 +25,11 @@ from dataclasses import replace
 
 import numpy as np
 from bench_lightcurve import _dataset, synthetic_covmats, thetas
-from common import alternate
+from common import alternate, load
 
 TARGET = 1.6
 BATCH = 16
+SURVEY_BATCHES = (16, 64, 256)
 
 
 def run(quick: bool, log=print) -> dict:
@@ -66,4 +74,35 @@ def run(quick: bool, log=print) -> dict:
         f"JLA 740 with C_eta, batch {BATCH}: 1 thread {rate['1']:,.1f}/s, 2 threads {rate['2']:,.1f}/s, "
         f"x{speedup:.2f} (identical: {identical}); load {load_before[0]:.2f} -> {load_after[0]:.2f}"
     )
+    out["survey"] = survey(log)
     return out
+
+
+def survey(log=print) -> list[dict]:
+    """Efficiency at 2 threads of the likelihoods without systematic matrices, as the pre-flight job measures it."""
+    from janusfit.likelihood import Posterior
+    from janusfit.models import get_model
+    from janusfit.resources.threads import measure_threads
+
+    rows = []
+    for name, data in (
+        ("JLA binned (31)", load("jla_binned")),
+        ("Pantheon+ (1590)", load("pantheon+")),
+        ("JLA 740 light curves, no C_eta", _dataset()),
+    ):
+        for model in ("lcdm", "janus"):
+            post = Posterior(get_model(model), [data])
+            for batch in SURVEY_BATCHES:
+                record = measure_threads(post, batch_size=batch, max_threads=2)
+                row = {
+                    "data": name,
+                    "model": model,
+                    "batch": batch,
+                    "call_us": record["seconds"]["1"] * batch * 1e6,
+                    "efficiency_2": record["efficiency"].get("2"),
+                }
+                rows.append(row)
+                log(
+                    f"  {name} {model} batch {batch}: {row['call_us']:.1f} µs per call, efficiency {row['efficiency_2']}"
+                )
+    return rows
