@@ -32,8 +32,7 @@ DISK_FIXED_BYTES = 50_000_000
 DYNESTY_PICKLES = 3
 DYNESTY_POINT_BYTES = 250
 # What to lower when a sampler's estimate does not fit.
-MEMORY_SETTINGS = {"emcee": "emcee.n_walkers, emcee.checkpoint.steps or emcee.max_steps",
-                   "dynesty": "dynesty.nlive"}
+MEMORY_SETTINGS = {"emcee": "emcee.n_walkers, emcee.checkpoint.steps or emcee.max_steps", "dynesty": "dynesty.nlive"}
 
 
 def chain_disk_bytes(n_walkers: int, n_steps: int, n_params: int) -> int:
@@ -44,8 +43,9 @@ def chain_disk_bytes(n_walkers: int, n_steps: int, n_params: int) -> int:
 def dynesty_disk_bytes(points: int, n_params: int, posterior_bytes: int) -> int:
     """Disk a dynesty run needs: its checkpoint pickles (``posterior_bytes`` each, plus the points) and samples.h5."""
     per_point = DYNESTY_POINT_BYTES + 3 * n_params * 8
-    return math.ceil(DYNESTY_PICKLES * (posterior_bytes + points * per_point)
-                     + points * (n_params + 3) * 8 + DISK_FIXED_BYTES)
+    return math.ceil(
+        DYNESTY_PICKLES * (posterior_bytes + points * per_point) + points * (n_params + 3) * 8 + DISK_FIXED_BYTES
+    )
 
 
 def _check(name: str, passed: bool, detail: str, key: str | None = None) -> dict:
@@ -83,8 +83,11 @@ def _likelihood_checks(posterior, rng_seed: int, n_draws: int) -> list[dict]:
     elif centre_finite:
         centre_check = _check("log_likelihood_at_prior_centre", True, f"finite at {_point(posterior, centre[0])}")
     else:
-        centre_check = _check("log_likelihood_at_prior_centre", True,
-                              f"-inf at {_point(posterior, centre[0])}, which is outside the model's domain")
+        centre_check = _check(
+            "log_likelihood_at_prior_centre",
+            True,
+            f"-inf at {_point(posterior, centre[0])}, which is outside the model's domain",
+        )
 
     rng = np.random.default_rng(rng_seed)
     lo, hi = posterior.bounds[:, 0], posterior.bounds[:, 1]
@@ -101,12 +104,18 @@ def _likelihood_checks(posterior, rng_seed: int, n_draws: int) -> list[dict]:
         except ConfigError as exc:
             draws_check = _check("log_likelihood_at_prior_draws", False, exc.problem, key=exc.key)
         else:
-            draws_check = _check("log_likelihood_at_prior_draws", True,
-                                 f"all {n_draws} draws outside the model's domain (-inf); the prior "
-                                 f"({_bounds(posterior)}) overlaps the domain only near its edges")
+            draws_check = _check(
+                "log_likelihood_at_prior_draws",
+                True,
+                f"all {n_draws} draws outside the model's domain (-inf); the prior "
+                f"({_bounds(posterior)}) overlaps the domain only near its edges",
+            )
     else:
-        draws_check = _check("log_likelihood_at_prior_draws", True,
-                             f"{n_finite} of {n_draws} draws finite, {n_outside} outside the model's domain (-inf)")
+        draws_check = _check(
+            "log_likelihood_at_prior_draws",
+            True,
+            f"{n_finite} of {n_draws} draws finite, {n_outside} outside the model's domain (-inf)",
+        )
     return [centre_check, draws_check]
 
 
@@ -133,32 +142,60 @@ def _writable(out_dir: Path) -> tuple[bool, str]:
 
 def _memory_check(estimates_mb: dict, available_mb: float, source: str) -> dict:
     over = [s for s, mb in estimates_mb.items() if mb > available_mb]
-    detail = (", ".join(f"{s} {math.ceil(mb)} MB" for s, mb in estimates_mb.items())
-              + f" estimated at the peak; {source} allows {math.floor(available_mb)} MB")
+    detail = (
+        ", ".join(f"{s} {math.ceil(mb)} MB" for s, mb in estimates_mb.items())
+        + f" estimated at the peak; {source} allows {math.floor(available_mb)} MB"
+    )
     if over:
-        detail += ("; lower " + ", or ".join(f"{MEMORY_SETTINGS[s]} ({s})" for s in over)
-                   + ", or allow more memory (Snakemake's --resources mem_mb, or a larger machine)")
+        detail += (
+            "; lower "
+            + ", or ".join(f"{MEMORY_SETTINGS[s]} ({s})" for s in over)
+            + ", or allow more memory (Snakemake's --resources mem_mb, or a larger machine)"
+        )
     return _check("memory", not over, detail)
 
 
-def run_checks(posterior, n_walkers: int | None, estimates_mb: dict, available_mb: float, disk_needed_bytes: int,
-              out_dir, memory_source: str = "this machine", rng_seed: int = 0, n_draws: int = 32,
-              data_validated: bool = True) -> dict:
+def run_checks(
+    posterior,
+    n_walkers: int | None,
+    estimates_mb: dict,
+    available_mb: float,
+    disk_needed_bytes: int,
+    out_dir,
+    memory_source: str = "this machine",
+    rng_seed: int = 0,
+    n_draws: int = 32,
+    data_validated: bool = True,
+) -> dict:
     """Run every check; ``n_walkers`` is None when emcee does not run, ``estimates_mb`` is MB per sampler."""
     out_dir = Path(out_dir)
-    checks = [_check("data_validated", data_validated,
-                     "the datasets passed validation" if data_validated else "the datasets failed validation")]
+    checks = [
+        _check(
+            "data_validated",
+            data_validated,
+            "the datasets passed validation" if data_validated else "the datasets failed validation",
+        )
+    ]
     checks += _likelihood_checks(posterior, rng_seed, n_draws)
     if n_walkers is not None:
         need = minimum_walkers(posterior.ndim)
-        checks.append(_check("n_walkers", n_walkers >= need,
-                             f"{n_walkers} walkers for {posterior.ndim} parameters (emcee needs at least {need})",
-                             key="emcee.n_walkers"))
+        checks.append(
+            _check(
+                "n_walkers",
+                n_walkers >= need,
+                f"{n_walkers} walkers for {posterior.ndim} parameters (emcee needs at least {need})",
+                key="emcee.n_walkers",
+            )
+        )
     free = shutil.disk_usage(_existing_ancestor(out_dir)).free
-    checks.append(_check("disk", free >= disk_needed_bytes,
-                         f"{free / 1e9:.2f} GB free for '{out_dir}', the run needs {disk_needed_bytes / 1e9:.2f} GB"
-                         + ("" if free >= disk_needed_bytes else
-                            "; free space there, or lower emcee.max_steps or emcee.n_walkers")))
+    checks.append(
+        _check(
+            "disk",
+            free >= disk_needed_bytes,
+            f"{free / 1e9:.2f} GB free for '{out_dir}', the run needs {disk_needed_bytes / 1e9:.2f} GB"
+            + ("" if free >= disk_needed_bytes else "; free space there, or lower emcee.max_steps or emcee.n_walkers"),
+        )
+    )
     checks.append(_memory_check(estimates_mb, available_mb, memory_source))
     checks.append(_check("out_dir_writable", *_writable(out_dir)))
     return {"passed": all(c["passed"] for c in checks), "checks": checks}

@@ -22,9 +22,9 @@ import os
 import platform
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import psutil
 
@@ -47,7 +47,7 @@ class HeavyPolicy:
     and dynesty for one.
     """
 
-    most: Callable[["CoreCounts"], int]
+    most: Callable[[CoreCounts], int]
     measured: bool
 
 
@@ -170,8 +170,9 @@ def _all_performance() -> CoreCounts:
     return CoreCounts(os.cpu_count() or 1, 0, "os.cpu_count")
 
 
-def detect_cores(sysctl: Callable[[], str] | str | None = None, sysfs_root="/sys",
-                 system: str | None = None) -> CoreCounts:
+def detect_cores(
+    sysctl: Callable[[], str] | str | None = None, sysfs_root="/sys", system: str | None = None
+) -> CoreCounts:
     """Performance and efficiency core counts of this machine; never raises.
 
     ``sysctl`` is the macOS ``sysctl`` output, or a callable returning it

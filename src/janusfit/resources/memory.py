@@ -52,7 +52,8 @@ from dataclasses import dataclass
 import psutil
 
 from ..errors import ResourceError
-from ..sampling.autocorr import BLOCK as AUTOCORR_BLOCK, WALKER_CHUNK
+from ..sampling.autocorr import BLOCK as AUTOCORR_BLOCK
+from ..sampling.autocorr import WALKER_CHUNK
 from ..settings import CHECK_EVERY, TAU_MAX_LAG
 
 MB = 1_000_000
@@ -69,10 +70,25 @@ MEASURED_WITH = {"emcee": "3.1", "dynesty": "3.1"}
 # additions to the import list; importing corner (and with it arviz) in a
 # sampling job would add about 110 MB.
 BASELINE_MODULES = (
-    "numpy", "scipy.linalg", "scipy.integrate", "scipy.stats", "emcee", "dynesty", "h5py",
-    "matplotlib.pyplot", "numba", "psutil", "yaml", "snakemake.script", "janusfit.data",
-    "janusfit.likelihood", "janusfit.sampling.emcee_runner", "janusfit.sampling.dynesty_runner",
-    "janusfit.diagnostics.convergence", "janusfit.resources.monitor", "janusfit.stages.sample",
+    "numpy",
+    "scipy.linalg",
+    "scipy.integrate",
+    "scipy.stats",
+    "emcee",
+    "dynesty",
+    "h5py",
+    "matplotlib.pyplot",
+    "numba",
+    "psutil",
+    "yaml",
+    "snakemake.script",
+    "janusfit.data",
+    "janusfit.likelihood",
+    "janusfit.sampling.emcee_runner",
+    "janusfit.sampling.dynesty_runner",
+    "janusfit.diagnostics.convergence",
+    "janusfit.resources.monitor",
+    "janusfit.stages.sample",
 )
 BASELINE_MB = 225.0
 
@@ -156,17 +172,23 @@ def memory_table(estimates) -> str:
     """
     estimates = list(estimates)
     names = list(dict.fromkeys(name for est in estimates for name in est.components))
-    rows = [(name, [f"{est.components[name]:.1f}" if name in est.components else "-" for est in estimates])
-            for name in names]
-    rows += [("peak phase", [f"{est.peak_mb:.1f}" for est in estimates]),
-             (f"safety margin ({SAFETY_MARGIN:.0%})", [f"{est.margin_mb:.1f}" for est in estimates]),
-             ("total", [str(est.total_mb) for est in estimates])]
+    rows = [
+        (name, [f"{est.components[name]:.1f}" if name in est.components else "-" for est in estimates])
+        for name in names
+    ]
+    rows += [
+        ("peak phase", [f"{est.peak_mb:.1f}" for est in estimates]),
+        (f"safety margin ({SAFETY_MARGIN:.0%})", [f"{est.margin_mb:.1f}" for est in estimates]),
+        ("total", [str(est.total_mb) for est in estimates]),
+    ]
     if any(est.upper_bound_mb is not None for est in estimates):
         rows.append(("whole chain in memory", [str(est.upper_bound_mb or "-") for est in estimates]))
     width = max(len(name) for name, _ in rows)
     cols = [max(10, len(est.sampler)) for est in estimates]
-    lines = ["memory estimate (MB = 1e6 bytes; peak phase = the larger of loading and sampling):",
-             f"  {'':<{width}}" + "".join(f"  {est.sampler:>{c}}" for est, c in zip(estimates, cols))]
+    lines = [
+        "memory estimate (MB = 1e6 bytes; peak phase = the larger of loading and sampling):",
+        f"  {'':<{width}}" + "".join(f"  {est.sampler:>{c}}" for est, c in zip(estimates, cols)),
+    ]
     lines += [f"  {name:<{width}}" + "".join(f"  {v:>{c}}" for v, c in zip(values, cols)) for name, values in rows]
     return "\n".join(lines)
 
@@ -194,10 +216,20 @@ def _common_components(n_data: int, full_cov: bool, batch: int, cov_from_text: b
     }
 
 
-def estimate_emcee(n_walkers: int, n_steps: int, n_params: int, n_data: int, full_cov: bool,
-                   checkpoint_steps: int, *, check_every: int = CHECK_EVERY,
-                   tau_max_lag: int = TAU_MAX_LAG, cov_from_text: bool = True,
-                   z_max: float = 2.5, progress_figure: bool = True) -> MemoryEstimate:
+def estimate_emcee(
+    n_walkers: int,
+    n_steps: int,
+    n_params: int,
+    n_data: int,
+    full_cov: bool,
+    checkpoint_steps: int,
+    *,
+    check_every: int = CHECK_EVERY,
+    tau_max_lag: int = TAU_MAX_LAG,
+    cov_from_text: bool = True,
+    z_max: float = 2.5,
+    progress_figure: bool = True,
+) -> MemoryEstimate:
     """Peak RSS of ``run_emcee`` for up to ``n_steps`` steps.
 
     A segment holds at most ``min(checkpoint_steps, check_every)`` steps, since
@@ -211,17 +243,24 @@ def estimate_emcee(n_walkers: int, n_steps: int, n_params: int, n_data: int, ful
     segment = min(checkpoint_steps, check_every, n_steps)
     lags = min(n_steps, tau_max_lag)
     fft_length = tau_max_lag + 2 * AUTOCORR_BLOCK
-    temporaries = (BLOCK_COPIES * AUTOCORR_BLOCK * n_params * n_walkers + SERIES_TEMPORARIES * lags * n_walkers
-                   + FFT_TEMPORARIES * min(n_walkers, WALKER_CHUNK) * fft_length) * F8
+    temporaries = (
+        BLOCK_COPIES * AUTOCORR_BLOCK * n_params * n_walkers
+        + SERIES_TEMPORARIES * lags * n_walkers
+        + FFT_TEMPORARIES * min(n_walkers, WALKER_CHUNK) * fft_length
+    ) * F8
     components = _common_components(n_data, full_cov, n_walkers, cov_from_text, z_max)
-    components.update({
-        "sampler": EMCEE_FIXED_MB,
-        "segment_buffer": SEGMENT_COPIES * segment * walker_bytes / MB,
-        "autocorr_sums": AUTOCORR_ARRAYS * lags * n_walkers * n_params * F8 / MB,
-        "tau_temporaries": temporaries / MB,
-        "final_assembly": segment * walker_bytes / MB,
-        "progress_figure": (PROGRESS_FIGURE_MB + PROGRESS_FIGURE_MB_PER_PARAM * n_params) if progress_figure else 0.0,
-    })
+    components.update(
+        {
+            "sampler": EMCEE_FIXED_MB,
+            "segment_buffer": SEGMENT_COPIES * segment * walker_bytes / MB,
+            "autocorr_sums": AUTOCORR_ARRAYS * lags * n_walkers * n_params * F8 / MB,
+            "tau_temporaries": temporaries / MB,
+            "final_assembly": segment * walker_bytes / MB,
+            "progress_figure": (PROGRESS_FIGURE_MB + PROGRESS_FIGURE_MB_PER_PARAM * n_params)
+            if progress_figure
+            else 0.0,
+        }
+    )
     return MemoryEstimate("emcee", components, seed_upper_bound(n_walkers, n_steps, n_params))
 
 
@@ -239,9 +278,18 @@ def dynesty_iterations(nlive: int, n_params: int, expected_information: float, d
 
 def emcee_run_estimate(e, n_params: int, n_data: int, full_cov: bool, z_max: float) -> MemoryEstimate:
     """:func:`estimate_emcee` for a run's ``EmceeSettings`` ``e`` (the registry's ``memory`` of emcee)."""
-    return estimate_emcee(e.n_walkers, e.max_steps, n_params, n_data, full_cov, e.checkpoint_steps,
-                          check_every=e.check_every, tau_max_lag=e.tau_max_lag, z_max=z_max,
-                          progress_figure=e.progress_figure)
+    return estimate_emcee(
+        e.n_walkers,
+        e.max_steps,
+        n_params,
+        n_data,
+        full_cov,
+        e.checkpoint_steps,
+        check_every=e.check_every,
+        tau_max_lag=e.tau_max_lag,
+        z_max=z_max,
+        progress_figure=e.progress_figure,
+    )
 
 
 def dynesty_run_estimate(d, n_params: int, n_data: int, full_cov: bool, z_max: float) -> MemoryEstimate:
@@ -249,9 +297,17 @@ def dynesty_run_estimate(d, n_params: int, n_data: int, full_cov: bool, z_max: f
     return estimate_dynesty(d.nlive, n_params, n_data, full_cov, dlogz=d.dlogz, z_max=z_max)
 
 
-def estimate_dynesty(nlive: int, n_params: int, n_data: int, full_cov: bool,
-                     expected_information: float = DEFAULT_INFORMATION,
-                     *, dlogz: float = 0.1, cov_from_text: bool = True, z_max: float = 2.5) -> MemoryEstimate:
+def estimate_dynesty(
+    nlive: int,
+    n_params: int,
+    n_data: int,
+    full_cov: bool,
+    expected_information: float = DEFAULT_INFORMATION,
+    *,
+    dlogz: float = 0.1,
+    cov_from_text: bool = True,
+    z_max: float = 2.5,
+) -> MemoryEstimate:
     """Peak RSS of ``run_dynesty`` (static), which samples in one process, one point per likelihood call.
 
     ``expected_information`` is the KL divergence H (nats) from prior to
@@ -262,13 +318,15 @@ def estimate_dynesty(nlive: int, n_params: int, n_data: int, full_cov: bool,
     updates = math.ceil(BOUND_UPDATES_PER_NLIVE_ITERATIONS * points / nlive)
     ellipsoid = ELLIPSOID_BYTES + 3 * n_params * n_params * F8
     components = _common_components(n_data, full_cov, 1, cov_from_text, z_max)
-    components.update({
-        "sampler": DYNESTY_FIXED_MB,
-        "live_points": nlive * (2 * n_params + 4) * F8 / MB,
-        "dead_points": points * (DEAD_POINT_BYTES + 2 * n_params * F8) / MB,
-        "checkpoint_pickling": points * (CHECKPOINT_BYTES_PER_POINT + 4 * n_params * F8) / MB,
-        "bounds": updates * ELLIPSOIDS_PER_BOUND * ellipsoid / MB,
-    })
+    components.update(
+        {
+            "sampler": DYNESTY_FIXED_MB,
+            "live_points": nlive * (2 * n_params + 4) * F8 / MB,
+            "dead_points": points * (DEAD_POINT_BYTES + 2 * n_params * F8) / MB,
+            "checkpoint_pickling": points * (CHECKPOINT_BYTES_PER_POINT + 4 * n_params * F8) / MB,
+            "bounds": updates * ELLIPSOIDS_PER_BOUND * ellipsoid / MB,
+        }
+    )
     return MemoryEstimate("dynesty", components)
 
 
@@ -318,6 +376,7 @@ def measure_baseline_mb(modules=BASELINE_MODULES) -> float:
         "    importlib.import_module(name)\n"
         "print(json.dumps(psutil.Process().memory_info().rss))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code, *modules], capture_output=True, text=True,
-                          check=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *modules], capture_output=True, text=True, check=True, timeout=300
+    )
     return json.loads(done.stdout.strip().splitlines()[-1]) / MB

@@ -17,12 +17,16 @@ import resource
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import psutil
 
 from ..atomic import atomic_path, atomic_write_json
 from .memory import MB, machine_memory_mb
 from .runtime import process_age_s
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def tree_rss_mb(process: psutil.Process) -> float:
@@ -99,24 +103,29 @@ class MemoryMonitor:
                 self._stride *= 2
         self._count += 1
 
-    def write(self, json_path, png_path, estimate_mb: float, machine_mb: float | None = None, title: str = "") -> Figure:
+    def write(
+        self, json_path, png_path, estimate_mb: float, machine_mb: float | None = None, title: str = ""
+    ) -> Figure:
         """The peak and series as JSON, and a plot of RSS against time with the estimate and the machine's memory.
 
         ``title`` names the job (run and sampler) on the plot, which the report shows apart from its path.
         """
         machine_mb = machine_memory_mb() if machine_mb is None else machine_mb
         series = list(self.series)
-        atomic_write_json(json_path, {
-            "peak_rss_mb": round(self.peak_mb, 1),
-            "process_maxrss_mb": round(own_maxrss_mb(), 1),
-            "duration_s": round(self.duration_s, 2),
-            # The whole job so far, its start included: what a runtime estimate predicts.
-            "job_wall_s": round(self.job_wall_s, 2),
-            "estimate_mb": estimate_mb,
-            "machine_mb": machine_mb,
-            "interval_s": self.interval_s * self._stride,
-            "series": [[round(t, 2), round(mb, 1)] for t, mb in series],
-        })
+        atomic_write_json(
+            json_path,
+            {
+                "peak_rss_mb": round(self.peak_mb, 1),
+                "process_maxrss_mb": round(own_maxrss_mb(), 1),
+                "duration_s": round(self.duration_s, 2),
+                # The whole job so far, its start included: what a runtime estimate predicts.
+                "job_wall_s": round(self.job_wall_s, 2),
+                "estimate_mb": estimate_mb,
+                "machine_mb": machine_mb,
+                "interval_s": self.interval_s * self._stride,
+                "series": [[round(t, 2), round(mb, 1)] for t, mb in series],
+            },
+        )
         # matplotlib (0.3–0.5 s) is imported when the job ends, not before it starts sampling.
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -129,15 +138,22 @@ class MemoryMonitor:
         # A machine far above the job would flatten the curve against zero:
         # then the axis stops above the job and the legend gives the machine's size.
         top = 1.05 * max(machine_mb, job_mb) if machine_mb <= 3 * job_mb else 1.25 * job_mb
-        ax.axhline(machine_mb, color="C3", ls=":",
-                   label=f"machine memory {machine_mb:.0f} MB" + ("" if machine_mb <= top else " (above the plot)"))
+        ax.axhline(
+            machine_mb,
+            color="C3",
+            ls=":",
+            label=f"machine memory {machine_mb:.0f} MB" + ("" if machine_mb <= top else " (above the plot)"),
+        )
         ax.set_xlabel("time since start [s]")
         ax.set_ylabel("resident memory [MB]")
         ax.set_ylim(0, top)
         ax.legend(loc="best")
         if title:
-            ax.set_title(f"{title}: peak {self.peak_mb:.0f} MB of {estimate_mb:.0f} MB estimated, "
-                         f"{self.duration_s / 60:.1f} min", fontsize="medium")
+            ax.set_title(
+                f"{title}: peak {self.peak_mb:.0f} MB of {estimate_mb:.0f} MB estimated, "
+                f"{self.duration_s / 60:.1f} min",
+                fontsize="medium",
+            )
         FigureCanvasAgg(fig)
         with atomic_path(png_path) as tmp:
             fig.savefig(tmp, dpi=fig.dpi)

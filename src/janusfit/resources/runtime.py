@@ -128,10 +128,18 @@ def calls_per_iteration(sample: str, n_params: int, walks: int | None = None, sl
     raise ValueError(f"unknown dynesty sample method {sample!r}")
 
 
-def estimate_runtime_dynesty(t_eval: float, nlive: int, n_params: int,
-                             expected_information: float = RUNTIME_INFORMATION, sample: str = "auto",
-                             walks: int | None = None, slices: int | None = None,
-                             dlogz: float = 0.1, *, overhead_s: float) -> float:
+def estimate_runtime_dynesty(
+    t_eval: float,
+    nlive: int,
+    n_params: int,
+    expected_information: float = RUNTIME_INFORMATION,
+    sample: str = "auto",
+    walks: int | None = None,
+    slices: int | None = None,
+    dlogz: float = 0.1,
+    *,
+    overhead_s: float,
+) -> float:
     """Minutes for a static run: iterations × calls per iteration at ``t_eval`` s per call, plus ``overhead_s``.
 
     ``t_eval`` is the time of one unvectorised call (``time_likelihood`` with
