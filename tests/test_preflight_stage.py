@@ -83,6 +83,33 @@ def test_the_threads_are_timed_under_the_measured_policy_only(tmp_path, repo, pu
     assert "the pre-flight job had one thread" in rows[0]["detail"]
 
 
+def test_light_curves_are_timed_on_every_thread_with_the_samplers_own_time(tmp_path, repo, public_data):
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba's pool has one thread on this machine")
+    cfg = config(repo, public_data, cores={"heavy": "measured"})
+    cfg["datasets"] = {
+        "jla": {"kind": "sn", "format": "jla_lcparams", "path": str(public_data / "jla" / "jla_lcparams.txt")}
+    }
+    out = tmp_path / "data"
+    inspect(config=cfg, dataset="jla", out_json=out / "data.json", out_png=out / "data.png", log=LOG)
+    out_json, out_csv, resources = outputs(tmp_path)
+    preflight_run(**_preflight(cfg, "lcdm", out / "data.json", None, out_json, out_csv, resources), threads=2)
+    record = json.loads(resources.read_text())
+    for sampler in ("emcee", "dynesty"):
+        threads = record[sampler]["threads"]
+        own, seconds = threads["own_s"], threads["seconds"]
+        assert list(seconds) == ["1", "2"] and own > 0
+        # The job's efficiency: the sampler's own time does not shrink with threads.
+        assert threads["efficiency"]["2"] == round((own + seconds["1"]) / (2 * (own + seconds["2"])), 3)
+        assert threads["likelihood_efficiency"]["2"] == round(seconds["1"] / (2 * seconds["2"]), 3)
+        assert threads["threads"] == (2 if threads["efficiency"]["2"] >= 0.7 else 1)
+    # emcee's own time is what its timed steps took beyond the likelihood.
+    emcee = record["emcee"]
+    assert emcee["threads"]["own_s"] == pytest.approx(emcee["step_s"] / 32 - emcee["likelihood_s"])
+
+
 def test_passing_run_records_its_estimates(tmp_path, repo, public_data, data_json):
     cfg = config(repo, public_data)
     out_json, out_csv, resources = outputs(tmp_path)

@@ -45,6 +45,24 @@ def test_measure_times_every_count_with_that_many_threads_and_leaves_one():
     assert parallel.threads() == 1
 
 
+def test_the_samplers_own_time_counts_in_the_efficiency():
+    # A likelihood that scales at 0.8 beside a sampler spending as much of
+    # its own per evaluation: the job goes 16/13 = 1.23x faster on 2 threads,
+    # efficiency 0.62, so it asks for one.
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba's pool has one thread on this machine")
+
+    def timer(posterior, batch_size):
+        return {1: 8e-6, 2: 5e-6}[parallel.threads()]
+
+    record = measure_threads(object(), batch_size=16, max_threads=2, own_s=8e-6, timer=timer)
+    assert record["likelihood_efficiency"] == {"1": 1.0, "2": 0.8}
+    assert record["efficiency"] == {"1": 1.0, "2": 0.615}
+    assert record["own_s"] == 8e-6 and record["threads"] == 1
+    # Where the likelihood is all of the time, the two agree and the job takes both threads.
+    assert measure_threads(object(), batch_size=16, max_threads=2, timer=timer)["threads"] == 2
+
+
 def test_counts_past_numbas_pool_are_not_timed():
     seen = set()
     record = measure_threads(

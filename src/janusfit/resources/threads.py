@@ -15,9 +15,19 @@ core does more work running a second job beside it (Snakemake's
 ``--cores`` then fits two one-thread samplers where it fitted one
 two-thread sampler).
 
-Likelihood time is not the whole of a sampler's step (emcee's moves and
-dynesty's proposals are serial Python), so the job's efficiency is at most
-the likelihood's: the threshold is applied to the part that threads can speed up.
+The efficiency is the job's, not the likelihood's alone: a sampler spends
+its own time o per evaluation that threads do not shorten (emcee's moves,
+dynesty's proposals and bounds, serial Python), so with t(n) the
+likelihood's seconds per evaluation on n threads
+
+    efficiency(n) = (o + t(1)) / (n · (o + t(n))).
+
+A likelihood of a few µs per evaluation beside emcee's ~5 µs of its own
+may scale at 0.7 and still leave the job at 0.55: the second core then does
+more as a second job. Where the likelihood costs milliseconds (JLA's light
+curves with systematic matrices) o vanishes beside it and the two agree.
+``resources.json`` keeps both (``likelihood_efficiency`` and ``efficiency``)
+and o (``own_s``).
 """
 
 from __future__ import annotations
@@ -40,12 +50,14 @@ def choose_threads(efficiency: dict[int, float], threshold: float = EFFICIENCY_T
     return max([n for n, e in efficiency.items() if n > 1 and e >= threshold], default=1)
 
 
-def measure_threads(posterior, *, batch_size: int, max_threads: int, timer=time_likelihood) -> dict:
-    """Seconds per evaluation at ``batch_size`` with 1 … ``max_threads`` threads, their efficiencies and the choice.
+def measure_threads(posterior, *, batch_size: int, max_threads: int, own_s: float = 0.0, timer=time_likelihood) -> dict:
+    """Seconds per evaluation at ``batch_size`` with 1 … ``max_threads`` threads, the job's efficiencies and the choice.
 
-    ``timer(posterior, batch_size=...)`` times one count (seconds per
-    evaluation); the kernels are left at one thread afterwards. Counts past
-    numba's pool (``NUMBA_NUM_THREADS``) cannot be had, and are not timed.
+    ``own_s`` is the sampler's own seconds per evaluation, which threads do
+    not shorten. ``timer(posterior, batch_size=...)`` times one count
+    (seconds per evaluation); the kernels are left at one thread afterwards.
+    Counts past numba's pool (``NUMBA_NUM_THREADS``) cannot be had, and are
+    not timed.
     """
     from ..likelihood import parallel
 
@@ -59,13 +71,16 @@ def measure_threads(posterior, *, batch_size: int, max_threads: int, timer=time_
     finally:
         parallel.use_threads(1)
     seconds = {n: float(np.median(v)) for n, v in samples.items()}
-    efficiency = {n: seconds[1] / (n * seconds[n]) for n in counts}
+    likelihood = {n: seconds[1] / (n * seconds[n]) for n in counts}
+    job = {n: (own_s + seconds[1]) / (n * (own_s + seconds[n])) for n in counts}
     return {
         "batch": int(batch_size),
         "seconds": {str(n): s for n, s in seconds.items()},
-        "efficiency": {str(n): round(e, 3) for n, e in efficiency.items()},
+        "own_s": float(own_s),
+        "likelihood_efficiency": {str(n): round(e, 3) for n, e in likelihood.items()},
+        "efficiency": {str(n): round(e, 3) for n, e in job.items()},
         "threshold": EFFICIENCY_THRESHOLD,
-        "threads": choose_threads(efficiency),
+        "threads": choose_threads(job),
     }
 
 
@@ -85,18 +100,26 @@ def measured_threads(resources_json, sampler: str, fallback: int) -> int:
 
 
 def describe(record: dict) -> str:
-    """One line for the log and the report: seconds and efficiency per count, and the choice."""
+    """One line for the log and the report: seconds and efficiencies per count, and the choice."""
+    own = f"; the sampler's own {record['own_s'] * 1e6:.1f} µs per evaluation" if "own_s" in record else ""
     parts = [
-        f"{n} thread{'s' if n != '1' else ''} {record['seconds'][n] * 1e6:.1f} µs (efficiency {record['efficiency'][n]:.2f})"
+        f"{n} thread{'s' if n != '1' else ''} {record['seconds'][n] * 1e6:.1f} µs"
+        + (
+            f" (efficiency {record['efficiency'][n]:.2f}, likelihood alone "
+            f"{record.get('likelihood_efficiency', record['efficiency'])[n]:.2f})"
+            if n != "1"
+            else ""
+        )
         for n in record["seconds"]
     ]
     if len(parts) == 1:
         return (
-            f"batch {record['batch']}: {parts[0]}; asks for 1 (the pre-flight job had one thread: this "
+            f"batch {record['batch']}: {parts[0]}{own}; asks for 1 (the pre-flight job had one thread: this "
             "likelihood's rows are too light to share out, or P is 1)"
         )
     return (
         f"batch {record['batch']}: "
         + ", ".join(parts)
+        + own
         + f"; asks for {record['threads']} (largest count with efficiency >= {record['threshold']})"
     )

@@ -32,13 +32,14 @@ class Sampler:
     disk: str  # (posterior, run settings) -> bytes its results and checkpoint take
     estimates: str  # (posterior, run settings, MemoryEstimate, start-up s) -> its entry of resources.json
     batch: str  # (run settings) -> rows of one likelihood call, at which its threads are measured
+    own_time: str  # (its resources.json entry, posterior, run settings) -> its own seconds per likelihood evaluation
 
     def files(self, base: str, kind: str) -> dict:
         """``outputs``, ``draws`` or ``summary_inputs`` as paths under ``base``."""
         return {key: f"{base}/{path}" for key, path in getattr(self, kind).items()}
 
     def call(self, role: str, *args):
-        """Call the function this sampler names for ``role`` (``memory``, ``disk``, ``estimates`` or ``batch``)."""
+        """Call the function this sampler names for ``role`` (``memory``, ``disk``, ``estimates``, ``batch``, ``own_time``)."""
         module, _, function = getattr(self, role).partition(":")
         return getattr(importlib.import_module(module), function)(*args)
 
@@ -59,6 +60,7 @@ SAMPLERS = {
             disk="janusfit.stages.preflight:emcee_disk",
             estimates="janusfit.stages.preflight:emcee_estimates",
             batch="janusfit.stages.preflight:emcee_batch",
+            own_time="janusfit.stages.preflight:emcee_own_time",
         ),
         Sampler(
             name="dynesty",
@@ -73,6 +75,7 @@ SAMPLERS = {
             disk="janusfit.stages.preflight:dynesty_disk",
             estimates="janusfit.stages.preflight:dynesty_estimates",
             batch="janusfit.stages.preflight:dynesty_batch",
+            own_time="janusfit.stages.preflight:dynesty_own_time",
         ),
     )
 }

@@ -19,7 +19,9 @@ from ..resources.cores import heavy_policy
 from ..resources.memory import DEFAULT_INFORMATION, dynesty_iterations, memory_budget, memory_table
 from ..resources.requests import memory_estimate
 from ..resources.runtime import (
+    DYNESTY_ITERATION_S,
     RUNTIME_KEY,
+    calls_per_iteration,
     estimate_runtime_dynesty,
     estimate_runtime_emcee,
     process_age_s,
@@ -105,7 +107,10 @@ def _measure_threads(config, posterior, settings, samplers, record, threads: int
     rows = []
     for s in samplers:
         record[s.name][THREADS_KEY] = entry = measure_threads(
-            posterior, batch_size=s.call("batch", settings), max_threads=threads
+            posterior,
+            batch_size=s.call("batch", settings),
+            max_threads=threads,
+            own_s=s.call("own_time", record[s.name], posterior, settings),
         )
         log.info(f"{s.name} threads: {describe(entry)}")
         rows.append({"name": f"threads_{s.name}", "passed": True, "detail": describe(entry)})
@@ -132,6 +137,16 @@ def emcee_batch(settings) -> int:
 def dynesty_batch(settings) -> int:
     """Rows of one of dynesty's likelihood calls: it calls the likelihood one point at a time."""
     return 1
+
+
+def emcee_own_time(entry, posterior, settings) -> float:
+    """emcee's seconds per evaluation outside the likelihood (its moves, in Python), from the timed steps (the registry's ``own_time``)."""
+    return max(entry["step_s"] / settings.emcee.n_walkers - entry["likelihood_s"], 0.0)
+
+
+def dynesty_own_time(entry, posterior, settings) -> float:
+    """dynesty's seconds per likelihood call outside it: an iteration's own work over its calls (the registry's ``own_time``)."""
+    return DYNESTY_ITERATION_S / calls_per_iteration(settings.dynesty.sample, posterior.ndim)
 
 
 def emcee_estimates(posterior, settings, estimate, startup_s: float) -> dict:
