@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
+from release_configs import jla_binned
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -17,16 +18,8 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 def write_config(directory: Path, public_data: Path, **sections) -> Path:
     """A config on JLA binned from tests/data, with ``sections`` merged over it."""
-    jla = public_data / "jla"
     config = {
-        "datasets": {
-            "jla": {
-                "kind": "sn",
-                "format": "jla_binned",
-                "path": str(jla / "jla_mub.txt"),
-                "cov": str(jla / "jla_mub_covmatrix.txt"),
-            }
-        },
+        "datasets": {"jla": jla_binned(public_data)},
         "run_datasets": ["jla"],
     }
     config.update(sections)

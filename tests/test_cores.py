@@ -2,6 +2,7 @@ import os
 
 import psutil
 import pytest
+from release_configs import jla_light_curves
 from snakemake_runner import run, write_config
 
 from janusfit.errors import ConfigError
@@ -172,7 +173,7 @@ def threads_in_dry_run(directory) -> dict:
 
 def light_curves(public_data) -> dict:
     """JLA's 740 light curves from tests/data, as the dataset ``jla`` (the likelihood whose rows threads can share)."""
-    return {"jla": {"kind": "sn", "format": "jla_lcparams", "path": str(public_data / "jla" / "jla_lcparams.txt")}}
+    return {"jla": jla_light_curves(public_data)}
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ import h5py
 import numpy as np
 import pytest
 import yaml
+from release_configs import jla_binned
 from scipy.integrate import quad
 from scipy.special import erf
 from snakemake.utils import validate
@@ -260,16 +261,8 @@ def test_a_checkpoint_sampled_over_the_whole_prior_is_not_resumed(tmp_path, publ
 def test_repeats_report_the_mean_and_the_scatter(tmp_path, repo, public_data):
     from janusfit.stages.sample import _sample_dynesty
 
-    jla = public_data / "jla"
     config = {
-        "datasets": {
-            "jla": {
-                "kind": "sn",
-                "format": "jla_binned",
-                "path": str(jla / "jla_mub.txt"),
-                "cov": str(jla / "jla_mub_covmatrix.txt"),
-            }
-        },
+        "datasets": {"jla": jla_binned(public_data)},
         "models": ["janus"],
         "dynesty": {"nlive": 60, "dlogz": 0.5, "repeats": 3, "seed": 5},
     }

@@ -14,6 +14,7 @@ import csv
 import json
 
 import pytest
+from release_configs import jla_light_curves
 from snakemake_runner import run, write_config
 
 BETOULE = {"alpha": (0.141, 0.006), "beta": (3.101, 0.075)}
@@ -26,9 +27,7 @@ def test_jla740_alpha_beta_free_reproduce_betoule_2014_and_converge(tmp_path, pu
         public_data,
         models=["janus", "lcdm"],
         run_datasets=["jla740"],
-        datasets={
-            "jla740": {"kind": "sn", "format": "jla_lcparams", "path": str(public_data / "jla" / "jla_lcparams.txt")}
-        },
+        datasets={"jla740": jla_light_curves(public_data)},
     )
     run(tmp_path, timeout=3600)
     results = tmp_path / "results"

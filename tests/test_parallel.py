@@ -15,6 +15,7 @@ from dataclasses import replace
 import numba
 import numpy as np
 import pytest
+from release_configs import jla_light_curves
 from threadpoolctl import threadpool_info
 
 from janusfit.data import load_dataset
@@ -42,9 +43,7 @@ def _both(fn):
 
 @pytest.fixture(scope="module")
 def jla740(public_data):
-    return load_dataset(
-        "jla740", {"kind": "sn", "format": "jla_lcparams", "path": str(public_data / "jla" / "jla_lcparams.txt")}
-    )
+    return load_dataset("jla740", jla_light_curves(public_data))
 
 
 def _c_eta_blocks(n: int, seed: int = 3) -> dict:

@@ -4,6 +4,7 @@ import json
 import logging
 
 import pytest
+from release_configs import jla_binned, jla_light_curves
 from snakemake.utils import validate
 
 from janusfit.errors import ConfigError, ResourceError
@@ -17,16 +18,8 @@ LOG = logging.getLogger("test_preflight_stage")
 
 
 def config(repo, public_data, **sections):
-    jla = public_data / "jla"
     cfg = {
-        "datasets": {
-            "jla": {
-                "kind": "sn",
-                "format": "jla_binned",
-                "path": str(jla / "jla_mub.txt"),
-                "cov": str(jla / "jla_mub_covmatrix.txt"),
-            }
-        },
+        "datasets": {"jla": jla_binned(public_data)},
         "models": ["lcdm"],
         **sections,
     }
@@ -89,9 +82,7 @@ def test_light_curves_are_timed_on_every_thread_with_the_samplers_own_time(tmp_p
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("numba's pool has one thread on this machine")
     cfg = config(repo, public_data, cores={"heavy": "measured"})
-    cfg["datasets"] = {
-        "jla": {"kind": "sn", "format": "jla_lcparams", "path": str(public_data / "jla" / "jla_lcparams.txt")}
-    }
+    cfg["datasets"] = {"jla": jla_light_curves(public_data)}
     out = tmp_path / "data"
     inspect(config=cfg, dataset="jla", out_json=out / "data.json", out_png=out / "data.png", log=LOG)
     out_json, out_csv, resources = outputs(tmp_path)

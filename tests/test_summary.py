@@ -5,6 +5,7 @@ import math
 import re
 
 import pytest
+from release_configs import jla_binned
 from test_checkpoint_store import jla_diagonal, run_emcee_in
 
 from janusfit.errors import JanusfitError
@@ -15,16 +16,8 @@ from janusfit.stages.diagnose import read_chain, summary
 
 def dynesty_only_config(public_data) -> dict:
     """A config of JLA binned and ΛCDM with dynesty alone, every key filled as the schema would."""
-    jla = public_data / "jla"
     config = {
-        "datasets": {
-            "jla": {
-                "kind": "sn",
-                "format": "jla_binned",
-                "path": str(jla / "jla_mub.txt"),
-                "cov": str(jla / "jla_mub_covmatrix.txt"),
-            }
-        },
+        "datasets": {"jla": jla_binned(public_data)},
         "models": ["lcdm"],
         "samplers": ["dynesty"],
         "priors": {},
