@@ -32,7 +32,7 @@ def _constraint(name: str, label: str, stats: dict) -> str:
         # Piled against the upper edge: the data say only how far below it the parameter may go.
         relation = ">" if stats["bound"] == "upper" else "<"
         d = decimals(stats["sd"])
-        return f"${label.strip('$')} {relation} {stats['limit']:.{d}f}$ ({100 * stats['credibility']:g}\,\%)"
+        return rf"${label.strip('$')} {relation} {stats['limit']:.{d}f}$ ({100 * stats['credibility']:g}\,\%)"
     median, up, down = stats["median"], stats["q84"] - stats["median"], stats["median"] - stats["q16"]
     d = decimals(min(up, down))
     return f"${label.strip('$')} = {median:.{d}f}^{{+{up:.{d}f}}}_{{-{down:.{d}f}}}$"
