@@ -12,6 +12,7 @@ nothing.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -19,6 +20,8 @@ import subprocess
 import time
 
 import pytest
+from release_configs import jla_binned
+from snakemake.utils import validate
 from snakemake_runner import start, write_config
 
 from janusfit.layout import SAMPLER_OUTPUT, Run
@@ -149,6 +152,44 @@ def test_status_says_a_dynesty_run_stopped_by_maxiter_is_incomplete(tmp_path):
     # An evidence.json written before maxiter existed is of a run that reached dlogz.
     evidence.write_text(json.dumps({"n_iter": 100, "dlogz": 0.1}))
     assert sampler_status(run, "dynesty", None, time.time()).converged is True
+
+
+def test_a_sampler_writing_its_results_after_sampling_is_running_not_interrupted(
+    tmp_path, repo, public_data, monkeypatch
+):
+    # dynesty's job releases the checkpoint lock when sampling ends, then
+    # writes its samples and computes the exact evidence; the status taken
+    # then, in the same (living) job, used to say "interrupted".
+    import janusfit.stages.sample as stage
+
+    run = Run(tmp_path / "results", "jla", "lcdm")
+    seen = []
+
+    def exact_evidence_watched(posterior):
+        seen.append(sampler_status(run, "dynesty", None, time.time()).state)
+        return exact_evidence(posterior)
+
+    exact_evidence = stage.exact_evidence
+    monkeypatch.setattr(stage, "exact_evidence", exact_evidence_watched)
+    config = {"datasets": {"jla": jla_binned(public_data)}, "models": ["lcdm"], "dynesty": {"nlive": 50, "dlogz": 1.0}}
+    validate(config, str(repo / "workflow/schemas/config.schema.yaml"))  # fills the defaults in
+    run.dir.joinpath("dynesty").mkdir(parents=True)
+    stage._sample_dynesty(
+        config=config,
+        dataset="jla",
+        model="lcdm",
+        checkpoint_dir=run.checkpoint_dir("dynesty"),
+        samples_path=run.dir / "dynesty" / "samples.h5",
+        evidence_json=run.dir / SAMPLER_OUTPUT["dynesty"],
+        log=logging.getLogger("test_cli"),
+    )
+    assert seen == ["running"]
+    assert sampler_status(run, "dynesty", None, time.time()).state == "done"
+    # A job that died there (its process gone) is interrupted.
+    (run.dir / SAMPLER_OUTPUT["dynesty"]).unlink()
+    record = json.loads((run.checkpoint_dir("dynesty") / "job.json").read_text())
+    (run.checkpoint_dir("dynesty") / "job.json").write_text(json.dumps({**record, "create_time": 0.0}))
+    assert sampler_status(run, "dynesty", None, time.time()).state == "interrupted"
 
 
 def test_compare_matches_bayes_factors_listed_in_either_order(jla_run, tmp_path, janusfit_cli):

@@ -35,6 +35,7 @@ CONSTRAINTS_TABLE = "constraints.tex"
 PROGRESS_JSON = "progress.json"
 PROGRESS_PNG = "progress.png"
 INVOCATION = "invocation.json"
+JOB = "job.json"  # the sampling job's own process: while it lives, the sampler is running
 DATA = "data.json"  # per dataset, written before any of its runs starts
 # A run directory has at least one of these once its pre-flight job ran.
 RUN_MARKERS = (PREFLIGHT, RESOURCES, SUMMARY)

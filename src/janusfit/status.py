@@ -4,8 +4,10 @@ Read from the files alone, while the workflow runs or after it stopped:
 
 - a sampler is *running* while a process holds its checkpoint lock
   (``<checkpoint>.lock``, an ``flock`` the kernel drops when the holder dies
-  however it dies); *done* when its final output exists; *interrupted* when
-  it has a checkpoint but no output and no one runs it; else *not started*;
+  however it dies), or while its job's process (``job.json``) lives on after
+  sampling to write its results; *done* when its final output exists;
+  *interrupted* when it has a checkpoint but no output and no one runs it;
+  else *not started*;
 - a run is *running* when a sampler of it runs or the Snakemake process that
   ran it is still alive (its jobs may be waiting for a slot); *done* when
   every sampler is done and its ``summary.json`` exists; *not started* when no
@@ -30,7 +32,7 @@ from pathlib import Path
 
 import psutil
 
-from .layout import INVOCATION, PROGRESS_JSON, RESOURCES, SAMPLER_OUTPUT, SAMPLERS, SUMMARY, Run, find_runs
+from .layout import INVOCATION, JOB, PROGRESS_JSON, RESOURCES, SAMPLER_OUTPUT, SAMPLERS, SUMMARY, Run, find_runs
 from .sampling.invocation import alive, is_snakemake
 from .sampling.registry import SAMPLERS as REGISTRY
 
@@ -154,7 +156,8 @@ def sampler_status(run: Run, sampler: str, summary: dict | None, now: float) -> 
     elif output.exists():
         state = DONE
     elif _started(ck):
-        state = INTERRUPTED
+        job = _read_json(ck / JOB)
+        state = RUNNING if job and alive(job) else INTERRUPTED
     else:
         state = NOT_STARTED
     status = SamplerStatus(sampler, state, last_update=_newest_mtime([ck / PROGRESS_JSON, output]))

@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 
 from ..atomic import atomic_write_json
-from ..layout import INVOCATION
+from ..layout import INVOCATION, JOB
 
 SPAWNED_FLAGS = ("--target-jobs", "--mode")
 
@@ -65,11 +65,27 @@ def record_invocation(directory) -> dict | None:
     return record
 
 
+def record_job(directory) -> dict:
+    """Write ``job.json`` into ``directory`` (a checkpoint directory): this process, the sampling job.
+
+    The checkpoint lock says a sampler runs while it samples; this says the
+    job still lives after, while it writes its results (dynesty's samples and
+    its exact evidence by quadrature take up to a second), so ``janusfit
+    status`` does not call a finishing sampler interrupted.
+    """
+    me = psutil.Process()
+    record = {"pid": me.pid, "create_time": me.create_time(), "host": socket.gethostname()}
+    atomic_write_json(Path(directory) / JOB, record)
+    return record
+
+
 def alive(record: dict) -> bool:
-    """Whether the Snakemake process of ``record`` is still running (on this host)."""
+    """Whether the process of ``record`` (a Snakemake or a job record) is still running (on this host)."""
     if record.get("host") != socket.gethostname():
         return False
     try:
-        return abs(psutil.Process(record["pid"]).create_time() - record["create_time"]) < 1.0
+        process = psutil.Process(record["pid"])
+        # A zombie is dead: killed, and not yet reaped by a parent that died too.
+        return abs(process.create_time() - record["create_time"]) < 1.0 and process.status() != psutil.STATUS_ZOMBIE
     except (psutil.Error, KeyError, TypeError):
         return False
