@@ -99,7 +99,7 @@ def survey(log=print) -> list[dict]:
                     "model": model,
                     "batch": batch,
                     "call_us": record["seconds"]["1"] * batch * 1e6,
-                    "efficiency_2": record["efficiency"].get("2"),
+                    "efficiency_2": record["likelihood_efficiency"].get("2"),
                 }
                 rows.append(row)
                 log(

@@ -43,8 +43,20 @@ def snakemake_ancestor(process: psutil.Process | None = None) -> psutil.Process 
 
 
 def record_invocation(directory) -> dict | None:
-    """Write ``invocation.json`` into ``directory`` (a checkpoint directory); None outside Snakemake."""
-    parent = snakemake_ancestor()
+    """Write who runs the sampler into ``directory`` (a checkpoint directory); the Snakemake record, None outside Snakemake.
+
+    ``job.json``, always: this process, the sampling job. The checkpoint lock
+    says a sampler runs while it samples; this says the job still lives
+    after, while it writes its results (dynesty's samples and its exact
+    evidence by quadrature take up to a second), so ``janusfit status`` does
+    not call a finishing sampler interrupted. ``invocation.json``, under
+    Snakemake: the command that started the job, for the resume command.
+    """
+    me = psutil.Process()
+    atomic_write_json(
+        Path(directory) / JOB, {"pid": me.pid, "create_time": me.create_time(), "host": socket.gethostname()}
+    )
+    parent = snakemake_ancestor(me)
     if parent is None:
         return None
     try:
@@ -62,20 +74,6 @@ def record_invocation(directory) -> dict | None:
         "spawned": any(flag in argv for flag in SPAWNED_FLAGS),
     }
     atomic_write_json(Path(directory) / INVOCATION, record)
-    return record
-
-
-def record_job(directory) -> dict:
-    """Write ``job.json`` into ``directory`` (a checkpoint directory): this process, the sampling job.
-
-    The checkpoint lock says a sampler runs while it samples; this says the
-    job still lives after, while it writes its results (dynesty's samples and
-    its exact evidence by quadrature take up to a second), so ``janusfit
-    status`` does not call a finishing sampler interrupted.
-    """
-    me = psutil.Process()
-    record = {"pid": me.pid, "create_time": me.create_time(), "host": socket.gethostname()}
-    atomic_write_json(Path(directory) / JOB, record)
     return record
 
 

@@ -23,7 +23,7 @@ from ..sampling.domain import domain_settings
 from ..sampling.dynesty_runner import combine_repeats, run_dynesty, write_samples
 from ..sampling.emcee_runner import run_emcee
 from ..sampling.fingerprint import digest, make_fingerprint
-from ..sampling.invocation import record_invocation, record_job
+from ..sampling.invocation import record_invocation
 from ..sampling.session import CheckpointSession
 
 MONITOR_INTERVAL_S = 0.5
@@ -112,7 +112,6 @@ def _sample_emcee(*, config, dataset, model, checkpoint_dir, chain_path, run_jso
     )
     with CheckpointSession(checkpoint_dir, fingerprint, settings.on_change, log=log.info) as session:
         record_invocation(session.dir)
-        record_job(session.dir)
         result = run_emcee(posterior, settings.emcee, session, chain_path, log=log.info, warn=log.warning)
     info = {
         **result.to_json(),
@@ -161,7 +160,6 @@ def _sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evi
         directory = Path(checkpoint_dir) / f"repeat-{k}" if k else checkpoint_dir
         with CheckpointSession(directory, fingerprint, settings.on_change, log=log.info, graceful=graceful) as session:
             record_invocation(session.dir)
-            record_job(session.dir)
             result, run_samples = run_dynesty(posterior, run, session, log=log.info, warn=log.warning)
         running = "n/a" if result.logz_err_running is None else f"± {result.logz_err_running:.3f}"
         log.info(
