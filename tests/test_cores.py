@@ -2,11 +2,14 @@ import os
 
 import psutil
 import pytest
+import yaml
 from release_configs import jla_light_curves
+from snakemake.utils import validate
 from snakemake_runner import run, write_config
 
+from janusfit.config import rule_params
 from janusfit.errors import ConfigError
-from janusfit.resources.cores import CoreCounts, cores_from_config, detect_cores, parse_cpu_list, threads_for
+from janusfit.resources.cores import CHOICES, CoreCounts, cores_from_config, detect_cores, parse_cpu_list, threads_for
 
 # `sysctl hw.perflevel0.physicalcpu hw.perflevel1.physicalcpu` on an M4 iMac.
 M4_SYSCTL = "hw.perflevel0.physicalcpu: 4\nhw.perflevel1.physicalcpu: 6\n"
@@ -203,3 +206,16 @@ def test_a_preflight_job_with_nothing_to_time_holds_one_core(tmp_path, public_da
     write_config(tmp_path, public_data, models=["lcdm"], cores={"performance": 4, "heavy": heavy})
     emcee = 1 if heavy == "measured" else 4
     assert threads_in_dry_run(tmp_path) == {"emcee": emcee, "dynesty": 1, "preflight": 1}
+
+
+def test_only_a_switch_to_or_from_the_measured_policy_reruns_the_preflight_job(repo):
+    # Under the measured policy the pre-flight job times the likelihood's threads (rows of the report, the
+    # samplers' threads); under a fixed one it times nothing, so between fixed policies its outputs are the same.
+    config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    validate(config, str(repo / "workflow/schemas/config.schema.yaml"))
+    params = {h: rule_params({**config, "cores": {"heavy": h}}, "simulated", "lcdm") for h in CHOICES}
+    assert params["performance"] == params["balanced"]
+    assert params["measured"]["preflight"] != params["performance"]["preflight"]
+    assert {r: p for r, p in params["measured"].items() if r != "preflight"} == {
+        r: p for r, p in params["performance"].items() if r != "preflight"
+    }

@@ -124,6 +124,12 @@ CHANGES = {
         dict(runs={"jla/lcdm": {"emcee": {"n_walkers": 40}}}),
         {"preflight": 1, "emcee": 1, "dynesty": 1, **DOWNSTREAM_OF_EMCEE},
     ),
+    # the measured threads policy (the default) times the likelihood's threads in the pre-flight job, whose
+    # rows the report shows and whose record the samplers' threads and summary read; a fixed policy times nothing
+    "threads_policy": (
+        dict(cores={**BASE["cores"], "heavy": "performance"}),
+        {"preflight": 1, "emcee": 1, "dynesty": 1, **DOWNSTREAM_OF_EMCEE},
+    ),
     # where checkpoints are saved changes no result
     "checkpoint_interval": (dict(emcee={**BASE["emcee"], "checkpoint": {"steps": 50, "seconds": 10}}), {}),
 }

@@ -22,6 +22,7 @@ from .data.sources import KEYS
 from .errors import ConfigError
 from .models import MODELS
 from .models.base import H0_LABEL
+from .resources.cores import heavy_policy
 from .settings import (
     DynestySettings,
     EmceeSettings,
@@ -168,7 +169,10 @@ def rule_params(config: dict, dataset: str, model: str) -> dict[str, str]:
     - ``preflight``: what its checks and its disk and runtime estimates read
       (model, priors, samplers, walkers, ``max_steps``, live points, ``dlogz``,
       the sampling method): the runtime estimate is the sampling job's time
-      limit on a cluster. Its ``resources.json`` is an input of both
+      limit on a cluster; and whether ``cores.heavy`` is the measured
+      policy, under which it times the likelihood's threads and the samplers
+      ask for what paid (the fixed policies time nothing, so a switch
+      between them reruns nothing). Its ``resources.json`` is an input of both
       samplers, so both rerun; the one whose own settings did not change
       resumes from its complete checkpoint at once. (Memory estimates that
       depend on other settings, such as the checkpoint interval, are made
@@ -194,6 +198,7 @@ def rule_params(config: dict, dataset: str, model: str) -> dict[str, str]:
         "preflight": {
             **run,
             "samplers": sorted(config["samplers"]),
+            "threads_measured": heavy_policy(config["cores"]["heavy"]).measured,
             "emcee": {"n_walkers": e.n_walkers, "max_steps": e.max_steps},
             "dynesty": {"nlive": d.nlive, "dlogz": d.dlogz, "sample": d.sample, "repeats": d.repeats},
         },
