@@ -29,10 +29,9 @@ from janusfit.status import sampler_status
 
 OM_PRIOR = [0.4, 1.0]
 # Long enough, in steps and live points, that whichever sampler Snakemake
-# starts first (it does not promise an order) is still running seconds after
-# its first checkpoint, when the status is taken: 10000 steps and 500 live
-# points each finished within 2 s here, and the status sometimes caught the
-# first sampler done.
+# starts first (it does not promise an order) is still running at its first
+# checkpoint, when the workflow is frozen (SIGSTOP) for the status to be
+# taken however long that takes: the sampler cannot finish meanwhile.
 EMCEE_STEPS, NLIVE = 40000, 2000
 
 
@@ -62,6 +61,8 @@ def killed_then_resumed(tmp_path_factory, public_data, janusfit_cli):
         assert proc.poll() is None, f"workflow ended before its first checkpoint:\n{proc.stderr.read()[-3000:]}"
         assert time.monotonic() < deadline, "no checkpoint within 600 s"
         time.sleep(0.1)
+    # Frozen, the sampler keeps its lock and its process, as one still running does.
+    os.killpg(proc.pid, signal.SIGSTOP)
     running = janusfit_cli("status", results, "--json")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=60)
