@@ -22,6 +22,7 @@ import pytest
 arviz = pytest.importorskip("arviz")
 getdist = pytest.importorskip("getdist")
 
+from janusfit.diagnostics.compare import compare_models  # noqa: E402
 from janusfit.diagnostics.convergence import group_walkers  # noqa: E402
 from janusfit.export import export_run, export_table  # noqa: E402
 from janusfit.export.draws import read_emcee, walker_groups  # noqa: E402
@@ -160,6 +161,29 @@ def test_latex_table_gives_a_posterior_piled_against_a_prior_edge_as_a_limit():
     tex = table([summary], [])
     assert "$q_0 > -0.0220$ (95\\,\\%)" in tex
     assert "-0.0062" not in tex
+
+
+def test_latex_table_marks_an_unconverged_posterior_and_an_incomplete_evidence_and_gives_no_verdict(jla_run):
+    """The JLA run's summaries as summary.json records an unconverged emcee (JANUS) and a dynesty stopped by
+    maxiter (ΛCDM): what the report flags, the table flags too, and the Bayes factor gives no verdict."""
+    janus, lcdm = (_json(_run(jla_run, m) / "summary.json") for m in ("janus", "lcdm"))
+    janus["emcee"] = {**janus["emcee"], "converged": False}
+    lcdm["dynesty"] = {**lcdm["dynesty"], "complete": False}
+    rows = compare_models([janus, lcdm])
+    assert rows[0]["incomplete"] == "lcdm"
+    tex = table([janus, lcdm], rows)
+    lines = tex.splitlines()
+    (janus_row,) = [line for line in lines if line.startswith("JANUS &")]
+    (lcdm_row,) = [line for line in lines if line.startswith(r"flat $\Lambda$CDM &")]
+    assert r"\textbf{(not converged)} &" in janus_row and "(incomplete)" not in janus_row
+    assert lcdm_row.endswith(r"\textbf{(incomplete)} \\") and "not converged" not in lcdm_row
+    (bayes,) = [line for line in lines if r"\ln B$(" in line]
+    assert r"incomplete $\ln Z$ of flat $\Lambda$CDM: no verdict" in bayes and rows[0]["evidence"] not in bayes
+    assert sum(line.startswith("% WARNING: ") for line in lines) == 2
+    body = tex[tex.index(r"\begin{tabular}") : tex.index(r"\end{tabular}")]
+    assert body.count("{") == body.count("}")
+    finished = (jla_run / "results" / "jla" / "constraints.tex").read_text()
+    assert "WARNING" not in finished and "textbf" not in finished and "no verdict" not in finished
 
 
 @pytest.mark.parametrize("n_walkers, n_groups", [(32, 4), (34, 4), (36, 8), (3, 4), (50, 3), (8, 8)])

@@ -7,6 +7,11 @@ ln Z (dynesty); then one line per pair of models
 with ln B, its Kass & Raftery label, ΔAIC and ΔBIC. Numbers are rounded to two
 significant digits of their error. Plain ``tabular`` with ``\\hline``: it
 compiles without extra packages.
+
+A posterior that failed its convergence checks and an ln Z that
+``dynesty.maxiter`` stopped before ``dlogz`` are marked in their cells, and a
+Bayes factor built on such an ln Z gives no verdict: a table pasted into a
+paper must not pass them off as finished results, as the report does not.
 """
 
 from __future__ import annotations
@@ -38,6 +43,29 @@ def _constraint(name: str, label: str, stats: dict) -> str:
     return f"${label.strip('$')} = {median:.{d}f}^{{+{up:.{d}f}}}_{{-{down:.{d}f}}}$"
 
 
+NOT_CONVERGED = r" \textbf{(not converged)}"
+INCOMPLETE = r" \textbf{(incomplete)}"
+
+
+def _unconverged(summary: dict) -> bool:
+    return not summary.get("emcee", {}).get("converged", True)
+
+
+def _incomplete(summary: dict) -> bool:
+    """dynesty.maxiter stopped the run's ln Z before dlogz (a summary without ``complete`` reached dlogz)."""
+    dyn = summary.get("dynesty")
+    return bool(dyn) and not dyn.get("complete", True)
+
+
+def _warnings(summary: dict) -> list[str]:
+    model, out = summary["model"], []
+    if _unconverged(summary):
+        out.append(f"% WARNING: {model}: emcee did not converge (see its convergence.json); no constraint is a result")
+    if _incomplete(summary):
+        out.append(f"% WARNING: {model}: dynesty.maxiter stopped ln Z before dlogz; no Bayes factor on it is a verdict")
+    return out
+
+
 def _plus_minus(value: float, error: float) -> str:
     d = decimals(error)
     return f"${value:.{d}f} \\pm {error:.{d}f}$"
@@ -51,6 +79,7 @@ def table(summaries: list[dict], comparison: list[dict]) -> str:
         + (f" and {dataset}/{COMPARISON}." if comparison else "."),
         "% Parameters: median and 68 % interval, or a one-sided limit (emcee, after burn-in); ln Z: dynesty; "
         "ln B = ln Z_a - ln Z_b.",
+        *(w for s in summaries for w in _warnings(s)),
         r"\begin{tabular}{llrr}",
         r"\hline",
         r"Model & Constraints & $\chi^2_{\rm min}$ & $\ln Z$ \\",
@@ -60,17 +89,26 @@ def table(summaries: list[dict], comparison: list[dict]) -> str:
         params = s.get("parameters") or {}
         labels = s.get("labels") or {}
         constraints = ", ".join(_constraint(p, labels.get(p, p), params[p]) for p in s["param_names"] if p in params)
+        if constraints and _unconverged(s):
+            constraints += NOT_CONVERGED
         dyn = s.get("dynesty")
         logz = _plus_minus(dyn["logz"], dyn["logz_err"]) if dyn else "--"
+        if _incomplete(s):
+            logz += INCOMPLETE
         lines.append(f"{_model(s['model'])} & {constraints or '--'} & {s['chi2_min']:.1f} & {logz} \\\\")
     if comparison:
         lines.append(r"\hline")
         for row in comparison:
             a, b = _model(row["model_a"]), _model(row["model_b"])
-            favoured = f"for {_model(row['favoured'])}" if row.get("favoured") else "(a tie)"
+            if row.get("incomplete"):
+                incomplete = ", ".join(_model(m) for m in row["incomplete"].split(", "))
+                verdict = f"incomplete $\\ln Z$ of {incomplete}: no verdict"
+            else:
+                favoured = f"for {_model(row['favoured'])}" if row.get("favoured") else "(a tie)"
+                verdict = f"{row['evidence']} {favoured}"
             lines.append(
                 f"\\multicolumn{{4}}{{l}}{{$\\ln B$({a} : {b}) = {_plus_minus(row['ln_B'], row['ln_B_err'])}, "
-                f"{row['evidence']} {favoured}; $\\Delta$AIC = {row['delta_aic']:.1f}, "
+                f"{verdict}; $\\Delta$AIC = {row['delta_aic']:.1f}, "
                 f"$\\Delta$BIC = {row['delta_bic']:.1f}}} \\\\"
             )
     lines += [r"\hline", r"\end{tabular}", ""]
