@@ -260,6 +260,30 @@ def test_janusfit_export_command_writes_what_the_rule_wrote(jla_run, tmp_path, j
     assert (root / "jla" / "constraints.tex").read_text() == (jla_run / "results/jla/constraints.tex").read_text()
 
 
+def test_exporting_again_leaves_no_file_of_an_earlier_export(jla_run, tmp_path):
+    """Exported with 8 walker groups, then with the run's 4 and without dynesty: GetDist reads the 4 chains only."""
+    run_dir = tmp_path / "lcdm"
+    shutil.copytree(_run(jla_run, "lcdm"), run_dir, ignore=shutil.ignore_patterns("export"))
+    conv_path, summary_path = run_dir / "convergence.json", run_dir / "summary.json"
+    conv, summary = _json(conv_path), _json(summary_path)
+    (run_dir / "export").mkdir()
+    (run_dir / "export" / "notes.txt").write_text("the user's own")
+    conv_path.write_text(json.dumps({**conv, "n_groups": 8}))
+    export_run(run_dir)
+    assert (run_dir / "export" / "emcee.8.txt").exists() and (run_dir / "export" / "dynesty.1.txt").exists()
+    conv_path.write_text(json.dumps(conv))
+    summary_path.write_text(json.dumps({k: v for k, v in summary.items() if k != "dynesty"}))
+    written = export_run(run_dir)
+    names = sorted(p.name for p in (run_dir / "export").iterdir())
+    assert names == sorted([p.name for p in written] + ["notes.txt"])
+    assert not any(n.startswith("dynesty") for n in names) and "emcee.5.txt" not in names
+    manifest = _json(run_dir / "export" / "export.json")
+    samples = getdist.loadMCSamples(str(run_dir / "export" / "emcee"), settings={"ignore_rows": 0})
+    assert len(samples.getSeparateChains()) == manifest["emcee"]["chains"] == conv["n_groups"] == 4
+    assert samples.numrows == manifest["emcee"]["draws"] == conv["n_kept_draws"]
+    assert manifest["emcee"]["converged"] == summary["emcee"]["converged"] and "dynesty" not in manifest
+
+
 def test_summary_without_priors_is_refused_naming_the_file(jla_run, tmp_path):
     run_dir = tmp_path / "lcdm"
     shutil.copytree(_run(jla_run, "lcdm"), run_dir, ignore=shutil.ignore_patterns("export"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,8 @@ from .getdist_text import write_root
 from .inference_data import write_posterior_nc
 
 MANIFEST = "export.json"
+# The files an export writes (GetDist roots' files, posterior.nc, the manifest), and only those.
+OWN_FILE = re.compile(rf"(emcee|dynesty)\.(\d+\.txt|paramnames|ranges)|posterior\.nc|{re.escape(MANIFEST)}")
 CONVERGENCE_VALUES = ("tau", "n_over_tau", "rhat", "ess_bulk", "ess_tail")
 
 
@@ -78,13 +81,24 @@ def export_run(run_dir, out_dir=None) -> list[Path]:
             "burn_in": draws.burn_in,
             "thin": draws.thin,
             "draws": int(draws.log_prob.size),
+            "converged": bool(summary["emcee"]["converged"]),
         }
     if "dynesty" in summary:
         samples, weights, logl = read_dynesty(run_dir / DYNESTY_SAMPLES)
         written += write_root(out / "dynesty", [(weights, -logl, samples)], names, labels, priors)
-        manifest["dynesty"] = {"getdist_root": "dynesty", "samples": int(len(weights))}
+        manifest["dynesty"] = {
+            "getdist_root": "dynesty",
+            "samples": int(len(weights)),
+            "complete": bool(summary["dynesty"].get("complete", True)),
+        }
     atomic_write_json(out / MANIFEST, manifest)
-    return written + [out / MANIFEST]
+    written.append(out / MANIFEST)
+    # An earlier export into the same directory may have written more chain
+    # files (more walker groups) or a sampler's root this run no longer has:
+    # GetDist reads every <root>.<i>.txt as a chain of the root.
+    for stale in {p for p in out.iterdir() if OWN_FILE.fullmatch(p.name)} - set(written):
+        stale.unlink()
+    return written
 
 
 def _nc_attrs(summary: dict, conv: dict, draws) -> dict:
