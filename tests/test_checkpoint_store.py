@@ -26,7 +26,7 @@ import pytest
 
 import janusfit.atomic
 from janusfit.data import Dataset, load_dataset
-from janusfit.errors import JanusfitError
+from janusfit.errors import FingerprintError, JanusfitError
 from janusfit.likelihood import Posterior
 from janusfit.models import get_model
 from janusfit.sampling.dynesty_runner import DynestySettings, run_dynesty
@@ -366,6 +366,36 @@ def test_a_dynamic_run_stopped_by_sigterm_resumes_from_its_stored_checkpoint(
     assert abs(result.logz - dynesty_reference.logz) < 3 * np.hypot(result.logz_err, dynesty_reference.logz_err)
 
 
+def test_a_dynamic_checkpoint_is_not_resumed_under_another_dlogz(tmp_path, posterior):
+    """The dynamic sampler's dlogz is dynesty's dlogz_init, which changes its draws.
+
+    Left out of the fingerprint, a finished run (JLA binned, dlogz 0.5, ln Z
+    39.0747) resumed under dlogz 0.01 gave its old ln Z as that of dlogz 0.01
+    (39.1547 from scratch). The checkpoint here holds only its fingerprint:
+    the refusal comes before any sampling.
+    """
+    dynamic = {**DYNESTY, "method": "dynamic"}
+    with CheckpointSession(
+        tmp_path / "ck", make_fingerprint(posterior, "dynesty", DynestySettings(**dynamic).chain_settings()), log=Log()
+    ):
+        pass
+    with pytest.raises(FingerprintError) as err:
+        run_dynesty_in(tmp_path, posterior, **{**dynamic, "dlogz": 0.01})
+    assert str(err.value).splitlines()[:2] == [
+        f"the checkpoint in '{tmp_path / 'ck'}' was made with different inputs:",
+        "  settings.dlogz: 0.5 -> 0.01",
+    ]
+    # on_change: restart sets it aside, as for any setting that changes the draws.
+    log = Log()
+    changed = DynestySettings(**{**dynamic, "dlogz": 0.01})
+    with CheckpointSession(
+        tmp_path / "ck", make_fingerprint(posterior, "dynesty", changed.chain_settings()), on_change="restart", log=log
+    ):
+        pass
+    assert log.has("settings changed and on_change is 'restart': the old checkpoint was moved to")
+    assert len(list(tmp_path.glob("ck.superseded-*"))) == 1
+
+
 class Marker:
     """Unpickling this creates the directory ``path``: proof that a file was loaded."""
 
@@ -508,7 +538,7 @@ SAMPLER = textwrap.dedent('''
     from pathlib import Path
     sys.path.insert(0, sys.argv[1])
     from test_checkpoint_store import EMCEE, jla_diagonal
-    from janusfit.errors import JanusfitError
+    from janusfit.errors import FingerprintError, JanusfitError
     from janusfit.likelihood import Posterior
     from janusfit.models import get_model
     from janusfit.sampling.emcee_runner import EmceeSettings, run_emcee
