@@ -335,6 +335,39 @@ def test_a_run_stopped_by_maxiter_finishes_as_an_unlimited_run_once_maxiter_is_r
     assert (result.n_iter, result.logz) == (dynesty_reference.n_iter, dynesty_reference.logz)
 
 
+@pytest.mark.parametrize(
+    "before, after, restarted_from",
+    [
+        ([{}], {"maxiter": MAXITER}, "the seed"),
+        ([{}], {"dlogz": 2.0}, "the seed"),
+        ([{"maxiter": MAXITER}, {}], {"maxiter": 150}, f"its earlier generation at {MAXITER} iterations"),
+    ],
+    ids=["smaller_maxiter", "looser_dlogz", "from_an_earlier_generation"],
+)
+def test_a_checkpoint_past_the_new_stop_gives_the_run_from_scratch(tmp_path, posterior, before, after, restarted_from):
+    """A finished run (185 iterations) rerun with a stop it went past: the result of a run from scratch, bit for bit.
+
+    It resumed its checkpoint and kept its 185 iterations, labelled with the
+    new stop (maxiter 100: complete, where a run from scratch stops at 100,
+    incomplete). The checkpoints are written only at the end of each run
+    here, so the generations on disk are those ``before`` made, on any machine.
+    """
+    for settings in before:
+        run_dynesty_in(tmp_path / "rerun", posterior, checkpoint_seconds=1e9, **settings)
+    log = Log()
+    rerun = run_dynesty_in(tmp_path / "rerun", posterior, log=log, checkpoint_seconds=1e9, **after)
+    scratch = run_dynesty_in(tmp_path / "scratch", posterior, **after)
+    assert_same_dynesty_run(rerun, scratch)
+    stop = (
+        f"maxiter {after['maxiter']}"
+        if "maxiter" in after
+        else f"dlogz {after['dlogz']}, reached after {scratch[0].n_iter} iterations"
+    )
+    assert log.has(
+        f"dynesty checkpoint at 185 iterations is past the new stop ({stop}): restarted from {restarted_from}"
+    )
+
+
 def dynamic_run(directory: Path, posterior, log=None):
     """A dynamic dynesty run as the workflow makes it: a signal stops it at once (``graceful=False``).
 
