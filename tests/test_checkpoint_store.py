@@ -26,7 +26,7 @@ import pytest
 
 import janusfit.atomic
 from janusfit.data import Dataset, load_dataset
-from janusfit.errors import JanusfitError
+from janusfit.errors import FingerprintError, JanusfitError
 from janusfit.likelihood import Posterior
 from janusfit.models import get_model
 from janusfit.sampling.dynesty_runner import DynestySettings, run_dynesty
@@ -335,6 +335,39 @@ def test_a_run_stopped_by_maxiter_finishes_as_an_unlimited_run_once_maxiter_is_r
     assert (result.n_iter, result.logz) == (dynesty_reference.n_iter, dynesty_reference.logz)
 
 
+@pytest.mark.parametrize(
+    "before, after, restarted_from",
+    [
+        ([{}], {"maxiter": MAXITER}, "the seed"),
+        ([{}], {"dlogz": 2.0}, "the seed"),
+        ([{"maxiter": MAXITER}, {}], {"maxiter": 150}, f"its earlier generation at {MAXITER} iterations"),
+    ],
+    ids=["smaller_maxiter", "looser_dlogz", "from_an_earlier_generation"],
+)
+def test_a_checkpoint_past_the_new_stop_gives_the_run_from_scratch(tmp_path, posterior, before, after, restarted_from):
+    """A finished run (185 iterations) rerun with a stop it went past: the result of a run from scratch, bit for bit.
+
+    It resumed its checkpoint and kept its 185 iterations, labelled with the
+    new stop (maxiter 100: complete, where a run from scratch stops at 100,
+    incomplete). The checkpoints are written only at the end of each run
+    here, so the generations on disk are those ``before`` made, on any machine.
+    """
+    for settings in before:
+        run_dynesty_in(tmp_path / "rerun", posterior, checkpoint_seconds=1e9, **settings)
+    log = Log()
+    rerun = run_dynesty_in(tmp_path / "rerun", posterior, log=log, checkpoint_seconds=1e9, **after)
+    scratch = run_dynesty_in(tmp_path / "scratch", posterior, **after)
+    assert_same_dynesty_run(rerun, scratch)
+    stop = (
+        f"maxiter {after['maxiter']}"
+        if "maxiter" in after
+        else f"dlogz {after['dlogz']}, reached after {scratch[0].n_iter} iterations"
+    )
+    assert log.has(
+        f"dynesty checkpoint at 185 iterations is past the new stop ({stop}): restarted from {restarted_from}"
+    )
+
+
 def dynamic_run(directory: Path, posterior, log=None):
     """A dynamic dynesty run as the workflow makes it: a signal stops it at once (``graceful=False``).
 
@@ -364,6 +397,36 @@ def test_a_dynamic_run_stopped_by_sigterm_resumes_from_its_stored_checkpoint(
     assert result.complete is True and result.dlogz_remaining is None
     # Against the static run: the same evidence, within errors.
     assert abs(result.logz - dynesty_reference.logz) < 3 * np.hypot(result.logz_err, dynesty_reference.logz_err)
+
+
+def test_a_dynamic_checkpoint_is_not_resumed_under_another_dlogz(tmp_path, posterior):
+    """The dynamic sampler's dlogz is dynesty's dlogz_init, which changes its draws.
+
+    Left out of the fingerprint, a finished run (JLA binned, dlogz 0.5, ln Z
+    39.0747) resumed under dlogz 0.01 gave its old ln Z as that of dlogz 0.01
+    (39.1547 from scratch). The checkpoint here holds only its fingerprint:
+    the refusal comes before any sampling.
+    """
+    dynamic = {**DYNESTY, "method": "dynamic"}
+    with CheckpointSession(
+        tmp_path / "ck", make_fingerprint(posterior, "dynesty", DynestySettings(**dynamic).chain_settings()), log=Log()
+    ):
+        pass
+    with pytest.raises(FingerprintError) as err:
+        run_dynesty_in(tmp_path, posterior, **{**dynamic, "dlogz": 0.01})
+    assert str(err.value).splitlines()[:2] == [
+        f"the checkpoint in '{tmp_path / 'ck'}' was made with different inputs:",
+        "  settings.dlogz: 0.5 -> 0.01",
+    ]
+    # on_change: restart sets it aside, as for any setting that changes the draws.
+    log = Log()
+    changed = DynestySettings(**{**dynamic, "dlogz": 0.01})
+    with CheckpointSession(
+        tmp_path / "ck", make_fingerprint(posterior, "dynesty", changed.chain_settings()), on_change="restart", log=log
+    ):
+        pass
+    assert log.has("settings changed and on_change is 'restart': the old checkpoint was moved to")
+    assert len(list(tmp_path.glob("ck.superseded-*"))) == 1
 
 
 class Marker:
@@ -508,7 +571,7 @@ SAMPLER = textwrap.dedent('''
     from pathlib import Path
     sys.path.insert(0, sys.argv[1])
     from test_checkpoint_store import EMCEE, jla_diagonal
-    from janusfit.errors import JanusfitError
+    from janusfit.errors import FingerprintError, JanusfitError
     from janusfit.likelihood import Posterior
     from janusfit.models import get_model
     from janusfit.sampling.emcee_runner import EmceeSettings, run_emcee

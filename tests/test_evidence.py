@@ -258,26 +258,31 @@ def test_a_checkpoint_sampled_over_the_whole_prior_is_not_resumed(tmp_path, publ
     assert domain_settings(posterior_of(public, "jla", "lcdm")) == {}
 
 
-def test_repeats_report_the_mean_and_the_scatter(tmp_path, repo, public_data):
+def dynesty_stage(repo, config: dict, model: str, checkpoint_dir, out) -> dict:
+    """The dynesty rule's stage on run jla/``model``: its evidence.json, as returned; the samples go to ``out``."""
     from janusfit.stages.sample import _sample_dynesty
 
+    validate(config, str(repo / "workflow/schemas/config.schema.yaml"))
+    out.mkdir()
+    return _sample_dynesty(
+        config=config,
+        dataset="jla",
+        model=model,
+        checkpoint_dir=checkpoint_dir,
+        samples_path=out / "samples.h5",
+        evidence_json=out / "evidence.json",
+        log=logging.getLogger("test_evidence"),
+    )
+
+
+def test_repeats_report_the_mean_and_the_scatter(tmp_path, repo, public_data):
     config = {
         "datasets": {"jla": jla_binned(public_data)},
         "models": ["janus"],
         "dynesty": {"nlive": 60, "dlogz": 0.5, "repeats": 3, "seed": 5},
     }
-    validate(config, str(repo / "workflow/schemas/config.schema.yaml"))
     out = tmp_path / "out"
-    out.mkdir()
-    info = _sample_dynesty(
-        config=config,
-        dataset="jla",
-        model="janus",
-        checkpoint_dir=tmp_path / "ck",
-        samples_path=out / "samples.h5",
-        evidence_json=out / "evidence.json",
-        log=logging.getLogger("test_evidence"),
-    )
+    info = dynesty_stage(repo, config, "janus", tmp_path / "ck", out)
     assert json.loads((out / "evidence.json").read_text()) == info
     repeats = info["repeats"]
     assert repeats["n"] == 3 and repeats["seeds"] == [5, 6, 7]
@@ -297,3 +302,33 @@ def test_repeats_report_the_mean_and_the_scatter(tmp_path, repo, public_data):
     assert info["domain"]["ln_fraction"] == pytest.approx(math.log((1 / 2.6) / 0.5))
     assert info["quadrature"]["logz"] == pytest.approx(REFERENCE[("jla", "janus")][0], abs=1e-3)
     assert info["cross_check"]["passed"]
+
+
+def test_each_repeat_past_a_smaller_maxiter_gives_the_run_from_scratch(tmp_path, repo, public_data, caplog):
+    """The audit's case: JLA binned, ΛCDM, 176 iterations to dlogz 0.5, then maxiter 100, with two repeats.
+
+    The rerun resumed each checkpoint and kept its iterations: 176, complete,
+    ln Z 39.0098, labelled maxiter 100, where a run from scratch stops at
+    100, incomplete, 38.9735. Each repeat has its own checkpoint and is
+    restarted on its own. Checkpoints only at the end of each run keep the
+    generations on disk the same on any machine.
+    """
+
+    def config(**dynesty):
+        settings = {"nlive": 50, "dlogz": 0.5, "repeats": 2, "checkpoint_seconds": 3600, **dynesty}
+        return {"datasets": {"jla": jla_binned(public_data)}, "models": ["lcdm"], "dynesty": settings}
+
+    finished = dynesty_stage(repo, config(), "lcdm", tmp_path / "ck", tmp_path / "finished")
+    caplog.set_level(logging.INFO, logger="test_evidence")
+    rerun = dynesty_stage(repo, config(maxiter=100), "lcdm", tmp_path / "ck", tmp_path / "rerun")
+    scratch = dynesty_stage(repo, config(maxiter=100), "lcdm", tmp_path / "scratch-ck", tmp_path / "scratch")
+    assert (finished["n_iter"], finished["complete"]) == (176, True)
+    keys = ("n_iter", "n_calls", "logz", "logz_err", "information", "complete", "dlogz_remaining")
+    assert {k: rerun[k] for k in keys} == {k: scratch[k] for k in keys}
+    assert (rerun["n_iter"], rerun["complete"]) == (100, False)
+    assert rerun["repeats"]["logz"] == scratch["repeats"]["logz"] != finished["repeats"]["logz"]
+    with h5py.File(tmp_path / "rerun/samples.h5") as a, h5py.File(tmp_path / "scratch/samples.h5") as b:
+        for key in ("samples", "logl", "logwt", "weights"):
+            assert a[key][()].tobytes() == b[key][()].tobytes(), key
+    restarts = [m for m in caplog.messages if "is past the new stop (maxiter 100): restarted from the seed" in m]
+    assert len(restarts) == 2

@@ -183,8 +183,9 @@ def rule_params(config: dict, dataset: str, model: str) -> dict[str, str]:
       its checkpoint and cuts or continues the chain. Checkpoint intervals
       change neither, so they rerun nothing.
     - ``dynesty``: model, priors, the settings that change the draws (the
-      fingerprint's), ``dlogz`` and ``maxiter``, where it stops (the job
-      resumes its checkpoint), and ``repeats``, how many seeds it runs.
+      fingerprint's, among them the dynamic sampler's ``dlogz``), ``dlogz``
+      and ``maxiter``, where it stops (the static sampler's job resumes its
+      checkpoint), and ``repeats``, how many seeds it runs.
     - ``convergence``: the thresholds and groups of the checks, and ``strict``.
 
     How the data are read is a param of ``inspect_data`` (see

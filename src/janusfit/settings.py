@@ -129,19 +129,25 @@ class DynestySettings:
     repeats: int = 1
 
     def chain_settings(self) -> dict:
-        """Settings that change the draws (``dlogz`` and ``maxiter`` only decide where to stop).
+        """Settings that change the draws, for the fingerprint.
 
-        ``repeats`` is not among them: each repeat is its own run, with its own
-        seed and checkpoint.
+        The static sampler's ``dlogz`` and ``maxiter`` only decide where it
+        stops. The dynamic sampler's ``dlogz`` is dynesty's ``dlogz_init``:
+        where its initial run stops, which decides where its batches go, so it
+        is among them. ``repeats`` is not: each repeat is its own run, with
+        its own seed and checkpoint.
         """
-        return {
+        chain = {
             "nlive": self.nlive,
             "method": self.method,
             "bound": self.bound,
             "sample": self.sample,
             "seed": self.seed,
         }
+        if self.method == "dynamic":
+            chain["dlogz"] = self.dlogz
+        return chain
 
     def stop_settings(self) -> dict:
-        """Where a run stops (``dlogz``, ``maxiter``): a change resumes its checkpoint and stops it again."""
+        """Where a run stops (``dlogz``, ``maxiter``): a change reruns it, and the static sampler resumes its checkpoint."""
         return {"dlogz": self.dlogz, "maxiter": self.maxiter}

@@ -9,6 +9,13 @@ before. A pickle can run arbitrary code when loaded, so only files inside this
 run's own checkpoint directory whose checksum matches the sidecar janusfit
 wrote are ever loaded.
 
+``dlogz`` and ``maxiter`` do not change the static sampler's draws, so a
+rerun with new ones resumes its checkpoint; one already past the new stop is
+not cut back but replaced by an earlier generation, or by a run from the seed
+(``_resumable_static``), so the result is bit for bit that of a run from
+scratch. To the dynamic sampler ``dlogz`` is ``dlogz_init``, which changes its
+draws: it is in the fingerprint.
+
 The dynamic sampler is driven by dynesty's ``run_nested``; its periodic saves
 go through the same generational store (by overriding ``save``), but a signal
 cannot interrupt it cleanly, so after SIGTERM it resumes from its last
@@ -103,12 +110,16 @@ class GenerationStore:
         found = [(int(m.group(1)), p) for p in self.dir.iterdir() if (m := GENERATION.match(p.name))]
         return sorted(found)
 
-    def newest_good(self) -> Path | None:
+    def good(self):
+        """The generations whose checksum matches, newest first; the others are quarantined on the way."""
         for _, path in reversed(self._generations()):
             if verified(path):
-                return path
-            quarantine(path, "fails its checksum", self.log)
-        return None
+                yield path
+            else:
+                quarantine(path, "fails its checksum", self.log)
+
+    def newest_good(self) -> Path | None:
+        return next(self.good(), None)
 
     def save(self, sampler) -> None:
         self.guard()
@@ -192,13 +203,16 @@ def run_dynesty(
     warn = log if warn is None else warn
     progress = DynestyProgress(session.dir, settings, warn=warn)
     t_start = time.monotonic()
-    newest = store.newest_good()
     loglike, prior_transform = posterior.loglike_one, posterior.prior_transform
-    sampler = None
-    if newest is not None:
-        sampler = dynesty.NestedSampler.restore(str(newest))
+    if settings.method == "static":
+        sampler = _resumable_static(store, settings, log)
+    else:
+        newest = store.newest_good()
+        sampler = dynesty.NestedSampler.restore(str(newest)) if newest is not None else None
+    resuming = sampler is not None
+    if resuming:
         session.record_resume(int(sampler.it) if settings.method == "static" else _dynamic_iteration(sampler))
-    progress.begin(int(getattr(sampler, "it", 0)) if sampler is not None else 0)
+    progress.begin(int(getattr(sampler, "it", 0)) if resuming else 0)
     if settings.method == "static":
         sampler = sampler or dynesty.NestedSampler(
             loglike,
@@ -228,7 +242,7 @@ def run_dynesty(
             print_progress=False,
             checkpoint_file=str(store.dir / "unused"),
             checkpoint_every=settings.checkpoint_seconds,
-            resume=newest is not None,
+            resume=resuming,
         )
         store.save(sampler)
         progress.checkpoint(sampler, final=True)
@@ -286,6 +300,70 @@ def combine_repeats(results: list[DynestyResult]) -> dict:
 
 def _dynamic_iteration(sampler) -> int:
     return int(getattr(sampler, "it", 0))
+
+
+def _resumable_static(store: GenerationStore, settings: DynestySettings, log):
+    """The static sampler to resume: the newest generation, unless it went past where ``settings`` stop a run.
+
+    ``dlogz`` and ``maxiter`` do not change the draws, so a checkpoint resumes
+    under new ones. One past the new stop (a smaller ``maxiter``, a looser
+    ``dlogz``) cannot be cut back: its random state and bounds are those of
+    its last iteration. The generation with the most iterations not past the
+    stop is resumed instead, or, when there is none (two are kept), the run
+    restarts from the seed (returns None). A run resumed from a saved state
+    is bit for bit an uninterrupted one, so either way the result is that of
+    a run from scratch with the new settings.
+    """
+    from dynesty import NestedSampler
+
+    generations = store.good()
+    newest = next(generations, None)
+    if newest is None:
+        return None
+    sampler = NestedSampler.restore(str(newest))
+    stop = _stop_before(sampler, settings)
+    if stop is None:
+        return sampler
+    at, why = stop
+    earlier = [s for s in (NestedSampler.restore(str(p)) for p in generations) if s.it - 1 <= at]
+    resumed = max(earlier, key=lambda s: s.it, default=None)
+    log(
+        f"dynesty checkpoint at {sampler.it - 1} iterations is past the new stop ({why}): restarted from "
+        + (f"its earlier generation at {resumed.it - 1} iterations" if resumed is not None else "the seed")
+    )
+    return resumed
+
+
+def _stop_before(sampler, settings: DynestySettings) -> tuple[int, str] | None:
+    """Where a run with ``settings`` stops, (iterations, why), if before the iterations ``sampler`` has made; else None.
+
+    dynesty decides at the top of each iteration, from the state then, and
+    the state after k iterations can be read back from the run: ln Z and ln X
+    are the k-th dead point's, and the live points' best likelihood is the
+    best of those born by iteration k (a point's ``it``), since the worst
+    point dies each time. ln(1 + Z_live / Z) is computed as dynesty's
+    ``sample`` computes it, so it decides as that did, bit for bit.
+    dynesty's one other rule in play here, all live points at one
+    likelihood, depends on no setting: the run would have stopped there
+    already.
+    """
+    run = sampler.saved_run
+    made = sampler.it - 1
+    born = np.concatenate([np.asarray(run["it"], dtype=int), sampler.live_it])
+    best_born = np.full(made + 1, -np.inf)
+    np.maximum.at(best_born, born, np.concatenate([np.asarray(run["logl"]), sampler.live_logl]))
+    # Before the first iteration dynesty's sample() starts from the whole prior and ln Z = -1e300.
+    logvol = np.concatenate([[sampler.logvol_init], np.asarray(run["logvol"])])
+    logz = np.concatenate([[-1.0e300], np.asarray(run["logz"])])
+    remaining = np.logaddexp(0, np.maximum.accumulate(best_born) + logvol - logz)
+    reached = np.flatnonzero(remaining < settings.dlogz)
+    stops = []
+    if reached.size:
+        stops.append((int(reached[0]), f"dlogz {settings.dlogz}, reached after {int(reached[0])} iterations"))
+    if settings.maxiter is not None:
+        stops.append((settings.maxiter, f"maxiter {settings.maxiter}"))
+    before = [stop for stop in stops if stop[0] < made]
+    return min(before) if before else None
 
 
 def _run_static(sampler, settings, store, session, log, progress, warn) -> tuple[bool, float]:
