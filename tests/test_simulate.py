@@ -106,3 +106,36 @@ def test_posterior_recovers_the_true_matter_density(tmp_path, om, seed):
 def test_too_few_supernovae():
     with pytest.raises(ValueError, match="n_sn must be at least 4"):
         simulate_hubble_diagram(n_sn=3)
+
+
+# --- what identifies simulated-format data before inspect_data runs -------------------------------------
+
+
+def simulated_spec(path: str) -> dict:
+    return {"kind": "sn", "format": "simulated", "path": f"{path}.csv", "cov": f"{path}.cov", "n_sn": 50}
+
+
+def test_a_users_file_in_the_simulated_format_is_checksummed_like_any_other(tmp_path):
+    """Replaced by another seed's files, it reruns inspect_data: the workflow did not write it."""
+    from janusfit.data.sources import identity
+
+    config = {"datasets": {"sim": simulated_spec("data/sim")}}
+    write(tmp_path / "data", n_sn=50, seed=1)
+    before = identity(config, ["sim"], tmp_path)
+    write(tmp_path / "data", n_sn=50, seed=2)
+    assert identity(config, ["sim"], tmp_path) != before
+
+
+def test_the_files_simulate_data_writes_are_identified_by_their_spec_not_their_bytes(tmp_path):
+    """Absent while Snakemake plans the first run and present at the next: no checksum of theirs may differ."""
+    from janusfit.data.sources import SIMULATED_FILES, identity
+
+    spec = simulated_spec("results/data/simulated/hubble")
+    config = {"datasets": {"simulated": spec}}
+    planned_first = identity(config, ["simulated"], tmp_path)
+    files = {key: tmp_path / pattern.format(name="simulated") for key, pattern in SIMULATED_FILES.items()}
+    write_simulated(files["csv"], files["cov"], files["truth"], n_sn=50)
+    assert identity(config, ["simulated"], tmp_path) == planned_first
+    # the same path read by a dataset of another name or format is still the workflow's
+    config["datasets"]["as_csv"] = {**spec, "format": "csv"}
+    assert '"sha256": {}' in identity(config, ["as_csv"], tmp_path)

@@ -22,6 +22,7 @@ from snakemake_runner import Scenarios, outcome, run, write_config
 from test_checkpoint_store import assert_same_chain, chain_arrays
 
 from janusfit.atomic import sha256_file
+from janusfit.data.simulate import write_simulated
 
 BASE = dict(
     models=["lcdm"],
@@ -152,6 +153,35 @@ def test_a_changed_setting_reruns_exactly_the_jobs_it_affects(outcomes, name):
 
 # --- item 5 (a data file changed under an older date reruns) is
 # tests/test_bad_inputs.py::test_changed_data_on_resume_lists_both_checksums_and_loses_nothing
+
+
+def simulated(path: str) -> dict:
+    return {"kind": "sn", "format": "simulated", "path": f"{path}.csv", "cov": f"{path}.cov", "n_sn": 50}
+
+
+@scenario
+def simulated_format_files_replaced(directory, public_data, server):
+    """The user's own files in the simulated format, replaced by another seed's under an older date; beside
+    them, the files the workflow simulates, checksummed by no plan (absent from the first)."""
+    configure(
+        directory,
+        public_data,
+        datasets={"sim": simulated("data/sim"), "simulated": simulated("results/data/simulated/hubble")},
+    )
+    files = [directory / f"data/sim{suffix}" for suffix in (".csv", ".cov", ".truth.json")]
+    write_simulated(*files, n_sn=50, seed=1)
+    first = snakemake(directory, "results/sim/data.json", "results/simulated/data.json")
+    write_simulated(*files, n_sn=50, seed=2)
+    for file in files:
+        os.utime(file, (OLD, OLD))
+    return first, planned(directory, "results/sim/data.json"), planned(directory, "results/simulated/data.json")
+
+
+def test_a_users_file_in_the_simulated_format_replaced_under_an_older_date_reruns(outcomes):
+    _, (first, users, workflows) = outcome(outcomes, "simulated_format_files_replaced")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert users == {"inspect_data": 1}
+    assert workflows == {}
 
 
 # --- item 9: a damaged final chain is rebuilt from the checkpoint --------------

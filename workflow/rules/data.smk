@@ -11,13 +11,11 @@ localrules:
 
 rule simulate_data:
     output:
-        csv="results/data/{name}/hubble.csv",
-        cov="results/data/{name}/hubble.cov",
-        truth="results/data/{name}/hubble.truth.json",
+        **data_sources.SIMULATED_FILES,
     log:
         results("logs/simulate_data/{name}.log"),
     wildcard_constraints:
-        name="|".join(n for n, s in config["datasets"].items() if s.get("format") == "simulated") or "^$",
+        name="|".join(re.escape(n) for n in data_sources.simulated_datasets(config)) or "^$",
     conda:
         "../envs/janusfit.yaml"
     threads: 1

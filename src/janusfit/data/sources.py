@@ -17,8 +17,8 @@ has that checksum, and says so.
 :func:`identity` is what the workflow gives ``inspect_data`` as params, so
 that a data file whose content changed reruns it even when the file's date
 did not (``cp -p``, ``rsync -t``, ``tar`` restores): the sha256 of each local
-file, computed while Snakemake builds its plan (about a millisecond for
-Pantheon+'s 0.6 MB), and how the dataset is read.
+file but those the workflow simulates, computed while Snakemake builds its
+plan (about a millisecond for Pantheon+'s 0.6 MB), and how the dataset is read.
 """
 
 from __future__ import annotations
@@ -39,6 +39,12 @@ KEYS = {"path": ("url", "sha256"), "cov": ("cov_url", "cov_sha256")}
 # Where a dataset's files are and how they are pinned; every other key of its
 # spec says how the files are read.
 LOCATION_KEYS = tuple(KEYS) + tuple(k for keys in KEYS.values() for k in keys) + ("covmats",)
+# The outputs of the workflow's simulate_data rule, for each dataset of format 'simulated'.
+SIMULATED_FILES = {
+    "csv": "results/data/{name}/hubble.csv",
+    "cov": "results/data/{name}/hubble.cov",
+    "truth": "results/data/{name}/hubble.truth.json",
+}
 
 
 def reading_spec(spec: dict) -> dict:
@@ -143,10 +149,20 @@ def identity(config: dict, members: list[str], base_dir=None) -> str:
     A local file's sha256 is computed now; a downloaded file's is its pin (the
     loader checks the bytes against it), or for a file pinned by the checksum
     recorded at its first download, its URL: the record does not exist before
-    that download, and the loader holds the bytes to it ever after. Simulated
-    data are files the workflow writes from the spec, which identifies them.
+    that download, and the loader holds the bytes to it ever after. A file the
+    workflow writes itself (:func:`simulated_datasets`) has none: it does not
+    exist while Snakemake plans the first run, so its checksum would appear
+    at the next plan and rerun every job of the dataset; the spec it is
+    simulated from identifies it (a changed spec reruns simulate_data).
+    Every other file is checksummed, whatever its format: a file read in the
+    ``simulated`` format may be the user's own.
     """
     base_dir = Path.cwd() if base_dir is None else Path(base_dir)
+    simulated = {
+        resolve_path(SIMULATED_FILES[key].format(name=name), base_dir)
+        for name in simulated_datasets(config)
+        for key in ("csv", "cov")
+    }
     out = {}
     for name in members:
         spec = config["datasets"][name]
@@ -157,7 +173,12 @@ def identity(config: dict, members: list[str], base_dir=None) -> str:
                 files[source.key] = f"{RECORD}: {source.url}"
             elif source.downloaded:
                 files[source.key] = source.sha256
-            elif spec.get("format") != "simulated" and target.is_file():
+            elif target not in simulated and target.is_file():
                 files[source.key] = sha256_file(target)
         out[name] = {"reading": reading_spec(spec), "sha256": files}
     return json.dumps(out, sort_keys=True)
+
+
+def simulated_datasets(config: dict) -> list[str]:
+    """The datasets whose files the workflow's simulate_data rule writes (:data:`SIMULATED_FILES`)."""
+    return [name for name, spec in config["datasets"].items() if spec.get("format") == "simulated"]
