@@ -184,6 +184,34 @@ def test_a_users_file_in_the_simulated_format_replaced_under_an_older_date_rerun
     assert workflows == {}
 
 
+LIGHT_CURVES = {"kind": "sn", "format": "jla_lcparams", "path": "data/jla_lcparams.txt"}
+CSV = {"kind": "sn", "format": "csv", "path": "data/jla_mub.txt", "cov": "data/jla_mub_covmatrix.txt"}
+# every reading option at its default
+LIGHT_CURVE_DEFAULTS = {
+    "pecz": 0.001,
+    "host_mass_split": 10,
+    "log_det_cov": False,
+    "nuisance_priors": {"alpha": [0, 0.3], "beta": [1.5, 4.5]},
+}
+WRITTEN_OUT = {"lc": {**LIGHT_CURVES, **LIGHT_CURVE_DEFAULTS}, "csv": {**CSV, "columns": {"z": "z", "mu": "mu"}}}
+
+
+@scenario
+def defaults_written_out(directory, public_data, server):
+    """The data read with every option left out, then the config with each written out at its default."""
+    shutil.copy(public_data / "jla/jla_lcparams.txt", directory / "data")
+    configure(directory, public_data, datasets={"lc": LIGHT_CURVES, "csv": CSV})
+    first = snakemake(directory, "results/lc/data.json", "results/csv/data.json")
+    configure(directory, public_data, datasets=WRITTEN_OUT)
+    return first, planned(directory, "results/lc/data.json", "results/csv/data.json")
+
+
+def test_an_option_written_out_at_its_default_reruns_nothing(outcomes):
+    _, (first, plan) = outcome(outcomes, "defaults_written_out")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert plan == {}
+
+
 # --- item 9: a damaged final chain is rebuilt from the checkpoint --------------
 
 

@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlparse
 
 from ..atomic import sha256_file
 from ..errors import ConfigError
+from .lightcurves import DEFAULTS as LIGHT_CURVE_DEFAULTS
 
 DOWNLOAD_CACHE = "resources/data"
 RECORD = "record"  # the pin of a file whose sha256 is recorded at its first verified download
@@ -45,11 +46,44 @@ SIMULATED_FILES = {
     "cov": "results/data/{name}/hubble.cov",
     "truth": "results/data/{name}/hubble.truth.json",
 }
+VALUE_ROLE = {"sn": "mu", "hz": "H"}  # the role of a table's values, by kind
+
+
+def default_columns(kind: str) -> dict[str, str]:
+    """role -> column a ``csv`` table is read from where ``columns`` names none: the role's own name.
+
+    Not ``zhel``: its column is read only where the table has one, so naming
+    it is not the same reading as leaving it out.
+    """
+    return {role: role for role in ("z", VALUE_ROLE[kind], "sigma")}
 
 
 def reading_spec(spec: dict) -> dict:
-    """The options of a dataset's config entry that decide which numbers are read (format, kind, columns, ...)."""
-    return {key: value for key, value in sorted(spec.items()) if key not in LOCATION_KEYS}
+    """The options of a dataset's config entry that decide which numbers are read (format, kind, columns, ...).
+
+    An option written out at its default (``pecz: 0.001``, a column named as
+    its role, an empty ``columns``) is left out, as if omitted: it reads the
+    same numbers, so it must change neither inspect_data's params nor the
+    samplers' fingerprint. Left out, not filled in: runs made before recorded
+    the entry as written, and the shipped configs leave these options out, so
+    filling them in would rerun those runs and refuse their checkpoints.
+    """
+    reading = {key: value for key, value in spec.items() if key not in LOCATION_KEYS}
+    priors = LIGHT_CURVE_DEFAULTS["nuisance_priors"]
+    reading["nuisance_priors"] = {
+        p: bounds for p, bounds in (reading.get("nuisance_priors") or {}).items() if bounds != priors.get(p)
+    }
+    kind = reading.get("kind")
+    # Only a csv table takes columns: given for another format, they are an error to report, not a default.
+    named = default_columns(kind) if reading.get("format") == "csv" and kind in VALUE_ROLE else {}
+    reading["columns"] = {
+        role: column for role, column in (reading.get("columns") or {}).items() if column != named.get(role)
+    }
+    return {
+        key: value
+        for key, value in sorted(reading.items())
+        if value != {} and not (key in LIGHT_CURVE_DEFAULTS and value == LIGHT_CURVE_DEFAULTS[key])
+    }
 
 
 def resolve_path(value, base_dir: Path) -> Path:
