@@ -18,7 +18,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from snakemake_runner import Scenarios, outcome, run, write_config
+import yaml
+from snakemake_runner import REPO, Scenarios, outcome, run, write_config
 from test_checkpoint_store import assert_same_chain, chain_arrays
 
 from janusfit.atomic import sha256_file
@@ -182,6 +183,31 @@ def test_a_users_file_in_the_simulated_format_replaced_under_an_older_date_rerun
     assert first.returncode == 0, first.stderr[-3000:]
     assert users == {"inspect_data": 1}
     assert workflows == {}
+
+
+def configure_simulated(directory: Path, public_data: Path, entry: dict) -> None:
+    """The config with a simulated dataset in its own key order: simulate_data's params are the entry, which
+    Snakemake compares by its repr, and write_config sorts the keys."""
+    configure(directory, public_data)
+    config = yaml.safe_load((directory / "config.yaml").read_text())
+    config["datasets"]["simulated"] = entry
+    (directory / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+@scenario
+def simulation_defaults_written_out(directory, public_data, server):
+    """config.yaml's simulated dataset with n_sn and seed deleted, then as config.yaml writes them (last)."""
+    written = yaml.safe_load((REPO / "config/config.yaml").read_text())["datasets"]["simulated"]
+    configure_simulated(directory, public_data, {k: v for k, v in written.items() if k not in ("n_sn", "seed")})
+    first = snakemake(directory, "results/simulated/data.json")
+    configure_simulated(directory, public_data, written)
+    return first, planned(directory, "results/simulated/data.json")
+
+
+def test_a_simulated_datasets_defaults_written_out_rerun_nothing(outcomes):
+    _, (first, plan) = outcome(outcomes, "simulation_defaults_written_out")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert plan == {}
 
 
 LIGHT_CURVES = {"kind": "sn", "format": "jla_lcparams", "path": "data/jla_lcparams.txt"}

@@ -20,7 +20,8 @@ rule simulate_data:
         "../envs/janusfit.yaml"
     threads: 1
     params:
-        spec=lambda wc: config["datasets"][wc.name],
+        # n_sn and seed written out (as config.yaml does) or left out: the same files, no rerun.
+        spec=lambda wc: data_sources.with_simulation_defaults(config["datasets"][wc.name]),
     script:
         "../../scripts/simulate_data.py"
 

@@ -32,6 +32,7 @@ from urllib.parse import unquote, urlparse
 from ..atomic import sha256_file
 from ..errors import ConfigError
 from .lightcurves import DEFAULTS as LIGHT_CURVE_DEFAULTS
+from .simulate import DEFAULTS as SIMULATION_DEFAULTS
 
 DOWNLOAD_CACHE = "resources/data"
 RECORD = "record"  # the pin of a file whose sha256 is recorded at its first verified download
@@ -66,9 +67,14 @@ def reading_spec(spec: dict) -> dict:
     same numbers, so it must change neither inspect_data's params nor the
     samplers' fingerprint. Left out, not filled in: runs made before recorded
     the entry as written, and the shipped configs leave these options out, so
-    filling them in would rerun those runs and refuse their checkpoints.
+    filling them in would rerun those runs and refuse their checkpoints. A
+    simulated dataset's ``n_sn`` and ``seed`` are filled in instead
+    (:func:`with_simulation_defaults`), for the same reason: the default
+    config writes them out.
     """
     reading = {key: value for key, value in spec.items() if key not in LOCATION_KEYS}
+    if reading.get("format") == "simulated":
+        reading = with_simulation_defaults(reading)
     priors = LIGHT_CURVE_DEFAULTS["nuisance_priors"]
     reading["nuisance_priors"] = {
         p: bounds for p, bounds in (reading.get("nuisance_priors") or {}).items() if bounds != priors.get(p)
@@ -84,6 +90,15 @@ def reading_spec(spec: dict) -> dict:
         for key, value in sorted(reading.items())
         if value != {} and not (key in LIGHT_CURVE_DEFAULTS and value == LIGHT_CURVE_DEFAULTS[key])
     }
+
+
+def with_simulation_defaults(spec: dict) -> dict:
+    """``spec`` with the ``n_sn`` and ``seed`` it is simulated with where it leaves them out, appended.
+
+    Appended, so that an entry that writes them out is returned as it is
+    (simulate_data's params, compared by their repr, do not change).
+    """
+    return {**spec, **{key: value for key, value in SIMULATION_DEFAULTS.items() if key not in spec}}
 
 
 def resolve_path(value, base_dir: Path) -> Path:
