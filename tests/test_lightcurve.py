@@ -385,19 +385,53 @@ def test_every_light_curve_option_reruns_the_data_and_changes_the_fingerprint(jl
     """Each option is read by inspect_data (its params), so it reruns every job of the dataset, and no
     checkpoint made without it is resumed."""
     from janusfit.data.sources import identity
-    from janusfit.sampling.fingerprint import differences, make_fingerprint
+    from janusfit.sampling.fingerprint import differences
 
     base, changed = _config(jla_file), _config(jla_file, **option)
     assert identity(base, ["jla740"]) != identity(changed, ["jla740"])
-
-    def fingerprint(config):
-        dataset = load_dataset("jla740", config["datasets"]["jla740"])
-        return make_fingerprint(Posterior(get_model("janus"), [dataset]), "emcee", {})
-
     key = next(iter(option))
     assert any(
-        line.startswith(f"data.jla740.reading.{key}") for line in differences(fingerprint(base), fingerprint(changed))
+        line.startswith(f"data.jla740.reading.{key}") for line in differences(_fingerprint(base), _fingerprint(changed))
     )
+
+
+def _fingerprint(config):
+    from janusfit.sampling.fingerprint import make_fingerprint
+
+    dataset = load_dataset("jla740", config["datasets"]["jla740"])
+    return make_fingerprint(Posterior(get_model("janus"), [dataset]), "emcee", {})
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"pecz": 0.001},
+        {"host_mass_split": 10},
+        {"log_det_cov": False},
+        {"nuisance_priors": {"alpha": [0, 0.3], "beta": [1.5, 4.5]}},
+        {"nuisance_priors": {"beta": [1.5, 4.5]}},
+        {"nuisance_priors": {}},
+    ],
+)
+def test_a_light_curve_option_written_at_its_default_is_the_reading_that_leaves_it_out(jla_file, option):
+    """inspect_data's params and the fingerprint are those of the option left out, as public.yaml's jla740
+    and every finished run recorded them: writing a default out reruns nothing and resumes every checkpoint."""
+    from janusfit.data.sources import identity
+
+    base, explicit = _config(jla_file), _config(jla_file, **option)
+    assert identity(explicit, ["jla740"]) == identity(base, ["jla740"])
+    assert _fingerprint(explicit) == _fingerprint(base)
+    assert _fingerprint(explicit)["data"]["jla740"]["reading"] == SPEC
+
+
+def test_a_checkpoint_that_recorded_a_default_written_out_resumes(jla_file, tmp_path):
+    """Runs made before defaults were left out of the reading recorded ``pecz: 0.001`` as the config wrote it."""
+    from janusfit.sampling.fingerprint import check_fingerprint
+
+    stored = _fingerprint(_config(jla_file))
+    stored["data"]["jla740"]["reading"] = {**SPEC, "pecz": 0.001, "nuisance_priors": {"alpha": [0.0, 0.3]}}
+    for config in (_config(jla_file), _config(jla_file, pecz=0.001)):
+        check_fingerprint(stored, _fingerprint(config), tmp_path)
 
 
 # --- the release's systematic matrices through the config ------------------------------------

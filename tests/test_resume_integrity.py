@@ -33,6 +33,7 @@ from test_checkpoint_store import (
 from janusfit import __version__
 from janusfit.atomic import sha256_file
 from janusfit.data import Dataset, load_dataset
+from janusfit.data.sources import identity
 from janusfit.errors import CheckpointError, FingerprintError, LikelihoodError
 from janusfit.likelihood import Posterior
 from janusfit.models import get_model
@@ -142,6 +143,18 @@ def test_reading_another_column_of_the_same_file_is_refused_on_resume(tmp_path, 
     assert "\n  data.jla.reading.columns: added ({'mu': 'mu_alt'})\n" in message
     assert "\n  data.jla.arrays_sha256: '" in message and "data.jla.sha256" not in message
     assert files(tmp_path / "ck") == before
+
+
+def test_columns_named_as_their_roles_are_the_reading_that_names_none(tmp_path, public_data):
+    """``columns: {z: z, mu: mu, sigma: sigma}`` (or ``{}``) reads what no ``columns`` reads: inspect_data's
+    params are the same (nothing reruns) and a checkpoint made without it resumes."""
+    spec = {"kind": "sn", "format": "csv", "path": str(jla_csv(tmp_path, public_data))}
+    run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [load_dataset("jla", spec)]), max_steps=100)
+    named = {**spec, "columns": {"z": "z", "mu": "mu", "sigma": "sigma"}}
+    for written in (named, {**spec, "columns": {}}):
+        assert identity({"datasets": {"jla": written}}, ["jla"]) == identity({"datasets": {"jla": spec}}, ["jla"])
+    posterior = Posterior(get_model("lcdm"), [load_dataset("jla", named)])
+    assert run_emcee_in(tmp_path, posterior, max_steps=150).resumes == [100]
 
 
 def test_two_files_of_the_same_name_keep_a_checksum_each(tmp_path, public_data):

@@ -106,3 +106,69 @@ def test_posterior_recovers_the_true_matter_density(tmp_path, om, seed):
 def test_too_few_supernovae():
     with pytest.raises(ValueError, match="n_sn must be at least 4"):
         simulate_hubble_diagram(n_sn=3)
+
+
+# --- what identifies simulated-format data before inspect_data runs -------------------------------------
+
+
+def simulated_spec(path: str) -> dict:
+    return {"kind": "sn", "format": "simulated", "path": f"{path}.csv", "cov": f"{path}.cov", "n_sn": 50}
+
+
+def test_a_users_file_in_the_simulated_format_is_checksummed_like_any_other(tmp_path):
+    """Replaced by another seed's files, it reruns inspect_data: the workflow did not write it."""
+    from janusfit.data.sources import identity
+
+    config = {"datasets": {"sim": simulated_spec("data/sim")}}
+    write(tmp_path / "data", n_sn=50, seed=1)
+    before = identity(config, ["sim"], tmp_path)
+    write(tmp_path / "data", n_sn=50, seed=2)
+    assert identity(config, ["sim"], tmp_path) != before
+
+
+def test_the_files_simulate_data_writes_are_identified_by_their_spec_not_their_bytes(tmp_path):
+    """Absent while Snakemake plans the first run and present at the next: no checksum of theirs may differ."""
+    from janusfit.data.sources import SIMULATED_FILES, identity
+
+    spec = simulated_spec("results/data/simulated/hubble")
+    config = {"datasets": {"simulated": spec}}
+    planned_first = identity(config, ["simulated"], tmp_path)
+    files = {key: tmp_path / pattern.format(name="simulated") for key, pattern in SIMULATED_FILES.items()}
+    write_simulated(files["csv"], files["cov"], files["truth"], n_sn=50)
+    assert identity(config, ["simulated"], tmp_path) == planned_first
+    # the same path read by a dataset of another name or format is still the workflow's
+    config["datasets"]["as_csv"] = {**spec, "format": "csv"}
+    assert '"sha256": {}' in identity(config, ["as_csv"], tmp_path)
+
+
+def test_n_sn_and_seed_written_out_at_their_default_are_the_reading_that_leaves_them_out(tmp_path):
+    """Both read as config.yaml writes them, and as every run of it recorded them: nothing reruns and its
+    checkpoints resume; a checkpoint of a run that left them out (before this) resumes too."""
+    from janusfit.data.sources import identity, reading_spec
+    from janusfit.sampling.fingerprint import check_fingerprint, make_fingerprint
+
+    left_out = {"kind": "sn", "format": "simulated", "path": "results/data/simulated/hubble.csv"}
+    written = {**left_out, "n_sn": 300, "seed": 20231121}
+    assert identity({"datasets": {"simulated": left_out}}, ["simulated"], tmp_path) == identity(
+        {"datasets": {"simulated": written}}, ["simulated"], tmp_path
+    )
+    assert reading_spec(left_out) == {"format": "simulated", "kind": "sn", "n_sn": 300, "seed": 20231121}
+    csv, cov, _ = write(tmp_path, n_sn=50)
+    dataset = load(csv, cov)
+    current = make_fingerprint(Posterior(get_model("lcdm"), [dataset]), "emcee", {})
+    stored = json.loads(json.dumps(current))
+    stored["data"]["sim"]["reading"] = {"format": "simulated", "kind": "sn"}
+    check_fingerprint(stored, current, tmp_path)
+
+
+def test_simulate_data_params_of_config_yaml_are_the_same_with_n_sn_and_seed_deleted(repo):
+    """Snakemake compares params by their repr: config.yaml's entry, and the same with its last two lines
+    (n_sn, seed) deleted, give simulate_data one repr, the one every finished run of config.yaml recorded."""
+    import yaml
+
+    from janusfit.data.sources import with_simulation_defaults
+
+    written = yaml.safe_load((repo / "config/config.yaml").read_text())["datasets"]["simulated"]
+    assert list(written)[-2:] == ["n_sn", "seed"]
+    deleted = {k: v for k, v in written.items() if k not in ("n_sn", "seed")}
+    assert repr(with_simulation_defaults(deleted)) == repr(with_simulation_defaults(written)) == repr(written)

@@ -18,10 +18,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from snakemake_runner import Scenarios, outcome, run, write_config
+import yaml
+from snakemake_runner import REPO, Scenarios, outcome, run, write_config
 from test_checkpoint_store import assert_same_chain, chain_arrays
 
 from janusfit.atomic import sha256_file
+from janusfit.data.simulate import write_simulated
 
 BASE = dict(
     models=["lcdm"],
@@ -152,6 +154,88 @@ def test_a_changed_setting_reruns_exactly_the_jobs_it_affects(outcomes, name):
 
 # --- item 5 (a data file changed under an older date reruns) is
 # tests/test_bad_inputs.py::test_changed_data_on_resume_lists_both_checksums_and_loses_nothing
+
+
+def simulated(path: str) -> dict:
+    return {"kind": "sn", "format": "simulated", "path": f"{path}.csv", "cov": f"{path}.cov", "n_sn": 50}
+
+
+@scenario
+def simulated_format_files_replaced(directory, public_data, server):
+    """The user's own files in the simulated format, replaced by another seed's under an older date; beside
+    them, the files the workflow simulates, checksummed by no plan (absent from the first)."""
+    configure(
+        directory,
+        public_data,
+        datasets={"sim": simulated("data/sim"), "simulated": simulated("results/data/simulated/hubble")},
+    )
+    files = [directory / f"data/sim{suffix}" for suffix in (".csv", ".cov", ".truth.json")]
+    write_simulated(*files, n_sn=50, seed=1)
+    first = snakemake(directory, "results/sim/data.json", "results/simulated/data.json")
+    write_simulated(*files, n_sn=50, seed=2)
+    for file in files:
+        os.utime(file, (OLD, OLD))
+    return first, planned(directory, "results/sim/data.json"), planned(directory, "results/simulated/data.json")
+
+
+def test_a_users_file_in_the_simulated_format_replaced_under_an_older_date_reruns(outcomes):
+    _, (first, users, workflows) = outcome(outcomes, "simulated_format_files_replaced")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert users == {"inspect_data": 1}
+    assert workflows == {}
+
+
+def configure_simulated(directory: Path, public_data: Path, entry: dict) -> None:
+    """The config with a simulated dataset in its own key order: simulate_data's params are the entry, which
+    Snakemake compares by its repr, and write_config sorts the keys."""
+    configure(directory, public_data)
+    config = yaml.safe_load((directory / "config.yaml").read_text())
+    config["datasets"]["simulated"] = entry
+    (directory / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+@scenario
+def simulation_defaults_written_out(directory, public_data, server):
+    """config.yaml's simulated dataset with n_sn and seed deleted, then as config.yaml writes them (last)."""
+    written = yaml.safe_load((REPO / "config/config.yaml").read_text())["datasets"]["simulated"]
+    configure_simulated(directory, public_data, {k: v for k, v in written.items() if k not in ("n_sn", "seed")})
+    first = snakemake(directory, "results/simulated/data.json")
+    configure_simulated(directory, public_data, written)
+    return first, planned(directory, "results/simulated/data.json")
+
+
+def test_a_simulated_datasets_defaults_written_out_rerun_nothing(outcomes):
+    _, (first, plan) = outcome(outcomes, "simulation_defaults_written_out")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert plan == {}
+
+
+LIGHT_CURVES = {"kind": "sn", "format": "jla_lcparams", "path": "data/jla_lcparams.txt"}
+CSV = {"kind": "sn", "format": "csv", "path": "data/jla_mub.txt", "cov": "data/jla_mub_covmatrix.txt"}
+# every reading option at its default
+LIGHT_CURVE_DEFAULTS = {
+    "pecz": 0.001,
+    "host_mass_split": 10,
+    "log_det_cov": False,
+    "nuisance_priors": {"alpha": [0, 0.3], "beta": [1.5, 4.5]},
+}
+WRITTEN_OUT = {"lc": {**LIGHT_CURVES, **LIGHT_CURVE_DEFAULTS}, "csv": {**CSV, "columns": {"z": "z", "mu": "mu"}}}
+
+
+@scenario
+def defaults_written_out(directory, public_data, server):
+    """The data read with every option left out, then the config with each written out at its default."""
+    shutil.copy(public_data / "jla/jla_lcparams.txt", directory / "data")
+    configure(directory, public_data, datasets={"lc": LIGHT_CURVES, "csv": CSV})
+    first = snakemake(directory, "results/lc/data.json", "results/csv/data.json")
+    configure(directory, public_data, datasets=WRITTEN_OUT)
+    return first, planned(directory, "results/lc/data.json", "results/csv/data.json")
+
+
+def test_an_option_written_out_at_its_default_reruns_nothing(outcomes):
+    _, (first, plan) = outcome(outcomes, "defaults_written_out")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert plan == {}
 
 
 # --- item 9: a damaged final chain is rebuilt from the checkpoint --------------

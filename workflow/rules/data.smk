@@ -11,18 +11,17 @@ localrules:
 
 rule simulate_data:
     output:
-        csv="results/data/{name}/hubble.csv",
-        cov="results/data/{name}/hubble.cov",
-        truth="results/data/{name}/hubble.truth.json",
+        **data_sources.SIMULATED_FILES,
     log:
         results("logs/simulate_data/{name}.log"),
     wildcard_constraints:
-        name="|".join(n for n, s in config["datasets"].items() if s.get("format") == "simulated") or "^$",
+        name="|".join(re.escape(n) for n in data_sources.simulated_datasets(config)) or "^$",
     conda:
         "../envs/janusfit.yaml"
     threads: 1
     params:
-        spec=lambda wc: config["datasets"][wc.name],
+        # n_sn and seed written out (as config.yaml does) or left out: the same files, no rerun.
+        spec=lambda wc: data_sources.with_simulation_defaults(config["datasets"][wc.name]),
     script:
         "../../scripts/simulate_data.py"
 

@@ -21,7 +21,7 @@ from ..atomic import sha256_file
 from ..errors import ConfigError, DataError
 from .dataset import Dataset
 from .lightcurves import NUISANCE_PARAMS, LightCurves
-from .sources import KEYS, Source, reading_spec, record_of, resolve_path, sources
+from .sources import KEYS, VALUE_ROLE, Source, default_columns, reading_spec, record_of, resolve_path, sources
 from .table import Table, TableError, parse
 from .validate import (
     numeric_column,
@@ -40,8 +40,6 @@ from .validate import (
     require_unique_names,
     utf8_text,
 )
-
-VALUE_ROLE = {"sn": "mu", "hz": "H"}
 
 PANTHEON_Z_MIN = 0.01
 COV_NOT_TAKEN = (
@@ -345,14 +343,12 @@ def extract(
 
 
 def _read_csv(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
-    """Any table; ``columns`` maps roles to names, and a role's default name is itself."""
+    """Any table; ``columns`` maps roles to names (:func:`janusfit.data.sources.default_columns` where it does not)."""
     frame = read_table(path)
-    role = VALUE_ROLE[kind]
+    names = {**default_columns(kind), **columns}
     zhel = columns.get("zhel") or ("zhel" if kind == "sn" and "zhel" in frame.columns else None)
-    sigma = columns.get("sigma", "sigma") if need_sigma else None
-    return extract(
-        path, frame, columns.get("z", "z"), columns.get(role, role), sigma, zhel, positive_values=kind == "hz"
-    )
+    sigma = names["sigma"] if need_sigma else None
+    return extract(path, frame, names["z"], names[VALUE_ROLE[kind]], sigma, zhel, positive_values=kind == "hz")
 
 
 def _read_union3(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:

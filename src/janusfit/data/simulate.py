@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 C_KM_S = 299792.458
 DEFAULT_SEED = 20231121
+# A simulated dataset's options where its config entry leaves them out.
+DEFAULTS = {"n_sn": 300, "seed": DEFAULT_SEED}
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def fiducial_magnitude(z, om: float = 0.3, H0: float = 70.0, M: float = -19.3) -
 
 
 def simulate_hubble_diagram(
-    n_sn: int = 300, seed: int = DEFAULT_SEED, om: float = 0.3, H0: float = 70.0, M: float = -19.3
+    n_sn: int = DEFAULTS["n_sn"], seed: int = DEFAULTS["seed"], om: float = 0.3, H0: float = 70.0, M: float = -19.3
 ) -> tuple[pd.DataFrame, np.ndarray, dict]:
     """(table, covariance, truth) of a simulated sample of ``n_sn`` supernovae.
 

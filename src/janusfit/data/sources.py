@@ -17,8 +17,8 @@ has that checksum, and says so.
 :func:`identity` is what the workflow gives ``inspect_data`` as params, so
 that a data file whose content changed reruns it even when the file's date
 did not (``cp -p``, ``rsync -t``, ``tar`` restores): the sha256 of each local
-file, computed while Snakemake builds its plan (about a millisecond for
-Pantheon+'s 0.6 MB), and how the dataset is read.
+file but those the workflow simulates, computed while Snakemake builds its
+plan (about a millisecond for Pantheon+'s 0.6 MB), and how the dataset is read.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from urllib.parse import unquote, urlparse
 
 from ..atomic import sha256_file
 from ..errors import ConfigError
+from .lightcurves import DEFAULTS as LIGHT_CURVE_DEFAULTS
+from .simulate import DEFAULTS as SIMULATION_DEFAULTS
 
 DOWNLOAD_CACHE = "resources/data"
 RECORD = "record"  # the pin of a file whose sha256 is recorded at its first verified download
@@ -39,11 +41,64 @@ KEYS = {"path": ("url", "sha256"), "cov": ("cov_url", "cov_sha256")}
 # Where a dataset's files are and how they are pinned; every other key of its
 # spec says how the files are read.
 LOCATION_KEYS = tuple(KEYS) + tuple(k for keys in KEYS.values() for k in keys) + ("covmats",)
+# The outputs of the workflow's simulate_data rule, for each dataset of format 'simulated'.
+SIMULATED_FILES = {
+    "csv": "results/data/{name}/hubble.csv",
+    "cov": "results/data/{name}/hubble.cov",
+    "truth": "results/data/{name}/hubble.truth.json",
+}
+VALUE_ROLE = {"sn": "mu", "hz": "H"}  # the role of a table's values, by kind
+
+
+def default_columns(kind: str) -> dict[str, str]:
+    """role -> column a ``csv`` table is read from where ``columns`` names none: the role's own name.
+
+    Not ``zhel``: its column is read only where the table has one, so naming
+    it is not the same reading as leaving it out.
+    """
+    return {role: role for role in ("z", VALUE_ROLE[kind], "sigma")}
 
 
 def reading_spec(spec: dict) -> dict:
-    """The options of a dataset's config entry that decide which numbers are read (format, kind, columns, ...)."""
-    return {key: value for key, value in sorted(spec.items()) if key not in LOCATION_KEYS}
+    """The options of a dataset's config entry that decide which numbers are read (format, kind, columns, ...).
+
+    An option written out at its default (``pecz: 0.001``, a column named as
+    its role, an empty ``columns``) is left out, as if omitted: it reads the
+    same numbers, so it must change neither inspect_data's params nor the
+    samplers' fingerprint. Left out, not filled in: runs made before recorded
+    the entry as written, and the shipped configs leave these options out, so
+    filling them in would rerun those runs and refuse their checkpoints. A
+    simulated dataset's ``n_sn`` and ``seed`` are filled in instead
+    (:func:`with_simulation_defaults`), for the same reason: the default
+    config writes them out.
+    """
+    reading = {key: value for key, value in spec.items() if key not in LOCATION_KEYS}
+    if reading.get("format") == "simulated":
+        reading = with_simulation_defaults(reading)
+    priors = LIGHT_CURVE_DEFAULTS["nuisance_priors"]
+    reading["nuisance_priors"] = {
+        p: bounds for p, bounds in (reading.get("nuisance_priors") or {}).items() if bounds != priors.get(p)
+    }
+    kind = reading.get("kind")
+    # Only a csv table takes columns: given for another format, they are an error to report, not a default.
+    named = default_columns(kind) if reading.get("format") == "csv" and kind in VALUE_ROLE else {}
+    reading["columns"] = {
+        role: column for role, column in (reading.get("columns") or {}).items() if column != named.get(role)
+    }
+    return {
+        key: value
+        for key, value in sorted(reading.items())
+        if value != {} and not (key in LIGHT_CURVE_DEFAULTS and value == LIGHT_CURVE_DEFAULTS[key])
+    }
+
+
+def with_simulation_defaults(spec: dict) -> dict:
+    """``spec`` with the ``n_sn`` and ``seed`` it is simulated with where it leaves them out, appended.
+
+    Appended, so that an entry that writes them out is returned as it is
+    (simulate_data's params, compared by their repr, do not change).
+    """
+    return {**spec, **{key: value for key, value in SIMULATION_DEFAULTS.items() if key not in spec}}
 
 
 def resolve_path(value, base_dir: Path) -> Path:
@@ -143,10 +198,20 @@ def identity(config: dict, members: list[str], base_dir=None) -> str:
     A local file's sha256 is computed now; a downloaded file's is its pin (the
     loader checks the bytes against it), or for a file pinned by the checksum
     recorded at its first download, its URL: the record does not exist before
-    that download, and the loader holds the bytes to it ever after. Simulated
-    data are files the workflow writes from the spec, which identifies them.
+    that download, and the loader holds the bytes to it ever after. A file the
+    workflow writes itself (:func:`simulated_datasets`) has none: it does not
+    exist while Snakemake plans the first run, so its checksum would appear
+    at the next plan and rerun every job of the dataset; the spec it is
+    simulated from identifies it (a changed spec reruns simulate_data).
+    Every other file is checksummed, whatever its format: a file read in the
+    ``simulated`` format may be the user's own.
     """
     base_dir = Path.cwd() if base_dir is None else Path(base_dir)
+    simulated = {
+        resolve_path(SIMULATED_FILES[key].format(name=name), base_dir)
+        for name in simulated_datasets(config)
+        for key in ("csv", "cov")
+    }
     out = {}
     for name in members:
         spec = config["datasets"][name]
@@ -157,7 +222,12 @@ def identity(config: dict, members: list[str], base_dir=None) -> str:
                 files[source.key] = f"{RECORD}: {source.url}"
             elif source.downloaded:
                 files[source.key] = source.sha256
-            elif spec.get("format") != "simulated" and target.is_file():
+            elif target not in simulated and target.is_file():
                 files[source.key] = sha256_file(target)
         out[name] = {"reading": reading_spec(spec), "sha256": files}
     return json.dumps(out, sort_keys=True)
+
+
+def simulated_datasets(config: dict) -> list[str]:
+    """The datasets whose files the workflow's simulate_data rule writes (:data:`SIMULATED_FILES`)."""
+    return [name for name, spec in config["datasets"].items() if spec.get("format") == "simulated"]

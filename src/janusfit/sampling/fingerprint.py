@@ -15,6 +15,7 @@ import json
 
 from .. import __version__
 from ..atomic import atomic_write_json
+from ..data.sources import reading_spec
 from ..errors import FingerprintError
 
 
@@ -69,7 +70,7 @@ def differences(old: dict, new: dict, prefix: str = "") -> list[str]:
 
 def check_fingerprint(stored: dict, current: dict, checkpoint_dir) -> None:
     """Raise FingerprintError listing the differences, if any."""
-    diff = differences(stored, current)
+    diff = differences(_as_read_now(stored), current)
     if not diff:
         return
     version_note = ""
@@ -85,6 +86,21 @@ def check_fingerprint(stored: dict, current: dict, checkpoint_dir) -> None:
         "and keep the old checkpoint aside, set 'on_change: restart' in the config "
         "(the old checkpoint is moved to a 'superseded-*' folder, never deleted)."
     )
+
+
+def _as_read_now(stored: dict) -> dict:
+    """``stored`` with each dataset's reading in today's form (:func:`janusfit.data.sources.reading_spec`).
+
+    Checkpoints written before options at their default were left out of the
+    reading recorded them as the config wrote them (``pecz: 0.001``); they
+    read the same numbers as the option left out, and resume. Fingerprints
+    older than the reading have none, and are refused for its absence.
+    """
+    data = {
+        name: {**entry, "reading": reading_spec(entry["reading"])} if "reading" in entry else entry
+        for name, entry in stored.get("data", {}).items()
+    }
+    return {**stored, "data": data}
 
 
 def write_fingerprint(path, fingerprint: dict) -> None:

@@ -11,8 +11,8 @@ from ..data.sources import KEYS, sources
 
 
 def simulate(*, spec: dict, out_csv, out_cov, out_truth, log) -> None:
-    kwargs = {k: spec[k] for k in ("n_sn", "seed") if k in spec}
-    truth = write_simulated(out_csv, out_cov, out_truth, **kwargs)
+    """The files of a simulated dataset; ``spec`` has its defaults (:func:`janusfit.data.sources.with_simulation_defaults`)."""
+    truth = write_simulated(out_csv, out_cov, out_truth, n_sn=spec["n_sn"], seed=spec["seed"])
     log.info(
         f"simulated {truth['n_sn']} supernovae from {truth['model']} with Om = {truth['Om']} (seed {truth['seed']})"
     )
