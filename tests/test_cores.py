@@ -1,3 +1,4 @@
+import json
 import os
 
 import psutil
@@ -215,6 +216,8 @@ def test_only_a_switch_to_or_from_the_measured_policy_reruns_the_preflight_job(r
     validate(config, str(repo / "workflow/schemas/config.schema.yaml"))
     params = {h: rule_params({**config, "cores": {"heavy": h}}, "simulated", "lcdm") for h in CHOICES}
     assert params["performance"] == params["balanced"]
+    # Under the default policy the params are those of runs made before the switch was one: they do not rerun.
+    assert "threads_measured" not in json.loads(params["measured"]["preflight"])
     assert params["measured"]["preflight"] != params["performance"]["preflight"]
     assert {r: p for r, p in params["measured"].items() if r != "preflight"} == {
         r: p for r, p in params["performance"].items() if r != "preflight"

@@ -199,7 +199,9 @@ def rule_params(config: dict, dataset: str, model: str) -> dict[str, str]:
         "preflight": {
             **run,
             "samplers": sorted(config["samplers"]),
-            "threads_measured": heavy_policy(config["cores"]["heavy"]).measured,
+            # Left out under the default, measured policy: runs made before
+            # the key existed were measured, and must not rerun for it.
+            **({} if heavy_policy(config["cores"]["heavy"]).measured else {"threads_measured": False}),
             "emcee": {"n_walkers": e.n_walkers, "max_steps": e.max_steps},
             "dynesty": {"nlive": d.nlive, "dlogz": d.dlogz, "sample": d.sample, "repeats": d.repeats},
         },
