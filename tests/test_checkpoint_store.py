@@ -341,8 +341,9 @@ def test_a_run_stopped_by_maxiter_finishes_as_an_unlimited_run_once_maxiter_is_r
         ([{}], {"maxiter": MAXITER}, "the seed"),
         ([{}], {"dlogz": 2.0}, "the seed"),
         ([{"maxiter": MAXITER}, {}], {"maxiter": 150}, f"its earlier generation at {MAXITER} iterations"),
+        ([{"maxiter": MAXITER}, {}], {"maxiter": 50}, "the seed"),
     ],
-    ids=["smaller_maxiter", "looser_dlogz", "from_an_earlier_generation"],
+    ids=["smaller_maxiter", "looser_dlogz", "from_an_earlier_generation", "resumed_before_then_from_the_seed"],
 )
 def test_a_checkpoint_past_the_new_stop_gives_the_run_from_scratch(tmp_path, posterior, before, after, restarted_from):
     """A finished run (185 iterations) rerun with a stop it went past: the result of a run from scratch, bit for bit.
@@ -366,6 +367,8 @@ def test_a_checkpoint_past_the_new_stop_gives_the_run_from_scratch(tmp_path, pos
     assert log.has(
         f"dynesty checkpoint at 185 iterations is past the new stop ({stop}): restarted from {restarted_from}"
     )
+    # Its resumes are those of the result's own history: the resume at 101 that made the 185 iterations is not.
+    assert rerun[0].resumes == ([] if restarted_from == "the seed" else [MAXITER + 1])
 
 
 def dynamic_run(directory: Path, posterior, log=None):

@@ -205,7 +205,7 @@ def run_dynesty(
     t_start = time.monotonic()
     loglike, prior_transform = posterior.loglike_one, posterior.prior_transform
     if settings.method == "static":
-        sampler = _resumable_static(store, settings, log)
+        sampler = _resumable_static(store, settings, session, log)
     else:
         newest = store.newest_good()
         sampler = dynesty.NestedSampler.restore(str(newest)) if newest is not None else None
@@ -302,7 +302,7 @@ def _dynamic_iteration(sampler) -> int:
     return int(getattr(sampler, "it", 0))
 
 
-def _resumable_static(store: GenerationStore, settings: DynestySettings, log):
+def _resumable_static(store: GenerationStore, settings: DynestySettings, session, log):
     """The static sampler to resume: the newest generation, unless it went past where ``settings`` stop a run.
 
     ``dlogz`` and ``maxiter`` do not change the draws, so a checkpoint resumes
@@ -312,7 +312,8 @@ def _resumable_static(store: GenerationStore, settings: DynestySettings, log):
     stop is resumed instead, or, when there is none (two are kept), the run
     restarts from the seed (returns None). A run resumed from a saved state
     is bit for bit an uninterrupted one, so either way the result is that of
-    a run from scratch with the new settings.
+    a run from scratch with the new settings, and so are its recorded
+    resumes.
     """
     from dynesty import NestedSampler
 
@@ -331,6 +332,8 @@ def _resumable_static(store: GenerationStore, settings: DynestySettings, log):
         f"dynesty checkpoint at {sampler.it - 1} iterations is past the new stop ({why}): restarted from "
         + (f"its earlier generation at {resumed.it - 1} iterations" if resumed is not None else "the seed")
     )
+    # The resumes the run recorded since that state are not in the result's history any more.
+    session.forget_resumes_from(int(resumed.it) if resumed is not None else 0)
     return resumed
 
 

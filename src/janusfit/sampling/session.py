@@ -143,3 +143,7 @@ class CheckpointSession:
     def record_resume(self, iteration: int) -> None:
         self.log(f"resuming from checkpoint at iteration {iteration}")
         atomic_write_json(self._resumes_path, self.resumes + [int(iteration)])
+
+    def forget_resumes_from(self, iteration: int) -> None:
+        """Drop the resumes at or after ``iteration``: the run goes on from a state made before them, or afresh (0)."""
+        atomic_write_json(self._resumes_path, [r for r in self.resumes if r < iteration])
