@@ -291,3 +291,41 @@ def test_verify_fails_once_the_lease_is_someone_elses(tmp_path):
             lock.verify()
     # The other holder's lease is left alone on release.
     assert json.loads((tmp_path / "ck.lease").read_text())["token"] == "f00d"
+
+
+def test_a_renewal_frozen_midway_does_not_put_its_record_back_over_the_lease_taken_over(tmp_path, monkeypatch):
+    """A holder frozen inside a renewal while another node takes its lease over: SIGSTOP lands on any instruction.
+
+    The other node's take-over runs inside the holder's renewal, at the renewal's
+    flush to disk. Thawed, the holder must leave the new lease alone and find
+    that it lost its own; before the fix its renewal replaced the lease by its
+    own record, and both samplers went on writing the checkpoint.
+    """
+    a_log, b_log = Log(), Log()
+    a = CheckpointLock(tmp_path / "ck", heartbeat_s=0.05, log=a_log)
+    b = CheckpointLock(tmp_path / "ck", poll_s=0.01, lease_timeout_s=0.0, heartbeat_s=0.05, log=b_log)
+    b.host = "node-b"
+    b.path = tmp_path / "node-b.lock"  # flock is node-local: node-b's does not see node-a's
+    real_fsync = os.fsync
+    took_over = threading.Event()
+
+    def fsync_with_a_take_over(fd):
+        if threading.current_thread() is a._heartbeat and not took_over.is_set():
+            took_over.set()
+            b.acquire()
+        real_fsync(fd)
+
+    a.acquire()
+    monkeypatch.setattr(os, "fsync", fsync_with_a_take_over)
+    try:
+        wait_for(lambda: a_log.has("was taken over") or b_log.has("was taken over"), "one of them to lose the lease")
+        assert b_log.has("taking over the lease")
+        assert json.loads((tmp_path / "ck.lease").read_text())["token"] == b.token
+        assert a_log.has("was taken over by the sampler") and a_log.has("on host node-b")
+        b.verify()
+        with pytest.raises(CheckpointError, match=r"taken over by the sampler \(pid \d+\) on host node-b"):
+            a.verify()
+    finally:
+        a.release()
+        b.release()
+    assert not (tmp_path / "ck.lease").exists()  # B released its own lease; A left it alone

@@ -22,9 +22,14 @@ for the first instead of writing beside it:
   of a holder that died there is taken over at once.
 
 A lease is created with an exclusive ``link``, so of two samplers taking over
-the same stale lease at the same moment only one succeeds. A holder that was
-frozen for longer than the timeout (a suspended job) and whose lease was
-taken over finds out before its next checkpoint write (``verify``) and stops
+the same stale lease at the same moment only one succeeds. The holder renews
+it by rewriting, in place, the file it linked (through a descriptor it keeps
+open), never by replacing the name: a holder frozen in the middle of a
+renewal (a suspended job, SIGSTOP) would otherwise, once thawed, put its own
+record back over the lease another sampler had taken over meanwhile, and both
+would write the checkpoint. Once taken over, the holder's file is no longer
+the one the name points to, and its late renewal goes to a file nobody
+reads. It finds out before its next checkpoint write (``verify``), and stops
 without writing.
 """
 
@@ -109,6 +114,11 @@ class CheckpointLock:
         self.token = ""
         self._acquired = 0.0
         self._fh = None
+        # The lease file this sampler linked, open for renewals in place.
+        self._lease_fd: int | None = None
+        self._record_size = 0
+        # Keeps verify() from reading our record while the heartbeat rewrites it.
+        self._record_lock = threading.Lock()
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
         self._lost: Holder | None = None
@@ -183,9 +193,13 @@ class CheckpointLock:
     def _claim(self, previous: Holder | None) -> bool:
         """Replace ``previous`` (a dead or stale holder's lease, or none) by ours; False if another sampler was faster."""
         token = secrets.token_hex(8)
+        acquired = time.time()
         tmp = self.lease_path.with_name(f".{self.lease_path.name}.{token}.tmp")
-        self._write_record(tmp, token, acquired=time.time())
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        # Room for any later renewal's record, so that rewriting it never shrinks the file.
+        self._record_size = len(self._record(token, acquired)) + 32
         try:
+            self._rewrite(fd, token, acquired)
             if previous is not None:
                 if previous.host != self.host:
                     self.log(
@@ -205,16 +219,20 @@ class CheckpointLock:
             try:
                 os.link(tmp, self.lease_path)
             except FileExistsError:
+                os.close(fd)
                 return False
+        except BaseException:
+            os.close(fd)
+            raise
         finally:
             tmp.unlink(missing_ok=True)
         self.token = token
-        self._acquired = time.time()
+        self._acquired = acquired
+        self._lease_fd = fd
         self._lost = None
         return True
 
-    def _write_record(self, path: Path, token: str, acquired: float) -> None:
-        """Write the lease record to ``path`` and flush it to the disk (a rename then publishes it whole)."""
+    def _record(self, token: str, acquired: float) -> bytes:
         record = {
             "host": self.host,
             "pid": os.getpid(),
@@ -223,42 +241,56 @@ class CheckpointLock:
             "acquired": acquired,
             "renewed": time.time(),
         }
-        with open(path, "w") as fh:
-            json.dump(record, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
+        return json.dumps(record).encode()
+
+    def _rewrite(self, fd: int, token: str, acquired: float) -> None:
+        """Write the record over the file's start, padded to its fixed size (JSON allows the trailing blanks), and flush it."""
+        os.pwrite(fd, self._record(token, acquired).ljust(self._record_size), 0)
+        os.fsync(fd)
+
+    def _holds(self) -> bool:
+        """Whether the lease's name still points to the file this sampler linked, and that file to our token."""
+        try:
+            named = os.stat(self.lease_path)
+        except FileNotFoundError:
+            return False
+        ours = os.fstat(self._lease_fd)
+        if (named.st_dev, named.st_ino) != (ours.st_dev, ours.st_ino):
+            return False
+        holder = Holder.read(self.lease_path)
+        return holder is not None and holder.token == self.token
 
     # --- holding -----------------------------------------------------------
 
     def _renew_until_stopped(self) -> None:
         while not self._stop.wait(self.heartbeat_s):
-            holder = Holder.read(self.lease_path)
-            if holder is None or holder.token != self.token:
-                self._lost = holder or Holder("unknown", "unknown", None, "", time.time())
-                self.log(
-                    f"the lease of '{self.directory}' was taken over by the sampler (pid {self._lost.pid}) "
-                    f"on {self._lost.describe()}; this sampler stops before its next checkpoint write"
-                )
-                return
-            tmp = self.lease_path.with_name(f".{self.lease_path.name}.{self.token}.tmp")
-            try:
-                self._write_record(tmp, self.token, self._acquired)
-                os.replace(tmp, self.lease_path)
-            except OSError as exc:
-                # A full disk or a file server away for a moment: the next
-                # beat tries again, and the lease stays ours until it is stale.
-                self.log(f"could not renew the lease '{self.lease_path}': {exc}")
+            with self._record_lock:
+                try:
+                    if not self._holds():
+                        self._lost = Holder.read(self.lease_path) or Holder("unknown", "unknown", None, "", time.time())
+                        self.log(
+                            f"the lease of '{self.directory}' was taken over by the sampler (pid {self._lost.pid}) "
+                            f"on {self._lost.describe()}; this sampler stops before its next checkpoint write"
+                        )
+                        return
+                    self._rewrite(self._lease_fd, self.token, self._acquired)
+                except OSError as exc:
+                    # A full disk or a file server away for a moment: the next
+                    # beat tries again, and the lease stays ours until it is stale.
+                    self.log(f"could not renew the lease '{self.lease_path}': {exc}")
 
     def verify(self) -> None:
         """Raise unless this sampler still holds the lease; called before every checkpoint write."""
-        holder = self._lost or Holder.read(self.lease_path)
-        if holder is None or holder.token != self.token:
-            other = f"the sampler (pid {holder.pid}) on {holder.describe()}" if holder else "another sampler"
-            raise CheckpointError(
-                f"the lease of checkpoint '{self.directory}' was taken over by {other} while this sampler "
-                f"(pid {os.getpid()} on host {self.host}) could not renew it for {self.lease_timeout_s:.0f} s "
-                "(was the job suspended?); stopped without writing, the checkpoint is the other sampler's now"
-            )
+        with self._record_lock:
+            if self._lost is None and self._holds():
+                return
+            holder = self._lost or Holder.read(self.lease_path)
+        other = f"the sampler (pid {holder.pid}) on {holder.describe()}" if holder else "another sampler"
+        raise CheckpointError(
+            f"the lease of checkpoint '{self.directory}' was taken over by {other} while this sampler "
+            f"(pid {os.getpid()} on host {self.host}) could not renew it for {self.lease_timeout_s:.0f} s "
+            "(was the job suspended?); stopped without writing, the checkpoint is the other sampler's now"
+        )
 
     def release(self) -> None:
         if self._fh is None:
@@ -267,9 +299,10 @@ class CheckpointLock:
         if self._heartbeat is not None:
             self._heartbeat.join()
             self._heartbeat = None
-        holder = Holder.read(self.lease_path)
-        if holder is not None and holder.token == self.token:
+        if self._holds():
             self.lease_path.unlink(missing_ok=True)
+        os.close(self._lease_fd)
+        self._lease_fd = None
         fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
         self._fh.close()
         self._fh = None
