@@ -21,6 +21,30 @@ PUBLIC_DATA = REPO / "tests" / "data"
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_slurm_controller_to_ask(request, tmp_path_factory):
+    """Unless a selected test runs on SLURM, an ``scontrol`` that fails at once comes first on PATH.
+
+    The SLURM executor plugin, once installed, runs ``scontrol show config``
+    whenever Snakemake imports it; with SLURM's client installed and no
+    controller to answer (after the slurm tests, or on a machine that has
+    SLURM's tools but not its daemons) that waits about 10 s, on every
+    Snakemake start of every test, and the suite takes half as long again.
+    The tests that run Snakemake on the local executor never need it.
+    """
+    if any(item.get_closest_marker("slurm") for item in request.session.items):
+        yield
+        return
+    stubs = tmp_path_factory.mktemp("no-slurm-controller")
+    scontrol = stubs / "scontrol"
+    scontrol.write_text("#!/bin/sh\necho 'no SLURM controller in the default tests (tests/conftest.py)' >&2\nexit 1\n")
+    scontrol.chmod(0o755)
+    path = os.environ["PATH"]
+    os.environ["PATH"] = f"{stubs}{os.pathsep}{path}"
+    yield
+    os.environ["PATH"] = path
+
+
 @pytest.fixture(scope="session")
 def public_data() -> Path:
     """The small public releases the tests read, committed under tests/data."""
