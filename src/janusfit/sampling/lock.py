@@ -195,7 +195,7 @@ class CheckpointLock:
         token = secrets.token_hex(8)
         acquired = time.time()
         tmp = self.lease_path.with_name(f".{self.lease_path.name}.{token}.tmp")
-        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
         # Room for any later renewal's record, so that rewriting it never shrinks the file.
         self._record_size = len(self._record(token, acquired)) + 32
         try:
