@@ -21,6 +21,31 @@ PUBLIC_DATA = REPO / "tests" / "data"
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+# The files that take longest (each runs whole workflows), longest first, as measured on 2 cores. pytest-xdist
+# hands whole files to its workers in collection order (--dist loadfile): one of these collected last would leave
+# the other worker idle for its length at the end of the suite.
+LONGEST_FIRST = (
+    "test_cli.py",
+    "test_stale_results.py",
+    "test_fuzz.py",
+    "test_full_covariance.py",
+    "test_bad_inputs.py",
+    "test_workflow.py",
+    "test_checkpoint_store.py",
+    "test_checkpoint_lease.py",
+    "test_resume_integrity.py",
+    "test_evidence.py",
+    "test_burn_in.py",
+    "test_lightcurve.py",
+    "test_cores.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_slurm_controller_to_ask(request, tmp_path_factory):
     """Unless a selected test runs on SLURM, an ``scontrol`` that fails at once comes first on PATH.

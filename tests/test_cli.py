@@ -32,7 +32,7 @@ OM_PRIOR = [0.4, 1.0]
 # starts first (it does not promise an order) is still running at its first
 # checkpoint, when the workflow is frozen (SIGSTOP) for the status to be
 # taken however long that takes: the sampler cannot finish meanwhile.
-EMCEE_STEPS, NLIVE = 40000, 2000
+EMCEE_STEPS, NLIVE = 10000, 2000
 
 
 def _checkpoint_files(directory):
