@@ -27,24 +27,31 @@ from janusfit.sampling.emcee_runner import EmceeSettings, time_steps
 
 
 class SleepyPosterior:
-    """Costs 2 ms per call whatever the batch, and counts its calls."""
+    """Costs 2 ms per call whatever the batch, and counts its calls.
+
+    The 2 ms pass on a clock of its own, which the timers read in place of
+    ``time.perf_counter``: only the posterior's calls advance it, so what is
+    timed is exact, whatever else loads the machine.
+    """
 
     bounds = np.array([[0.0, 1.0], [-1.0, 1.0]])
 
-    def __init__(self):
+    def __init__(self, monkeypatch):
         self.batches = []
+        self.now = 0.0
+        monkeypatch.setattr(time, "perf_counter", lambda: self.now)
 
     def __call__(self, theta):
         self.batches.append(theta.copy())
-        time.sleep(0.002)
+        self.now += 0.002
         return np.zeros(len(theta))
 
 
-def test_time_likelihood_is_per_evaluation_after_a_warm_up():
-    post = SleepyPosterior()
+def test_time_likelihood_is_per_evaluation_after_a_warm_up(monkeypatch):
+    post = SleepyPosterior(monkeypatch)
     t = time_likelihood(post, batch_size=10, repeats=5)
     assert len(post.batches) == 6 and len(post.batches[0]) == 60  # the warm-up call evaluates every draw
-    assert 0.002 / 10 <= t < 0.02 / 10
+    assert t == pytest.approx(0.002 / 10, rel=1e-12)  # the warm-up call is not timed
     draws = np.concatenate(post.batches[1:])
     assert draws.shape == (50, 2)
     assert np.all((draws >= post.bounds[:, 0]) & (draws <= post.bounds[:, 1]))
@@ -93,12 +100,12 @@ def test_emcee_runtime():
     )
 
 
-def test_timed_steps_cost_the_likelihood_and_more():
-    """A step of 32 walkers calls a 2 ms likelihood twice (two halves of 16): at least 4 ms; 20 of them at least.
+def test_timed_steps_cost_the_likelihood_and_more(monkeypatch):
+    """A step of 32 walkers calls a 2 ms likelihood twice (two halves of 16): 4 ms; 20 of them at least.
 
     The walkers start in a small ball, as a converged ensemble is.
     """
-    posterior = SleepyPosterior()
+    posterior = SleepyPosterior(monkeypatch)
     posterior.ndim, posterior.param_names = 2, ["a", "b"]
     step_s = time_steps(posterior, EmceeSettings(n_walkers=32, max_steps=1000), min_steps=20, min_s=0.01)
     # Prior draws, their posterior, the ball's, emcee's first evaluation of it, then two halves a step.
@@ -106,7 +113,8 @@ def test_timed_steps_cost_the_likelihood_and_more():
     assert len(posterior.batches) >= warm_up + 2 * 20 and {len(b) for b in posterior.batches[4:]} == {16}
     width = posterior.bounds[:, 1] - posterior.bounds[:, 0]
     assert np.all(np.ptp(posterior.batches[3], axis=0) < 1e-2 * width)
-    assert 0.004 <= step_s < 0.05
+    # Timed after the warm-up, over the 20 steps that ran past min_s = 10 ms of the posterior's clock.
+    assert len(posterior.batches) == warm_up + 2 * 20 and step_s == pytest.approx(0.004, rel=1e-12)
 
 
 def test_process_age_counts_from_the_start_of_the_process():
