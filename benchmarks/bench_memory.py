@@ -25,11 +25,10 @@ import logging
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from common import REPO
+from common import REPO, run_cases
 
 # (sampler, walkers or nlive, steps (emcee), N)
 CASES = [
@@ -148,13 +147,13 @@ def _case(sampler: str, size: int, n_steps: int | None, n_data: int, tmp: Path) 
 
 
 def run(quick: bool, log=print) -> dict:
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="janusfit-bench-memory-") as tmp:
-        for sampler, size, n_steps, n_data in QUICK_CASES if quick else CASES:
-            r = _case(sampler, size, n_steps, n_data, Path(tmp))
-            rows.append(r)
-            log(
-                f"  {r['case']:<54} predicted {r['predicted_mb']:5d} MB  measured {r['measured_mb']:6.1f} MB  "
-                f"ratio {r['ratio']:.2f}  {'ok' if r['holds'] else 'MISSED'}  ({r['wall_s']:.0f} s)"
-            )
-    return {"rows": rows, "all_hold": all(r["holds"] for r in rows)}
+    return run_cases(
+        QUICK_CASES if quick else CASES,
+        _case,
+        lambda r: (
+            f"predicted {r['predicted_mb']:5d} MB  measured {r['measured_mb']:6.1f} MB  ratio {r['ratio']:.2f}  "
+            f"({r['wall_s']:.0f} s)"
+        ),
+        "janusfit-bench-memory-",
+        log,
+    )

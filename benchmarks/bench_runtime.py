@@ -26,11 +26,10 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from bench_memory import _simulated
-from common import REPO
+from common import REPO, run_cases
 
 # (sampler, walkers or nlive, steps (emcee), N)
 CASES = [
@@ -142,14 +141,13 @@ def _case(sampler: str, size: int, n_steps: int | None, n_data: int, tmp: Path) 
 
 
 def run(quick: bool, log=print) -> dict:
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="janusfit-bench-runtime-") as tmp:
-        for sampler, size, n_steps, n_data in QUICK_CASES if quick else CASES:
-            r = _case(sampler, size, n_steps, n_data, Path(tmp))
-            rows.append(r)
-            log(
-                f"  {r['case']:<54} estimated {r['estimated_s']:6.1f} s  measured {r['measured_s']:6.1f} s  "
-                f"ratio {r['ratio']:.2f}  {'ok' if r['holds'] else 'MISSED'}  "
-                f"(start-up {r['startup_s']:.1f} s, {r['own']})"
-            )
-    return {"rows": rows, "all_hold": all(r["holds"] for r in rows)}
+    return run_cases(
+        QUICK_CASES if quick else CASES,
+        _case,
+        lambda r: (
+            f"estimated {r['estimated_s']:6.1f} s  measured {r['measured_s']:6.1f} s  ratio {r['ratio']:.2f}  "
+            f"(start-up {r['startup_s']:.1f} s, {r['own']})"
+        ),
+        "janusfit-bench-runtime-",
+        log,
+    )

@@ -214,3 +214,18 @@ def tree(ref: str | None) -> Path:
 def tree_env(root: Path) -> dict:
     """The environment that runs ``root``'s janusfit: its src first on PYTHONPATH."""
     return {**os.environ, "PYTHONPATH": str(root / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def run_cases(cases, case, describe, prefix: str, log=print) -> dict:
+    """``case(sampler, size, n_steps, n_data, tmp)`` for each case in one scratch directory, logging ``describe(row)``.
+
+    The memory and runtime estimators are both checked this way: each row says
+    whether measured <= estimated <= 2 x measured held (``holds``).
+    """
+    rows = []
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        for sampler, size, n_steps, n_data in cases:
+            row = case(sampler, size, n_steps, n_data, Path(tmp))
+            rows.append(row)
+            log(f"  {row['case']:<54} {describe(row)}  {'ok' if row['holds'] else 'MISSED'}")
+    return {"rows": rows, "all_hold": all(r["holds"] for r in rows)}
