@@ -12,6 +12,7 @@ starts at once and writes beside the first.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -329,3 +330,27 @@ def test_a_renewal_frozen_midway_does_not_put_its_record_back_over_the_lease_tak
         a.release()
         b.release()
     assert not (tmp_path / "ck.lease").exists()  # B released its own lease; A left it alone
+
+
+def test_a_lease_file_gone_stale_on_the_file_server_is_lost_not_an_error(tmp_path, monkeypatch):
+    """On NFS, a take-over from another node deletes the holder's file on the server: its descriptor turns ESTALE."""
+    log = Log()
+    lock = CheckpointLock(tmp_path / "ck", heartbeat_s=0.05, log=log)
+    lock.acquire()
+    try:
+        ours = lock._lease_fd
+        real_fstat = os.fstat
+
+        def fstat(fd):
+            if fd == ours:
+                raise OSError(errno.ESTALE, os.strerror(errno.ESTALE))
+            return real_fstat(fd)
+
+        monkeypatch.setattr(os, "fstat", fstat)
+        wait_for(lambda: log.has("was taken over"), "the heartbeat to find the lease lost")
+        with pytest.raises(CheckpointError, match="stopped without writing"):
+            lock.verify()
+    finally:
+        monkeypatch.undo()
+        lock.release()
+    assert not log.has("could not renew")

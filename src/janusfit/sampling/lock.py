@@ -254,7 +254,11 @@ class CheckpointLock:
             named = os.stat(self.lease_path)
         except FileNotFoundError:
             return False
-        ours = os.fstat(self._lease_fd)
+        try:
+            ours = os.fstat(self._lease_fd)
+        except OSError:
+            # ESTALE on NFS: another node's take-over deleted our file on the server.
+            return False
         if (named.st_dev, named.st_ino) != (ours.st_dev, ours.st_ino):
             return False
         holder = Holder.read(self.lease_path)
