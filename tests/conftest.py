@@ -64,10 +64,9 @@ def no_slurm_controller_to_ask(request, tmp_path_factory):
     scontrol = stubs / "scontrol"
     scontrol.write_text("#!/bin/sh\necho 'no SLURM controller in the default tests (tests/conftest.py)' >&2\nexit 1\n")
     scontrol.chmod(0o755)
-    path = os.environ["PATH"]
-    os.environ["PATH"] = f"{stubs}{os.pathsep}{path}"
-    yield
-    os.environ["PATH"] = path
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", str(stubs), prepend=os.pathsep)
+        yield
 
 
 @pytest.fixture(scope="session")
