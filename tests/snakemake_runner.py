@@ -43,13 +43,17 @@ def command(directory: Path, *args: str) -> list[str]:
     ]
 
 
-def env() -> dict:
+def env(**extra: str) -> dict:
     # One BLAS thread per job: two concurrent jobs on two cores, no oversubscription.
-    return {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    return {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", **extra}
 
 
-def run(directory: Path, *args: str, timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(command(directory, *args), capture_output=True, text=True, timeout=timeout, env=env())
+def run(
+    directory: Path, *args: str, timeout: float = 900, check: bool = True, extra_env: dict | None = None
+) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        command(directory, *args), capture_output=True, text=True, timeout=timeout, env=env(**(extra_env or {}))
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
     return proc

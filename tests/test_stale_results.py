@@ -22,6 +22,7 @@ import yaml
 from snakemake_runner import REPO, Scenarios, outcome, run, write_config
 from test_checkpoint_store import assert_same_chain, chain_arrays
 
+import janusfit
 from janusfit.atomic import sha256_file
 from janusfit.data.simulate import write_simulated
 
@@ -41,13 +42,13 @@ def configure(directory: Path, public_data: Path, datasets: dict | None = None, 
     write_config(directory, public_data, **{**BASE, **sections, "datasets": {"jla": JLA, **(datasets or {})}})
 
 
-def snakemake(directory: Path, *args: str) -> subprocess.CompletedProcess:
-    return run(directory, *args, timeout=600, check=False)
+def snakemake(directory: Path, *args: str, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+    return run(directory, *args, timeout=600, check=False, extra_env=extra_env)
 
 
-def planned(directory: Path, *targets: str) -> dict:
+def planned(directory: Path, *targets: str, extra_env: dict | None = None) -> dict:
     """The jobs a dry run would run, rule -> count ({} when there is nothing to be done)."""
-    proc = snakemake(directory, "--dry-run", *targets)
+    proc = snakemake(directory, "--dry-run", *targets, extra_env=extra_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     if "Nothing to be done" in out:
@@ -236,6 +237,46 @@ def test_an_option_written_out_at_its_default_reruns_nothing(outcomes):
     _, (first, plan) = outcome(outcomes, "defaults_written_out")
     assert first.returncode == 0, first.stderr[-3000:]
     assert plan == {}
+
+
+# --- janusfit's own source is an input ------------------------------------------
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} is not once in {path}"
+    path.write_text(text.replace(old, new))
+
+
+@scenario
+def library_edited(directory, public_data, server):
+    """The workflow run with a copy of janusfit on PYTHONPATH: as it is, with a comment and a docstring
+    changed, with the report's HTML helpers edited, then with ΛCDM's E(z) edited, and run."""
+    library = directory / "lib"
+    shutil.copytree(Path(janusfit.__file__).parent, library / "janusfit", ignore=shutil.ignore_patterns("__pycache__"))
+    copy = {"PYTHONPATH": str(library)}
+    plans = {"copy": planned(directory, extra_env=copy)}
+    lcdm = library / "janusfit/models/lcdm.py"
+    edit(lcdm, '"""E (or 1/E)', '# why: one pass\n    """E or 1/E')
+    plans["comment"] = planned(directory, extra_env=copy)
+    edit(library / "janusfit/reporting/html.py", "\nSTYLE = ", "\nEDITED = True\nSTYLE = ")
+    plans["report"] = planned(directory, extra_env=copy)
+    edit(lcdm, "1.0 - om[b]", "1.0 - 1.0000001 * om[b]")
+    plans["model"] = planned(directory, extra_env=copy)
+    return plans, snakemake(directory, "--keep-going", extra_env=copy)
+
+
+def test_an_edit_of_janusfits_code_reruns_the_jobs_that_import_it_and_refuses_the_checkpoints(outcomes):
+    directory, (plans, rerun) = outcome(outcomes, "library_edited")
+    # The same source elsewhere, its comments and docstrings: no result changes.
+    assert plans["copy"] == plans["comment"] == {}
+    assert plans["report"] == {"hubble": 1, "overview": 1, "provenance": 1, "all": 1}
+    assert plans["model"] == {"preflight": 1, "emcee": 1, "dynesty": 1, **DOWNSTREAM_OF_EMCEE}
+    assert rerun.returncode != 0
+    for sampler in ("emcee", "dynesty"):
+        message = log(directory, f"{sampler}/jla/lcdm.log")
+        assert "was made with different inputs:\n  code.janusfit.models.lcdm: '" in message
+    assert not (directory / CHAIN).exists()
 
 
 # --- item 9: a damaged final chain is rebuilt from the checkpoint --------------

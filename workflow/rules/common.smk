@@ -8,8 +8,11 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 from snakemake.utils import validate
 
+from janusfit import code as janusfit_code
 from janusfit import config as janusfit_config
 from janusfit.data import sources as data_sources
+from janusfit.data.simulate import TRUTH_MODEL as SIMULATION_TRUTH
+from janusfit.models import MODELS as MODEL_REGISTRY
 from janusfit.reporting import provenance as provenance_page
 from janusfit.resources import requests as resource_requests
 from janusfit.sampling.emcee_hdf5 import set_aside_if_unreadable
@@ -80,6 +83,25 @@ def checkpoint_dir(wildcards, sampler):
 def settings_of(rule):
     """The run's settings that rule's outputs depend on (params: a change reruns the job)."""
     return lambda wildcards: janusfit_config.rule_params(config, wildcards.dataset, wildcards.model)[rule]
+
+
+def library_code(script, models=None):
+    """params: the digest of the janusfit modules ``scripts/<script>.py`` imports, so that editing one reruns the rule.
+
+    Snakemake's code trigger sees a rule's script, which is thin; the code
+    that computes its outputs is in the library. ``models`` are the models
+    whose modules the job's outputs depend on: by default its run's model, or
+    for a job over runs (comparison, report) every configured model. Not a
+    param of ``download``, whose bytes are pinned by their sha256 and must not
+    be fetched again for a code change.
+    """
+    path = Path(workflow.basedir) / "scripts" / f"{script}.py"
+
+    def digest(wildcards):
+        names = models if models is not None else [wildcards.model] if "model" in wildcards.keys() else MODELS
+        return janusfit_code.script_code(path, models=[MODEL_REGISTRY[m].__module__ for m in names])
+
+    return digest
 
 
 def dataset_files(wildcards):

@@ -23,6 +23,8 @@ rule compare:
     conda:
         "../envs/janusfit.yaml"
     threads: 1
+    params:
+        code=library_code("compare"),
     script:
         "../../scripts/compare.py"
 
@@ -56,6 +58,7 @@ rule overview:
         "../envs/janusfit.yaml"
     threads: 1
     params:
+        code=library_code("overview"),
         datasets=DATASETS if has_comparison() else [],
         meta=config.get("run", {}),
     script:

@@ -20,6 +20,7 @@ rule simulate_data:
         "../envs/janusfit.yaml"
     threads: 1
     params:
+        code=library_code("simulate_data", models=[SIMULATION_TRUTH]),
         # n_sn and seed written out (as config.yaml does) or left out: the same files, no rerun.
         spec=lambda wc: data_sources.with_simulation_defaults(config["datasets"][wc.name]),
     script:
@@ -68,6 +69,8 @@ rule inspect_data:
         "../envs/janusfit.yaml"
     threads: 1
     params:
+        # The data read use no model.
+        code=library_code("inspect_data", models=[]),
         # How the data are read and each file's sha256, taken now: a file
         # whose content changed reruns this job even if its date is older.
         data=lambda wc: data_sources.identity(config, janusfit_config.members(config, wc.dataset)),

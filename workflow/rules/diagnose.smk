@@ -27,6 +27,7 @@ rule convergence:
         "../envs/janusfit.yaml"
     threads: 1
     params:
+        code=library_code("convergence"),
         settings=settings_of("convergence"),
     script:
         "../../scripts/convergence.py"
@@ -48,6 +49,8 @@ rule corner:
     conda:
         "../envs/janusfit.yaml"
     threads: 1
+    params:
+        code=library_code("corner"),
     script:
         "../../scripts/corner.py"
 
@@ -62,5 +65,7 @@ rule summary:
     conda:
         "../envs/janusfit.yaml"
     threads: 1
+    params:
+        code=library_code("summarize"),
     script:
         "../../scripts/summarize.py"

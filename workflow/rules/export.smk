@@ -18,6 +18,8 @@ rule export:
     conda:
         "../envs/janusfit.yaml"
     threads: 1
+    params:
+        code=library_code("export_run"),
     script:
         "../../scripts/export_run.py"
 
@@ -33,5 +35,7 @@ rule export_table:
     conda:
         "../envs/janusfit.yaml"
     threads: 1
+    params:
+        code=library_code("export_table"),
     script:
         "../../scripts/export_table.py"

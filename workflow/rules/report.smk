@@ -25,6 +25,7 @@ rule provenance:
         "../envs/janusfit.yaml"
     threads: 1
     params:
+        code=library_code("provenance"),
         # The page shows the config these results were made with: a setting
         # that changes a result remakes a summary, and so this page; one that
         # changes none (a checkpoint interval) reruns nothing, here as elsewhere.
@@ -55,6 +56,7 @@ rule hubble:
         "../envs/janusfit.yaml"
     threads: 1
     params:
+        code=library_code("hubble"),
         models=MODELS,
     script:
         "../../scripts/hubble.py"

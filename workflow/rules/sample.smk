@@ -31,6 +31,7 @@ rule preflight:
     resources:
         mem_mb=lambda wc, input: resource_requests.preflight_mem_mb(config, wc.dataset, wc.model, SAMPLERS, input.data),
     params:
+        code=library_code("preflight"),
         settings=settings_of("preflight"),
     script:
         "../../scripts/preflight.py"
@@ -56,6 +57,7 @@ rule emcee:
         ),
         runtime=lambda wc, input, attempt: resource_requests.runtime_min(config, input.resources, "emcee", attempt),
     params:
+        code=library_code("sample_emcee"),
         checkpoint_dir=lambda wc: checkpoint_dir(wc, "emcee"),
         # A changed stopping rule or max_steps reruns the job, which resumes
         # its checkpoint (the fingerprint is the same) and cuts or continues it.
@@ -84,6 +86,7 @@ rule dynesty:
         ),
         runtime=lambda wc, input, attempt: resource_requests.runtime_min(config, input.resources, "dynesty", attempt),
     params:
+        code=library_code("sample_dynesty"),
         checkpoint_dir=lambda wc: checkpoint_dir(wc, "dynesty"),
         settings=settings_of("dynesty"),
     script:

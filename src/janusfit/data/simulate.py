@@ -29,6 +29,7 @@ C_KM_S = 299792.458
 DEFAULT_SEED = 20231121
 # A simulated dataset's options where its config entry leaves them out.
 DEFAULTS = {"n_sn": 300, "seed": DEFAULT_SEED}
+TRUTH_MODEL = "lcdm"  # the cosmology the supernovae are simulated from
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ SIGMA_Z_MODE = 0.02  # amplitude (mag per unit z) of the redshift-dependent syst
 def fiducial_magnitude(z, om: float = 0.3, H0: float = 70.0, M: float = -19.3) -> np.ndarray:
     """m_B = μ + M of flat ΛCDM, with μ = 5 log10(d_L / Mpc) + 25 and d_L = (1+z) D_M."""
     z = np.asarray(z, dtype=float)
-    mu_h = get_model("lcdm").distance_modulus(np.array([[om]]), z)[0]
+    mu_h = get_model(TRUTH_MODEL).distance_modulus(np.array([[om]]), z)[0]
     return mu_h + 5.0 * np.log10(C_KM_S / H0) + 25.0 + M
 
 
@@ -90,7 +91,7 @@ def simulate_hubble_diagram(
             "survey": [SURVEYS[s].name for s in survey],
         }
     )
-    truth = {"model": "lcdm", "Om": om, "H0": H0, "M": M, "seed": seed, "n_sn": n_sn}
+    truth = {"model": TRUTH_MODEL, "Om": om, "H0": H0, "M": M, "seed": seed, "n_sn": n_sn}
     return table, cov, truth
 
 

@@ -3,9 +3,11 @@
 A fingerprint records every input that changes the chain: model, priors, for
 each dataset how it is read (format, kind, columns, ...), the sha256 of each
 of its files and of the numbers read from them, the sampler settings that
-change the draws, and the janusfit version. Resuming against a different
-fingerprint would splice two different posteriors into one chain, so it stops
-with the list of differences.
+change the draws, the janusfit version, and the digest of each module of
+janusfit's source the posterior's value depends on (:func:`janusfit.code.posterior_code`),
+since an edited model or likelihood is another posterior under the same
+version number. Resuming against a different fingerprint would splice two
+different posteriors into one chain, so it stops with the list of differences.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 
 from .. import __version__
 from ..atomic import atomic_write_json
+from ..code import posterior_code
 from ..data.sources import reading_spec
 from ..errors import FingerprintError
 
@@ -29,6 +32,7 @@ def make_fingerprint(posterior, sampler: str, settings: dict) -> dict:
         "priors": {n: [float(lo), float(hi)] for n, (lo, hi) in zip(posterior.param_names, posterior.bounds)},
         "data": {d.name: _data(d) for d in posterior.datasets},
         "settings": settings,
+        "code": posterior_code(type(posterior.model).__module__),
     }
 
 
@@ -70,19 +74,34 @@ def differences(old: dict, new: dict, prefix: str = "") -> list[str]:
 
 def check_fingerprint(stored: dict, current: dict, checkpoint_dir) -> None:
     """Raise FingerprintError listing the differences, if any."""
-    diff = differences(_as_read_now(stored), current)
+    stored = _as_read_now(stored)
+    if "code" not in stored:
+        # Listed whole, the modules would bury the other differences.
+        stored = {**stored, "code": "not recorded"}
+        current = {**current, "code": "recorded"}
+    diff = differences(stored, current)
     if not diff:
         return
     version_note = ""
+    if stored["code"] != current["code"]:
+        version_note += (
+            "The checkpoint was made with other source code of the model or likelihood (under 'code'"
+            + (
+                ": written by a janusfit that did not record it, so it cannot be shown to match today's"
+                if stored["code"] == "not recorded"
+                else ", the modules whose code differs"
+            )
+            + "). "
+        )
     if stored.get("janusfit_version") != current.get("janusfit_version"):
-        version_note = (
+        version_note += (
             f"The checkpoint was written by janusfit version {stored.get('janusfit_version')}, "
             f"this is version {current.get('janusfit_version')}. "
         )
     raise FingerprintError(
         f"the checkpoint in '{checkpoint_dir}' was made with different inputs:\n  "
         + "\n  ".join(diff)
-        + f"\n{version_note}To resume it, restore the previous settings; to start this run afresh "
+        + f"\n{version_note}To resume it, restore the previous settings (or code); to start this run afresh "
         "and keep the old checkpoint aside, set 'on_change: restart' in the config "
         "(the old checkpoint is moved to a 'superseded-*' folder, never deleted)."
     )

@@ -1,0 +1,118 @@
+"""janusfit's own source is an input of its results: the digests that make an edit rerun and refuse a resume.
+
+The edits are made to a copy of the package (``janusfit.code.ROOT`` pointed
+at it), so the tests change real source files without touching the one
+being tested.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from test_checkpoint_store import jla_diagonal, run_emcee_in
+
+import janusfit
+from janusfit import code
+from janusfit.errors import FingerprintError
+from janusfit.likelihood import Posterior
+from janusfit.models import get_model
+
+# Ω_Λ = 1 − 1.0000001 Ωm: another E(z), by a hair
+LCDM_EDIT = ("1.0 - om[b]", "1.0 - 1.0000001 * om[b]")
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+@pytest.fixture
+def package(tmp_path, monkeypatch) -> Path:
+    """A copy of the janusfit package whose source the digests read."""
+    copy = tmp_path / "janusfit"
+    shutil.copytree(Path(janusfit.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(code, "ROOT", copy)
+    forget()
+    yield copy
+    forget()
+
+
+def forget() -> None:
+    """Drop the digests computed so far: the source they were read from changed."""
+    for cached in (code._scan, code.module_digest, code._script_modules):
+        cached.cache_clear()
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} is not once in {path}"
+    path.write_text(text.replace(old, new))
+    forget()
+
+
+def test_an_edited_model_changes_its_posterior_code_at_that_module_only(package):
+    lcdm, janus = code.posterior_code("janusfit.models.lcdm"), code.posterior_code("janusfit.models.janus")
+    assert {"janusfit.models.lcdm", "janusfit.likelihood.posterior", "janusfit.likelihood.sn"} <= set(lcdm)
+    assert "janusfit.models.janus" not in lcdm and "janusfit.errors" not in lcdm
+    edit(package / "models/lcdm.py", *LCDM_EDIT)
+    edited = code.posterior_code("janusfit.models.lcdm")
+    assert [m for m in lcdm if lcdm[m] != edited[m]] == ["janusfit.models.lcdm"]
+    assert code.posterior_code("janusfit.models.janus") == janus
+
+
+@pytest.mark.parametrize(
+    "module", ["janusfit.likelihood.sn", "janusfit.models.janus", "janusfit.sampling.emcee_runner"]
+)
+def test_comments_docstrings_and_layout_change_no_digest(package, module):
+    path = code.module_file(module)
+    before = code.module_digest(module)
+    tree = ast.parse(path.read_text())
+    tree.body[0].value.value = "Another module docstring."
+    # ast.unparse drops every comment and lays the code out afresh.
+    path.write_text("# a comment\n" + ast.unparse(tree).replace("\n\n", "\n\n\n"))
+    forget()
+    assert code.module_digest(module) == before
+
+
+def test_imports_are_followed_into_function_bodies_and_named_modules(package):
+    # stages.sample imports the likelihood's threads inside a function; the registry names modules in strings.
+    assert "janusfit.likelihood.parallel" in code.closure(["janusfit.stages.sample"])
+    assert "janusfit.stages.preflight" in code.closure(["janusfit.sampling.registry"])
+
+
+def test_a_rule_script_takes_in_the_models_it_is_given_and_no_other(package):
+    script = SCRIPTS / "sample_emcee.py"
+    lcdm = code.script_code(script, models=["janusfit.models.lcdm"])
+    janus = code.script_code(script, models=["janusfit.models.janus"])
+    edit(package / "models/lcdm.py", *LCDM_EDIT)
+    assert code.script_code(script, models=["janusfit.models.lcdm"]) != lcdm
+    assert code.script_code(script, models=["janusfit.models.janus"]) == janus
+
+
+def test_a_checkpoint_made_with_another_likelihood_is_refused_naming_the_module(tmp_path, package, public_data):
+    jla = jla_diagonal(public_data)
+    posterior = Posterior(get_model("lcdm"), [jla], {})
+    run_emcee_in(tmp_path, posterior, max_steps=100)
+    before = (tmp_path / "ck/fingerprint.json").read_text()
+    edit(package / "likelihood/kernels.py", "LOG10_SCALE = ", "LOG10_SCALE = 1.0 * ")
+    with pytest.raises(FingerprintError) as err:
+        run_emcee_in(tmp_path, posterior, max_steps=200)
+    message = str(err.value)
+    assert "\n  code.janusfit.likelihood.kernels: '" in message
+    assert "other source code of the model or likelihood (under 'code', the modules whose code differs)" in message
+    assert (tmp_path / "ck/fingerprint.json").read_text() == before
+
+
+def test_a_checkpoint_of_a_janusfit_that_did_not_record_its_code_is_refused(tmp_path, public_data):
+    jla = jla_diagonal(public_data)
+    posterior = Posterior(get_model("lcdm"), [jla], {})
+    run_emcee_in(tmp_path, posterior, max_steps=100)
+    fingerprint = tmp_path / "ck/fingerprint.json"
+    stored = json.loads(fingerprint.read_text())
+    del stored["code"]
+    fingerprint.write_text(json.dumps(stored))
+    with pytest.raises(FingerprintError) as err:
+        run_emcee_in(tmp_path, posterior, max_steps=200)
+    message = str(err.value)
+    assert "\n  code: 'not recorded' -> 'recorded'\n" in message
+    assert "written by a janusfit that did not record it, so it cannot be shown to match today's" in message
