@@ -239,6 +239,27 @@ def test_an_option_written_out_at_its_default_reruns_nothing(outcomes):
     assert plan == {}
 
 
+# --- the order of the models orients the comparison -------------------------------
+
+
+@scenario
+def models_reordered(directory, public_data, server):
+    """A second model added and run, then the two listed the other way round."""
+    configure(directory, public_data, models=["lcdm", "wcdm"])
+    first = snakemake(directory)
+    configure(directory, public_data, models=["wcdm", "lcdm"])
+    return first, planned(directory), snakemake(directory)
+
+
+def test_models_listed_in_another_order_rerun_the_comparison_the_other_way_round(outcomes):
+    directory, (first, plan, rerun) = outcome(outcomes, "models_reordered")
+    assert first.returncode == 0 and rerun.returncode == 0, (first.stderr + rerun.stderr)[-3000:]
+    # hubble draws the models in their order; constraints.tex and the overview show the comparison
+    assert plan == {"compare": 1, "export_table": 1, "overview": 1, "hubble": 1, "all": 1}
+    (row,) = json.loads((directory / "results/jla/comparison.json").read_text())
+    assert (row["model_a"], row["model_b"]) == ("wcdm", "lcdm")
+
+
 # --- janusfit's own source is an input ------------------------------------------
 
 

@@ -25,6 +25,9 @@ rule compare:
     threads: 1
     params:
         code=library_code("compare"),
+        # Their order orients each pair (ln B = ln Z of the earlier model minus
+        # the later's), which the order of the inputs does not rerun.
+        models=MODELS,
     script:
         "../../scripts/compare.py"
 
