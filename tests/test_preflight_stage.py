@@ -91,14 +91,15 @@ def test_light_curves_are_timed_on_every_thread_with_the_samplers_own_time(tmp_p
     for sampler in ("emcee", "dynesty"):
         threads = record[sampler]["threads"]
         own, seconds = threads["own_s"], threads["seconds"]
-        assert list(seconds) == ["1", "2"] and own > 0
+        # Two timings differ: on a loaded machine the difference may round to nothing.
+        assert list(seconds) == ["1", "2"] and own >= 0
         # The job's efficiency: the sampler's own time does not shrink with threads.
         assert threads["efficiency"]["2"] == round((own + seconds["1"]) / (2 * (own + seconds["2"])), 3)
         assert threads["likelihood_efficiency"]["2"] == round(seconds["1"] / (2 * seconds["2"]), 3)
         assert threads["threads"] == (2 if threads["efficiency"]["2"] >= 0.7 else 1)
     # emcee's own time is what its timed steps took beyond the likelihood.
     emcee = record["emcee"]
-    assert emcee["threads"]["own_s"] == pytest.approx(emcee["step_s"] / 32 - emcee["likelihood_s"])
+    assert emcee["threads"]["own_s"] == pytest.approx(max(emcee["step_s"] / 32 - emcee["likelihood_s"], 0.0))
 
 
 def test_passing_run_records_its_estimates(tmp_path, repo, public_data, data_json):
