@@ -10,6 +10,7 @@ import pytest
 from scipy.signal import lfilter
 
 from janusfit.diagnostics import autocorr_time, diagnose, ess_bulk, ess_tail, group_walkers, split_rhat
+from janusfit.diagnostics.convergence import walker_deficits
 from janusfit.errors import ConfigError
 
 
@@ -139,3 +140,62 @@ def test_one_walker_per_group_is_exactly_arviz(n_steps, rho, n_chains):
         expected = (az.rhat(chains, method="rank"), az.ess(chains, method="bulk"), az.ess(chains, method="tail"))
     got = (split_rhat(groups), ess_bulk(groups), ess_tail(groups))
     np.testing.assert_allclose(got, expected, rtol=1e-10)
+
+
+def stuck_walker_run(seed):
+    """emcee (DE moves, as janusfit runs it) on a 2-d Gaussian with a narrow local mode.
+
+    The mode sits 30 units out and 2 below the peak in ln p; walker 7 starts
+    in it. DE proposals from it are built from the other walkers' small
+    differences, so it explores its mode and never crosses the valley.
+    """
+    icov = np.linalg.inv([[1.0, 0.6], [0.6, 2.0]])
+    far = np.array([30.0, 0.0])
+
+    def log_prob(x):
+        peak = -0.5 * np.einsum("ij,jk,ik->i", x, icov, x)
+        local = -2.0 - 0.5 * np.sum((x - far) ** 2, axis=1) / 0.01
+        return np.logaddexp(peak, local)
+
+    start = 3.0 * np.random.default_rng(seed).normal(size=(32, 2))
+    start[7] = far
+    sampler = emcee.EnsembleSampler(32, 2, log_prob, vectorize=True, moves=emcee.moves.DEMove())
+    sampler.random_state = np.random.RandomState(seed).get_state()
+    sampler.run_mcmc(start, 1000)
+    return sampler
+
+
+def test_one_stuck_walker_fails_convergence_although_the_grouped_rhat_passes():
+    s = stuck_walker_run(seed=1)
+    report = diagnose(s.get_chain(), s.get_log_prob(), s.backend.accepted, ["x", "y"])
+    # what the walker groups alone see: R-hat, ESS and N/tau all pass
+    grouped = [c for c in report["checks"] if c["check"] != "walker_deficit"]
+    assert all(c["passed"] for c in grouped), report["failures"]
+    assert report["log_prob"]["rhat"] < 1.01
+    assert not report["passed"]
+    assert report["log_prob"]["stuck_walkers"] == [7]
+    (failure,) = report["failures"]
+    assert failure.startswith("ln p deficit in standard errors of walker 7 is ")
+    assert failure.endswith("(threshold < 6)")
+    assert report["log_prob"]["max_walker_deficit"] > 6
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.5, 0.9])
+def test_walker_deficits_of_converged_walkers_are_standard_normal(rho):
+    """AR(1) walkers of known τ, ln p = −x²/2 (skewed): the deficits have mean 0, sd 1."""
+    deficits = np.concatenate([walker_deficits(-0.5 * ar1(rho, 1000, 32, seed) ** 2) for seed in range(20)])
+    assert abs(deficits.mean()) < 0.02
+    assert deficits.std() == pytest.approx(1.0, abs=0.1)
+    assert deficits.max() < 6
+
+
+def test_walker_deficits_of_short_or_constant_chains():
+    assert np.isnan(walker_deficits(np.zeros((3, 8)))).all()
+    np.testing.assert_array_equal(walker_deficits(np.ones((100, 8))), np.zeros(8))
+
+
+def test_the_walker_threshold_applies():
+    x = ar1(0.5, 2000, 32, seed=6)
+    report = diagnose(x[:, :, None], -0.5 * x**2, np.full(32, 600), ["Om"], thresholds={"max_walker_deficit": 1e-3})
+    assert report["thresholds"]["max_walker_deficit"] == 1e-3
+    assert not report["passed"] and len(report["log_prob"]["stuck_walkers"]) > 1

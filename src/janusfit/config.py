@@ -207,10 +207,8 @@ def rule_params(config: dict, dataset: str, model: str) -> dict[str, str]:
         },
         "emcee": {**run, **e.chain_settings(), "max_steps": e.max_steps, "stop": e.stop_rule()},
         "dynesty": {**run, **d.chain_settings(), **d.stop_settings(), "repeats": d.repeats},
-        "convergence": {
-            k: s.convergence[k]
-            for k in ("min_n_over_tau", "max_rhat", "min_ess_bulk", "acceptance", "n_groups", "strict")
-        },
+        # Every key of the section (the schema admits no other) changes a verdict.
+        "convergence": dict(s.convergence),
     }
     return {rule: json.dumps(value, sort_keys=True) for rule, value in params.items()}
 

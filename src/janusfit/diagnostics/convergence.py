@@ -34,6 +34,7 @@ DEFAULT_THRESHOLDS = {
     "min_n_over_tau": 50.0,
     "max_rhat": 1.01,
     "min_ess_bulk": 400.0,
+    "max_walker_deficit": 6.0,
     "acceptance": [0.2, 0.5],
 }
 TAIL_QUANTILES = (0.05, 0.95)
@@ -145,6 +146,32 @@ def split_rhat(groups) -> float:
     return max(bulk, tail)
 
 
+def walker_deficits(log_prob: np.ndarray) -> np.ndarray:
+    """How far each walker sits below the ensemble in ln p, in standard errors.
+
+    ``log_prob`` is (n_steps, n_walkers), burn-in dropped. Pooling walkers into
+    groups hides one stuck walker (on a 2-d Gaussian with one of 32 walkers
+    held in a narrow local mode, the grouped R̂ of ln p stayed below 1.01), so
+    each walker is tested on its own: the ln p draws are rank-normalised over
+    all walkers, a walker's deficit is minus the mean of its scores divided by
+    the standard error sqrt(τ/n), τ being the scores' integrated
+    autocorrelation time (emcee's estimate, the walkers' autocorrelation
+    functions averaged). Ranks make the null distribution close to a standard
+    normal whatever the shape of ln p (−χ²/2 is skewed), and a walker stuck in
+    a poorer region has every draw among the lowest scores. NaN with fewer
+    than 4 steps; zero where ln p is constant.
+    """
+    log_prob = np.asarray(log_prob, dtype=float)
+    if len(log_prob) < MIN_STEPS:
+        return np.full(log_prob.shape[1], math.nan)
+    if np.ptp(log_prob) == 0.0:
+        return np.zeros(log_prob.shape[1])
+    (scores,) = rank_normalise([log_prob])
+    tau = import_emcee().autocorr.integrated_time(scores[:, :, None], tol=0, quiet=True)[0]
+    # An anticorrelated estimate (τ < 1) would shrink the error and raise false alarms.
+    return -scores.mean(axis=0) / np.sqrt(max(tau, 1.0) / len(scores))
+
+
 def _autocov(x: np.ndarray) -> np.ndarray:
     """Biased autocovariance of each column of (n_steps, n_walkers), by FFT."""
     n = len(x)
@@ -216,6 +243,7 @@ def _thresholds(given: dict | None) -> dict:
         "min_n_over_tau": float(out["min_n_over_tau"]),
         "max_rhat": float(out["max_rhat"]),
         "min_ess_bulk": float(out["min_ess_bulk"]),
+        "max_walker_deficit": float(out["max_walker_deficit"]),
         "acceptance": [lo, hi],
     }
 
@@ -241,6 +269,7 @@ FAILURE_NAMES = {
     "n_over_tau": "N/tau",
     "rhat": "R-hat",
     "ess_bulk": "bulk ESS",
+    "walker_deficit": "ln p deficit in standard errors",
     "acceptance": "mean acceptance fraction",
 }
 
@@ -271,11 +300,14 @@ def diagnose(
     ``BURN_IN_TAU`` τ_max rounded up, at most half the chain) is then dropped
     and the estimates, R̂ and the ESS use the rest. R̂ is also
     checked on the log-probability, as Stan does for lp__: walkers stuck in a
-    poorer region show there first.
+    poorer region show there first. Each walker is also tested alone
+    (:func:`walker_deficits`): one stuck walker among many moves a group's
+    R̂ too little to be seen.
 
     Keys: n_steps, n_walkers, n_groups, tau_method, burn_in, burn_in_rule, n_kept_steps,
     n_kept_draws, thresholds, parameters ({name: tau, n_over_tau, rhat,
-    ess_bulk, ess_tail}), log_prob (rhat, ess_bulk), acceptance (mean, min,
+    ess_bulk, ess_tail}), log_prob (rhat, ess_bulk, max_walker_deficit and
+    stuck_walkers, the walkers' indices in the chain), acceptance (mean, min,
     max), checks ([{check, parameter, value, threshold, passed}]), passed,
     failures (one sentence per failed check). Undefined values are None.
     """
@@ -324,6 +356,19 @@ def diagnose(
     lp_groups = group_walkers(log_prob[burn_in:], n_groups)
     lp_rhat = split_rhat(lp_groups)
     checks.append(_check("rhat", "log_prob", lp_rhat, f"< {max_rhat:g}", lambda v: v < max_rhat))
+    deficits = walker_deficits(log_prob[burn_in:])
+    worst = int(np.nanargmax(deficits)) if np.isfinite(deficits).any() else 0
+    max_deficit = limits["max_walker_deficit"]
+    checks.append(
+        _check(
+            "walker_deficit",
+            f"walker {worst}",
+            deficits[worst],
+            f"< {max_deficit:g}",
+            lambda v: v < max_deficit,
+        )
+    )
+    stuck = [int(w) for w in np.flatnonzero(deficits >= max_deficit)]
 
     fraction = np.asarray(accepted, dtype=float) / n_steps
     lo, hi = limits["acceptance"]
@@ -340,7 +385,12 @@ def diagnose(
         "n_kept_draws": len(kept) * n_walkers,
         "thresholds": limits,
         "parameters": parameters,
-        "log_prob": {"rhat": _num(lp_rhat), "ess_bulk": _num(ess_bulk(lp_groups))},
+        "log_prob": {
+            "rhat": _num(lp_rhat),
+            "ess_bulk": _num(ess_bulk(lp_groups)),
+            "max_walker_deficit": _num(deficits[worst]),
+            "stuck_walkers": stuck,
+        },
         "acceptance": {
             "mean": float(fraction.mean()),
             "min": float(fraction.min()),

@@ -189,9 +189,25 @@ def _verdict(summary: dict, conv: dict | None) -> list[str]:
             f"{conv['n_steps']} steps of {conv['n_walkers']} walkers, burn-in {conv['burn_in']} steps; "
             f"R̂ and ESS over {conv['n_groups']} groups of walkers; wanted N/τ > "
             f"{thresholds['min_n_over_tau']:g}, R̂ < {thresholds['max_rhat']:g}, bulk ESS ≥ "
-            f"{thresholds['min_ess_bulk']:g}.</p>"
+            f"{thresholds['min_ess_bulk']:g}.{_walkers(conv)}</p>"
         )
     return out
+
+
+def _walkers(conv: dict) -> str:
+    """The per-walker test of ln p, in words; empty for results made before it existed."""
+    deficit = conv["log_prob"].get("max_walker_deficit")
+    if deficit is None:
+        return ""
+    limit = conv["thresholds"]["max_walker_deficit"]
+    stuck = conv["log_prob"]["stuck_walkers"]
+    if stuck:
+        walkers = ", ".join(str(w) for w in stuck)
+        return (
+            f' <span class="fail">Stuck: walker{"s" if len(stuck) > 1 else ""} {walkers}, up to {deficit:.1f} '
+            f"standard errors below the others in ln p (wanted &lt; {limit:g}).</span>"
+        )
+    return f" No walker is stuck: the lowest in ln p is {deficit:.1f} standard errors below the others (wanted &lt; {limit:g})."
 
 
 def _resumes(summary: dict) -> str:

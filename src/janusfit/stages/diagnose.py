@@ -13,6 +13,7 @@ from ..atomic import atomic_write_json
 from ..config import param_labels, param_names, run_settings
 from ..diagnostics import diagnose
 from ..diagnostics.bounds import describe, edge_bound
+from ..diagnostics.convergence import DEFAULT_THRESHOLDS
 from ..diagnostics.quadrature import cross_check, exact_evidence, prior_sensitivity
 from ..errors import JanusfitError
 from ..imports import import_emcee
@@ -41,7 +42,7 @@ def convergence(*, config, dataset, model, chain_h5, out_json, trace_png, log, r
     names, labels = param_names(config, dataset, model), param_labels(config, dataset, model)
     chain, log_prob, accepted = read_chain(chain_h5)
     conv = run_settings(config, dataset, model).convergence
-    thresholds = {k: conv[k] for k in ("min_n_over_tau", "max_rhat", "min_ess_bulk", "acceptance")}
+    thresholds = {k: conv[k] for k in DEFAULT_THRESHOLDS}
     report = diagnose(chain, log_prob, accepted, names, thresholds=thresholds, n_groups=conv["n_groups"])
     tau_history = json.loads(Path(run_json).read_text())["tau_history"] if run_json else None
     trace_plot(
