@@ -6,7 +6,10 @@ the data rather than one pass per walker.
 
 The log-likelihood adds the Gaussian normalisation −½ ln det(2πC) so that
 dynesty's evidence is a true (marginal) evidence; it cancels in every model
-comparison on the same data.
+comparison on the same data. Light-curve data are the exception: there C
+depends on α and β, and unless the dataset sets ``log_det_cov`` its
+−½ ln det C(α, β) is left out (as Cobaya and CosmoMC do), so their ln Z is
+not a normalised evidence and a Bayes factor on them depends on that choice.
 """
 
 from __future__ import annotations
