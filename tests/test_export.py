@@ -260,6 +260,22 @@ def test_janusfit_export_command_writes_what_the_rule_wrote(jla_run, tmp_path, j
     assert (root / "jla" / "constraints.tex").read_text() == (jla_run / "results/jla/constraints.tex").read_text()
 
 
+def test_janusfit_export_leaves_out_runs_the_config_no_longer_has(jla_run, tmp_path, janusfit_cli):
+    """JANUS dropped from the config and the workflow rerun: its old run stays on disk, out of the overview."""
+    root = tmp_path / "results"
+    shutil.copytree(jla_run / "results", root, ignore=shutil.ignore_patterns("export", "checkpoints"))
+    overview = (root / "overview.csv").read_text().splitlines()
+    (root / "overview.csv").write_text("\n".join(line for line in overview if ",janus," not in line) + "\n")
+    done = janusfit_cli("export", root)
+    assert done.returncode == 0, done.stderr
+    assert "jla/janus: not exported: not in overview.csv, a run the config no longer has" in done.stdout
+    assert not (root / "jla" / "janus" / "export").exists()
+    assert (root / "jla" / "lcdm" / "export" / "emcee.1.txt").exists()
+    # what the workflow's export_table writes for models: [lcdm]: no JANUS row, no Bayes factor
+    lcdm = _json(root / "jla" / "lcdm" / "summary.json")
+    assert (root / "jla" / "constraints.tex").read_text() == table([lcdm], [])
+
+
 def test_exporting_again_leaves_no_file_of_an_earlier_export(jla_run, tmp_path):
     """Exported with 8 walker groups, then with the run's 4 and without dynesty: GetDist reads the 4 chains only."""
     run_dir = tmp_path / "lcdm"

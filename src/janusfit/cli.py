@@ -45,9 +45,15 @@ def _compare(args) -> int:
 def _export(args) -> int:
     from pathlib import Path
 
-    from .layout import SUMMARY, NotAResultsRoot, find_runs
+    from .layout import OVERVIEW_CSV, SUMMARY, NotAResultsRoot, configured_runs, find_runs
 
     finished = [run for run in find_runs(args.results) if (run.dir / SUMMARY).exists()]
+    listed = configured_runs(args.results)
+    if listed is not None:
+        for run in finished:
+            if (run.dataset, run.model) not in listed:
+                print(f"{run.key}: not exported: not in {OVERVIEW_CSV}, a run the config no longer has")
+        finished = [run for run in finished if (run.dataset, run.model) in listed]
     if not finished:
         raise NotAResultsRoot(
             f"'{args.results}' has no finished run (no '<dataset>/<model>/{SUMMARY}'); "
@@ -61,7 +67,8 @@ def _export(args) -> int:
         print(f"{run.key}: {len(written)} files in {written[0].parent}")
     for dataset in sorted({run.dataset for run in finished}):
         directory = Path(args.results) / dataset
-        print(f"{dataset}: {export_table(*table_inputs(directory), directory / CONSTRAINTS_TABLE)}")
+        models = None if listed is None else [m for d, m in listed if d == dataset]
+        print(f"{dataset}: {export_table(*table_inputs(directory, models), directory / CONSTRAINTS_TABLE)}")
     return 0
 
 

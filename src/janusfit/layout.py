@@ -37,6 +37,8 @@ PROGRESS_PNG = "progress.png"
 INVOCATION = "invocation.json"
 JOB = "job.json"  # the sampling job's own process: while it lives, the sampler is running
 DATA = "data.json"  # per dataset, written before any of its runs starts
+# At the root: a row per run of the config that last finished the workflow there.
+OVERVIEW_CSV = "overview.csv"
 # A run directory has at least one of these once its pre-flight job ran.
 RUN_MARKERS = (PREFLIGHT, RESOURCES, SUMMARY)
 
@@ -95,3 +97,19 @@ def find_runs(root) -> list[Run]:
             f"'{CHECKPOINTS}/<dataset>/<model>/<sampler>/')"
         )
     return [Run(root, d, m) for d, m in sorted(keys)]
+
+
+def configured_runs(root) -> list[tuple[str, str]] | None:
+    """The (dataset, model) runs in ``root``'s overview.csv, in its order; None without one.
+
+    A run directory stays on disk when its model or dataset leaves the config;
+    the overview lists the runs of the config that last finished the workflow,
+    which are the ones its exports and tables cover.
+    """
+    import csv
+
+    path = Path(root) / OVERVIEW_CSV
+    if not path.is_file():
+        return None
+    with path.open(newline="") as f:
+        return [(row["dataset"], row["model"]) for row in csv.DictReader(f)]

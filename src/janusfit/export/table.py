@@ -134,12 +134,20 @@ def export_table(summary_paths, comparison_path, out_path) -> Path:
     return out
 
 
-def table_inputs(dataset_dir) -> tuple[list[Path], Path | None]:
-    """Every finished run's summary in ``dataset_dir`` (in the comparison's order, then by name) and its comparison."""
+def table_inputs(dataset_dir, models=None) -> tuple[list[Path], Path | None]:
+    """The finished runs' summaries in ``dataset_dir`` and its comparison.
+
+    ``models`` (in their order) are the runs the table covers, as the config
+    that last finished the workflow had them; None takes every finished run
+    found, in the comparison's order, then by name.
+    """
     dataset_dir = Path(dataset_dir)
     comparison = dataset_dir / COMPARISON
-    rows = read_json(comparison) if comparison.exists() else []
     found = sorted(p.parent.name for p in dataset_dir.glob(f"*/{SUMMARY}"))
-    ordered = [m for row in rows for m in (row["model_a"], row["model_b"]) if m in found]
-    models = list(dict.fromkeys(ordered + found))
+    if models is None:
+        rows = read_json(comparison) if comparison.exists() else []
+        ordered = [m for row in rows for m in (row["model_a"], row["model_b"]) if m in found]
+        models = list(dict.fromkeys(ordered + found))
+    else:
+        models = [m for m in models if m in found]
     return [dataset_dir / m / SUMMARY for m in models], comparison if comparison.exists() else None
