@@ -10,6 +10,7 @@ file (log-likelihood differences over a grid of the model's parameters, α and �
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -155,8 +156,6 @@ def test_systematic_matrices_combine_as_a_c_eta_a_transpose(alpha, beta):
 
 
 def _with_covmats(dataset, covmats):
-    from dataclasses import replace
-
     return replace(dataset, light_curves=replace(dataset.light_curves, covmats=covmats))
 
 
@@ -191,6 +190,30 @@ def test_log_det_cov_adds_the_log_determinant_of_the_covariance(jla740):
     )
     # It depends on (α, β): the choice changes the posterior of α and β.
     assert abs(log_det[0] - log_det[1]) > 10
+
+
+def _least_squares_chi2(delta, cov, groups):
+    """min over the magnitudes of (Δ − XM)ᵀC⁻¹(Δ − XM): least squares on the whitened system."""
+    lower = np.linalg.cholesky(cov)
+    x, y = np.linalg.solve(lower, np.eye(groups.max() + 1)[groups]), np.linalg.solve(lower, delta)
+    residual = y - x @ np.linalg.lstsq(x, y, rcond=None)[0]
+    return float(residual @ residual)
+
+
+@pytest.mark.parametrize("systematics", [False, True], ids=["diagonal", "covmats"])
+@pytest.mark.parametrize("log_det", [False, True], ids=["no_log_det", "log_det_cov"])
+def test_profile_chi2_is_the_residuals_chi2_at_the_best_magnitudes(raw, jla740, systematics, log_det):
+    covmats = _release_blocks(_synthetic_c_eta(jla740.n)) if systematics else None
+    data = _with_covmats(jla740, covmats) if systematics else jla740
+    spec = {**SPEC, "log_det_cov": log_det}
+    post = Posterior(get_model("lcdm"), [replace(data, reading={**data.reading, **spec})])
+    assert post.sn[0].log_det_cov is log_det
+    groups = (raw["3rdvar"] > 10).astype(int)
+    for theta in ([0.3, 0.141, 3.101], [0.2, 0.1, 2.5]):
+        om, alpha, beta = theta
+        sys_cov = systematic_covariance(covmats, alpha, beta) if systematics else None
+        delta, cov = _explicit(raw, "lcdm", [om], alpha, beta, sys_cov=sys_cov)
+        assert post.profile_chi2(np.array(theta))[0] == pytest.approx(_least_squares_chi2(delta, cov, groups), rel=1e-9)
 
 
 def test_posterior_samples_alpha_and_beta_with_the_declared_priors(jla_file):

@@ -189,6 +189,41 @@ def test_sn_log_likelihood_normalisation(jla):
     assert post.loglike_one(theta[0]) == post.log_likelihood(theta[:1])[0]
 
 
+def _least_squares_chi2(delta, cov):
+    """min over M of (Δ − M)ᵀC⁻¹(Δ − M): least squares on the whitened system."""
+    lower = np.linalg.cholesky(cov)
+    x, y = np.linalg.solve(lower, np.ones((len(delta), 1))), np.linalg.solve(lower, delta)
+    residual = y - x @ np.linalg.lstsq(x, y, rcond=None)[0]
+    return float(residual @ residual)
+
+
+@pytest.mark.parametrize("full", [True, False], ids=["full_cov", "diagonal"])
+def test_profile_chi2_is_the_residuals_chi2_at_the_best_magnitude(full):
+    ds, cov = _sn_case(np.random.default_rng(3), 20, full)
+    model = get_model("lcdm")
+    thetas = np.array([[0.05], [0.3], [0.9]])
+    for theta, value in zip(thetas, Posterior(model, [ds]).profile_chi2(thetas)):
+        delta = ds.values - model.distance_modulus(theta, ds.z)[0]
+        assert value == pytest.approx(_least_squares_chi2(delta, cov), rel=1e-9)
+
+
+def test_best_fit_chi2_is_the_least_squares_minimum_not_the_marginalised_one(jla):
+    """JLA binned, flat ΛCDM: the summary's χ²_min against a bounded scalar minimisation over Ωm."""
+    from scipy.optimize import minimize_scalar
+
+    from janusfit.stages.diagnose import best_fit
+
+    model = get_model("lcdm")
+
+    def chi2(om):
+        return _least_squares_chi2(jla.values - model.distance_modulus(np.array([om]), jla.z)[0], jla.cov)
+
+    exact = minimize_scalar(chi2, bounds=(0.2, 0.4), method="bounded", options={"xatol": 1e-10})
+    theta, chi2_min = best_fit(Posterior(model, [jla]), np.array([0.3]))
+    assert theta[0] == pytest.approx(exact.x, abs=1e-5)
+    assert chi2_min == pytest.approx(exact.fun, abs=1e-8)
+
+
 # ---------------------------------------------------------------- published fits
 
 

@@ -174,6 +174,25 @@ class LightCurveLikelihood:
             parallel.kernel(CHI2_FULL)(self._packed, weights, variances, rhs, self.log_det_cov, out, parallel.threads())
         return out
 
+    def log_det_terms(self, nuisance: np.ndarray) -> np.ndarray:
+        """What :meth:`chi2` adds to the residuals' χ² per row of (α, β): ln det(F/2π), and ln det C with ``log_det_cov``.
+
+        Plain numpy, one row at a time: for the best fit and the report, not the samplers.
+        """
+        out = np.empty(len(nuisance))
+        for b, (alpha, beta) in enumerate(nuisance):
+            if self._packed is None:
+                variance = self.variance(alpha, beta)
+                f = self._x.T @ (self._x / variance[:, None])
+                log_det_c = np.sum(np.log(variance))
+            else:
+                lower = np.linalg.cholesky(self.covariance(alpha, beta))
+                whitened = np.linalg.solve(lower, self._x)
+                f = whitened.T @ whitened
+                log_det_c = 2.0 * np.sum(np.log(np.diag(lower)))
+            out[b] = np.linalg.slogdet(f / (2.0 * np.pi))[1] + (log_det_c if self.log_det_cov else 0.0)
+        return out
+
     def residuals(self, log_d: np.ndarray, alpha: float, beta: float) -> np.ndarray:
         """Δ = m_B + α x1 − β c − μ_model (up to a constant) for one row of ln D_M."""
         return self._mb_d + alpha * self._x1 - beta * self._color - LOG10_SCALE * log_d

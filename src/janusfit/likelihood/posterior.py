@@ -129,6 +129,21 @@ class Posterior:
             total += part
         return total
 
+    def profile_chi2(self, theta) -> np.ndarray:
+        """The goodness-of-fit χ² of a batch: the residuals' χ² with the supernova magnitudes at their best values.
+
+        :meth:`chi2` integrates the magnitudes out, which adds ln det(F/2π)
+        per supernova dataset (and ln det C(α, β) with ``log_det_cov``): right
+        for ln L and ln Z, but not a χ² to read against the number of data
+        points. Slower than :meth:`chi2` (light curves in plain numpy); for
+        the best fit, not the samplers.
+        """
+        theta = _batch(theta)
+        total = self._chi2(theta)
+        for like, cols in zip(self.sn, self._nuisance_columns):
+            total = total - like.log_det_terms(theta[:, cols])
+        return total
+
     def log_likelihood(self, theta) -> np.ndarray:
         """ln L of a batch: −½(χ² + ln det 2πC), −inf outside the domain.
 

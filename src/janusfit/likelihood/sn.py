@@ -78,6 +78,13 @@ class SNLikelihood:
             chi2[~ok] = self.chi2_direct(model, theta[~ok])
         return chi2
 
+    def log_det_terms(self, nuisance: np.ndarray) -> np.ndarray:
+        """What :meth:`chi2` adds to the residuals' χ² per row: ln(E/2π), from integrating out M.
+
+        ``nuisance`` is the batch's (n, 0) nuisance columns (this likelihood has none).
+        """
+        return np.full(len(nuisance), self.log_e)
+
     def chi2_direct(self, model: Model, theta: np.ndarray) -> np.ndarray:
         """Through μ at every supernova: the definition, at O(N) + O(N²) per row."""
         log_d = np.log(model.transverse_distance(theta, self.grid))

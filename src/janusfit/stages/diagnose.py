@@ -115,13 +115,13 @@ def corner(*, config, dataset, model, chain_h5, convergence_json, samples_h5, ou
 
 
 def best_fit(posterior, start: np.ndarray) -> tuple[np.ndarray, float]:
-    """Minimum χ², polished from the best sampled point (bounded Nelder–Mead)."""
+    """Minimum of the goodness-of-fit χ² (:meth:`Posterior.profile_chi2`), polished from the best sampled point (bounded Nelder–Mead)."""
     from scipy.optimize import minimize  # only the summary job fits
 
     def objective(theta):
         if not posterior.in_prior(theta[None, :])[0]:
             return np.inf
-        return float(posterior.chi2(theta[None, :])[0])
+        return float(posterior.profile_chi2(theta[None, :])[0])
 
     res = minimize(objective, start, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000})
     if res.fun <= objective(start):
