@@ -276,6 +276,19 @@ def test_janusfit_export_leaves_out_runs_the_config_no_longer_has(jla_run, tmp_p
     assert (root / "jla" / "constraints.tex").read_text() == table([lcdm], [])
 
 
+def test_janusfit_export_refuses_an_overview_without_its_run_columns(jla_run, tmp_path, janusfit_cli):
+    root = tmp_path / "results"
+    shutil.copytree(jla_run / "results", root, ignore=shutil.ignore_patterns("export", "checkpoints"))
+    (root / "overview.csv").write_text("not,a,table\n1,2,3\n")
+    done = janusfit_cli("export", root)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        f"janusfit export: '{root / 'overview.csv'}' has no 'dataset' and 'model' columns, so it does not say "
+        "which runs are the workflow's; rerun snakemake to rewrite it, or delete it to export every finished run"
+    )
+    assert not (root / "jla" / "lcdm" / "export").exists()
+
+
 def test_exporting_again_leaves_no_file_of_an_earlier_export(jla_run, tmp_path):
     """Exported with 8 walker groups, then with the run's 4 and without dynesty: GetDist reads the 4 chains only."""
     run_dir = tmp_path / "lcdm"

@@ -110,6 +110,18 @@ def test_a_failed_check_and_a_bound_are_shown_in_red_and_as_a_limit(jla_run):
     assert f"q0 > {-0.0221:.{decimals(q0['sd'])}f} (95 % limit)" in text and "against the upper prior edge 0" in text
 
 
+def test_a_stuck_walker_is_named_in_red_and_a_passing_run_says_none_is(jla_run):
+    summaries, convergences, comparisons = _load(jla_run)
+    conv = convergences[("jla", "janus")]
+    deficit = conv["log_prob"]["max_walker_deficit"]
+    text = " ".join(_parse(overview_html(summaries, comparisons, convergences, {})).text)
+    assert f"No walker is stuck: the lowest in ln p is {deficit:.1f} standard errors below the others" in text
+    stuck = copy.deepcopy(conv)
+    stuck["log_prob"].update(max_walker_deficit=11.73, stuck_walkers=[7])
+    parsed = _parse(overview_html(summaries, comparisons, {**convergences, ("jla", "janus"): stuck}, {}))
+    assert any("Stuck: walker 7, up to 11.7 standard errors below the others in ln p" in t for t in parsed.failed)
+
+
 def test_an_incomplete_evidence_is_shown_in_red_and_gives_no_verdict(jla_run):
     summaries, convergences, _ = _load(jla_run)
     assert [s["dynesty"]["complete"] for s in summaries] == [True, True]

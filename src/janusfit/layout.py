@@ -112,4 +112,10 @@ def configured_runs(root) -> list[tuple[str, str]] | None:
     if not path.is_file():
         return None
     with path.open(newline="") as f:
-        return [(row["dataset"], row["model"]) for row in csv.DictReader(f)]
+        reader = csv.DictReader(f)
+        if not {"dataset", "model"} <= set(reader.fieldnames or ()):
+            raise NotAResultsRoot(
+                f"'{path}' has no 'dataset' and 'model' columns, so it does not say which runs are the "
+                "workflow's; rerun snakemake to rewrite it, or delete it to export every finished run"
+            )
+        return [(row["dataset"], row["model"]) for row in reader]
