@@ -173,6 +173,30 @@ def test_two_files_of_the_same_name_keep_a_checksum_each(tmp_path, public_data):
     assert f"\n  data.jla.sha256.path: '{old_sha}' -> '{sha256_file(tmp_path / 'd1/jla.txt')}'\n" in str(err.value)
 
 
+def test_data_rewritten_with_other_bytes_but_the_same_numbers_resumes_and_says_so(tmp_path, public_data):
+    """CRLF line endings and no final newline: another sha256, the same arrays; the chain goes on, bit for bit."""
+    (tmp_path / "d").mkdir()
+    for name in ("jla_mub.txt", "jla_mub_covmatrix.txt"):
+        shutil.copy(public_data / "jla" / name, tmp_path / "d" / name)
+    spec = {"kind": "sn", "format": "jla_binned", "path": "d/jla_mub.txt", "cov": "d/jla_mub_covmatrix.txt"}
+    first = load_dataset("jla", spec, tmp_path)
+    run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [first]), max_steps=100)
+    data = tmp_path / "d/jla_mub.txt"
+    data.write_bytes(data.read_bytes().replace(b"\n", b"\r\n").rstrip())
+    again = load_dataset("jla", spec, tmp_path)
+    assert again.sha256["path"] != first.sha256["path"] and again.arrays_sha256 == first.arrays_sha256
+    log = Log()
+    result = run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [again]), log=log, max_steps=200)
+    assert result.resumes == [100]
+    assert log.has("the data files of jla differ in their bytes from the checkpoint's (sha256) while the numbers")
+    stored = json.loads((tmp_path / "ck/fingerprint.json").read_text())
+    assert stored["data"]["jla"]["sha256"]["path"] == sha256_file(data)
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    run_emcee_in(fresh, Posterior(get_model("lcdm"), [first]), max_steps=200)
+    assert_same_chain(chain_arrays(tmp_path / "chain.h5"), chain_arrays(fresh / "chain.h5"))
+
+
 def test_a_moved_project_still_resumes(tmp_path, public_data):
     """The fingerprint ties a checkpoint to the data's bytes, not to where they lie."""
 

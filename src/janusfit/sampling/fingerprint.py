@@ -72,16 +72,47 @@ def differences(old: dict, new: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def check_fingerprint(stored: dict, current: dict, checkpoint_dir) -> None:
-    """Raise FingerprintError listing the differences, if any."""
+def same_numbers(stored: dict, current: dict) -> list[str]:
+    """The datasets whose files' bytes differ from the checkpoint's while what is read from them does not.
+
+    A line-ending conversion, a trailing newline or a re-compressed file
+    changes the sha256 of the bytes; the same reading of the same numbers
+    (``arrays_sha256``: every array the likelihood uses) is the same
+    likelihood, so the chain may go on.
+    """
+    old, new = stored.get("data", {}), current.get("data", {})
+    return sorted(
+        name
+        for name in set(old) & set(new)
+        if old[name].get("sha256") != new[name].get("sha256")
+        and old[name].get("arrays_sha256") is not None
+        and {k: v for k, v in old[name].items() if k != "sha256"}
+        == {k: v for k, v in new[name].items() if k != "sha256"}
+    )
+
+
+def check_fingerprint(stored: dict, current: dict, checkpoint_dir) -> list[str]:
+    """Raise FingerprintError listing the differences, if any.
+
+    Returns the datasets whose files differ only in their bytes (:func:`same_numbers`),
+    which do not stop a resume.
+    """
     stored = _as_read_now(stored)
+    rewritten = same_numbers(stored, current)
+    stored = {
+        **stored,
+        "data": {
+            name: {**entry, "sha256": current["data"][name]["sha256"]} if name in rewritten else entry
+            for name, entry in stored.get("data", {}).items()
+        },
+    }
     if "code" not in stored:
         # Listed whole, the modules would bury the other differences.
         stored = {**stored, "code": "not recorded"}
         current = {**current, "code": "recorded"}
     diff = differences(stored, current)
     if not diff:
-        return
+        return rewritten
     version_note = ""
     if stored["code"] != current["code"]:
         version_note += (

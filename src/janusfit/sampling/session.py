@@ -124,12 +124,20 @@ class CheckpointSession:
                     "was left untouched. Move the directory aside to start afresh."
                 ) from None
             try:
-                check_fingerprint(stored, self.fingerprint, self.dir)
-                return
+                rewritten = check_fingerprint(stored, self.fingerprint, self.dir)
             except CheckpointError:
                 if self.on_change != "restart":
                     raise
                 supersede(self.dir, log=self.log)
+            else:
+                if rewritten:
+                    self.log(
+                        f"the data files of {', '.join(rewritten)} differ in their bytes from the checkpoint's "
+                        "(sha256) while the numbers read from them are the same (arrays_sha256): resuming, and "
+                        "the checkpoint's fingerprint now records today's files"
+                    )
+                    write_fingerprint(self._fp_path, self.fingerprint)
+                return
         self.dir.mkdir(parents=True, exist_ok=True)
         write_fingerprint(self._fp_path, self.fingerprint)
 
