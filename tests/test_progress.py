@@ -58,7 +58,32 @@ def test_figure_and_record_beside_the_checkpoint_leave_the_chain_unchanged(tmp_p
     assert record["iteration"] == 600 and record["final"] and record["max_steps"] == 600
     assert [it for it, _ in record["tau_history"]] == [100, 200, 300, 400, 500, 600]
     assert 0.0 < record["acceptance"] < 1.0
+    assert record["stuck_walkers"] == []
     assert not list(ck.glob(".progress*"))  # no temporary file left behind
+
+
+def test_a_stuck_walker_is_named_while_the_run_goes_on(tmp_path):
+    """emcee with walker 7 held in a narrow local mode, fed segment by segment as run_emcee does."""
+    from test_convergence import stuck_walker_run
+
+    from janusfit.diagnostics import autocorr_time
+
+    s = stuck_walker_run(seed=1)
+    chain, log_prob = s.get_chain(), s.get_log_prob()
+    warnings = Log()
+    settings = EmceeSettings(**{**EMCEE, "max_steps": 1000, "progress_figure": False})
+    progress = EmceeProgress(tmp_path, settings, ["x", "y"], warn=warnings)
+    stuck_at = []
+    for end in range(100, 1001, 100):
+        progress.observe(chain[end - 100 : end], log_prob[end - 100 : end], np.full(32, 40))
+        progress.checkpoint(end, [], autocorr_time(chain[:end]))
+        stuck_at += [end] if progress.stuck else []
+    record = json.loads((tmp_path / "progress.json").read_text())
+    assert record["stuck_walkers"] == [7] and stuck_at and stuck_at[-1] == 1000
+    # named once, before the run's end, not at every checkpoint
+    (warning,) = warnings
+    assert warning.startswith(f"STUCK WALKER at step {stuck_at[0]}: walker 7 sits up to ")
+    assert stuck_at[0] < 1000 and "running longer will not free a stuck walker" in warning
 
 
 def test_a_figure_that_cannot_be_written_is_a_warning_and_the_run_goes_on(tmp_path, posterior):

@@ -42,6 +42,13 @@ def test_the_schema_defaults_are_the_settings_defaults(repo, model, n_params):
     assert run.dynesty == settings.DynestySettings(bound=settings.resolve_bound("auto", n_params))
 
 
+def test_the_schema_convergence_defaults_are_the_checks_defaults(repo):
+    from janusfit.diagnostics.convergence import DEFAULT_THRESHOLDS
+
+    schema = yaml.safe_load((repo / SCHEMA).read_text())["definitions"]["convergence"]["properties"]
+    assert {k: schema[k]["default"] for k in DEFAULT_THRESHOLDS} == DEFAULT_THRESHOLDS
+
+
 def test_the_schema_minima_are_the_rules_for_one_parameter(repo):
     schema = yaml.safe_load((repo / SCHEMA).read_text())["definitions"]
     assert schema["emcee"]["properties"]["n_walkers"]["minimum"] == settings.minimum_walkers(1)
@@ -71,7 +78,9 @@ def test_every_default_is_overridden_by_the_config(repo):
         "maxiter": 17,
         "repeats": 2,
     }
-    run = run_settings(filled(repo, models=["lcdm"], emcee=emcee, dynesty=dynesty), "jla", "lcdm")
+    config = filled(repo, models=["lcdm"], emcee=emcee, dynesty=dynesty)
+    config["convergence"]["max_walker_deficit"] = 18
+    run = run_settings(config, "jla", "lcdm")
     defaults_e = settings.EmceeSettings(n_walkers=0, max_steps=0)
     changed = {
         f.name for f in dataclasses.fields(run.emcee) if getattr(run.emcee, f.name) != getattr(defaults_e, f.name)

@@ -112,6 +112,7 @@ def run_settings(config: dict, dataset: str, model: str) -> RunSettings:
         stop_on_convergence=bool(e["stop"]["enabled"]),
         progress_figure=bool(e["progress"]["figure"]),
         progress_figure_seconds=float(e["progress"]["seconds"]),
+        max_walker_deficit=float(section["convergence"]["max_walker_deficit"]),
     )
     dynesty_settings = DynestySettings(
         nlive=int(d["nlive"]),

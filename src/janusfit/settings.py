@@ -93,6 +93,7 @@ class EmceeSettings:
     tau_max_lag: int = TAU_MAX_LAG
     progress_figure: bool = True
     progress_figure_seconds: float = 60.0
+    max_walker_deficit: float = 6.0  # convergence.max_walker_deficit, for the stuck-walker warning while sampling
 
     def chain_settings(self) -> dict:
         """The settings that change the draws, for the fingerprint.

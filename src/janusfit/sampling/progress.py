@@ -18,6 +18,14 @@ a run:
   the new one), without fsync: they are advice, rewritten at the next
   checkpoint, and the checkpoint itself is what must survive a power cut;
 - any failure to write either is logged as a warning and the run goes on.
+
+emcee's progress also watches for stuck walkers: the convergence job's
+per-walker test of ln p (:func:`~janusfit.diagnostics.convergence.walker_deficits`)
+runs on the later half of a thinned copy of ln p once that half lies past
+the burn-in the convergence job will drop, and a walker over the threshold
+is named in the log and in ``progress.json`` (``stuck_walkers``) while the run
+goes on: a stuck walker stays stuck, and a long run need not be waited for to
+learn that it will not converge.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from ..layout import PROGRESS_JSON, PROGRESS_PNG
 from .thinned import ThinnedChain
 
 FIGURE_ROWS = 1000  # steps kept for the trace panels: a figure is about a thousand pixels wide
+WATCH_ROWS = 1000  # steps of ln p kept for the stuck-walker test
 
 
 def _replace(path: Path, write) -> None:
@@ -112,6 +121,8 @@ class EmceeProgress(_Record):
         self._trace = ThinnedChain(FIGURE_ROWS) if self.figure else None
         self._acceptance: list[tuple[int, float]] = []
         self._steps = 0
+        self._log_prob = ThinnedChain(WATCH_ROWS)
+        self.stuck: list[int] = []
 
     def observe(self, chain: np.ndarray, log_prob: np.ndarray, accepted: np.ndarray) -> None:
         """One segment: (n, walkers, params) positions, (n, walkers) ln p, accepted moves per walker."""
@@ -119,12 +130,43 @@ class EmceeProgress(_Record):
         self._steps += n
         if n:
             self._acceptance.append((self._steps, float(np.mean(accepted)) / n))
+            self._log_prob.append(log_prob[:, :, None])
         if self._trace is not None:
             self._trace.append(np.concatenate([chain, log_prob[:, :, None]], axis=2))
+
+    def _watch(self, iteration: int, last_tau) -> None:
+        """Test each walker's ln p over the later half of the chain, once it lies past the burn-in; warn on a change."""
+        from ..diagnostics.convergence import BURN_IN_TAU, walker_deficits
+
+        tau = np.atleast_1d(np.asarray(last_tau, dtype=float))
+        if not np.all(np.isfinite(tau)) or iteration < 2 * BURN_IN_TAU * np.max(tau):
+            return
+        rows = self._log_prob.array()[:, :, 0].astype(float)
+        deficits = walker_deficits(rows[len(rows) // 2 :])
+        limit = self.settings.max_walker_deficit
+        stuck = [int(w) for w in np.flatnonzero(deficits >= limit)]
+        if stuck and stuck != self.stuck:
+            walkers = ", ".join(map(str, stuck))
+            self.warn(
+                f"STUCK WALKER{'S' if len(stuck) > 1 else ''} at step {iteration}: walker{'s' if len(stuck) > 1 else ''} "
+                f"{walkers} {'sit' if len(stuck) > 1 else 'sits'} up to {np.max(deficits):.1f} standard errors below "
+                f"the others in ln p (convergence fails above {limit:g}); running longer will not free a stuck walker: "
+                "stop this run and start it afresh with another emcee.seed or emcee.moves: de_snooker "
+                "(with on_change: restart)"
+            )
+        elif self.stuck and not stuck:
+            self.warn(f"no walker is stuck any more at step {iteration}")
+        self.stuck = stuck
 
     def checkpoint(self, iteration: int, tau_history, last_tau, final: bool = False) -> None:
         s = self.settings
         tau = [float(t) for t in np.atleast_1d(last_tau)]
+        try:
+            self._watch(iteration, last_tau)
+        except Exception as exc:  # noqa: BLE001 - advice must never stop a sampler
+            if "watch" not in self._warned:
+                self._warned.add("watch")
+                self.warn(f"the stuck-walker test failed ({type(exc).__name__}: {exc}); sampling goes on")
         self.write(
             iteration,
             max_steps=s.max_steps,
@@ -134,6 +176,7 @@ class EmceeProgress(_Record):
             tau=dict(zip(self.names, tau)),
             tau_history=[[int(it), float(t)] for it, t in tau_history],
             acceptance=self._acceptance[-1][1] if self._acceptance else None,
+            stuck_walkers=self.stuck,
             final=final,
         )
         if self.figure and (self.clock() - self._last_draw >= s.progress_figure_seconds or final and self._shown()):
