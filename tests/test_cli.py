@@ -24,7 +24,7 @@ from release_configs import jla_binned
 from snakemake.utils import validate
 from snakemake_runner import start, write_config
 
-from janusfit.layout import SAMPLER_OUTPUT, Run
+from janusfit.layout import PROGRESS_JSON, SAMPLER_OUTPUT, Run
 from janusfit.status import sampler_status
 
 OM_PRIOR = [0.4, 1.0]
@@ -153,6 +153,18 @@ def test_status_says_a_dynesty_run_stopped_by_maxiter_is_incomplete(tmp_path):
     # An evidence.json written before maxiter existed is of a run that reached dlogz.
     evidence.write_text(json.dumps({"n_iter": 100, "dlogz": 0.1}))
     assert sampler_status(run, "dynesty", None, time.time()).converged is True
+
+
+def test_status_names_a_stuck_walker_of_an_unfinished_emcee_run(tmp_path):
+    run = Run(tmp_path, "jla", "lcdm")
+    ck = run.checkpoint_dir("emcee")
+    ck.mkdir(parents=True)
+    progress = {"sampler": "emcee", "iteration": 400, "time": time.time(), "max_steps": 1000, "tau": {"Om": 8.6}}
+    (ck / PROGRESS_JSON).write_text(json.dumps({**progress, "stuck_walkers": [7]}))
+    status = sampler_status(run, "emcee", None, time.time())
+    assert status.convergence == "so far N/tau 47 (the stopping rule needs > 50); STUCK: walker 7"
+    (ck / PROGRESS_JSON).write_text(json.dumps({**progress, "stuck_walkers": []}))
+    assert "STUCK" not in sampler_status(run, "emcee", None, time.time()).convergence
 
 
 def test_a_sampler_writing_its_results_after_sampling_is_running_not_interrupted(

@@ -113,6 +113,13 @@ def _emcee_numbers(status: SamplerStatus, progress: dict, now: float, running: b
     target_n = progress.get("n_over_tau_target", 50.0)
     if tau:
         status.convergence = f"so far N/tau {it / max(tau):.0f} (the stopping rule needs > {target_n:g})"
+    stuck = progress.get("stuck_walkers") or []
+    if stuck:
+        status.convergence = "; ".join(
+            filter(
+                None, [status.convergence, f"STUCK: walker{'s' if len(stuck) > 1 else ''} {', '.join(map(str, stuck))}"]
+            )
+        )
     if running:
         rate = _rate(progress)
         goal = progress["max_steps"]
