@@ -112,7 +112,9 @@ def run_settings(config: dict, dataset: str, model: str) -> RunSettings:
         stop_on_convergence=bool(e["stop"]["enabled"]),
         progress_figure=bool(e["progress"]["figure"]),
         progress_figure_seconds=float(e["progress"]["seconds"]),
-        max_walker_deficit=float(section["convergence"]["max_walker_deficit"]),
+        # Read by the convergence job, and here only for a warning: a config the
+        # schema did not fill (a library caller's) may leave the section empty.
+        max_walker_deficit=float(section["convergence"].get("max_walker_deficit", EmceeSettings.max_walker_deficit)),
     )
     dynesty_settings = DynestySettings(
         nlive=int(d["nlive"]),
