@@ -35,6 +35,7 @@ def test_emcee_components():
     assert c["numba_kernels"] == memory.NUMBA_MB
     assert c["data_loading"] == pytest.approx((100 * 4000 + 100 * 100 * 110) / 1e6)
     assert c["progress_figure"] == 15.0 + 5.0 * 2
+    assert c["stuck_watch"] == pytest.approx(32 * 1000 * 64 / 1e6)  # 1000 thinned steps of 64 walkers
     assert estimate_emcee(**EMCEE, progress_figure=False).components["progress_figure"] == 0.0
     # 12 nodes × (7 panels up to z = 2.5 + 6 graded) + 24 knots; the first call has all 64 walkers.
     assert quadrature_nodes(2.5) == 180

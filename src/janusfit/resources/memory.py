@@ -34,7 +34,8 @@ the constant is the largest value seen. The components are:
   last committed block, one parameter's carry and lag products, and the FFTs of
   a chunk of walkers), ``final_assembly`` (one segment read back while the
   HDF5 chain is written), ``progress_figure`` (drawing the live progress
-  figure, when it is on).
+  figure, when it is on), ``stuck_watch`` (the copy of ln p the stuck-walker
+  test reads while sampling).
 - dynesty: ``live_points``, ``dead_points`` (the per-iteration Python objects
   of ``saved_run``), ``checkpoint_pickling`` (pickling the sampler memoises
   a bytes object and a tuple per array, and the pickle is read back to be
@@ -54,6 +55,7 @@ import psutil
 from ..errors import ResourceError
 from ..sampling.autocorr import BLOCK as AUTOCORR_BLOCK
 from ..sampling.autocorr import WALKER_CHUNK
+from ..sampling.progress import WATCH_ROWS
 from ..settings import CHECK_EVERY, TAU_MAX_LAG
 
 MB = 1_000_000
@@ -115,6 +117,10 @@ FFT_TEMPORARIES = 4  # chunk × FFT length: two spectra, the inverse transform, 
 # Drawing progress.png in a process that has drawn a figure before: RSS rose
 # by 20 MB (1 parameter) and 40 MB (5 parameters), 32 walkers.
 PROGRESS_FIGURE_MB, PROGRESS_FIGURE_MB_PER_PARAM = 15.0, 5.0
+# The stuck-walker watch: its float32 copy of ln p and the test's temporaries
+# (a float64 copy, ranks, scores, the FFT); tracemalloc peak 30–31 B per kept
+# step and walker (32, 64 and 256 walkers).
+STUCK_WATCH_BYTES = 32
 
 DYNESTY_FIXED_MB = 5.0  # sampler object, first bound, pools of small objects
 DEAD_POINT_BYTES = 1200  # saved_run entries of one iteration; measured 1.0–1.2 KB after sampling
@@ -259,6 +265,7 @@ def estimate_emcee(
             "progress_figure": (PROGRESS_FIGURE_MB + PROGRESS_FIGURE_MB_PER_PARAM * n_params)
             if progress_figure
             else 0.0,
+            "stuck_watch": STUCK_WATCH_BYTES * min(n_steps, WATCH_ROWS) * n_walkers / MB,
         }
     )
     return MemoryEstimate("emcee", components, seed_upper_bound(n_walkers, n_steps, n_params))
