@@ -135,7 +135,12 @@ class EmceeProgress(_Record):
             self._trace.append(np.concatenate([chain, log_prob[:, :, None]], axis=2))
 
     def _watch(self, iteration: int, last_tau) -> None:
-        """Test each walker's ln p over the later half of the chain, once it lies past the burn-in; warn on a change."""
+        """Test each walker's ln p over the later half of the chain, once it lies past the burn-in; warn on a change.
+
+        Its first call imports the diagnostics (scipy.linalg among them, about
+        half a second): :meth:`checkpoint` calls it after writing the record,
+        which must follow the committed segment at once.
+        """
         from ..diagnostics.convergence import BURN_IN_TAU, walker_deficits
 
         tau = np.atleast_1d(np.asarray(last_tau, dtype=float))
@@ -161,24 +166,26 @@ class EmceeProgress(_Record):
     def checkpoint(self, iteration: int, tau_history, last_tau, final: bool = False) -> None:
         s = self.settings
         tau = [float(t) for t in np.atleast_1d(last_tau)]
+        record = {
+            "max_steps": s.max_steps,
+            "n_over_tau_target": s.n_over_tau,
+            "tau_rel_change_target": s.tau_rel_change,
+            "stop_on_convergence": s.stop_on_convergence,
+            "tau": dict(zip(self.names, tau)),
+            "tau_history": [[int(it), float(t)] for it, t in tau_history],
+            "acceptance": self._acceptance[-1][1] if self._acceptance else None,
+            "final": final,
+        }
+        self.write(iteration, **record, stuck_walkers=self.stuck)
+        before = self.stuck
         try:
             self._watch(iteration, last_tau)
         except Exception as exc:  # noqa: BLE001 - advice must never stop a sampler
             if "watch" not in self._warned:
                 self._warned.add("watch")
                 self.warn(f"the stuck-walker test failed ({type(exc).__name__}: {exc}); sampling goes on")
-        self.write(
-            iteration,
-            max_steps=s.max_steps,
-            n_over_tau_target=s.n_over_tau,
-            tau_rel_change_target=s.tau_rel_change,
-            stop_on_convergence=s.stop_on_convergence,
-            tau=dict(zip(self.names, tau)),
-            tau_history=[[int(it), float(t)] for it, t in tau_history],
-            acceptance=self._acceptance[-1][1] if self._acceptance else None,
-            stuck_walkers=self.stuck,
-            final=final,
-        )
+        if self.stuck != before:
+            self.write(iteration, **record, stuck_walkers=self.stuck)
         if self.figure and (self.clock() - self._last_draw >= s.progress_figure_seconds or final and self._shown()):
             self._draw(iteration, tau_history)
 
