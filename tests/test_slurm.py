@@ -349,10 +349,17 @@ def test_a_retry_asks_for_memory_times_the_attempt(timed_out):
 
 @pytest.fixture(scope="module")
 def killed_snakemake(tmp_path_factory, public_data, partition, long_run, long_reference):
-    """kill -9 of the submitting Snakemake while its emcee job samples; then --unlock and the same command again."""
+    """kill -9 of the submitting Snakemake while its emcee job samples; then --unlock and the same command again.
+
+    Both emcee jobs get 20 minutes. With the estimated time (about 3 here, the
+    run's 2.7 rounded up) a slower machine stopped the orphan at its limit,
+    and the new job, whose waiting counted against its own, then timed out
+    and was retried: designed behaviour (the time-limit test covers it), but
+    not what this test is about, and a verdict the machine's load decided.
+    """
     directory = tmp_path_factory.mktemp("long_kill9")
     config = write_config(directory, public_data, **long_run)
-    profile(directory, partition)
+    profile(directory, partition, **{"set-resources": {"emcee": {"runtime": 20}}})
     first = subprocess.Popen(
         command(directory, configfile=config),
         stdout=subprocess.DEVNULL,
@@ -383,9 +390,7 @@ def test_after_kill_9_the_new_job_waits_for_the_orphan_and_nothing_is_lost(kille
     jobs = [j for j in slurm_jobs(directory) if j["rule"] == "emcee"]
     assert [j["JobId"] for j in jobs][0] == orphan["JobId"] and len(jobs) == 2
     old, new = jobs
-    # Both ask for the estimated time, which a loaded machine may outrun: the
-    # orphan then stops at its limit with a checkpoint, and the new job resumes from it.
-    assert old["JobState"] in ("COMPLETED", "TIMEOUT") and new["JobState"] == "COMPLETED"
+    assert (old["JobState"], new["JobState"]) == ("COMPLETED", "COMPLETED")
     # The new job started while the orphan still ran, and waited for it.
     assert new["StartTime"] < old["EndTime"]
     log = job_log(directory, "emcee")
@@ -394,14 +399,11 @@ def test_after_kill_9_the_new_job_waits_for_the_orphan_and_nothing_is_lost(kille
         rf"{old['JobId']} to finish",
         log,
     ), log[-3000:]
-    # It resumed where the orphan's checkpoint ended (at max_steps unless the
-    # orphan was stopped at its limit), and the chain is the uninterrupted one.
-    resumes = summary(directory, EMCEE_RUN)["emcee"]["resumes"]
+    # It resumed where the orphan's checkpoint ended, at max_steps, and the
+    # chain is the uninterrupted one.
+    assert summary(directory, EMCEE_RUN)["emcee"]["resumes"] == [max_steps]
     checkpoint = directory / "results/checkpoints/sim/janus/emcee"
     bounds = [(int(p.name[4:14]), int(p.name[15:25])) for p in sorted((checkpoint / "segments").glob("seg_*.npz"))]
     assert [s for s, _ in bounds] == [0] + [e for _, e in bounds[:-1]] and bounds[-1][1] == max_steps
-    assert len(resumes) == 1 and resumes[0] in [e for _, e in bounds]
-    if old["JobState"] == "COMPLETED":
-        assert resumes == [max_steps]
     assert not (checkpoint / "segments/quarantine").exists()
     assert_same_chain(chain_arrays(directory / EMCEE_RUN / "emcee/chain.h5"), long_reference)
