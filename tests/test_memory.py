@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from janusfit.errors import ResourceError
@@ -22,6 +23,7 @@ from janusfit.resources.memory import (
     quadrature_nodes,
     seed_upper_bound,
 )
+from janusfit.sampling import progress as progress_module
 
 EMCEE = dict(n_walkers=64, n_steps=10000, n_params=2, n_data=100, full_cov=True, checkpoint_steps=1000)
 DYNESTY = dict(nlive=500, n_params=2, n_data=100, full_cov=True, expected_information=5.0)
@@ -35,7 +37,7 @@ def test_emcee_components():
     assert c["numba_kernels"] == memory.NUMBA_MB
     assert c["data_loading"] == pytest.approx((100 * 4000 + 100 * 100 * 110) / 1e6)
     assert c["progress_figure"] == 15.0 + 5.0 * 2
-    assert c["stuck_watch"] == pytest.approx(32 * 1000 * 64 / 1e6)  # 1000 thinned steps of 64 walkers
+    assert c["stuck_watch"] == pytest.approx(52 * 1000 * 64 / 1e6)  # 1000 thinned steps of 64 walkers
     assert estimate_emcee(**EMCEE, progress_figure=False).components["progress_figure"] == 0.0
     # 12 nodes × (7 panels up to z = 2.5 + 6 graded) + 24 knots; the first call has all 64 walkers.
     assert quadrature_nodes(2.5) == 180
@@ -93,6 +95,39 @@ def test_stopping_rule_sums_stay_within_their_components(walkers, params, steps)
     )
     c = estimate_emcee(walkers, steps, params, 20, False, 500).components
     assert c["autocorr_sums"] <= rise <= c["autocorr_sums"] + c["tau_temporaries"]
+
+
+@pytest.mark.parametrize("walkers", [32, 64, 256])
+def test_the_stuck_walker_watch_stays_within_its_component(tmp_path, walkers):
+    """tracemalloc's peak over the watch's copy of ln p and its tests, 4000 steps fed as the sampler feeds them.
+
+    After one warm-up call, whose imports the baseline counts. Segments of
+    400 steps, so that the last checkpoint holds WATCH_ROWS kept rows.
+    """
+    import tracemalloc
+
+    from janusfit.sampling.emcee_runner import EmceeSettings
+    from janusfit.sampling.progress import EmceeProgress
+
+    rng = np.random.default_rng(0)
+    warm = EmceeProgress(tmp_path / "warm", EmceeSettings(n_walkers=8, max_steps=100, progress_figure=False), ["x"])
+    warm.observe(rng.normal(size=(100, 8, 1)), rng.normal(size=(100, 8)), np.full(8, 50))
+    warm.checkpoint(100, [], [1.0])
+    segments = [(rng.normal(size=(400, walkers, 1)), -0.5 * rng.normal(size=(400, walkers)) ** 2) for _ in range(10)]
+    settings = EmceeSettings(n_walkers=walkers, max_steps=4000, progress_figure=False)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        progress = EmceeProgress(tmp_path, settings, ["x"], warn=print)
+        for i, (chain, log_prob) in enumerate(segments, 1):
+            progress.observe(chain, log_prob, np.full(walkers, 100))
+            progress.checkpoint(400 * i, [], [1.0])
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert progress._log_prob.array().shape[0] == progress_module.WATCH_ROWS
+    component = estimate_emcee(walkers, 4000, 1, 20, False, 400, progress_figure=False).components["stuck_watch"]
+    assert 0.8 * component <= peak / memory.MB <= component
 
 
 def test_diagonal_errors_need_no_matrix():
