@@ -189,6 +189,45 @@ def test_walker_deficits_of_converged_walkers_are_standard_normal(rho):
     assert deficits.max() < 6
 
 
+def gaussian_emcee_run(ndim, n_steps, seed):
+    """emcee (DE moves, 32 walkers, as janusfit runs it) on a correlated d-dimensional Gaussian, from a small ball."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(ndim, ndim))
+    icov = np.linalg.inv(a @ a.T + ndim * np.eye(ndim))
+
+    def log_prob(x):
+        return -0.5 * np.einsum("ij,jk,ik->i", x, icov, x)
+
+    sampler = emcee.EnsembleSampler(32, ndim, log_prob, vectorize=True, moves=emcee.moves.DEMove())
+    sampler.random_state = np.random.RandomState(seed).get_state()
+    sampler.run_mcmc(1e-2 * rng.normal(size=(32, ndim)), n_steps)
+    return sampler
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("ndim", "n_steps"), [(2, 1000), (2, 3000), (5, 1000), (5, 3000)])
+def test_the_walker_threshold_never_fires_on_150_converged_emcee_runs(ndim, n_steps):
+    """The threshold's false alarms, on real emcee chains: none in 150 seeds, and the deficits' spread is ~1."""
+    names = [f"x{i}" for i in range(ndim)]
+    deficits = []
+    for seed in range(150):
+        s = gaussian_emcee_run(ndim, n_steps, seed)
+        report = diagnose(s.get_chain(), s.get_log_prob(), s.backend.accepted, names)
+        deficits.append(walker_deficits(s.get_log_prob()[report["burn_in"] :]))
+        assert report["log_prob"]["stuck_walkers"] == [], (seed, report["log_prob"])
+    deficits = np.concatenate(deficits)
+    print(f"d={ndim}, {n_steps} steps: largest deficit {deficits.max():.2f}, sd {deficits.std():.2f}")
+    assert deficits.max() < 6 and 0.8 < deficits.std() < 1.25
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_stuck_walker_is_found_whatever_the_seed(seed):
+    s = stuck_walker_run(seed)
+    report = diagnose(s.get_chain(), s.get_log_prob(), s.backend.accepted, ["x", "y"])
+    assert report["log_prob"]["stuck_walkers"] == [7]
+    assert not report["passed"]
+
+
 def test_walker_deficits_of_short_or_constant_chains():
     assert np.isnan(walker_deficits(np.zeros((3, 8)))).all()
     np.testing.assert_array_equal(walker_deficits(np.ones((100, 8))), np.zeros(8))
