@@ -18,6 +18,9 @@ from .errors import ConfigError
 # commit blocks of that many steps, and the runner also cuts segments there.
 CHECK_EVERY = 500
 TAU_MAX_LAG = 2048  # lags of the stopping rule's τ sums: τ up to TAU_MAX_LAG / 5 ≈ 409 steps is resolved
+# convergence.max_walker_deficit: the convergence job's threshold and the
+# sampler's stuck-walker warning (here, so that a sampler need not import the diagnostics to know it).
+MAX_WALKER_DEFICIT = 6.0
 
 
 def default_walkers(ndim: int) -> int:
@@ -93,7 +96,7 @@ class EmceeSettings:
     tau_max_lag: int = TAU_MAX_LAG
     progress_figure: bool = True
     progress_figure_seconds: float = 60.0
-    max_walker_deficit: float = 6.0  # convergence.max_walker_deficit, for the stuck-walker warning while sampling
+    max_walker_deficit: float = MAX_WALKER_DEFICIT
 
     def chain_settings(self) -> dict:
         """The settings that change the draws, for the fingerprint.

@@ -29,12 +29,13 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..imports import import_emcee
+from ..settings import MAX_WALKER_DEFICIT
 
 DEFAULT_THRESHOLDS = {
     "min_n_over_tau": 50.0,
     "max_rhat": 1.01,
     "min_ess_bulk": 400.0,
-    "max_walker_deficit": 6.0,
+    "max_walker_deficit": MAX_WALKER_DEFICIT,
     "acceptance": [0.2, 0.5],
 }
 TAIL_QUANTILES = (0.05, 0.95)
