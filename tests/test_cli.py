@@ -35,10 +35,20 @@ OM_PRIOR = [0.4, 1.0]
 EMCEE_STEPS, NLIVE = 10000, 2000
 
 
-def _checkpoint_files(directory):
-    """Committed checkpoints (progress.json appears earlier, when a sampler starts: killed then, it never started)."""
-    checkpoints = directory / "results" / "checkpoints"
-    return [*checkpoints.glob("*/*/emcee/segments/seg_*.npz"), *checkpoints.glob("*/*/dynesty/generations/state_*.pkl")]
+def _recorded_checkpoint(directory) -> bool:
+    """Whether a sampler has committed a checkpoint and written it to its progress.json.
+
+    The checkpoint file is committed first and progress.json follows: frozen
+    in between, the status would show no iteration yet (a fresh emcee has no
+    progress.json before its first checkpoint, dynesty records iteration 0).
+    """
+    for path in (directory / "results" / "checkpoints").glob(f"*/*/*/{PROGRESS_JSON}"):
+        try:
+            if json.loads(path.read_text())["iteration"] > 0:
+                return True
+        except (OSError, ValueError, KeyError):
+            continue
+    return False
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +67,9 @@ def killed_then_resumed(tmp_path_factory, public_data, janusfit_cli):
     results = directory / "results"
     proc = start(directory, "--cores", "1")  # one job at a time: the second sampler waits its turn
     deadline = time.monotonic() + 600
-    while not _checkpoint_files(directory):
+    while not _recorded_checkpoint(directory):
         assert proc.poll() is None, f"workflow ended before its first checkpoint:\n{proc.stderr.read()[-3000:]}"
-        assert time.monotonic() < deadline, "no checkpoint within 600 s"
+        assert time.monotonic() < deadline, "no checkpoint recorded within 600 s"
         time.sleep(0.1)
     # Frozen, the sampler keeps its lock and its process, as one still running does.
     os.killpg(proc.pid, signal.SIGSTOP)
