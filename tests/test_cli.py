@@ -38,13 +38,15 @@ EMCEE_STEPS, NLIVE = 10000, 2000
 def _recorded_checkpoint(directory) -> bool:
     """Whether a sampler has committed a checkpoint and written it to its progress.json.
 
-    The checkpoint file is committed first and progress.json follows: frozen
-    in between, the status would show no iteration yet (a fresh emcee has no
-    progress.json before its first checkpoint, dynesty records iteration 0).
+    A sampler writes progress.json where it starts (its iteration then is
+    where this session started), commits each checkpoint, then writes the
+    checkpoint's iteration there: frozen before that, the status would show
+    the start, not the checkpoint.
     """
     for path in (directory / "results" / "checkpoints").glob(f"*/*/*/{PROGRESS_JSON}"):
         try:
-            if json.loads(path.read_text())["iteration"] > 0:
+            record = json.loads(path.read_text())
+            if record["iteration"] > record["session_start_iteration"]:
                 return True
         except (OSError, ValueError, KeyError):
             continue

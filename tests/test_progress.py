@@ -20,6 +20,7 @@ from test_checkpoint_store import Log, jla_diagonal
 
 from janusfit.likelihood import Posterior
 from janusfit.models import get_model
+from janusfit.sampling.dynesty_runner import DynestySettings, run_dynesty
 from janusfit.sampling.emcee_runner import EmceeSettings, run_emcee
 from janusfit.sampling.fingerprint import make_fingerprint
 from janusfit.sampling.progress import EmceeProgress, _replace
@@ -60,6 +61,68 @@ def test_figure_and_record_beside_the_checkpoint_leave_the_chain_unchanged(tmp_p
     assert 0.0 < record["acceptance"] < 1.0
     assert record["stuck_walkers"] == []
     assert not list(ck.glob(".progress*"))  # no temporary file left behind
+
+
+class _RecordWatcher:
+    """The posterior, reading progress.json at each call while the chain has no segment past ``before``."""
+
+    def __init__(self, posterior, ck: Path, before: int):
+        self._posterior, self._ck, self._before = posterior, ck, before
+        self.seen = []
+
+    def __getattr__(self, name):
+        return getattr(self._posterior, name)
+
+    def __call__(self, coords):
+        ends = [int(p.stem.split("_")[2]) for p in (self._ck / "segments").glob("seg_*.npz")]
+        if max(ends, default=0) <= self._before:
+            path = self._ck / "progress.json"
+            self.seen.append(json.loads(path.read_text()) if path.exists() else None)
+        return self._posterior(coords)
+
+
+def test_the_record_says_where_a_run_starts_or_resumes_before_its_first_checkpoint(tmp_path, posterior):
+    """``janusfit status`` reads this record: without it, a started run showed no iteration, and a resumed one
+    the previous session's record (its rate and time, so an ETA of 0 s) until its first checkpoint."""
+    fresh = _RecordWatcher(posterior, tmp_path / "ck", before=0)
+    _run(tmp_path, fresh, max_steps=200)
+    assert any(r and (r["iteration"], r["session_start_iteration"], r["final"]) == (0, 0, False) for r in fresh.seen)
+    resumed = _RecordWatcher(posterior, tmp_path / "ck", before=200)
+    _run(tmp_path, resumed, max_steps=400)
+    assert any(
+        r and (r["iteration"], r["session_start_iteration"], r["final"]) == (200, 200, False) for r in resumed.seen
+    )
+    assert json.loads((tmp_path / "ck" / "progress.json").read_text())["iteration"] == 400
+
+
+class _Enough(Exception):
+    pass
+
+
+class _DynestyRecordWatcher(Posterior):
+    """A posterior reading progress.json at each dynesty likelihood call, that ends the run after ``calls`` of them."""
+
+    ck: Path
+    calls = 5
+    seen: list
+
+    def loglike_one(self, theta):
+        path = self.ck / "progress.json"
+        self.seen.append(json.loads(path.read_text()) if path.exists() else None)
+        if len(self.seen) == self.calls:
+            raise _Enough
+        return super().loglike_one(theta)
+
+
+def test_a_dynamic_dynesty_run_says_where_it_starts_before_its_first_checkpoint(tmp_path, public_data):
+    watcher = _DynestyRecordWatcher(get_model("lcdm"), [jla_diagonal(public_data)])
+    watcher.ck, watcher.seen = tmp_path / "ck", []
+    settings = DynestySettings(nlive=50, dlogz=0.5, method="dynamic", checkpoint_seconds=1e9)
+    with CheckpointSession(watcher.ck, make_fingerprint(watcher, "dynesty", settings.chain_settings()), log=Log()) as s:
+        with pytest.raises(_Enough):
+            run_dynesty(watcher, settings, s, log=Log())
+    assert not list((watcher.ck / "generations").glob("state_*.pkl"))
+    assert [(r["iteration"], r["session_start_iteration"], r["final"]) for r in watcher.seen] == [(1, 1, False)] * 5
 
 
 def test_a_stuck_walker_is_named_while_the_run_goes_on(tmp_path):

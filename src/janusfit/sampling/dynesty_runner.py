@@ -212,7 +212,6 @@ def run_dynesty(
     resuming = sampler is not None
     if resuming:
         session.record_resume(int(sampler.it) if settings.method == "static" else _dynamic_iteration(sampler))
-    progress.begin(int(getattr(sampler, "it", 0)) if resuming else 0)
     if settings.method == "static":
         sampler = sampler or dynesty.NestedSampler(
             loglike,
@@ -223,7 +222,7 @@ def run_dynesty(
             sample=settings.sample,
             rstate=np.random.default_rng(settings.seed),
         )
-        progress.checkpoint(sampler)  # where it starts (or resumes): status shows it before the first checkpoint
+        progress.start(sampler)
         complete, dlogz_remaining = _run_static(sampler, settings, store, session, log, progress, warn)
     else:
         if sampler is None:
@@ -236,6 +235,7 @@ def run_dynesty(
                 rstate=np.random.default_rng(settings.seed),
             )
         sampler.store, sampler.progress = store, progress
+        progress.start(sampler)
         sampler.run_nested(
             nlive_init=settings.nlive,
             dlogz_init=settings.dlogz,

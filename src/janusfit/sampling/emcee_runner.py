@@ -220,7 +220,7 @@ def run_emcee(
     it = segments.iteration if cut is None else cut
     t_start = time.monotonic()
     it_start = it
-    progress.begin(it)
+    progress.start(it, rule.tau_history, rule.last_tau)
     while cut is None and not rule.stop_reason and it < settings.max_steps:
         target = min(
             settings.max_steps,

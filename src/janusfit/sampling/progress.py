@@ -1,10 +1,11 @@
 """What a running sampler has done so far, beside its checkpoints, for people and for ``janusfit status``.
 
-At every checkpoint a sampler writes ``progress.json`` (its iteration, the
-numbers its stopping rule looks at, and when this session started, from which
-``janusfit status`` works out a rate and an ETA). emcee also draws
-``progress.png``: the walkers' traces and ln p, τ against the N/50 line, and
-the acceptance fraction, for watching a long run without a notebook.
+When it starts or resumes and at every checkpoint, a sampler writes
+``progress.json`` (its iteration, the numbers its stopping rule looks at, and
+when this session started, from which ``janusfit status`` works out a rate
+and an ETA). emcee also draws ``progress.png``: the walkers' traces and ln p,
+τ against the N/50 line, and the acceptance fraction, for watching a long run
+without a notebook.
 
 Neither may cost the sampler anything it would notice, nor break or corrupt
 a run:
@@ -163,10 +164,10 @@ class EmceeProgress(_Record):
             self.warn(f"no walker is stuck any more at step {iteration}")
         self.stuck = stuck
 
-    def checkpoint(self, iteration: int, tau_history, last_tau, final: bool = False) -> None:
+    def _fields(self, tau_history, last_tau, final: bool) -> dict:
         s = self.settings
         tau = [float(t) for t in np.atleast_1d(last_tau)]
-        record = {
+        return {
             "max_steps": s.max_steps,
             "n_over_tau_target": s.n_over_tau,
             "tau_rel_change_target": s.tau_rel_change,
@@ -176,6 +177,20 @@ class EmceeProgress(_Record):
             "acceptance": self._acceptance[-1][1] if self._acceptance else None,
             "final": final,
         }
+
+    def start(self, iteration: int, tau_history, last_tau) -> None:
+        """Sampling starts (or resumes) at ``iteration``: the record says so at once.
+
+        Until the first checkpoint, ``janusfit status`` would otherwise show no
+        iteration, or the previous session's record (its rate and time: an ETA
+        of 0 s). Neither the stuck-walker test nor the figure runs here: they
+        have nothing new to look at.
+        """
+        self.begin(iteration)
+        self.write(iteration, **self._fields(tau_history, last_tau, final=False), stuck_walkers=self.stuck)
+
+    def checkpoint(self, iteration: int, tau_history, last_tau, final: bool = False) -> None:
+        record = self._fields(tau_history, last_tau, final)
         self.write(iteration, **record, stuck_walkers=self.stuck)
         before = self.stuck
         try:
@@ -186,7 +201,9 @@ class EmceeProgress(_Record):
                 self.warn(f"the stuck-walker test failed ({type(exc).__name__}: {exc}); sampling goes on")
         if self.stuck != before:
             self.write(iteration, **record, stuck_walkers=self.stuck)
-        if self.figure and (self.clock() - self._last_draw >= s.progress_figure_seconds or final and self._shown()):
+        if self.figure and (
+            self.clock() - self._last_draw >= self.settings.progress_figure_seconds or final and self._shown()
+        ):
             self._draw(iteration, tau_history)
 
     def _shown(self) -> bool:
@@ -227,6 +244,11 @@ class DynestyProgress(_Record):
     def __init__(self, directory, settings, warn=print):
         super().__init__(directory, warn)
         self.settings = settings
+
+    def start(self, sampler) -> None:
+        """Sampling starts (or resumes) at ``sampler``'s iteration: the record says so at once (see ``EmceeProgress.start``)."""
+        self.begin(int(getattr(sampler, "it", 0)))
+        self.checkpoint(sampler)
 
     def checkpoint(self, sampler, delta_logz=None, logz=None, final: bool = False) -> None:
         s = self.settings
