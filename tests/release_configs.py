@@ -17,5 +17,10 @@ def jla_binned(public_data: Path) -> dict:
 
 
 def jla_light_curves(public_data: Path) -> dict:
-    """JLA's 740 light curves (α and β sampled): ``datasets.<name>`` of a config."""
-    return {"kind": "sn", "format": "jla_lcparams", "path": str(public_data / "jla" / "jla_lcparams.txt")}
+    """JLA's 740 light curves (α and β sampled): ``datasets.<name>`` of a config, read as config/public.yaml does.
+
+    ``pecz: 0``: the file's dmb already holds the peculiar velocities
+    (``test_the_public_jla740_counts_the_peculiar_velocity_dispersion_once``).
+    """
+    path = str(public_data / "jla" / "jla_lcparams.txt")
+    return {"kind": "sn", "format": "jla_lcparams", "path": path, "pecz": 0}

@@ -307,6 +307,43 @@ def test_janus_q0_reproduces_dagostini_petit_2018(jla740):
     assert sd == pytest.approx(0.015, rel=0.05)
 
 
+C_KM_S = 299792.458
+
+
+def _velocity_dispersion_in_dmb(raw, z_max=0.05) -> float:
+    """σ_v (km/s) whose redshift term the file's dmb already holds.
+
+    dmb² = a + σ_v² g(z) fitted by least squares below ``z_max``, where the
+    peculiar-velocity term falls as 1/z and dominates, g being the pecz term's
+    (5/ln 10)² ((1 + z)/(z (1 + z/2)))² per (km/s)²; a absorbs the intrinsic
+    dispersion and the fit errors (0.137 mag here).
+    """
+    low = raw["zcmb"] < z_max
+    z = raw["zcmb"][low]
+    g = (LOG10_SCALE / C_KM_S) ** 2 * ((1 + z) / (z * (1 + z / 2))) ** 2
+    (_, variance), *_ = np.linalg.lstsq(np.column_stack([np.ones_like(z), g]), raw["dmb"][low] ** 2, rcond=None)
+    return float(np.sqrt(variance))
+
+
+def test_the_public_jla740_counts_the_peculiar_velocity_dispersion_once(repo, raw):
+    """JLA's dmb already holds the 150 km/s of Betoule et al. 2014 (A&A 568, A22, §5.5).
+
+    The fit finds 155 km/s below z = 0.05 (111 supernovae; 148 below 0.03),
+    which is why CosmoMC's and Cobaya's JLA/jla.dataset read this file with
+    pecz = 0. The likelihood's default pecz = 0.001 (300 km/s, the SNLS
+    default) adds a second dispersion on top: 335 km/s in all, which widens
+    the low-z errors and moves JANUS's q0 by half a σ (the test above).
+    """
+    import yaml
+
+    from janusfit.data.lightcurves import options
+
+    in_file = _velocity_dispersion_in_dmb(raw)
+    assert 120 < in_file < 190
+    spec = yaml.safe_load((repo / "config/public.yaml").read_text())["datasets"]["jla740"]
+    assert 120 < np.hypot(in_file, options(spec)["pecz"] * C_KM_S) < 190
+
+
 # --- the config: parameters, checks, what a change reruns ------------------------------------
 
 
