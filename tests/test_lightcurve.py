@@ -19,6 +19,7 @@ from scipy import integrate, optimize
 
 from janusfit.data import load_dataset
 from janusfit.data.lightcurves import COVMAT_KEYS
+from janusfit.data.simulate import C_KM_S
 from janusfit.likelihood import Posterior
 from janusfit.likelihood.lightcurve import LightCurveLikelihood, systematic_covariance
 from janusfit.models import RedshiftGrid, get_model
@@ -305,9 +306,6 @@ def test_janus_q0_reproduces_dagostini_petit_2018(jla740):
     sd = np.sqrt(np.sum((q0 - mean) ** 2 * weight) / weight.sum())
     assert abs(mean - (-0.087)) < 0.15 * 0.015
     assert sd == pytest.approx(0.015, rel=0.05)
-
-
-C_KM_S = 299792.458
 
 
 def _velocity_dispersion_in_dmb(raw, z_max=0.05) -> float:

@@ -24,6 +24,7 @@ from janusfit.sampling.dynesty_runner import DynestySettings, run_dynesty
 from janusfit.sampling.emcee_runner import EmceeSettings, run_emcee
 from janusfit.sampling.fingerprint import make_fingerprint
 from janusfit.sampling.progress import EmceeProgress, _replace
+from janusfit.sampling.segments import SEGMENT
 from janusfit.sampling.session import CheckpointSession
 
 EMCEE = dict(
@@ -63,6 +64,12 @@ def test_figure_and_record_beside_the_checkpoint_leave_the_chain_unchanged(tmp_p
     assert not list(ck.glob(".progress*"))  # no temporary file left behind
 
 
+def _record(ck: Path) -> dict | None:
+    """progress.json beside the checkpoint ``ck``, None before it is written."""
+    path = ck / "progress.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 class _RecordWatcher:
     """The posterior, reading progress.json at each call while the chain has no segment past ``before``."""
 
@@ -74,10 +81,9 @@ class _RecordWatcher:
         return getattr(self._posterior, name)
 
     def __call__(self, coords):
-        ends = [int(p.stem.split("_")[2]) for p in (self._ck / "segments").glob("seg_*.npz")]
+        ends = [int(SEGMENT.match(p.name).group(2)) for p in (self._ck / "segments").glob("seg_*.npz")]
         if max(ends, default=0) <= self._before:
-            path = self._ck / "progress.json"
-            self.seen.append(json.loads(path.read_text()) if path.exists() else None)
+            self.seen.append(_record(self._ck))
         return self._posterior(coords)
 
 
@@ -107,8 +113,7 @@ class _DynestyRecordWatcher(Posterior):
     seen: list
 
     def loglike_one(self, theta):
-        path = self.ck / "progress.json"
-        self.seen.append(json.loads(path.read_text()) if path.exists() else None)
+        self.seen.append(_record(self.ck))
         if len(self.seen) == self.calls:
             raise _Enough
         return super().loglike_one(theta)
