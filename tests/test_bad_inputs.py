@@ -233,6 +233,14 @@ CONFIG_ERRORS = {
         ),
         "config key 'datasets.jla740.nuisance_priors.beta': lower bound 3.0 must be below upper bound 2.0",
     ),
+    "light_curve_table_without_pecz": (
+        dict(
+            datasets={"jla740": {"kind": "sn", "format": "jla_lcparams", "path": "data/jla_lcparams.txt"}},
+            run_datasets=["jla740"],
+        ),
+        "config key 'datasets.jla740.pecz': is required for format 'jla_lcparams': the peculiar-velocity "
+        "dispersion (in units of c) that the table's dmb does not already hold",
+    ),
     "light_curve_option_on_another_format": (
         dict(datasets={"jla": {**jla_spec(), "pecz": 0.001}}),
         "config key 'datasets.jla.pecz': applies to format 'jla_lcparams' only, not 'jla_binned'",

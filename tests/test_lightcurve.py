@@ -349,7 +349,7 @@ def _config(jla_file, **options):
     from janusfit.config import check
 
     config = {
-        "datasets": {"jla740": {**SPEC, "path": str(jla_file), **options}},
+        "datasets": {"jla740": {**SPEC, "path": str(jla_file), "pecz": 0, **options}},
         "models": ["janus", "lcdm"],
         "samplers": ["emcee", "dynesty"],
         "priors": {},
@@ -437,7 +437,7 @@ def test_cov_is_refused_for_light_curves(jla_file):
 
 @pytest.mark.parametrize(
     "option",
-    [{"pecz": 0.0}, {"host_mass_split": None}, {"log_det_cov": True}, {"nuisance_priors": {"alpha": [0.0, 0.5]}}],
+    [{"pecz": 0.001}, {"host_mass_split": None}, {"log_det_cov": True}, {"nuisance_priors": {"alpha": [0.0, 0.5]}}],
 )
 def test_every_light_curve_option_reruns_the_data_and_changes_the_fingerprint(jla_file, option):
     """Each option is read by inspect_data (its params), so it reruns every job of the dataset, and no
@@ -463,7 +463,6 @@ def _fingerprint(config):
 @pytest.mark.parametrize(
     "option",
     [
-        {"pecz": 0.001},
         {"host_mass_split": 10},
         {"log_det_cov": False},
         {"nuisance_priors": {"alpha": [0, 0.3], "beta": [1.5, 4.5]}},
@@ -479,7 +478,39 @@ def test_a_light_curve_option_written_at_its_default_is_the_reading_that_leaves_
     base, explicit = _config(jla_file), _config(jla_file, **option)
     assert identity(explicit, ["jla740"]) == identity(base, ["jla740"])
     assert _fingerprint(explicit) == _fingerprint(base)
-    assert _fingerprint(explicit)["data"]["jla740"]["reading"] == SPEC
+    assert _fingerprint(explicit)["data"]["jla740"]["reading"] == {**SPEC, "pecz": 0}
+
+
+def test_jla_lcparams_without_pecz_is_refused_naming_the_key(jla_file):
+    """Left out, pecz was 0.001, which counts JLA's peculiar velocities twice (the test above): the table
+    decides it, so the config must say it."""
+    from janusfit.config import check
+    from janusfit.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        check(_without_pecz(_config(jla_file)))
+    assert str(info.value).startswith(
+        "config key 'datasets.jla740.pecz': is required for format 'jla_lcparams': the peculiar-velocity dispersion"
+    )
+    assert "write 'pecz: 0'" in str(info.value)
+
+
+def test_a_run_made_with_pecz_left_out_resumes_with_pecz_0_001_written_out(jla_file, tmp_path):
+    """Before pecz was required, leaving it out read the file with 0.001 and recorded no pecz: the config
+    that writes 0.001 out has that reading, so nothing reruns for the data and the checkpoint resumes."""
+    from janusfit.data.sources import identity
+    from janusfit.sampling.fingerprint import check_fingerprint
+
+    written = _config(jla_file, pecz=0.001)
+    left_out = _without_pecz(written)
+    assert identity(written, ["jla740"]) == identity(left_out, ["jla740"])
+    stored = _fingerprint(left_out)
+    assert stored["data"]["jla740"]["reading"] == SPEC
+    assert check_fingerprint(stored, _fingerprint(written), tmp_path) == []
+
+
+def _without_pecz(config):
+    return {**config, "datasets": {"jla740": {k: v for k, v in config["datasets"]["jla740"].items() if k != "pecz"}}}
 
 
 def test_a_checkpoint_that_recorded_a_default_written_out_resumes(jla_file, tmp_path):
@@ -488,8 +519,7 @@ def test_a_checkpoint_that_recorded_a_default_written_out_resumes(jla_file, tmp_
 
     stored = _fingerprint(_config(jla_file))
     stored["data"]["jla740"]["reading"] = {**SPEC, "pecz": 0.001, "nuisance_priors": {"alpha": [0.0, 0.3]}}
-    for config in (_config(jla_file), _config(jla_file, pecz=0.001)):
-        check_fingerprint(stored, _fingerprint(config), tmp_path)
+    check_fingerprint(stored, _fingerprint(_config(jla_file, pecz=0.001)), tmp_path)
 
 
 # --- the release's systematic matrices through the config ------------------------------------

@@ -211,11 +211,10 @@ def test_a_simulated_datasets_defaults_written_out_rerun_nothing(outcomes):
     assert plan == {}
 
 
-LIGHT_CURVES = {"kind": "sn", "format": "jla_lcparams", "path": "data/jla_lcparams.txt"}
+LIGHT_CURVES = {"kind": "sn", "format": "jla_lcparams", "path": "data/jla_lcparams.txt", "pecz": 0}
 CSV = {"kind": "sn", "format": "csv", "path": "data/jla_mub.txt", "cov": "data/jla_mub_covmatrix.txt"}
-# every reading option at its default
+# every reading option at its default (pecz has none)
 LIGHT_CURVE_DEFAULTS = {
-    "pecz": 0.001,
     "host_mass_split": 10,
     "log_det_cov": False,
     "nuisance_priors": {"alpha": [0, 0.3], "beta": [1.5, 4.5]},
