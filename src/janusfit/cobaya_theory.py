@@ -33,9 +33,9 @@ from __future__ import annotations
 import numpy as np
 from cobaya.theory import Theory
 
+from .data.simulate import C_KM_S
 from .models import RedshiftGrid, get_model
 
-C_KM_S = 299792.458
 PRODUCTS = ("angular_diameter_distance", "luminosity_distance", "Hubble")
 H_UNITS = {"km/s/Mpc": 1.0, "1/Mpc": 1.0 / C_KM_S}
 
