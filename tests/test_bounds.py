@@ -13,9 +13,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from schema_defaults import with_defaults
 from scipy.integrate import quad
 from scipy.optimize import brentq
-from snakemake.utils import validate
 
 from janusfit.diagnostics.bounds import EDGE_RATIO, describe, edge_bound
 from janusfit.run import load_run
@@ -26,14 +26,14 @@ from janusfit.stages.sample import _sample_emcee
 LOG = logging.getLogger("test_bounds")
 
 
-def config(repo, public_data, dataset):
+def config(public_data, dataset):
     files = {
         "union3": {"kind": "sn", "format": "union3", "path": "union3/lcparam_full.txt", "cov": "union3/mag_covmat.txt"},
         "jla": {"kind": "sn", "format": "jla_binned", "path": "jla/jla_mub.txt", "cov": "jla/jla_mub_covmatrix.txt"},
     }[dataset]
     spec = {k: str(public_data / v) if k in ("path", "cov") else v for k, v in files.items()}
     cfg = {"datasets": {dataset: spec}, "models": ["janus"], "samplers": ["emcee"]}
-    validate(cfg, str(repo / "workflow/schemas/config.schema.yaml"))
+    with_defaults(cfg)
     return cfg
 
 
@@ -80,10 +80,10 @@ def exact_quantile(posterior, q):
     return brentq(lambda x: quad(density, lo, x, limit=500, epsrel=1e-11)[0] / total - q, lo + 1e-9, hi - 1e-12)
 
 
-def test_union3_janus_is_reported_as_a_bound_and_jla_janus_is_not(tmp_path, repo, public_data):
+def test_union3_janus_is_reported_as_a_bound_and_jla_janus_is_not(tmp_path, public_data):
     runs = {}
     for dataset in ("union3", "jla"):
-        cfg = config(repo, public_data, dataset)
+        cfg = config(public_data, dataset)
         runs[dataset] = (run_stages(tmp_path, cfg, dataset), load_run(cfg, dataset, "janus")[1])
     union3, posterior = runs["union3"]
     q0 = union3["parameters"]["q0"]

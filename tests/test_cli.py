@@ -21,7 +21,7 @@ import time
 
 import pytest
 from release_configs import jla_binned
-from snakemake.utils import validate
+from schema_defaults import with_defaults
 from snakemake_runner import start, write_config
 
 from janusfit.layout import PROGRESS_JSON, SAMPLER_OUTPUT, Run
@@ -179,9 +179,7 @@ def test_status_names_a_stuck_walker_of_an_unfinished_emcee_run(tmp_path):
     assert "STUCK" not in sampler_status(run, "emcee", None, time.time()).convergence
 
 
-def test_a_sampler_writing_its_results_after_sampling_is_running_not_interrupted(
-    tmp_path, repo, public_data, monkeypatch
-):
+def test_a_sampler_writing_its_results_after_sampling_is_running_not_interrupted(tmp_path, public_data, monkeypatch):
     # dynesty's job releases the checkpoint lock when sampling ends, then
     # writes its samples and computes the exact evidence; the status taken
     # then, in the same (living) job, used to say "interrupted".
@@ -197,7 +195,7 @@ def test_a_sampler_writing_its_results_after_sampling_is_running_not_interrupted
     exact_evidence = stage.exact_evidence
     monkeypatch.setattr(stage, "exact_evidence", exact_evidence_watched)
     config = {"datasets": {"jla": jla_binned(public_data)}, "models": ["lcdm"], "dynesty": {"nlive": 50, "dlogz": 1.0}}
-    validate(config, str(repo / "workflow/schemas/config.schema.yaml"))  # fills the defaults in
+    with_defaults(config)
     run.dir.joinpath("dynesty").mkdir(parents=True)
     stage._sample_dynesty(
         config=config,

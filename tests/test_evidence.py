@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import yaml
 from release_configs import jla_binned
+from schema_defaults import with_defaults
 from scipy.integrate import quad
 from scipy.special import erf
-from snakemake.utils import validate
 
 from janusfit.data import load_dataset
 from janusfit.data.dataset import Dataset
@@ -211,7 +211,7 @@ def test_auto_bound_is_one_ellipsoid_up_to_two_parameters_and_reruns_dynesty(rep
     config["datasets"]["cc"] = {"kind": "hz", "format": "hz_table", "path": "cc.txt"}
     config["run_datasets"] = ["simulated", "cc"]
     config["models"] = ["lcdm", "wcdm"]
-    validate(config, str(repo / "workflow/schemas/config.schema.yaml"))
+    with_defaults(config)
     bounds = {
         (d, m): json.loads(rule_params(config, d, m)["dynesty"])["bound"]
         for d in ("simulated", "cc")
@@ -258,11 +258,11 @@ def test_a_checkpoint_sampled_over_the_whole_prior_is_not_resumed(tmp_path, publ
     assert domain_settings(posterior_of(public, "jla", "lcdm")) == {}
 
 
-def dynesty_stage(repo, config: dict, model: str, checkpoint_dir, out) -> dict:
+def dynesty_stage(config: dict, model: str, checkpoint_dir, out) -> dict:
     """The dynesty rule's stage on run jla/``model``: its evidence.json, as returned; the samples go to ``out``."""
     from janusfit.stages.sample import _sample_dynesty
 
-    validate(config, str(repo / "workflow/schemas/config.schema.yaml"))
+    with_defaults(config)
     out.mkdir()
     return _sample_dynesty(
         config=config,
@@ -275,14 +275,14 @@ def dynesty_stage(repo, config: dict, model: str, checkpoint_dir, out) -> dict:
     )
 
 
-def test_repeats_report_the_mean_and_the_scatter(tmp_path, repo, public_data):
+def test_repeats_report_the_mean_and_the_scatter(tmp_path, public_data):
     config = {
         "datasets": {"jla": jla_binned(public_data)},
         "models": ["janus"],
         "dynesty": {"nlive": 60, "dlogz": 0.5, "repeats": 3, "seed": 5},
     }
     out = tmp_path / "out"
-    info = dynesty_stage(repo, config, "janus", tmp_path / "ck", out)
+    info = dynesty_stage(config, "janus", tmp_path / "ck", out)
     assert json.loads((out / "evidence.json").read_text()) == info
     repeats = info["repeats"]
     assert repeats["n"] == 3 and repeats["seeds"] == [5, 6, 7]
@@ -304,7 +304,7 @@ def test_repeats_report_the_mean_and_the_scatter(tmp_path, repo, public_data):
     assert info["cross_check"]["passed"]
 
 
-def test_each_repeat_past_a_smaller_maxiter_gives_the_run_from_scratch(tmp_path, repo, public_data, caplog):
+def test_each_repeat_past_a_smaller_maxiter_gives_the_run_from_scratch(tmp_path, public_data, caplog):
     """The audit's case: JLA binned, ΛCDM, 176 iterations to dlogz 0.5, then maxiter 100, with two repeats.
 
     The rerun resumed each checkpoint and kept its iterations: 176, complete,
@@ -318,10 +318,10 @@ def test_each_repeat_past_a_smaller_maxiter_gives_the_run_from_scratch(tmp_path,
         settings = {"nlive": 50, "dlogz": 0.5, "repeats": 2, "checkpoint_seconds": 3600, **dynesty}
         return {"datasets": {"jla": jla_binned(public_data)}, "models": ["lcdm"], "dynesty": settings}
 
-    finished = dynesty_stage(repo, config(), "lcdm", tmp_path / "ck", tmp_path / "finished")
+    finished = dynesty_stage(config(), "lcdm", tmp_path / "ck", tmp_path / "finished")
     caplog.set_level(logging.INFO, logger="test_evidence")
-    rerun = dynesty_stage(repo, config(maxiter=100), "lcdm", tmp_path / "ck", tmp_path / "rerun")
-    scratch = dynesty_stage(repo, config(maxiter=100), "lcdm", tmp_path / "scratch-ck", tmp_path / "scratch")
+    rerun = dynesty_stage(config(maxiter=100), "lcdm", tmp_path / "ck", tmp_path / "rerun")
+    scratch = dynesty_stage(config(maxiter=100), "lcdm", tmp_path / "scratch-ck", tmp_path / "scratch")
     assert (finished["n_iter"], finished["complete"]) == (176, True)
     keys = ("n_iter", "n_calls", "logz", "logz_err", "information", "complete", "dlogz_remaining")
     assert {k: rerun[k] for k in keys} == {k: scratch[k] for k in keys}

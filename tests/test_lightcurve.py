@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from schema_defaults import with_defaults
 from scipy import integrate, optimize
 
 from janusfit.data import load_dataset
@@ -348,35 +349,9 @@ def test_the_public_jla740_counts_the_peculiar_velocity_dispersion_once(repo, ra
 def _config(jla_file, **options):
     from janusfit.config import check
 
-    config = {
-        "datasets": {"jla740": {**SPEC, "path": str(jla_file), "pecz": 0, **options}},
-        "models": ["janus", "lcdm"],
-        "samplers": ["emcee", "dynesty"],
-        "priors": {},
-        "runs": {},
-        "emcee": {
-            "n_walkers": None,
-            "max_steps": 1000,
-            "seed": 1,
-            "moves": "stretch",
-            "checkpoint": {"steps": 100, "seconds": 60},
-            "stop": {"enabled": True, "check_every": 100, "n_over_tau": 50, "tau_rel_change": 0.01},
-            "progress": {"figure": False, "seconds": 60},
-        },
-        "dynesty": {
-            "nlive": 100,
-            "dlogz": 0.1,
-            "method": "static",
-            "bound": "multi",
-            "sample": "auto",
-            "seed": 1,
-            "checkpoint_seconds": 60,
-            "maxiter": None,
-            "repeats": 1,
-        },
-        "convergence": {},
-        "on_change": "error",
-    }
+    config = with_defaults(
+        {"datasets": {"jla740": {**SPEC, "path": str(jla_file), "pecz": 0, **options}}, "models": ["janus", "lcdm"]}
+    )
     check(config)
     return config
 

@@ -5,7 +5,7 @@ import logging
 
 import pytest
 from release_configs import jla_binned, jla_light_curves
-from snakemake.utils import validate
+from schema_defaults import with_defaults
 
 from janusfit.errors import ConfigError, ResourceError
 from janusfit.resources.requests import memory_estimate
@@ -17,13 +17,13 @@ from janusfit.stages.sample import sample_emcee
 LOG = logging.getLogger("test_preflight_stage")
 
 
-def config(repo, public_data, **sections):
+def config(public_data, **sections):
     cfg = {
         "datasets": {"jla": jla_binned(public_data)},
         "models": ["lcdm"],
         **sections,
     }
-    validate(cfg, str(repo / "workflow/schemas/config.schema.yaml"))
+    with_defaults(cfg)
     return cfg
 
 
@@ -43,11 +43,9 @@ def _preflight(cfg, model, data_json, granted_mem_mb, out_json, out_csv, resourc
 
 
 @pytest.fixture(scope="module")
-def data_json(tmp_path_factory, repo, public_data):
+def data_json(tmp_path_factory, public_data):
     out = tmp_path_factory.mktemp("data")
-    inspect(
-        config=config(repo, public_data), dataset="jla", out_json=out / "data.json", out_png=out / "data.png", log=LOG
-    )
+    inspect(config=config(public_data), dataset="jla", out_json=out / "data.json", out_png=out / "data.png", log=LOG)
     return out / "data.json"
 
 
@@ -57,11 +55,11 @@ def outputs(tmp_path):
 
 
 @pytest.mark.parametrize("heavy", ["measured", "performance", "balanced"])
-def test_the_threads_are_timed_under_the_measured_policy_only(tmp_path, repo, public_data, data_json, heavy):
+def test_the_threads_are_timed_under_the_measured_policy_only(tmp_path, public_data, data_json, heavy):
     # Under a fixed policy the sampling jobs' threads do not depend on a
     # timing, so none is made or shown: a record would claim a choice that
     # was not made.
-    cfg = config(repo, public_data, cores={"heavy": heavy})
+    cfg = config(public_data, cores={"heavy": heavy})
     out_json, out_csv, resources = outputs(tmp_path)
     result = preflight_run(**_preflight(cfg, "lcdm", data_json, None, out_json, out_csv, resources))
     record = json.loads(resources.read_text())
@@ -76,12 +74,12 @@ def test_the_threads_are_timed_under_the_measured_policy_only(tmp_path, repo, pu
     assert "the pre-flight job had one thread" in rows[0]["detail"]
 
 
-def test_light_curves_are_timed_on_every_thread_with_the_samplers_own_time(tmp_path, repo, public_data):
+def test_light_curves_are_timed_on_every_thread_with_the_samplers_own_time(tmp_path, public_data):
     import numba
 
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("numba's pool has one thread on this machine")
-    cfg = config(repo, public_data, cores={"heavy": "measured"})
+    cfg = config(public_data, cores={"heavy": "measured"})
     cfg["datasets"] = {"jla": jla_light_curves(public_data)}
     out = tmp_path / "data"
     inspect(config=cfg, dataset="jla", out_json=out / "data.json", out_png=out / "data.png", log=LOG)
@@ -102,8 +100,8 @@ def test_light_curves_are_timed_on_every_thread_with_the_samplers_own_time(tmp_p
     assert emcee["threads"]["own_s"] == pytest.approx(max(emcee["step_s"] / 32 - emcee["likelihood_s"], 0.0))
 
 
-def test_passing_run_records_its_estimates(tmp_path, repo, public_data, data_json):
-    cfg = config(repo, public_data)
+def test_passing_run_records_its_estimates(tmp_path, public_data, data_json):
+    cfg = config(public_data)
     out_json, out_csv, resources = outputs(tmp_path)
     result = preflight_run(**_preflight(cfg, "lcdm", data_json, None, out_json, out_csv, resources))
     assert result["passed"] and json.loads(out_json.read_text()) == result
@@ -125,8 +123,8 @@ def test_passing_run_records_its_estimates(tmp_path, repo, public_data, data_jso
     assert record["disk_bytes"] > 50_000_000
 
 
-def test_lowered_mem_mb_stops_the_run_naming_the_settings(tmp_path, repo, public_data, data_json):
-    cfg = config(repo, public_data)
+def test_lowered_mem_mb_stops_the_run_naming_the_settings(tmp_path, public_data, data_json):
+    cfg = config(public_data)
     out_json, out_csv, resources = outputs(tmp_path)
     with pytest.raises(ResourceError) as info:
         preflight_run(**_preflight(cfg, "lcdm", data_json, 100, out_json, out_csv, resources))
@@ -137,10 +135,10 @@ def test_lowered_mem_mb_stops_the_run_naming_the_settings(tmp_path, repo, public
     assert not resources.exists()
 
 
-def test_too_few_walkers_stops_the_run(tmp_path, repo, public_data, data_json):
+def test_too_few_walkers_stops_the_run(tmp_path, public_data, data_json):
     # wCDM has two parameters (Om, w): emcee needs at least 4 walkers. The
     # schema refuses fewer than 4, so set 2 after it, as a caller of the API may.
-    cfg = config(repo, public_data, models=["wcdm"], samplers=["emcee"])
+    cfg = config(public_data, models=["wcdm"], samplers=["emcee"])
     cfg["emcee"]["n_walkers"] = 2
     out_json, out_csv, resources = outputs(tmp_path)
     with pytest.raises(ConfigError) as info:
@@ -160,8 +158,8 @@ def test_too_few_walkers_stops_the_run(tmp_path, repo, public_data, data_json):
     }
 
 
-def test_sampling_job_given_less_than_its_estimate_refuses_to_start(tmp_path, repo, public_data, data_json):
-    cfg = config(repo, public_data)
+def test_sampling_job_given_less_than_its_estimate_refuses_to_start(tmp_path, public_data, data_json):
+    cfg = config(public_data)
     with pytest.raises(ResourceError) as info:
         sample_emcee(
             config=cfg,

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from release_configs import jla_binned
+from schema_defaults import with_defaults
 from test_checkpoint_store import jla_diagonal, run_emcee_in
 
 from janusfit.errors import JanusfitError
@@ -15,36 +16,15 @@ from janusfit.stages.diagnose import read_chain, summary
 
 
 def dynesty_only_config(public_data) -> dict:
-    """A config of JLA binned and ΛCDM with dynesty alone, every key filled as the schema would."""
-    config = {
-        "datasets": {"jla": jla_binned(public_data)},
-        "models": ["lcdm"],
-        "samplers": ["dynesty"],
-        "priors": {},
-        "on_change": "error",
-        "emcee": {
-            "n_walkers": None,
-            "max_steps": 100,
-            "seed": 1,
-            "moves": "de",
-            "checkpoint": {"steps": 100, "seconds": 60},
-            "stop": {"enabled": False, "check_every": 50, "n_over_tau": 50, "tau_rel_change": 0.01},
-            "progress": {"figure": False, "seconds": 60},
-        },
-        "dynesty": {
-            "nlive": 50,
-            "dlogz": 0.5,
-            "method": "static",
-            "bound": "multi",
-            "sample": "auto",
-            "seed": 1,
-            "checkpoint_seconds": 60,
-            "maxiter": None,
-            "repeats": 1,
-        },
-        "convergence": {},
-    }
-    return config
+    """A config of JLA binned and ΛCDM with dynesty alone, every other key at the schema's default."""
+    return with_defaults(
+        {
+            "datasets": {"jla": jla_binned(public_data)},
+            "models": ["lcdm"],
+            "samplers": ["dynesty"],
+            "dynesty": {"nlive": 50, "dlogz": 0.5},
+        }
+    )
 
 
 def evidence_json(tmp_path, **values) -> str:
