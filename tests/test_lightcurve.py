@@ -457,8 +457,9 @@ def test_a_light_curve_option_written_at_its_default_is_the_reading_that_leaves_
 
 
 def test_jla_lcparams_without_pecz_is_refused_naming_the_key(jla_file):
-    """Left out, pecz was 0.001, which counts JLA's peculiar velocities twice (the test above): the table
-    decides it, so the config must say it."""
+    """Left out, pecz was 0.001, which counts JLA's peculiar velocities twice
+    (``test_the_public_jla740_counts_the_peculiar_velocity_dispersion_once``): the table decides it, so the
+    config must say it."""
     from janusfit.config import check
     from janusfit.errors import ConfigError
 
