@@ -43,9 +43,9 @@ N_ETA_RANK = 40
 def _dataset():
     from janusfit.data import load_dataset
 
-    return load_dataset(
-        "jla740", {"kind": "sn", "format": "jla_lcparams", "path": str(shared_data() / "jla" / "jla_lcparams.txt")}
-    )
+    # pecz as the Cobaya .dataset the comparison writes (below), so that both count the same variance.
+    path = str(shared_data() / "jla" / "jla_lcparams.txt")
+    return load_dataset("jla740", {"kind": "sn", "format": "jla_lcparams", "path": path, "pecz": 0.001})
 
 
 def synthetic_covmats(n: int, seed: int = 20261201) -> dict:

@@ -44,7 +44,8 @@ def raw(jla_file):
 
 @pytest.fixture(scope="module")
 def jla740(jla_file):
-    return load_dataset("jla740", {**SPEC, "path": str(jla_file)})
+    # pecz as Cobaya's .dataset and _explicit below count it (JLA's own reading is 0)
+    return load_dataset("jla740", {**SPEC, "path": str(jla_file), "pecz": 0.001})
 
 
 def _explicit(raw, model, theta, alpha, beta, pecz=0.001, sys_cov=None):
@@ -219,7 +220,7 @@ def test_profile_chi2_is_the_residuals_chi2_at_the_best_magnitudes(raw, jla740, 
 
 
 def test_posterior_samples_alpha_and_beta_with_the_declared_priors(jla_file):
-    spec = {**SPEC, "path": str(jla_file), "nuisance_priors": {"alpha": [0.05, 0.25]}}
+    spec = {**SPEC, "path": str(jla_file), "pecz": 0, "nuisance_priors": {"alpha": [0.05, 0.25]}}
     post = Posterior(get_model("janus"), [load_dataset("jla740", spec)])
     assert post.param_names == ("q0", "alpha", "beta")
     np.testing.assert_array_equal(post.bounds[1:], [[0.05, 0.25], [1.5, 4.5]])
@@ -407,7 +408,7 @@ def test_cov_is_refused_for_light_curves(jla_file):
     with pytest.raises(ConfigError, match=message):
         _config(jla_file, cov=str(jla_file))
     with pytest.raises(ConfigError, match=message):
-        load_dataset("jla740", {**SPEC, "path": str(jla_file), "cov": str(jla_file)})
+        load_dataset("jla740", {**SPEC, "path": str(jla_file), "pecz": 0, "cov": str(jla_file)})
 
 
 @pytest.mark.parametrize(
@@ -459,30 +460,32 @@ def test_a_light_curve_option_written_at_its_default_is_the_reading_that_leaves_
 def test_jla_lcparams_without_pecz_is_refused_naming_the_key(jla_file):
     """Left out, pecz was 0.001, which counts JLA's peculiar velocities twice
     (``test_the_public_jla740_counts_the_peculiar_velocity_dispersion_once``): the table decides it, so the
-    config must say it."""
+    config, and any reading of the table, must say it."""
     from janusfit.config import check
     from janusfit.errors import ConfigError
 
-    with pytest.raises(ConfigError) as info:
-        check(_without_pecz(_config(jla_file)))
-    assert str(info.value).startswith(
-        "config key 'datasets.jla740.pecz': is required for format 'jla_lcparams': the peculiar-velocity dispersion"
-    )
-    assert "write 'pecz: 0'" in str(info.value)
+    spec = _without_pecz(_config(jla_file))["datasets"]["jla740"]
+    for read in (lambda: check(_without_pecz(_config(jla_file))), lambda: load_dataset("jla740", spec)):
+        with pytest.raises(ConfigError) as info:
+            read()
+        assert str(info.value).startswith(
+            "config key 'datasets.jla740.pecz': is required for format 'jla_lcparams': the peculiar-velocity dispersion"
+        )
+        assert "write 'pecz: 0'" in str(info.value)
 
 
 def test_a_run_made_with_pecz_left_out_resumes_with_pecz_0_001_written_out(jla_file, tmp_path):
-    """Before pecz was required, leaving it out read the file with 0.001 and recorded no pecz: the config
-    that writes 0.001 out has that reading, so nothing reruns for the data and the checkpoint resumes."""
+    """Before pecz was required, leaving it out read the file with 0.001 and recorded the reading without pecz:
+    the config that writes 0.001 out has that reading, so nothing reruns for the data and the checkpoint resumes."""
     from janusfit.data.sources import identity
     from janusfit.sampling.fingerprint import check_fingerprint
 
     written = _config(jla_file, pecz=0.001)
-    left_out = _without_pecz(written)
-    assert identity(written, ["jla740"]) == identity(left_out, ["jla740"])
-    stored = _fingerprint(left_out)
-    assert stored["data"]["jla740"]["reading"] == SPEC
-    assert check_fingerprint(stored, _fingerprint(written), tmp_path) == []
+    assert identity(written, ["jla740"]) == identity(_without_pecz(written), ["jla740"])
+    current = _fingerprint(written)
+    assert current["data"]["jla740"]["reading"] == SPEC
+    stored = {**current, "data": {"jla740": {**current["data"]["jla740"], "reading": dict(SPEC)}}}
+    assert check_fingerprint(stored, current, tmp_path) == []
 
 
 def _without_pecz(config):
@@ -517,7 +520,7 @@ def small_release(tmp_path, jla_file):
     for key, matrix in _release_blocks(c_eta).items():
         covmats[key] = str(tmp_path / f"jla_{key}_covmatrix.dat")
         _write_release_matrix(tmp_path / f"jla_{key}_covmatrix.dat", matrix)
-    return {**SPEC, "path": str(tmp_path / "lc.txt"), "covmats": covmats}, c_eta
+    return {**SPEC, "path": str(tmp_path / "lc.txt"), "pecz": 0, "covmats": covmats}, c_eta
 
 
 def test_systematic_matrices_from_the_config_give_the_explicit_a_c_eta_a_transpose(small_release):

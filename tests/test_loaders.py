@@ -223,7 +223,7 @@ def test_the_config_names_and_labels_a_runs_parameters_as_its_posterior_does(pub
     """The convergence and corner jobs label their plots from the config, without reading data or the likelihood."""
     from janusfit.config import param_labels, param_names
 
-    jla740 = {"kind": "sn", "format": "jla_lcparams", "path": "jla/jla_lcparams.txt"}
+    jla740 = {"kind": "sn", "format": "jla_lcparams", "path": "jla/jla_lcparams.txt", "pecz": 0}
     config = {"datasets": {"union3": UNION3, "cc": CC, "jla740": jla740, "union3+cc": {"combine": ["union3", "cc"]}}}
     members = config["datasets"][dataset].get("combine", [dataset])
     posterior = Posterior(get_model(model), [load_dataset(m, config["datasets"][m], public_data) for m in members])

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from .data.lightcurves import DEFAULTS as LIGHT_CURVE_OPTIONS
 from .data.lightcurves import NUISANCE_LABELS
-from .data.loaders import COV_NOT_TAKEN, FORMATS
+from .data.loaders import COV_NOT_TAKEN, FORMATS, require_pecz
 from .data.sources import KEYS
 from .errors import ConfigError
 from .models import MODELS
@@ -33,15 +33,6 @@ from .settings import (
     resolve_bound,
 )
 
-# Whether a light-curve table's dmb already holds the peculiar velocities is
-# a property of the table, which no default can know: JLA's does, and the
-# library's default (0.001, Cobaya's) counts them twice there.
-PECZ_REQUIRED = (
-    "is required for format 'jla_lcparams': the peculiar-velocity dispersion (in units of c) that the "
-    "table's dmb does not already hold. JLA's own file holds 150 km/s: write 'pecz: 0', as CosmoMC's and "
-    "Cobaya's JLA/jla.dataset do; 'pecz: 0.001' (300 km/s, the value used when it was left out, before "
-    "2026-12-03) counts them twice"
-)
 OVERRIDABLE = ("priors", "emcee", "dynesty", "convergence", "on_change")
 
 
@@ -305,8 +296,7 @@ def _check_dataset(name: str, spec: dict) -> None:
             )
     for p, (lo, hi) in (spec.get("nuisance_priors") or {}).items():
         _check_bounds(f"datasets.{name}.nuisance_priors.{p}", lo, hi)
-    if getattr(fmt, "nuisance", ()) and "pecz" not in spec:
-        raise ConfigError(f"datasets.{name}.pecz", PECZ_REQUIRED)
+    require_pecz(name, spec, fmt)
 
 
 def _parameters(n: int) -> str:

@@ -47,6 +47,17 @@ COV_NOT_TAKEN = (
     "'cov' does not apply to it"
 )
 
+# Whether a light-curve table's dmb already holds the peculiar velocities is
+# a property of the table, which no default can know: JLA's does, and the
+# value a reading without pecz stands for (0.001, Cobaya's code default)
+# counts them twice there.
+PECZ_REQUIRED = (
+    "is required for format 'jla_lcparams': the peculiar-velocity dispersion (in units of c) that the "
+    "table's dmb does not already hold. JLA's own file holds 150 km/s: write 'pecz: 0', as CosmoMC's and "
+    "Cobaya's JLA/jla.dataset do; 'pecz: 0.001' (300 km/s, the value used when it was left out, before "
+    "2026-12-03) counts them twice"
+)
+
 PANTHEON_DIAG_WARNING = (
     "uses the diagonal errors m_b_corr_err_DIAG without the STAT+SYS covariance. "
     "The Pantheon+ release README says of them: 'DO NOT FIT COSMOLOGICAL PARAMETERS "
@@ -116,6 +127,7 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
     base_dir = Path.cwd() if base_dir is None else Path(base_dir)
     fmt_name = spec.get("format")
     fmt = _lookup_format(name, fmt_name)
+    require_pecz(name, spec, fmt)
     kind = spec.get("kind")
     require_kind(name, fmt_name, kind, fmt.kinds)
     columns = _column_mapping(name, fmt_name, kind, spec.get("columns"))
@@ -208,6 +220,12 @@ def _cut(data: Columns, cov: np.ndarray | None) -> tuple[Columns, np.ndarray | N
 
     cut = Columns(take(data.z), take(data.values), take(data.sigma), take(data.zhel), names=take(data.names))
     return cut, None if cov is None else cov[np.ix_(keep, keep)]
+
+
+def require_pecz(name: str, spec: dict, fmt: Format | None) -> None:
+    """A light-curve table must say its peculiar-velocity dispersion (:data:`PECZ_REQUIRED`)."""
+    if fmt is not None and fmt.nuisance and "pecz" not in spec:
+        raise ConfigError(f"datasets.{name}.pecz", PECZ_REQUIRED)
 
 
 def _lookup_format(name: str, fmt_name) -> Format:

@@ -26,11 +26,11 @@ supernova, is
     dm_B² + α² dx1² + β² dc² + 2α C(m,x1) − 2β C(m,c) − 2αβ C(x1,c)
           + (5/ln 10)² pecz² ((1 + z)/(z (1 + z/2)))²,
 
-the last term being a peculiar velocity ``pecz`` (in units of c; the
-workflow's config must give it, :data:`janusfit.config.PECZ_REQUIRED`:
-JLA's own file is read with 0, its dm_B holding 150 km/s already; the
-library's default, for a dataset read without it, is Cobaya's 0.001) at
-z = z_cmb. The release's systematic matrices, when given,
+the last term being a peculiar velocity ``pecz`` (in units of c) at
+z = z_cmb. Every dataset gives it (:data:`janusfit.data.loaders.PECZ_REQUIRED`):
+JLA's own file is read with 0, its dm_B holding 150 km/s already. A reading
+without pecz stands for 0.001, Cobaya's code default, which the reading
+leaves out as it did when pecz could be left out. The release's systematic matrices, when given,
 add C_v0 + α² C_va + β² C_vb + 2α C_v0a − 2β C_v0b − 2αβ C_vab (the blocks of
 its 3N × 3N C_η seen through A = A₀ + α A₁ − β A₂; see
 :func:`systematic_covariance`), and every (α, β) then needs its own N × N
