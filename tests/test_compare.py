@@ -127,3 +127,18 @@ def test_write_json_and_csv(tmp_path):
         assert all(len(re.sub(r"e.*|[-.]", "", cell).lstrip("0")) <= 6 for cell in raw[column]), column
     assert table["favoured"].tolist() == ["janus", "janus", "wcdm"]
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["cmp.csv", "cmp.json", "out"]
+
+
+def test_dynesty_resumes_are_told_seed_by_seed_with_repeats():
+    """With repeats a job's ``resumes`` hold every run's iterations together; they are shown run by run."""
+    from janusfit.reporting.overview import _resumes
+    from janusfit.reporting.resumes import resumes_by_run
+
+    assert resumes_by_run({"resumes": [120], "repeats": {"n": 1, "seeds": [42], "resumes": [[120]]}}) == [("", [120])]
+    repeated = {"resumes": [120, 80], "repeats": {"n": 2, "seeds": [42, 43], "resumes": [[120], [80]]}}
+    assert resumes_by_run(repeated) == [("seed 42", [120]), ("seed 43", [80])]
+    assert _resumes({"emcee": {"resumes": []}, "dynesty": repeated}) == (
+        "emcee: never interrupted; dynesty seed 42: resumed 1× (from iteration 120); "
+        "dynesty seed 43: resumed 1× (from iteration 80)"
+    )
+    assert _resumes({"dynesty": {"resumes": [], "repeats": None}}) == "dynesty: never interrupted"

@@ -276,6 +276,13 @@ def dynesty_stage(config: dict, model: str, checkpoint_dir, out) -> dict:
 
 
 def test_repeats_report_the_mean_and_the_scatter(tmp_path, public_data):
+    """ln Z is the mean over the seeds, and every other figure of the evidence and the samples speaks of all runs.
+
+    The audit's case: with repeats, the part inside the domain, the
+    information, the calls, and samples.h5 (its points, weights and ln Z)
+    were the first seed's alone, so that ``logz_inside + ln_domain_fraction``
+    missed ``logz`` and the file beside it gave another ln Z.
+    """
     config = {
         "datasets": {"jla": jla_binned(public_data)},
         "models": ["janus"],
@@ -293,15 +300,29 @@ def test_repeats_report_the_mean_and_the_scatter(tmp_path, public_data):
     assert info["logz_err"] == pytest.approx(
         max(repeats["scatter"], np.sqrt(np.mean(np.square(repeats["logz_err"])))) / np.sqrt(3)
     )
-    # The first run keeps the checkpoint directory and gives the samples; each repeat has its own checkpoint.
+    # The first run keeps the checkpoint directory; each repeat has its own.
     assert info["seed"] == 5 and info["logz_err_running"] > 0
     repeat_dirs = sorted(p.name for p in (tmp_path / "ck").glob("repeat-*") if p.is_dir())
     assert repeat_dirs == ["repeat-1", "repeat-2"]
-    with h5py.File(out / "samples.h5") as f:
-        assert f.attrs["logz"] == repeats["logz"][0]
     assert info["domain"]["ln_fraction"] == pytest.approx(math.log((1 / 2.6) / 0.5))
     assert info["quadrature"]["logz"] == pytest.approx(REFERENCE[("jla", "janus")][0], abs=1e-3)
     assert info["cross_check"]["passed"]
+    assert info["logz"] == pytest.approx(info["logz_inside"] + info["ln_domain_fraction"], abs=1e-12)
+    assert info["logz_inside"] != pytest.approx(repeats["logz"][0] - info["ln_domain_fraction"], abs=1e-6)
+    assert info["n_calls"] == sum(repeats["n_calls"]) and info["n_iter"] == sum(repeats["n_iter"])
+    assert info["information"] == pytest.approx(np.mean(repeats["information"]))
+    assert info["logz_err_running"] == pytest.approx(np.sqrt(np.mean(np.square(repeats["logz_err_running"])) / 3))
+    with h5py.File(out / "samples.h5") as f:
+        assert (f.attrs["logz"], f.attrs["logz_err"]) == (info["logz"], info["logz_err"])
+        repeat, weights, q0 = f["repeat"][()], f["weights"][()], f["samples"][:, 0]
+    # Every run's points, live points included, each run weighing a third.
+    nlive = config["dynesty"]["nlive"]
+    assert [int(np.sum(repeat == k)) for k in range(3)] == [n + nlive for n in repeats["n_iter"]]
+    assert [weights[repeat == k].sum() for k in range(3)] == pytest.approx([1 / 3] * 3, abs=1e-12)
+    # The pooled posterior against quadrature (REFERENCE: mean and sd of q0 on JLA binned).
+    _, mean, sd = REFERENCE[("jla", "janus")]
+    assert np.sum(weights * q0) == pytest.approx(mean, abs=0.2 * sd)
+    assert np.sqrt(np.sum(weights * (q0 - np.sum(weights * q0)) ** 2)) == pytest.approx(sd, rel=0.15)
 
 
 def test_each_repeat_past_a_smaller_maxiter_gives_the_run_from_scratch(tmp_path, public_data, caplog):
@@ -322,10 +343,10 @@ def test_each_repeat_past_a_smaller_maxiter_gives_the_run_from_scratch(tmp_path,
     caplog.set_level(logging.INFO, logger="test_evidence")
     rerun = dynesty_stage(config(maxiter=100), "lcdm", tmp_path / "ck", tmp_path / "rerun")
     scratch = dynesty_stage(config(maxiter=100), "lcdm", tmp_path / "scratch-ck", tmp_path / "scratch")
-    assert (finished["n_iter"], finished["complete"]) == (176, True)
+    assert (finished["repeats"]["n_iter"][0], finished["complete"]) == (176, True)
     keys = ("n_iter", "n_calls", "logz", "logz_err", "information", "complete", "dlogz_remaining")
     assert {k: rerun[k] for k in keys} == {k: scratch[k] for k in keys}
-    assert (rerun["n_iter"], rerun["complete"]) == (100, False)
+    assert (rerun["repeats"]["n_iter"], rerun["complete"]) == ([100, 100], False)
     assert rerun["repeats"]["logz"] == scratch["repeats"]["logz"] != finished["repeats"]["logz"]
     with h5py.File(tmp_path / "rerun/samples.h5") as a, h5py.File(tmp_path / "scratch/samples.h5") as b:
         for key in ("samples", "logl", "logwt", "weights"):

@@ -171,7 +171,8 @@ def sampler_status(run: Run, sampler: str, summary: dict | None, now: float) -> 
     if state == DONE:
         final = _read_json(output) or {}
         status.iteration = final.get("n_steps", final.get("n_iter"))
-        status.target = "steps" if sampler == "emcee" else "iterations"
+        runs = (final.get("repeats") or {}).get("n", 1)
+        status.target = "steps" if sampler == "emcee" else "iterations" + (f" in {runs} runs" if runs > 1 else "")
         if sampler == "emcee" and summary and "emcee" in summary:
             status.converged = bool(summary["emcee"].get("converged"))
             failures = summary["emcee"].get("convergence_failures") or []

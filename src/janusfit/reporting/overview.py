@@ -18,6 +18,7 @@ import math
 from ..formatting import decimals
 from . import html
 from .html import cell, table, text
+from .resumes import resumes_by_run
 
 
 def _pm(value, error) -> str:
@@ -211,19 +212,22 @@ def _walkers(conv: dict) -> str:
 
 
 def _resumes(summary: dict) -> str:
-    parts = []
-    for sampler, unit in (("emcee", "step"), ("dynesty", "iteration")):
-        if sampler in summary:
-            resumes = summary[sampler]["resumes"]
-            parts.append(
-                f"{sampler}: "
-                + (
-                    f"resumed {len(resumes)}× (from {unit} " + ", ".join(map(str, resumes)) + ")"
-                    if resumes
-                    else "never interrupted"
-                )
-            )
-    return "; ".join(parts)
+    runs = []
+    if "emcee" in summary:
+        runs.append(("emcee", "step", summary["emcee"]["resumes"]))
+    if "dynesty" in summary:
+        runs += [
+            (f"dynesty {label}".rstrip(), "iteration", resumes) for label, resumes in resumes_by_run(summary["dynesty"])
+        ]
+    return "; ".join(
+        f"{name}: "
+        + (
+            f"resumed {len(resumes)}× (from {unit} " + ", ".join(map(str, resumes)) + ")"
+            if resumes
+            else "never interrupted"
+        )
+        for name, unit, resumes in runs
+    )
 
 
 def resource_rows(resources: dict | None) -> list[list]:

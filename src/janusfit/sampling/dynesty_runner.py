@@ -275,29 +275,6 @@ def run_dynesty(
     return result, samples
 
 
-def combine_repeats(results: list[DynestyResult]) -> dict:
-    """ln Z over repeated runs (different seeds): each run's value and error, their mean and observed scatter.
-
-    The mean's error ``mean_err`` is the larger of the scatter and the runs'
-    rms error, over √N: with few repeats the scatter alone is itself uncertain.
-    """
-    logz = np.array([r.logz for r in results])
-    errors = np.array([r.logz_err for r in results])
-    n = len(results)
-    scatter = float(np.std(logz, ddof=1)) if n > 1 else None
-    rms_err = float(np.sqrt(np.mean(errors**2)))
-    return {
-        "n": n,
-        "seeds": [r.seed for r in results],
-        "logz": logz.tolist(),
-        "logz_err": errors.tolist(),
-        "resumes": [r.resumes for r in results],
-        "mean": float(logz.mean()),
-        "scatter": scatter,
-        "mean_err": max(scatter or 0.0, rms_err) / np.sqrt(n),
-    }
-
-
 def _dynamic_iteration(sampler) -> int:
     return int(getattr(sampler, "it", 0))
 

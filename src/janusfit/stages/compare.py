@@ -11,6 +11,7 @@ import pandas as pd
 from ..atomic import atomic_path
 from ..diagnostics import compare_models, write_comparison
 from ..diagnostics.bounds import describe
+from ..reporting.resumes import resumes_by_run
 
 
 def compare(*, summary_paths, out_json, out_csv, log) -> list[dict]:
@@ -62,7 +63,10 @@ def overview(*, summary_paths, out_csv) -> pd.DataFrame:
                 else f"INCOMPLETE: dynesty.maxiter stopped it with dlogz {s['dynesty']['dlogz_remaining']:.3g} left"
             )
             row["prior fraction in domain"] = round(math.exp(s["dynesty"]["domain"]["ln_fraction"]), 4)
-            row["dynesty resumes"] = ", ".join(map(str, s["dynesty"]["resumes"])) or "none"
+            row["dynesty resumes"] = "; ".join(
+                (f"{label}: " if label else "") + (", ".join(map(str, resumes)) or "none")
+                for label, resumes in resumes_by_run(s["dynesty"])
+            )
         if s.get("quadrature"):
             row["logZ exact"] = f"{s['quadrature']['logz']:.3f}"
             check = s["cross_check"]

@@ -20,10 +20,11 @@ from ..resources.monitor import MemoryMonitor
 from ..resources.requests import memory_estimate
 from ..run import load_run
 from ..sampling.domain import domain_settings
-from ..sampling.dynesty_runner import combine_repeats, run_dynesty, write_samples
+from ..sampling.dynesty_runner import run_dynesty, write_samples
 from ..sampling.emcee_runner import run_emcee
 from ..sampling.fingerprint import digest, make_fingerprint
 from ..sampling.invocation import record_invocation
+from ..sampling.repeats import combine_repeats, combined_result, pooled_samples
 from ..sampling.session import CheckpointSession
 
 MONITOR_INTERVAL_S = 0.5
@@ -129,10 +130,10 @@ def _sample_emcee(*, config, dataset, model, checkpoint_dir, chain_path, run_jso
 def _sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evidence_json, log) -> dict:
     """Nested sampling in this process, ``dynesty.repeats`` times with consecutive seeds.
 
-    The first run (the configured seed) keeps the checkpoint directory and
-    gives the weighted samples; repeat k runs with seed + k in
-    ``<checkpoint dir>/repeat-k``. With repeats, ln Z and its error are the
-    mean over the runs and its error (see ``combine_repeats``).
+    The first run (the configured seed) keeps the checkpoint directory;
+    repeat k runs with seed + k in ``<checkpoint dir>/repeat-k``. With
+    repeats, ln Z and its error are the mean over the runs and its error, and
+    the weighted samples are all the runs' (``sampling.repeats``).
 
     A process pool was tried and dropped: dynesty's pool forks workers after
     OpenBLAS has started its threads and deadlocked here, and these
@@ -153,7 +154,7 @@ def _sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evi
             f"a fraction exp({posterior.log_domain_fraction:.4f}) of the prior"
         )
     graceful = d.method == "static"
-    results, fingerprints = [], []
+    results, runs_samples, fingerprints = [], [], []
     for k in range(d.repeats):
         run = replace(d, seed=d.seed + k)
         fingerprint = make_fingerprint(posterior, "dynesty", {**run.chain_settings(), **domain_settings(posterior)})
@@ -167,25 +168,19 @@ def _sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evi
             f"{result.logz_err:.3f} (running estimate {running}), "
             f"{result.n_calls} likelihood calls, resumes {result.resumes}"
         )
-        if k == 0:
-            samples = run_samples
+        runs_samples.append(run_samples)
         results.append(result)
         fingerprints.append(digest(fingerprint))
-    first = results[0]
+    evidence = combined_result(results)
     repeats = combine_repeats(results)
-    logz, logz_err = (repeats["mean"], repeats["mean_err"]) if d.repeats > 1 else (first.logz, first.logz_err)
-    write_samples(samples_path, samples, posterior.param_names, first)
+    write_samples(samples_path, pooled_samples(runs_samples), posterior.param_names, evidence)
+    logz, logz_err = evidence.logz, evidence.logz_err
     info = {
-        **first.to_json(),
-        "logz": logz,
-        "logz_err": logz_err,
+        **evidence.to_json(),
         "repeats": repeats,
         "nlive": d.nlive,
         "dlogz": d.dlogz,
         "maxiter": d.maxiter,
-        # With repeats, ln Z is their mean: complete only if every run is.
-        "complete": all(r.complete for r in results),
-        "dlogz_remaining": max((r.dlogz_remaining for r in results if r.dlogz_remaining is not None), default=None),
         "param_names": list(posterior.param_names),
         "log_prior_volume": posterior.log_prior_volume(),
         "domain": {
