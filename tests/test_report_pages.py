@@ -5,7 +5,7 @@ import json
 from html.parser import HTMLParser
 
 from janusfit.atomic import sha256_file
-from janusfit.diagnostics import compare_models
+from janusfit.diagnostics import compare_models, kass_raftery_label
 from janusfit.formatting import decimals
 from janusfit.reporting.overview import landing_html, overview_html
 from janusfit.reporting.provenance import provenance_html, versions
@@ -134,6 +134,9 @@ def test_an_incomplete_evidence_is_shown_in_red_and_gives_no_verdict(jla_run):
     assert "INCOMPLETE ln Z of janus: no verdict" in parsed.failed
     assert any("INCOMPLETE: dynesty.maxiter stopped it with dlogz 2.5 left" in t for t in parsed.failed)
     assert " is favoured" not in " ".join(parsed.text)
+    # The table's Kass & Raftery column gives no strength either.
+    strength = kass_raftery_label(2 * (janus["dynesty"]["logz"] - summaries[1]["dynesty"]["logz"]))
+    assert "no verdict: incomplete ln Z" in parsed.text and strength not in parsed.text
     landing = landing_html([janus, summaries[1]], comparisons)
     assert 'style="color:#c00;font-weight:600"><b>jla</b>: ' + headline in landing
 

@@ -26,6 +26,8 @@ CSV_FLOAT_FORMAT = "%.6g"
 # Upper bounds of |2 ln B| (inclusive) and their labels; above the last, "very strong".
 KASS_RAFTERY = ((2.0, "not worth more than a bare mention"), (6.0, "positive"), (10.0, "strong"))
 VERY_STRONG = "very strong"
+# ``evidence`` of a pair with an unfinished ln Z, whose ``favoured`` is None.
+NO_VERDICT = "no verdict: incomplete ln Z"
 
 COLUMNS = [
     "model_a",
@@ -74,15 +76,21 @@ def _compare(a: dict, b: dict) -> dict:
         favoured = b["model"]
     else:
         favoured = None
+    evidence = kass_raftery_label(2.0 * ln_b)
+    incomplete = incomplete_models(a, b)
+    if incomplete:
+        # Said in the fields a script reads, not only in the report: a label
+        # or a favoured model here would read as a verdict.
+        favoured, evidence = None, NO_VERDICT
     return {
         "model_a": a["model"],
         "model_b": b["model"],
         "ln_B": float(ln_b),
         "ln_B_err": math.hypot(a["dynesty"]["logz_err"], b["dynesty"]["logz_err"]),
         "two_ln_B": float(2.0 * ln_b),
-        "evidence": kass_raftery_label(2.0 * ln_b),
+        "evidence": evidence,
         "favoured": favoured,
-        "incomplete": incomplete_models(a, b),
+        "incomplete": incomplete,
         "delta_chi2_min": float(a["chi2_min"] - b["chi2_min"]),
         "delta_aic": float(a["aic"] - b["aic"]),
         "delta_bic": float(a["bic"] - b["bic"]),
@@ -125,7 +133,8 @@ def compare_models(summaries: list[dict]) -> list[dict]:
     the keys of ``COLUMNS``; differences are a minus b, so a negative Δχ²,
     ΔAIC or ΔBIC also favours a. ``favoured`` is None on an exact tie.
     ``incomplete`` names the models of the pair whose ln Z is not a finished
-    evidence (None when both are): such an ln B is no verdict.
+    evidence (None when both are): such an ln B is no verdict, so
+    ``favoured`` is None and ``evidence`` reads ``NO_VERDICT``.
     """
     models = [s["model"] for s in summaries]
     if len(set(models)) != len(models):

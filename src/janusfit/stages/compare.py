@@ -31,7 +31,8 @@ def compare(*, summary_paths, out_json, out_csv, log) -> list[dict]:
         )
         log.info(
             f"{r['model_a']} vs {r['model_b']}: ln B = {r['ln_B']:.2f} ± {r['ln_B_err']:.2f} "
-            f"({r['evidence']}, favours {r['favoured']}); ΔAIC {r['delta_aic']:.2f}, ΔBIC {r['delta_bic']:.2f}" + exact
+            f"({r['evidence']}{', favours ' + r['favoured'] if r['favoured'] else ''}); ΔAIC {r['delta_aic']:.2f}, ΔBIC {r['delta_bic']:.2f}"
+            + exact
         )
         if r["incomplete"]:
             log.warning(
