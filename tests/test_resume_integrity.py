@@ -229,6 +229,35 @@ def test_unreadable_fingerprint_is_refused_and_left_alone(tmp_path, jla):
     assert files(tmp_path / "ck") == before
 
 
+@pytest.mark.parametrize("sampler", ["emcee", "dynesty"])
+def test_samples_without_their_fingerprint_are_refused_and_left_alone(tmp_path, jla, sampler):
+    """The audit's case: a checkpoint whose fingerprint.json was lost (copied in part, deleted) was resumed
+    unchecked under other priors, and today's fingerprint written over it hid that for good."""
+    run_in = run_emcee_in if sampler == "emcee" else run_dynesty_in
+    run_in(tmp_path, lcdm(jla), **({"max_steps": 100} if sampler == "emcee" else {}))
+    (tmp_path / "ck/fingerprint.json").unlink()
+    before = files(tmp_path / "ck")
+    with pytest.raises(CheckpointError, match="holds samples .* but no fingerprint.json.* left untouched"):
+        run_in(tmp_path, lcdm(jla, Om=(0.05, 1.0)))
+    assert files(tmp_path / "ck") == before
+
+
+def test_samples_without_their_fingerprint_are_set_aside_under_on_change_restart(tmp_path, jla):
+    run_emcee_in(tmp_path, lcdm(jla), max_steps=100)
+    (tmp_path / "ck/fingerprint.json").unlink()
+    before = files(tmp_path / "ck")
+    posterior = lcdm(jla, Om=(0.05, 1.0))
+    settings = EmceeSettings(**{**EMCEE, "max_steps": 100})
+    log = Log()
+    with CheckpointSession(
+        tmp_path / "ck", make_fingerprint(posterior, "emcee", settings.chain_settings()), on_change="restart", log=log
+    ) as session:
+        result = run_emcee(posterior, settings, session, tmp_path / "chain.h5", log=log)
+    (old,) = tmp_path.glob("ck.superseded-*")
+    assert files(old) == before and result.resumes == []
+    assert log.has("but no fingerprint.json") and log.has(f"the old checkpoint was moved to '{old}'")
+
+
 # --- the stopping rule and interruptions -------------------------------------
 
 

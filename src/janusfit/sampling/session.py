@@ -18,6 +18,7 @@ from ..atomic import atomic_write_json
 from ..errors import CheckpointError, ConfigError, JanusfitError
 from .fingerprint import check_fingerprint, write_fingerprint
 from .lock import LEASE_TIMEOUT_S, CheckpointLock
+from .registry import SAMPLERS
 from .store import supersede
 
 
@@ -138,8 +139,33 @@ class CheckpointSession:
                     )
                     write_fingerprint(self._fp_path, self.fingerprint)
                 return
+        elif found := self._samples():
+            self._refuse_unfingerprinted(found)
         self.dir.mkdir(parents=True, exist_ok=True)
         write_fingerprint(self._fp_path, self.fingerprint)
+
+    def _samples(self) -> list[Path]:
+        """Checkpoint files of any sampler in this directory (a repeat's own directory is not searched)."""
+        return sorted(p for s in SAMPLERS.values() for p in self.dir.glob(f"{s.checkpoint[0]}/{s.checkpoint[1]}"))
+
+    def _refuse_unfingerprinted(self, found: list[Path]) -> None:
+        """Samples without the fingerprint written before them: copied in part, or the file deleted.
+
+        Resuming them would write today's fingerprint over samples made with
+        unknown data, priors, settings or code, and nothing could tell after.
+        """
+        what = (
+            f"checkpoint '{self.dir}' holds samples ({len(found)} file(s), '{found[0].relative_to(self.dir)}' "
+            "first) but no fingerprint.json, so what they were made with (data, priors, settings, code) cannot "
+            "be checked"
+        )
+        if self.on_change != "restart":
+            raise CheckpointError(
+                f"{what}; the checkpoint was left untouched. Restore its fingerprint.json to resume it, or set "
+                "on_change: restart (or move the directory aside) to start afresh."
+            )
+        self.log(f"{what}: on_change is 'restart'")
+        supersede(self.dir, log=self.log)
 
     @property
     def resumes(self) -> list[int]:
