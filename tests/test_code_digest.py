@@ -13,13 +13,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_checkpoint_store import jla_diagonal, run_emcee_in
+from test_checkpoint_store import Log, jla_diagonal, run_emcee_in
 
 import janusfit
 from janusfit import code
 from janusfit.errors import FingerprintError
 from janusfit.likelihood import Posterior
 from janusfit.models import get_model
+from janusfit.sampling.fingerprint import SAME_VALUES, check_fingerprint, make_fingerprint, same_values
 
 # Ω_Λ = 1 − 1.0000001 Ωm: another E(z), by a hair
 LCDM_EDIT = ("1.0 - om[b]", "1.0 - 1.0000001 * om[b]")
@@ -116,3 +117,51 @@ def test_a_checkpoint_of_a_janusfit_that_did_not_record_its_code_is_refused(tmp_
     message = str(err.value)
     assert "\n  code: 'not recorded' -> 'recorded'\n" in message
     assert "written by a janusfit that did not record it, so it cannot be shown to match today's" in message
+
+
+# The edit of H(z)'s H0 column: before it, H(z) read H0 from the last parameter.
+H0_FIX = ('theta[:, self.param_names.index("H0")]', "theta[:, -1]")
+
+
+def _cc(public_data):
+    from janusfit.data import load_dataset
+
+    return load_dataset(
+        "cc", {"kind": "hz", "format": "hz_table", "path": "cosmic_chronometers/moresco2016_hz.txt"}, public_data
+    )
+
+
+def _before_the_h0_fix(package) -> None:
+    edit(package / "likelihood/posterior.py", H0_FIX[0], H0_FIX[1])
+    # The digest the table of edits that changed no value names is that of this code.
+    assert ("janusfit.likelihood.posterior", code.module_digest("janusfit.likelihood.posterior")) in SAME_VALUES
+
+
+def test_a_checkpoint_made_before_the_h0_fix_resumes_where_the_fix_changed_no_value(tmp_path, package, public_data):
+    """JLA binned with H(z): H0 is the last parameter, which the code before the fix read, so nothing changed."""
+    posterior = Posterior(get_model("lcdm"), [jla_diagonal(public_data), _cc(public_data)], {})
+    assert posterior.param_names[-1] == "H0"
+    _before_the_h0_fix(package)
+    run_emcee_in(tmp_path, posterior, max_steps=100)
+    old = json.loads((tmp_path / "ck/fingerprint.json").read_text())["code"]["janusfit.likelihood.posterior"]
+    edit(package / "likelihood/posterior.py", H0_FIX[1], H0_FIX[0])
+    new = code.module_digest("janusfit.likelihood.posterior")
+    log = Log()
+    assert run_emcee_in(tmp_path, posterior, log=log, max_steps=150).resumes == [100]
+    assert log.has(f"whose edit changed no value of this run: code.janusfit.likelihood.posterior: '{old}' -> '{new}'")
+    assert json.loads((tmp_path / "ck/fingerprint.json").read_text())["code"]["janusfit.likelihood.posterior"] == new
+
+
+def test_a_checkpoint_of_light_curves_with_h_z_made_before_the_h0_fix_is_refused(tmp_path, package, public_data):
+    """There H0 is followed by α and β: the code before the fix gave H(z) β as H0, so its samples are refused."""
+    from janusfit.data import load_dataset
+
+    spec = {"kind": "sn", "format": "jla_lcparams", "path": "jla/jla_lcparams.txt", "pecz": 0}
+    posterior = Posterior(get_model("lcdm"), [load_dataset("jla740", spec, public_data), _cc(public_data)], {})
+    _before_the_h0_fix(package)
+    stored = make_fingerprint(posterior, "emcee", {})
+    edit(package / "likelihood/posterior.py", H0_FIX[1], H0_FIX[0])
+    current = make_fingerprint(posterior, "emcee", {})
+    assert same_values(stored, current) == (stored, [])
+    with pytest.raises(FingerprintError, match=r"\n  code\.janusfit\.likelihood\.posterior: '[0-9a-f]{16}' -> "):
+        check_fingerprint(stored, current, tmp_path)

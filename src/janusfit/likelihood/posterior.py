@@ -123,7 +123,9 @@ class Posterior:
             like.chi2(self.model, tm, theta[:, cols]) if cols else like.chi2(self.model, tm)
             for like, cols in zip(self.sn, self._nuisance_columns)
         ]
-        parts += [like.chi2(self.model, tm, theta[:, -1]) for like in self.hz]
+        # H0 by name: light curves' α and β follow it in the vector. Looked up
+        # per call, so a sampler pickled before this line keeps working.
+        parts += [like.chi2(self.model, tm, theta[:, self.param_names.index("H0")]) for like in self.hz]
         total = parts[0]
         for part in parts[1:]:
             total += part

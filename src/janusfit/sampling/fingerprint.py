@@ -91,6 +91,39 @@ def same_numbers(stored: dict, current: dict) -> list[str]:
     )
 
 
+def _h0_was_last(fingerprint: dict) -> bool:
+    return "H0" not in fingerprint["parameters"] or fingerprint["parameters"][-1] == "H0"
+
+
+# Edits of the posterior's code that changed no value for some runs: (module,
+# the digest before the edit) -> (what the edit mended, whether a run, by its
+# current fingerprint, was untouched by it). A checkpoint of such a run
+# resumes; one of any other run is refused as for any other edit.
+SAME_VALUES = {
+    ("janusfit.likelihood.posterior", "a7931a98b19efc36"): (
+        "H(z) data read H0 from the last parameter, which light curves' alpha and beta follow",
+        _h0_was_last,
+    ),
+}
+
+
+def same_values(stored: dict, current: dict) -> tuple[dict, list[str]]:
+    """``stored`` with each module edit that left this run's values alone (:data:`SAME_VALUES`) taken as today's.
+
+    Returns it and one line per such module, for the log.
+    """
+    old, new = stored.get("code"), current.get("code")
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return stored, []
+    code, notes = dict(old), []
+    for module, digest_then in old.items():
+        entry = SAME_VALUES.get((module, digest_then))
+        if module in new and new[module] != digest_then and entry and entry[1](current):
+            code[module] = new[module]
+            notes.append(f"code.{module}: {digest_then!r} -> {new[module]!r} (the edit mended: {entry[0]})")
+    return {**stored, "code": code}, notes
+
+
 def check_fingerprint(stored: dict, current: dict, checkpoint_dir) -> list[str]:
     """Raise FingerprintError listing the differences, if any.
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..atomic import atomic_write_json
 from ..errors import CheckpointError, ConfigError, JanusfitError
-from .fingerprint import check_fingerprint, write_fingerprint
+from .fingerprint import check_fingerprint, same_values, write_fingerprint
 from .lock import LEASE_TIMEOUT_S, CheckpointLock
 from .registry import SAMPLERS
 from .store import supersede
@@ -124,6 +124,7 @@ class CheckpointSession:
                     f"checkpoint fingerprint '{self._fp_path}' cannot be read ({exc}); the checkpoint "
                     "was left untouched. Move the directory aside to start afresh."
                 ) from None
+            stored, mended = same_values(stored, self.fingerprint)
             try:
                 rewritten = check_fingerprint(stored, self.fingerprint, self.dir)
             except CheckpointError:
@@ -137,6 +138,13 @@ class CheckpointSession:
                         "(sha256) while the numbers read from them are the same (arrays_sha256): resuming, and "
                         "the checkpoint's fingerprint now records today's files"
                     )
+                if mended:
+                    self.log(
+                        "the checkpoint was made with other code of the posterior, whose edit changed no value "
+                        "of this run: " + "; ".join(mended) + ". Resuming, and the checkpoint's fingerprint now "
+                        "records today's code"
+                    )
+                if rewritten or mended:
                     write_fingerprint(self._fp_path, self.fingerprint)
                 return
         elif found := self._samples():
