@@ -201,6 +201,11 @@ CONFIG_ERRORS = {
         dict(runs={"jla/lcdm": {"emcee": {"max_steps": "lots"}}}),
         "config key 'runs.jla/lcdm.emcee.max_steps': 'lots' is not of type 'integer'",
     ),
+    "run_override_of_another_models_priors": (
+        dict(models=["janus", "lcdm"], runs={"jla/janus": {"priors": {"lcdm": {"Om": [0.1, 0.5]}}}}),
+        "config key 'runs.jla/janus.priors.lcdm': run jla/janus fits model 'janus', so priors of 'lcdm' here "
+        "change nothing; write them under runs.jla/janus.priors.janus, or under priors.lcdm for every run of 'lcdm'",
+    ),
     "download_not_pinned": (
         dict(
             datasets={

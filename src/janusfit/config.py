@@ -245,6 +245,12 @@ def check(config: dict) -> None:
             raise ConfigError(f"runs.{key}", f"cannot override {sorted(unknown)}; allowed: {', '.join(OVERRIDABLE)}")
         for m, priors in (override.get("priors") or {}).items():
             _check_priors(f"runs.{key}.priors.{m}", m, priors)
+            if m != model:
+                raise ConfigError(
+                    f"runs.{key}.priors.{m}",
+                    f"run {key} fits model '{model}', so priors of '{m}' here change nothing; write them under "
+                    f"runs.{key}.priors.{model}, or under priors.{m} for every run of '{m}'",
+                )
     for dataset, model in runs(config):
         settings = run_settings(config, dataset, model)
         n_params = len(param_names(config, dataset, model))
