@@ -343,6 +343,8 @@ def test_max_steps_lowered_inside_a_segment_gives_the_shorter_chain(tmp_path, jl
     run_emcee_in(tmp_path / "resumed", lcdm(jla), max_steps=300)
     result = run_emcee_in(tmp_path / "resumed", lcdm(jla), max_steps=275)
     assert (result.n_steps, result.acceptance, result.tau) == (275, reference.acceptance, reference.tau)
+    # Rebuilt from the checkpoint where the chain now ends (the audit found a resume at 300 for a 275-step chain).
+    assert result.resumes == [275]
     assert_same_chain(chain_arrays(tmp_path / "resumed/chain.h5"), chain_arrays(tmp_path / "reference/chain.h5"))
     # The steps beyond 275 stay in the checkpoint: raising max_steps again needs no sampling.
     assert run_emcee_in(tmp_path / "resumed", lcdm(jla), max_steps=300).n_steps == 300

@@ -197,7 +197,6 @@ def run_emcee(
             raise CheckpointError(
                 f"checkpoint '{segments.dir}' holds {state['coords'].shape} walkers×parameters, expected {(nw, ndim)}"
             )
-        session.record_resume(segments.iteration)
         if state["stop_rule"] == settings.stop_rule() and segments.iteration <= settings.max_steps:
             for c, lp, acc in segments.iter_arrays():
                 autocorr.append(c)
@@ -214,6 +213,8 @@ def run_emcee(
                     else f"continues from step {segments.iteration}"
                 )
             )
+        # A chain cut back resumes where it now ends: its history has no step beyond.
+        session.record_resume(segments.iteration if cut is None else cut)
         sampler.random_state = state["random_state"]
         current = emcee.State(state["coords"], log_prob=state["log_prob"], random_state=state["random_state"])
 
@@ -261,7 +262,7 @@ def run_emcee(
         tau=[float(t) for t in tau],
         tau_resolved=[bool(r) for r in resolved],
         tau_history=[list(map(float, r)) for r in rule.tau_history],
-        resumes=session.resumes,
+        resumes=[r for r in session.resumes if r <= it],
         acceptance=(accepted / max(it, 1)).tolist(),
         elapsed_s=time.monotonic() - t_start,
     )
