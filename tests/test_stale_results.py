@@ -17,6 +17,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from snakemake_runner import REPO, Scenarios, outcome, run, write_config
@@ -25,6 +26,7 @@ from test_checkpoint_store import assert_same_chain, chain_arrays
 import janusfit
 from janusfit.atomic import sha256_file
 from janusfit.data.simulate import write_simulated
+from janusfit.models import get_model
 
 BASE = dict(
     models=["lcdm"],
@@ -257,6 +259,26 @@ def test_models_listed_in_another_order_rerun_the_comparison_the_other_way_round
     assert plan == {"compare": 1, "export_table": 1, "overview": 1, "hubble": 1, "all": 1}
     (row,) = json.loads((directory / "results/jla/comparison.json").read_text())
     assert (row["model_a"], row["model_b"]) == ("wcdm", "lcdm")
+
+
+@scenario
+def models_reordered_without_a_comparison(directory, public_data, server):
+    """The same with emcee alone: no comparison, yet the table and the overview list the runs in the models' order."""
+    configure(directory, public_data, models=["lcdm", "wcdm"], samplers=["emcee"])
+    first = snakemake(directory)
+    configure(directory, public_data, models=["wcdm", "lcdm"], samplers=["emcee"])
+    return first, planned(directory), snakemake(directory)
+
+
+def test_models_listed_in_another_order_rerun_the_table_and_the_overview_without_a_comparison(outcomes):
+    """The audit's case: only hubble reran, and constraints.tex and the overview kept the old order."""
+    directory, (first, plan, rerun) = outcome(outcomes, "models_reordered_without_a_comparison")
+    assert first.returncode == 0 and rerun.returncode == 0, (first.stderr + rerun.stderr)[-3000:]
+    assert plan == {"export_table": 1, "overview": 1, "hubble": 1, "all": 1}
+    assert pd.read_csv(directory / "results/overview.csv")["model"].tolist() == ["wcdm", "lcdm"]
+    rows = [line.split(" & ")[0] for line in (directory / "results/jla/constraints.tex").read_text().splitlines()]
+    names = [get_model(m).latex_name or m for m in ("wcdm", "lcdm")]
+    assert [r for r in rows if r in names] == names
 
 
 # --- janusfit's own source is an input ------------------------------------------

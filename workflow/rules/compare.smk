@@ -64,5 +64,7 @@ rule overview:
         code=library_code("overview"),
         datasets=DATASETS if has_comparison() else [],
         meta=config.get("run", {}),
+        # Its runs follow the models' order, with or without a comparison.
+        models=MODELS,
     script:
         "../../scripts/overview.py"

@@ -37,5 +37,7 @@ rule export_table:
     threads: 1
     params:
         code=library_code("export_table"),
+        # The table's rows follow the models' order: a new order is a new table.
+        models=MODELS,
     script:
         "../../scripts/export_table.py"
