@@ -15,10 +15,11 @@ import sys
 
 import pytest
 import yaml
+from schema_defaults import with_defaults
 from snakemake.utils import validate
 
 from janusfit import settings
-from janusfit.config import run_settings
+from janusfit.config import rule_params, run_settings
 from janusfit.sampling.emcee_runner import MOVES
 
 SCHEMA = "workflow/schemas/config.schema.yaml"
@@ -141,3 +142,12 @@ def test_parsing_the_workflow_loads_no_sampler(repo, tmp_path):
     loaded = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     assert loaded & set(SAMPLER_MODULES) == set()
     assert "janusfit.config" in loaded
+
+
+def test_a_prior_bound_written_as_an_integer_is_the_same_prior_and_reruns_nothing(repo):
+    """The audit's case: q0: [-0.5, 0] instead of [-0.5, 0.0] reran every job of the JANUS runs."""
+    config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    with_defaults(config)
+    as_float = rule_params({**config, "priors": {"janus": {"q0": [-0.5, 0.0]}}}, "simulated", "janus")
+    as_int = rule_params({**config, "priors": {"janus": {"q0": [-0.5, 0]}}}, "simulated", "janus")
+    assert as_int == as_float

@@ -197,7 +197,8 @@ def rule_params(config: dict, dataset: str, model: str) -> dict[str, str]:
     """
     s = run_settings(config, dataset, model)
     e, d = s.emcee, s.dynesty
-    run = {"model": model, "priors": {p: list(b) for p, b in sorted(s.priors.items())}}
+    # As floats: a bound written 0 or 0.0 is the same prior, and must not rerun anything.
+    run = {"model": model, "priors": {p: [float(v) for v in b] for p, b in sorted(s.priors.items())}}
     params = {
         "preflight": {
             **run,
