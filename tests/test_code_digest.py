@@ -132,9 +132,10 @@ def _cc(public_data):
 
 
 def _before_the_h0_fix(package) -> None:
+    after = code.module_digest("janusfit.likelihood.posterior")
     edit(package / "likelihood/posterior.py", H0_FIX[0], H0_FIX[1])
-    # The digest the table of edits that changed no value names is that of this code.
-    assert ("janusfit.likelihood.posterior", code.module_digest("janusfit.likelihood.posterior")) in SAME_VALUES
+    # The digests the table of edits that changed no value names are those of this code before and after.
+    assert ("janusfit.likelihood.posterior", code.module_digest("janusfit.likelihood.posterior"), after) in SAME_VALUES
 
 
 def test_a_checkpoint_made_before_the_h0_fix_resumes_where_the_fix_changed_no_value(tmp_path, package, public_data):
@@ -164,4 +165,17 @@ def test_a_checkpoint_of_light_curves_with_h_z_made_before_the_h0_fix_is_refused
     current = make_fingerprint(posterior, "emcee", {})
     assert same_values(stored, current) == (stored, [])
     with pytest.raises(FingerprintError, match=r"\n  code\.janusfit\.likelihood\.posterior: '[0-9a-f]{16}' -> "):
+        check_fingerprint(stored, current, tmp_path)
+
+
+def test_a_checkpoint_made_before_the_h0_fix_is_refused_after_any_later_edit(tmp_path, package, public_data):
+    """The table vouches for the edit it names, not for the module's next one."""
+    posterior = Posterior(get_model("lcdm"), [jla_diagonal(public_data), _cc(public_data)], {})
+    _before_the_h0_fix(package)
+    stored = make_fingerprint(posterior, "emcee", {})
+    edit(package / "likelihood/posterior.py", H0_FIX[1], H0_FIX[0])
+    edit(package / "likelihood/posterior.py", "DYNESTY_FLOOR = -1e8", "DYNESTY_FLOOR = -1e9")
+    current = make_fingerprint(posterior, "emcee", {})
+    assert same_values(stored, current) == (stored, [])
+    with pytest.raises(FingerprintError, match=r"\n  code\.janusfit\.likelihood\.posterior: 'a7931a98b19efc36' -> "):
         check_fingerprint(stored, current, tmp_path)

@@ -96,11 +96,12 @@ def _h0_was_last(fingerprint: dict) -> bool:
 
 
 # Edits of the posterior's code that changed no value for some runs: (module,
-# the digest before the edit) -> (what the edit mended, whether a run, by its
-# current fingerprint, was untouched by it). A checkpoint of such a run
-# resumes; one of any other run is refused as for any other edit.
+# its digest before the edit, its digest after) -> (what the edit mended,
+# whether a run, by its current fingerprint, was untouched by it). A
+# checkpoint of such a run resumes while the module is as the edit left it;
+# one of any other run, or after any later edit, is refused as for any edit.
 SAME_VALUES = {
-    ("janusfit.likelihood.posterior", "a7931a98b19efc36"): (
+    ("janusfit.likelihood.posterior", "a7931a98b19efc36", "df5cc79db674776c"): (
         "H(z) data read H0 from the last parameter, which light curves' alpha and beta follow",
         _h0_was_last,
     ),
@@ -117,8 +118,8 @@ def same_values(stored: dict, current: dict) -> tuple[dict, list[str]]:
         return stored, []
     code, notes = dict(old), []
     for module, digest_then in old.items():
-        entry = SAME_VALUES.get((module, digest_then))
-        if module in new and new[module] != digest_then and entry and entry[1](current):
+        entry = SAME_VALUES.get((module, digest_then, new.get(module)))
+        if entry and entry[1](current):
             code[module] = new[module]
             notes.append(f"code.{module}: {digest_then!r} -> {new[module]!r} (the edit mended: {entry[0]})")
     return {**stored, "code": code}, notes
