@@ -347,7 +347,8 @@ def test_max_steps_lowered_inside_a_segment_gives_the_shorter_chain(tmp_path, jl
     assert result.resumes == [275]
     assert_same_chain(chain_arrays(tmp_path / "resumed/chain.h5"), chain_arrays(tmp_path / "reference/chain.h5"))
     # The steps beyond 275 stay in the checkpoint: raising max_steps again needs no sampling.
-    assert run_emcee_in(tmp_path / "resumed", lcdm(jla), max_steps=300).n_steps == 300
+    raised = run_emcee_in(tmp_path / "resumed", lcdm(jla), max_steps=300)
+    assert (raised.n_steps, raised.resumes) == (300, [300, 300])  # both later jobs resumed the checkpoint at 300
 
 
 # --- NaN log-likelihood ------------------------------------------------------

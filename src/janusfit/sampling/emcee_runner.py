@@ -197,6 +197,7 @@ def run_emcee(
             raise CheckpointError(
                 f"checkpoint '{segments.dir}' holds {state['coords'].shape} walkers×parameters, expected {(nw, ndim)}"
             )
+        session.record_resume(segments.iteration)
         if state["stop_rule"] == settings.stop_rule() and segments.iteration <= settings.max_steps:
             for c, lp, acc in segments.iter_arrays():
                 autocorr.append(c)
@@ -213,8 +214,6 @@ def run_emcee(
                     else f"continues from step {segments.iteration}"
                 )
             )
-        # A chain cut back resumes where it now ends: its history has no step beyond.
-        session.record_resume(segments.iteration if cut is None else cut)
         sampler.random_state = state["random_state"]
         current = emcee.State(state["coords"], log_prob=state["log_prob"], random_state=state["random_state"])
 
@@ -262,7 +261,9 @@ def run_emcee(
         tau=[float(t) for t in tau],
         tau_resolved=[bool(r) for r in resolved],
         tau_history=[list(map(float, r)) for r in rule.tau_history],
-        resumes=[r for r in session.resumes if r <= it],
+        # A chain cut back was rebuilt from its checkpoint where it now ends:
+        # no resume beyond that step is of its history.
+        resumes=session.resumes if cut is None else [r for r in session.resumes if r < cut] + [cut],
         acceptance=(accepted / max(it, 1)).tolist(),
         elapsed_s=time.monotonic() - t_start,
     )

@@ -172,8 +172,8 @@ class CheckpointSession:
                 f"{what}; the checkpoint was left untouched. Restore its fingerprint.json to resume it, or set "
                 "on_change: restart (or move the directory aside) to start afresh."
             )
-        self.log(f"{what}: on_change is 'restart'")
-        supersede(self.dir, log=self.log)
+        self.log(what)
+        supersede(self.dir, log=self.log, why="its samples have no fingerprint")
 
     @property
     def resumes(self) -> list[int]:
