@@ -95,7 +95,7 @@ def test_an_incomplete_evidence_is_flagged_in_the_rows_the_csv_and_the_log(tmp_p
     with caplog.at_level(logging.INFO, logger="test_compare"):
         rows = compare(summary_paths=paths, out_json=tmp_path / "c.json", out_csv=tmp_path / "c.csv", log=log)
     assert [r["incomplete"] for r in rows] == ["janus", "janus", None]
-    csv = pd.read_csv(tmp_path / "c.csv").fillna("")
+    csv = pd.read_csv(tmp_path / "c.csv", keep_default_na=False)
     assert csv["incomplete"].tolist() == ["janus", "janus", ""]
     # No field a script reads names a winner or a strength for the pairs with janus's unfinished ln Z.
     assert [(r["favoured"], r["evidence"]) for r in rows] == [

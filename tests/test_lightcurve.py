@@ -457,6 +457,16 @@ def test_a_light_curve_option_written_at_its_default_is_the_reading_that_leaves_
     assert _fingerprint(explicit)["data"]["jla740"]["reading"] == {**SPEC, "pecz": 0}
 
 
+def test_a_nuisance_prior_bound_written_as_an_integer_is_the_same_reading(jla_file):
+    """The review's case: alpha: [0, 0.2] and [0.0, 0.2] reran inspect_data and every job after it."""
+    from janusfit.data.sources import identity
+
+    as_int = _config(jla_file, nuisance_priors={"alpha": [0, 0.2]})
+    as_float = _config(jla_file, nuisance_priors={"alpha": [0.0, 0.2]})
+    assert identity(as_int, ["jla740"]) == identity(as_float, ["jla740"])
+    assert _fingerprint(as_int) == _fingerprint(as_float)
+
+
 def test_jla_lcparams_without_pecz_is_refused_naming_the_key(jla_file):
     """Left out, pecz was 0.001, which counts JLA's peculiar velocities twice
     (``test_the_public_jla740_counts_the_peculiar_velocity_dispersion_once``): the table decides it, so the

@@ -64,7 +64,7 @@ rule overview:
         code=library_code("overview"),
         datasets=DATASETS if has_comparison() else [],
         meta=config.get("run", {}),
-        # Its runs follow the models' order, with or without a comparison.
-        models=MODELS,
+        # Its rows follow the runs' order (datasets, then models), with or without a comparison.
+        runs=[f"{d}/{m}" for d, m in RUNS],
     script:
         "../../scripts/overview.py"

@@ -76,8 +76,11 @@ def reading_spec(spec: dict) -> dict:
     if reading.get("format") == "simulated":
         reading = with_simulation_defaults(reading)
     priors = LIGHT_CURVE_DEFAULTS["nuisance_priors"]
+    # As floats: a bound written 0 or 0.0 is the same prior.
     reading["nuisance_priors"] = {
-        p: bounds for p, bounds in (reading.get("nuisance_priors") or {}).items() if bounds != priors.get(p)
+        p: [float(v) for v in bounds]
+        for p, bounds in (reading.get("nuisance_priors") or {}).items()
+        if bounds != priors.get(p)
     }
     kind = reading.get("kind")
     # Only a csv table takes columns: given for another format, they are an error to report, not a default.
