@@ -72,8 +72,11 @@ def test_changed_prior_is_refused_naming_the_key(tmp_path, jla):
     assert files(tmp_path / "ck") == before
 
 
-def test_on_change_restart_keeps_the_old_checkpoint_and_starts_afresh(tmp_path, jla):
+@pytest.mark.parametrize("why", ["prior_changed", "fingerprint_lost"])
+def test_on_change_restart_keeps_the_old_checkpoint_and_starts_afresh(tmp_path, jla, why):
     run_emcee_in(tmp_path, lcdm(jla), max_steps=100)
+    if why == "fingerprint_lost":
+        (tmp_path / "ck/fingerprint.json").unlink()
     before = files(tmp_path / "ck")
     posterior = lcdm(jla, Om=(0.05, 1.0))
     settings = EmceeSettings(**{**EMCEE, "max_steps": 100})
@@ -85,6 +88,7 @@ def test_on_change_restart_keeps_the_old_checkpoint_and_starts_afresh(tmp_path, 
     (old,) = tmp_path.glob("ck.superseded-*")
     assert files(old) == before
     assert log.has(f"the old checkpoint was moved to '{old}'")
+    assert log.has("but no fingerprint.json") == (why == "fingerprint_lost")
     assert result.resumes == []
     fresh = tmp_path / "fresh"
     fresh.mkdir()
@@ -240,22 +244,6 @@ def test_samples_without_their_fingerprint_are_refused_and_left_alone(tmp_path, 
     with pytest.raises(CheckpointError, match="holds samples .* but no fingerprint.json.* left untouched"):
         run_in(tmp_path, lcdm(jla, Om=(0.05, 1.0)))
     assert files(tmp_path / "ck") == before
-
-
-def test_samples_without_their_fingerprint_are_set_aside_under_on_change_restart(tmp_path, jla):
-    run_emcee_in(tmp_path, lcdm(jla), max_steps=100)
-    (tmp_path / "ck/fingerprint.json").unlink()
-    before = files(tmp_path / "ck")
-    posterior = lcdm(jla, Om=(0.05, 1.0))
-    settings = EmceeSettings(**{**EMCEE, "max_steps": 100})
-    log = Log()
-    with CheckpointSession(
-        tmp_path / "ck", make_fingerprint(posterior, "emcee", settings.chain_settings()), on_change="restart", log=log
-    ) as session:
-        result = run_emcee(posterior, settings, session, tmp_path / "chain.h5", log=log)
-    (old,) = tmp_path.glob("ck.superseded-*")
-    assert files(old) == before and result.resumes == []
-    assert log.has("but no fingerprint.json") and log.has(f"the old checkpoint was moved to '{old}'")
 
 
 # --- the stopping rule and interruptions -------------------------------------
