@@ -179,6 +179,27 @@ def test_status_names_a_stuck_walker_of_an_unfinished_emcee_run(tmp_path):
     assert "STUCK" not in sampler_status(run, "emcee", None, time.time()).convergence
 
 
+def test_status_of_dynesty_repeats_is_the_newest_repeats(tmp_path):
+    """The audit's case: killed in its third run (repeat-2), the job was shown at the first run's final iteration."""
+    run = Run(tmp_path, "jla", "lcdm")
+    ck = run.checkpoint_dir("dynesty")
+    (ck / "generations").mkdir(parents=True)
+    (ck / "generations" / "state_000003.pkl").write_bytes(b"")
+    (ck / "repeat-2").mkdir()
+    now = time.time()
+    record = {"sampler": "dynesty", "nlive": 100, "dlogz_target": 0.1}
+    (ck / PROGRESS_JSON).write_text(
+        json.dumps({**record, "iteration": 12368, "time": now - 30, "delta_logz": 0.09, "final": True})
+    )
+    (ck / "repeat-2" / PROGRESS_JSON).write_text(
+        json.dumps({**record, "iteration": 11572, "time": now - 20, "delta_logz": 0.5, "final": False})
+    )
+    status = sampler_status(run, "dynesty", None, now)
+    assert (status.state, status.iteration, status.target) == ("interrupted", 11572, "iterations in repeat-2")
+    assert status.convergence == "so far dlogz 0.5 (needs < 0.1)"
+    assert status.last_update == pytest.approx((ck / "repeat-2" / PROGRESS_JSON).stat().st_mtime)
+
+
 def test_a_sampler_writing_its_results_after_sampling_is_running_not_interrupted(tmp_path, public_data, monkeypatch):
     # dynesty's job releases the checkpoint lock when sampling ends, then
     # writes its samples and computes the exact evidence; the status taken

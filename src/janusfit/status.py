@@ -154,10 +154,24 @@ def _eta(remaining: float, rate: float | None, progress: dict, now: float) -> fl
     return max(0.0, remaining / rate - (now - progress["time"]))
 
 
+def _newest_progress(ck: Path) -> tuple[dict | None, str, Path]:
+    """The newest progress record of the run in ``ck`` or of a dynesty repeat's (``repeat-k``), its repeat and path.
+
+    With ``dynesty.repeats`` the runs go one after the other, each in its own
+    directory: the one written last is the one sampling, or interrupted.
+    """
+    records = [(_read_json(d / PROGRESS_JSON), d) for d in [ck, *sorted(ck.glob("repeat-*"))]]
+    records = [(p, d) for p, d in records if p]
+    if not records:
+        return None, "", ck / PROGRESS_JSON
+    progress, directory = max(records, key=lambda r: r[0].get("time", 0.0))
+    return progress, "" if directory == ck else directory.name, directory / PROGRESS_JSON
+
+
 def sampler_status(run: Run, sampler: str, summary: dict | None, now: float) -> SamplerStatus:
     ck = run.checkpoint_dir(sampler)
     output = run.dir / SAMPLER_OUTPUT[sampler]
-    progress = _read_json(ck / PROGRESS_JSON)
+    progress, repeat, progress_path = _newest_progress(ck)
     if lock_held(ck):
         state = RUNNING
     elif output.exists():
@@ -167,7 +181,7 @@ def sampler_status(run: Run, sampler: str, summary: dict | None, now: float) -> 
         state = RUNNING if job and alive(job) else INTERRUPTED
     else:
         state = NOT_STARTED
-    status = SamplerStatus(sampler, state, last_update=_newest_mtime([ck / PROGRESS_JSON, output]))
+    status = SamplerStatus(sampler, state, last_update=_newest_mtime([progress_path, output]))
     if state == DONE:
         final = _read_json(output) or {}
         status.iteration = final.get("n_steps", final.get("n_iter"))
@@ -192,6 +206,8 @@ def sampler_status(run: Run, sampler: str, summary: dict | None, now: float) -> 
         status.iteration = progress["iteration"]
         numbers = _emcee_numbers if sampler == "emcee" else _dynesty_numbers
         numbers(status, progress, now, state == RUNNING)
+        if repeat:
+            status.target += f" in {repeat}"
     return status
 
 
