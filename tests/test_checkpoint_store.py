@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import pickle
 import signal
@@ -27,8 +28,10 @@ import pytest
 import janusfit.atomic
 from janusfit.data import Dataset, load_dataset
 from janusfit.errors import FingerprintError, JanusfitError
+from janusfit.layout import PROGRESS_JSON
 from janusfit.likelihood import Posterior
 from janusfit.models import get_model
+from janusfit.sampling import dynesty_runner
 from janusfit.sampling.dynesty_runner import DynestySettings, run_dynesty
 from janusfit.sampling.emcee_runner import EmceeSettings, run_emcee
 from janusfit.sampling.fingerprint import make_fingerprint
@@ -440,6 +443,29 @@ class Marker:
 
     def __reduce__(self):
         return (os.mkdir, (self.path,))
+
+
+@pytest.mark.parametrize("method", ["static", "dynamic"])
+def test_checkpoints_slower_than_their_interval_leave_sampling_between_them(tmp_path, posterior, monkeypatch, method):
+    """The audit's case: pickles longer to write than checkpoint_seconds were written at every iteration
+    (10 min of saves for a 5 s run), the interval being timed from the start of the last save.
+
+    The clock stands still while sampling and moves 1 s per save: every save
+    outlasts the interval, counted in saves rather than seconds.
+    """
+    clock = {"t": 0.0, "saves": 0}
+    save = dynesty_runner.GenerationStore.save
+
+    def slow_save(self, sampler):
+        save(self, sampler)
+        clock["saves"] += 1
+        clock["t"] += 1.0
+
+    monkeypatch.setattr(dynesty_runner, "_clock", lambda: clock["t"])
+    monkeypatch.setattr(dynesty_runner.GenerationStore, "save", slow_save)
+    run_dynesty_in(tmp_path, posterior, method=method, checkpoint_seconds=1e-6)
+    iterations = json.loads((tmp_path / "ck" / PROGRESS_JSON).read_text())["iteration"]
+    assert iterations > 100 and clock["saves"] <= 3
 
 
 @pytest.mark.parametrize("sidecar", ["wrong", "missing"])

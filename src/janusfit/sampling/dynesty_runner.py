@@ -54,6 +54,8 @@ from .session import CheckpointSession
 from .store import clean_partial, commit, quarantine, verified
 
 GENERATION = re.compile(r"^state_(\d{6})\.pkl$")
+# The checkpoint interval's clock; a test stands it still.
+_clock = time.monotonic
 KEEP_GENERATIONS = 2
 
 
@@ -155,15 +157,23 @@ def _stored_dynamic_sampler() -> type:
     class _StoredDynamicSampler(DynamicNestedSampler):
         store: GenerationStore | None = None
         progress: DynestyProgress | None = None
+        interval: float = 0.0
+        saved_at: float = -math.inf
 
         def save(self, fname):
+            # dynesty times its interval from the start of a save: a save longer
+            # than the interval would follow at every iteration. This is timed
+            # from the end of the last one.
+            if _clock() - self.saved_at < self.interval:
+                return
             self.store.save(self)
             self.progress.checkpoint(self)
+            self.saved_at = _clock()
 
         def __getstate__(self):
             state = dict(super().__getstate__())
-            state.pop("store", None)
-            state.pop("progress", None)
+            for attribute in ("store", "progress", "interval", "saved_at"):
+                state.pop(attribute, None)
             return state
 
     # Checkpoints pickle the class by this name; unpickling finds it through __getattr__ below.
@@ -235,6 +245,7 @@ def run_dynesty(
                 rstate=np.random.default_rng(settings.seed),
             )
         sampler.store, sampler.progress = store, progress
+        sampler.interval, sampler.saved_at = settings.checkpoint_seconds, _clock()
         progress.start(sampler)
         sampler.run_nested(
             nlive_init=settings.nlive,
@@ -354,7 +365,7 @@ def _run_static(sampler, settings, store, session, log, progress, warn) -> tuple
     resumed stops where an uninterrupted one stops.
     """
     resuming = sampler.it > 1
-    last_save = last_log = time.monotonic()
+    last_save = last_log = _clock()
     # Stays None when the checkpoint resumed from was taken after the last
     # iteration: the loop then stops at once, and "dlogz inf" would misreport it.
     delta_logz = None
@@ -362,7 +373,7 @@ def _run_static(sampler, settings, store, session, log, progress, warn) -> tuple
         dlogz=settings.dlogz, maxiter=_session_maxiter(sampler, settings.maxiter), add_live=False, resume=resuming
     ):
         delta_logz = result.delta_logz
-        now = time.monotonic()
+        now = _clock()
         if session.stop_requested:
             store.save(sampler)
             progress.checkpoint(sampler, delta_logz, result.logz)
@@ -370,7 +381,9 @@ def _run_static(sampler, settings, store, session, log, progress, warn) -> tuple
         if now - last_save >= settings.checkpoint_seconds:
             store.save(sampler)
             progress.checkpoint(sampler, delta_logz, result.logz)
-            last_save = now
+            # From the end of the save: one longer than the interval would
+            # otherwise follow at every iteration.
+            last_save = _clock()
         if now - last_log >= 10:
             log(
                 f"dynesty iteration {sampler.it}  calls {sampler.ncall}  logz {result.logz:.3f}  "

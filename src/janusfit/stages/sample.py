@@ -143,7 +143,7 @@ def _sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evi
     d = settings.dynesty
     log.info(
         f"dynesty ({d.method}) on {dataset}/{model}: nlive {d.nlive}, dlogz {d.dlogz}, "
-        f"{d.repeats} run(s), checkpoint every {d.checkpoint_seconds:.0f} s in '{checkpoint_dir}'"
+        f"{d.repeats} run(s), checkpoint every {d.checkpoint_seconds:g} s in '{checkpoint_dir}'"
     )
     if posterior.log_domain_fraction < 0:
         box = ", ".join(
