@@ -381,7 +381,9 @@ EMCEE_LOG = "results/logs/emcee/jla/lcdm.log"
 CHECKPOINT = "results/checkpoints/jla/lcdm/emcee"
 
 
-def test_workflow_refuses_a_prior_change_after_an_interruption_then_restarts_on_request(tmp_path, public_data):
+def test_workflow_refuses_a_prior_change_after_an_interruption_then_restarts_on_request(
+    tmp_path, public_data, janusfit_cli
+):
     emcee_config(tmp_path, public_data)
     with open(tmp_path / "first.err", "w") as err:
         proc = subprocess.Popen(
@@ -405,6 +407,18 @@ def test_workflow_refuses_a_prior_change_after_an_interruption_then_restarts_on_
     assert f"ERROR the checkpoint in '{CHECKPOINT}' was made with different inputs:" in log
     assert "  priors.Om: [0.01, 1.0] -> [0.05, 1.0]" in log
     assert files(tmp_path / CHECKPOINT) == checkpoint
+    # The status says why the run does not go on, not "interrupted" with a
+    # rerun that would be refused the same way.
+    status = janusfit_cli("status", tmp_path / "results")
+    assert status.returncode == 1, status.stderr  # as for an interrupted run: it needs the user
+    text = status.stdout
+    assert "refused" in text.splitlines()[1] and "interrupted" not in text
+    assert "The last job of these samplers refused their checkpoint, which is left as it was:" in text
+    assert f"jla/lcdm emcee: the checkpoint in '{CHECKPOINT}' was made with different inputs:" in text
+    assert "      priors.Om: [0.01, 1.0] -> [0.05, 1.0]" in text
+    assert "Once the inputs are put back (or 'on_change: restart' is set), rerun:" in text
+    (state,) = json.loads(janusfit_cli("status", tmp_path / "results", "--json").stdout)
+    assert state["state"] == "refused" and "priors.Om" in state["samplers"][0]["refusal"]
 
     emcee_config(
         tmp_path,
@@ -421,3 +435,6 @@ def test_workflow_refuses_a_prior_change_after_an_interruption_then_restarts_on_
     assert result["resumes"] == [] and result["n_steps"] == 300
     stored = json.loads((tmp_path / CHECKPOINT / "fingerprint.json").read_text())
     assert stored["priors"]["Om"] == [0.05, 1.0]
+    (state,) = json.loads(janusfit_cli("status", tmp_path / "results", "--json").stdout)
+    assert state["samplers"][0]["state"] == "done" and state["samplers"][0]["refusal"] == ""
+    assert not (tmp_path / f"{CHECKPOINT}.refused.json").exists()

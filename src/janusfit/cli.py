@@ -24,14 +24,14 @@ EXIT_INTERRUPTED, EXIT_BAD_INPUT = 1, 2
 
 
 def _status(args) -> int:
-    from .status import INTERRUPTED, format_status, results_status
+    from .status import INTERRUPTED, REFUSED, format_status, results_status
 
     statuses = results_status(args.results)
     if args.json:
         print(json.dumps([s.to_json() for s in statuses], indent=2))
     else:
         print(format_status(statuses))
-    return EXIT_INTERRUPTED if any(s.state == INTERRUPTED for s in statuses) else 0
+    return EXIT_INTERRUPTED if any(s.state in (INTERRUPTED, REFUSED) for s in statuses) else 0
 
 
 def _compare(args) -> int:

@@ -43,6 +43,17 @@ OVERVIEW_CSV = "overview.csv"
 RUN_MARKERS = (PREFLIGHT, RESOURCES, SUMMARY)
 
 
+def refusal_path(checkpoint_dir) -> Path:
+    """The record of the last refusal of the checkpoint in ``checkpoint_dir``, while it stands.
+
+    Beside the directory, as its lock is, so that a refused checkpoint stays
+    byte for byte as it was; the job that next accepts the checkpoint or sets
+    it aside removes the record.
+    """
+    checkpoint_dir = Path(checkpoint_dir)
+    return checkpoint_dir.with_name(checkpoint_dir.name + ".refused.json")
+
+
 class NotAResultsRoot(JanusfitError):
     """A directory given as a results root holds no janusfit run."""
 

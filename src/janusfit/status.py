@@ -6,12 +6,16 @@ Read from the files alone, while the workflow runs or after it stopped:
   (``<checkpoint>.lock``, an ``flock`` the kernel drops when the holder dies
   however it dies), or while its job's process (``job.json``) lives on after
   sampling to write its results; *done* when its final output exists;
-  *interrupted* when it has a checkpoint but no output and no one runs it;
-  else *not started*;
+  *refused* when the last job to open its checkpoint refused it (made with
+  other inputs, see ``sampling.session``): a rerun fails the same way until
+  the inputs are put back or ``on_change: restart`` sets the checkpoint
+  aside; *interrupted* when it has a checkpoint but no output and no one
+  runs it; else *not started*;
 - a run is *running* when a sampler of it runs or the Snakemake process that
-  ran it is still alive (its jobs may be waiting for a slot); *done* when
-  every sampler is done and its ``summary.json`` exists; *not started* when no
-  sampler started; else *interrupted*: it needs the workflow to run again.
+  ran it is still alive (its jobs may be waiting for a slot); *refused* when
+  a sampler of it is; *done* when every sampler is done and its
+  ``summary.json`` exists; *not started* when no sampler started; else
+  *interrupted*: it needs the workflow to run again.
 
 The iteration, the numbers the stopping rule looks at and the session's rate
 come from the newest ``progress.json`` beside the checkpoint; the resume
@@ -32,11 +36,22 @@ from pathlib import Path
 
 import psutil
 
-from .layout import INVOCATION, JOB, PROGRESS_JSON, RESOURCES, SAMPLER_OUTPUT, SAMPLERS, SUMMARY, Run, find_runs
+from .layout import (
+    INVOCATION,
+    JOB,
+    PROGRESS_JSON,
+    RESOURCES,
+    SAMPLER_OUTPUT,
+    SAMPLERS,
+    SUMMARY,
+    Run,
+    find_runs,
+    refusal_path,
+)
 from .sampling.invocation import alive, is_snakemake
-from .sampling.registry import SAMPLERS as REGISTRY
+from .sampling.registry import checkpoint_files
 
-DONE, RUNNING, INTERRUPTED, NOT_STARTED = "done", "running", "interrupted", "not started"
+DONE, RUNNING, REFUSED, INTERRUPTED, NOT_STARTED = "done", "running", "refused", "interrupted", "not started"
 RERUN_FLAGS = ("--rerun-incomplete", "--ri", "--unlock")
 
 
@@ -50,6 +65,7 @@ class SamplerStatus:
     eta_s: float | None = None
     converged: bool | None = None
     convergence: str = ""
+    refusal: str = ""  # the refusing job's message, while the refusal stands
 
 
 @dataclass
@@ -86,10 +102,6 @@ def lock_held(checkpoint_dir: Path) -> bool:
             return True
         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
     return False
-
-
-def _started(checkpoint_dir: Path) -> bool:
-    return any(any((checkpoint_dir / sub).glob(pattern)) for sub, pattern in (s.checkpoint for s in REGISTRY.values()))
 
 
 def _newest_mtime(paths) -> float | None:
@@ -154,13 +166,27 @@ def _eta(remaining: float, rate: float | None, progress: dict, now: float) -> fl
     return max(0.0, remaining / rate - (now - progress["time"]))
 
 
+def _runs_dirs(ck: Path) -> list[Path]:
+    """The checkpoint directory of a sampler's run, then those of its dynesty repeats (``repeat-k``)."""
+    return [ck, *sorted(d for d in ck.glob("repeat-*") if d.is_dir())]
+
+
+def _refusal(ck: Path) -> str:
+    """The message of the standing refusal of ``ck``'s checkpoint or of a repeat's, else ''."""
+    for directory in _runs_dirs(ck):
+        record = _read_json(refusal_path(directory))
+        if record:
+            return record.get("message", "")
+    return ""
+
+
 def _newest_progress(ck: Path) -> tuple[dict | None, str, Path]:
     """The newest progress record of the run in ``ck`` or of a dynesty repeat's (``repeat-k``), its repeat and path.
 
     With ``dynesty.repeats`` the runs go one after the other, each in its own
     directory: the one written last is the one sampling, or interrupted.
     """
-    records = [(_read_json(d / PROGRESS_JSON), d) for d in [ck, *sorted(ck.glob("repeat-*"))]]
+    records = [(_read_json(d / PROGRESS_JSON), d) for d in _runs_dirs(ck)]
     records = [(p, d) for p, d in records if p]
     if not records:
         return None, "", ck / PROGRESS_JSON
@@ -172,16 +198,19 @@ def sampler_status(run: Run, sampler: str, summary: dict | None, now: float) -> 
     ck = run.checkpoint_dir(sampler)
     output = run.dir / SAMPLER_OUTPUT[sampler]
     progress, repeat, progress_path = _newest_progress(ck)
+    refusal = ""
     if lock_held(ck):
         state = RUNNING
     elif output.exists():
         state = DONE
-    elif _started(ck):
+    elif refusal := _refusal(ck):
+        state = REFUSED
+    elif checkpoint_files(ck):
         job = _read_json(ck / JOB)
         state = RUNNING if job and alive(job) else INTERRUPTED
     else:
         state = NOT_STARTED
-    status = SamplerStatus(sampler, state, last_update=_newest_mtime([progress_path, output]))
+    status = SamplerStatus(sampler, state, last_update=_newest_mtime([progress_path, output]), refusal=refusal)
     if state == DONE:
         final = _read_json(output) or {}
         status.iteration = final.get("n_steps", final.get("n_iter"))
@@ -261,6 +290,8 @@ def run_status(run: Run, now: float | None = None) -> RunStatus:
     alive_now = bool(records) and workflow_alive(records[0])
     if RUNNING in states or (alive_now and not (states == {DONE} and summary)):
         state = RUNNING
+    elif REFUSED in states:
+        state = REFUSED
     elif states == {DONE} and summary is not None:
         state = DONE
     elif states == {NOT_STARTED}:
@@ -274,7 +305,7 @@ def run_status(run: Run, now: float | None = None) -> RunStatus:
         converged = all(s.converged for s in samplers if s.converged is not None)
     updates = [s.last_update for s in samplers if s.last_update] + [_newest_mtime([run.dir / SUMMARY]) or 0]
     status = RunStatus(run.key, state, samplers, converged, max(updates) or None)
-    if state == INTERRUPTED:
+    if state in (INTERRUPTED, REFUSED):
         records = records or _invocations(run.root)
         status.resume = resume_command(records[0] if records else None, alive_now)
     return status
@@ -338,6 +369,14 @@ def format_status(statuses: list[RunStatus], now: float | None = None) -> str:
         return "no run has reached its pre-flight job yet"
     plural = "" if len(statuses) == 1 else "s"
     lines += ["", f"{len(statuses)} run{plural}: " + ", ".join(f"{n} {state}" for state, n in counts.items())]
+    refused = [(st, s) for st in statuses if st.state == REFUSED for s in st.samplers if s.refusal]
+    if refused:
+        lines += ["", "The last job of these samplers refused their checkpoint, which is left as it was:"]
+        for st, s in refused:
+            lines += [f"  {st.run} {s.sampler}: " + s.refusal.replace("\n", "\n    ")]
+        commands = sorted({st.resume for st, _ in refused if st.resume})
+        lines += ["", "Once the inputs are put back (or 'on_change: restart' is set), rerun:"]
+        lines += [f"  {command}" for command in commands]
     commands = sorted({st.resume for st in statuses if st.state == INTERRUPTED and st.resume})
     for command in commands:
         lines += ["", "To resume the interrupted runs from their checkpoints:", f"  {command}"]

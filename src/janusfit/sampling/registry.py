@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -79,3 +80,9 @@ SAMPLERS = {
         ),
     )
 }
+
+
+def checkpoint_files(directory) -> list[Path]:
+    """The checkpoint files of any sampler in ``directory``, sorted (a dynesty repeat's own directory is not searched)."""
+    directory = Path(directory)
+    return sorted(p for s in SAMPLERS.values() for p in directory.glob(f"{s.checkpoint[0]}/{s.checkpoint[1]}"))

@@ -6,19 +6,27 @@ current one (or moves the old checkpoint aside when ``on_change`` is
 ``restart``), records where each resume continued from, and turns SIGTERM and
 SIGINT into a request to write a checkpoint and stop, instead of dying
 mid-step.
+
+A refused checkpoint (made with other inputs, or without its fingerprint)
+is left untouched; the refusal is recorded beside it, in
+``<dir>.refused.json``, so that ``janusfit status`` can say why the run does
+not go on instead of offering a rerun that fails the same way. The next
+session that accepts or sets aside the checkpoint removes the record.
 """
 
 from __future__ import annotations
 
 import json
 import signal
+import time
 from pathlib import Path
 
 from ..atomic import atomic_write_json
 from ..errors import CheckpointError, ConfigError, JanusfitError
+from ..layout import refusal_path
 from .fingerprint import check_fingerprint, same_values, write_fingerprint
 from .lock import LEASE_TIMEOUT_S, CheckpointLock
-from .registry import SAMPLERS
+from .registry import checkpoint_files
 from .store import supersede
 
 
@@ -69,13 +77,22 @@ class CheckpointSession:
     def _resumes_path(self) -> Path:
         return self.dir / "resumes.json"
 
+    @property
+    def _refusal_path(self) -> Path:
+        return refusal_path(self.dir)
+
     def __enter__(self):
         self.lock.acquire()
         try:
             self._check_or_start()
+        except CheckpointError as exc:
+            atomic_write_json(self._refusal_path, {"time": time.time(), "message": str(exc)})
+            self.lock.release()
+            raise
         except BaseException:
             self.lock.release()
             raise
+        self._refusal_path.unlink(missing_ok=True)
         for signum in (signal.SIGTERM, signal.SIGINT):
             self._old_handlers[signum] = signal.signal(signum, self._on_signal)
         return self
@@ -147,14 +164,10 @@ class CheckpointSession:
                 if rewritten or mended:
                     write_fingerprint(self._fp_path, self.fingerprint)
                 return
-        elif found := self._samples():
+        elif found := checkpoint_files(self.dir):
             self._refuse_unfingerprinted(found)
         self.dir.mkdir(parents=True, exist_ok=True)
         write_fingerprint(self._fp_path, self.fingerprint)
-
-    def _samples(self) -> list[Path]:
-        """Checkpoint files of any sampler in this directory (a repeat's own directory is not searched)."""
-        return sorted(p for s in SAMPLERS.values() for p in self.dir.glob(f"{s.checkpoint[0]}/{s.checkpoint[1]}"))
 
     def _refuse_unfingerprinted(self, found: list[Path]) -> None:
         """Samples without the fingerprint written before them: copied in part, or the file deleted.
