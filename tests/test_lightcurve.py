@@ -219,6 +219,21 @@ def test_profile_chi2_is_the_residuals_chi2_at_the_best_magnitudes(raw, jla740, 
         assert post.profile_chi2(np.array(theta))[0] == pytest.approx(_least_squares_chi2(delta, cov, groups), rel=1e-9)
 
 
+def test_the_hubble_diagram_of_light_curves_is_standardised_at_the_best_fit(raw, jla740):
+    """The audit's case: hubble.png showed raw m_B with dm_B as "μ (+ const)", whose χ² was 4807 for a fit of 723."""
+    from janusfit.diagnostics.curves import model_curves
+
+    post = Posterior(get_model("lcdm"), [jla740])
+    best = {"Om": 0.2867, "alpha": 0.1400, "beta": 3.1421}
+    (curve,) = model_curves(post, best, np.array([list(best.values())]))
+    delta, cov = _explicit(raw, "lcdm", [best["Om"]], best["alpha"], best["beta"])
+    groups = (raw["3rdvar"] > 10).astype(int)
+    np.testing.assert_allclose(curve["errors"], np.sqrt(np.diag(cov)), rtol=1e-12)
+    plotted = np.sum(((curve["values"] - curve["best_at_data"]) / curve["errors"]) ** 2)
+    assert plotted == pytest.approx(_least_squares_chi2(delta, cov, groups), rel=1e-9)
+    assert plotted == pytest.approx(post.profile_chi2(np.array(list(best.values())))[0], rel=1e-9)
+
+
 def test_posterior_samples_alpha_and_beta_with_the_declared_priors(jla_file):
     spec = {**SPEC, "path": str(jla_file), "pecz": 0, "nuisance_priors": {"alpha": [0.05, 0.25]}}
     post = Posterior(get_model("janus"), [load_dataset("jla740", spec)])

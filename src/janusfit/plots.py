@@ -219,7 +219,7 @@ def _title_format(samples, weights) -> str:
 
 
 def hubble_diagram_plot(datasets, path) -> None:
-    """One panel per dataset: the data with their (diagonal) errors against redshift."""
+    """One panel per dataset: the data with their (diagonal) errors against redshift (light curves: m_B and dm_B)."""
     fig = Figure(figsize=(6.5, 3.2 * len(datasets)))
     FigureCanvasAgg(fig)
     for i, d in enumerate(datasets):
@@ -228,7 +228,11 @@ def hubble_diagram_plot(datasets, path) -> None:
         ax.errorbar(d.z, d.values, yerr=err, fmt=".", ms=3, lw=0.6, alpha=0.7)
         ax.set_xscale("log")
         ax.set_xlabel("redshift z")
-        ax.set_ylabel(r"$\mu$ (+ const)" if d.kind == "sn" else r"$H(z)$ [km/s/Mpc]")
+        if d.light_curves is not None:
+            # Standardising needs α and β, which only the fit gives: hubble.png shows the standardised μ.
+            ax.set_ylabel(r"$m_B$ as read ($\alpha$, $\beta$ not applied)")
+        else:
+            ax.set_ylabel(r"$\mu$ (+ const)" if d.kind == "sn" else r"$H(z)$ [km/s/Mpc]")
         errors = "full covariance" if d.has_full_cov else "diagonal errors"
         ax.set_title(f"{d.name}: {d.n} points, {errors}", fontsize=9)
     fig.tight_layout()
