@@ -21,6 +21,7 @@ from scipy import integrate, optimize
 from janusfit.data import load_dataset
 from janusfit.data.lightcurves import COVMAT_KEYS
 from janusfit.data.simulate import C_KM_S
+from janusfit.errors import ConfigError, DataError
 from janusfit.likelihood import Posterior
 from janusfit.likelihood.lightcurve import LightCurveLikelihood, systematic_covariance
 from janusfit.models import RedshiftGrid, get_model
@@ -403,6 +404,76 @@ def test_bad_light_curve_options_name_their_key(jla_file, options, key, message)
     with pytest.raises(ConfigError) as info:
         _config(jla_file, **options)
     assert f"config key '{key}'" in str(info.value) and message in str(info.value)
+
+
+def _edited_row(jla_file, tmp_path, row: int, **values) -> Path:
+    """A copy of the table with data row ``row`` (1-based) given ``values`` by column."""
+    lines = jla_file.read_text().splitlines()
+    names = lines[0].lstrip("#").split()
+    cells = lines[row].split()
+    for column, value in values.items():
+        cells[names.index(column)] = value
+    lines[row] = " ".join(cells)
+    path = tmp_path / "jla_lcparams.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        # The audit's row: a correlation of 1.45 passed validation, then the
+        # log-likelihood was NaN for β < 4.3 and finite above, naming no row.
+        (
+            {"cov_m_c": "0.010439"},
+            "data row 7 ('03D1ew'): the covariance of mb, x1 and color is not a covariance: 'cov_m_c' is a "
+            "correlation of 1.45 with 'dmb' and 'dcolor'; m_B + alpha x1 - beta c would have a negative variance "
+            "for some alpha and beta",
+        ),
+        ({"dx1": "-0.15"}, "data row 7, column 'dx1': error must be > 0, got -0.15"),
+        ({"dcolor": "0"}, "data row 7, column 'dcolor': error must be > 0, got 0"),
+    ],
+    ids=["correlation_above_1", "negative_dx1", "zero_dcolor"],
+)
+def test_a_light_curve_row_with_impossible_errors_is_refused_naming_it(jla_file, tmp_path, values, message):
+    path = _edited_row(jla_file, tmp_path, 7, **values)
+    with pytest.raises(DataError) as raised:
+        load_dataset("jla740", {**SPEC, "path": str(path), "pecz": 0})
+    assert str(raised.value) == f"data file '{path}': {message}"
+
+
+def test_correlations_each_possible_but_not_together_are_refused(jla_file, tmp_path):
+    # ρ(m,x1) = ρ(m,c) = 0.9 and ρ(x1,c) = −0.9: each within ±1, the matrix not positive semi-definite.
+    names = jla_file.read_text().splitlines()[0].lstrip("#").split()
+    row = jla_file.read_text().splitlines()[7].split()
+    dmb, dx1, dc = (float(row[names.index(c)]) for c in ("dmb", "dx1", "dcolor"))
+    path = _edited_row(
+        jla_file,
+        tmp_path,
+        7,
+        cov_m_s=repr(0.9 * dmb * dx1),
+        cov_m_c=repr(0.9 * dmb * dc),
+        cov_s_c=repr(-0.9 * dx1 * dc),
+    )
+    with pytest.raises(
+        DataError,
+        match=r"data row 7 \('03D1ew'\): .* the correlations cov_m_s 0\.9, cov_m_c 0\.9, "
+        r"cov_s_c -0\.9 cannot hold together",
+    ):
+        load_dataset("jla740", {**SPEC, "path": str(path), "pecz": 0})
+
+
+@pytest.mark.parametrize("split, side", [(1e10, "at or below"), (4, "above")], ids=["solar_masses", "below_all"])
+def test_a_host_mass_split_leaving_one_side_empty_is_refused(jla_file, split, side):
+    """The audit's case: the mass (1e10) written for its log10 gave the unsplit fit, silently (ln L −1061.24 for −1049.57)."""
+    with pytest.raises(ConfigError) as raised:
+        load_dataset("jla740", {**SPEC, "path": str(jla_file), "pecz": 0, "host_mass_split": split})
+    assert str(raised.value) == (
+        f"config key 'datasets.jla740.host_mass_split': {split:g} puts all 740 supernovae {side} it (the table's "
+        "3rdvar, log10 of the host's stellar mass in solar masses, runs from 5 to 11.817), so there is no second "
+        "magnitude to fit; give a log10 mass inside that range, or null for one magnitude"
+    )
+    assert load_dataset("jla740", {**SPEC, "path": str(jla_file), "pecz": 0, "host_mass_split": None}).n == 740
 
 
 def test_two_light_curve_samples_in_one_fit_are_refused(jla_file):

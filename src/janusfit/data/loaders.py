@@ -20,7 +20,7 @@ import numpy as np
 from ..atomic import sha256_file
 from ..errors import ConfigError, DataError
 from .dataset import Dataset
-from .lightcurves import NUISANCE_PARAMS, LightCurves
+from .lightcurves import NUISANCE_PARAMS, LightCurves, options
 from .sources import KEYS, VALUE_ROLE, Source, default_columns, reading_spec, record_of, resolve_path, sources
 from .table import Table, TableError, parse
 from .validate import (
@@ -33,6 +33,7 @@ from .validate import (
     require_finite,
     require_heliocentric,
     require_kind,
+    require_light_curve_covariances,
     require_positive,
     require_redshift_range,
     require_rows,
@@ -162,6 +163,8 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
 
     if data.keep is not None:
         data, cov = _cut(data, cov)
+    if data.light_curves is not None:
+        require_host_split(name, options(reading_spec(spec))["host_mass_split"], data.light_curves.host_mass)
     return Dataset(
         name=name,
         kind=kind,
@@ -177,6 +180,27 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
         cov_asymmetry=asymmetry,
         n_read=n_read,
         light_curves=data.light_curves,
+    )
+
+
+def require_host_split(name: str, split: float | None, host_mass: np.ndarray) -> None:
+    """A host-mass split must leave supernovae on both sides, or there is no second magnitude to fit.
+
+    The likelihood then fits one magnitude (as Cobaya does), which is the
+    unsplit fit, not the one asked for: the likely slip is the mass in solar
+    masses (1e10) where its log10 goes.
+    """
+    if split is None:
+        return
+    above = int(np.count_nonzero(host_mass > split))
+    if 0 < above < host_mass.size:
+        return
+    side = "above" if above else "at or below"
+    raise ConfigError(
+        f"datasets.{name}.host_mass_split",
+        f"{split:g} puts all {host_mass.size} supernovae {side} it (the table's 3rdvar, log10 of the host's stellar "
+        f"mass in solar masses, runs from {host_mass.min():g} to {host_mass.max():g}), so there is no second "
+        "magnitude to fit; give a log10 mass inside that range, or null for one magnitude",
     )
 
 
@@ -410,6 +434,14 @@ def _read_jla_lcparams(path: Path, kind: str, columns: dict, need_sigma: bool) -
     require_columns(path, frame.columns, list(JLA_COLUMNS.values()))
     arrays = {role: numeric_column(path, frame, column) for role, column in JLA_COLUMNS.items()}
     require_finite(path, {JLA_COLUMNS[role]: a for role, a in arrays.items()})
+    for role in ("dx1", "dcolor"):
+        require_positive(path, JLA_COLUMNS[role], arrays[role], "error")
+    require_light_curve_covariances(
+        path,
+        data.names,
+        errors={"dmb": data.sigma, **{JLA_COLUMNS[r]: arrays[r] for r in ("dx1", "dcolor")}},
+        covariances={JLA_COLUMNS[r]: arrays[r] for r in ("cov_m_s", "cov_m_c", "cov_s_c")},
+    )
     light_curves = LightCurves(mb=data.values, dmb=data.sigma, **arrays)
     return Columns(data.z, data.values, data.sigma, data.zhel, names=data.names, light_curves=light_curves)
 

@@ -144,6 +144,41 @@ def require_positive(path: Path, column: str, values: np.ndarray, what: str) -> 
         raise DataError(path, f"data row {row + 1}, column '{column}': {what} must be > 0, got {values[row]:g}")
 
 
+def require_light_curve_covariances(path: Path, names, errors: dict, covariances: dict) -> None:
+    """Each supernova's covariance of (m_B, x1, c) must be one: positive semi-definite.
+
+    ``errors`` maps the three columns of the errors (m_B's, x1's, c's) to their
+    arrays, ``covariances`` the three columns of (m_B, x1), (m_B, c), (x1, c).
+    A row that is not would give m_B + α x1 − β c a negative variance for
+    some (α, β): a NaN log-likelihood in the middle of a run, naming no row.
+    """
+    (e_m, s_m), (e_x, s_x), (e_c, s_c) = errors.items()
+    (k_mx, c_mx), (k_mc, c_mc), (k_xc, c_xc) = covariances.items()
+    rho = {k_mx: c_mx / (s_m * s_x), k_mc: c_mc / (s_m * s_c), k_xc: c_xc / (s_x * s_c)}
+    corr = np.empty((len(s_m), 3, 3))
+    corr[:] = np.eye(3)
+    corr[:, 0, 1] = corr[:, 1, 0] = rho[k_mx]
+    corr[:, 0, 2] = corr[:, 2, 0] = rho[k_mc]
+    corr[:, 1, 2] = corr[:, 2, 1] = rho[k_xc]
+    smallest = np.linalg.eigvalsh(corr)[:, 0]
+    if (smallest >= 0).all():
+        return
+    row = int(np.argmax(smallest < 0))
+    column = max(rho, key=lambda k: abs(rho[k][row]))
+    detail = (
+        f"'{column}' is a correlation of {rho[column][row]:.3g} with '{e_m if column != k_xc else e_x}' and "
+        f"'{e_c if column != k_mx else e_x}'"
+        if abs(rho[column][row]) > 1
+        else f"the correlations {', '.join(f'{k} {rho[k][row]:.3g}' for k in rho)} cannot hold together"
+    )
+    name = f" ({str(names[row])!r})" if names is not None else ""
+    raise DataError(
+        path,
+        f"data row {row + 1}{name}: the covariance of mb, x1 and color is not a covariance: {detail}; "
+        "m_B + alpha x1 - beta c would have a negative variance for some alpha and beta",
+    )
+
+
 def require_redshift_range(path: Path, column: str, z: np.ndarray) -> None:
     bad = z > Z_MAX
     if bad.any():
