@@ -80,6 +80,7 @@ def killed_then_resumed(tmp_path_factory, public_data, janusfit_cli):
     proc.wait(timeout=60)
     killed_text = janusfit_cli("status", results)
     killed = janusfit_cli("status", results, "--json")
+    left = {p.parent.name: json.loads(p.read_text()) for p in (results / "checkpoints").glob(f"*/*/*/{PROGRESS_JSON}")}
     resume = killed_text.stdout.strip().splitlines()[-1].strip()
     resumed = subprocess.run(["bash", "-c", resume], capture_output=True, text=True, timeout=1200)
     return {
@@ -87,6 +88,7 @@ def killed_then_resumed(tmp_path_factory, public_data, janusfit_cli):
         "running": running,
         "killed_text": killed_text,
         "killed": killed,
+        "progress_left": left,
         "resume": resume,
         "resumed": resumed,
         "done": janusfit_cli("status", results, "--json"),
@@ -142,6 +144,26 @@ def test_the_printed_resume_command_finishes_the_workflow_from_its_checkpoints(k
     assert emcee["iteration"] == summary["emcee"]["n_steps"] == EMCEE_STEPS
     assert status["converged"] == summary["emcee"]["converged"]
     assert "1 run: 1 done" in killed_then_resumed["done_text"].stdout
+
+
+def test_a_resumed_job_is_timed_with_what_its_killed_session_sampled(killed_then_resumed):
+    """The measured runtime of a resumed sampler was its last job's alone: the report set minutes against hours."""
+    results = killed_then_resumed["dir"] / "results"
+    (interrupted,) = [
+        s["sampler"]
+        for s in json.loads(killed_then_resumed["killed"].stdout)[0]["samplers"]
+        if s["state"] == "interrupted"
+    ]
+    left = killed_then_resumed["progress_left"][interrupted]
+    sampled = left["time"] - left["session_started"]
+    assert sampled > 0 and left["earlier_s"] == 0
+    summary = json.loads((results / "jla/lcdm/summary.json").read_text())
+    for sampler in ("emcee", "dynesty"):
+        memory = json.loads((results / f"jla/lcdm/{sampler}/memory.json").read_text())
+        earlier = sampled if sampler == interrupted else 0.0
+        assert memory["earlier_sessions_s"] == pytest.approx(earlier, abs=0.01)
+        expected = round((memory["job_wall_s"] + memory["earlier_sessions_s"]) / 60.0, 3)
+        assert summary["resources"][sampler]["runtime_min"] == expected
 
 
 def test_status_of_a_finished_workflow(jla_run, janusfit_cli):

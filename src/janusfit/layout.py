@@ -43,6 +43,12 @@ OVERVIEW_CSV = "overview.csv"
 RUN_MARKERS = (PREFLIGHT, RESOURCES, SUMMARY)
 
 
+def checkpoint_runs(checkpoint_dir) -> list[Path]:
+    """A sampler's checkpoint directory, then those of its dynesty repeats (``repeat-k``, inside it), sorted."""
+    checkpoint_dir = Path(checkpoint_dir)
+    return [checkpoint_dir, *sorted(d for d in checkpoint_dir.glob("repeat-*") if d.is_dir())]
+
+
 def refusal_path(checkpoint_dir) -> Path:
     """The record of the last refusal of the checkpoint in ``checkpoint_dir``, while it stands.
 

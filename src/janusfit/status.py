@@ -45,6 +45,7 @@ from .layout import (
     SAMPLERS,
     SUMMARY,
     Run,
+    checkpoint_runs,
     find_runs,
     refusal_path,
 )
@@ -166,14 +167,9 @@ def _eta(remaining: float, rate: float | None, progress: dict, now: float) -> fl
     return max(0.0, remaining / rate - (now - progress["time"]))
 
 
-def _runs_dirs(ck: Path) -> list[Path]:
-    """The checkpoint directory of a sampler's run, then those of its dynesty repeats (``repeat-k``)."""
-    return [ck, *sorted(d for d in ck.glob("repeat-*") if d.is_dir())]
-
-
 def _refusal(ck: Path) -> str:
     """The message of the standing refusal of ``ck``'s checkpoint or of a repeat's, else ''."""
-    for directory in _runs_dirs(ck):
+    for directory in checkpoint_runs(ck):
         record = _read_json(refusal_path(directory))
         if record:
             return record.get("message", "")
@@ -186,7 +182,7 @@ def _newest_progress(ck: Path) -> tuple[dict | None, str, Path]:
     With ``dynesty.repeats`` the runs go one after the other, each in its own
     directory: the one written last is the one sampling, or interrupted.
     """
-    records = [(_read_json(d / PROGRESS_JSON), d) for d in _runs_dirs(ck)]
+    records = [(_read_json(d / PROGRESS_JSON), d) for d in checkpoint_runs(ck)]
     records = [(p, d) for p, d in records if p]
     if not records:
         return None, "", ck / PROGRESS_JSON

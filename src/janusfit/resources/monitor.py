@@ -104,11 +104,18 @@ class MemoryMonitor:
         self._count += 1
 
     def write(
-        self, json_path, png_path, estimate_mb: float, machine_mb: float | None = None, title: str = ""
+        self,
+        json_path,
+        png_path,
+        estimate_mb: float,
+        machine_mb: float | None = None,
+        title: str = "",
+        earlier_sessions_s: float = 0.0,
     ) -> Figure:
         """The peak and series as JSON, and a plot of RSS against time with the estimate and the machine's memory.
 
-        ``title`` names the job (run and sampler) on the plot, which the report shows apart from its path.
+        ``title`` names the job (run and sampler) on the plot, which the report shows apart from its path;
+        ``earlier_sessions_s`` is what earlier jobs of the same checkpoint sampled, recorded beside this job's time.
         """
         machine_mb = machine_memory_mb() if machine_mb is None else machine_mb
         series = list(self.series)
@@ -120,6 +127,7 @@ class MemoryMonitor:
                 "duration_s": round(self.duration_s, 2),
                 # The whole job so far, its start included: what a runtime estimate predicts.
                 "job_wall_s": round(self.job_wall_s, 2),
+                "earlier_sessions_s": round(earlier_sessions_s, 2),
                 "estimate_mb": estimate_mb,
                 "machine_mb": machine_mb,
                 "interval_s": self.interval_s * self._stride,

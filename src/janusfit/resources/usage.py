@@ -6,8 +6,9 @@ preflight rule), the measurements from each sampler's ``memory.json``
 sampled peak (this process and its children) and the kernel's high-water
 mark of the job process, which catches a spike between two samples. The
 measured runtime is the wall time of the sampling job's last attempt, from
-the start of its process (as the estimate counts it) to the end of sampling:
-a job resumed from a checkpoint counts only the part it ran.
+the start of its process (as the estimate counts it) to the end of sampling,
+plus what the earlier sessions of its checkpoint sampled (a job resumed after
+an interruption ran only the last part).
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ def run_resources(resources_json, memory_jsons: dict) -> dict:
             "peak_rss_mb": max(measured["peak_rss_mb"], measured["process_maxrss_mb"]),
             "runtime_estimate_min": recorded[sampler][RUNTIME_KEY],
             # memory.json of janusfit 0.1.0 has the sampling time only.
-            "runtime_min": round(measured.get("job_wall_s", measured["duration_s"]) / 60.0, 3),
+            "runtime_min": round(
+                (measured.get("job_wall_s", measured["duration_s"]) + measured.get("earlier_sessions_s", 0.0)) / 60.0,
+                3,
+            ),
         }
     jobs = per_sampler.values()
     return {

@@ -3,7 +3,9 @@
 When it starts or resumes and at every checkpoint, a sampler writes
 ``progress.json`` (its iteration, the numbers its stopping rule looks at, and
 when this session started, from which ``janusfit status`` works out a rate
-and an ETA). emcee also draws ``progress.png``: the walkers' traces and ln p,
+and an ETA; and ``earlier_s``, the seconds the earlier sessions of this
+checkpoint sampled up to their last record, so that a run resumed after an
+interruption is timed whole). emcee also draws ``progress.png``: the walkers' traces and ln p,
 τ against the N/50 line, and the acceptance fraction, for watching a long run
 without a notebook.
 
@@ -39,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..layout import PROGRESS_JSON, PROGRESS_PNG
+from ..layout import PROGRESS_JSON, PROGRESS_PNG, checkpoint_runs
 from .thinned import ThinnedChain
 
 FIGURE_ROWS = 1000  # steps kept for the trace panels: a figure is about a thousand pixels wide
@@ -68,11 +70,17 @@ class _Record:
         self.warn = warn
         self.started: float | None = None
         self.start_iteration: int | None = None
+        self.earlier_s = 0.0
         self._warned = set()
 
     def begin(self, iteration: int) -> None:
-        """Sampling starts (or resumes) now at ``iteration``: the origin of the session's rate."""
+        """Sampling starts (or resumes) now at ``iteration``: the origin of the session's rate.
+
+        The record the previous session left (if any) gives its sampling time,
+        added to the sessions' before it.
+        """
         self.started, self.start_iteration = time.time(), int(iteration)
+        self.earlier_s = earlier_seconds(self.dir / PROGRESS_JSON)
 
     def _warn_once(self, what: str, exc: Exception) -> None:
         if what not in self._warned:
@@ -91,6 +99,7 @@ class _Record:
             "time": time.time(),
             "session_started": self.started,
             "session_start_iteration": self.start_iteration,
+            "earlier_s": round(self.earlier_s, 3),
             **fields,
         }
         try:
@@ -98,6 +107,33 @@ class _Record:
             _replace(self.dir / PROGRESS_JSON, lambda tmp: Path(tmp).write_text(text))
         except Exception as exc:  # noqa: BLE001 - advice must never stop a sampler
             self._warn_once(PROGRESS_JSON, exc)
+
+
+def earlier_seconds(path: Path) -> float:
+    """The sampling seconds of every session recorded in progress.json at ``path``, to its last record.
+
+    0 without a readable record (a first session, or a checkpoint set aside).
+    Time after a session's last record is not counted: a kill loses at most
+    a checkpoint interval, which the next session samples again.
+    """
+    try:
+        record = json.loads(Path(path).read_text())
+        session = float(record["time"]) - float(record["session_started"])
+        earlier = float(record.get("earlier_s", 0.0))
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
+    return earlier + max(session, 0.0)
+
+
+def earlier_sessions_s(checkpoint_dir) -> float:
+    """The seconds that earlier sessions sampled for a job: of its checkpoint and of each dynesty repeat's."""
+    total = 0.0
+    for directory in checkpoint_runs(checkpoint_dir):
+        try:
+            total += float(json.loads((directory / PROGRESS_JSON).read_text()).get("earlier_s", 0.0))
+        except (OSError, ValueError, TypeError):
+            continue
+    return total
 
 
 class EmceeProgress(_Record):

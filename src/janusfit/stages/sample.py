@@ -24,6 +24,7 @@ from ..sampling.dynesty_runner import run_dynesty, write_samples
 from ..sampling.emcee_runner import run_emcee
 from ..sampling.fingerprint import digest, make_fingerprint
 from ..sampling.invocation import record_invocation
+from ..sampling.progress import earlier_sessions_s
 from ..sampling.repeats import combine_repeats, combined_result, pooled_samples
 from ..sampling.session import CheckpointSession
 
@@ -31,8 +32,15 @@ MONITOR_INTERVAL_S = 0.5
 
 
 @contextmanager
-def watched(*, config, dataset, model, sampler, data_json, granted_mem_mb, memory_json, memory_png, log):
-    """Refuse to start when the estimate does not fit; record RSS over the block, written only on success."""
+def watched(
+    *, config, dataset, model, sampler, data_json, granted_mem_mb, memory_json, memory_png, checkpoint_dir, log
+):
+    """Refuse to start when the estimate does not fit; record RSS over the block, written only on success.
+
+    The record's time is this job's, and what earlier sessions of its
+    checkpoint sampled (``earlier_sessions_s``): a job resumed after an
+    interruption ran only its last part.
+    """
     estimate = memory_estimate(config, dataset, model, sampler, data_json)
     log.info(
         f"{sampler} memory estimate {estimate.total_mb} MB (its components are in the pre-flight job's log "
@@ -41,7 +49,13 @@ def watched(*, config, dataset, model, sampler, data_json, granted_mem_mb, memor
     check_fits(estimate.total_mb, *memory_budget(estimate.total_mb, granted_mem_mb))
     with MemoryMonitor(MONITOR_INTERVAL_S) as monitor:
         yield
-    monitor.write(memory_json, memory_png, estimate.total_mb, title=f"{sampler} on {dataset}/{model}")
+    monitor.write(
+        memory_json,
+        memory_png,
+        estimate.total_mb,
+        title=f"{sampler} on {dataset}/{model}",
+        earlier_sessions_s=earlier_sessions_s(checkpoint_dir),
+    )
     log.info(
         f"{sampler} peak RSS {monitor.peak_mb:.0f} MB (estimate {estimate.total_mb} MB) over {monitor.duration_s:.0f} s"
     )
@@ -95,6 +109,7 @@ def sample(
         granted_mem_mb=granted_mem_mb,
         memory_json=memory_json,
         memory_png=memory_png,
+        checkpoint_dir=checkpoint_dir,
         log=log,
     ):
         return SAMPLE[sampler](
