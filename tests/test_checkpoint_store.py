@@ -431,7 +431,10 @@ def test_a_dynamic_checkpoint_is_not_resumed_under_another_dlogz(tmp_path, poste
         tmp_path / "ck", make_fingerprint(posterior, "dynesty", changed.chain_settings()), on_change="restart", log=log
     ):
         pass
-    assert log.has("settings changed and on_change is 'restart': the old checkpoint was moved to")
+    assert log.has(
+        "on_change is 'restart' and it was made with different inputs (settings.dlogz: 0.5 -> 0.01): "
+        "the old checkpoint was moved to"
+    )
     assert len(list(tmp_path.glob("ck.superseded-*"))) == 1
 
 

@@ -87,7 +87,11 @@ def test_on_change_restart_keeps_the_old_checkpoint_and_starts_afresh(tmp_path, 
         result = run_emcee(posterior, settings, session, tmp_path / "chain.h5", log=log)
     (old,) = tmp_path.glob("ck.superseded-*")
     assert files(old) == before
-    assert log.has(f"the old checkpoint was moved to '{old}'")
+    because = {
+        "prior_changed": "it was made with different inputs (priors.Om: [0.01, 1.0] -> [0.05, 1.0])",
+        "fingerprint_lost": "its samples have no fingerprint",
+    }[why]
+    assert log.has(f"on_change is 'restart' and {because}: the old checkpoint was moved to '{old}'")
     assert log.has("but no fingerprint.json") == (why == "fingerprint_lost")
     assert result.resumes == []
     fresh = tmp_path / "fresh"

@@ -36,7 +36,14 @@ class CheckpointError(JanusfitError):
 
 
 class FingerprintError(CheckpointError):
-    """The run's settings differ from those stored with its checkpoint."""
+    """The run's inputs (data, priors, settings, code) differ from those stored with its checkpoint.
+
+    ``differences`` lists them, one ``key: old -> new`` each.
+    """
+
+    def __init__(self, message: str, differences=()):
+        self.differences = list(differences)
+        super().__init__(message)
 
 
 class ResourceError(JanusfitError):

@@ -168,7 +168,8 @@ def check_fingerprint(stored: dict, current: dict, checkpoint_dir) -> list[str]:
         + "\n  ".join(diff)
         + f"\n{version_note}To resume it, restore the previous settings (or code); to start this run afresh "
         "and keep the old checkpoint aside, set 'on_change: restart' in the config "
-        "(the old checkpoint is moved to a 'superseded-*' folder, never deleted)."
+        "(the old checkpoint is moved to a 'superseded-*' folder, never deleted).",
+        differences=diff,
     )
 
 

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from ..atomic import atomic_write_json
-from ..errors import CheckpointError, ConfigError, JanusfitError
+from ..errors import CheckpointError, ConfigError, FingerprintError, JanusfitError
 from ..layout import refusal_path
 from .fingerprint import check_fingerprint, same_values, write_fingerprint
 from .lock import LEASE_TIMEOUT_S, CheckpointLock
@@ -144,10 +144,12 @@ class CheckpointSession:
             stored, mended = same_values(stored, self.fingerprint)
             try:
                 rewritten = check_fingerprint(stored, self.fingerprint, self.dir)
-            except CheckpointError:
+            except FingerprintError as exc:
                 if self.on_change != "restart":
                     raise
-                supersede(self.dir, log=self.log)
+                supersede(
+                    self.dir, log=self.log, why=f"it was made with different inputs ({'; '.join(exc.differences)})"
+                )
             else:
                 if rewritten:
                     self.log(

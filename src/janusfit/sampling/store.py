@@ -71,10 +71,13 @@ def clean_partial(directory: Path, pattern: str) -> None:
         tmp.unlink()
 
 
-def supersede(checkpoint_dir: Path, log=print, why: str = "settings changed") -> Path:
-    """Move a whole checkpoint directory aside so a new run can start; nothing is deleted."""
+def supersede(checkpoint_dir: Path, why: str, log=print) -> Path:
+    """Move a whole checkpoint directory aside so a new run can start; nothing is deleted.
+
+    ``why`` says in the log what is wrong with it: "it was made with different inputs (…)".
+    """
     stamp = time.strftime("%Y%m%dT%H%M%S")
     target = checkpoint_dir.with_name(f"{checkpoint_dir.name}.superseded-{stamp}-{os.getpid()}")
     os.replace(checkpoint_dir, target)
-    log(f"{why} and on_change is 'restart': the old checkpoint was moved to '{target}'")
+    log(f"on_change is 'restart' and {why}: the old checkpoint was moved to '{target}'")
     return target
