@@ -187,6 +187,12 @@ def test_status_says_a_dynesty_run_stopped_by_maxiter_is_incomplete(tmp_path):
     # An evidence.json written before maxiter existed is of a run that reached dlogz.
     evidence.write_text(json.dumps({"n_iter": 100, "dlogz": 0.1}))
     assert sampler_status(run, "dynesty", None, time.time()).converged is True
+    # A dynamic run's dlogz is its baseline's (dlogz_init), not where it stopped.
+    ck = run.checkpoint_dir("dynesty")
+    ck.mkdir(parents=True)
+    (ck / PROGRESS_JSON).write_text(json.dumps({"iteration": 100, "time": time.time(), "method": "dynamic"}))
+    status = sampler_status(run, "dynesty", None, time.time())
+    assert (status.converged, status.convergence) == (True, "dynamic: baseline to dlogz < 0.1, then batches")
 
 
 def test_status_names_a_stuck_walker_of_an_unfinished_emcee_run(tmp_path):

@@ -224,6 +224,10 @@ def sampler_status(run: Run, sampler: str, summary: dict | None, now: float) -> 
                 f"INCOMPLETE: maxiter {final['maxiter']} stopped it at dlogz {final['dlogz_remaining']:.3g} "
                 f"(needs < {final['dlogz']:g})"
             )
+        elif sampler == "dynesty" and (progress or {}).get("method") == "dynamic":
+            # dlogz is the baseline run's (dynesty's dlogz_init); the batches after it stop by dynesty's own rule.
+            status.converged = True
+            status.convergence = f"dynamic: baseline to dlogz < {final.get('dlogz', '?')}, then batches"
         elif sampler == "dynesty":
             status.converged, status.convergence = True, f"dlogz < {final.get('dlogz', '?')}"
         return status
