@@ -24,8 +24,8 @@ from release_configs import jla_binned
 from schema_defaults import with_defaults
 from snakemake_runner import start, write_config
 
-from janusfit.layout import PROGRESS_JSON, SAMPLER_OUTPUT, Run
-from janusfit.status import sampler_status
+from janusfit.layout import INVOCATION, PROGRESS_JSON, SAMPLER_OUTPUT, Run
+from janusfit.status import run_status, sampler_status
 
 OM_PRIOR = [0.4, 1.0]
 # Long enough, in steps and live points, that whichever sampler Snakemake
@@ -172,6 +172,37 @@ def test_status_of_a_finished_workflow(jla_run, janusfit_cli):
     assert "2 runs: 2 done" in done.stdout and "To resume" not in done.stdout
     for line in done.stdout.splitlines()[1:3]:
         assert "emcee (done)" in line or "dynesty (done)" in line
+
+
+@pytest.mark.parametrize("how", ["new_chain", "convergence_failed"])
+def test_a_summary_older_than_its_chain_is_not_shown_as_the_runs_verdict(jla_run, tmp_path, how):
+    """The audit's cases: a rerun under way, or convergence jobs failing on new chains under --keep-going,
+    left the old summary.json, and status said "done" and "yes: all checks pass" of chains it had not seen."""
+    results = tmp_path / "results"
+    shutil.copytree(jla_run / "results", results)  # copy2: the files keep their times
+    run = Run(results, "jla", "lcdm")
+    assert run_status(run).state == "done" and run_status(run).converged is not None
+    later = (run.dir / "summary.json").stat().st_mtime + 10
+    if how == "new_chain":
+        os.utime(run.dir / "emcee/chain.h5", (later, later))
+    else:
+        (run.dir / "convergence.json").unlink()
+    status = run_status(run)
+    assert status.state == "interrupted" and status.converged is None
+    emcee = next(s for s in status.samplers if s.sampler == "emcee")
+    assert (emcee.state, emcee.converged, emcee.convergence) == ("done", None, "")
+    assert run_status(Run(results, "jla", "janus")).state == "done"
+
+
+def test_a_sampler_killed_before_its_first_checkpoint_is_interrupted_not_unstarted(tmp_path):
+    """The audit's case: killed in its first minute, the job left Snakemake's lock and no checkpoint; status said
+    "not started", exit status 0, and no --unlock."""
+    run = Run(tmp_path, "jla", "lcdm")
+    ck = run.checkpoint_dir("dynesty")
+    ck.mkdir(parents=True)
+    assert sampler_status(run, "dynesty", None, time.time()).state == "not started"
+    (ck / INVOCATION).write_text(json.dumps({"argv": ["snakemake", "--cores", "1"], "cwd": str(tmp_path)}))
+    assert sampler_status(run, "dynesty", None, time.time()).state == "interrupted"
 
 
 def test_status_says_a_dynesty_run_stopped_by_maxiter_is_incomplete(tmp_path):

@@ -9,13 +9,15 @@ Read from the files alone, while the workflow runs or after it stopped:
   *refused* when the last job to open its checkpoint refused it (made with
   other inputs, see ``sampling.session``): a rerun fails the same way until
   the inputs are put back or ``on_change: restart`` sets the checkpoint
-  aside; *interrupted* when it has a checkpoint but no output and no one
-  runs it; else *not started*;
+  aside; *interrupted* when it has a checkpoint (or its job started, as
+  ``invocation.json`` says) but no output and no one runs it; else *not
+  started*;
 - a run is *running* when a sampler of it runs or the Snakemake process that
   ran it is still alive (its jobs may be waiting for a slot); *refused* when
   a sampler of it is; *done* when every sampler is done and its
-  ``summary.json`` exists; *not started* when no sampler started; else
-  *interrupted*: it needs the workflow to run again.
+  ``summary.json`` is newer than the files it is made from; *not started*
+  when no sampler started; else *interrupted*: it needs the workflow to run
+  again.
 
 The iteration, the numbers the stopping rule looks at and the session's rate
 come from the newest ``progress.json`` beside the checkpoint; the resume
@@ -50,6 +52,7 @@ from .layout import (
     refusal_path,
 )
 from .sampling.invocation import alive, is_snakemake
+from .sampling.registry import SAMPLERS as REGISTRY
 from .sampling.registry import checkpoint_files
 
 DONE, RUNNING, REFUSED, INTERRUPTED, NOT_STARTED = "done", "running", "refused", "interrupted", "not started"
@@ -201,7 +204,8 @@ def sampler_status(run: Run, sampler: str, summary: dict | None, now: float) -> 
         state = DONE
     elif refusal := _refusal(ck):
         state = REFUSED
-    elif checkpoint_files(ck):
+    elif checkpoint_files(ck) or (ck / INVOCATION).exists():
+        # A job killed before its first checkpoint recorded its invocation: it started, and Snakemake's lock stayed.
         job = _read_json(ck / JOB)
         state = RUNNING if job and alive(job) else INTERRUPTED
     else:
@@ -281,10 +285,31 @@ def resume_command(record: dict | None, alive_now: bool) -> str:
     return f"cd {shlex.quote(record['cwd'])} && " + " && ".join(steps)
 
 
+def current_summary(run: Run, samplers: list[str]) -> dict | None:
+    """``summary.json`` if it is newer than every file it is made from (each sampler's summary inputs), else None.
+
+    A summary older than its chain (a rerun under way, or a convergence job
+    that failed on a new chain with ``--keep-going``) speaks of results that
+    are no longer there: its verdict must not be shown as the run's.
+    """
+    path = run.dir / SUMMARY
+    summary = _read_json(path)
+    if summary is None:
+        return None
+    made = path.stat().st_mtime
+    for sampler in samplers:
+        for name in REGISTRY[sampler].summary_inputs.values():
+            source = run.dir / name
+            if not source.exists() or source.stat().st_mtime > made:
+                return None
+    return summary
+
+
 def run_status(run: Run, now: float | None = None) -> RunStatus:
     now = time.time() if now is None else now
-    summary = _read_json(run.dir / SUMMARY)
-    samplers = [sampler_status(run, s, summary, now) for s in run_samplers(run)]
+    names = run_samplers(run)
+    summary = current_summary(run, names)
+    samplers = [sampler_status(run, s, summary, now) for s in names]
     states = {s.state for s in samplers}
     records = _invocations(run.root, run)
     alive_now = bool(records) and workflow_alive(records[0])
@@ -299,9 +324,10 @@ def run_status(run: Run, now: float | None = None) -> RunStatus:
     else:
         state = INTERRUPTED
     converged = None
+    stale = summary is None and (run.dir / SUMMARY).exists()  # emcee's verdict unknown, so the run's too
     if summary and "emcee" in summary:
         converged = bool(summary["emcee"].get("converged"))
-    elif any(s.converged is not None for s in samplers):
+    elif not stale and any(s.converged is not None for s in samplers):
         converged = all(s.converged for s in samplers if s.converged is not None)
     updates = [s.last_update for s in samplers if s.last_update] + [_newest_mtime([run.dir / SUMMARY]) or 0]
     status = RunStatus(run.key, state, samplers, converged, max(updates) or None)
