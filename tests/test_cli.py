@@ -308,6 +308,27 @@ def test_compare_matches_bayes_factors_listed_in_either_order(jla_run, tmp_path,
     assert not ln_b["flagged"]
 
 
+def test_a_model_the_config_no_longer_has_is_neither_compared_nor_shown(jla_run, tmp_path, janusfit_cli):
+    """The audit's case: with janus removed from the config, its old summary and comparison.json stayed on disk,
+    and compare set them against another results root as if they were results ("0 of 20 changed")."""
+    a = tmp_path / "results"
+    shutil.copytree(jla_run / "results", a, ignore=shutil.ignore_patterns("checkpoints", "export"))
+    overview = a / "overview.csv"
+    lines = overview.read_text().splitlines(keepends=True)
+    overview.write_text("".join(line for line in lines if not line.startswith("jla,janus,")))  # as the workflow does
+    result = json.loads(janusfit_cli("compare", a, jla_run / "results", "--json").stdout)
+    assert result["only_in_b"] == ["jla/janus"] and result["only_in_a"] == []
+    assert {r["subject"] for r in result["rows"]} == {"jla/lcdm"}
+    text = janusfit_cli("status", a).stdout
+    assert "jla/janus" not in text.split("Not shown")[0]
+    assert "Not shown: jla/janus, on disk but not in overview.csv (runs the config that last finished" in text
+    assert [s["run"] for s in json.loads(janusfit_cli("status", a, "--json").stdout)] == ["jla/lcdm"]
+    # A run finished after the overview was written (a model just added, the workflow still going) is shown.
+    later = overview.stat().st_mtime + 10
+    os.utime(a / "jla/janus/summary.json", (later, later))
+    assert [s["run"] for s in json.loads(janusfit_cli("status", a, "--json").stdout)] == ["jla/janus", "jla/lcdm"]
+
+
 def test_compare_a_run_with_itself_flags_nothing(jla_run, janusfit_cli):
     root = jla_run / "results"
     done = janusfit_cli("compare", root, root, "--json")

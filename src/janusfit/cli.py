@@ -26,11 +26,11 @@ EXIT_INTERRUPTED, EXIT_BAD_INPUT = 1, 2
 def _status(args) -> int:
     from .status import INTERRUPTED, REFUSED, format_status, results_status
 
-    statuses = results_status(args.results)
+    statuses, left_over = results_status(args.results)
     if args.json:
         print(json.dumps([s.to_json() for s in statuses], indent=2))
     else:
-        print(format_status(statuses))
+        print(format_status(statuses, left_over_keys=left_over))
     return EXIT_INTERRUPTED if any(s.state in (INTERRUPTED, REFUSED) for s in statuses) else 0
 
 

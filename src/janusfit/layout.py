@@ -136,3 +136,23 @@ def configured_runs(root) -> list[tuple[str, str]] | None:
                 "workflow's; rerun snakemake to rewrite it, or delete it to export every finished run"
             )
         return [(row["dataset"], row["model"]) for row in reader]
+
+
+def left_over(root, runs: list[Run]) -> list[Run]:
+    """The runs of ``runs`` that the config which last finished the workflow under ``root`` no longer has.
+
+    Those not in ``overview.csv`` whose ``summary.json`` is older than it: they
+    were on disk when the overview was written, and left out of it. A run
+    finished after it (a model just added, its workflow still going) is not.
+    """
+    listed = configured_runs(root)
+    if listed is None:
+        return []
+    written = (Path(root) / OVERVIEW_CSV).stat().st_mtime
+    return [
+        run
+        for run in runs
+        if (run.dataset, run.model) not in listed
+        and (run.dir / SUMMARY).exists()
+        and (run.dir / SUMMARY).stat().st_mtime <= written
+    ]

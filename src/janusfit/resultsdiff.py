@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .formatting import decimals
-from .layout import COMPARISON, SUMMARY, NotAResultsRoot, find_runs
+from .layout import COMPARISON, SUMMARY, NotAResultsRoot, find_runs, left_over
 
 
 @dataclass
@@ -54,10 +54,19 @@ class Row:
 
 
 def load(root) -> tuple[dict, dict]:
-    """(summaries by run key, comparison rows by dataset) of the finished runs under ``root``."""
+    """(summaries by run key, comparison rows by dataset) of the finished runs under ``root``.
+
+    Runs the config no longer has (:func:`~janusfit.layout.left_over`) are
+    left out, and so are the comparison rows of their models: their files stay
+    on disk, and were compared as if they were results.
+    """
     root = Path(root)
     summaries = {}
-    for run in find_runs(root):
+    runs = find_runs(root)
+    gone = set(left_over(root, runs))
+    for run in runs:
+        if run in gone:
+            continue
         path = run.dir / SUMMARY
         if path.exists():
             summaries[run.key] = json.loads(path.read_text())
@@ -70,7 +79,10 @@ def load(root) -> tuple[dict, dict]:
     for dataset in sorted({key.split("/")[0] for key in summaries}):
         path = root / dataset / COMPARISON
         if path.exists():
-            comparisons[dataset] = json.loads(path.read_text())
+            models = {key.split("/")[1] for key in summaries if key.split("/")[0] == dataset}
+            rows = [r for r in json.loads(path.read_text()) if {r["model_a"], r["model_b"]} <= models]
+            if rows:
+                comparisons[dataset] = rows
     return summaries, comparisons
 
 

@@ -41,6 +41,7 @@ import psutil
 from .layout import (
     INVOCATION,
     JOB,
+    OVERVIEW_CSV,
     PROGRESS_JSON,
     RESOURCES,
     SAMPLER_OUTPUT,
@@ -49,6 +50,7 @@ from .layout import (
     Run,
     checkpoint_runs,
     find_runs,
+    left_over,
     refusal_path,
 )
 from .sampling.invocation import alive, is_snakemake
@@ -337,9 +339,14 @@ def run_status(run: Run, now: float | None = None) -> RunStatus:
     return status
 
 
-def results_status(root, now: float | None = None) -> list[RunStatus]:
-    """The status of every run under ``root`` (raises NotAResultsRoot when it holds none)."""
-    return [run_status(run, now) for run in find_runs(root)]
+def results_status(root, now: float | None = None) -> tuple[list[RunStatus], list[str]]:
+    """The status of every run under ``root``, and the keys of the runs the config no longer has (not shown).
+
+    Raises NotAResultsRoot when ``root`` holds no run.
+    """
+    runs = find_runs(root)
+    gone = left_over(root, runs)
+    return [run_status(run, now) for run in runs if run not in gone], [run.key for run in gone]
 
 
 def _age(t: float | None, now: float) -> str:
@@ -368,8 +375,11 @@ def _converged(value: bool | None, detail: str) -> str:
     return f"{word}: {detail}" if detail else word
 
 
-def format_status(statuses: list[RunStatus], now: float | None = None) -> str:
-    """A table of every run and its samplers, then how to resume the interrupted ones."""
+def format_status(statuses: list[RunStatus], now: float | None = None, left_over_keys=()) -> str:
+    """A table of every run and its samplers, then how to resume the interrupted ones.
+
+    ``left_over_keys``: runs on disk that the config no longer has, named below the table.
+    """
     now = time.time() if now is None else now
     rows = [("run", "state", "sampler", "iteration", "last update", "ETA", "converged")]
     for st in statuses:
@@ -395,6 +405,11 @@ def format_status(statuses: list[RunStatus], now: float | None = None) -> str:
         return "no run has reached its pre-flight job yet"
     plural = "" if len(statuses) == 1 else "s"
     lines += ["", f"{len(statuses)} run{plural}: " + ", ".join(f"{n} {state}" for state, n in counts.items())]
+    if left_over_keys:
+        lines.append(
+            f"Not shown: {', '.join(left_over_keys)}, on disk but not in {OVERVIEW_CSV} (runs the config that last "
+            "finished the workflow no longer has)"
+        )
     refused = [(st, s) for st in statuses if st.state == REFUSED for s in st.samplers if s.refusal]
     if refused:
         lines += ["", "The last job of these samplers refused their checkpoint, which is left as it was:"]
