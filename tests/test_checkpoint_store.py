@@ -713,6 +713,25 @@ def test_second_sampler_waits_and_never_writes_beside_the_first(two_samplers):
     assert a_chain["chain"].tobytes() == reference["chain"][:600].tobytes()
 
 
+def test_a_checkpoint_directory_that_cannot_be_written_is_named(tmp_path, posterior):
+    """The audit's case: an unwritable checkpoint directory gave a PermissionError traceback ("unexpected error")."""
+    parent = tmp_path / "checkpoints"
+    parent.mkdir()
+    if subprocess.run(["chattr", "+i", str(parent)], capture_output=True).returncode != 0:
+        pytest.skip("needs chattr +i to make a directory unwritable to root")
+    try:
+        fingerprint = make_fingerprint(posterior, "emcee", EmceeSettings(**EMCEE).chain_settings())
+        with pytest.raises(JanusfitError) as raised, CheckpointSession(parent / "emcee", fingerprint):
+            pass
+    finally:
+        subprocess.run(["chattr", "-i", str(parent)], check=True)
+    assert str(raised.value) == (
+        f"cannot write the checkpoint lock '{parent / 'emcee.lock'}' (Operation not permitted): the sampler keeps "
+        f"its lock and checkpoints in '{parent}', which must be writable; make it so (chmod u+w), or run the "
+        "workflow where it can write"
+    )
+
+
 def test_second_sampler_with_a_lock_timeout_stops_with_a_checkpoint_error(two_samplers):
     tmp, a, c = two_samplers["dir"], two_samplers["a"], two_samplers["c"]
     assert c.returncode == 1

@@ -329,6 +329,18 @@ def test_a_model_the_config_no_longer_has_is_neither_compared_nor_shown(jla_run,
     assert [s["run"] for s in json.loads(janusfit_cli("status", a, "--json").stdout)] == ["jla/janus", "jla/lcdm"]
 
 
+def test_compare_names_a_summary_cut_short(jla_run, tmp_path, janusfit_cli):
+    """The audit's case: a JSONDecodeError traceback."""
+    b = tmp_path / "results"
+    shutil.copytree(jla_run / "results", b, ignore=shutil.ignore_patterns("checkpoints", "export"))
+    summary = b / "jla/lcdm/summary.json"
+    summary.write_text(summary.read_text()[:100])
+    done = janusfit_cli("compare", jla_run / "results", b)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"janusfit compare: '{summary}' is not valid JSON (")
+    assert done.stderr.rstrip().endswith("the file was cut short or edited; rerun the workflow to write it again")
+
+
 def test_compare_a_run_with_itself_flags_nothing(jla_run, janusfit_cli):
     root = jla_run / "results"
     done = janusfit_cli("compare", root, root, "--json")

@@ -1,6 +1,7 @@
 """Bad inputs fail with an error that names the file, where the problem is, and what it is."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,6 +34,35 @@ def test_missing_file(tmp_path):
     path = tmp_path / "nowhere.csv"
     with raises_for(path, "does not exist"):
         load_dataset("d", csv_spec(path))
+
+
+UNREADABLE = Path("/proc/sys/vm/compact_memory")  # a file that even root may not read (Linux)
+
+
+def _unreadable() -> bool:
+    try:
+        UNREADABLE.open("rb").close()
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+@pytest.mark.skipif(not _unreadable(), reason="needs a file that cannot be read, /proc/sys/vm/compact_memory on Linux")
+@pytest.mark.parametrize("key", ["path", "cov"])
+def test_a_data_file_that_cannot_be_read_is_named(tmp_path, key):
+    """The audit's case: a PermissionError traceback while Snakemake planned (the file's checksum), and none of janusfit's words."""
+    from janusfit.data.sources import identity
+
+    good = tmp_path / "good.csv"
+    good.write_text(GOOD_CSV)
+    link = tmp_path / "unreadable.txt"
+    link.symlink_to(UNREADABLE)
+    spec = csv_spec(good, cov=link) if key == "cov" else csv_spec(link)
+    assert "unreadable: Permission denied" in identity({"datasets": {"d": spec}}, ["d"])
+    with raises_for(link, r"cannot be read \(Permission denied\); give janusfit read access to it"):
+        load_dataset("d", spec)
 
 
 @pytest.mark.parametrize("text", ["", "z,mu,sigma\n"])

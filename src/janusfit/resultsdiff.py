@@ -13,13 +13,12 @@ one of the two versions lacks shows as missing.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .formatting import decimals
-from .layout import COMPARISON, SUMMARY, NotAResultsRoot, find_runs, left_over
+from .layout import COMPARISON, SUMMARY, NotAResultsRoot, find_runs, left_over, read_result
 
 
 @dataclass
@@ -69,7 +68,7 @@ def load(root) -> tuple[dict, dict]:
             continue
         path = run.dir / SUMMARY
         if path.exists():
-            summaries[run.key] = json.loads(path.read_text())
+            summaries[run.key] = read_result(path)
     if not summaries:
         raise NotAResultsRoot(
             f"'{root}' has no finished run (no '<dataset>/<model>/{SUMMARY}'); "
@@ -80,7 +79,7 @@ def load(root) -> tuple[dict, dict]:
         path = root / dataset / COMPARISON
         if path.exists():
             models = {key.split("/")[1] for key in summaries if key.split("/")[0] == dataset}
-            rows = [r for r in json.loads(path.read_text()) if {r["model_a"], r["model_b"]} <= models]
+            rows = [r for r in read_result(path) if {r["model_a"], r["model_b"]} <= models]
             if rows:
                 comparisons[dataset] = rows
     return summaries, comparisons

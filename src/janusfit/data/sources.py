@@ -226,7 +226,11 @@ def identity(config: dict, members: list[str], base_dir=None) -> str:
             elif source.downloaded:
                 files[source.key] = source.sha256
             elif target not in simulated and target.is_file():
-                files[source.key] = sha256_file(target)
+                try:
+                    files[source.key] = sha256_file(target)
+                except OSError as exc:
+                    # Planning goes on: the job that reads the file names it (validate.require_file).
+                    files[source.key] = f"unreadable: {exc.strerror}"
         out[name] = {"reading": reading_spec(spec), "sha256": files}
     return json.dumps(out, sort_keys=True)
 

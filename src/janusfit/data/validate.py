@@ -51,6 +51,10 @@ def require_kind(name: str, fmt: str, kind, kinds: tuple[str, ...]) -> None:
 def require_file(path: Path) -> None:
     if not path.is_file():
         raise DataError(path, "file does not exist" if not path.exists() else "is not a regular file")
+    try:
+        path.open("rb").close()
+    except OSError as exc:
+        raise DataError(path, f"cannot be read ({exc.strerror}); give janusfit read access to it") from None
 
 
 GZIP_MAGIC = b"\x1f\x8b"

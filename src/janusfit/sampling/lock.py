@@ -126,8 +126,15 @@ class CheckpointLock:
     # --- acquiring ---------------------------------------------------------
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+")
+        except PermissionError as exc:
+            raise CheckpointError(
+                f"cannot write the checkpoint lock '{self.path}' ({exc.strerror}): the sampler keeps its lock and "
+                f"checkpoints in '{self.path.parent}', which must be writable; make it so (chmod u+w), or run "
+                "the workflow where it can write"
+            ) from None
         start = time.monotonic()
         announced = [None]
         try:
