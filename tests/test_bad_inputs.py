@@ -250,6 +250,16 @@ CONFIG_ERRORS = {
         dict(datasets={"jla": {**jla_spec(), "pecz": 0.001}}),
         "config key 'datasets.jla.pecz': applies to format 'jla_lcparams' only, not 'jla_binned'",
     ),
+    # The audit's cases: the first was found by the convergence job, after all the sampling; the
+    # second (Cobaya's R − 1) was accepted, and no run could ever pass it.
+    "acceptance_range_reversed": (
+        dict(convergence={"acceptance": [0.5, 0.2]}),
+        "config key 'convergence.acceptance': needs 0 <= low < high <= 1, got [0.5, 0.2]",
+    ),
+    "max_rhat_not_above_1": (
+        dict(convergence={"max_rhat": 0.01}),
+        "config key 'convergence.max_rhat': 0.01 is less than or equal to the minimum of 1",
+    ),
 }
 
 

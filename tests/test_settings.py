@@ -151,3 +151,37 @@ def test_a_prior_bound_written_as_an_integer_is_the_same_prior_and_reruns_nothin
     as_float = rule_params({**config, "priors": {"janus": {"q0": [-0.5, 0.0]}}}, "simulated", "janus")
     as_int = rule_params({**config, "priors": {"janus": {"q0": [-0.5, 0]}}}, "simulated", "janus")
     assert as_int == as_float
+
+
+CC = {"kind": "hz", "format": "hz_table", "path": "cc.txt"}
+
+
+def test_a_models_h0_prior_is_for_its_runs_with_h_z_data(repo):
+    """The audit's case: priors: {lcdm: {H0: …}} was refused whenever an SN-only run of lcdm existed."""
+    from janusfit.config import check
+
+    jla = {"kind": "sn", "format": "jla_binned", "path": "jla.txt"}
+    config = filled(repo, datasets={"jla": jla, "cc": CC}, models=["lcdm"], priors={"lcdm": {"H0": [60, 80]}})
+    check(config)
+    assert run_settings(config, "cc", "lcdm").priors == {"H0": (60, 80)}
+    assert run_settings(config, "jla", "lcdm").priors == {}
+    assert rule_params(config, "jla", "lcdm") == rule_params(
+        filled(repo, datasets={"jla": jla, "cc": CC}), "jla", "lcdm"
+    )
+
+
+def test_a_prior_on_a_parameter_no_run_has_is_refused_naming_its_key(repo):
+    from janusfit.config import check
+    from janusfit.errors import ConfigError
+
+    with pytest.raises(ConfigError) as raised:
+        check(filled(repo, models=["lcdm"], priors={"lcdm": {"H0": [60, 80]}}))
+    assert str(raised.value) == (
+        "config key 'priors.lcdm.H0': 'H0' is a parameter of none of the runs of 'lcdm' (jla/lcdm: Om); "
+        "H0 is sampled only with H(z) data"
+    )
+    with pytest.raises(ConfigError) as raised:
+        check(filled(repo, models=["lcdm"], runs={"jla/lcdm": {"priors": {"lcdm": {"H0": [60, 80]}}}}))
+    assert (
+        str(raised.value) == "config key 'runs.jla/lcdm.priors.lcdm.H0': 'H0' is not a parameter of run jla/lcdm (Om)"
+    )

@@ -131,7 +131,12 @@ def run_settings(config: dict, dataset: str, model: str) -> RunSettings:
         dataset=dataset,
         model=model,
         datasets=members(config, dataset),
-        priors={p: tuple(v) for p, v in (section["priors"] or {}).get(model, {}).items()},
+        # A model's prior on a parameter some of its runs lack (H0 without H(z) data) is for the runs that have it.
+        priors={
+            p: tuple(v)
+            for p, v in (section["priors"] or {}).get(model, {}).items()
+            if p in param_names(config, dataset, model)
+        },
         emcee=emcee_settings,
         dynesty=dynesty_settings,
         convergence=section["convergence"],
@@ -149,6 +154,13 @@ def schema_error(error, prefix: str = "") -> ConfigError:
     for part in error.absolute_path:
         key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
     return ConfigError(key or "(the whole config)", error.message)
+
+
+def _run_section(config: dict, dataset: str, model: str, name: str) -> dict:
+    """Section ``name`` of the config as run ``dataset/model`` sees it: the global one with the run's override."""
+    return deep_merge(
+        config.get(name) or {}, ((config.get("runs") or {}).get(f"{dataset}/{model}", {})).get(name) or {}
+    )
 
 
 def _overridden_key(config: dict, dataset: str, model: str, key: str) -> str:
@@ -254,6 +266,12 @@ def check(config: dict) -> None:
                 )
     for dataset, model in runs(config):
         settings = run_settings(config, dataset, model)
+        acceptance = _run_section(config, dataset, model, "convergence").get("acceptance")
+        if acceptance is not None and not 0 <= acceptance[0] < acceptance[1] <= 1:
+            raise ConfigError(
+                _overridden_key(config, dataset, model, "convergence.acceptance"),
+                f"needs 0 <= low < high <= 1, got {list(acceptance)}",
+            )
         n_params = len(param_names(config, dataset, model))
         walkers, nlive = settings.emcee.n_walkers, settings.dynesty.nlive
         if "emcee" in config["samplers"] and (walkers < minimum_walkers(n_params) or walkers % 2):
@@ -271,12 +289,23 @@ def check(config: dict) -> None:
             )
         if "dynesty" in config["samplers"] and settings.dynesty.maxiter is not None:
             require_static_for_maxiter(settings.dynesty, _overridden_key(config, dataset, model, "dynesty.maxiter"))
-        for p in settings.priors:
+        own = ((config.get("runs") or {}).get(f"{dataset}/{model}", {}).get("priors") or {}).get(model, {})
+        for p in own:
             if p not in param_names(config, dataset, model):
                 raise ConfigError(
-                    f"priors.{model}.{p}",
+                    f"runs.{dataset}/{model}.priors.{model}.{p}",
                     f"'{p}' is not a parameter of run {dataset}/{model} "
                     f"({', '.join(param_names(config, dataset, model))})",
+                )
+    for model, priors in (config.get("priors") or {}).items():
+        fitted = [(d, m) for d, m in runs(config) if m == model]
+        for p in priors:
+            if fitted and not any(p in param_names(config, d, model) for d, _ in fitted):
+                raise ConfigError(
+                    f"priors.{model}.{p}",
+                    f"'{p}' is a parameter of none of the runs of '{model}' "
+                    f"({'; '.join(f'{d}/{model}: ' + ', '.join(param_names(config, d, model)) for d, _ in fitted)})"
+                    + ("; H0 is sampled only with H(z) data" if p == "H0" else ""),
                 )
 
 
