@@ -100,6 +100,20 @@ def test_on_change_restart_keeps_the_old_checkpoint_and_starts_afresh(tmp_path, 
     assert_same_chain(chain_arrays(tmp_path / "chain.h5"), chain_arrays(fresh / "chain.h5"))
 
 
+def test_a_resume_record_that_cannot_be_read_is_set_aside_and_named(tmp_path, jla):
+    """The audit's case: a damaged resumes.json was read as no resume and written over, without a word."""
+    run_emcee_in(tmp_path, lcdm(jla), max_steps=100)
+    record = tmp_path / "ck/resumes.json"
+    record.write_text('{"trunc')
+    log = Log()
+    result = run_emcee_in(tmp_path, lcdm(jla), log=log, max_steps=200)
+    (aside,) = (tmp_path / "ck").glob("resumes.json.damaged-*")
+    assert aside.read_text() == '{"trunc'
+    assert log.has(f"WARNING the resume record '{record}' cannot be read (")
+    assert log.has(f"it was moved to '{aside}', and the resumes it held are not listed in this run's results")
+    assert result.resumes == [100]
+
+
 def test_checkpoint_of_another_janusfit_version_is_refused_naming_both(tmp_path, jla):
     run_emcee_in(tmp_path, lcdm(jla), max_steps=100)
     fp = tmp_path / "ck/fingerprint.json"

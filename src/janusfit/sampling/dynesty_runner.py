@@ -121,7 +121,16 @@ class GenerationStore:
                 quarantine(path, "fails its checksum", self.log)
 
     def newest_good(self) -> Path | None:
-        return next(self.good(), None)
+        """The newest generation that checks, saying in the log which one a damaged newer one left."""
+        before = len(self._generations())
+        newest = next(self.good(), None)
+        if len(self._generations()) < before:  # newer ones were quarantined on the way
+            self.log(
+                f"resuming from the previous generation, '{newest.name}'"
+                if newest is not None
+                else "no checkpoint generation is left: the run starts afresh from iteration 0"
+            )
+        return newest
 
     def save(self, sampler) -> None:
         self.guard()
@@ -305,8 +314,7 @@ def _resumable_static(store: GenerationStore, settings: DynestySettings, session
     """
     from dynesty import NestedSampler
 
-    generations = store.good()
-    newest = next(generations, None)
+    newest = store.newest_good()
     if newest is None:
         return None
     sampler = NestedSampler.restore(str(newest))
@@ -314,7 +322,7 @@ def _resumable_static(store: GenerationStore, settings: DynestySettings, session
     if stop is None:
         return sampler
     at, why = stop
-    earlier = [s for s in (NestedSampler.restore(str(p)) for p in generations) if s.it - 1 <= at]
+    earlier = [s for s in (NestedSampler.restore(str(p)) for p in store.good() if p != newest) if s.it - 1 <= at]
     resumed = max(earlier, key=lambda s: s.it, default=None)
     log(
         f"dynesty checkpoint at {sampler.it - 1} iterations is past the new stop ({why}): restarted from "

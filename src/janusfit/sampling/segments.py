@@ -89,11 +89,12 @@ class SegmentChain:
             m = SEGMENT.match(path.name)
             if m:
                 found.setdefault(int(m.group(1)), []).append((int(m.group(2)), path))
-        good, it = [], 0
+        good, it, damaged = [], 0, False
         while it in found:
             end, path = max(found.pop(it))
             if not verified(path) or not self._readable(path):
                 quarantine(path, "fails its checksum or cannot be read", self.log)
+                damaged = True
                 break
             good.append(path)
             it = end
@@ -101,6 +102,13 @@ class SegmentChain:
             for _, path in rest:
                 if path not in good:
                     quarantine(path, "comes after a missing or bad segment", self.log)
+                    damaged = True
+        if damaged:
+            self.log(
+                f"resuming from the good segments before it, at step {it}"
+                if good
+                else "no good segment is left: the chain starts afresh from step 0"
+            )
         return good
 
     @staticmethod

@@ -17,6 +17,7 @@ session that accepts or sets aside the checkpoint removes the record.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -192,9 +193,21 @@ class CheckpointSession:
 
     @property
     def resumes(self) -> list[int]:
+        """Where each earlier session resumed; a record that cannot be read is set aside, named in the log."""
         try:
-            return [int(v) for v in json.loads(self._resumes_path.read_text())]
-        except (OSError, ValueError):
+            text = self._resumes_path.read_text()
+        except FileNotFoundError:
+            return []
+        try:
+            return [int(v) for v in json.loads(text)]
+        except (ValueError, TypeError) as exc:
+            # Written over, the history would be gone without a word; the run itself is not at stake.
+            aside = self._resumes_path.with_name(f"{self._resumes_path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+            os.replace(self._resumes_path, aside)
+            self.log(
+                f"WARNING the resume record '{self._resumes_path}' cannot be read ({exc}); it was moved to "
+                f"'{aside}', and the resumes it held are not listed in this run's results"
+            )
             return []
 
     def record_resume(self, iteration: int) -> None:

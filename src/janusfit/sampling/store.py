@@ -54,7 +54,7 @@ def quarantine(path: Path, reason: str, log=print) -> Path:
     for src, dst in ((path, target), (_sidecar(path), qdir / f"{_sidecar(path).name}{suffix}")):
         if src.exists():
             shutil.move(src, dst)
-    log(f"checkpoint file '{path}' {reason}; moved aside to '{target}' and the previous generation is used")
+    log(f"checkpoint file '{path}' {reason}; moved aside to '{target}'")
     return target
 
 
