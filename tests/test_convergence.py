@@ -1,6 +1,7 @@
 """Convergence diagnostics against cases with known answers and against ArviZ."""
 
 import json
+import re
 import warnings
 
 import arviz as az
@@ -226,6 +227,27 @@ def test_the_stuck_walker_is_found_whatever_the_seed(seed):
     report = diagnose(s.get_chain(), s.get_log_prob(), s.backend.accepted, ["x", "y"])
     assert report["log_prob"]["stuck_walkers"] == [7]
     assert not report["passed"]
+
+
+def test_a_walker_arriving_after_the_burn_in_of_10_tau_extends_it():
+    """The audit's case, in a chain of known τ = 5: one walker 10 σ out for 400 steps, past the 10 τ burn-in.
+
+    Every check passed and the kept draws' sd was 1.0275 for a unit variance: the walker test of the whole
+    kept chain averages 400 early steps of one walker away.
+    """
+    x = ar1(2 / 3, 20000, 32, seed=3)
+    x[:400, 7] -= 10.0
+    report = diagnose(x[:, :, None], -0.5 * x**2, np.full(32, 6000), ["x"])
+    assert report["passed"] and report["burn_in"] == 500  # the end of the last window (200 steps) it was seen in
+    assert re.search(
+        r"; extended to step 500: walker 7 was \d+\.\d standard errors below the others in ln p over steps "
+        r"300-500, still arriving$",
+        report["burn_in_rule"],
+    )
+    assert x[report["burn_in"] :].std() == pytest.approx(1.0, abs=0.005)
+    # Converged walkers extend nothing.
+    x = ar1(2 / 3, 20000, 32, seed=3)
+    assert "extended" not in diagnose(x[:, :, None], -0.5 * x**2, np.full(32, 6000), ["x"])["burn_in_rule"]
 
 
 def test_walker_deficits_of_short_or_constant_chains():

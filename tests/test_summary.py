@@ -97,3 +97,26 @@ def test_a_final_chain_cut_short_is_named_by_its_readers(tmp_path, public_data):
         r"and the emcee job rebuilds it from its checkpoint segments",
     ):
         read_chain(chain)
+
+
+def test_a_stopping_target_above_the_convergence_threshold_is_not_a_failure(tmp_path, public_data):
+    """The audit's case: with stop.n_over_tau 1000, a chain passing every check was 'NO: stopping rule not met'.
+
+    The stopping rule says where a chain stops; whether it converged is the checks' to say.
+    """
+    from snakemake_runner import run, write_config
+
+    write_config(
+        tmp_path,
+        public_data,
+        models=["lcdm"],
+        samplers=["emcee"],
+        emcee={"max_steps": 3000, "stop": {"n_over_tau": 1000}},
+    )
+    run(tmp_path, "results/jla/lcdm/summary.json")
+    record = json.loads((tmp_path / "results/jla/lcdm/emcee/run.json").read_text())
+    convergence = json.loads((tmp_path / "results/jla/lcdm/convergence.json").read_text())
+    assert record["stop_reason"] == "max_steps" and not record["converged"]  # N/τ < 1000 at 3000 steps
+    assert convergence["passed"] and convergence["parameters"]["Om"]["n_over_tau"] > 50
+    emcee = json.loads((tmp_path / "results/jla/lcdm/summary.json").read_text())["emcee"]
+    assert emcee["converged"] and emcee["convergence_failures"] == []

@@ -173,6 +173,28 @@ def walker_deficits(log_prob: np.ndarray) -> np.ndarray:
     return -scores.mean(axis=0) / np.sqrt(max(tau, 1.0) / len(scores))
 
 
+def late_arrival(log_prob: np.ndarray, window: int, threshold: float, until: int) -> dict | None:
+    """The last window before ``until`` in which a walker's ln p sits ``threshold`` standard errors or more below.
+
+    Windows of ``window`` steps overlap by half. A walker that starts far out
+    in a wide prior can take longer than the burn-in of ``BURN_IN_TAU`` τ to
+    arrive (τ is the settled chain's): its early draws then stay in the kept
+    chain, where the whole-chain tests average them away while they widen the
+    posterior (an audit's wCDM run: one walker arrived at step 694 of a
+    burn-in of 354, every check passed, and w's sd came out 13 % too wide).
+    ``{"walker", "deficit", "start", "end"}`` of that window, or None.
+    """
+    n_steps = len(log_prob)
+    last = None
+    for start in range(0, max(until, 1), max(window // 2, 1)):
+        end = min(start + window, n_steps)
+        deficits = walker_deficits(log_prob[start:end])
+        if np.isfinite(deficits).any() and np.nanmax(deficits) >= threshold:
+            walker = int(np.nanargmax(deficits))
+            last = {"walker": walker, "deficit": float(deficits[walker]), "start": start, "end": end}
+    return last
+
+
 def _autocov(x: np.ndarray) -> np.ndarray:
     """Biased autocovariance of each column of (n_steps, n_walkers), by FFT."""
     n = len(x)
@@ -332,6 +354,16 @@ def diagnose(
             f"{BURN_IN_TAU} x max tau (rounded up), at most half the chain: walkers start spread over the "
             "prior, and a shorter burn-in (2 tau) inflated the posterior sd by about 1 %"
         )
+        # At most about 100 windows over the first half, whatever the chain's length.
+        window = max(burn_in, MIN_STEPS * 5, n_steps // 100)
+        late = late_arrival(log_prob, window, limits["max_walker_deficit"], until=n_steps // 2)
+        # A walker still far below at half the chain may be stuck, not late: the walker test of the kept chain decides.
+        if late is not None and burn_in < late["end"] < n_steps // 2:
+            burn_in = late["end"]
+            rule += (
+                f"; extended to step {burn_in}: walker {late['walker']} was {late['deficit']:.1f} standard errors "
+                f"below the others in ln p over steps {late['start']}-{late['end']}, still arriving"
+            )
     else:
         rule = "given"
     burn_in = int(burn_in)
