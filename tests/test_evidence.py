@@ -158,6 +158,21 @@ def test_quadrature_cross_check_agrees_with_dynesty(tmp_path, public, case):
     assert check["checks"][0]["n_sigma"] < 3.0
 
 
+def test_a_prior_variation_where_the_model_does_not_exist_has_no_ln_z_and_the_summary_goes_on(public):
+    """The audit's case: wCDM with w in [−5, 1]; the doubled Ωm prior reaches Ωm > 1 with w > 0, where E² < 0,
+    and the summary job stopped on the NaN, leaving the run without summary or report."""
+    from janusfit.diagnostics.quadrature import prior_sensitivity
+
+    post = Posterior(get_model("wcdm"), [public["jla"]], priors={"w": (-5.0, 1.0)})
+    exact = exact_evidence(post)
+    varied = prior_sensitivity(post, exact)
+    assert varied["doubled"]["priors"] == {"Om": [0.01, 1.99], "w": [-11.0, 1.0]}
+    assert varied["doubled"]["logz"] is None
+    assert varied["doubled"]["note"].startswith("not computed: log-likelihood is NaN at Om=")
+    halved = Posterior(get_model("wcdm"), [public["jla"]], priors={"Om": (0.01, 0.505), "w": (-2.0, 1.0)})
+    assert varied["halved"]["logz"] == pytest.approx(exact_evidence(halved)["logz"], abs=1e-9)
+
+
 def test_cross_check_flags_a_disagreement(public):
     exact = exact_evidence(posterior_of(public, "jla", "lcdm"))
     check = cross_check(

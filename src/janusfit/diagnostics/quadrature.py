@@ -26,6 +26,8 @@ import math
 
 import numpy as np
 
+from ..errors import LikelihoodError
+
 MAX_PARAMS = 2
 GRID = {1: 4001, 2: 201}  # scan nodes per parameter
 DEPTH = 40.0  # ln L below the peak beyond which the integrand is neglected
@@ -154,13 +156,18 @@ def prior_sensitivity(posterior, exact: dict | None) -> dict | None:
     out = {}
     for name, factor in SENSITIVITY_FACTORS.items():
         bounds = scaled_prior(posterior.bounds, means, factor)
-        result = exact_evidence(posterior, bounds)
-        out[name] = {
-            "factor": factor,
-            "priors": dict(zip(posterior.param_names, bounds.tolist())),
-            "logz": None if result is None else result["logz"],
-            "logz_err": None if result is None else result["logz_err"],
-        }
+        out[name] = {"factor": factor, "priors": dict(zip(posterior.param_names, bounds.tolist()))}
+        try:
+            result = exact_evidence(posterior, bounds)
+        except LikelihoodError as exc:
+            # A wider box may reach where the model does not exist (wCDM with w > 0 and Ωm > 1: E² < 0).
+            # The run's own result stands; this variation has no ln Z.
+            out[name].update(logz=None, logz_err=None, note=f"not computed: {exc}")
+            continue
+        out[name].update(
+            logz=None if result is None else result["logz"],
+            logz_err=None if result is None else result["logz_err"],
+        )
     return out
 
 
