@@ -1,6 +1,7 @@
 """Convergence diagnostics against cases with known answers and against ArviZ."""
 
 import json
+import math
 import re
 import warnings
 
@@ -248,6 +249,26 @@ def test_a_walker_arriving_after_the_burn_in_of_10_tau_extends_it():
     # Converged walkers extend nothing.
     x = ar1(2 / 3, 20000, 32, seed=3)
     assert "extended" not in diagnose(x[:, :, None], -0.5 * x**2, np.full(32, 6000), ["x"])["burn_in_rule"]
+
+
+def test_the_error_of_an_sd_follows_the_tails_of_the_posterior():
+    """The audit's case: wCDM's w (kurtosis 4.6) failed the exact cross-check of its sd on converged chains,
+    the Gaussian sd/√(2 ESS) being too small. Student t (ν = 6, kurtosis 6) and AR(1) chains of known sd."""
+    from janusfit.diagnostics.convergence import sd_error
+    from janusfit.diagnostics.quadrature import cross_check
+
+    nu, true = 6, math.sqrt(6 / 4)
+    heavy = [np.random.default_rng(seed).standard_t(nu, size=(500, 32)) for seed in range(200)]
+    pulls = [(x.std() - true) / sd_error(x) for x in heavy]
+    gaussian = [(x.std() - true) / (x.std() / math.sqrt(2 * x.size)) for x in heavy]
+    assert 0.85 < np.sqrt(np.mean(np.square(pulls))) < 1.25
+    assert np.sqrt(np.mean(np.square(gaussian))) > 1.4  # what the cross-check used before
+    correlated = [(x.std() - 1.0) / sd_error(x) for x in (ar1(0.9, 2000, 32, seed) for seed in range(100))]
+    assert 0.8 < np.sqrt(np.mean(np.square(correlated))) < 1.3
+    exact = {"parameters": {"w": {"mean": 0.0, "sd": 1.0}}, "status": "converged", "logz": 0.0, "logz_err": 0.0}
+    emcee = {"w": {"mean": 0.0, "sd": 1.1}}
+    assert cross_check(exact, parameters=emcee, ess={"w": 1000}, sd_errors={"w": 0.05})["passed"]
+    assert not cross_check(exact, parameters=emcee, ess={"w": 1000})["passed"]
 
 
 def test_walker_deficits_of_short_or_constant_chains():

@@ -243,6 +243,28 @@ def ess_bulk(groups) -> float:
     return _ess(rank_normalise(_split(groups)))
 
 
+def sd_error(values: np.ndarray, n_groups: int = 4) -> float:
+    """The standard error of the sd of (n_steps, n_walkers) draws: sd √((κ − 1) / (4 n)).
+
+    κ is the draws' kurtosis and n the ESS of their squared deviations (x − x̄)²,
+    the quantity whose mean the variance is. For a Gaussian (κ = 3, the squared
+    deviations as correlated as the draws) it is sd/√(2 ESS); a heavy-tailed
+    posterior's sd is less certain than that (an audit's wCDM w, κ = 4.6: ten
+    converged runs gave an rms pull of 2.0 with sd/√(2 ESS_bulk), 1.1 with this).
+    NaN with fewer than 4 steps.
+    """
+    values = np.asarray(values, dtype=float)
+    if len(values) < MIN_STEPS:
+        return math.nan
+    squared = (values - values.mean()) ** 2
+    m2 = squared.mean()
+    if m2 == 0.0:
+        return 0.0
+    kurtosis = (squared**2).mean() / m2**2
+    n = _ess(_split(group_walkers(squared, n_groups)))
+    return math.sqrt(m2 * max(kurtosis - 1.0, 0.0) / (4.0 * n))
+
+
 def ess_tail(groups) -> float:
     """Tail ESS: the smaller ESS of the indicators of the 5% and 95% quantiles."""
     groups = _as_groups(groups)

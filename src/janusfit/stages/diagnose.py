@@ -13,7 +13,7 @@ from ..atomic import atomic_write_json
 from ..config import param_labels, param_names, run_settings
 from ..diagnostics import diagnose
 from ..diagnostics.bounds import describe, edge_bound
-from ..diagnostics.convergence import DEFAULT_THRESHOLDS
+from ..diagnostics.convergence import DEFAULT_THRESHOLDS, sd_error
 from ..diagnostics.quadrature import cross_check, exact_evidence, prior_sensitivity
 from ..errors import JanusfitError
 from ..imports import import_emcee
@@ -165,7 +165,7 @@ def summary(*, config, dataset, model, out_json, emcee_files=None, dynesty_json=
     }
     fingerprints = []
     start = posterior.prior_centre()
-    ess = None
+    ess = sd_errors = None
     if emcee_files:
         chain_h5, run_json, convergence_json = emcee_files
         run = json.loads(Path(run_json).read_text())
@@ -178,6 +178,8 @@ def summary(*, config, dataset, model, out_json, emcee_files=None, dynesty_json=
         ess = {p: conv["parameters"][p]["ess_bulk"] for p in posterior.param_names}
         chain, log_prob, _ = read_chain(chain_h5)
         start = chain[np.unravel_index(np.argmax(log_prob), log_prob.shape)]
+        kept = chain[conv["burn_in"] :]
+        sd_errors = {p: sd_error(kept[:, :, i], conv["n_groups"]) for i, p in enumerate(posterior.param_names)}
         tau = {p: _finite_or_none(conv["parameters"][p]["tau"]) for p in posterior.param_names}
         unresolved = [
             f"tau of {p} is unresolved (the stored lag sums give only a lower bound: run longer)"
@@ -220,7 +222,7 @@ def summary(*, config, dataset, model, out_json, emcee_files=None, dynesty_json=
         fingerprints.append(dyn["fingerprint"])
     exact = exact_evidence(posterior)
     out["quadrature"] = exact
-    out["cross_check"] = cross_check(exact, out.get("dynesty"), out.get("parameters"), ess)
+    out["cross_check"] = cross_check(exact, out.get("dynesty"), out.get("parameters"), ess, sd_errors=sd_errors)
     out["prior_sensitivity"] = prior_sensitivity(posterior, exact)
     if log is not None and out["cross_check"] and not out["cross_check"]["passed"]:
         log.warning(f"EXACT CROSS-CHECK FAILED for {dataset}/{model}: " + "; ".join(out["cross_check"]["failures"]))
