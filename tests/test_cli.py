@@ -17,7 +17,9 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from release_configs import jla_binned
@@ -238,6 +240,23 @@ def test_status_names_a_stuck_walker_of_an_unfinished_emcee_run(tmp_path):
     assert "STUCK" not in sampler_status(run, "emcee", None, time.time()).convergence
 
 
+def test_status_numbers_near_their_thresholds_are_not_rounded_onto_them(tmp_path):
+    """The audit's cases: "so far dlogz 0.1 (needs < 0.1)" for 0.10012, N/τ 49.6 shown as 50 beside "> 50",
+    and "the stopping rule needs" with the stopping rule off."""
+    run = Run(tmp_path, "jla", "lcdm")
+    for sampler in ("emcee", "dynesty"):
+        run.checkpoint_dir(sampler).mkdir(parents=True)
+    now = time.time()
+    record = {"sampler": "dynesty", "iteration": 2414, "time": now, "nlive": 500, "dlogz_target": 0.1}
+    (run.checkpoint_dir("dynesty") / PROGRESS_JSON).write_text(json.dumps({**record, "delta_logz": 0.100120}))
+    assert sampler_status(run, "dynesty", None, now).convergence == "so far dlogz 0.1001 (needs < 0.1)"
+    record = {"sampler": "emcee", "iteration": 496, "time": now, "max_steps": 20000, "tau": {"Om": 10.0}}
+    (run.checkpoint_dir("emcee") / PROGRESS_JSON).write_text(json.dumps({**record, "stop_on_convergence": False}))
+    assert sampler_status(run, "emcee", None, now).convergence == (
+        "so far N/tau 49.60 (the stopping rule is off; on, it needs > 50)"
+    )
+
+
 def test_status_of_dynesty_repeats_is_the_newest_repeats(tmp_path):
     """The audit's case: killed in its third run (repeat-2), the job was shown at the first run's final iteration."""
     run = Run(tmp_path, "jla", "lcdm")
@@ -339,6 +358,24 @@ def test_compare_names_a_summary_cut_short(jla_run, tmp_path, janusfit_cli):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.startswith(f"janusfit compare: '{summary}' is not valid JSON (")
     assert done.stderr.rstrip().endswith("the file was cut short or edited; rerun the workflow to write it again")
+
+
+def test_status_into_a_pipe_closed_by_its_reader_is_not_an_error(jla_run):
+    """The audit's case: janusfit status | head -1 ended, now and then, in a BrokenPipeError traceback, exit 1."""
+    script = Path(sys.executable).with_name("janusfit")
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before the first line: every write fails
+    try:
+        done = subprocess.run(
+            [str(script) if script.exists() else "janusfit", "status", str(jla_run / "results")],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 0 and done.stderr == ""
 
 
 def test_compare_a_run_with_itself_flags_nothing(jla_run, janusfit_cli):

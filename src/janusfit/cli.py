@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .errors import JanusfitError
@@ -97,6 +98,11 @@ def main(argv=None) -> int:
     except JanusfitError as exc:
         print(f"janusfit {args.command}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # The reader stopped reading (janusfit status | head -1): no error of ours. Python would
+        # flush stdout again at exit and fail once more, so it is pointed at /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -10,3 +10,15 @@ def decimals(error) -> int:
     if not (isinstance(error, (int, float)) and math.isfinite(error) and error > 0):
         return 4
     return min(max(0, 1 - math.floor(math.log10(error))), 8)
+
+
+def beside(value: float, threshold: float, digits: int = 3) -> str:
+    """``value`` with ``digits`` significant digits, more where fewer would print it as ``threshold``.
+
+    "dlogz 0.1 (needs < 0.1)" for 0.10012 reads as a contradiction; this gives "0.10012".
+    """
+    for places in range(digits, 17):
+        text = f"{value:.{places}g}"
+        if value == threshold or text != f"{threshold:.{places}g}":
+            return text
+    return repr(value)

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import psutil
 
+from .formatting import beside
 from .layout import (
     INVOCATION,
     JOB,
@@ -130,7 +131,14 @@ def _emcee_numbers(status: SamplerStatus, progress: dict, now: float, running: b
     tau = [t for t in (progress.get("tau") or {}).values() if t is not None and math.isfinite(t)]
     target_n = progress.get("n_over_tau_target", 50.0)
     if tau:
-        status.convergence = f"so far N/tau {it / max(tau):.0f} (the stopping rule needs > {target_n:g})"
+        n_tau = it / max(tau)
+        shown = f"{n_tau:.0f}" if f"{n_tau:.0f}" != f"{target_n:.0f}" else f"{n_tau:.2f}"  # 49.6, not "50 (needs > 50)"
+        rule = (
+            "the stopping rule needs"
+            if progress.get("stop_on_convergence", True)
+            else "the stopping rule is off; on, it needs"
+        )
+        status.convergence = f"so far N/tau {shown} ({rule} > {target_n:g})"
     stuck = progress.get("stuck_walkers") or []
     if stuck:
         status.convergence = "; ".join(
@@ -150,7 +158,7 @@ def _dynesty_numbers(status: SamplerStatus, progress: dict, now: float, running:
     delta, goal = progress.get("delta_logz"), progress.get("dlogz_target")
     status.target = "iterations"
     if delta is not None and goal is not None:
-        status.convergence = f"so far dlogz {delta:.3g} (needs < {goal:g})"
+        status.convergence = f"so far dlogz {beside(delta, goal)} (needs < {goal:g})"
         if running:
             # In the tail of nested sampling the live points' share of the
             # evidence, r = exp(dlogz) - 1, shrinks by e per nlive iterations.
@@ -227,7 +235,7 @@ def sampler_status(run: Run, sampler: str, summary: dict | None, now: float) -> 
         elif sampler == "dynesty" and not final.get("complete", True):
             status.converged = False
             status.convergence = (
-                f"INCOMPLETE: maxiter {final['maxiter']} stopped it at dlogz {final['dlogz_remaining']:.3g} "
+                f"INCOMPLETE: maxiter {final['maxiter']} stopped it at dlogz {beside(final['dlogz_remaining'], final['dlogz'])} "
                 f"(needs < {final['dlogz']:g})"
             )
         elif sampler == "dynesty" and (progress or {}).get("method") == "dynamic":

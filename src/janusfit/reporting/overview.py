@@ -140,7 +140,9 @@ def convergence_rows(conv: dict) -> list[list]:
 
     def value(check, parameter, number, fmt):
         ok = passed.get((check, parameter), True)
-        return cell("n/a" if number is None else format(number, fmt), "num" if ok else "num fail")
+        # A failed value gets the digits that tell it from its threshold: 49.6 in red beside "N/τ > 50", not 50.
+        shown = "n/a" if number is None else format(number, fmt if ok else ".6g")
+        return cell(shown, "num" if ok else "num fail")
 
     rows = []
     for name, p in conv["parameters"].items():
@@ -270,7 +272,7 @@ def _evidence(summary: dict) -> str:
         if not d.get("complete", True):
             parts.append(
                 '<span class="fail">'
-                + text(f"INCOMPLETE: dynesty.maxiter stopped it with dlogz {d['dlogz_remaining']:.3g} left; ")
+                + text(f"INCOMPLETE: dynesty.maxiter stopped it with dlogz {d['dlogz_remaining']:.4g} left; ")
                 + "not a finished evidence</span>"
             )
         fraction = math.exp(d["domain"]["ln_fraction"])

@@ -61,7 +61,7 @@ def overview(*, summary_paths, out_csv) -> pd.DataFrame:
             row["logZ complete"] = (
                 "yes"
                 if s["dynesty"].get("complete", True)
-                else f"INCOMPLETE: dynesty.maxiter stopped it with dlogz {s['dynesty']['dlogz_remaining']:.3g} left"
+                else f"INCOMPLETE: dynesty.maxiter stopped it with dlogz {s['dynesty']['dlogz_remaining']:.4g} left"
             )
             row["prior fraction in domain"] = round(math.exp(s["dynesty"]["domain"]["ln_fraction"]), 4)
             row["dynesty resumes"] = "; ".join(
