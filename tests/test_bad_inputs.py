@@ -256,6 +256,10 @@ CONFIG_ERRORS = {
         dict(convergence={"acceptance": [0.5, 0.2]}),
         "config key 'convergence.acceptance': needs 0 <= low < high <= 1, got [0.5, 0.2]",
     ),
+    "kind_not_the_formats": (  # the audit's case: found by the inspect_data job only
+        dict(datasets={"jla": jla_spec(), "cc": {"kind": "sn", "format": "hz_table", "path": "data/cc.txt"}}),
+        "config key 'datasets.cc.kind': format 'hz_table' holds 'hz' data, not 'sn'",
+    ),
     "max_rhat_not_above_1": (
         dict(convergence={"max_rhat": 0.01}),
         "config key 'convergence.max_rhat': 0.01 is less than or equal to the minimum of 1",

@@ -72,11 +72,13 @@ def test_changed_prior_is_refused_naming_the_key(tmp_path, jla):
     assert files(tmp_path / "ck") == before
 
 
-@pytest.mark.parametrize("why", ["prior_changed", "fingerprint_lost"])
+@pytest.mark.parametrize("why", ["prior_changed", "fingerprint_lost", "fingerprint_unreadable"])
 def test_on_change_restart_keeps_the_old_checkpoint_and_starts_afresh(tmp_path, jla, why):
     run_emcee_in(tmp_path, lcdm(jla), max_steps=100)
     if why == "fingerprint_lost":
         (tmp_path / "ck/fingerprint.json").unlink()
+    if why == "fingerprint_unreadable":  # the audit's case: refused even under on_change: restart
+        (tmp_path / "ck/fingerprint.json").write_text('{"cut')
     before = files(tmp_path / "ck")
     posterior = lcdm(jla, Om=(0.05, 1.0))
     settings = EmceeSettings(**{**EMCEE, "max_steps": 100})
@@ -90,6 +92,7 @@ def test_on_change_restart_keeps_the_old_checkpoint_and_starts_afresh(tmp_path, 
     because = {
         "prior_changed": "it was made with different inputs (priors.Om: [0.01, 1.0] -> [0.05, 1.0])",
         "fingerprint_lost": "its samples have no fingerprint",
+        "fingerprint_unreadable": "its fingerprint.json cannot be read",
     }[why]
     assert log.has(f"on_change is 'restart' and {because}: the old checkpoint was moved to '{old}'")
     assert log.has("but no fingerprint.json") == (why == "fingerprint_lost")
@@ -112,6 +115,21 @@ def test_a_resume_record_that_cannot_be_read_is_set_aside_and_named(tmp_path, jl
     assert log.has(f"WARNING the resume record '{record}' cannot be read (")
     assert log.has(f"it was moved to '{aside}', and the resumes it held are not listed in this run's results")
     assert result.resumes == [100]
+
+
+def test_a_fingerprint_that_cannot_be_read_is_refused_and_left_alone(tmp_path, jla):
+    run_emcee_in(tmp_path, lcdm(jla), max_steps=100)
+    fingerprint = tmp_path / "ck/fingerprint.json"
+    fingerprint.write_text('{"cut')
+    before = files(tmp_path / "ck")
+    with pytest.raises(CheckpointError) as raised:
+        run_emcee_in(tmp_path, lcdm(jla), max_steps=200)
+    assert str(raised.value).startswith(f"checkpoint fingerprint '{fingerprint}' cannot be read (")
+    assert str(raised.value).endswith(
+        "; the checkpoint was left untouched. Restore the file to resume it, or set on_change: restart (or move "
+        "the directory aside) to start afresh."
+    )
+    assert files(tmp_path / "ck") == before
 
 
 def test_checkpoint_of_another_janusfit_version_is_refused_naming_both(tmp_path, jla):

@@ -185,3 +185,19 @@ def test_a_prior_on_a_parameter_no_run_has_is_refused_naming_its_key(repo):
     assert (
         str(raised.value) == "config key 'runs.jla/lcdm.priors.lcdm.H0': 'H0' is not a parameter of run jla/lcdm (Om)"
     )
+
+
+def test_a_section_written_twice_in_a_config_file_stops_snakemake_naming_both_lines(tmp_path, public_data):
+    """The audit's case: a second 'emcee:' appended to a config dropped the first's settings without a word."""
+    from snakemake_runner import run, write_config
+
+    path = write_config(tmp_path, public_data, models=["lcdm"], emcee={"n_walkers": 16, "max_steps": 3000})
+    lines = path.read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("emcee:")) + 1
+    path.write_text(path.read_text() + "emcee:\n  seed: 7\n")
+    done = run(tmp_path, "-n", check=False)
+    assert done.returncode != 0
+    assert (
+        f"config key 'emcee': written twice in the same section of '{path}' (lines {first} and {len(lines) + 1}): "
+        "YAML keeps the second and drops every setting of the first; write it once"
+    ) in done.stdout + done.stderr  # with -n Snakemake prints it to stdout

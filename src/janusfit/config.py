@@ -14,11 +14,13 @@ import copy
 import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 from .data.lightcurves import DEFAULTS as LIGHT_CURVE_OPTIONS
 from .data.lightcurves import NUISANCE_LABELS
 from .data.loaders import COV_NOT_TAKEN, FORMATS, require_pecz
 from .data.sources import KEYS
+from .data.validate import require_kind
 from .errors import ConfigError
 from .models import MODELS
 from .models.base import H0_LABEL
@@ -142,6 +144,39 @@ def run_settings(config: dict, dataset: str, model: str) -> RunSettings:
         convergence=section["convergence"],
         on_change=section["on_change"],
     )
+
+
+def require_unique_keys(path) -> None:
+    """Raise ConfigError for a key written twice in one mapping of the YAML config file at ``path``.
+
+    YAML loaders keep the second and drop the first whole, without a word: a
+    second ``emcee:`` section appended to a config reverted every emcee
+    setting of the first to its default (an audit's case).
+    """
+    import yaml
+
+    class Strict(yaml.SafeLoader):
+        pass
+
+    def mapping(loader, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ConfigError(
+                    str(key),
+                    f"written twice in the same section of '{path}' (lines {seen[key]} and "
+                    f"{key_node.start_mark.line + 1}): YAML keeps the second and drops every setting of the first; "
+                    "write it once",
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return loader.construct_mapping(node, deep=deep)
+
+    Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    try:
+        yaml.load(Path(path).read_text(encoding="utf-8"), Loader=Strict)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError:
+        return  # Snakemake has read the file already; a syntax error is its to report
 
 
 def schema_error(error, prefix: str = "") -> ConfigError:
@@ -323,6 +358,8 @@ def _check_dataset(name: str, spec: dict) -> None:
                 f"is required with '{url_key}': a download is pinned by the sha256 of its bytes",
             )
     fmt = FORMATS.get(spec["format"])
+    if fmt is not None:
+        require_kind(name, spec["format"], spec["kind"], fmt.kinds)
     if spec.get("cov") and fmt is not None and not fmt.takes_cov:
         raise ConfigError(f"datasets.{name}.cov", COV_NOT_TAKEN.format(format=spec["format"]))
     for key in (*LIGHT_CURVE_OPTIONS, "covmats"):

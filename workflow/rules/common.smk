@@ -33,6 +33,9 @@ def validated(cfg, key=""):
         raise janusfit_config.schema_error(exc.__context__, key) from None
 
 
+for _path in workflow.configfiles:
+    if os.path.isfile(_path):
+        janusfit_config.require_unique_keys(_path)
 # Per-run overrides are checked after merging (below), so that the schema's
 # defaults are not written into them.
 _raw_runs = copy.deepcopy(config.get("runs") or {})

@@ -134,14 +134,8 @@ class CheckpointSession:
         return self.stop_signal is not None
 
     def _check_or_start(self) -> None:
-        if self._fp_path.exists():
-            try:
-                stored = json.loads(self._fp_path.read_text())
-            except (OSError, ValueError) as exc:
-                raise CheckpointError(
-                    f"checkpoint fingerprint '{self._fp_path}' cannot be read ({exc}); the checkpoint "
-                    "was left untouched. Move the directory aside to start afresh."
-                ) from None
+        stored = self._stored_fingerprint() if self._fp_path.exists() else None
+        if stored is not None:
             stored, mended = same_values(stored, self.fingerprint)
             try:
                 rewritten = check_fingerprint(stored, self.fingerprint, self.dir)
@@ -167,10 +161,28 @@ class CheckpointSession:
                 if rewritten or mended:
                     write_fingerprint(self._fp_path, self.fingerprint)
                 return
-        elif found := checkpoint_files(self.dir):
+        elif not self._fp_path.exists() and (found := checkpoint_files(self.dir)):
             self._refuse_unfingerprinted(found)
         self.dir.mkdir(parents=True, exist_ok=True)
         write_fingerprint(self._fp_path, self.fingerprint)
+
+    def _stored_fingerprint(self) -> dict | None:
+        """The checkpoint's fingerprint; one that cannot be read is refused, or under ``on_change: restart`` set aside (None).
+
+        Like samples without a fingerprint: what the checkpoint was made with cannot be checked.
+        """
+        try:
+            return json.loads(self._fp_path.read_text())
+        except (OSError, ValueError) as exc:
+            what = f"checkpoint fingerprint '{self._fp_path}' cannot be read ({exc})"
+            if self.on_change != "restart":
+                raise CheckpointError(
+                    f"{what}; the checkpoint was left untouched. Restore the file to resume it, or set "
+                    "on_change: restart (or move the directory aside) to start afresh."
+                ) from None
+            self.log(what)
+            supersede(self.dir, log=self.log, why="its fingerprint.json cannot be read")
+            return None
 
     def _refuse_unfingerprinted(self, found: list[Path]) -> None:
         """Samples without the fingerprint written before them: copied in part, or the file deleted.
