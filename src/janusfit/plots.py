@@ -305,9 +305,9 @@ def _mark_limit(ax, res, model: str, limit: dict | None, z_top: float, colour: s
     """The redshift where ``model`` stops existing: a line (best fit) and shading (2.5 % of draws) if near the data."""
     if limit is None:
         return
-    text = f"{model} exists up to z = {_redshift(limit['best'])} at its best fit"
+    text = f"{model} exists up to {_redshift(limit['best'])} at its best fit"
     if limit["q025"] > 1.5 * z_top:
-        ax.plot([], [], " ", label=f"{text}, for 97.5 % of its posterior up to z = {_redshift(limit['q025'])} or more")
+        ax.plot([], [], " ", label=f"{text}, for 97.5 % of its posterior up to {_redshift(limit['q025'])} or more")
         return
     for axis in (ax, res):
         axis.axvspan(limit["q025"], 1.5 * z_top, color=colour, alpha=0.08, lw=0)
@@ -317,5 +317,5 @@ def _mark_limit(ax, res, model: str, limit: dict | None, z_top: float, colour: s
 
 
 def _redshift(z: float) -> str:
-    """A redshift for a legend; beyond 1000 (a model's limit at q0 ≈ 0) only its order matters."""
-    return f"{z:.3g}" if z < 1000 else "> 1000"
+    """A redshift limit for a legend ("z = 3.2"); beyond 1000 (a model's limit at q0 ≈ 0) only its order matters."""
+    return f"z = {z:.3g}" if z < 1000 else "z > 1000"

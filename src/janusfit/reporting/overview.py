@@ -350,7 +350,8 @@ def overview_html(
         body.append(f"<h3>{text(s['dataset'])} / {text(s['model'])}</h3>")
         body.append(f"<p>{_evidence(s)}</p>")
         if s.get("parameters"):
-            body.append(table(["parameter", "median +/− 68 % interval", "95 % interval"], parameter_rows(s)))
+            header = ["parameter (emcee, after the burn-in)", "median +/− 68 % interval", "95 % interval"]
+            body.append(table(header, parameter_rows(s)))
         body += _verdict(s, convergences.get((s["dataset"], s["model"])))
         body.append(f"<p>Resumes: {text(_resumes(s))}</p>")
         rows = resource_rows(s.get("resources"))
