@@ -201,3 +201,43 @@ def test_a_section_written_twice_in_a_config_file_stops_snakemake_naming_both_li
         f"config key 'emcee': written twice in the same section of '{path}' (lines {first} and {len(lines) + 1}): "
         "YAML keeps the second and drops every setting of the first; write it once"
     ) in done.stdout + done.stderr  # with -n Snakemake prints it to stdout
+
+
+@pytest.mark.parametrize(
+    "dataset, key, problem",
+    [
+        (
+            {"kind": "sn", "format": "jla_binned", "path": "jla.txt", "seed": 7},
+            "datasets.jla.seed",
+            "applies to format 'simulated' only, not 'jla_binned'",
+        ),
+        (
+            {"kind": "sn", "format": "jla_binned", "path": "jla.txt", "cov_sha256": "0" * 64},
+            "datasets.jla.cov_sha256",
+            "is given without 'cov' or 'cov_url', the covariance it would pin",
+        ),
+    ],
+    ids=["simulation_seed_on_real_data", "covariance_pin_without_covariance"],
+)
+def test_a_dataset_key_that_would_change_nothing_is_refused(repo, dataset, key, problem):
+    """The audit's cases: accepted and ignored without a word."""
+    from janusfit.config import check
+    from janusfit.errors import ConfigError
+
+    with pytest.raises(ConfigError) as raised:
+        check(filled(repo, datasets={"jla": dataset}))
+    assert str(raised.value) == f"config key '{key}': {problem}"
+
+
+def test_a_key_beside_combine_is_refused(repo):
+    from janusfit.config import check
+    from janusfit.errors import ConfigError
+
+    jla = {"kind": "sn", "format": "jla_binned", "path": "jla.txt"}
+    both = {"combine": ["jla", "cc"], "path": "other.txt"}
+    with pytest.raises(ConfigError) as raised:
+        check(filled(repo, datasets={"jla": jla, "cc": CC, "both": both}))
+    assert str(raised.value) == (
+        "config key 'datasets.both.path': a combined dataset is its members' data, read as each member says; "
+        "'path' here would change nothing: write it on a member, or remove it"
+    )

@@ -272,7 +272,7 @@ def check(config: dict) -> None:
             raise ConfigError(f"models[{i}]", f"unknown model '{model}'; known models: {', '.join(sorted(MODELS))}")
     for name, spec in datasets.items():
         if "combine" in spec:
-            _check_combine(name, spec["combine"], datasets)
+            _check_combine(name, spec, datasets)
         else:
             _check_dataset(name, spec)
     for i, name in enumerate(run_datasets(config)):
@@ -344,8 +344,21 @@ def check(config: dict) -> None:
                 )
 
 
+SIMULATION_KEYS = ("n_sn", "seed")
+
+
 def _check_dataset(name: str, spec: dict) -> None:
     needs = "is required: a dataset needs 'kind', 'format' and 'path' (or 'url'), or 'combine'"
+    for key in SIMULATION_KEYS:
+        if key in spec and spec.get("format") != "simulated":
+            # Accepted and ignored before: a seed written for a real dataset changed nothing.
+            raise ConfigError(
+                f"datasets.{name}.{key}", f"applies to format 'simulated' only, not '{spec.get('format')}'"
+            )
+    if spec.get("cov_sha256") and not (spec.get("cov") or spec.get("cov_url")):
+        raise ConfigError(
+            f"datasets.{name}.cov_sha256", "is given without 'cov' or 'cov_url', the covariance it would pin"
+        )
     for key in ("kind", "format"):
         if not spec.get(key):
             raise ConfigError(f"datasets.{name}.{key}", needs)
@@ -376,7 +389,15 @@ def _parameters(n: int) -> str:
     return f"{n} parameter{'s' if n != 1 else ''}"
 
 
-def _check_combine(name: str, parts: list, datasets: dict) -> None:
+def _check_combine(name: str, spec: dict, datasets: dict) -> None:
+    parts = spec["combine"]
+    extra = sorted(set(spec) - {"combine"})
+    if extra:
+        raise ConfigError(
+            f"datasets.{name}.{extra[0]}",
+            "a combined dataset is its members' data, read as each member says; "
+            f"'{extra[0]}' here would change nothing: write it on a member, or remove it",
+        )
     seen = {}
     for j, part in enumerate(parts):
         if part not in datasets or "combine" in datasets[part]:
