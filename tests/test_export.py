@@ -329,3 +329,15 @@ def test_janusfit_export_on_a_directory_that_is_not_a_results_root(tmp_path, jan
     done = janusfit_cli("export", tmp_path)
     assert done.returncode == 2
     assert done.stderr.startswith(f"janusfit export: '{tmp_path}' is not the results directory of a janusfit workflow")
+
+
+def test_h0_is_given_with_its_unit_in_the_latex_table_and_the_report():
+    """The audit's remark: H0's km/s/Mpc appeared on the Hubble diagram's axis alone."""
+    from janusfit.export.table import _constraint
+    from janusfit.reporting.overview import parameter_rows
+
+    stats = {"median": 68.1, "q84": 69.9, "q16": 66.3, "q025": 64.6, "q975": 71.7, "sd": 1.8}
+    assert _constraint("H0", r"$H_0$", stats) == r"$H_0 = 68.1^{+1.8}_{-1.8}\,\mathrm{km\,s^{-1}\,Mpc^{-1}}$"
+    assert _constraint("Om", r"$\Omega_m$", {**stats, "median": 0.31}).endswith("}$")
+    (row,) = parameter_rows({"parameters": {"H0": stats}})
+    assert row[0] == "H0 [km/s/Mpc]"

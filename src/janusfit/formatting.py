@@ -22,3 +22,7 @@ def beside(value: float, threshold: float, digits: int = 3) -> str:
         if value == threshold or text != f"{threshold:.{places}g}":
             return text
     return repr(value)
+
+
+# Units of the parameters that have one, as text and as LaTeX (after the number); the others are dimensionless.
+UNITS = {"H0": ("km/s/Mpc", r"\,\mathrm{km\,s^{-1}\,Mpc^{-1}}")}

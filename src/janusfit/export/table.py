@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..atomic import atomic_write_bytes
-from ..formatting import decimals
+from ..formatting import UNITS, decimals
 from ..layout import COMPARISON, SUMMARY
 from ..models import MODELS
 from .run import read_json
@@ -37,10 +37,12 @@ def _constraint(name: str, label: str, stats: dict) -> str:
         # Piled against the upper edge: the data say only how far below it the parameter may go.
         relation = ">" if stats["bound"] == "upper" else "<"
         d = decimals(stats["sd"])
-        return rf"${label.strip('$')} {relation} {stats['limit']:.{d}f}$ ({100 * stats['credibility']:g}\,\%)"
+        unit = UNITS.get(name, ("", ""))[1]
+        return rf"${label.strip('$')} {relation} {stats['limit']:.{d}f}{unit}$ ({100 * stats['credibility']:g}\,\%)"
     median, up, down = stats["median"], stats["q84"] - stats["median"], stats["median"] - stats["q16"]
     d = decimals(min(up, down))
-    return f"${label.strip('$')} = {median:.{d}f}^{{+{up:.{d}f}}}_{{-{down:.{d}f}}}$"
+    unit = UNITS.get(name, ("", ""))[1]
+    return f"${label.strip('$')} = {median:.{d}f}^{{+{up:.{d}f}}}_{{-{down:.{d}f}}}{unit}$"
 
 
 NOT_CONVERGED = r" \textbf{(not converged)}"

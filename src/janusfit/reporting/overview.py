@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from ..formatting import decimals
+from ..formatting import UNITS, decimals
 from . import html
 from .html import cell, table, text
 from .resumes import resumes_by_run
@@ -110,7 +110,7 @@ def parameter_rows(summary: dict) -> list[list]:
     """Per parameter: median with its 68 % interval and the 95 % interval, or the one-sided 95 % limit."""
     out = []
     for name, st in summary.get("parameters", {}).items():
-        label = name
+        label = f"{name} [{UNITS[name][0]}]" if name in UNITS else name
         if st.get("bound"):
             sign = ">" if st["bound"] == "upper" else "<"
             places = decimals(st["sd"])
