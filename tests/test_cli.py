@@ -357,7 +357,9 @@ def test_compare_names_a_summary_cut_short(jla_run, tmp_path, janusfit_cli):
     done = janusfit_cli("compare", jla_run / "results", b)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.startswith(f"janusfit compare: '{summary}' is not valid JSON (")
-    assert done.stderr.rstrip().endswith("the file was cut short or edited; rerun the workflow to write it again")
+    assert done.stderr.rstrip().endswith(
+        "the file was cut short or edited; delete it and rerun the workflow, which writes it again"
+    )
 
 
 def test_status_into_a_pipe_closed_by_its_reader_is_not_an_error(jla_run):

@@ -117,14 +117,23 @@ def test_a_resume_record_that_cannot_be_read_is_set_aside_and_named(tmp_path, jl
     assert result.resumes == [100]
 
 
-def test_a_fingerprint_that_cannot_be_read_is_refused_and_left_alone(tmp_path, jla):
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('{"cut', "Unterminated string"),
+        ("null", "it holds null, not the JSON object of keys janusfit writes"),
+        ("[]", "it holds [], not the JSON object of keys janusfit writes"),
+    ],
+)
+def test_a_fingerprint_that_cannot_be_read_is_refused_and_left_alone(tmp_path, jla, text, reason):
+    """A fingerprint of JSON null was once read as none at all: the samples resumed unchecked and it was written over."""
     run_emcee_in(tmp_path, lcdm(jla), max_steps=100)
     fingerprint = tmp_path / "ck/fingerprint.json"
-    fingerprint.write_text('{"cut')
+    fingerprint.write_text(text)
     before = files(tmp_path / "ck")
     with pytest.raises(CheckpointError) as raised:
         run_emcee_in(tmp_path, lcdm(jla), max_steps=200)
-    assert str(raised.value).startswith(f"checkpoint fingerprint '{fingerprint}' cannot be read (")
+    assert str(raised.value).startswith(f"checkpoint fingerprint '{fingerprint}' cannot be read ({reason}")
     assert str(raised.value).endswith(
         "; the checkpoint was left untouched. Restore the file to resume it, or set on_change: restart (or move "
         "the directory aside) to start afresh."

@@ -75,7 +75,7 @@ def read_result(path) -> dict | list:
         return json.loads(Path(path).read_text())
     except ValueError as exc:
         raise DamagedResult(
-            f"'{path}' is not valid JSON ({exc}): the file was cut short or edited; rerun the workflow to write it again"
+            f"'{path}' is not valid JSON ({exc}): the file was cut short or edited; delete it and rerun the workflow, which writes it again"
         ) from None
 
 

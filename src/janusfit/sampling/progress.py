@@ -131,7 +131,7 @@ def earlier_sessions_s(checkpoint_dir) -> float:
     for directory in checkpoint_runs(checkpoint_dir):
         try:
             total += float(json.loads((directory / PROGRESS_JSON).read_text()).get("earlier_s", 0.0))
-        except (OSError, ValueError, TypeError):
+        except (OSError, ValueError, TypeError, AttributeError):
             continue
     return total
 

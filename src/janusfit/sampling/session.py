@@ -172,7 +172,10 @@ class CheckpointSession:
         Like samples without a fingerprint: what the checkpoint was made with cannot be checked.
         """
         try:
-            return json.loads(self._fp_path.read_text())
+            stored = json.loads(self._fp_path.read_text())
+            if not isinstance(stored, dict):
+                raise ValueError(f"it holds {json.dumps(stored)[:40]}, not the JSON object of keys janusfit writes")
+            return stored
         except (OSError, ValueError) as exc:
             what = f"checkpoint fingerprint '{self._fp_path}' cannot be read ({exc})"
             if self.on_change != "restart":
