@@ -742,9 +742,20 @@ def test_a_checkpoint_directory_that_cannot_be_written_is_named(tmp_path, poster
         subprocess.run(["chattr", "-i", str(parent)], check=True)
     assert str(raised.value) == (
         f"cannot write the checkpoint lock '{parent / 'emcee.lock'}' (Operation not permitted): the sampler keeps "
-        f"its lock and checkpoints in '{parent}', which must be writable; make it so (chmod u+w), or run the "
-        "workflow where it can write"
+        f"its lock and checkpoints in '{parent}', which must be a writable directory; make it so (chmod u+w), or run "
+        "the workflow where it can write"
     )
+
+
+def test_a_file_where_the_checkpoint_directory_should_be_is_named(tmp_path, posterior):
+    """Only PermissionError was named: a file in the directory's place gave a FileExistsError traceback."""
+    parent = tmp_path / "checkpoints"
+    parent.write_text("not a directory")
+    fingerprint = make_fingerprint(posterior, "emcee", EmceeSettings(**EMCEE).chain_settings())
+    with pytest.raises(JanusfitError) as raised, CheckpointSession(parent / "emcee", fingerprint):
+        pass
+    assert str(raised.value).startswith(f"cannot write the checkpoint lock '{parent / 'emcee.lock'}' (File exists)")
+    assert parent.read_text() == "not a directory"
 
 
 def test_second_sampler_with_a_lock_timeout_stops_with_a_checkpoint_error(two_samplers):

@@ -216,8 +216,13 @@ def test_a_section_written_twice_in_a_config_file_stops_snakemake_naming_both_li
             "datasets.jla.cov_sha256",
             "is given without 'cov' or 'cov_url', the covariance it would pin",
         ),
+        (  # was "applies to format 'simulated' only, not 'None'"
+            {"kind": "sn", "path": "jla.txt", "n_sn": 30},
+            "datasets.jla.format",
+            "is required: a dataset needs 'kind', 'format' and 'path' (or 'url'), or 'combine'",
+        ),
     ],
-    ids=["simulation_seed_on_real_data", "covariance_pin_without_covariance"],
+    ids=["simulation_seed_on_real_data", "covariance_pin_without_covariance", "simulation_size_without_format"],
 )
 def test_a_dataset_key_that_would_change_nothing_is_refused(repo, dataset, key, problem):
     """The audit's cases: accepted and ignored without a word."""

@@ -349,12 +349,6 @@ SIMULATION_KEYS = ("n_sn", "seed")
 
 def _check_dataset(name: str, spec: dict) -> None:
     needs = "is required: a dataset needs 'kind', 'format' and 'path' (or 'url'), or 'combine'"
-    for key in SIMULATION_KEYS:
-        if key in spec and spec.get("format") != "simulated":
-            # Accepted and ignored before: a seed written for a real dataset changed nothing.
-            raise ConfigError(
-                f"datasets.{name}.{key}", f"applies to format 'simulated' only, not '{spec.get('format')}'"
-            )
     if spec.get("cov_sha256") and not (spec.get("cov") or spec.get("cov_url")):
         raise ConfigError(
             f"datasets.{name}.cov_sha256", "is given without 'cov' or 'cov_url', the covariance it would pin"
@@ -364,6 +358,10 @@ def _check_dataset(name: str, spec: dict) -> None:
             raise ConfigError(f"datasets.{name}.{key}", needs)
     if not spec.get("path") and not spec.get("url"):
         raise ConfigError(f"datasets.{name}.path", needs)
+    for key in SIMULATION_KEYS:
+        if key in spec and spec["format"] != "simulated":
+            # Accepted and ignored before: a seed written for a real dataset changed nothing.
+            raise ConfigError(f"datasets.{name}.{key}", f"applies to format 'simulated' only, not '{spec['format']}'")
     for url_key, sha_key in KEYS.values():
         if spec.get(url_key) and not spec.get(sha_key):
             raise ConfigError(

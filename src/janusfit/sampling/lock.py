@@ -129,10 +129,10 @@ class CheckpointLock:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fh = open(self.path, "a+")
-        except PermissionError as exc:
+        except OSError as exc:
             raise CheckpointError(
                 f"cannot write the checkpoint lock '{self.path}' ({exc.strerror}): the sampler keeps its lock and "
-                f"checkpoints in '{self.path.parent}', which must be writable; make it so (chmod u+w), or run "
+                f"checkpoints in '{self.path.parent}', which must be a writable directory; make it so (chmod u+w), or run "
                 "the workflow where it can write"
             ) from None
         start = time.monotonic()
