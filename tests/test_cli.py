@@ -26,7 +26,7 @@ from release_configs import jla_binned
 from schema_defaults import with_defaults
 from snakemake_runner import start, write_config
 
-from janusfit.layout import INVOCATION, PROGRESS_JSON, SAMPLER_OUTPUT, Run
+from janusfit.layout import INVOCATION, PROGRESS_JSON, SAMPLER_OUTPUT, Run, refusal_path
 from janusfit.status import run_status, sampler_status
 
 OM_PRIOR = [0.4, 1.0]
@@ -205,6 +205,18 @@ def test_a_sampler_killed_before_its_first_checkpoint_is_interrupted_not_unstart
     assert sampler_status(run, "dynesty", None, time.time()).state == "not started"
     (ck / INVOCATION).write_text(json.dumps({"argv": ["snakemake", "--cores", "1"], "cwd": str(tmp_path)}))
     assert sampler_status(run, "dynesty", None, time.time()).state == "interrupted"
+
+
+def test_a_refused_checkpoint_moved_aside_by_hand_is_no_longer_refused(tmp_path):
+    """The refusal advises moving the directory aside; done, the run was still shown as refused."""
+    run = Run(tmp_path, "jla", "lcdm")
+    ck = run.checkpoint_dir("emcee")
+    ck.mkdir(parents=True)
+    (ck / INVOCATION).write_text(json.dumps({"argv": ["snakemake", "--cores", "1"], "cwd": str(tmp_path)}))
+    refusal_path(ck).write_text(json.dumps({"message": "the checkpoint was made with different inputs"}))
+    assert sampler_status(run, "emcee", None, time.time()).state == "refused"
+    ck.rename(ck.with_name("emcee.moved"))
+    assert sampler_status(run, "emcee", None, time.time()).state == "not started"
 
 
 def test_status_says_a_dynesty_run_stopped_by_maxiter_is_incomplete(tmp_path):

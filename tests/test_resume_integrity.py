@@ -269,15 +269,6 @@ def test_a_moved_project_still_resumes(tmp_path, public_data):
     assert run_emcee_in(moved, posterior_in(moved), max_steps=150).resumes == [100]
 
 
-def test_unreadable_fingerprint_is_refused_and_left_alone(tmp_path, jla):
-    run_emcee_in(tmp_path, lcdm(jla), max_steps=100)
-    (tmp_path / "ck/fingerprint.json").write_text('{"janusfit_version": ')
-    before = files(tmp_path / "ck")
-    with pytest.raises(CheckpointError, match="fingerprint .* cannot be read .*the checkpoint was left untouched"):
-        run_emcee_in(tmp_path, lcdm(jla))
-    assert files(tmp_path / "ck") == before
-
-
 @pytest.mark.parametrize("sampler", ["emcee", "dynesty"])
 def test_samples_without_their_fingerprint_are_refused_and_left_alone(tmp_path, jla, sampler):
     """The audit's case: a checkpoint whose fingerprint.json was lost (copied in part, deleted) was resumed

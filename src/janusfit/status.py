@@ -181,8 +181,14 @@ def _eta(remaining: float, rate: float | None, progress: dict, now: float) -> fl
 
 
 def _refusal(ck: Path) -> str:
-    """The message of the standing refusal of ``ck``'s checkpoint or of a repeat's, else ''."""
+    """The message of the standing refusal of ``ck``'s checkpoint or of a repeat's, else ''.
+
+    A refusal stands while its checkpoint is there: moved aside by hand, as
+    the message advises, the next job starts afresh.
+    """
     for directory in checkpoint_runs(ck):
+        if not directory.is_dir():
+            continue
         record = _read_json(refusal_path(directory))
         if record:
             return record.get("message", "")
