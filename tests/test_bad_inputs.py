@@ -497,6 +497,30 @@ def test_bad_data_replacing_good_data_loses_nothing(outcomes, baseline):
     assert_nothing_lost(directory, baseline[1], rerun_data=True)
 
 
+@scenario
+def pins_added_after_the_results(directory, public_data, server):
+    """The finished run's data pinned afterwards: by its own sha256 (nothing to rerun), then by another's."""
+    own = sha256_file(directory / "data/jla_mub.txt")
+    configure(directory, public_data, datasets={"jla": jla_spec(sha256=own)})
+    matching = snakemake(directory, "--dry-run", RUN_JSON)
+    configure(directory, public_data, datasets={"jla": jla_spec(sha256="0" * 64)})
+    return matching, snakemake(directory, RUN_JSON)
+
+
+def test_a_pin_added_after_the_results_is_checked_and_loses_nothing(outcomes, baseline):
+    """The audit's case: a pin the data did not match, added to a finished dataset, reran nothing, and the
+    results stood as if their data were the pinned release."""
+    directory, (matching, mismatching) = outcome(outcomes, "pins_added_after_the_results")
+    assert matching.returncode == 0 and "Nothing to be done" in matching.stdout + matching.stderr
+    assert mismatching.returncode != 0 and "Error in rule inspect_data" in mismatching.stderr
+    path = directory / "data/jla_mub.txt"
+    assert (
+        f"ERROR data file '{path}': has sha256 {sha256_file(path)}, but 'datasets.jla.sha256' pins {'0' * 64}"
+        in log(directory, "inspect_data/jla.log")
+    )
+    assert_nothing_lost(directory, baseline[1], rerun_data=True)
+
+
 # --- changed inputs on resume: the fingerprint's list of differences ---------
 
 

@@ -161,14 +161,39 @@ def test_n_sn_and_seed_written_out_at_their_default_are_the_reading_that_leaves_
     check_fingerprint(stored, current, tmp_path)
 
 
-def test_simulate_data_params_of_config_yaml_are_the_same_with_n_sn_and_seed_deleted(repo):
-    """Snakemake compares params by their repr: config.yaml's entry, and the same with its last two lines
-    (n_sn, seed) deleted, give simulate_data one repr, the one every finished run of config.yaml recorded."""
+def test_simulate_data_params_of_config_yaml_are_the_same_however_n_sn_and_seed_are_written(repo):
+    """Snakemake compares params by their repr: config.yaml's entry, the same with its last two lines (n_sn,
+    seed) deleted, swapped or written as floats, or with keys that only say how the files are read, give
+    simulate_data one repr, the one every finished run of config.yaml recorded."""
     import yaml
 
-    from janusfit.data.sources import with_simulation_defaults
+    from janusfit.data.sources import simulation_spec
 
     written = yaml.safe_load((repo / "config/config.yaml").read_text())["datasets"]["simulated"]
     assert list(written)[-2:] == ["n_sn", "seed"]
-    deleted = {k: v for k, v in written.items() if k not in ("n_sn", "seed")}
-    assert repr(with_simulation_defaults(deleted)) == repr(with_simulation_defaults(written)) == repr(written)
+    location = {k: v for k, v in written.items() if k not in ("n_sn", "seed")}
+    reworded = [
+        location,
+        {**location, "seed": written["seed"], "n_sn": written["n_sn"]},
+        {**location, "n_sn": float(written["n_sn"]), "seed": float(written["seed"])},
+        {"columns": {}, **dict(reversed(written.items()))},
+    ]
+    assert {repr(simulation_spec(entry)) for entry in [written, *reworded]} == {repr(written)}
+
+
+def test_a_simulation_size_written_as_a_float_simulates_the_same_files(tmp_path):
+    """The audit's case: n_sn: 300.0 passed the schema (an integer to JSON Schema), then numpy refused it in
+    the simulate_data job with a traceback, and Snakemake removed the simulated files."""
+    import logging
+
+    from janusfit.data.sources import simulation_spec
+    from janusfit.stages.data import simulate
+
+    files = {}
+    for name, size in (("int", 60), ("float", 60.0)):
+        out = tmp_path / name
+        out.mkdir()
+        spec = simulation_spec({"kind": "sn", "format": "simulated", "n_sn": size, "seed": 7})
+        simulate(spec=spec, out_csv=out / "h.csv", out_cov=out / "h.cov", out_truth=out / "t.json", log=logging)
+        files[name] = [(out / f).read_bytes() for f in ("h.csv", "h.cov", "t.json")]
+    assert files["float"] == files["int"]

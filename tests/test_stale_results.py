@@ -199,18 +199,25 @@ def configure_simulated(directory: Path, public_data: Path, entry: dict) -> None
 
 @scenario
 def simulation_defaults_written_out(directory, public_data, server):
-    """config.yaml's simulated dataset with n_sn and seed deleted, then as config.yaml writes them (last)."""
+    """config.yaml's simulated dataset with n_sn and seed deleted, then as config.yaml writes them (last), then
+    reworded (the audit's case: seed before n_sn, n_sn as a float, an empty columns reran all 21 jobs)."""
     written = yaml.safe_load((REPO / "config/config.yaml").read_text())["datasets"]["simulated"]
     configure_simulated(directory, public_data, {k: v for k, v in written.items() if k not in ("n_sn", "seed")})
     first = snakemake(directory, "results/simulated/data.json")
     configure_simulated(directory, public_data, written)
-    return first, planned(directory, "results/simulated/data.json")
+    plans = [planned(directory, "results/simulated/data.json")]
+    location = {k: v for k, v in written.items() if k not in ("n_sn", "seed")}
+    configure_simulated(
+        directory, public_data, {**location, "seed": written["seed"], "n_sn": float(written["n_sn"]), "columns": {}}
+    )
+    plans.append(planned(directory, "results/simulated/data.json"))
+    return first, plans
 
 
-def test_a_simulated_datasets_defaults_written_out_rerun_nothing(outcomes):
-    _, (first, plan) = outcome(outcomes, "simulation_defaults_written_out")
+def test_a_simulated_datasets_defaults_written_out_or_reworded_rerun_nothing(outcomes):
+    _, (first, plans) = outcome(outcomes, "simulation_defaults_written_out")
     assert first.returncode == 0, first.stderr[-3000:]
-    assert plan == {}
+    assert plans == [{}, {}]
 
 
 LIGHT_CURVES = {"kind": "sn", "format": "jla_lcparams", "path": "data/jla_lcparams.txt", "pecz": 0}

@@ -21,8 +21,9 @@ rule simulate_data:
     threads: 1
     params:
         code=library_code("simulate_data", models=[SIMULATION_TRUTH]),
-        # n_sn and seed written out (as config.yaml does) or left out: the same files, no rerun.
-        spec=lambda wc: data_sources.with_simulation_defaults(config["datasets"][wc.name]),
+        # n_sn and seed written out (as config.yaml does), left out, in another order or as
+        # floats: the same files, no rerun.
+        spec=lambda wc: data_sources.simulation_spec(config["datasets"][wc.name]),
     script:
         "../../scripts/simulate_data.py"
 

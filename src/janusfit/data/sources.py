@@ -69,12 +69,12 @@ def reading_spec(spec: dict) -> dict:
     the entry as written, and the shipped configs leave these options out, so
     filling them in would rerun those runs and refuse their checkpoints. A
     simulated dataset's ``n_sn`` and ``seed`` are filled in instead
-    (:func:`with_simulation_defaults`), for the same reason: the default
-    config writes them out.
+    (:func:`simulation_settings`), for the same reason: the default config
+    writes them out.
     """
     reading = {key: value for key, value in spec.items() if key not in LOCATION_KEYS}
     if reading.get("format") == "simulated":
-        reading = with_simulation_defaults(reading)
+        reading.update(simulation_settings(reading))
     priors = LIGHT_CURVE_DEFAULTS["nuisance_priors"]
     # As floats: a bound written 0 or 0.0 is the same prior.
     reading["nuisance_priors"] = {
@@ -95,13 +95,25 @@ def reading_spec(spec: dict) -> dict:
     }
 
 
-def with_simulation_defaults(spec: dict) -> dict:
-    """``spec`` with the ``n_sn`` and ``seed`` it is simulated with where it leaves them out, appended.
+def simulation_settings(spec: dict) -> dict:
+    """``n_sn`` and ``seed`` of a simulated dataset, its defaults where it leaves them out, as integers.
 
-    Appended, so that an entry that writes them out is returned as it is
-    (simulate_data's params, compared by their repr, do not change).
+    The schema takes ``300.0`` for an integer; numpy's generator does not.
     """
-    return {**spec, **{key: value for key, value in SIMULATION_DEFAULTS.items() if key not in spec}}
+    return {key: int(spec.get(key, default)) for key, default in SIMULATION_DEFAULTS.items()}
+
+
+def simulation_spec(spec: dict) -> dict:
+    """simulate_data's params: what its files depend on, the same however the entry writes it.
+
+    ``n_sn`` and ``seed`` (:func:`simulation_settings`) after the entry's
+    kind, format, path and cov, in config.yaml's order: Snakemake compares
+    params by their repr, and this is the repr every finished run of
+    config.yaml recorded. Other keys (``columns``, …) change how the files
+    are read, which is inspect_data's param, not what is simulated.
+    """
+    written = {key: spec[key] for key in ("kind", "format", "path", "cov") if key in spec}
+    return {**written, **simulation_settings(spec)}
 
 
 def resolve_path(value, base_dir: Path) -> Path:
@@ -198,7 +210,8 @@ def downloads(config: dict, base_dir=None) -> dict[str, tuple[str, str, str]]:
 def identity(config: dict, members: list[str], base_dir=None) -> str:
     """How each member of a dataset is read and the sha256 of each of its files, as canonical JSON.
 
-    A local file's sha256 is computed now; a downloaded file's is its pin (the
+    A local file's sha256 is computed now, with its pin beside it where it
+    does not match (a pin it matches changes nothing); a downloaded file's is its pin (the
     loader checks the bytes against it), or for a file pinned by the checksum
     recorded at its first download, its URL: the record does not exist before
     that download, and the loader holds the bytes to it ever after. A file the
@@ -227,10 +240,14 @@ def identity(config: dict, members: list[str], base_dir=None) -> str:
                 files[source.key] = source.sha256
             elif target not in simulated and target.is_file():
                 try:
-                    files[source.key] = sha256_file(target)
+                    got = sha256_file(target)
                 except OSError as exc:
                     # Planning goes on: the job that reads the file names it (validate.require_file).
                     files[source.key] = f"unreadable: {exc.strerror}"
+                    continue
+                # A pin the file matches reads the same numbers; one it does not match, added after the
+                # results were made, must rerun inspect_data, which refuses the file (loaders.require_pinned).
+                files[source.key] = got if source.sha256 in (None, got) else f"{got}, pinned {source.sha256}"
         out[name] = {"reading": reading_spec(spec), "sha256": files}
     return json.dumps(out, sort_keys=True)
 

@@ -11,7 +11,7 @@ from ..data.sources import KEYS, sources
 
 
 def simulate(*, spec: dict, out_csv, out_cov, out_truth, log) -> None:
-    """The files of a simulated dataset; ``spec`` has its defaults (:func:`janusfit.data.sources.with_simulation_defaults`)."""
+    """The files of a simulated dataset; ``spec`` is :func:`janusfit.data.sources.simulation_spec`'s."""
     truth = write_simulated(out_csv, out_cov, out_truth, n_sn=spec["n_sn"], seed=spec["seed"])
     log.info(
         f"simulated {truth['n_sn']} supernovae from {truth['model']} with Om = {truth['Om']} (seed {truth['seed']})"
