@@ -153,6 +153,31 @@ def test_a_prior_bound_written_as_an_integer_is_the_same_prior_and_reruns_nothin
     assert as_int == as_float
 
 
+def test_thresholds_written_as_floats_and_priors_left_at_their_default_rerun_nothing(repo):
+    """The audit's cases: min_n_over_tau: 50.0 reran the convergence jobs and everything after them, and
+    deleting config.yaml's ΛCDM prior (the model's default) reran every ΛCDM job; the samplers resumed."""
+    config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    with_defaults(config)
+    written = rule_params(config, "simulated", "lcdm")
+    as_floats = {**config["convergence"], "min_n_over_tau": 50.0, "min_ess_bulk": 400.0, "n_groups": 4.0}
+    assert rule_params({**config, "convergence": as_floats}, "simulated", "lcdm") == written
+    assert rule_params({**config, "priors": {"janus": config["priors"]["janus"]}}, "simulated", "lcdm") == written
+    other = {**config, "convergence": {**config["convergence"], "min_n_over_tau": 50.5}}
+    assert rule_params(other, "simulated", "lcdm")["convergence"] != written["convergence"]
+
+
+def test_emcees_moves_rerun_the_preflight_job_that_times_them(repo):
+    """The audit's case: the pre-flight job times emcee's steps with the configured moves, for the runtime
+    estimate (a cluster's time limit) and the threads, but another move left its estimate standing."""
+    config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    with_defaults(config)
+    default = rule_params(config, "simulated", "lcdm")["preflight"]
+    assert "moves" not in default  # the params every finished run of config.yaml recorded
+    for moves in ("stretch", "de_snooker"):
+        changed = {**config, "emcee": {**config["emcee"], "moves": moves}}
+        assert rule_params(changed, "simulated", "lcdm")["preflight"] != default
+
+
 CC = {"kind": "hz", "format": "hz_table", "path": "cc.txt"}
 
 

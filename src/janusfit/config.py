@@ -217,8 +217,8 @@ def rule_params(config: dict, dataset: str, model: str) -> dict[str, str]:
     affects:
 
     - ``preflight``: what its checks and its disk and runtime estimates read
-      (model, priors, samplers, walkers, ``max_steps``, live points, ``dlogz``,
-      the sampling method): the runtime estimate is the sampling job's time
+      (model, priors, samplers, walkers, emcee's moves, ``max_steps``, live
+      points, ``dlogz``, the sampling method): the runtime estimate is the sampling job's time
       limit on a cluster; and whether ``cores.heavy`` is the measured
       policy, under which it times the likelihood's threads and the samplers
       ask for what paid (the fixed policies time nothing, so a switch
@@ -238,14 +238,19 @@ def rule_params(config: dict, dataset: str, model: str) -> dict[str, str]:
       checkpoint), and ``repeats``, how many seeds it runs.
     - ``convergence``: the thresholds and groups of the checks, and ``strict``.
 
+    A prior left out is the model's default, and a whole number written as a
+    float (``50.0``) is the number: written either way, they rerun nothing.
+
     How the data are read is a param of ``inspect_data`` (see
     :func:`janusfit.data.sources.identity`), whose output every job of the
     dataset reads.
     """
     s = run_settings(config, dataset, model)
     e, d = s.emcee, s.dynesty
+    # The model's default where the config gives no prior: the same bounds, whether written out or left out.
+    priors = {**{p: MODELS[model].default_priors[p] for p in MODELS[model].params}, **s.priors}
     # As floats: a bound written 0 or 0.0 is the same prior, and must not rerun anything.
-    run = {"model": model, "priors": {p: [float(v) for v in b] for p, b in sorted(s.priors.items())}}
+    run = {"model": model, "priors": {p: [float(v) for v in b] for p, b in sorted(priors.items())}}
     params = {
         "preflight": {
             **run,
@@ -253,15 +258,36 @@ def rule_params(config: dict, dataset: str, model: str) -> dict[str, str]:
             # Left out under the default, measured policy: runs made before
             # the key existed were measured, and must not rerun for it.
             **({} if heavy_policy(config["cores"]["heavy"]).measured else {"threads_measured": False}),
-            "emcee": {"n_walkers": e.n_walkers, "max_steps": e.max_steps},
+            # The moves it times steps with; left out at the default, as threads_measured is, so that
+            # finished runs of the default do not rerun for the key.
+            "emcee": {
+                "n_walkers": e.n_walkers,
+                "max_steps": e.max_steps,
+                **({} if e.moves == EmceeSettings.moves else {"moves": e.moves}),
+            },
             "dynesty": {"nlive": d.nlive, "dlogz": d.dlogz, "sample": d.sample, "repeats": d.repeats},
         },
         "emcee": {**run, **e.chain_settings(), "max_steps": e.max_steps, "stop": e.stop_rule()},
         "dynesty": {**run, **d.chain_settings(), **d.stop_settings(), "repeats": d.repeats},
         # Every key of the section (the schema admits no other) changes a verdict.
-        "convergence": dict(s.convergence),
+        "convergence": _whole_numbers_as_int(dict(s.convergence)),
     }
     return {rule: json.dumps(value, sort_keys=True) for rule, value in params.items()}
+
+
+def _whole_numbers_as_int(value):
+    """``value`` with every whole float an int, in dicts and lists: 50.0 is the threshold 50.
+
+    Not every number a float: config.yaml writes its thresholds as ints, which
+    is the form its finished runs recorded.
+    """
+    if isinstance(value, dict):
+        return {k: _whole_numbers_as_int(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers_as_int(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def check(config: dict) -> None:
