@@ -176,10 +176,11 @@ def test_status_of_a_finished_workflow(jla_run, janusfit_cli):
         assert "emcee (done)" in line or "dynesty (done)" in line
 
 
-@pytest.mark.parametrize("how", ["new_chain", "convergence_failed"])
+@pytest.mark.parametrize("how", ["new_chain", "convergence_failed", "summary_not_written"])
 def test_a_summary_older_than_its_chain_is_not_shown_as_the_runs_verdict(jla_run, tmp_path, how):
     """The audit's cases: a rerun under way, or convergence jobs failing on new chains under --keep-going,
-    left the old summary.json, and status said "done" and "yes: all checks pass" of chains it had not seen."""
+    left the old summary.json, and status said "done" and "yes: all checks pass" of chains it had not seen.
+    Killed before its summary job wrote, the run was "converged" in --json on dynesty's dlogz alone."""
     results = tmp_path / "results"
     shutil.copytree(jla_run / "results", results)  # copy2: the files keep their times
     run = Run(results, "jla", "lcdm")
@@ -187,8 +188,10 @@ def test_a_summary_older_than_its_chain_is_not_shown_as_the_runs_verdict(jla_run
     later = (run.dir / "summary.json").stat().st_mtime + 10
     if how == "new_chain":
         os.utime(run.dir / "emcee/chain.h5", (later, later))
-    else:
+    elif how == "convergence_failed":
         (run.dir / "convergence.json").unlink()
+    else:
+        (run.dir / "summary.json").unlink()
     status = run_status(run)
     assert status.state == "interrupted" and status.converged is None
     emcee = next(s for s in status.samplers if s.sampler == "emcee")

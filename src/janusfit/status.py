@@ -341,10 +341,14 @@ def run_status(run: Run, now: float | None = None) -> RunStatus:
         state = INTERRUPTED
     converged = None
     stale = summary is None and (run.dir / SUMMARY).exists()  # emcee's verdict unknown, so the run's too
+    verdicts = [s.converged for s in samplers]
     if summary and "emcee" in summary:
         converged = bool(summary["emcee"].get("converged"))
-    elif not stale and any(s.converged is not None for s in samplers):
-        converged = all(s.converged for s in samplers if s.converged is not None)
+    elif False in verdicts:
+        converged = False
+    elif not stale and verdicts and None not in verdicts:
+        # Every sampler's verdict is known: emcee's is the summary's, so without one, the run's is unknown.
+        converged = True
     updates = [s.last_update for s in samplers if s.last_update] + [_newest_mtime([run.dir / SUMMARY]) or 0]
     status = RunStatus(run.key, state, samplers, converged, max(updates) or None)
     if state in (INTERRUPTED, REFUSED):
