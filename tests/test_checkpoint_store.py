@@ -196,6 +196,19 @@ def test_damaged_middle_segment_sets_every_later_one_aside(tmp_path, posterior, 
     assert_same_chain(chain_arrays(tmp_path / "chain.h5"), emcee_reference)
 
 
+@pytest.mark.parametrize("damaged", [1, 0])
+def test_resumes_of_segments_set_aside_leave_the_record(tmp_path, posterior, emcee_reference, damaged):
+    """The audit's case: a session that resumed at step 100 and whose segments were then set aside stayed in
+    the record, so summary.json and the report said "resumed 2x (from 100, 50)", or "from 100" of a chain
+    that started afresh."""
+    run_emcee_in(tmp_path, posterior, max_steps=100)
+    assert run_emcee_in(tmp_path, posterior, max_steps=200).resumes == [100]
+    damage(segment_files(tmp_path)[damaged], "flipped")  # seg 50-100, or 0-50: every one after it goes too
+    result = run_emcee_in(tmp_path, posterior)
+    assert result.resumes == ([50] if damaged else [])
+    assert_same_chain(chain_arrays(tmp_path / "chain.h5"), emcee_reference)
+
+
 def test_interrupted_by_sigterm_resumes_bit_for_bit(tmp_path, posterior, emcee_reference):
     """A real SIGTERM mid-run: a checkpoint is written, the resumed chain is the uninterrupted one."""
 
@@ -302,11 +315,12 @@ def test_damaged_newest_generation_falls_back_to_the_previous(tmp_path, posterio
 def test_every_generation_damaged_starts_afresh_and_says_so(tmp_path, posterior, public_data):
     """The audit's case: the log said twice "the previous generation is used" where none was left."""
     interrupted_dynesty(tmp_path, public_data, calls=600)
+    interrupted_dynesty(tmp_path, public_data, calls=600)  # resumed, then stopped again: its resume is recorded
     for path in generations(tmp_path):
         damage(path, "flipped")
     log = Log()
     result, _ = run_dynesty_in(tmp_path, posterior, log=log)
-    assert result.resumes == []
+    assert result.resumes == []  # the second audit's case: the resume of work set aside stayed
     assert log.has("no checkpoint generation is left: the run starts afresh from iteration 0")
     assert not log.has("resuming from the previous generation")
 

@@ -231,6 +231,8 @@ def run_dynesty(
     resuming = sampler is not None
     if resuming:
         session.record_resume(int(sampler.it) if settings.method == "static" else _dynamic_iteration(sampler))
+    else:
+        session.forget_resumes_from(0)  # none left to resume: every damaged generation was set aside
     if settings.method == "static":
         sampler = sampler or dynesty.NestedSampler(
             loglike,

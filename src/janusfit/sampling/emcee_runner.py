@@ -191,6 +191,7 @@ def run_emcee(
     state = segments.state()
     cut = None  # where the stored chain ends under the current settings, if before its end
     if state is None:
+        session.forget_resumes_from(0)  # none left to resume: every damaged segment was set aside
         current = _initial_state(posterior, settings, sampler)
     else:
         if state["coords"].shape != (nw, ndim):

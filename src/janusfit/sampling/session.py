@@ -226,9 +226,17 @@ class CheckpointSession:
             return []
 
     def record_resume(self, iteration: int) -> None:
+        """Record a resume at ``iteration``, dropping those beyond it.
+
+        A resume beyond where the checkpoint now ends continued work that was
+        set aside since (damaged segments or generations): it is not in the
+        history of the run's result.
+        """
         self.log(f"resuming from checkpoint at iteration {iteration}")
-        atomic_write_json(self._resumes_path, self.resumes + [int(iteration)])
+        atomic_write_json(self._resumes_path, [r for r in self.resumes if r <= iteration] + [int(iteration)])
 
     def forget_resumes_from(self, iteration: int) -> None:
         """Drop the resumes at or after ``iteration``: the run goes on from a state made before them, or afresh (0)."""
-        atomic_write_json(self._resumes_path, [r for r in self.resumes if r < iteration])
+        resumes = self.resumes
+        if any(r >= iteration for r in resumes):
+            atomic_write_json(self._resumes_path, [r for r in resumes if r < iteration])
