@@ -26,7 +26,7 @@ from release_configs import jla_binned
 from schema_defaults import with_defaults
 from snakemake_runner import start, write_config
 
-from janusfit.layout import INVOCATION, PROGRESS_JSON, SAMPLER_OUTPUT, Run, refusal_path
+from janusfit.layout import INVOCATION, OVERVIEW_CSV, PROGRESS_JSON, SAMPLER_OUTPUT, Run, refusal_path
 from janusfit.status import run_status, sampler_status
 
 OM_PRIOR = [0.4, 1.0]
@@ -174,6 +174,25 @@ def test_status_of_a_finished_workflow(jla_run, janusfit_cli):
     assert "2 runs: 2 done" in done.stdout and "To resume" not in done.stdout
     for line in done.stdout.splitlines()[1:3]:
         assert "emcee (done)" in line or "dynesty (done)" in line
+
+
+def test_a_workflow_stopped_before_its_overview_is_not_done(jla_run, tmp_path, janusfit_cli):
+    """The audit's case: killed after the last summary, before the overview and the report, status said
+    "2 runs: 2 done" with exit status 0, while report.html showed the results before."""
+    results = tmp_path / "results"
+    shutil.copytree(jla_run / "results", results)  # copy2: the files keep their times
+    assert janusfit_cli("status", results).returncode == 0
+    summary = results / "jla/lcdm/summary.json"
+    later = (results / OVERVIEW_CSV).stat().st_mtime + 10
+    os.utime(summary, (later, later))
+    behind = janusfit_cli("status", results)
+    assert behind.returncode == 1, behind.stderr
+    assert f"Every run is done, but {results / OVERVIEW_CSV} is older than the runs' summaries" in behind.stdout
+    assert f"cd {jla_run} && " in behind.stdout and "--rerun-incomplete" in behind.stdout
+    (results / OVERVIEW_CSV).unlink()
+    missing = janusfit_cli("status", results, "--json")
+    assert missing.returncode == 1 and f"{results / OVERVIEW_CSV} is missing" in missing.stderr
+    assert {run["state"] for run in json.loads(missing.stdout)} == {"done"}
 
 
 @pytest.mark.parametrize("how", ["new_chain", "convergence_failed", "summary_not_written"])

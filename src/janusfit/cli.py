@@ -5,7 +5,8 @@
     janusfit export [RESULTS]        GetDist chains, ArviZ posterior.nc and LaTeX tables of finished runs
 
 RESULTS defaults to ``results`` (the workflow's results root, beside its
-Snakefile). Exit status: 0; 1 when ``status`` finds an interrupted run; 2 for
+Snakefile). Exit status: 0; 1 when ``status`` finds an interrupted run, or
+every run done and the overview behind them (the workflow stopped before it); 2 for
 a bad argument (a directory that is not a results root), with one message
 naming it. Each subcommand imports only what it needs, so the command starts
 fast and never loads ArviZ, GetDist or Snakemake.
@@ -25,14 +26,18 @@ EXIT_INTERRUPTED, EXIT_BAD_INPUT = 1, 2
 
 
 def _status(args) -> int:
-    from .status import INTERRUPTED, REFUSED, format_status, results_status
+    from .status import INTERRUPTED, REFUSED, format_status, results_status, unfinished_overview
 
     statuses, left_over = results_status(args.results)
+    unfinished = unfinished_overview(args.results, statuses)
     if args.json:
         print(json.dumps([s.to_json() for s in statuses], indent=2))
+        if unfinished:
+            print(unfinished, file=sys.stderr)
     else:
-        print(format_status(statuses, left_over_keys=left_over))
-    return EXIT_INTERRUPTED if any(s.state in (INTERRUPTED, REFUSED) for s in statuses) else 0
+        print(format_status(statuses, left_over_keys=left_over) + (f"\n\n{unfinished}" if unfinished else ""))
+    interrupted = unfinished or any(s.state in (INTERRUPTED, REFUSED) for s in statuses)
+    return EXIT_INTERRUPTED if interrupted else 0
 
 
 def _compare(args) -> int:

@@ -367,6 +367,30 @@ def results_status(root, now: float | None = None) -> tuple[list[RunStatus], lis
     return [run_status(run, now) for run in runs if run not in gone], [run.key for run in gone]
 
 
+def unfinished_overview(root, statuses: list[RunStatus]) -> str | None:
+    """What to say when every run is done but the workflow stopped before its overview caught up, else None.
+
+    The overview (``overview.csv``) and the report are made last, from every
+    run's summary: missing, or older than a summary, after a kill or a failed
+    job in that last stage, the report on disk shows earlier results.
+    """
+    if not statuses or any(st.state != DONE for st in statuses):
+        return None
+    overview = Path(root) / OVERVIEW_CSV
+    newest = max((Path(root) / st.run / SUMMARY).stat().st_mtime for st in statuses)
+    if overview.exists() and overview.stat().st_mtime >= newest:
+        return None
+    records = _invocations(Path(root))
+    if records and workflow_alive(records[0]):
+        return None
+    why = "is missing" if not overview.exists() else "is older than the runs' summaries"
+    return (
+        f"Every run is done, but {overview} {why}: the workflow stopped before its overview and report, and "
+        "report.html, if there is one, shows earlier results. To finish the workflow:\n"
+        f"  {resume_command(records[0] if records else None, False)}"
+    )
+
+
 def _age(t: float | None, now: float) -> str:
     if not t:
         return "-"
