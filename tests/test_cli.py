@@ -27,7 +27,7 @@ from schema_defaults import with_defaults
 from snakemake_runner import start, write_config
 
 from janusfit.layout import INVOCATION, OVERVIEW_CSV, PROGRESS_JSON, SAMPLER_OUTPUT, Run, refusal_path
-from janusfit.status import run_status, sampler_status
+from janusfit.status import resume_command, run_status, sampler_status
 
 OM_PRIOR = [0.4, 1.0]
 # Long enough, in steps and live points, that whichever sampler Snakemake
@@ -176,6 +176,18 @@ def test_status_of_a_finished_workflow(jla_run, janusfit_cli):
         assert "emcee (done)" in line or "dynesty (done)" in line
 
 
+def test_the_resume_command_of_a_moved_project_does_not_cd_where_it_was(tmp_path):
+    """The audit's case: after 'mv project moved', status said 'cd project && …', a directory gone; after a copy,
+    the command would have resumed the original."""
+    was = tmp_path / "project"
+    record = {"argv": ["snakemake", "--cores", "2"], "cwd": str(was), "workdir": str(was)}
+    assert resume_command(record, False, was / "results") == f"cd {was} && snakemake --cores 2 --rerun-incomplete"
+    assert resume_command(record, False, tmp_path / "moved" / "results") == (
+        f"from the directory the project is in now (it was in {was} when the workflow started): "
+        "snakemake --cores 2 --unlock && snakemake --cores 2 --rerun-incomplete"
+    )
+
+
 def test_a_workflow_stopped_before_its_overview_is_not_done(jla_run, tmp_path, janusfit_cli):
     """The audit's case: killed after the last summary, before the overview and the report, status said
     "2 runs: 2 done" with exit status 0, while report.html showed the results before."""
@@ -188,7 +200,8 @@ def test_a_workflow_stopped_before_its_overview_is_not_done(jla_run, tmp_path, j
     behind = janusfit_cli("status", results)
     assert behind.returncode == 1, behind.stderr
     assert f"Every run is done, but {results / OVERVIEW_CSV} is older than the runs' summaries" in behind.stdout
-    assert f"cd {jla_run} && " in behind.stdout and "--rerun-incomplete" in behind.stdout
+    # copied elsewhere, so no cd to where it ran
+    assert f"(it was in {jla_run} when the workflow started)" in behind.stdout and "--rerun-incomplete" in behind.stdout
     (results / OVERVIEW_CSV).unlink()
     missing = janusfit_cli("status", results, "--json")
     assert missing.returncode == 1 and f"{results / OVERVIEW_CSV} is missing" in missing.stderr

@@ -282,8 +282,8 @@ def workflow_alive(record: dict) -> bool:
     return False
 
 
-def resume_command(record: dict | None, alive_now: bool) -> str:
-    """The command that continues the workflow from its checkpoints."""
+def resume_command(record: dict | None, alive_now: bool, root) -> str:
+    """The command that continues the workflow of results root ``root`` from its checkpoints."""
     if not record or record.get("spawned"):
         return (
             "rerun the command that started the workflow, with --rerun-incomplete "
@@ -293,8 +293,15 @@ def resume_command(record: dict | None, alive_now: bool) -> str:
     if len(argv) > 1 and Path(argv[1]).name == "snakemake" and Path(argv[0]).name.startswith("python"):
         argv = argv[1:]  # the interpreter running the snakemake script: the user typed the script
     args = [a for a in argv if a not in RERUN_FLAGS]
+    workdir = Path(record.get("workdir", record["cwd"]))
+    if not Path(root).resolve().is_relative_to(workdir.resolve()):
+        # Moved or copied since: a cd to where it ran would resume the original, or fail.
+        return (
+            f"from the directory the project is in now (it was in {record['cwd']} when the workflow started): "
+            + " && ".join(shlex.join(args + [flag]) for flag in ("--unlock", "--rerun-incomplete"))
+        )
     steps = []
-    locks = Path(record.get("workdir", record["cwd"])) / ".snakemake" / "locks"
+    locks = workdir / ".snakemake" / "locks"
     if not alive_now and locks.is_dir() and any(locks.iterdir()):
         steps.append(shlex.join(args + ["--unlock"]))
     steps.append(shlex.join(args + ["--rerun-incomplete"]))
@@ -353,7 +360,7 @@ def run_status(run: Run, now: float | None = None) -> RunStatus:
     status = RunStatus(run.key, state, samplers, converged, max(updates) or None)
     if state in (INTERRUPTED, REFUSED):
         records = records or _invocations(run.root)
-        status.resume = resume_command(records[0] if records else None, alive_now)
+        status.resume = resume_command(records[0] if records else None, alive_now, run.root)
     return status
 
 
@@ -387,7 +394,7 @@ def unfinished_overview(root, statuses: list[RunStatus]) -> str | None:
     return (
         f"Every run is done, but {overview} {why}: the workflow stopped before its overview and report, and "
         "report.html, if there is one, shows earlier results. To finish the workflow:\n"
-        f"  {resume_command(records[0] if records else None, False)}"
+        f"  {resume_command(records[0] if records else None, False, root)}"
     )
 
 
