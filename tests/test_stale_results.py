@@ -17,6 +17,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import h5py
 import pandas as pd
 import pytest
 import yaml
@@ -350,6 +351,33 @@ def test_a_final_chain_cut_short_is_named_and_rebuilt_from_the_checkpoint(outcom
     )
     assert_same_chain(chain_arrays(directory / CHAIN), chain_arrays(baseline / CHAIN))
     assert json.loads((directory / "results/jla/lcdm/emcee/run.json").read_text())["resumes"] == [300]
+
+
+SAMPLES = "results/jla/lcdm/dynesty/samples.h5"
+
+
+@scenario
+def final_samples_cut_short(directory, public_data, server):
+    samples = directory / SAMPLES
+    samples.write_bytes(samples.read_bytes()[: samples.stat().st_size // 2])
+    return snakemake(directory)
+
+
+def test_final_samples_cut_short_are_named_and_written_again_from_the_checkpoint(outcomes, baseline):
+    """The audit's case: status said done, and the corner and export jobs failed with an OSError traceback."""
+    directory, proc = outcome(outcomes, "final_samples_cut_short")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (damaged,) = (directory / SAMPLES).parent.glob("samples.h5.damaged-*")
+    assert (
+        f"janusfit: the final samples '{SAMPLES}' cannot be read (" in proc.stderr
+        and f"it was moved to '{damaged.relative_to(directory)}', and the dynesty job writes them again from its "
+        "checkpoint"
+        in proc.stderr
+    )
+    with h5py.File(directory / SAMPLES) as again, h5py.File(baseline / SAMPLES) as first:
+        assert sorted(again) == sorted(first) and dict(again.attrs) == pytest.approx(dict(first.attrs))
+        for key in first:
+            assert again[key][:].tobytes() == first[key][:].tobytes(), key
 
 
 # --- item 8: each config has its own results -----------------------------------

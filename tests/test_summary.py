@@ -4,6 +4,8 @@ import json
 import math
 import re
 
+import h5py
+import numpy as np
 import pytest
 from release_configs import jla_binned
 from schema_defaults import with_defaults
@@ -83,6 +85,26 @@ def test_a_run_stopped_by_maxiter_is_summarised_as_incomplete(tmp_path, public_d
         dynesty_json=evidence_json(tmp_path),
     )
     assert (old["dynesty"]["complete"], old["dynesty"]["dlogz_remaining"]) == (True, None)
+
+
+def test_final_samples_cut_short_are_named_by_their_readers(tmp_path, public_data):
+    """If the samples are damaged after Snakemake started (else they are set aside and written again first)."""
+    from janusfit.export.draws import read_dynesty as read_for_export
+    from janusfit.stages.diagnose import read_dynesty as read_for_corner
+
+    samples = tmp_path / "samples.h5"
+    with h5py.File(samples, "w") as f:
+        for key in ("samples", "weights", "logl"):
+            f.create_dataset(key, data=np.ones((4000, 2)) if key == "samples" else np.ones(4000))
+        f.attrs["logz"] = 1.0
+    samples.write_bytes(samples.read_bytes()[:3000])
+    for read in (read_for_corner, read_for_export):
+        with pytest.raises(
+            JanusfitError,
+            match=rf"^the final samples '{re.escape(str(samples))}' cannot be read \(OSError: .*\)\. Rerun "
+            r"Snakemake: the damaged file is set aside and the dynesty job writes it again from its checkpoint",
+        ):
+            read(samples)
 
 
 def test_a_final_chain_cut_short_is_named_by_its_readers(tmp_path, public_data):

@@ -15,7 +15,8 @@ from janusfit.data.simulate import TRUTH_MODEL as SIMULATION_TRUTH
 from janusfit.models import MODELS as MODEL_REGISTRY
 from janusfit.reporting import provenance as provenance_page
 from janusfit.resources import requests as resource_requests
-from janusfit.sampling.emcee_hdf5 import set_aside_if_unreadable
+from janusfit.sampling.dynesty_samples import set_aside_if_unreadable as set_aside_unreadable_samples
+from janusfit.sampling.emcee_hdf5 import set_aside_if_unreadable as set_aside_unreadable_chain
 from janusfit.sampling.registry import SAMPLERS as SAMPLER_REGISTRY
 
 
@@ -214,9 +215,13 @@ def report_command(workflow):
 # A final chain that cannot be read (a full disk, a copy cut short) is set
 # aside now, so that Snakemake sees it missing and the emcee job rebuilds it
 # from its checkpoint segments; left in place, every reader of it would fail.
-if "emcee" in SAMPLERS:
-    for _dataset, _model in RUNS:
-        _moved = set_aside_if_unreadable(f"{run_dir(_dataset, _model)}/emcee/chain.h5")
+# dynesty's samples likewise, written again from its complete checkpoint.
+for _sampler, _final, _set_aside in (
+    ("emcee", "emcee/chain.h5", set_aside_unreadable_chain),
+    ("dynesty", "dynesty/samples.h5", set_aside_unreadable_samples),
+):
+    for _dataset, _model in RUNS if _sampler in SAMPLERS else ():
+        _moved = _set_aside(f"{run_dir(_dataset, _model)}/{_final}")
         if _moved:
             logger.warning(f"janusfit: {_moved}")
 

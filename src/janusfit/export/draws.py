@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
+from ..sampling.dynesty_samples import require_readable
+
 # Above this many post-burn-in emcee draws, exports keep every k-th step
 # (k as small as brings them under it): a million draws pin means and 95 %
 # limits far below their Monte Carlo error, and a 10⁶-step run of 32 walkers
@@ -84,6 +86,7 @@ def read_emcee(chain_h5, burn_in: int, n_groups: int, max_draws: int = MAX_DRAWS
 
 def read_dynesty(samples_h5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(samples, normalised weights, ln L) of dynesty's run; points of zero weight are left out."""
+    require_readable(samples_h5)
     with h5py.File(samples_h5, "r") as f:
         samples, weights, logl = f["samples"][:], f["weights"][:], f["logl"][:]
     keep = weights > 0

@@ -9,13 +9,12 @@ are imported only when a file is written or read: parsing loads neither.
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 
 import numpy as np
 
 from ..atomic import atomic_path
+from .store import set_aside
 
 CHUNK_BYTES = 256 << 10  # of the final HDF5 file's datasets
 
@@ -96,8 +95,7 @@ def set_aside_if_unreadable(path) -> str | None:
     path = Path(path)
     if not path.exists() or (problem := chain_problem(path)) is None:
         return None
-    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
-    os.replace(path, target)
+    target = set_aside(path)
     return (
         f"the final chain '{path}' cannot be read ({problem}); it was moved to '{target}', and the emcee job "
         "rebuilds it from its checkpoint segments"

@@ -17,7 +17,6 @@ session that accepts or sets aside the checkpoint removes the record.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from ..layout import refusal_path
 from .fingerprint import check_fingerprint, same_values, write_fingerprint
 from .lock import LEASE_TIMEOUT_S, CheckpointLock
 from .registry import checkpoint_files
-from .store import supersede
+from .store import set_aside, supersede
 
 
 class Interrupted(JanusfitError):
@@ -217,8 +216,7 @@ class CheckpointSession:
             return [int(v) for v in json.loads(text)]
         except (ValueError, TypeError) as exc:
             # Written over, the history would be gone without a word; the run itself is not at stake.
-            aside = self._resumes_path.with_name(f"{self._resumes_path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
-            os.replace(self._resumes_path, aside)
+            aside = set_aside(self._resumes_path)
             self.log(
                 f"WARNING the resume record '{self._resumes_path}' cannot be read ({exc}); it was moved to "
                 f"'{aside}', and the resumes it held are not listed in this run's results"

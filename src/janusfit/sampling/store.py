@@ -58,6 +58,13 @@ def quarantine(path: Path, reason: str, log=print) -> Path:
     return target
 
 
+def set_aside(path: Path) -> Path:
+    """Move a file that cannot be read beside itself, ``<name>.damaged-<time>-<pid>`` (kept, never deleted)."""
+    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+    os.replace(path, target)
+    return target
+
+
 def clean_partial(directory: Path, pattern: str) -> None:
     """Remove sidecars whose file never arrived and temporary files of cut writes.
 

@@ -17,6 +17,7 @@ from ..diagnostics.convergence import DEFAULT_THRESHOLDS, sd_error
 from ..diagnostics.quadrature import cross_check, exact_evidence, prior_sensitivity
 from ..errors import JanusfitError
 from ..imports import import_emcee
+from ..sampling.dynesty_samples import require_readable
 from ..sampling.emcee_hdf5 import chain_problem
 
 
@@ -88,6 +89,7 @@ def posterior_samples(chain_h5, convergence_json) -> np.ndarray:
 
 
 def read_dynesty(samples_h5):
+    require_readable(samples_h5)
     with h5py.File(samples_h5, "r") as f:
         return f["samples"][:], f["weights"][:]
 

@@ -1,0 +1,54 @@
+"""dynesty's final samples (``samples.h5``): whether the file can be read, and setting aside one that cannot.
+
+A file cut short or damaged after its run (a full disk, a copy cut short) is
+set aside while Snakemake plans, so that Snakemake sees it missing and the
+dynesty job writes it again from its complete checkpoint; left in place,
+every reader of it (the corner plot, the exports) would fail. A reader that
+meets one damaged later names it (:func:`require_readable`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import JanusfitError
+from .store import set_aside
+
+ARRAYS = ("samples", "weights", "logl")
+
+
+def samples_problem(path) -> str | None:
+    """Why the samples file at ``path`` cannot be read, or None if it can."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            n = len(f["samples"])
+            for key in ARRAYS:
+                if len(f[key][:]) != n:
+                    return f"its arrays do not hold the same {n} points"
+            float(f.attrs["logz"])
+    except (OSError, KeyError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def set_aside_if_unreadable(path) -> str | None:
+    """Move a samples file that cannot be read aside (``<name>.damaged-<time>-<pid>``); returns what was done."""
+    path = Path(path)
+    if not path.exists() or (problem := samples_problem(path)) is None:
+        return None
+    target = set_aside(path)
+    return (
+        f"the final samples '{path}' cannot be read ({problem}); it was moved to '{target}', and the dynesty job "
+        "writes them again from its checkpoint"
+    )
+
+
+def require_readable(path) -> None:
+    """Raise JanusfitError naming a samples file that cannot be read, and what to do."""
+    if problem := samples_problem(path):
+        raise JanusfitError(
+            f"the final samples '{path}' cannot be read ({problem}). Rerun Snakemake: the damaged file is set "
+            "aside and the dynesty job writes it again from its checkpoint"
+        )
