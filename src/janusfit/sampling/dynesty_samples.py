@@ -9,10 +9,8 @@ meets one damaged later names it (:func:`require_readable`).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..errors import JanusfitError
-from .store import set_aside
+from . import store
 
 ARRAYS = ("samples", "weights", "logl")
 
@@ -35,13 +33,8 @@ def samples_problem(path) -> str | None:
 
 def set_aside_if_unreadable(path) -> str | None:
     """Move a samples file that cannot be read aside (``<name>.damaged-<time>-<pid>``); returns what was done."""
-    path = Path(path)
-    if not path.exists() or (problem := samples_problem(path)) is None:
-        return None
-    target = set_aside(path)
-    return (
-        f"the final samples '{path}' cannot be read ({problem}); it was moved to '{target}', and the dynesty job "
-        "writes them again from its checkpoint"
+    return store.set_aside_if_unreadable(
+        path, samples_problem, what="the final samples", then="the dynesty job writes them again from its checkpoint"
     )
 
 

@@ -9,12 +9,10 @@ are imported only when a file is written or read: parsing loads neither.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from ..atomic import atomic_path
-from .store import set_aside
+from . import store
 
 CHUNK_BYTES = 256 << 10  # of the final HDF5 file's datasets
 
@@ -92,11 +90,6 @@ def set_aside_if_unreadable(path) -> str | None:
     Its steps are all in the checkpoint's segments, so the emcee job, which
     Snakemake reruns for the missing output, rebuilds it without sampling.
     """
-    path = Path(path)
-    if not path.exists() or (problem := chain_problem(path)) is None:
-        return None
-    target = set_aside(path)
-    return (
-        f"the final chain '{path}' cannot be read ({problem}); it was moved to '{target}', and the emcee job "
-        "rebuilds it from its checkpoint segments"
+    return store.set_aside_if_unreadable(
+        path, chain_problem, what="the final chain", then="the emcee job rebuilds it from its checkpoint segments"
     )

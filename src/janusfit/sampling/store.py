@@ -65,6 +65,14 @@ def set_aside(path: Path) -> Path:
     return target
 
 
+def set_aside_if_unreadable(path, problem_of, *, what: str, then: str) -> str | None:
+    """Set ``path`` aside if ``problem_of(path)`` says why it cannot be read; returns what was done, for the log."""
+    path = Path(path)
+    if not path.exists() or (problem := problem_of(path)) is None:
+        return None
+    return f"{what} '{path}' cannot be read ({problem}); it was moved to '{set_aside(path)}', and {then}"
+
+
 def clean_partial(directory: Path, pattern: str) -> None:
     """Remove sidecars whose file never arrived and temporary files of cut writes.
 
