@@ -16,18 +16,20 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from release_configs import jla_binned
 from schema_defaults import with_defaults
 from snakemake_runner import start, write_config
 
 from janusfit.layout import INVOCATION, OVERVIEW_CSV, PROGRESS_JSON, SAMPLER_OUTPUT, Run, refusal_path
-from janusfit.status import resume_command, run_status, sampler_status
+from janusfit.status import resume_command, run_status, sampler_status, workflow_alive
 
 OM_PRIOR = [0.4, 1.0]
 # Long enough, in steps and live points, that whichever sampler Snakemake
@@ -174,6 +176,30 @@ def test_status_of_a_finished_workflow(jla_run, janusfit_cli):
     assert "2 runs: 2 done" in done.stdout and "To resume" not in done.stdout
     for line in done.stdout.splitlines()[1:3]:
         assert "emcee (done)" in line or "dynesty (done)" in line
+
+
+def test_a_snakemake_of_another_config_in_the_same_directory_is_not_the_workflow_running(tmp_path):
+    """The audit's case: an interrupted workflow was "running", with no resume command, while Snakemake ran
+    config/public.yaml (results/public) in the same directory."""
+    snakemake = tmp_path / "snakemake"
+    snakemake.symlink_to(sys.executable)  # a process named snakemake, sleeping
+    record = {"argv": ["snakemake", "--cores", "2"], "cwd": str(tmp_path), "host": socket.gethostname()}
+    record.update(pid=os.getpid(), create_time=0.0)  # a process that is not the recorded Snakemake's
+    sleeping = [str(snakemake), "-c", "import time; time.sleep(600)"]
+    processes = []
+    try:
+        for extra, running in ((["--configfile", "config/public.yaml"], False), (["--cores", "4"], True)):
+            process = subprocess.Popen([*sleeping, *extra], cwd=tmp_path)
+            processes.append(process)
+            for _ in range(10_000):  # until it has exec'd (its command line is the one given)
+                if psutil.Process(process.pid).cmdline()[-1] == extra[-1]:
+                    break
+                time.sleep(0.001)
+            assert workflow_alive(record) is running
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()
 
 
 def test_the_resume_command_of_a_moved_project_does_not_cd_where_it_was(tmp_path):

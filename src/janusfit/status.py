@@ -267,16 +267,39 @@ def _invocations(root: Path, run: Run | None = None) -> list[dict]:
     return sorted(records, key=lambda r: r.get("recorded", 0), reverse=True)
 
 
+def configfiles(argv: list[str]) -> tuple[str, ...]:
+    """The ``--configfile`` arguments of a Snakemake command line, in order."""
+    out, taking = [], False
+    for arg in argv:
+        if arg in ("--configfile", "--configfiles"):
+            taking = True
+        elif arg.startswith(("--configfile=", "--configfiles=")):
+            out.append(arg.split("=", 1)[1])
+            taking = False
+        elif taking and not arg.startswith("-"):
+            out.append(arg)
+        else:
+            taking = False
+    return tuple(out)
+
+
 def workflow_alive(record: dict) -> bool:
-    """The recorded Snakemake process is alive, or another Snakemake runs in the same directory."""
+    """The recorded Snakemake process is alive, or another Snakemake runs the same config files in its directory.
+
+    Another config in the same directory (config/public.yaml beside the
+    default) is another workflow, with its own results: not this one running.
+    """
     if alive(record):
         return True
     if record.get("host") != socket.gethostname():
         return False
+    wanted = configfiles(record.get("argv", []))
     for proc in psutil.process_iter(["cmdline", "cwd"]):
         try:
-            if proc.info["cmdline"] and is_snakemake(proc.info["cmdline"]) and proc.info["cwd"] == record.get("cwd"):
-                return True
+            cmdline = proc.info["cmdline"]
+            if cmdline and is_snakemake(cmdline) and proc.info["cwd"] == record.get("cwd"):
+                if configfiles(cmdline) == wanted:
+                    return True
         except (psutil.Error, KeyError):
             continue
     return False
