@@ -112,6 +112,27 @@ def test_an_incomplete_evidence_is_flagged_in_the_rows_the_csv_and_the_log(tmp_p
     ]
 
 
+def test_the_exact_cross_check_of_a_comparison_is_dynestys_alone():
+    """The audit's case: 'dynesty vs exact' read FAILED when an emcee check of one run failed, dynesty agreeing."""
+    from janusfit.diagnostics.quadrature import cross_check
+
+    exact = {"logz": -5.0, "logz_err": 1e-9, "status": "converged", "parameters": {"Om": {"mean": 0.3, "sd": 0.02}}}
+
+    def checked(model, emcee_mean, logz):
+        s = summary(model, logz, 0.1, 1, 2, 3)
+        emcee = {"Om": {"mean": emcee_mean, "sd": 0.02}}
+        dynesty = {"logz": logz, "logz_err": 0.1}
+        s.update(quadrature=exact, cross_check=cross_check(exact, dynesty, emcee, ess={"Om": 1000}))
+        return s
+
+    emcee_off = checked("a", 0.35, -5.05)  # emcee's mean 79 sigma from the exact one; dynesty's ln Z 0.5 sigma
+    assert not emcee_off["cross_check"]["passed"]
+    (row,) = compare_models([emcee_off, checked("b", 0.3, -5.0)])
+    assert row["exact_cross_check"] == "passed"
+    (row,) = compare_models([checked("a", 0.3, -6.0), checked("b", 0.3, -5.0)])  # dynesty 10 sigma off
+    assert row["exact_cross_check"] == "FAILED"
+
+
 def test_exact_tie_favours_neither():
     (row,) = compare_models([summary("a", -5.0, 0.1, 1, 2, 3), summary("b", -5.0, 0.1, 1, 2, 3)])
     assert row["ln_B"] == 0.0 and row["favoured"] is None

@@ -177,6 +177,9 @@ def n_sigma(value: float, error: float, exact: float, exact_error: float) -> flo
     return abs(value - exact) / combined if combined > 0 else math.inf
 
 
+DYNESTY_CHECK = "dynesty ln Z"  # the cross-check of dynesty's evidence, among emcee's of its moments
+
+
 def cross_check(
     exact: dict | None,
     dynesty: dict | None = None,
@@ -210,7 +213,7 @@ def cross_check(
         )
 
     if dynesty is not None:
-        check("dynesty ln Z", dynesty["logz"], dynesty["logz_err"], exact["logz"], exact["logz_err"])
+        check(DYNESTY_CHECK, dynesty["logz"], dynesty["logz_err"], exact["logz"], exact["logz_err"])
     for name, st in (parameters or {}).items():
         n_eff = (ess or {}).get(name)
         if not n_eff:
