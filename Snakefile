@@ -2,9 +2,18 @@
 # Rules are split by stage under workflow/rules/; shared helpers are in
 # common.smk; the logic lives in the janusfit package (src/janusfit).
 
+import os
+
 from snakemake.utils import min_version
 
+from janusfit.config import check_config_file
+
 min_version("9.0")
+
+# Read first by janusfit, whose error names the file and the line of a YAML
+# syntax error; Snakemake's own names neither.
+if os.path.isfile("config/config.yaml"):
+    check_config_file("config/config.yaml")
 
 
 configfile: "config/config.yaml"

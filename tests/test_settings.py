@@ -228,6 +228,21 @@ def test_a_section_written_twice_in_a_config_file_stops_snakemake_naming_both_li
     ) in done.stdout + done.stderr  # with -n Snakemake prints it to stdout
 
 
+def test_a_yaml_syntax_error_in_the_default_config_is_named_with_its_line(tmp_path, public_data):
+    """Snakemake's own message, 'Config file is not valid JSON or YAML', names neither the file nor the line."""
+    from snakemake_runner import run, write_config
+
+    write_config(tmp_path, public_data)
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config/config.yaml").write_text("models: [janus\nsamplers: [emcee]\n")
+    done = run(tmp_path, "-n", check=False)
+    assert done.returncode != 0
+    assert (
+        "config file 'config/config.yaml' is not valid YAML, line 2, column 9: expected ',' or ']', but got ':'"
+        in done.stdout + done.stderr
+    )
+
+
 @pytest.mark.parametrize(
     "dataset, key, problem",
     [

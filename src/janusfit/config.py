@@ -21,7 +21,7 @@ from .data.lightcurves import NUISANCE_LABELS
 from .data.loaders import COV_NOT_TAKEN, FORMATS, require_pecz
 from .data.sources import KEYS
 from .data.validate import require_kind
-from .errors import ConfigError
+from .errors import ConfigError, JanusfitError
 from .models import MODELS
 from .models.base import H0_LABEL
 from .resources.cores import heavy_policy
@@ -146,12 +146,14 @@ def run_settings(config: dict, dataset: str, model: str) -> RunSettings:
     )
 
 
-def require_unique_keys(path) -> None:
-    """Raise ConfigError for a key written twice in one mapping of the YAML config file at ``path``.
+def check_config_file(path) -> None:
+    """Raise for a YAML config file at ``path`` that Snakemake would misread or refuse unnamed.
 
-    YAML loaders keep the second and drop the first whole, without a word: a
-    second ``emcee:`` section appended to a config reverted every emcee
-    setting of the first to its default (an audit's case).
+    A key written twice in one mapping is a ConfigError: YAML loaders keep
+    the second and drop the first whole, without a word (a second ``emcee:``
+    section appended to a config reverted every emcee setting of the first
+    to its default, an audit's case). A syntax error is a JanusfitError
+    naming the file and the line: Snakemake's own message names neither.
     """
     import yaml
 
@@ -175,8 +177,11 @@ def require_unique_keys(path) -> None:
     Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
     try:
         yaml.load(Path(path).read_text(encoding="utf-8"), Loader=Strict)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError:
-        return  # Snakemake has read the file already; a syntax error is its to report
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise JanusfitError(f"config file '{path}' is not valid YAML{where}: {problem}") from None
 
 
 def schema_error(error, prefix: str = "") -> ConfigError:

@@ -36,7 +36,7 @@ def validated(cfg, key=""):
 
 for _path in workflow.configfiles:
     if os.path.isfile(_path):
-        janusfit_config.require_unique_keys(_path)
+        janusfit_config.check_config_file(_path)
 # Per-run overrides are checked after merging (below), so that the schema's
 # defaults are not written into them.
 _raw_runs = copy.deepcopy(config.get("runs") or {})
