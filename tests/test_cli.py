@@ -192,7 +192,7 @@ def test_a_snakemake_of_another_config_in_the_same_directory_is_not_the_workflow
             process = subprocess.Popen([*sleeping, *extra], cwd=tmp_path)
             processes.append(process)
             for _ in range(10_000):  # until it has exec'd (its command line is the one given)
-                if psutil.Process(process.pid).cmdline()[-1] == extra[-1]:
+                if psutil.Process(process.pid).cmdline()[-1:] == extra[-1:]:  # [] for a moment while it execs
                     break
                 time.sleep(0.001)
             assert workflow_alive(record) is running
