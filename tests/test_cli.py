@@ -22,7 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 from release_configs import jla_binned
 from schema_defaults import with_defaults
@@ -185,16 +184,17 @@ def test_a_snakemake_of_another_config_in_the_same_directory_is_not_the_workflow
     snakemake.symlink_to(sys.executable)  # a process named snakemake, sleeping
     record = {"argv": ["snakemake", "--cores", "2"], "cwd": str(tmp_path), "host": socket.gethostname()}
     record.update(pid=os.getpid(), create_time=0.0)  # a process that is not the recorded Snakemake's
-    sleeping = [str(snakemake), "-c", "import time; time.sleep(600)"]
+    # Once it runs Python it has exec'd, and its command line is the one given, however loaded the machine.
+    sleeping = [str(snakemake), "-c", "import pathlib, time; pathlib.Path('started').touch(); time.sleep(600)"]
     processes = []
     try:
         for extra, running in ((["--configfile", "config/public.yaml"], False), (["--cores", "4"], True)):
+            (tmp_path / "started").unlink(missing_ok=True)
             process = subprocess.Popen([*sleeping, *extra], cwd=tmp_path)
             processes.append(process)
-            for _ in range(10_000):  # until it has exec'd (its command line is the one given)
-                if psutil.Process(process.pid).cmdline()[-1:] == extra[-1:]:  # [] for a moment while it execs
-                    break
-                time.sleep(0.001)
+            while not (tmp_path / "started").exists():
+                assert process.poll() is None
+                time.sleep(0.01)
             assert workflow_alive(record) is running
     finally:
         for process in processes:
