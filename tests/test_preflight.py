@@ -104,6 +104,31 @@ def test_nan_fails(tmp_path):
     assert "NaN" in failed(result)["log_likelihood_at_prior_draws"]
 
 
+def test_a_prior_reaching_where_the_model_gives_no_number_names_the_prior(tmp_path):
+    # Flat ΛCDM has E² = 1 + Ωm((1+z)³ − 1) < 0 up to z = 1 where Ωm < −1/7.
+    post = Posterior(get_model("lcdm"), [dataset()], priors={"Om": (-0.5, 1.0)})
+    result = run(post, tmp_path, rng_seed=3)
+    check = result["checks"][2]
+    draws = -0.5 + np.random.default_rng(3).random(32) * 1.5
+    n_defined = int(np.sum(draws > -1 / 7)) + 1  # and the prior's centre, 0.25
+    assert not check["passed"] and check["key"] == "priors.lcdm"
+    assert "log-likelihood is NaN at Om=" in check["detail"]
+    assert (
+        f"The prior (Om in [-0.5, 1]) reaches where model 'lcdm' gives no number while {n_defined} of 33"
+        in (check["detail"])
+    )
+    with pytest.raises(ConfigError) as info:
+        raise_if_failed(result)
+    assert info.value.key == "priors.lcdm"
+
+
+def test_nan_data_does_not_blame_the_prior(tmp_path):
+    values = dataset().values.copy()
+    values[3] = np.nan
+    check = run(posterior("lcdm", data=dataset(values)), tmp_path)["checks"][2]
+    assert not check["passed"] and "key" not in check and "prior" not in check["detail"]
+
+
 def test_plus_inf_fails(tmp_path):
     post = posterior("lcdm")
     post.norm = -np.inf  # ln L = -(χ² + norm)/2 = +inf

@@ -62,7 +62,11 @@ def _log_likelihoods(posterior, theta: np.ndarray) -> tuple[list[str], int, int]
     try:
         logl = np.asarray(posterior.log_likelihood(theta), dtype=float)
     except Exception as exc:  # a NaN (LikelihoodError) or a model that fails outright
-        return [f"{type(exc).__name__}: {exc}"], 0, 0
+        problems = [f"{type(exc).__name__}: {exc}"]
+        # Point by point, to tell a prior that reaches where the model gives
+        # no number (some points finite) from data or a model giving none.
+        n_finite = sum(_finite_alone(posterior, t) for t in theta) if len(theta) > 1 else 0
+        return problems, n_finite, 0
     in_domain = posterior.model.in_domain(theta[:, : len(posterior.model.params)], posterior.z_max)
     problems = []
     for value, ok, t in zip(logl, in_domain, theta):
@@ -73,6 +77,13 @@ def _log_likelihoods(posterior, theta: np.ndarray) -> tuple[list[str], int, int]
     n_finite = int(np.sum(np.isfinite(logl)))
     n_outside = int(np.sum((logl == -np.inf) & ~in_domain))
     return problems, n_finite, n_outside
+
+
+def _finite_alone(posterior, theta: np.ndarray) -> bool:
+    try:
+        return bool(np.isfinite(posterior.log_likelihood(theta[None, :])[0]))
+    except Exception:  # noqa: BLE001 - the batch's error is the one reported
+        return False
 
 
 def _likelihood_checks(posterior, rng_seed: int, n_draws: int) -> list[dict]:
@@ -93,7 +104,18 @@ def _likelihood_checks(posterior, rng_seed: int, n_draws: int) -> list[dict]:
     lo, hi = posterior.bounds[:, 0], posterior.bounds[:, 1]
     draws = lo + rng.random((n_draws, len(lo))) * (hi - lo)
     problems, n_finite, n_outside = _log_likelihoods(posterior, draws)
-    if problems:
+    if problems and (n_finite or centre_finite):
+        model = posterior.model.name
+        shown = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
+        draws_check = _check(
+            "log_likelihood_at_prior_draws",
+            False,
+            f"{shown}. The prior ({_bounds(posterior)}) reaches where model '{model}' gives no number while "
+            f"{n_finite + centre_finite} of {n_draws + 1} points give one: narrow it to where the model is "
+            "defined (a model of your own may declare its domain instead: README, 'Adding a model')",
+            key=f"priors.{model}",
+        )
+    elif problems:
         shown = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
         draws_check = _check("log_likelihood_at_prior_draws", False, shown)
     elif n_finite == 0 and not centre_finite:
