@@ -368,3 +368,40 @@ def test_each_repeat_past_a_smaller_maxiter_gives_the_run_from_scratch(tmp_path,
             assert a[key][()].tobytes() == b[key][()].tobytes(), key
     restarts = [m for m in caplog.messages if "is past the new stop (maxiter 100): restarted from the seed" in m]
     assert len(restarts) == 2
+
+
+@pytest.mark.parametrize("damage", ["cut_short", "deleted"])
+def test_the_first_runs_checkpoint_set_aside_leaves_the_later_repeats_in_place(tmp_path, public_data, caplog, damage):
+    """The audit's case: two repeats under ``on_change: restart``, the first run's fingerprint.json cut short or deleted.
+
+    The first run's checkpoint directory, which holds the later repeats'
+    (``repeat-1``), was moved aside whole: repeat 1, finished and intact,
+    was sampled again from its seed. Now only the first run's own files move.
+    """
+
+    def config():
+        settings = {"nlive": 50, "dlogz": 0.5, "repeats": 2, "checkpoint_seconds": 3600}
+        return {
+            "datasets": {"jla": jla_binned(public_data)},
+            "models": ["lcdm"],
+            "dynesty": settings,
+            "on_change": "restart",
+        }
+
+    ck = tmp_path / "ck"
+    finished = dynesty_stage(config(), "lcdm", ck, tmp_path / "finished")
+    repeat_files = sorted(p.relative_to(ck) for p in (ck / "repeat-1").rglob("*") if p.name != "progress.json")
+    fingerprint = ck / "fingerprint.json"
+    if damage == "cut_short":
+        fingerprint.write_text(fingerprint.read_text()[:20])
+    else:
+        fingerprint.unlink()
+    caplog.set_level(logging.INFO, logger="test_evidence")
+    rerun = dynesty_stage(config(), "lcdm", ck, tmp_path / "rerun")
+    (old,) = tmp_path.glob("ck.superseded-*")
+    assert not any(p.name.startswith("repeat-") for p in old.iterdir())
+    assert {p.relative_to(ck) for p in (ck / "repeat-1").rglob("*")} >= set(repeat_files)
+    (first, second) = [m for m in caplog.messages if m.startswith("dynesty run ")]
+    assert first.endswith("resumes []") and not second.endswith("resumes []")
+    assert any("(repeat-1 left in place: each is checked on its own)" in m for m in caplog.messages)
+    assert rerun["repeats"]["logz"] == finished["repeats"]["logz"]

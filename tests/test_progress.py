@@ -23,7 +23,7 @@ from janusfit.models import get_model
 from janusfit.sampling.dynesty_runner import DynestySettings, run_dynesty
 from janusfit.sampling.emcee_runner import EmceeSettings, run_emcee
 from janusfit.sampling.fingerprint import make_fingerprint
-from janusfit.sampling.progress import EmceeProgress, _replace
+from janusfit.sampling.progress import EmceeProgress, _replace, earlier_sessions_s
 from janusfit.sampling.segments import SEGMENT
 from janusfit.sampling.session import CheckpointSession
 
@@ -243,3 +243,24 @@ def test_a_replacement_cut_short_leaves_the_old_file_and_no_temporary(tmp_path):
         _replace(target, half_then_fail)
     assert target.read_bytes() == b"old figure"
     assert [p.name for p in tmp_path.iterdir()] == ["progress.png"]
+
+
+def test_earlier_sessions_are_those_of_the_runs_repeats_only(tmp_path):
+    """The audit's case: a repeat set aside (``repeat-1.superseded-…``), or one of a config that ran more
+    repeats, added its sessions to the runtime of today's run (memory.json, summary.json, the report)."""
+
+    def sessions(directory, earlier_s):
+        directory.mkdir(parents=True)
+        (directory / "progress.json").write_text(json.dumps({"earlier_s": earlier_s}))
+
+    ck = tmp_path / "dynesty"
+    sessions(ck, 1.5)
+    sessions(ck / "repeat-1", 2.25)
+    sessions(ck / "repeat-1.superseded-20261204T120000-7", 1000.0)
+    sessions(ck / "repeat-2", 500.0)
+    sessions(ck / "repeat-10", 40.0)
+    assert earlier_sessions_s(ck) == 1.5 + 2.25 + 500.0 + 40.0  # every repeat there, none set aside
+    assert earlier_sessions_s(ck, repeats=2) == 1.5 + 2.25
+    assert earlier_sessions_s(ck, repeats=11) == 1.5 + 2.25 + 500.0 + 40.0
+    assert earlier_sessions_s(ck / "repeat-1", repeats=2) == 2.25
+

@@ -11,6 +11,7 @@ the one thing they are told.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,10 +45,34 @@ OVERVIEW_CSV = "overview.csv"
 RUN_MARKERS = (PREFLIGHT, RESOURCES, SUMMARY)
 
 
-def checkpoint_runs(checkpoint_dir) -> list[Path]:
-    """A sampler's checkpoint directory, then those of its dynesty repeats (``repeat-k``, inside it), sorted."""
+# dynesty's repeat k (k ≥ 1) has its checkpoint inside the first run's, with its lock,
+# lease and refusal beside it (``repeat-1.lock``) and anything set aside (``repeat-1.superseded-…``).
+_REPEAT_DIR = re.compile(r"repeat-([1-9][0-9]*)")
+_REPEAT_ENTRY = re.compile(r"repeat-[1-9][0-9]*(\..*)?")
+
+
+def repeat_dir(checkpoint_dir, k: int) -> Path:
+    """The checkpoint directory of dynesty's run ``k`` (0: the sampler's own)."""
+    return Path(checkpoint_dir) / f"repeat-{k}" if k else Path(checkpoint_dir)
+
+
+def belongs_to_a_repeat(name: str) -> bool:
+    """True for an entry of a checkpoint directory that is a later repeat's, not the first run's own."""
+    return _REPEAT_ENTRY.fullmatch(name) is not None
+
+
+def checkpoint_runs(checkpoint_dir, repeats: int | None = None) -> list[Path]:
+    """A sampler's checkpoint directory, then those of its dynesty repeats (``repeat-k``, inside it), in order of k.
+
+    A directory set aside (``repeat-1.superseded-…``) is not a repeat; with
+    ``repeats``, neither is ``repeat-k`` for k ≥ repeats, left by a config that ran more.
+    """
     checkpoint_dir = Path(checkpoint_dir)
-    return [checkpoint_dir, *sorted(d for d in checkpoint_dir.glob("repeat-*") if d.is_dir())]
+    found = {}
+    for d in checkpoint_dir.glob("repeat-*"):
+        if (match := _REPEAT_DIR.fullmatch(d.name)) and d.is_dir():
+            found[int(match.group(1))] = d
+    return [checkpoint_dir, *(found[k] for k in sorted(found) if repeats is None or k < repeats)]
 
 
 def refusal_path(checkpoint_dir) -> Path:

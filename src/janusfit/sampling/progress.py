@@ -125,10 +125,10 @@ def earlier_seconds(path: Path) -> float:
     return earlier + max(session, 0.0)
 
 
-def earlier_sessions_s(checkpoint_dir) -> float:
-    """The seconds that earlier sessions sampled for a job: of its checkpoint and of each dynesty repeat's."""
+def earlier_sessions_s(checkpoint_dir, repeats: int | None = None) -> float:
+    """The seconds that earlier sessions sampled for a job: of its checkpoint and of each of its ``repeats``' dynesty runs."""
     total = 0.0
-    for directory in checkpoint_runs(checkpoint_dir):
+    for directory in checkpoint_runs(checkpoint_dir, repeats):
         try:
             total += float(json.loads((directory / PROGRESS_JSON).read_text()).get("earlier_s", 0.0))
         except (OSError, ValueError, TypeError, AttributeError):

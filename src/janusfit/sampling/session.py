@@ -23,11 +23,11 @@ from pathlib import Path
 
 from ..atomic import atomic_write_json
 from ..errors import CheckpointError, ConfigError, FingerprintError, JanusfitError
-from ..layout import refusal_path
+from ..layout import belongs_to_a_repeat, refusal_path
 from .fingerprint import check_fingerprint, same_values, write_fingerprint
 from .lock import LEASE_TIMEOUT_S, CheckpointLock
 from .registry import checkpoint_files
-from .store import set_aside, supersede
+from .store import FINGERPRINT, set_aside, supersede
 
 
 class Interrupted(JanusfitError):
@@ -71,7 +71,7 @@ class CheckpointSession:
 
     @property
     def _fp_path(self) -> Path:
-        return self.dir / "fingerprint.json"
+        return self.dir / FINGERPRINT
 
     @property
     def _resumes_path(self) -> Path:
@@ -142,7 +142,10 @@ class CheckpointSession:
                 if self.on_change != "restart":
                     raise
                 supersede(
-                    self.dir, log=self.log, why=f"it was made with different inputs ({'; '.join(exc.differences)})"
+                    self.dir,
+                    log=self.log,
+                    why=f"it was made with different inputs ({'; '.join(exc.differences)})",
+                    keep=belongs_to_a_repeat,
                 )
             else:
                 if rewritten:
@@ -183,7 +186,7 @@ class CheckpointSession:
                     "on_change: restart (or move the directory aside) to start afresh."
                 ) from None
             self.log(what)
-            supersede(self.dir, log=self.log, why="its fingerprint.json cannot be read")
+            supersede(self.dir, log=self.log, why="its fingerprint.json cannot be read", keep=belongs_to_a_repeat)
             return None
 
     def _refuse_unfingerprinted(self, found: list[Path]) -> None:
@@ -203,7 +206,7 @@ class CheckpointSession:
                 "on_change: restart (or move the directory aside) to start afresh."
             )
         self.log(what)
-        supersede(self.dir, log=self.log, why="its samples have no fingerprint")
+        supersede(self.dir, log=self.log, why="its samples have no fingerprint", keep=belongs_to_a_repeat)
 
     @property
     def resumes(self) -> list[int]:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from ..atomic import atomic_write_bytes, sha256_bytes, sha256_file
 
+FINGERPRINT = "fingerprint.json"  # what a checkpoint was made with (:mod:`.fingerprint`)
+
 
 def commit(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` with its checksum, crash-safely."""
@@ -86,13 +88,28 @@ def clean_partial(directory: Path, pattern: str) -> None:
         tmp.unlink()
 
 
-def supersede(checkpoint_dir: Path, why: str, log=print) -> Path:
-    """Move a whole checkpoint directory aside so a new run can start; nothing is deleted.
+def supersede(checkpoint_dir: Path, why: str, log=print, keep=lambda name: False) -> Path:
+    """Move a checkpoint directory aside so a new run can start; nothing is deleted.
 
-    ``why`` says in the log what is wrong with it: "it was made with different inputs (…)".
+    ``why`` says in the log what is wrong with it: "it was made with different
+    inputs (…)". Entries whose name ``keep`` accepts stay where they are (the
+    checkpoints of dynesty's later repeats, inside the first run's, which are
+    checked on their own); the others move one by one, the fingerprint last,
+    so that a kill between two moves leaves samples without a fingerprint,
+    which are never resumed.
     """
     stamp = time.strftime("%Y%m%dT%H%M%S")
     target = checkpoint_dir.with_name(f"{checkpoint_dir.name}.superseded-{stamp}-{os.getpid()}")
-    os.replace(checkpoint_dir, target)
-    log(f"on_change is 'restart' and {why}: the old checkpoint was moved to '{target}'")
+    kept = sorted(p for p in checkpoint_dir.iterdir() if keep(p.name))
+    if not kept:
+        os.replace(checkpoint_dir, target)
+    else:
+        target.mkdir()
+        for entry in sorted(
+            (p for p in checkpoint_dir.iterdir() if not keep(p.name)), key=lambda p: p.name == FINGERPRINT
+        ):
+            os.replace(entry, target / entry.name)
+    left = ", ".join(p.name for p in kept if p.is_dir())
+    left = f" ({left} left in place: each is checked on its own)" if left else ""
+    log(f"on_change is 'restart' and {why}: the old checkpoint was moved to '{target}'{left}")
     return target

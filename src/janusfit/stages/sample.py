@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 
 from ..atomic import atomic_write_json
+from ..config import run_settings
 from ..diagnostics.quadrature import MAX_PARAMS, cross_check, exact_evidence
+from ..layout import repeat_dir
 from ..resources.memory import check_fits, memory_budget
 from ..resources.monitor import MemoryMonitor
 from ..resources.requests import memory_estimate
@@ -54,11 +55,16 @@ def watched(
         memory_png,
         estimate.total_mb,
         title=f"{sampler} on {dataset}/{model}",
-        earlier_sessions_s=earlier_sessions_s(checkpoint_dir),
+        earlier_sessions_s=earlier_sessions_s(checkpoint_dir, repeats=_repeats(config, dataset, model, sampler)),
     )
     log.info(
         f"{sampler} peak RSS {monitor.peak_mb:.0f} MB (estimate {estimate.total_mb} MB) over {monitor.duration_s:.0f} s"
     )
+
+
+def _repeats(config, dataset, model, sampler) -> int:
+    """How many runs the sampler makes: dynesty's ``repeats``; a directory of a config that ran more is not this run's."""
+    return run_settings(config, dataset, model).dynesty.repeats if sampler == "dynesty" else 1
 
 
 def use_threads(threads: int, log) -> None:
@@ -173,7 +179,7 @@ def _sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evi
     for k in range(d.repeats):
         run = replace(d, seed=d.seed + k)
         fingerprint = make_fingerprint(posterior, "dynesty", {**run.chain_settings(), **domain_settings(posterior)})
-        directory = Path(checkpoint_dir) / f"repeat-{k}" if k else checkpoint_dir
+        directory = repeat_dir(checkpoint_dir, k)
         with CheckpointSession(directory, fingerprint, settings.on_change, log=log.info, graceful=graceful) as session:
             record_invocation(session.dir)
             result, run_samples = run_dynesty(posterior, run, session, log=log.info, warn=log.warning)
