@@ -3,6 +3,8 @@
 import json
 import math
 import re
+import subprocess
+import sys
 
 import h5py
 import numpy as np
@@ -119,6 +121,52 @@ def test_a_final_chain_cut_short_is_named_by_its_readers(tmp_path, public_data):
         r"and the emcee job rebuilds it from its checkpoint segments",
     ):
         read_chain(chain)
+
+
+@pytest.mark.parametrize("final", ["chain", "samples"])
+def test_a_final_file_open_for_writing_in_another_process_is_in_use_not_damaged(tmp_path, public_data, final):
+    """The audit's case: a good chain.h5 that a notebook held open with 'r+' was called damaged and moved aside,
+    by `snakemake -n` too (HDF5 locks a file open for writing: BlockingIOError), and every job after it reran."""
+    from janusfit.sampling import dynesty_samples, emcee_hdf5
+    from janusfit.stages.diagnose import read_dynesty
+
+    if final == "chain":
+        run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [jla_diagonal(public_data)]), max_steps=100)
+        path, what, set_aside, read = (
+            tmp_path / "chain.h5",
+            "the final chain",
+            emcee_hdf5.set_aside_if_unreadable,
+            read_chain,
+        )
+    else:
+        path, what = tmp_path / "samples.h5", "the final samples"
+        set_aside, read = dynesty_samples.set_aside_if_unreadable, read_dynesty
+        with h5py.File(path, "w") as f:
+            for key in ("samples", "weights", "logl"):
+                f.create_dataset(key, data=np.ones((40, 2)) if key == "samples" else np.full(40, 1 / 40))
+            f.attrs["logz"] = 1.0
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import h5py, sys; f = h5py.File({str(path)!r}, 'r+'); print('open'); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "open\n"
+        said = set_aside(path)
+        assert said.startswith(f"{what} '{path}': the file is open for writing in another process (")
+        assert said.endswith("it was left in place")
+        with pytest.raises(JanusfitError, match=rf"^{what} '{re.escape(str(path))}' (is|are) open for writing"):
+            read(path)
+    finally:
+        holder.stdin.close()
+        holder.wait()
+    assert path.exists() and not list(tmp_path.glob("*.damaged-*"))
+    assert set_aside(path) is None
 
 
 def test_a_stopping_target_above_the_convergence_threshold_is_not_a_failure(tmp_path, public_data):

@@ -16,7 +16,7 @@ ARRAYS = ("samples", "weights", "logl")
 
 
 def samples_problem(path) -> str | None:
-    """Why the samples file at ``path`` cannot be read, or None if it can."""
+    """Why the samples file at ``path`` cannot be read, or None if it can (BlockingIOError: in use, as the chain's)."""
     import h5py
 
     try:
@@ -27,6 +27,8 @@ def samples_problem(path) -> str | None:
                     return f"its arrays do not hold the same {n} points"
                 f[key][-1:]  # the last point: a file cut short fails here, if not on opening
             float(f.attrs["logz"])
+    except BlockingIOError:
+        raise
     except (OSError, KeyError, ValueError) as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
@@ -41,7 +43,11 @@ def set_aside_if_unreadable(path) -> str | None:
 
 def require_readable(path) -> None:
     """Raise JanusfitError naming a samples file that cannot be read, and what to do."""
-    if problem := samples_problem(path):
+    try:
+        problem = samples_problem(path)
+    except BlockingIOError as exc:
+        raise JanusfitError(f"the final samples '{path}' are open for writing in another process ({exc})") from None
+    if problem:
         raise JanusfitError(
             f"the final samples '{path}' cannot be read ({problem}). Rerun Snakemake: the damaged file is set "
             "aside and the dynesty job writes it again from its checkpoint"

@@ -69,7 +69,11 @@ def write_emcee_hdf5(pieces, n: int, path, n_walkers: int, ndim: int, random_sta
 
 
 def chain_problem(path) -> str | None:
-    """Why the final chain at ``path`` cannot be read as emcee's HDF5 layout, or None if it can."""
+    """Why the final chain at ``path`` cannot be read as emcee's HDF5 layout, or None if it can.
+
+    Raises BlockingIOError while another process has the file open for
+    writing (HDF5 locks it): the file is in use, which is no damage.
+    """
     import h5py
 
     try:
@@ -79,6 +83,8 @@ def chain_problem(path) -> str | None:
             if g["chain"].shape != (n, *shape) or g["log_prob"].shape != (n, shape[0]):
                 return f"its arrays do not hold the {n} steps it declares"
             g["chain"][-1:]  # the last chunk: a file cut short fails here, if not on opening
+    except BlockingIOError:
+        raise
     except (OSError, KeyError, ValueError) as exc:
         return f"{type(exc).__name__}: {exc}"
     return None

@@ -70,7 +70,13 @@ def set_aside(path: Path) -> Path:
 def set_aside_if_unreadable(path, problem_of, *, what: str, then: str) -> str | None:
     """Set ``path`` aside if ``problem_of(path)`` says why it cannot be read; returns what was done, for the log."""
     path = Path(path)
-    if not path.exists() or (problem := problem_of(path)) is None:
+    if not path.exists():
+        return None
+    try:
+        problem = problem_of(path)
+    except BlockingIOError as exc:  # HDF5's lock: a process has it open for writing, which is no damage
+        return f"{what} '{path}': the file is open for writing in another process ({exc}); it was left in place"
+    if problem is None:
         return None
     return f"{what} '{path}' cannot be read ({problem}); it was moved to '{set_aside(path)}', and {then}"
 

@@ -26,7 +26,10 @@ class ConvergenceFailed(JanusfitError):
 
 
 def read_chain(path):
-    problem = chain_problem(path)
+    try:
+        problem = chain_problem(path)
+    except BlockingIOError as exc:
+        raise JanusfitError(f"the final chain '{path}' is open for writing in another process ({exc})") from None
     if problem:
         raise JanusfitError(
             f"the final chain '{path}' cannot be read ({problem}). Rerun Snakemake: the damaged "
