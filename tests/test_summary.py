@@ -3,6 +3,7 @@
 import json
 import math
 import re
+import shutil
 import subprocess
 import sys
 
@@ -167,6 +168,76 @@ def test_a_final_file_open_for_writing_in_another_process_is_in_use_not_damaged(
         holder.wait()
     assert path.exists() and not list(tmp_path.glob("*.damaged-*"))
     assert set_aside(path) is None
+
+
+def _zero_bytes(path, offset: int, size: int) -> None:
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        fh.write(bytes(size))
+
+
+def _damaged_copies(original, path, readers):
+    """For each reader: ``path`` a fresh copy of ``original``, then what reading it raised."""
+    for read in readers:
+        shutil.copyfile(original, path)
+        with pytest.raises(JanusfitError) as info:
+            read(path)
+        yield str(info.value)
+
+
+def test_a_final_chain_damaged_inside_is_named_by_its_readers_and_set_aside(tmp_path, public_data):
+    """The audit's case: zeros written a third into chain.h5 read as numbers, with no error anywhere:
+    convergence.json gave τ 254 for 4.6 and R̂ 1.33, and the summary blamed the data."""
+    from janusfit.export.draws import read_emcee
+    from janusfit.sampling.emcee_hdf5 import chain_problem
+
+    run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [jla_diagonal(public_data)]), max_steps=400)
+    chain, original = tmp_path / "chain.h5", tmp_path / "original.h5"
+    with h5py.File(chain) as f:
+        stored = f["mcmc/chain"][()]
+        first = f["mcmc/chain"].id.get_chunk_info(0)
+    _zero_bytes(chain, first.byte_offset + first.size // 3, 4096)
+    with h5py.File(chain) as f:  # the damage reads as numbers
+        assert np.sum(f["mcmc/chain"][()] != stored) > 0 and np.all(np.isfinite(f["mcmc/chain"][()]))
+    assert chain_problem(chain) is None  # nor does opening it or its last chunk tell
+    shutil.move(chain, original)
+    for message in _damaged_copies(original, chain, (read_chain, lambda p: read_emcee(p, burn_in=0, n_groups=4))):
+        assert re.fullmatch(
+            rf"the final chain '{re.escape(str(chain))}': its values are not those it was written with \(sha256 "
+            r"[0-9a-f]{12}…, written [0-9a-f]{12}…\): it was damaged after it was written; it was moved to "
+            rf"'{re.escape(str(chain))}\.damaged-[0-9T]+-\d+'\. To go on, rerun Snakemake: the emcee job rebuilds "
+            r"it from its checkpoint",
+            message,
+        ), message
+        assert not chain.exists()
+    # A chain written before janusfit recorded the digest is read as it is.
+    shutil.copyfile(original, chain)
+    with h5py.File(chain, "r+") as f:
+        del f["mcmc"].attrs["janusfit_values_sha256"]
+    assert read_chain(chain)[0].shape == stored.shape
+
+
+def test_final_samples_damaged_inside_are_named_by_their_readers_and_set_aside(tmp_path):
+    from types import SimpleNamespace
+
+    from janusfit.export.draws import read_dynesty as read_for_export
+    from janusfit.sampling.dynesty_runner import write_samples
+    from janusfit.stages.diagnose import read_dynesty as read_for_corner
+
+    samples, original = tmp_path / "samples.h5", tmp_path / "original.h5"
+    points = np.random.default_rng(1).normal(size=(4000, 2))
+    arrays = {"samples": points, "weights": np.full(4000, 1 / 4000), "logl": -0.5 * np.sum(points**2, axis=1)}
+    write_samples(samples, arrays, ["a", "b"], SimpleNamespace(logz=-1.8, logz_err=0.05))
+    assert read_for_corner(samples)[0].tobytes() == points.tobytes()
+    with h5py.File(samples) as f:
+        offset = f["samples"].id.get_offset()
+    _zero_bytes(samples, offset + 8 * 2 * 1000, 8 * 2 * 100)
+    shutil.move(samples, original)
+    for message in _damaged_copies(original, samples, (read_for_corner, read_for_export)):
+        assert message.startswith(
+            f"the final samples '{samples}': its values are not those it was written with (sha256 "
+        ) and message.endswith("To go on, rerun Snakemake: the dynesty job writes them again")
+        assert not samples.exists() and len(list(tmp_path.glob("samples.h5.damaged-*"))) >= 1
 
 
 def test_a_stopping_target_above_the_convergence_threshold_is_not_a_failure(tmp_path, public_data):

@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 
 from ..sampling.dynesty_samples import require_readable
+from ..sampling.emcee_hdf5 import require_intact
 
 # Above this many post-burn-in emcee draws, exports keep every k-th step
 # (k as small as brings them under it): a million draws pin means and 95 %
@@ -67,6 +68,7 @@ class EmceeDraws:
 
 def read_emcee(chain_h5, burn_in: int, n_groups: int, max_draws: int = MAX_DRAWS) -> EmceeDraws:
     """Read the kept part of an emcee chain file (emcee's HDF5 layout) without loading the rest."""
+    require_intact(chain_h5)
     with h5py.File(chain_h5, "r") as f:
         chain, log_prob = f["mcmc/chain"], f["mcmc/log_prob"]
         n_steps, n_walkers, _ = chain.shape

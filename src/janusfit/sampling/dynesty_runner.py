@@ -48,6 +48,7 @@ import numpy as np
 from ..atomic import atomic_path, no_space_left
 from ..errors import ConfigError
 from ..settings import DynestySettings, minimum_nlive, require_static_for_maxiter
+from . import values_digest
 from .domain import require_domain_overlap
 from .progress import DynestyProgress
 from .session import CheckpointSession
@@ -442,3 +443,4 @@ def write_samples(path, samples: dict, param_names, result: DynestyResult) -> No
             f.attrs["param_names"] = list(param_names)
             f.attrs["logz"] = result.logz
             f.attrs["logz_err"] = result.logz_err
+            values_digest.record(f)

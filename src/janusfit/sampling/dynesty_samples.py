@@ -10,7 +10,7 @@ meets one damaged later names it (:func:`require_readable`).
 from __future__ import annotations
 
 from ..errors import JanusfitError
-from . import store
+from . import store, values_digest
 
 ARRAYS = ("samples", "weights", "logl")
 
@@ -42,7 +42,9 @@ def set_aside_if_unreadable(path) -> str | None:
 
 
 def require_readable(path) -> None:
-    """Raise JanusfitError naming a samples file that cannot be read, and what to do."""
+    """Raise JanusfitError naming a samples file that cannot be read, or whose values were damaged (set aside)."""
+    import h5py
+
     try:
         problem = samples_problem(path)
     except BlockingIOError as exc:
@@ -51,4 +53,12 @@ def require_readable(path) -> None:
         raise JanusfitError(
             f"the final samples '{path}' cannot be read ({problem}). Rerun Snakemake: the damaged file is set "
             "aside and the dynesty job writes it again from its checkpoint"
+        )
+    with h5py.File(path, "r") as f:
+        damage = values_digest.problem(f)
+    if damage:
+        raise JanusfitError(
+            store.set_aside_damaged(
+                path, damage, what="the final samples", then="rerun Snakemake: the dynesty job writes them again"
+            )
         )

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..atomic import atomic_path
-from . import store
+from ..errors import JanusfitError
+from . import store, values_digest
 
 CHUNK_BYTES = 256 << 10  # of the final HDF5 file's datasets
 
@@ -65,6 +66,7 @@ def write_emcee_hdf5(pieces, n: int, path, n_walkers: int, ndim: int, random_sta
             g.create_dataset("accepted", data=accepted)
             for i, v in enumerate(random_state):
                 g.attrs[f"random_state_{i}"] = v
+            values_digest.record(g)
     return accepted
 
 
@@ -99,3 +101,24 @@ def set_aside_if_unreadable(path) -> str | None:
     return store.set_aside_if_unreadable(
         path, chain_problem, what="the final chain", then="the emcee job rebuilds it from its checkpoint segments"
     )
+
+
+def require_intact(path) -> None:
+    """Raise JanusfitError when the chain's values are not those it was written with, once it is set aside.
+
+    Snakemake then sees it missing and the emcee job rebuilds it from its
+    checkpoint segments (:mod:`.values_digest` says why readers check).
+    """
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        damage = values_digest.problem(f["mcmc"])
+    if damage:
+        raise JanusfitError(
+            store.set_aside_damaged(
+                path,
+                damage,
+                what="the final chain",
+                then="rerun Snakemake: the emcee job rebuilds it from its checkpoint",
+            )
+        )

@@ -81,6 +81,15 @@ def set_aside_if_unreadable(path, problem_of, *, what: str, then: str) -> str | 
     return f"{what} '{path}' cannot be read ({problem}); it was moved to '{set_aside(path)}', and {then}"
 
 
+def set_aside_damaged(path, damage: str, *, what: str, then: str) -> str:
+    """Set aside a file a reader found damaged; the message says so (another reader may have moved it first)."""
+    try:
+        moved = f"it was moved to '{set_aside(Path(path))}'"
+    except FileNotFoundError:
+        moved = "another job has moved it aside"
+    return f"{what} '{path}': {damage}; {moved}. To go on, {then}"
+
+
 def clean_partial(directory: Path, pattern: str) -> None:
     """Remove sidecars whose file never arrived and temporary files of cut writes.
 

@@ -18,7 +18,7 @@ from ..diagnostics.quadrature import cross_check, exact_evidence, prior_sensitiv
 from ..errors import JanusfitError
 from ..imports import import_emcee
 from ..sampling.dynesty_samples import require_readable
-from ..sampling.emcee_hdf5 import chain_problem
+from ..sampling.emcee_hdf5 import chain_problem, require_intact
 
 
 class ConvergenceFailed(JanusfitError):
@@ -35,6 +35,7 @@ def read_chain(path):
             f"the final chain '{path}' cannot be read ({problem}). Rerun Snakemake: the damaged "
             "file is set aside and the emcee job rebuilds it from its checkpoint segments"
         )
+    require_intact(path)
     backend = import_emcee().backends.HDFBackend(str(path), read_only=True)
     return backend.get_chain(), backend.get_log_prob(), backend.accepted
 
