@@ -436,8 +436,10 @@ def test_workflow_refuses_a_prior_change_after_an_interruption_then_restarts_on_
     assert "stopped by SIGTERM at iteration" in log
     checkpoint = files(tmp_path / CHECKPOINT)
 
-    emcee_config(tmp_path, public_data, priors={"lcdm": {"Om": [0.05, 1.0]}})
-    refused = run(tmp_path, "--rerun-incomplete", RUN_JSON, check=False)
+    # The new prior in a config file of its own, added to the command line.
+    (tmp_path / "changed.yaml").write_text(json.dumps({"priors": {"lcdm": {"Om": [0.05, 1.0]}}}))
+    configs = ("--configfile", str(tmp_path / "config.yaml"), str(tmp_path / "changed.yaml"))
+    refused = run(tmp_path, *configs, "--rerun-incomplete", RUN_JSON, check=False)
     assert refused.returncode != 0 and "Error in rule emcee" in refused.stderr
     log = (tmp_path / EMCEE_LOG).read_text()
     assert f"ERROR the checkpoint in '{CHECKPOINT}' was made with different inputs:" in log
@@ -453,6 +455,9 @@ def test_workflow_refuses_a_prior_change_after_an_interruption_then_restarts_on_
     assert f"jla/lcdm emcee: the checkpoint in '{CHECKPOINT}' was made with different inputs:" in text
     assert "      priors.Om: [0.01, 1.0] -> [0.05, 1.0]" in text
     assert "Once the inputs are put back (or 'on_change: restart' is set), rerun:" in text
+    # The command to run again is the refused one, with its config files, not the one interrupted before it.
+    rerun = text.split("rerun:\n", 1)[1].splitlines()[0]
+    assert f"--configfile {tmp_path / 'config.yaml'} {tmp_path / 'changed.yaml'}" in rerun, rerun
     (state,) = json.loads(janusfit_cli("status", tmp_path / "results", "--json").stdout)
     assert state["state"] == "refused" and "priors.Om" in state["samplers"][0]["refusal"]
 

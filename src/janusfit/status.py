@@ -22,7 +22,7 @@ Read from the files alone, while the workflow runs or after it stopped:
 The iteration, the numbers the stopping rule looks at and the session's rate
 come from the newest ``progress.json`` beside the checkpoint; the resume
 command from the ``invocation.json`` a sampling job recorded (the Snakemake
-command line that started it and where it ran).
+command line that started it and where it ran), or from its refusal, newer.
 """
 
 from __future__ import annotations
@@ -261,10 +261,17 @@ def sampler_status(run: Run, sampler: str, summary: dict | None, now: float) -> 
 
 
 def _invocations(root: Path, run: Run | None = None) -> list[dict]:
-    """Recorded invocations (newest first): of ``run``'s samplers, else of any run under ``root``."""
+    """Recorded invocations (newest first): of ``run``'s samplers, else of any run under ``root``.
+
+    A job that refused its checkpoint records its command in the refusal,
+    not in invocation.json: that command (a ``--configfile`` added, say) is
+    the one to run again, not the last one whose job went on.
+    """
     dirs = [run.checkpoint_dir(s) for s in SAMPLERS] if run else list((root / "checkpoints").glob("*/*/*"))
-    records = [r for r in (_read_json(d / INVOCATION) for d in dirs) if r]
-    return sorted(records, key=lambda r: r.get("recorded", 0), reverse=True)
+    dirs = [d for ck in dirs for d in checkpoint_runs(ck)]
+    records = [_read_json(d / INVOCATION) for d in dirs]
+    records += [(_read_json(refusal_path(d)) or {}).get("invocation") for d in dirs if d.is_dir()]
+    return sorted((r for r in records if r), key=lambda r: r.get("recorded", 0), reverse=True)
 
 
 def configfiles(argv: list[str]) -> tuple[str, ...]:

@@ -56,14 +56,22 @@ def record_invocation(directory) -> dict | None:
     atomic_write_json(
         Path(directory) / JOB, {"pid": me.pid, "create_time": me.create_time(), "host": socket.gethostname()}
     )
-    parent = snakemake_ancestor(me)
+    record = snakemake_invocation(me)
+    if record is not None:
+        atomic_write_json(Path(directory) / INVOCATION, record)
+    return record
+
+
+def snakemake_invocation(process: psutil.Process | None = None) -> dict | None:
+    """The Snakemake command that started this process (its outermost ``snakemake`` ancestor), or None."""
+    parent = snakemake_ancestor(process)
     if parent is None:
         return None
     try:
         argv, cwd, created = parent.cmdline(), parent.cwd(), parent.create_time()
     except (psutil.Error, OSError):
         return None
-    record = {
+    return {
         "argv": argv,
         "cwd": cwd,
         "workdir": os.getcwd(),
@@ -73,8 +81,6 @@ def record_invocation(directory) -> dict | None:
         "recorded": time.time(),
         "spawned": any(flag in argv for flag in SPAWNED_FLAGS),
     }
-    atomic_write_json(Path(directory) / INVOCATION, record)
-    return record
 
 
 def alive(record: dict) -> bool:

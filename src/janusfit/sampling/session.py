@@ -25,6 +25,7 @@ from ..atomic import atomic_write_json
 from ..errors import CheckpointError, ConfigError, FingerprintError, JanusfitError
 from ..layout import belongs_to_a_repeat, refusal_path
 from .fingerprint import check_fingerprint, same_values, write_fingerprint
+from .invocation import snakemake_invocation
 from .lock import LEASE_TIMEOUT_S, CheckpointLock
 from .registry import checkpoint_files
 from .store import FINGERPRINT, set_aside, supersede
@@ -86,7 +87,11 @@ class CheckpointSession:
         try:
             self._check_or_start()
         except CheckpointError as exc:
-            atomic_write_json(self._refusal_path, {"time": time.time(), "message": str(exc)})
+            # With the command that was refused: it, not the last accepted one, is what to run again.
+            atomic_write_json(
+                self._refusal_path,
+                {"time": time.time(), "message": str(exc), "invocation": snakemake_invocation()},
+            )
             self.lock.release()
             raise
         except BaseException:
