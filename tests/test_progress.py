@@ -263,4 +263,3 @@ def test_earlier_sessions_are_those_of_the_runs_repeats_only(tmp_path):
     assert earlier_sessions_s(ck, repeats=2) == 1.5 + 2.25
     assert earlier_sessions_s(ck, repeats=11) == 1.5 + 2.25 + 500.0 + 40.0
     assert earlier_sessions_s(ck / "repeat-1", repeats=2) == 2.25
-
