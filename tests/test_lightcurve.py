@@ -553,6 +553,17 @@ def test_a_nuisance_prior_bound_written_as_an_integer_is_the_same_reading(jla_fi
     assert _fingerprint(as_int) == _fingerprint(as_float)
 
 
+@pytest.mark.parametrize(("key", "as_int", "as_float"), [("pecz", 0, 0.0), ("host_mass_split", 9, 9.0)])
+def test_a_whole_number_written_as_a_float_is_the_same_reading(jla_file, key, as_int, as_float):
+    """The audit's case: pecz 0.0 over a run made with public.yaml's pecz 0 reran inspect_data and 12 jobs after it."""
+    from janusfit.data.sources import identity
+
+    written_int, written_float = _config(jla_file, **{key: as_int}), _config(jla_file, **{key: as_float})
+    assert identity(written_float, ["jla740"]) == identity(written_int, ["jla740"])
+    assert _fingerprint(written_float) == _fingerprint(written_int)
+    assert _fingerprint(written_float)["data"]["jla740"]["reading"][key] == as_int
+
+
 def test_jla_lcparams_without_pecz_is_refused_naming_the_key(jla_file):
     """Left out, pecz was 0.001, which counts JLA's peculiar velocities twice
     (``test_the_public_jla740_counts_the_peculiar_velocity_dispersion_once``): the table decides it, so the

@@ -82,6 +82,10 @@ def reading_spec(spec: dict) -> dict:
         for p, bounds in (reading.get("nuisance_priors") or {}).items()
         if bounds != priors.get(p)
     }
+    # A whole number written as a float is the same option: pecz 0.0 is the pecz 0 that public.yaml writes.
+    for key, default in LIGHT_CURVE_DEFAULTS.items():
+        if isinstance(default, float) and isinstance(reading.get(key), float) and reading[key].is_integer():
+            reading[key] = int(reading[key])
     kind = reading.get("kind")
     # Only a csv table takes columns: given for another format, they are an error to report, not a default.
     named = default_columns(kind) if reading.get("format") == "csv" and kind in VALUE_ROLE else {}
