@@ -564,6 +564,27 @@ def test_a_whole_number_written_as_a_float_is_the_same_reading(jla_file, key, as
     assert _fingerprint(written_float)["data"]["jla740"]["reading"][key] == as_int
 
 
+def test_an_option_changed_to_its_default_is_shown_as_a_change_of_value(jla_file, tmp_path):
+    """The audit's case: pecz 0.001 written over a run made with pecz 0 was refused as
+    'reading.pecz: removed (was 0)', where the config wrote it out (pecz is required)."""
+    from janusfit.errors import FingerprintError
+    from janusfit.sampling.fingerprint import check_fingerprint
+
+    stored = _fingerprint(_config(jla_file))
+    for options, shown in (
+        ({"pecz": 0.001}, "data.jla740.reading.pecz: 0 -> 0.001"),
+        ({"host_mass_split": None}, "data.jla740.reading.host_mass_split: 10.0 -> None"),
+        (
+            {"nuisance_priors": {"beta": [2.0, 4.0]}},
+            "data.jla740.reading.nuisance_priors.beta: [1.5, 4.5] -> [2.0, 4.0]",
+        ),
+    ):
+        with pytest.raises(FingerprintError) as info:
+            check_fingerprint(stored, _fingerprint(_config(jla_file, **options)), tmp_path)
+        assert shown in info.value.differences, info.value.differences
+        assert not any("removed" in d or "added" in d for d in info.value.differences if ".reading." in d)
+
+
 def test_jla_lcparams_without_pecz_is_refused_naming_the_key(jla_file):
     """Left out, pecz was 0.001, which counts JLA's peculiar velocities twice
     (``test_the_public_jla740_counts_the_peculiar_velocity_dispersion_once``): the table decides it, so the

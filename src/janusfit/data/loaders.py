@@ -20,6 +20,7 @@ import numpy as np
 from ..atomic import sha256_file
 from ..errors import ConfigError, DataError
 from .dataset import Dataset
+from .lightcurves import FORMAT as LIGHT_CURVE_FORMAT
 from .lightcurves import NUISANCE_PARAMS, LightCurves, options
 from .sources import KEYS, VALUE_ROLE, Source, default_columns, reading_spec, record_of, resolve_path, sources
 from .table import Table, TableError, parse
@@ -471,7 +472,7 @@ FORMATS: dict[str, Format] = {
     "jla_binned": Format(_read_jla_binned, kinds=("sn",), needs_cov=True),
     "pantheon_plus": Format(_read_pantheon_plus, kinds=("sn",), diag_warning=PANTHEON_DIAG_WARNING),
     "desy5": Format(_read_desy5, kinds=("sn",), diag_warning=DESY5_DIAG_WARNING, cov_adds_sigma=True),
-    "jla_lcparams": Format(
+    LIGHT_CURVE_FORMAT: Format(
         _read_jla_lcparams, kinds=("sn",), takes_cov=False, nuisance=NUISANCE_PARAMS, heavy_rows=True
     ),
     "hz_table": Format(_read_hz_table, kinds=("hz",)),

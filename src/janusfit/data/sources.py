@@ -32,6 +32,8 @@ from urllib.parse import unquote, urlparse
 from ..atomic import sha256_file
 from ..errors import ConfigError
 from .lightcurves import DEFAULTS as LIGHT_CURVE_DEFAULTS
+from .lightcurves import FORMAT as LIGHT_CURVE_FORMAT
+from .lightcurves import options as light_curve_options
 from .simulate import DEFAULTS as SIMULATION_DEFAULTS
 
 DOWNLOAD_CACHE = "resources/data"
@@ -97,6 +99,17 @@ def reading_spec(spec: dict) -> dict:
         for key, value in sorted(reading.items())
         if value != {} and not (key in LIGHT_CURVE_DEFAULTS and value == LIGHT_CURVE_DEFAULTS[key])
     }
+
+
+def reading_shown(reading: dict) -> dict:
+    """A reading of :func:`reading_spec` with a light-curve table's options at their defaults filled in, for messages.
+
+    :func:`reading_spec` leaves a default out, so a difference against it
+    read ``pecz: removed (was 0)`` where the config wrote ``pecz: 0.001``.
+    """
+    if reading.get("format") != LIGHT_CURVE_FORMAT:
+        return reading
+    return dict(sorted({**reading, **light_curve_options(reading)}.items()))
 
 
 def simulation_settings(spec: dict) -> dict:

@@ -18,7 +18,7 @@ import json
 from .. import __version__
 from ..atomic import atomic_write_json
 from ..code import posterior_code
-from ..data.sources import reading_spec
+from ..data.sources import reading_shown, reading_spec
 from ..errors import FingerprintError
 
 
@@ -144,7 +144,7 @@ def check_fingerprint(stored: dict, current: dict, checkpoint_dir) -> list[str]:
         # Listed whole, the modules would bury the other differences.
         stored = {**stored, "code": "not recorded"}
         current = {**current, "code": "recorded"}
-    diff = differences(stored, current)
+    diff = differences(_shown(stored), _shown(current))
     if not diff:
         return rewritten
     version_note = ""
@@ -186,6 +186,19 @@ def _as_read_now(stored: dict) -> dict:
         for name, entry in stored.get("data", {}).items()
     }
     return {**stored, "data": data}
+
+
+def _shown(fingerprint: dict) -> dict:
+    """``fingerprint`` with each reading's defaults filled in (:func:`janusfit.data.sources.reading_shown`).
+
+    Both sides filled alike, an option left out on both stays equal; one
+    written on one side only shows as a change from its default.
+    """
+    data = {
+        name: {**entry, "reading": reading_shown(entry["reading"])} if "reading" in entry else entry
+        for name, entry in fingerprint.get("data", {}).items()
+    }
+    return {**fingerprint, "data": data} if "data" in fingerprint else fingerprint
 
 
 def write_fingerprint(path, fingerprint: dict) -> None:
