@@ -13,7 +13,6 @@ import numpy as np
 
 NUISANCE_PARAMS = ("alpha", "beta")
 NUISANCE_LABELS = {"alpha": r"$\alpha$", "beta": r"$\beta$"}
-FORMAT = "jla_lcparams"  # the config format whose entries take the options below
 DEFAULTS = {
     "pecz": 0.001,
     "host_mass_split": 10.0,

@@ -20,9 +20,18 @@ import numpy as np
 from ..atomic import sha256_file
 from ..errors import ConfigError, DataError
 from .dataset import Dataset
-from .lightcurves import FORMAT as LIGHT_CURVE_FORMAT
 from .lightcurves import NUISANCE_PARAMS, LightCurves, options
-from .sources import KEYS, VALUE_ROLE, Source, default_columns, reading_spec, record_of, resolve_path, sources
+from .sources import (
+    KEYS,
+    LIGHT_CURVE_FORMAT,
+    VALUE_ROLE,
+    Source,
+    default_columns,
+    reading_spec,
+    record_of,
+    resolve_path,
+    sources,
+)
 from .table import Table, TableError, parse
 from .validate import (
     numeric_column,

@@ -32,11 +32,13 @@ from urllib.parse import unquote, urlparse
 from ..atomic import sha256_file
 from ..errors import ConfigError
 from .lightcurves import DEFAULTS as LIGHT_CURVE_DEFAULTS
-from .lightcurves import FORMAT as LIGHT_CURVE_FORMAT
 from .lightcurves import options as light_curve_options
 from .simulate import DEFAULTS as SIMULATION_DEFAULTS
 
 DOWNLOAD_CACHE = "resources/data"
+# The format of light-curve tables, whose entries take the options of janusfit.data.lightcurves.DEFAULTS.
+# Here, not there: that module is part of every posterior's code digest, which an edit refuses checkpoints by.
+LIGHT_CURVE_FORMAT = "jla_lcparams"
 RECORD = "record"  # the pin of a file whose sha256 is recorded at its first verified download
 # config key of a file -> keys of its URL and of its pinned sha256
 KEYS = {"path": ("url", "sha256"), "cov": ("cov_url", "cov_sha256")}
