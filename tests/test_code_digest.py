@@ -179,3 +179,23 @@ def test_a_checkpoint_made_before_the_h0_fix_is_refused_after_any_later_edit(tmp
     assert same_values(stored, current) == (stored, [])
     with pytest.raises(FingerprintError, match=r"\n  code\.janusfit\.likelihood\.posterior: 'a7931a98b19efc36' -> "):
         check_fingerprint(stored, current, tmp_path)
+
+
+RECORDED = Path(__file__).resolve().parent / "posterior_code.json"
+
+
+def test_the_shipped_models_posterior_code_is_the_recorded_one():
+    """An edit of a module a posterior is built from refuses every checkpoint of its runs after an upgrade
+    (``code.<module>: '<old>' -> '<new>'``), finished ones included. Such an edit must be deliberate: a
+    constant added to ``janusfit.data.lightcurves`` for a message (2026-12-04) would have refused them all.
+    An edit that changes values: update ``tests/posterior_code.json`` in its commit and say so in the README.
+    One that changes no value: keep the digest (move the code elsewhere), or record it in ``SAME_VALUES``."""
+    from janusfit.models import MODELS
+
+    recorded = json.loads(RECORDED.read_text())
+    now = {name: code.posterior_code(MODELS[name].__module__) for name in recorded}
+    changed = {
+        name: sorted(m for m in set(now[name]) | set(recorded[name]) if now[name].get(m) != recorded[name].get(m))
+        for name in recorded
+    }
+    assert now == recorded, f"the posterior code of these models changed, so their checkpoints are refused: {changed}"
