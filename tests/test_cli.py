@@ -22,12 +22,14 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from release_configs import jla_binned
 from schema_defaults import with_defaults
 from snakemake_runner import start, write_config
 
 from janusfit.layout import INVOCATION, OVERVIEW_CSV, PROGRESS_JSON, SAMPLER_OUTPUT, Run, refusal_path
+from janusfit.sampling.invocation import alive
 from janusfit.status import resume_command, run_status, sampler_status, workflow_alive
 
 OM_PRIOR = [0.4, 1.0]
@@ -200,6 +202,16 @@ def test_a_snakemake_of_another_config_in_the_same_directory_is_not_the_workflow
         for process in processes:
             process.kill()
             process.wait()
+
+
+def test_a_process_is_its_pid_and_start_time_whatever_second_the_kernel_gives_for_the_boot():
+    """CI's case: a living dynesty job was "interrupted" while it wrote its samples, because the boot time that
+    Linux adds to a process's start time had moved by a whole second since the job recorded its own."""
+    me = psutil.Process()
+    record = {"pid": me.pid, "host": socket.gethostname()}
+    assert alive({**record, "create_time": me.create_time() + 1.0})
+    assert alive({**record, "create_time": me.create_time() - 1.0})
+    assert not alive({**record, "create_time": me.create_time() - 60.0})  # another process that had this pid
 
 
 def test_the_resume_command_of_a_moved_project_does_not_cd_where_it_was(tmp_path):

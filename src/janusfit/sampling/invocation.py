@@ -22,6 +22,13 @@ from ..atomic import atomic_write_json
 from ..layout import INVOCATION, JOB
 
 SPAWNED_FLAGS = ("--target-jobs", "--mode")
+# A process is its pid and its start time. On Linux the start time is the
+# process's ticks since boot plus the boot time, which the kernel gives in
+# whole seconds and recomputes from the clock on each read: the same process
+# reads a second earlier or later from one call to the next (a living job was
+# once called interrupted so). A pid reused by another process started within
+# this window is beyond reach.
+START_TIME_TOLERANCE_S = 2.5
 
 
 def is_snakemake(cmdline: list[str]) -> bool:
@@ -90,6 +97,7 @@ def alive(record: dict) -> bool:
     try:
         process = psutil.Process(record["pid"])
         # A zombie is dead: killed, and not yet reaped by a parent that died too.
-        return abs(process.create_time() - record["create_time"]) < 1.0 and process.status() != psutil.STATUS_ZOMBIE
+        started_then = abs(process.create_time() - record["create_time"]) < START_TIME_TOLERANCE_S
+        return started_then and process.status() != psutil.STATUS_ZOMBIE
     except (psutil.Error, KeyError, TypeError):
         return False
