@@ -26,8 +26,9 @@ import numpy as np
 import pytest
 
 import janusfit.atomic
+import janusfit.sampling.store
 from janusfit.data import Dataset, load_dataset
-from janusfit.errors import FingerprintError, JanusfitError
+from janusfit.errors import CheckpointError, FingerprintError, JanusfitError
 from janusfit.layout import PROGRESS_JSON
 from janusfit.likelihood import Posterior
 from janusfit.models import get_model
@@ -142,6 +143,25 @@ def test_commit_is_verified_and_any_damage_is_detected(tmp_path):
     assert not verified(path)
 
 
+def test_a_sidecar_that_is_not_a_checksum_is_damage(tmp_path):
+    path = tmp_path / "f.bin"
+    commit(path, b"checkpoint bytes")
+    (tmp_path / "f.bin.sha256").write_bytes(b"\xff\xfe\x00garbage")  # it raised UnicodeDecodeError
+    assert not verified(path)
+
+
+def refused_to_read(monkeypatch, path: Path) -> None:
+    """The system refuses to read ``path`` (EACCES), as for a file of another user or mode 000 (root reads any)."""
+    real = janusfit.sampling.store.sha256_file
+
+    def sha256_file(p, *args, **kwargs):
+        if Path(p) == path:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(p, *args, **kwargs)
+
+    monkeypatch.setattr(janusfit.sampling.store, "sha256_file", sha256_file)
+
+
 def test_quarantine_keeps_every_copy_even_of_the_same_name(tmp_path):
     log = Log()
     path = tmp_path / "state_000001.pkl"
@@ -180,6 +200,22 @@ def test_damaged_newest_segment_resumes_from_the_previous_one(tmp_path, posterio
     assert len(kept) == 1 and list(kept[0].parent.glob(f"{newest.name}.sha256.[0-9]*"))
     assert log.has(f"checkpoint file '{newest}' fails its checksum or cannot be read; moved aside to '{kept[0]}'")
     assert log.has("resuming from the good segments before it, at step 150")
+    assert_same_chain(chain_arrays(tmp_path / "chain.h5"), emcee_reference)
+
+
+def test_a_segment_the_system_will_not_read_is_named_and_nothing_is_set_aside(
+    tmp_path, posterior, emcee_reference, monkeypatch
+):
+    """It was quarantined as damaged with every segment after it: the chain resumed from an earlier step, the
+    work of the later segments set aside, for a file whose bytes were good."""
+    run_emcee_in(tmp_path, posterior, max_steps=200)
+    before = segment_files(tmp_path)
+    refused_to_read(monkeypatch, before[1])
+    with pytest.raises(CheckpointError, match=rf"checkpoint file '{before[1]}' cannot be read \(Permission denied\)"):
+        run_emcee_in(tmp_path, posterior)
+    assert segment_files(tmp_path) == before and not (tmp_path / "ck/segments/quarantine").exists()
+    monkeypatch.undo()  # read access given back: it resumes where it was
+    assert run_emcee_in(tmp_path, posterior).resumes == [200]
     assert_same_chain(chain_arrays(tmp_path / "chain.h5"), emcee_reference)
 
 
@@ -310,6 +346,17 @@ def test_damaged_newest_generation_falls_back_to_the_previous(tmp_path, posterio
     assert log.has(f"resuming from the previous generation, '{older.name}'")
     combined = np.hypot(result.logz_err, dynesty_reference.logz_err)
     assert abs(result.logz - dynesty_reference.logz) < 3 * combined
+
+
+def test_a_generation_the_system_will_not_read_is_named_and_nothing_is_set_aside(
+    tmp_path, posterior, public_data, monkeypatch
+):
+    interrupted_dynesty(tmp_path, public_data, calls=600)
+    before = generations(tmp_path)
+    refused_to_read(monkeypatch, before[-1])
+    with pytest.raises(CheckpointError, match=rf"checkpoint file '{before[-1]}' cannot be read \(Permission denied\)"):
+        run_dynesty_in(tmp_path, posterior)
+    assert generations(tmp_path) == before and not (tmp_path / "ck/generations/quarantine").exists()
 
 
 def test_every_generation_damaged_starts_afresh_and_says_so(tmp_path, posterior, public_data):
@@ -632,7 +679,7 @@ SAMPLER = textwrap.dedent('''
     from pathlib import Path
     sys.path.insert(0, sys.argv[1])
     from test_checkpoint_store import EMCEE, jla_diagonal
-    from janusfit.errors import FingerprintError, JanusfitError
+    from janusfit.errors import CheckpointError, FingerprintError, JanusfitError
     from janusfit.likelihood import Posterior
     from janusfit.models import get_model
     from janusfit.sampling.emcee_runner import EmceeSettings, run_emcee

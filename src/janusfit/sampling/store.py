@@ -3,9 +3,10 @@
 Every checkpoint file ``F`` has a sidecar ``F.sha256`` holding the sha256 of its
 content. The sidecar is committed first and the file second (each by an atomic
 rename), so a file with no sidecar never exists and a sidecar with no file is a
-write that was cut short. A file that fails its checksum or cannot be read is
+write that was cut short. A file that fails its checksum or cannot be parsed is
 moved to ``quarantine/`` (kept for inspection, never deleted) and the caller
-falls back to the previous generation.
+falls back to the previous generation; one the system refuses to read is left
+in place and named.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 from ..atomic import atomic_write_bytes, sha256_bytes, sha256_file
+from ..errors import CheckpointError
 
 FINGERPRINT = "fingerprint.json"  # what a checkpoint was made with (:mod:`.fingerprint`)
 
@@ -31,13 +33,25 @@ def _sidecar(path: Path) -> Path:
 
 
 def verified(path: Path) -> bool:
-    """True when ``path`` and its sidecar exist and the checksum matches."""
+    """True when ``path`` and its sidecar exist and the checksum matches.
+
+    A file the system will not read (no permission, an I/O error) is no
+    damage: its bytes may be good, and setting it aside would discard the work
+    it and every later file hold. That raises, naming the file, and leaves
+    everything in place.
+    """
     side = _sidecar(path)
     try:
         expected = side.read_text().strip()
         return bool(expected) and sha256_file(path) == expected
-    except OSError:
+    except (FileNotFoundError, UnicodeDecodeError):  # a write cut short; a sidecar that is not a checksum
         return False
+    except OSError as exc:
+        raise CheckpointError(
+            f"checkpoint file '{exc.filename or path}' cannot be read ({exc.strerror or exc}); it and the "
+            "checkpoint were left in place. Give janusfit read access to it (or mend the disk) and rerun Snakemake "
+            "to resume."
+        ) from None
 
 
 def quarantine(path: Path, reason: str, log=print) -> Path:
