@@ -103,18 +103,48 @@ def test_on_change_restart_keeps_the_old_checkpoint_and_starts_afresh(tmp_path, 
     assert_same_chain(chain_arrays(tmp_path / "chain.h5"), chain_arrays(fresh / "chain.h5"))
 
 
-def test_a_resume_record_that_cannot_be_read_is_set_aside_and_named(tmp_path, jla):
-    """The audit's case: a damaged resumes.json was read as no resume and written over, without a word."""
+@pytest.mark.parametrize("content", [b'{"trunc', b"\x80\x81 not text"], ids=["cut", "binary"])
+def test_a_resume_record_that_cannot_be_read_is_set_aside_and_named(tmp_path, jla, content):
+    """The audit's case: a damaged resumes.json was read as no resume and written over, without a word.
+    Bytes that are not text stopped the job with a UnicodeDecodeError traceback."""
     run_emcee_in(tmp_path, lcdm(jla), max_steps=100)
     record = tmp_path / "ck/resumes.json"
-    record.write_text('{"trunc')
+    record.write_bytes(content)
     log = Log()
     result = run_emcee_in(tmp_path, lcdm(jla), log=log, max_steps=200)
     (aside,) = (tmp_path / "ck").glob("resumes.json.damaged-*")
-    assert aside.read_text() == '{"trunc'
+    assert aside.read_bytes() == content
     assert log.has(f"WARNING the resume record '{record}' cannot be read (")
     assert log.has(f"it was moved to '{aside}', and the resumes it held are not listed in this run's results")
     assert result.resumes == [100]
+
+
+@pytest.mark.parametrize("name", ["fingerprint.json", "resumes.json"])
+def test_a_checkpoint_record_the_system_will_not_read_is_named_and_nothing_is_set_aside(
+    tmp_path, jla, monkeypatch, name
+):
+    """Even under on_change: restart a fingerprint.json the system would not read (no permission, an I/O error)
+    set the whole checkpoint aside and the run started afresh; a resumes.json so gave a PermissionError traceback."""
+    run_emcee_in(tmp_path, lcdm(jla), max_steps=100)
+    run_emcee_in(tmp_path, lcdm(jla), max_steps=150)  # a resume, so that resumes.json exists
+    record = tmp_path / "ck" / name
+    before = files(tmp_path / "ck")
+    read_bytes = Path.read_bytes
+
+    def refused(path):
+        if path == record:
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refused)
+    monkeypatch.setattr(Path, "read_text", lambda path, *a, **k: refused(path).decode(*a, **k))
+    settings = EmceeSettings(**{**EMCEE, "max_steps": 200})
+    fingerprint = make_fingerprint(lcdm(jla), "emcee", settings.chain_settings())
+    with pytest.raises(CheckpointError, match=rf"checkpoint file '{record}' cannot be read \(Permission denied\)"):
+        with CheckpointSession(tmp_path / "ck", fingerprint, on_change="restart", log=Log()) as session:
+            run_emcee(lcdm(jla), settings, session, tmp_path / "chain.h5", log=Log())
+    monkeypatch.undo()
+    assert files(tmp_path / "ck") == before and not list(tmp_path.glob("ck.superseded-*"))
 
 
 @pytest.mark.parametrize(

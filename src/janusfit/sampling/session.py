@@ -28,7 +28,7 @@ from .fingerprint import check_fingerprint, same_values, write_fingerprint
 from .invocation import snakemake_invocation
 from .lock import LEASE_TIMEOUT_S, CheckpointLock
 from .registry import checkpoint_files
-from .store import FINGERPRINT, set_aside, supersede
+from .store import FINGERPRINT, refused_to_read, set_aside, supersede
 
 
 class Interrupted(JanusfitError):
@@ -179,11 +179,15 @@ class CheckpointSession:
         Like samples without a fingerprint: what the checkpoint was made with cannot be checked.
         """
         try:
-            stored = json.loads(self._fp_path.read_text())
+            data = self._fp_path.read_bytes()
+        except OSError as exc:
+            raise refused_to_read(exc, self._fp_path) from None
+        try:
+            stored = json.loads(data)
             if not isinstance(stored, dict):
                 raise ValueError(f"it holds {json.dumps(stored)[:40]}, not the JSON object of keys janusfit writes")
             return stored
-        except (OSError, ValueError) as exc:
+        except ValueError as exc:
             what = f"checkpoint fingerprint '{self._fp_path}' cannot be read ({exc})"
             if self.on_change != "restart":
                 raise CheckpointError(
@@ -217,11 +221,13 @@ class CheckpointSession:
     def resumes(self) -> list[int]:
         """Where each earlier session resumed; a record that cannot be read is set aside, named in the log."""
         try:
-            text = self._resumes_path.read_text()
+            data = self._resumes_path.read_bytes()
         except FileNotFoundError:
             return []
+        except OSError as exc:
+            raise refused_to_read(exc, self._resumes_path) from None
         try:
-            return [int(v) for v in json.loads(text)]
+            return [int(v) for v in json.loads(data)]
         except (ValueError, TypeError) as exc:
             # Written over, the history would be gone without a word; the run itself is not at stake.
             aside = set_aside(self._resumes_path)

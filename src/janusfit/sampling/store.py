@@ -47,11 +47,16 @@ def verified(path: Path) -> bool:
     except (FileNotFoundError, UnicodeDecodeError):  # a write cut short; a sidecar that is not a checksum
         return False
     except OSError as exc:
-        raise CheckpointError(
-            f"checkpoint file '{exc.filename or path}' cannot be read ({exc.strerror or exc}); it and the "
-            "checkpoint were left in place. Give janusfit read access to it (or mend the disk) and rerun Snakemake "
-            "to resume."
-        ) from None
+        raise refused_to_read(exc, path) from None
+
+
+def refused_to_read(exc: OSError, path: Path) -> CheckpointError:
+    """The error for a checkpoint file the system will not read: its bytes may be good, so nothing is set aside."""
+    return CheckpointError(
+        f"checkpoint file '{exc.filename or path}' cannot be read ({exc.strerror or exc}); it and the "
+        "checkpoint were left in place. Give janusfit read access to it (or mend the disk) and rerun Snakemake "
+        "to resume."
+    )
 
 
 def quarantine(path: Path, reason: str, log=print) -> Path:
