@@ -24,6 +24,7 @@ import dynesty
 import emcee
 import numpy as np
 import pytest
+from snakemake_runner import HANG_GUARD_S
 
 import janusfit.atomic
 import janusfit.sampling.store
@@ -734,7 +735,7 @@ def start_sampler(tmp_path, public_data, name, max_steps, timeout="none"):
     )
 
 
-def wait_for(condition, what: str, timeout: float = 120) -> None:
+def wait_for(condition, what: str, timeout: float = HANG_GUARD_S) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
@@ -750,13 +751,13 @@ def two_samplers(tmp_path_factory, public_data, posterior):
     wait_for(lambda: list((tmp / "ck/segments").glob("seg_*.npz")) or a.poll() is not None, "A's first segment")
     b = start_sampler(tmp, public_data, "b", 900)
     c = start_sampler(tmp, public_data, "c", 900, timeout="1")
-    c.wait(timeout=120)
+    c.wait(timeout=HANG_GUARD_S)
     wait_for(lambda: "waiting for the sampler holding" in (tmp / "b.out").read_text(), "B to wait")
     segments_while_held = segment_files(tmp)
     a_alive = a.poll() is None
     (tmp / "HOLD").unlink()
-    a.wait(timeout=120)
-    b.wait(timeout=120)
+    a.wait(timeout=HANG_GUARD_S)
+    b.wait(timeout=HANG_GUARD_S)
     reference = tmp / "reference"
     reference.mkdir()
     run_emcee_in(reference, posterior, max_steps=900)

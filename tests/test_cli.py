@@ -26,7 +26,7 @@ import psutil
 import pytest
 from release_configs import jla_binned
 from schema_defaults import with_defaults
-from snakemake_runner import start, write_config
+from snakemake_runner import HANG_GUARD_S, start, write_config
 
 from janusfit.layout import INVOCATION, OVERVIEW_CSV, PROGRESS_JSON, SAMPLER_OUTPUT, Run, refusal_path
 from janusfit.sampling.invocation import alive
@@ -38,6 +38,13 @@ OM_PRIOR = [0.4, 1.0]
 # checkpoint, when the workflow is frozen (SIGSTOP) for the status to be
 # taken however long that takes: the sampler cannot finish meanwhile.
 EMCEE_STEPS, NLIVE = 10000, 2000
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _recorded_checkpoint(directory) -> bool:
@@ -81,8 +88,14 @@ def killed_then_resumed(tmp_path_factory, public_data, janusfit_cli):
     # Frozen, the sampler keeps its lock and its process, as one still running does.
     os.killpg(proc.pid, signal.SIGSTOP)
     running = janusfit_cli("status", results, "--json")
+    group = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
     os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=60)
+    proc.wait(timeout=HANG_GUARD_S)
+    # A killed job is dead once it is a zombie or gone; until then status rightly calls it running.
+    deadline = time.monotonic() + HANG_GUARD_S
+    while any(_running(p) for p in group):
+        assert time.monotonic() < deadline, "the killed jobs did not die"
+        time.sleep(0.05)
     killed_text = janusfit_cli("status", results)
     killed = janusfit_cli("status", results, "--json")
     left = {p.parent.name: json.loads(p.read_text()) for p in (results / "checkpoints").glob(f"*/*/*/{PROGRESS_JSON}")}

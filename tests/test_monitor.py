@@ -6,17 +6,26 @@ import time
 import numpy as np
 import psutil
 from matplotlib.image import imread
+from snakemake_runner import HANG_GUARD_S
 
 from janusfit.resources.monitor import MemoryMonitor
 
 ALLOC_MB = 200
 
 
+def wait_for(condition, what):
+    """Wait for the sampling thread, however loaded the machine, rather than sleep a fixed time."""
+    deadline = time.monotonic() + HANG_GUARD_S
+    while not condition():
+        assert time.monotonic() < deadline, f"no sample showed {what} within {HANG_GUARD_S} s"
+        time.sleep(0.01)
+
+
 def test_peak_rises_with_an_allocation():
     with MemoryMonitor(interval_s=0.02) as mon:
         start = mon.peak_mb
         block = np.ones(ALLOC_MB * 1_000_000 // 8)  # np.ones touches every page
-        time.sleep(0.2)
+        wait_for(lambda: mon.peak_mb - start >= 150 and len(mon.series) >= 3, "the allocation")
         del block
     assert mon.peak_mb - start >= 150
     assert len(mon.series) >= 3
@@ -35,7 +44,7 @@ def test_children_are_counted():
         child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
             assert child.stdout.readline().strip() == "ready"
-            time.sleep(0.2)
+            wait_for(lambda: mon.peak_mb - start >= 150, "the child's allocation")
         finally:
             child.stdin.close()
             child.wait(timeout=30)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from snakemake_runner import command, env, run, write_config
+from snakemake_runner import HANG_GUARD_S, command, env, run, write_config
 from test_checkpoint_store import (
     EMCEE,
     Log,
@@ -455,12 +455,12 @@ def test_workflow_refuses_a_prior_change_after_an_interruption_then_restarts_on_
         proc = subprocess.Popen(
             command(tmp_path, RUN_JSON), stdout=subprocess.DEVNULL, stderr=err, start_new_session=True, env=env()
         )
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + HANG_GUARD_S
     while not list((tmp_path / CHECKPOINT / "segments").glob("seg_*.npz")):
         assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "first.err").read_text()[-3000:]
         time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=120)
+    proc.wait(timeout=HANG_GUARD_S)
     log = (tmp_path / EMCEE_LOG).read_text()
     assert "received SIGTERM: writing a checkpoint before stopping" in log
     assert "stopped by SIGTERM at iteration" in log

@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from snakemake_runner import run, start, write_config
+from snakemake_runner import HANG_GUARD_S, run, start, write_config
 
 SUMMARY_KEYS = {
     "dataset",
@@ -244,15 +244,15 @@ def _newest_iteration(directory, sampler):
 def _interrupt_when_checkpointed(directory, kill, emcee_after, dynesty_after, *args):
     """Start the workflow, wait until both samplers checkpointed past the given marks, then ``kill`` it."""
     proc = start(directory, *args)
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + HANG_GUARD_S
     while (
         _newest_iteration(directory, "emcee") < emcee_after or _newest_iteration(directory, "dynesty") <= dynesty_after
     ):
         assert proc.poll() is None, f"workflow ended before it could be interrupted:\n{proc.stderr.read()[-3000:]}"
-        assert time.monotonic() < deadline, "no checkpoint within 300 s"
+        assert time.monotonic() < deadline, f"no checkpoint within {HANG_GUARD_S} s"
         time.sleep(0.1)
     kill(proc)
-    proc.wait(timeout=120)
+    proc.wait(timeout=HANG_GUARD_S)
     return _newest_iteration(directory, "emcee")
 
 
