@@ -567,6 +567,71 @@ def test_a_pickle_failing_its_checksum_is_never_loaded(tmp_path, posterior, publ
     assert b"mkdir" in kept.read_bytes()
 
 
+def repickled(path: Path, **changes) -> None:
+    """Generation ``path`` as another dynesty would have written it: its saved record with ``changes``, its checksum good."""
+    with open(path, "rb") as fh:
+        record = pickle.load(fh)
+    commit(path, pickle.dumps({**record, **changes}))
+
+
+def files_under(directory: Path) -> dict:
+    return {p.relative_to(directory): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_a_checkpoint_pickled_by_another_dynesty_is_refused_naming_both_versions(tmp_path, posterior, public_data):
+    """dynesty restores another version's pickles with a warning that it is "*NOT* guaranteed to work":
+    the run went on, spliced from two versions' samplers, its warning lost in the job's log."""
+    interrupted_dynesty(tmp_path, public_data, calls=600)
+    for path in generations(tmp_path):
+        repickled(path, version="2.1.4")
+    fingerprint = tmp_path / "ck/fingerprint.json"
+    fingerprint.write_text(json.dumps({**json.loads(fingerprint.read_text()), "sampler_package": {"dynesty": "2.1.4"}}))
+    before = files_under(tmp_path / "ck")
+    with pytest.raises(FingerprintError) as err:
+        run_dynesty_in(tmp_path, posterior)
+    message = str(err.value)
+    assert f"\n  sampler_package.dynesty: '2.1.4' -> '{dynesty.__version__}'\n" in message
+    assert (
+        "The checkpoint holds dynesty's own objects, pickled by dynesty 2.1.4, which only that version is sure to "
+        "restore: installing it (pip install dynesty==2.1.4) resumes the checkpoint." in message
+    )
+    assert files_under(tmp_path / "ck") == before
+    settings = DynestySettings(**DYNESTY)
+    log = Log()
+    fingerprint = make_fingerprint(posterior, "dynesty", settings.chain_settings())
+    with CheckpointSession(tmp_path / "ck", fingerprint, on_change="restart", log=log) as session:
+        result, _ = run_dynesty(posterior, settings, session, log=log)
+    (old,) = tmp_path.glob("ck.superseded-*")
+    assert files_under(old) == before and result.resumes == [] and result.complete
+
+
+def test_a_checkpoint_from_before_the_package_version_was_recorded_resumes(tmp_path, posterior, public_data):
+    interrupted_dynesty(tmp_path, public_data, calls=600)
+    fingerprint = tmp_path / "ck/fingerprint.json"
+    recorded = json.loads(fingerprint.read_text())
+    assert recorded["sampler_package"] == {"dynesty": dynesty.__version__}
+    fingerprint.write_text(json.dumps({k: v for k, v in recorded.items() if k != "sampler_package"}))
+    result, _ = run_dynesty_in(tmp_path, posterior)
+    assert len(result.resumes) == 1 and result.complete
+
+
+def test_a_generation_dynesty_cannot_restore_is_named_and_left_in_place(tmp_path, posterior, public_data):
+    """Bytes that pass their checksum are as written: a pickle dynesty refuses is no damage to set aside.
+    It stopped the job with dynesty's RuntimeError traceback."""
+    interrupted_dynesty(tmp_path, public_data, calls=600)
+    newest = generations(tmp_path)[-1]
+    repickled(newest, format_version=2)
+    before = files_under(tmp_path / "ck")
+    with pytest.raises(CheckpointError) as err:
+        run_dynesty_in(tmp_path, posterior)
+    assert str(err.value).startswith(
+        f"checkpoint generation '{newest}' passed its checksum, but this dynesty ({dynesty.__version__}) cannot "
+        "restore it (RuntimeError: Incorrect format version); it and the checkpoint were left in place."
+    )
+    assert f"move '{tmp_path / 'ck'}' aside and rerun Snakemake" in str(err.value)
+    assert files_under(tmp_path / "ck") == before
+
+
 # --- a full disk during a checkpoint write -----------------------------------
 
 

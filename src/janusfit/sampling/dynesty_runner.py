@@ -40,19 +40,20 @@ import re
 import tempfile
 import time
 from dataclasses import asdict, dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from ..atomic import atomic_path, no_space_left
-from ..errors import ConfigError
+from ..errors import CheckpointError, ConfigError
 from ..settings import DynestySettings, minimum_nlive, require_static_for_maxiter
 from . import values_digest
 from .domain import require_domain_overlap
 from .progress import DynestyProgress
 from .session import CheckpointSession
-from .store import clean_partial, commit, quarantine, verified
+from .store import clean_partial, commit, quarantine, refused_to_read, verified
 
 GENERATION = re.compile(r"^state_(\d{6})\.pkl$")
 # The checkpoint interval's clock; a test stands it still.
@@ -132,6 +133,27 @@ class GenerationStore:
                 else "no checkpoint generation is left: the run starts afresh from iteration 0"
             )
         return newest
+
+    def restore(self, path: Path):
+        """dynesty's sampler from generation ``path``, which passed its checksum.
+
+        Its bytes are those written, so a generation dynesty cannot restore was
+        pickled by another dynesty (or another janusfit): it is no damage, and
+        is left in place, named.
+        """
+        from dynesty import NestedSampler
+
+        try:
+            return NestedSampler.restore(str(path))
+        except OSError as exc:
+            raise refused_to_read(exc, path) from None
+        except Exception as exc:  # unpickling raises whatever the pickled classes' code does
+            raise CheckpointError(
+                f"checkpoint generation '{path}' passed its checksum, but this dynesty ({version('dynesty')}) "
+                f"cannot restore it ({type(exc).__name__}: {exc}); it and the checkpoint were left in place. If "
+                "another dynesty wrote it, install that one to resume; to start this run afresh, move "
+                f"'{self.dir.parent}' aside and rerun Snakemake."
+            ) from None
 
     def save(self, sampler) -> None:
         self.guard()
@@ -228,7 +250,7 @@ def run_dynesty(
         sampler = _resumable_static(store, settings, session, log)
     else:
         newest = store.newest_good()
-        sampler = dynesty.NestedSampler.restore(str(newest)) if newest is not None else None
+        sampler = store.restore(newest) if newest is not None else None
     resuming = sampler is not None
     if resuming:
         session.record_resume(int(sampler.it) if settings.method == "static" else _dynamic_iteration(sampler))
@@ -315,17 +337,15 @@ def _resumable_static(store: GenerationStore, settings: DynestySettings, session
     a run from scratch with the new settings, and so are its recorded
     resumes.
     """
-    from dynesty import NestedSampler
-
     newest = store.newest_good()
     if newest is None:
         return None
-    sampler = NestedSampler.restore(str(newest))
+    sampler = store.restore(newest)
     stop = _stop_before(sampler, settings)
     if stop is None:
         return sampler
     at, why = stop
-    earlier = [s for s in (NestedSampler.restore(str(p)) for p in store.good() if p != newest) if s.it - 1 <= at]
+    earlier = [s for s in (store.restore(p) for p in store.good() if p != newest) if s.it - 1 <= at]
     resumed = max(earlier, key=lambda s: s.it, default=None)
     log(
         f"dynesty checkpoint at {sampler.it - 1} iterations is past the new stop ({why}): restarted from "

@@ -8,22 +8,29 @@ janusfit's source the posterior's value depends on (:func:`janusfit.code.posteri
 since an edited model or likelihood is another posterior under the same
 version number. Resuming against a different fingerprint would splice two
 different posteriors into one chain, so it stops with the list of differences.
+
+A sampler whose checkpoint pickles its own objects (dynesty) also records
+that package's version: another version may unpickle them into a sampler
+whose state means something else, and its authors do not promise otherwise.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from importlib.metadata import version
 
 from .. import __version__
 from ..atomic import atomic_write_json
 from ..code import posterior_code
 from ..data.sources import reading_shown, reading_spec
 from ..errors import FingerprintError
+from .registry import SAMPLERS
 
 
 def make_fingerprint(posterior, sampler: str, settings: dict) -> dict:
     """The inputs of one sampling job that determine its output."""
+    package = SAMPLERS[sampler].pickles
     return {
         "janusfit_version": __version__,
         "sampler": sampler,
@@ -33,6 +40,7 @@ def make_fingerprint(posterior, sampler: str, settings: dict) -> dict:
         "data": {d.name: _data(d) for d in posterior.datasets},
         "settings": settings,
         "code": posterior_code(type(posterior.model).__module__),
+        **({"sampler_package": {package: version(package)}} if package else {}),
     }
 
 
@@ -132,6 +140,10 @@ def check_fingerprint(stored: dict, current: dict, checkpoint_dir) -> list[str]:
     which do not stop a resume.
     """
     stored = _as_read_now(stored)
+    if "sampler_package" in current and "sampler_package" not in stored:
+        # Written before janusfit recorded it: which version pickled it is not
+        # known, and refusing it would refuse every such checkpoint on upgrade.
+        stored = {**stored, "sampler_package": current["sampler_package"]}
     rewritten = same_numbers(stored, current)
     stored = {
         **stored,
@@ -158,6 +170,12 @@ def check_fingerprint(stored: dict, current: dict, checkpoint_dir) -> list[str]:
             )
             + "). "
         )
+    for package, then in stored.get("sampler_package", {}).items():
+        if then != current.get("sampler_package", {}).get(package):
+            version_note += (
+                f"The checkpoint holds {package}'s own objects, pickled by {package} {then}, which only that "
+                f"version is sure to restore: installing it (pip install {package}=={then}) resumes the checkpoint. "
+            )
     if stored.get("janusfit_version") != current.get("janusfit_version"):
         version_note += (
             f"The checkpoint was written by janusfit version {stored.get('janusfit_version')}, "

@@ -28,6 +28,9 @@ class Sampler:
     summary_inputs: dict  # the files the run's summary reads, by input name
     final: tuple  # what the workflow's default target asks for of it
     checkpoint: tuple  # its checkpoint files: (folder, glob) under <results_dir>/checkpoints/<dataset>/<model>/<name>
+    # The package whose own objects its checkpoint pickles, which only the version that wrote them is sure
+    # to restore; None when the checkpoint is plain arrays any version resumes from.
+    pickles: str | None
     evidence: bool  # whether it computes ln Z, which the model comparison needs
     memory: str  # (run settings, n_params, n_data, full_cov, z_max) -> its MemoryEstimate
     disk: str  # (posterior, run settings) -> bytes its results and checkpoint take
@@ -56,6 +59,7 @@ SAMPLERS = {
             summary_inputs={"chain": "emcee/chain.h5", "run": "emcee/run.json", "convergence": "convergence.json"},
             final=("emcee/chain.h5", "convergence.json", "trace.png"),
             checkpoint=("segments", "seg_*.npz"),
+            pickles=None,
             evidence=False,
             memory="janusfit.resources.memory:emcee_run_estimate",
             disk="janusfit.stages.preflight:emcee_disk",
@@ -71,6 +75,7 @@ SAMPLERS = {
             summary_inputs={"evidence": "dynesty/evidence.json"},
             final=("dynesty/samples.h5",),
             checkpoint=("generations", "state_*.pkl"),
+            pickles="dynesty",
             evidence=True,
             memory="janusfit.resources.memory:dynesty_run_estimate",
             disk="janusfit.stages.preflight:dynesty_disk",
