@@ -187,12 +187,17 @@ def test_clean_partial_removes_only_cut_writes(tmp_path):
 # --- emcee: a damaged newest segment -----------------------------------------
 
 
-@pytest.mark.parametrize("how", ["truncated", "flipped"])
+@pytest.mark.parametrize("how", ["truncated", "flipped", "truncated_with_its_checksum"])
 def test_damaged_newest_segment_resumes_from_the_previous_one(tmp_path, posterior, emcee_reference, how):
+    """A segment cut short whose checksum matches (its sidecar written again) is not a zip np.load reads:
+    it stopped the job with a BadZipFile traceback."""
     run_emcee_in(tmp_path, posterior, max_steps=200)  # a run cut at step 200 ...
     newest = segment_files(tmp_path)[-1]
     assert newest.name == "seg_0000000150_0000000200.npz"
-    damage(newest, how)  # ... whose last checkpoint write was torn
+    if how == "truncated_with_its_checksum":
+        commit(newest, newest.read_bytes()[:-100])
+    else:
+        damage(newest, how)  # ... whose last checkpoint write was torn
     log = Log()
     result = run_emcee_in(tmp_path, posterior, log=log)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +117,7 @@ class SegmentChain:
         try:
             with np.load(path) as npz:
                 return npz["chain"].ndim == 3 and len(npz["chain"]) > 0
-        except (OSError, ValueError, KeyError, EOFError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             return False
 
     @property
