@@ -637,6 +637,28 @@ def test_a_generation_dynesty_cannot_restore_is_named_and_left_in_place(tmp_path
     assert files_under(tmp_path / "ck") == before
 
 
+def test_a_signal_while_a_generation_is_restored_stops_the_run_as_a_signal(
+    tmp_path, posterior, public_data, monkeypatch
+):
+    """A session that stops at once on a signal (a dynamic run's) raises Interrupted wherever it lands:
+    landing in a restore, it must not read as a generation dynesty cannot restore."""
+    interrupted_dynesty(tmp_path, public_data, calls=600)
+    restore = dynesty.NestedSampler.restore
+
+    def signalled(fname, pool=None):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return restore(fname, pool)
+
+    monkeypatch.setattr(dynesty.NestedSampler, "restore", staticmethod(signalled))
+    settings = DynestySettings(**DYNESTY)
+    before = files_under(tmp_path / "ck")
+    fingerprint = make_fingerprint(posterior, "dynesty", settings.chain_settings())
+    with pytest.raises(Interrupted, match="stopped by SIGTERM"):
+        with CheckpointSession(tmp_path / "ck", fingerprint, log=Log(), graceful=False) as session:
+            run_dynesty(posterior, settings, session, log=Log())
+    assert files_under(tmp_path / "ck") == before
+
+
 # --- a full disk during a checkpoint write -----------------------------------
 
 

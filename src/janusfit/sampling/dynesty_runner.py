@@ -47,7 +47,7 @@ import h5py
 import numpy as np
 
 from ..atomic import atomic_path, no_space_left
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, JanusfitError
 from ..settings import DynestySettings, minimum_nlive, require_static_for_maxiter
 from . import values_digest
 from .domain import require_domain_overlap
@@ -147,6 +147,8 @@ class GenerationStore:
             return NestedSampler.restore(str(path))
         except OSError as exc:
             raise refused_to_read(exc, path) from None
+        except (JanusfitError, MemoryError):
+            raise  # a signal's Interrupted, a lost lease: not the generation's doing
         except Exception as exc:  # unpickling raises whatever the pickled classes' code does
             raise CheckpointError(
                 f"checkpoint generation '{path}' passed its checksum, but this dynesty ({version('dynesty')}) "
