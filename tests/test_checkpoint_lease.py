@@ -39,6 +39,7 @@ from test_checkpoint_store import (
 )
 
 from janusfit.errors import CheckpointError
+from janusfit.layout import refusal_path
 from janusfit.likelihood import Posterior
 from janusfit.models import get_model
 from janusfit.sampling.lock import CheckpointLock
@@ -203,6 +204,8 @@ def test_a_frozen_holder_whose_lease_was_taken_stops_without_writing(two_nodes):
         "on host node-b, SLURM job 102 while this sampler"
     )
     assert "stopped without writing" in err
+    # Not a refusal: the checkpoint is the other node's, which goes on with it.
+    assert not refusal_path(tmp / "ck").exists()
     assert two_nodes["after"] == two_nodes["before"]
     assert not (tmp / "node-a.h5").exists()
 

@@ -30,7 +30,7 @@ import janusfit.atomic
 import janusfit.sampling.store
 from janusfit.data import Dataset, load_dataset
 from janusfit.errors import CheckpointError, FingerprintError, JanusfitError
-from janusfit.layout import PROGRESS_JSON
+from janusfit.layout import PROGRESS_JSON, refusal_path
 from janusfit.likelihood import Posterior
 from janusfit.models import get_model
 from janusfit.sampling import dynesty_runner
@@ -217,11 +217,16 @@ def test_a_segment_the_system_will_not_read_is_named_and_nothing_is_set_aside(
     run_emcee_in(tmp_path, posterior, max_steps=200)
     before = segment_files(tmp_path)
     refused_to_read(monkeypatch, before[1])
-    with pytest.raises(CheckpointError, match=rf"checkpoint file '{before[1]}' cannot be read \(Permission denied\)"):
+    with pytest.raises(
+        CheckpointError, match=rf"checkpoint file '{before[1]}' cannot be read \(Permission denied\)"
+    ) as err:
         run_emcee_in(tmp_path, posterior)
     assert segment_files(tmp_path) == before and not (tmp_path / "ck/segments/quarantine").exists()
+    # Recorded as a refusal, which status shows: a rerun fails the same way until it is mended.
+    assert json.loads(refusal_path(tmp_path / "ck").read_text())["message"] == str(err.value)
     monkeypatch.undo()  # read access given back: it resumes where it was
     assert run_emcee_in(tmp_path, posterior).resumes == [200]
+    assert not refusal_path(tmp_path / "ck").exists()
     assert_same_chain(chain_arrays(tmp_path / "chain.h5"), emcee_reference)
 
 
@@ -629,6 +634,7 @@ def test_a_generation_dynesty_cannot_restore_is_named_and_left_in_place(tmp_path
     before = files_under(tmp_path / "ck")
     with pytest.raises(CheckpointError) as err:
         run_dynesty_in(tmp_path, posterior)
+    assert json.loads(refusal_path(tmp_path / "ck").read_text())["message"] == str(err.value)
     assert str(err.value).startswith(
         f"checkpoint generation '{newest}' passed its checksum, but this dynesty ({dynesty.__version__}) cannot "
         "restore it (RuntimeError: Incorrect format version); it and the checkpoint were left in place."

@@ -484,7 +484,7 @@ def test_workflow_refuses_a_prior_change_after_an_interruption_then_restarts_on_
     assert "The last job of these samplers refused their checkpoint, which is left as it was:" in text
     assert f"jla/lcdm emcee: the checkpoint in '{CHECKPOINT}' was made with different inputs:" in text
     assert "      priors.Om: [0.01, 1.0] -> [0.05, 1.0]" in text
-    assert "Once the inputs are put back (or 'on_change: restart' is set), rerun:" in text
+    assert "Once what each message says is mended (the inputs put back, or 'on_change: restart' set), rerun:" in text
     # The command to run again is the refused one, with its config files, not the one interrupted before it.
     rerun = text.split("rerun:\n", 1)[1].splitlines()[0]
     assert f"--configfile {tmp_path / 'config.yaml'} {tmp_path / 'changed.yaml'}" in rerun, rerun

@@ -35,6 +35,10 @@ class CheckpointError(JanusfitError):
     """A checkpoint cannot be used (corrupt, locked, or from another version)."""
 
 
+class LeaseLostError(CheckpointError):
+    """Another sampler took this one's checkpoint lease over; the checkpoint is that sampler's now."""
+
+
 class FingerprintError(CheckpointError):
     """The run's inputs (data, priors, settings, code) differ from those stored with its checkpoint.
 

@@ -7,9 +7,10 @@ Read from the files alone, while the workflow runs or after it stopped:
   however it dies), or while its job's process (``job.json``) lives on after
   sampling to write its results; *done* when its final output exists;
   *refused* when the last job to open its checkpoint refused it (made with
-  other inputs, see ``sampling.session``): a rerun fails the same way until
-  the inputs are put back or ``on_change: restart`` sets the checkpoint
-  aside; *interrupted* when it has a checkpoint (or its job started, as
+  other inputs, or a file of it the system will not read, see
+  ``sampling.session``): a rerun fails the same way until what the refusal
+  says is mended (the inputs put back, ``on_change: restart`` setting the
+  checkpoint aside, read access given back); *interrupted* when it has a checkpoint (or its job started, as
   ``invocation.json`` says) but no output and no one runs it; else *not
   started*;
 - a run is *running* when a sampler of it runs or the Snakemake process that
@@ -495,7 +496,10 @@ def format_status(statuses: list[RunStatus], now: float | None = None, left_over
         for st, s in refused:
             lines += [f"  {st.run} {s.sampler}: " + s.refusal.replace("\n", "\n    ")]
         commands = sorted({st.resume for st, _ in refused if st.resume})
-        lines += ["", "Once the inputs are put back (or 'on_change: restart' is set), rerun:"]
+        lines += [
+            "",
+            "Once what each message says is mended (the inputs put back, or 'on_change: restart' set), rerun:",
+        ]
         lines += [f"  {command}" for command in commands]
     commands = sorted({st.resume for st in statuses if st.state == INTERRUPTED and st.resume})
     for command in commands:

@@ -45,7 +45,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, LeaseLostError
 
 LEASE_TIMEOUT_S = 300.0
 HEARTBEAT_S = 30.0
@@ -297,7 +297,7 @@ class CheckpointLock:
                 return
             holder = self._lost or Holder.read(self.lease_path)
         other = f"the sampler (pid {holder.pid}) on {holder.describe()}" if holder else "another sampler"
-        raise CheckpointError(
+        raise LeaseLostError(
             f"the lease of checkpoint '{self.directory}' was taken over by {other} while this sampler "
             f"(pid {os.getpid()} on host {self.host}) could not renew it for {self.lease_timeout_s:.0f} s "
             "(was the job suspended?); stopped without writing, the checkpoint is the other sampler's now"

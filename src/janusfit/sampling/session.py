@@ -10,8 +10,11 @@ mid-step.
 A refused checkpoint (made with other inputs, or without its fingerprint)
 is left untouched; the refusal is recorded beside it, in
 ``<dir>.refused.json``, so that ``janusfit status`` can say why the run does
-not go on instead of offering a rerun that fails the same way. The next
-session that accepts or sets aside the checkpoint removes the record.
+not go on instead of offering a rerun that fails the same way. So is a
+checkpoint the sampler finds it cannot use once it reads it (a file the
+system will not read, a generation dynesty cannot restore), but not one
+whose lease another sampler took over, which that sampler goes on with. The
+next session that accepts or sets aside the checkpoint removes the record.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import time
 from pathlib import Path
 
 from ..atomic import atomic_write_json
-from ..errors import CheckpointError, ConfigError, FingerprintError, JanusfitError
+from ..errors import CheckpointError, ConfigError, FingerprintError, JanusfitError, LeaseLostError
 from ..layout import belongs_to_a_repeat, refusal_path
 from .fingerprint import check_fingerprint, same_values, write_fingerprint
 from .invocation import snakemake_invocation
@@ -87,11 +90,7 @@ class CheckpointSession:
         try:
             self._check_or_start()
         except CheckpointError as exc:
-            # With the command that was refused: it, not the last accepted one, is what to run again.
-            atomic_write_json(
-                self._refusal_path,
-                {"time": time.time(), "message": str(exc), "invocation": snakemake_invocation()},
-            )
+            self._record_refusal(exc)
             self.lock.release()
             raise
         except BaseException:
@@ -102,10 +101,18 @@ class CheckpointSession:
             self._old_handlers[signum] = signal.signal(signum, self._on_signal)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, traceback):
         for signum, handler in self._old_handlers.items():
             signal.signal(signum, handler)
+        if isinstance(exc, CheckpointError) and not isinstance(exc, LeaseLostError):
+            self._record_refusal(exc)
         self.lock.release()
+
+    def _record_refusal(self, exc: CheckpointError) -> None:
+        # With the command that was refused: it, not the last accepted one, is what to run again.
+        atomic_write_json(
+            self._refusal_path, {"time": time.time(), "message": str(exc), "invocation": snakemake_invocation()}
+        )
 
     def _on_signal(self, signum, frame):
         if not self.graceful or (self.stop_signal is not None and signum == signal.SIGINT):
