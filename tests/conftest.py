@@ -132,7 +132,8 @@ def jla_run(tmp_path_factory, public_data) -> Path:
                 directory,
                 public_data,
                 models=["janus", "lcdm"],
-                emcee={"max_steps": 4000, "checkpoint": {"steps": 500}},
+                # The progress figure a day into sampling: never, however loaded the machine.
+                emcee={"max_steps": 4000, "checkpoint": {"steps": 500}, "progress": {"seconds": 86400}},
                 dynesty={"nlive": 400, "dlogz": 0.1},
             )
             run(directory)

@@ -474,15 +474,30 @@ def dynamic_run(directory: Path, posterior, log=None):
         return run_dynesty(posterior, settings, session, log=log)
 
 
+class SigtermOnceCheckpointed(Posterior):
+    """A posterior that sends this process SIGTERM at the first likelihood call after ``n`` calls that
+    finds a periodic checkpoint in ``directory``: dynesty times its saves, so a fast machine could make
+    ``n`` calls before the first one."""
+
+    n = 10**9
+    directory = Path()
+
+    def loglike_one(self, theta):
+        type(self).n -= 1
+        if type(self).n <= 0 and generations(self.directory):
+            type(self).n = 10**9
+            os.kill(os.getpid(), signal.SIGTERM)
+        return super().loglike_one(theta)
+
+
 def test_a_dynamic_run_stopped_by_sigterm_resumes_from_its_stored_checkpoint(
     tmp_path, posterior, public_data, dynesty_reference
 ):
-    SigtermAfter.n = 20000
+    SigtermOnceCheckpointed.n, SigtermOnceCheckpointed.directory = 20000, tmp_path / "cut"
     with pytest.raises(Interrupted):
-        dynamic_run(tmp_path / "cut", SigtermAfter(get_model("lcdm"), [jla_diagonal(public_data)]))
-    SigtermAfter.n = 10**9
+        dynamic_run(tmp_path / "cut", SigtermOnceCheckpointed(get_model("lcdm"), [jla_diagonal(public_data)]))
+    SigtermOnceCheckpointed.n = 10**9
     stored = generations(tmp_path / "cut")
-    assert stored, "no periodic checkpoint before the signal"
     # Its periodic saves went to the generation store as janusfit's own sampler class.
     assert type(dynesty.NestedSampler.restore(str(stored[-1]))).__name__ == "_StoredDynamicSampler"
     result, _ = dynamic_run(tmp_path / "cut", posterior)

@@ -65,7 +65,7 @@ def test_every_output_exists(jla_run):
         ):
             assert (base / name).stat().st_size > 0, name
         checkpoints = jla_run / "results" / "checkpoints" / "jla" / model
-        # No progress.png: these runs are shorter than the figure's interval (emcee.progress.seconds).
+        # No progress.png: these runs are shorter than the figure's interval (emcee.progress.seconds, a day).
         assert not (checkpoints / "emcee" / "progress.png").exists()
         for name in (
             "emcee/progress.json",
