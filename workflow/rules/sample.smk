@@ -29,7 +29,9 @@ rule preflight:
     # times the likelihood with 1 … that many; otherwise one.
     threads: lambda wc: resource_requests.preflight_threads(config, CORES, wc.dataset)
     resources:
-        mem_mb=lambda wc, input: resource_requests.preflight_mem_mb(config, wc.dataset, wc.model, SAMPLERS, input.data),
+        mem_mb=lambda wc, input, threads: resource_requests.preflight_mem_mb(
+            config, wc.dataset, wc.model, SAMPLERS, input.data, threads
+        ),
     params:
         code=library_code("preflight"),
         settings=settings_of("preflight"),
@@ -52,8 +54,8 @@ rule emcee:
         "../envs/janusfit.yaml"
     threads: sampling_threads("emcee", unmeasured=resource_requests.heavy_threads(config, CORES))
     resources:
-        mem_mb=lambda wc, input, attempt: resource_requests.mem_mb(
-            config, wc.dataset, wc.model, "emcee", input.data, attempt
+        mem_mb=lambda wc, input, threads, attempt: resource_requests.mem_mb(
+            config, wc.dataset, wc.model, "emcee", input.data, attempt, threads
         ),
         runtime=lambda wc, input, attempt: resource_requests.runtime_min(config, input.resources, "emcee", attempt),
     params:
@@ -81,8 +83,8 @@ rule dynesty:
         "../envs/janusfit.yaml"
     threads: sampling_threads("dynesty", unmeasured=1)
     resources:
-        mem_mb=lambda wc, input, attempt: resource_requests.mem_mb(
-            config, wc.dataset, wc.model, "dynesty", input.data, attempt
+        mem_mb=lambda wc, input, threads, attempt: resource_requests.mem_mb(
+            config, wc.dataset, wc.model, "dynesty", input.data, attempt, threads
         ),
         runtime=lambda wc, input, attempt: resource_requests.runtime_min(config, input.resources, "dynesty", attempt),
     params:

@@ -21,6 +21,11 @@ the constant is the largest value seen. The components are:
 - ``covariance``, ``cholesky``: the matrix, and its factor with the copies
   made while factorising (scipy factorises a copy, and the likelihood keeps
   a Fortran-ordered one for LAPACK).
+- ``systematic_matrices``, ``systematics_packed``, ``covariance_buffers``: a
+  light-curve release's N × N systematic matrices (JLA's six C_η blocks, each
+  parsed from text as a covariance is), held as read; their lower triangles
+  packed side by side for the kernel; and the N × N matrix C(α, β) that each
+  thread evaluating rows at once assembles and factorises in place.
 - ``numba_kernels``: the first likelihood call compiles the likelihood's
   numba kernels, or loads them from numba's cache, which starts LLVM.
 - ``likelihood_temporaries``: one vectorised call on a batch (the whole
@@ -105,6 +110,7 @@ NUMBA_MB = 75.0  # measured 43–47 MB with numba's on-disk cache, 56–72 MB wi
 NODES_PER_PANEL, PANEL_WIDTH, GRADED_PANELS, KNOTS = 12, 0.2, 6, 24
 NODE_TEMPORARIES = 4  # batch × nodes arrays alive at once in a model evaluation
 SOLVE_TEMPORARIES = 2.5  # batch × N: residuals solved in place; measured 2.0
+PACKING_COPIES = 2  # the packed triangles, and the six slices they are stacked from
 
 EMCEE_FIXED_MB = 6.0  # sampler, HDF5 and zip machinery; peak rise of a 32-walker, 1000-step run
 SEGMENT_COPIES = 2.5  # backend arrays + the npz bytes (+ growth slack); measured 2.4
@@ -206,12 +212,22 @@ def quadrature_nodes(z_max: float) -> int:
     return NODES_PER_PANEL * panels + KNOTS
 
 
-def _common_components(n_data: int, full_cov: bool, batch: int, cov_from_text: bool, z_max: float) -> dict:
+def _common_components(
+    n_data: int, full_cov: bool, batch: int, cov_from_text: bool, z_max: float, systematics=(), threads: int = 1
+) -> dict:
+    """The data's and the likelihood's components; ``systematics``: (how many, N) of each light-curve
+    release's N × N systematic matrices, which ``min(threads, batch)`` threads evaluate at once."""
     n = n_data
     matrix = n * n * F8
-    loading = n * TABLE_BYTES_PER_ROW + (n * n * COV_TEXT_BYTES_PER_VALUE if full_cov and cov_from_text else 0)
+    held = sum(count * size * size for count, size in systematics) * F8
+    largest = max((size for _, size in systematics), default=0)
+    # The text matrices are read one after another: the last one's strings beside those already held.
+    parsing = largest * largest * COV_TEXT_BYTES_PER_VALUE + held
+    loading = (
+        n * TABLE_BYTES_PER_ROW + (n * n * COV_TEXT_BYTES_PER_VALUE if full_cov and cov_from_text else 0) + parsing
+    )
     temporaries = batch * F8 * (NODE_TEMPORARIES * quadrature_nodes(z_max) + SOLVE_TEMPORARIES * n)
-    return {
+    components = {
         "baseline": BASELINE_MB,
         "monitor": MONITOR_MB,
         "data_loading": loading / MB,
@@ -221,6 +237,17 @@ def _common_components(n_data: int, full_cov: bool, batch: int, cov_from_text: b
         "numba_kernels": NUMBA_MB,
         "likelihood_temporaries": temporaries / MB,
     }
+    if systematics:
+        packed = sum(count * size * (size + 1) // 2 for count, size in systematics) * F8
+        buffers = min(threads, batch) * sum(size * size for _, size in systematics) * F8
+        components.update(
+            {
+                "systematic_matrices": held / MB,
+                "systematics_packed": PACKING_COPIES * packed / MB,
+                "covariance_buffers": buffers / MB,
+            }
+        )
+    return components
 
 
 def estimate_emcee(
@@ -236,15 +263,17 @@ def estimate_emcee(
     cov_from_text: bool = True,
     z_max: float = 2.5,
     progress_figure: bool = True,
+    systematics=(),
+    threads: int = 1,
 ) -> MemoryEstimate:
-    """Peak RSS of ``run_emcee`` for up to ``n_steps`` steps.
+    """Peak RSS of ``run_emcee`` for up to ``n_steps`` steps, on ``threads`` threads.
 
     A segment holds at most ``min(checkpoint_steps, check_every)`` steps, since
     the runner also commits one at every convergence check. The stopping
     rule's sums cover ``min(n_steps, tau_max_lag)`` lags, whatever the chain's
     length. ``n_data`` counts the rows read, before any cut. ``progress_figure``:
     the live progress figure may be drawn (a run cannot know beforehand whether
-    it will last long enough to draw it).
+    it will last long enough to draw it). ``systematics``: as :func:`_common_components`.
     """
     walker_bytes = n_walkers * (n_params + 1) * F8
     segment = min(checkpoint_steps, check_every, n_steps)
@@ -255,7 +284,7 @@ def estimate_emcee(
         + SERIES_TEMPORARIES * lags * n_walkers
         + FFT_TEMPORARIES * min(n_walkers, WALKER_CHUNK) * fft_length
     ) * F8
-    components = _common_components(n_data, full_cov, n_walkers, cov_from_text, z_max)
+    components = _common_components(n_data, full_cov, n_walkers, cov_from_text, z_max, systematics, threads)
     components.update(
         {
             "sampler": EMCEE_FIXED_MB,
@@ -284,7 +313,9 @@ def dynesty_iterations(nlive: int, n_params: int, expected_information: float, d
     return math.ceil(nlive * (max(nats, 0.0) + 1.0))
 
 
-def emcee_run_estimate(e, n_params: int, n_data: int, full_cov: bool, z_max: float) -> MemoryEstimate:
+def emcee_run_estimate(
+    e, n_params: int, n_data: int, full_cov: bool, z_max: float, *, systematics=(), threads: int = 1
+) -> MemoryEstimate:
     """:func:`estimate_emcee` for a run's ``EmceeSettings`` ``e`` (the registry's ``memory`` of emcee)."""
     return estimate_emcee(
         e.n_walkers,
@@ -297,12 +328,19 @@ def emcee_run_estimate(e, n_params: int, n_data: int, full_cov: bool, z_max: flo
         tau_max_lag=e.tau_max_lag,
         z_max=z_max,
         progress_figure=e.progress_figure,
+        systematics=systematics,
+        threads=threads,
     )
 
 
-def dynesty_run_estimate(d, n_params: int, n_data: int, full_cov: bool, z_max: float) -> MemoryEstimate:
-    """:func:`estimate_dynesty` for a run's ``DynestySettings`` ``d`` (the registry's ``memory`` of dynesty)."""
-    return estimate_dynesty(d.nlive, n_params, n_data, full_cov, dlogz=d.dlogz, z_max=z_max)
+def dynesty_run_estimate(
+    d, n_params: int, n_data: int, full_cov: bool, z_max: float, *, systematics=(), threads: int = 1
+) -> MemoryEstimate:
+    """:func:`estimate_dynesty` for a run's ``DynestySettings`` ``d`` (the registry's ``memory`` of dynesty).
+
+    ``threads`` does not change it: dynesty evaluates one point at a time.
+    """
+    return estimate_dynesty(d.nlive, n_params, n_data, full_cov, dlogz=d.dlogz, z_max=z_max, systematics=systematics)
 
 
 def estimate_dynesty(
@@ -315,17 +353,19 @@ def estimate_dynesty(
     dlogz: float = 0.1,
     cov_from_text: bool = True,
     z_max: float = 2.5,
+    systematics=(),
 ) -> MemoryEstimate:
     """Peak RSS of ``run_dynesty`` (static), which samples in one process, one point per likelihood call.
 
     ``expected_information`` is the KL divergence H (nats) from prior to
     posterior; a run's actual H is in its result. ``n_data`` counts the rows
-    read, before any cut: the whole covariance file is parsed.
+    read, before any cut: the whole covariance file is parsed. ``systematics``:
+    as :func:`_common_components`.
     """
     points = dynesty_iterations(nlive, n_params, expected_information, dlogz)
     updates = math.ceil(BOUND_UPDATES_PER_NLIVE_ITERATIONS * points / nlive)
     ellipsoid = ELLIPSOID_BYTES + 3 * n_params * n_params * F8
-    components = _common_components(n_data, full_cov, 1, cov_from_text, z_max)
+    components = _common_components(n_data, full_cov, 1, cov_from_text, z_max, systematics)
     components.update(
         {
             "sampler": DYNESTY_FIXED_MB,

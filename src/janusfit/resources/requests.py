@@ -95,26 +95,43 @@ def data_shape(data_json) -> tuple[int, bool, float]:
     )
 
 
-def memory_estimate(config: dict, dataset: str, model: str, sampler: str, data_json):
+def systematic_matrices(config: dict, data_json) -> tuple[tuple[int, int], ...]:
+    """(how many, N) of the N × N systematic matrices of each member that has them (``covmats``)."""
+    members = json.loads(Path(data_json).read_text())["members"]
+    counts = [(len(config["datasets"][m["name"]].get("covmats") or {}), m.get("n_read") or m["n"]) for m in members]
+    return tuple((count, n) for count, n in counts if count)
+
+
+def memory_estimate(config: dict, dataset: str, model: str, sampler: str, data_json, threads: int = 1):
+    """The sampling job's memory estimate, the job running on ``threads`` threads."""
     n_data, full_cov, z_max = data_shape(data_json)
     settings = getattr(run_settings(config, dataset, model), sampler)
     n_params = len(param_names(config, dataset, model))
-    return SAMPLERS[sampler].call("memory", settings, n_params, n_data, full_cov, z_max)
+    return SAMPLERS[sampler].call(
+        "memory",
+        settings,
+        n_params,
+        n_data,
+        full_cov,
+        z_max,
+        systematics=systematic_matrices(config, data_json),
+        threads=threads,
+    )
 
 
-def mem_mb(config: dict, dataset: str, model: str, sampler: str, data_json, attempt: int) -> int:
-    estimate = memory_estimate(config, dataset, model, sampler, data_json)
+def mem_mb(config: dict, dataset: str, model: str, sampler: str, data_json, attempt: int, threads: int = 1) -> int:
+    estimate = memory_estimate(config, dataset, model, sampler, data_json, threads)
     return mem_mb_for_attempt(estimate.total_mb, attempt)
 
 
-def preflight_mem_mb(config: dict, dataset: str, model: str, samplers, data_json) -> int:
-    """The largest first-attempt ``mem_mb`` of the run's sampling jobs.
+def preflight_mem_mb(config: dict, dataset: str, model: str, samplers, data_json, threads: int = 1) -> int:
+    """The largest first-attempt ``mem_mb`` of the run's sampling jobs, each on as many threads as this job.
 
     The pre-flight job asks for what they will ask for, so that what Snakemake
     grants it (lowered to ``--resources mem_mb`` when that is smaller) tells
-    it whether they will fit.
+    it whether they will fit; its ``threads`` are the most they may have.
     """
-    return max(mem_mb(config, dataset, model, s, data_json, 1) for s in samplers)
+    return max(mem_mb(config, dataset, model, s, data_json, 1, threads) for s in samplers)
 
 
 def runtime_min(config: dict, resources_json, sampler: str, attempt: int) -> int:

@@ -42,10 +42,10 @@ class Sampler:
         """``outputs``, ``draws`` or ``summary_inputs`` as paths under ``base``."""
         return {key: f"{base}/{path}" for key, path in getattr(self, kind).items()}
 
-    def call(self, role: str, *args):
+    def call(self, role: str, *args, **kwargs):
         """Call the function this sampler names for ``role`` (``memory``, ``disk``, ``estimates``, ``batch``, ``own_time``)."""
         module, _, function = getattr(self, role).partition(":")
-        return getattr(importlib.import_module(module), function)(*args)
+        return getattr(importlib.import_module(module), function)(*args, **kwargs)
 
 
 SAMPLERS = {

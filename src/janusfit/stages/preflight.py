@@ -48,7 +48,7 @@ def preflight_run(
     samplers = [SAMPLERS[s] for s in config["samplers"]]
     settings, posterior = load_run(config, dataset, model)
     log.info(f"{dataset}: {posterior.n_data} data points loaded and validated")
-    estimates = {s.name: memory_estimate(config, dataset, model, s.name, data_json) for s in samplers}
+    estimates = {s.name: memory_estimate(config, dataset, model, s.name, data_json, threads) for s in samplers}
     log.info(memory_table(estimates.values()))
     disk = sum(s.call("disk", posterior, settings) for s in samplers)
 

@@ -34,7 +34,18 @@ MONITOR_INTERVAL_S = 0.5
 
 @contextmanager
 def watched(
-    *, config, dataset, model, sampler, data_json, granted_mem_mb, memory_json, memory_png, checkpoint_dir, log
+    *,
+    config,
+    dataset,
+    model,
+    sampler,
+    data_json,
+    granted_mem_mb,
+    memory_json,
+    memory_png,
+    checkpoint_dir,
+    log,
+    threads=1,
 ):
     """Refuse to start when the estimate does not fit; record RSS over the block, written only on success.
 
@@ -42,7 +53,7 @@ def watched(
     checkpoint sampled (``earlier_sessions_s``): a job resumed after an
     interruption ran only its last part.
     """
-    estimate = memory_estimate(config, dataset, model, sampler, data_json)
+    estimate = memory_estimate(config, dataset, model, sampler, data_json, threads)
     log.info(
         f"{sampler} memory estimate {estimate.total_mb} MB (its components are in the pre-flight job's log "
         "and resources.json)"
@@ -117,6 +128,7 @@ def sample(
         memory_png=memory_png,
         checkpoint_dir=checkpoint_dir,
         log=log,
+        threads=threads,
     ):
         return SAMPLE[sampler](
             config=config, dataset=dataset, model=model, checkpoint_dir=checkpoint_dir, log=log, **outputs
