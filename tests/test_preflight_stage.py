@@ -100,6 +100,39 @@ def test_light_curves_are_timed_on_every_thread_with_the_samplers_own_time(tmp_p
     assert emcee["threads"]["own_s"] == pytest.approx(max(emcee["step_s"] / 32 - emcee["likelihood_s"], 0.0))
 
 
+def test_the_runtime_estimates_time_the_likelihood_on_one_thread(tmp_path, public_data, monkeypatch):
+    """A pre-flight job of two threads (light curves, measured policy) starts with BLAS at two, as
+    Snakemake sets it; the samplers' likelihood times are taken at one, as a dynesty job runs."""
+    import numba
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from janusfit.likelihood import parallel
+    from janusfit.stages import preflight
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba's pool has one thread on this machine")
+    cfg = config(public_data, cores={"heavy": "measured"})
+    cfg["datasets"] = {"jla": jla_light_curves(public_data)}
+    out = tmp_path / "data"
+    inspect(config=cfg, dataset="jla", out_json=out / "data.json", out_png=out / "data.png", log=LOG)
+    out_json, out_csv, resources = outputs(tmp_path)
+    timed_on = []
+
+    def time_likelihood(posterior, batch_size, **kwargs):
+        blas = {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+        timed_on.append((parallel.threads(), numba.get_num_threads(), blas))
+        return preflight_time_likelihood(posterior, batch_size, **kwargs)
+
+    preflight_time_likelihood = preflight.time_likelihood
+    monkeypatch.setattr(preflight, "time_likelihood", time_likelihood)
+    as_snakemake_sets_it = threadpool_limits(limits=2, user_api="blas")
+    try:
+        preflight_run(**_preflight(cfg, "lcdm", out / "data.json", None, out_json, out_csv, resources), threads=2)
+    finally:
+        as_snakemake_sets_it.restore_original_limits()
+    assert timed_on == [(1, 1, {1}), (1, 1, {1})]
+
+
 def test_passing_run_records_its_estimates(tmp_path, public_data, data_json):
     cfg = config(public_data)
     out_json, out_csv, resources = outputs(tmp_path)

@@ -73,6 +73,13 @@ def preflight_run(
     # likelihood's first calls): this job's age so far is the estimates' fixed part.
     startup_s = process_age_s()
     record = {"disk_bytes": disk, "startup_s": round(startup_s, 2)}
+    # Timed on one thread, numba's and BLAS's: dynesty's jobs run on one, and
+    # a job given more runs no slower where they pay. Left at this job's
+    # threads, BLAS would time the serial kernel's LAPACK on threads that no
+    # job of one thread has (×0.7 idle, ×30 with the other core busy).
+    from ..likelihood import parallel
+
+    parallel.use_threads(1)
     for s in samplers:
         record[s.name] = entry = s.call("estimates", posterior, settings, estimates[s.name], startup_s)
         upper = entry.get("seed_upper_bound_mb")
