@@ -64,14 +64,14 @@ def test_write_json_and_png(tmp_path):
     with MemoryMonitor(interval_s=0.02) as mon:
         time.sleep(0.1)
     waited = time.monotonic() - started
-    held = psutil.Process().memory_info().rss / 1e6  # before the plot, which the JSON's record predates
+    held = psutil.Process().memory_info().rss / 1e6
     fig = mon.write(
         tmp_path / "mem.json", tmp_path / "mem.png", estimate_mb=500.0, machine_mb=24000, title="emcee on jla/lcdm"
     )
     assert fig.axes[0].get_title().startswith(f"emcee on jla/lcdm: peak {mon.peak_mb:.0f} MB of 500 MB estimated")
     record = json.loads((tmp_path / "mem.json").read_text())
     assert record["peak_rss_mb"] == round(mon.peak_mb, 1)
-    # The kernel's high-water mark of this process: at least what it held when the record was written.
+    # The kernel's high-water mark of this process: at least what it held before the record.
     assert record["process_maxrss_mb"] >= held - 1
     assert record["estimate_mb"] == 500.0 and record["machine_mb"] == 24000
     assert record["interval_s"] == 0.02
@@ -98,3 +98,18 @@ def test_high_water_mark_is_the_jobs_own_not_its_parents():
     child_mb = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     del block
     assert 10 < child_mb < 400
+
+
+def test_the_record_counts_the_plot_a_fresh_job_draws_last(tmp_path):
+    """A job imports matplotlib and draws memory.png when it ends: that can be its peak, and the record has it."""
+    code = (
+        "import json, sys\n"
+        "from janusfit.resources.monitor import MemoryMonitor, own_maxrss_mb\n"
+        "with MemoryMonitor(interval_s=0.05) as mon:\n"
+        "    pass\n"
+        "mon.write(sys.argv[1] + '/m.json', sys.argv[1] + '/m.png', estimate_mb=100.0, machine_mb=24000)\n"
+        "print(json.dumps(own_maxrss_mb()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    job_peak = json.loads(done.stdout)
+    assert json.loads((tmp_path / "m.json").read_text())["process_maxrss_mb"] >= round(job_peak, 1)

@@ -119,21 +119,6 @@ class MemoryMonitor:
         """
         machine_mb = machine_memory_mb() if machine_mb is None else machine_mb
         series = list(self.series)
-        atomic_write_json(
-            json_path,
-            {
-                "peak_rss_mb": round(self.peak_mb, 1),
-                "process_maxrss_mb": round(own_maxrss_mb(), 1),
-                "duration_s": round(self.duration_s, 2),
-                # The whole job so far, its start included: what a runtime estimate predicts.
-                "job_wall_s": round(self.job_wall_s, 2),
-                "earlier_sessions_s": round(earlier_sessions_s, 2),
-                "estimate_mb": estimate_mb,
-                "machine_mb": machine_mb,
-                "interval_s": self.interval_s * self._stride,
-                "series": [[round(t, 2), round(mb, 1)] for t, mb in series],
-            },
-        )
         # matplotlib (0.3–0.5 s) is imported when the job ends, not before it starts sampling.
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -165,4 +150,21 @@ class MemoryMonitor:
         FigureCanvasAgg(fig)
         with atomic_path(png_path) as tmp:
             fig.savefig(tmp, dpi=fig.dpi)
+        # Written after the plot, which matplotlib's import and rendering make
+        # the job's peak when sampling held less: the record is the whole job's.
+        atomic_write_json(
+            json_path,
+            {
+                "peak_rss_mb": round(self.peak_mb, 1),
+                "process_maxrss_mb": round(own_maxrss_mb(), 1),
+                "duration_s": round(self.duration_s, 2),
+                # The whole job so far, its start included: what a runtime estimate predicts.
+                "job_wall_s": round(self.job_wall_s, 2),
+                "earlier_sessions_s": round(earlier_sessions_s, 2),
+                "estimate_mb": estimate_mb,
+                "machine_mb": machine_mb,
+                "interval_s": self.interval_s * self._stride,
+                "series": [[round(t, 2), round(mb, 1)] for t, mb in series],
+            },
+        )
         return fig

@@ -17,7 +17,7 @@ from ..config import run_settings
 from ..diagnostics.quadrature import MAX_PARAMS, cross_check, exact_evidence
 from ..layout import repeat_dir
 from ..resources.memory import check_fits, memory_budget
-from ..resources.monitor import MemoryMonitor
+from ..resources.monitor import MemoryMonitor, own_maxrss_mb
 from ..resources.requests import memory_estimate
 from ..run import load_run
 from ..sampling.domain import domain_settings
@@ -69,7 +69,8 @@ def watched(
         earlier_sessions_s=earlier_sessions_s(checkpoint_dir, repeats=_repeats(config, dataset, model, sampler)),
     )
     log.info(
-        f"{sampler} peak RSS {monitor.peak_mb:.0f} MB (estimate {estimate.total_mb} MB) over {monitor.duration_s:.0f} s"
+        f"{sampler} peak RSS {max(monitor.peak_mb, own_maxrss_mb()):.0f} MB (estimate {estimate.total_mb} MB) "
+        f"over {monitor.duration_s:.0f} s"
     )
 
 
