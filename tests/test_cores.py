@@ -112,8 +112,8 @@ def test_threads_for():
 # --- threads under the SLURM profile: never from this (login) node's cores ---
 
 
-def emcee_threads_in_dry_run(directory, *args) -> tuple[int, str]:
-    """(emcee's threads in ``snakemake -n``, or its exit code; its output) with SLURM's resources set, as the profile sets them.
+def emcee_threads_in_dry_run(directory, *args, rule="emcee") -> tuple[int, str]:
+    """(``rule``'s threads in ``snakemake -n``, or its exit code; its output) with SLURM's resources set, as the profile sets them.
 
     A dry run prints its messages, errors included, on stdout.
     """
@@ -122,7 +122,7 @@ def emcee_threads_in_dry_run(directory, *args) -> tuple[int, str]:
     threads = [
         int(line.split()[-1])
         for block in proc.stdout.split("\nrule ")[1:]
-        if block.startswith("emcee:")
+        if block.startswith(f"{rule}:")
         for line in block.splitlines()
         if line.strip().startswith("threads:")
     ]
@@ -154,6 +154,15 @@ def test_on_slurm_threads_come_from_the_config_or_set_threads(tmp_path, public_d
     else:
         write_config(tmp_path, public_data, models=["lcdm"])
         threads, output = emcee_threads_in_dry_run(tmp_path, "--set-threads", f"emcee={wanted}")
+    assert threads == wanted, output[-3000:]
+
+
+def test_on_slurm_the_preflight_job_times_up_to_the_profiles_set_threads(tmp_path, public_data):
+    """Light curves, measured policy: the pre-flight job times 1 … P threads for the emcee jobs it
+    measures for, P the profile's set-threads, not this (login) node's cores."""
+    wanted = (psutil.cpu_count(logical=False) or 1) + 3
+    write_config(tmp_path, public_data, datasets=light_curves(public_data), models=["lcdm"])
+    threads, output = emcee_threads_in_dry_run(tmp_path, "--set-threads", f"emcee={wanted}", rule="preflight")
     assert threads == wanted, output[-3000:]
 
 

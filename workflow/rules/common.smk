@@ -54,12 +54,16 @@ MODELS = list(config["models"])
 SAMPLERS = list(config["samplers"])
 # The samplers of this workflow, as the registry declares them.
 RUN_SAMPLERS = [SAMPLER_REGISTRY[s] for s in SAMPLERS]
-# Under the SLURM profile (slurm_* default resources) emcee's threads come
-# from the config's cores or the profile's set-threads, never from detecting
-# the cores of this submitting node.
+# Under the SLURM profile (slurm_* default resources) the sampling jobs'
+# threads come from the profile's set-threads or the config's cores, never
+# from detecting the cores of this submitting node.
 ON_SLURM = any(name.startswith("slurm_") for name in workflow.resource_settings.default_resources or ())
+# --set-threads values are Snakemake Resource objects.
+_EMCEE_SET_THREADS = workflow.resource_settings.overwrite_threads.get("emcee")
 CORES = resource_requests.core_counts(
-    config, on_cluster=ON_SLURM and "emcee" not in workflow.resource_settings.overwrite_threads
+    config,
+    on_cluster=ON_SLURM,
+    emcee_set_threads=getattr(_EMCEE_SET_THREADS, "value", _EMCEE_SET_THREADS),
 )
 # Every output, log and checkpoint of this config is under its own root, so
 # runs of two configs never overwrite each other's overview or report.

@@ -14,19 +14,23 @@ from ..config import members, param_names, run_settings
 from ..data.loaders import FORMATS
 from ..errors import ConfigError
 from ..sampling.registry import SAMPLERS
-from .cores import cores_from_config, detect_cores, heavy_policy, threads_for
+from .cores import CoreCounts, cores_from_config, detect_cores, heavy_policy, threads_for
 from .memory import mem_mb_for_attempt
 from .runtime import runtime_for_attempt
 
 
-def core_counts(config: dict, on_cluster: bool = False):
+def core_counts(config: dict, on_cluster: bool = False, emcee_set_threads: int | None = None):
     """Cores from config ``cores: {performance, efficiency}`` when both are set, else detected.
 
     ``on_cluster``: the sampling jobs run on other machines (SLURM compute
-    nodes) and nothing else sets their threads; the cores detected here, on the
-    submitting (login) node, say nothing about those machines, so the config
-    must set them.
+    nodes); the cores detected here, on the submitting (login) node, say
+    nothing about those machines. There the profile's ``set-threads`` of emcee
+    (``emcee_set_threads``), which Snakemake gives emcee's jobs whatever their
+    rule says, are the performance cores, so that the pre-flight job times up
+    to as many; else the config must set them.
     """
+    if on_cluster and emcee_set_threads:
+        return CoreCounts(int(emcee_set_threads), 0, "the profile's set-threads of emcee")
     given = {
         k: v for k, v in (config.get("cores") or {}).items() if k in ("performance", "efficiency") and v is not None
     }
