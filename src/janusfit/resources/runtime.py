@@ -45,10 +45,12 @@ EMCEE_BOOKKEEPING = 1.6
 # updates and pickled checkpoints. Measured 1.4–4.1 ms on the same VM, and
 # 1.5–4.8 ms in real sampling jobs (benchmarks/bench_runtime.py, three runs).
 DYNESTY_ITERATION_S = 5e-3
-# Information H (nats) a dynesty run is timed for: the top of what janusfit's
-# fits measured (0.8–2.7 nats). The memory estimate bounds with more
-# (DEFAULT_INFORMATION); with that, runtimes came out up to 2.8 × the measured.
-RUNTIME_INFORMATION = 3.0
+# Information H (nats) a dynesty run is timed for, per parameter: the top of
+# what janusfit's fits measured, 0.8–2.7 nats with one parameter, and 7.1–9.1
+# with three (JLA's light curves, Ωm with α and β; 1480 synthetic light
+# curves). One budget for every run timed those of three parameters for 1.7–1.9
+# × fewer iterations than they took.
+RUNTIME_INFORMATION_PER_PARAM = 3.0
 # Likelihood calls per dynesty iteration (dynesty 3.1, Gaussians in 2 and 5
 # dimensions): uniform sampling in the bounds needs the inverse efficiency,
 # measured 4.0–7.2; a random walk a little under its ``walks`` steps
@@ -132,7 +134,7 @@ def estimate_runtime_dynesty(
     t_eval: float,
     nlive: int,
     n_params: int,
-    expected_information: float = RUNTIME_INFORMATION,
+    expected_information: float | None = None,
     sample: str = "auto",
     walks: int | None = None,
     slices: int | None = None,
@@ -145,7 +147,11 @@ def estimate_runtime_dynesty(
     ``t_eval`` is the time of one unvectorised call (``time_likelihood`` with
     ``batch_size=1``), which is how dynesty calls the likelihood. The final
     live points, which end the run's samples, cost no iteration.
+    ``expected_information``: H in nats, by default
+    ``RUNTIME_INFORMATION_PER_PARAM`` per parameter.
     """
+    if expected_information is None:
+        expected_information = RUNTIME_INFORMATION_PER_PARAM * n_params
     iterations = dynesty_iterations(nlive, n_params, expected_information, dlogz) - nlive
     calls = nlive + iterations * calls_per_iteration(sample, n_params, walks, slices)
     return (calls * t_eval + iterations * DYNESTY_ITERATION_S + overhead_s) / 60.0
