@@ -178,7 +178,7 @@ def test_one_stuck_walker_fails_convergence_although_the_grouped_rhat_passes():
     assert report["log_prob"]["stuck_walkers"] == [7]
     (failure,) = report["failures"]
     assert failure.startswith("ln p deficit in standard errors of walker 7 is ")
-    assert failure.endswith("(threshold < 6)")
+    assert failure.endswith("(threshold -6 to 6; below the others is positive)")
     assert report["log_prob"]["max_walker_deficit"] > 6
 
 
@@ -186,7 +186,9 @@ def test_one_stuck_walker_fails_convergence_although_the_grouped_rhat_passes():
 def test_walker_deficits_of_converged_walkers_are_standard_normal(rho):
     """AR(1) walkers of known τ, ln p = −x²/2 (skewed): the deficits have mean 0, sd 1."""
     deficits = np.concatenate([walker_deficits(-0.5 * ar1(rho, 1000, 32, seed) ** 2) for seed in range(20)])
-    assert abs(deficits.mean()) < 0.02
+    # Each seed's deficits are measured from its median walker: their mean is that walker's offset from the
+    # walkers' mean, sd √((π/2 − 1)/32) = 0.13 a seed, 0.03 over 20.
+    assert abs(deficits.mean()) < 0.1
     assert deficits.std() == pytest.approx(1.0, abs=0.1)
     assert deficits.max() < 6
 
@@ -218,8 +220,8 @@ def test_the_walker_threshold_never_fires_on_150_converged_emcee_runs(ndim, n_st
         deficits.append(walker_deficits(s.get_log_prob()[report["burn_in"] :]))
         assert report["log_prob"]["stuck_walkers"] == [], (seed, report["log_prob"])
     deficits = np.concatenate(deficits)
-    print(f"d={ndim}, {n_steps} steps: largest deficit {deficits.max():.2f}, sd {deficits.std():.2f}")
-    assert deficits.max() < 6 and 0.8 < deficits.std() < 1.25
+    print(f"d={ndim}, {n_steps} steps: largest |deficit| {np.abs(deficits).max():.2f}, sd {deficits.std():.2f}")
+    assert np.abs(deficits).max() < 6 and 0.8 < deficits.std() < 1.25
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -228,6 +230,50 @@ def test_the_stuck_walker_is_found_whatever_the_seed(seed):
     report = diagnose(s.get_chain(), s.get_log_prob(), s.backend.accepted, ["x", "y"])
     assert report["log_prob"]["stuck_walkers"] == [7]
     assert not report["passed"]
+
+
+def spike_run(seed):
+    """emcee (DE moves) on a 2-d Gaussian with a narrow mode above it: σ 1e-3 and ln p 8 higher, 0.3 % of the mass.
+
+    Walker 5 starts in the spike; the others' differences propose no move it accepts for thousands of steps
+    (an audit's run: 6505 steps at seed 1, 2.5 % of the kept draws in the spike, the mean of x 3.3 standard
+    errors off, and every check passed).
+    """
+    peak = np.array([1.0, 1.0])
+
+    def log_prob(x):
+        return np.logaddexp(-0.5 * np.sum(x**2, axis=1), 8.0 - 0.5 * np.sum((x - peak) ** 2, axis=1) / 1e-6)
+
+    start = np.random.default_rng(seed).normal(size=(32, 2))
+    start[5] = peak
+    sampler = emcee.EnsembleSampler(32, 2, log_prob, vectorize=True, moves=emcee.moves.DEMove())
+    sampler.random_state = np.random.RandomState(seed).get_state()
+    sampler.run_mcmc(start, 10000)
+    return sampler
+
+
+def test_a_walker_stuck_above_the_others_in_ln_p_fails_convergence():
+    s = spike_run(seed=1)
+    report = diagnose(s.get_chain(), s.get_log_prob(), s.backend.accepted, ["x", "y"])
+    assert report["log_prob"]["stuck_walkers"] == [5]
+    assert not report["passed"] and report["log_prob"]["max_walker_deficit"] < -6
+    (failure,) = report["failures"]
+    assert failure.startswith("ln p deficit in standard errors of walker 5 is -")
+    assert failure.endswith("(threshold -6 to 6; below the others is positive)")
+
+
+def test_a_walker_stuck_above_is_named_and_the_others_are_not():
+    """Ranks over all walkers: one walker holding the top ranks pushes every other's scores down.
+
+    Measured from the median walker, the others stay near zero (measured from zero, up to 7.4 here).
+    """
+    x = ar1(2 / 3, 20000, 32, seed=5)
+    x[:, 3] = 0.05 * ar1(2 / 3, 20000, 1, seed=6)[:, 0]  # walker 3 barely moves, at the peak
+    deficits = walker_deficits(-0.5 * x**2)
+    assert deficits[3] < -6
+    assert np.abs(np.delete(deficits, 3)).max() < 4
+    report = diagnose(x[:, :, None], -0.5 * x**2, np.full(32, 6000), ["x"])
+    assert report["log_prob"]["stuck_walkers"] == [3]
 
 
 def test_a_walker_arriving_after_the_burn_in_of_10_tau_extends_it():

@@ -115,11 +115,15 @@ def test_a_stuck_walker_is_named_in_red_and_a_passing_run_says_none_is(jla_run):
     conv = convergences[("jla", "janus")]
     deficit = conv["log_prob"]["max_walker_deficit"]
     text = " ".join(_parse(overview_html(summaries, comparisons, convergences, {})).text)
-    assert f"No walker is stuck: the lowest in ln p is {deficit:.1f} standard errors below the others" in text
+    where = "below" if deficit >= 0 else "above"
+    assert f"No walker is stuck: the farthest in ln p is {abs(deficit):.1f} standard errors {where} the others" in text
     stuck = copy.deepcopy(conv)
     stuck["log_prob"].update(max_walker_deficit=11.73, stuck_walkers=[7])
     parsed = _parse(overview_html(summaries, comparisons, {**convergences, ("jla", "janus"): stuck}, {}))
     assert any("Stuck: walker 7, up to 11.7 standard errors below the others in ln p" in t for t in parsed.failed)
+    stuck["log_prob"].update(max_walker_deficit=-44.8, stuck_walkers=[5])
+    parsed = _parse(overview_html(summaries, comparisons, {**convergences, ("jla", "janus"): stuck}, {}))
+    assert any("Stuck: walker 5, up to 44.8 standard errors above the others in ln p" in t for t in parsed.failed)
 
 
 def test_an_incomplete_evidence_is_shown_in_red_and_gives_no_verdict(jla_run):

@@ -204,13 +204,18 @@ def _walkers(conv: dict) -> str:
         return ""
     limit = conv["thresholds"]["max_walker_deficit"]
     stuck = conv["log_prob"]["stuck_walkers"]
+    # Results made before walkers above the others were tested record the lowest walker only.
+    where = "below" if deficit >= 0 else "above"
     if stuck:
         walkers = ", ".join(str(w) for w in stuck)
         return (
-            f' <span class="fail">Stuck: walker{"s" if len(stuck) > 1 else ""} {walkers}, up to {deficit:.1f} '
-            f"standard errors below the others in ln p (wanted &lt; {limit:g}).</span>"
+            f' <span class="fail">Stuck: walker{"s" if len(stuck) > 1 else ""} {walkers}, up to {abs(deficit):.1f} '
+            f"standard errors {where} the others in ln p (wanted within ±{limit:g}).</span>"
         )
-    return f" No walker is stuck: the lowest in ln p is {deficit:.1f} standard errors below the others (wanted &lt; {limit:g})."
+    return (
+        f" No walker is stuck: the farthest in ln p is {abs(deficit):.1f} standard errors {where} the others "
+        f"(wanted within ±{limit:g})."
+    )
 
 
 def _resumes(summary: dict) -> str:

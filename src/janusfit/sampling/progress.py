@@ -186,13 +186,15 @@ class EmceeProgress(_Record):
         rows = self._log_prob.array()[:, :, 0].astype(float)
         deficits = walker_deficits(rows[len(rows) // 2 :])
         limit = self.settings.max_walker_deficit
-        stuck = [int(w) for w in np.flatnonzero(deficits >= limit)]
+        stuck = [int(w) for w in np.flatnonzero(np.abs(deficits) >= limit)]
         if stuck and stuck != self.stuck:
             walkers = ", ".join(map(str, stuck))
+            worst = deficits[np.nanargmax(np.abs(deficits))]
             self.warn(
                 f"STUCK WALKER{'S' if len(stuck) > 1 else ''} at step {iteration}: walker{'s' if len(stuck) > 1 else ''} "
-                f"{walkers} {'sit' if len(stuck) > 1 else 'sits'} up to {np.max(deficits):.1f} standard errors below "
-                f"the others in ln p (convergence fails above {limit:g}); running longer will not free a stuck walker: "
+                f"{walkers} {'sit' if len(stuck) > 1 else 'sits'} up to {abs(worst):.1f} standard errors "
+                f"{'below' if worst > 0 else 'above'} the others in ln p (convergence fails beyond {limit:g}); "
+                "running longer will not free a stuck walker: "
                 "stop this run and start it afresh with another emcee.seed or emcee.moves: de_snooker "
                 "(with on_change: restart)"
             )
