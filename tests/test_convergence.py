@@ -39,6 +39,21 @@ def test_ar1_ess_matches_its_autocorrelation(rho):
     assert ess_bulk(group_walkers(x)) == pytest.approx(expected, rel=0.15)
 
 
+@pytest.mark.parametrize(("n_over_tau", "expected"), [(10, 1.10), (50, 1.04)])
+def test_short_chains_of_known_tau_are_not_given_more_ess_than_their_draws_are_worth(n_over_tau, expected):
+    """32 independent AR(1) walkers of τ = 50 in 4 groups: the ESS of their draws is 32 n / 50.
+
+    Each walker's autocovariance about its own mean lost the spread of the walkers' means: 1.67 and 1.17
+    times the draws' worth at 10 and 50 τ (the shortest chain that passes). About the group's mean the ratios
+    are ArviZ's on these chains, 1.10 and 1.04 (its estimator's own small-sample bias); 20 seeds, sd 0.02.
+    """
+    tau = 50.0
+    rho = (tau - 1.0) / (tau + 1.0)
+    n = int(n_over_tau * tau)
+    ratios = [ess_bulk(group_walkers(ar1(rho, n, 32, seed))) / (32 * n / tau) for seed in range(20)]
+    assert np.mean(ratios) == pytest.approx(expected, abs=0.05)
+
+
 def test_groups_split_walkers_contiguously_even_when_uneven():
     x = np.arange(30.0).reshape(3, 10)
     groups = group_walkers(x, n_groups=4)
@@ -170,15 +185,17 @@ def stuck_walker_run(seed):
 def test_one_stuck_walker_fails_convergence_although_the_grouped_rhat_passes():
     s = stuck_walker_run(seed=1)
     report = diagnose(s.get_chain(), s.get_log_prob(), s.backend.accepted, ["x", "y"])
-    # what the walker groups alone see: R-hat, ESS and N/tau all pass
-    grouped = [c for c in report["checks"] if c["check"] != "walker_deficit"]
-    assert all(c["passed"] for c in grouped), report["failures"]
+    # What the walker groups see: R-hat passes; the bulk ESS of x falls to a tenth of y's, since the stuck
+    # walker, 30 units out for all its draws, is most of its group's spread about the group's mean.
+    assert all(c["passed"] for c in report["checks"] if c["check"] == "rhat")
     assert report["log_prob"]["rhat"] < 1.01
+    assert report["parameters"]["x"]["ess_bulk"] < 400 < report["parameters"]["y"]["ess_bulk"] / 5
     assert not report["passed"]
     assert report["log_prob"]["stuck_walkers"] == [7]
-    (failure,) = report["failures"]
-    assert failure.startswith("ln p deficit in standard errors of walker 7 is ")
-    assert failure.endswith("(threshold -6 to 6; below the others is positive)")
+    ess, walker = report["failures"]
+    assert walker.startswith("ln p deficit in standard errors of walker 7 is ")
+    assert walker.endswith("(threshold -6 to 6; below the others is positive)")
+    assert ess.startswith("bulk ESS of x is ")
     assert report["log_prob"]["max_walker_deficit"] > 6
 
 

@@ -94,12 +94,12 @@ def test_arviz_reads_posterior_nc_with_walker_groups_as_chains(jla_run, model):
         assert np.quantile(values, q) == pytest.approx(stats[key], rel=1e-12)
     # The groups are janusfit's: ArviZ's rank-normalised split R̂ is janusfit's
     # (exactly when the kept steps split evenly; a middle step otherwise moves
-    # a few draws between halves), and its ESS is close to janusfit's.
+    # a few draws between halves), and its ESS within 5 % of janusfit's (about the group's mean alike).
     ours = conv["parameters"][param]
     tolerance = 1e-12 if conv["n_kept_steps"] % 2 == 0 else 1e-4
     assert float(arviz.rhat(idata)[param]) == pytest.approx(ours["rhat"], abs=tolerance)
-    assert float(arviz.ess(idata)[param]) == pytest.approx(ours["ess_bulk"], rel=0.15)
-    assert float(arviz.ess(idata, method="tail")[param]) == pytest.approx(ours["ess_tail"], rel=0.15)
+    assert float(arviz.ess(idata)[param]) == pytest.approx(ours["ess_bulk"], rel=0.05)
+    assert float(arviz.ess(idata, method="tail")[param]) == pytest.approx(ours["ess_tail"], rel=0.05)
     # ln p of each draw is the one emcee recorded at that step and walker.
     stats_group = idata.sample_stats
     with h5py.File(base / "emcee" / "chain.h5") as f:

@@ -201,9 +201,16 @@ def late_arrival(log_prob: np.ndarray, window: int, threshold: float, until: int
 
 
 def _autocov(x: np.ndarray) -> np.ndarray:
-    """Biased autocovariance of each column of (n_steps, n_walkers), by FFT."""
+    """Biased autocovariance of each column of (n_steps, n_walkers) about the mean of them all, by FFT.
+
+    The walkers of a group are one chain: about each walker's own mean, the
+    spread of the walkers' means would be lost, and with it most of what a
+    short chain says about its autocorrelation (32 AR(1) walkers of τ 50 in
+    4 groups gave 1.67 times the ESS of their draws at 10 τ, 1.17 at 50 τ;
+    about the group's mean 1.10 and 1.04, ArviZ's on the same chains).
+    """
     n = len(x)
-    x = x - x.mean(axis=0)
+    x = x - x.mean()
     f = np.fft.rfft(x, n=2 * n, axis=0)
     return np.fft.irfft(f * np.conjugate(f), n=2 * n, axis=0)[:n] / n
 
@@ -211,7 +218,8 @@ def _autocov(x: np.ndarray) -> np.ndarray:
 def _ess(chains: list[np.ndarray]) -> float:
     """Multi-chain ESS with Geyer's initial monotone sequence (Vehtari et al. 2021, §3.2).
 
-    Each chain is (n_steps, n_walkers); its autocovariance is the walkers' mean.
+    Each chain is (n_steps, n_walkers); its autocovariance is the walkers' mean,
+    each about the chain's mean.
     """
     total = sum(c.size for c in chains)
     flat = _pooled(chains)
