@@ -293,6 +293,30 @@ def test_a_walker_stuck_above_is_named_and_the_others_are_not():
     assert report["log_prob"]["stuck_walkers"] == [3]
 
 
+@pytest.mark.parametrize("where", ["its first draw", "the median ln p"])
+def test_a_walker_that_never_moves_is_named_and_the_others_are_not(where):
+    """Walker 9 accepts no move after the burn-in: its ranks have no autocorrelation (0/0).
+
+    That NaN made every deficit NaN: the failure named walker 0 as "undefined", stuck_walkers was empty, and
+    the live watch warned of nothing. τ is now the moving walkers', and a walker whose ln p never changes is
+    stuck wherever it sits: at the median ln p its deficit alone would pass.
+    """
+    x = ar1(2 / 3, 4000, 32, seed=3)
+    others = np.delete(-0.5 * x[2000:] ** 2, 9, axis=1)
+    x[:, 9] = x[0, 9] if where == "its first draw" else np.sqrt(-2.0 * np.median(others))
+    accepted = np.full(32, 1600)
+    accepted[9] = 0
+    report = diagnose(x[:, :, None], -0.5 * x**2, accepted, ["x"])
+    deficits = walker_deficits(-0.5 * x[report["burn_in"] :] ** 2)
+    assert np.isfinite(deficits).all() and np.abs(np.delete(deficits, 9)).max() < 4
+    assert report["log_prob"]["stuck_walkers"] == [9] and report["log_prob"]["frozen_walkers"] == [9]
+    assert not report["passed"]
+    assert "moves in the kept steps of walker 9 is 0 (threshold > 0; its ln p never changed)" in report["failures"]
+    assert not any("walker 0" in f or "undefined" in f for f in report["failures"])
+    if where == "the median ln p":
+        assert abs(deficits[9]) < 1
+
+
 def test_a_walker_arriving_after_the_burn_in_of_10_tau_extends_it():
     """The audit's case, in a chain of known τ = 5: one walker 10 σ out for 400 steps, past the 10 τ burn-in.
 

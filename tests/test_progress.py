@@ -154,6 +154,30 @@ def test_a_stuck_walker_is_named_while_the_run_goes_on(tmp_path):
     assert stuck_at[0] < 1000 and "running longer will not free a stuck walker" in warning
 
 
+def test_a_walker_that_stops_moving_is_named_while_the_run_goes_on(tmp_path):
+    """AR(1) walkers of τ 5 with walker 4 accepting nothing after step 200: its ln p has no autocorrelation (0/0).
+
+    That NaN made every walker's deficit NaN, and the watch named no one.
+    """
+    from test_convergence import ar1
+
+    from janusfit.diagnostics import autocorr_time
+
+    chain = ar1(2 / 3, 1000, 32, seed=4)[:, :, None]
+    chain[200:, 4] = chain[200, 4]
+    log_prob = -0.5 * chain[:, :, 0] ** 2
+    warnings = Log()
+    settings = EmceeSettings(**{**EMCEE, "max_steps": 1000, "progress_figure": False})
+    progress = EmceeProgress(tmp_path, settings, ["x"], warn=warnings)
+    for end in range(100, 1001, 100):
+        progress.observe(chain[end - 100 : end], log_prob[end - 100 : end], np.full(32, 40))
+        progress.checkpoint(end, [], autocorr_time(chain[:end]))
+    assert json.loads((tmp_path / "progress.json").read_text())["stuck_walkers"] == [4]
+    (warning,) = warnings
+    assert warning.startswith("STUCK WALKER at step ") and ": walker 4 sits up to " in warning
+    assert "; walker 4 has not moved in the last " in warning
+
+
 def test_a_figure_that_cannot_be_written_is_a_warning_and_the_run_goes_on(tmp_path, posterior):
     reference = _run(tmp_path / "ref", posterior, progress_figure_seconds=0.0)
     (tmp_path / "bad" / "ck").mkdir(parents=True)

@@ -124,6 +124,10 @@ def test_a_stuck_walker_is_named_in_red_and_a_passing_run_says_none_is(jla_run):
     stuck["log_prob"].update(max_walker_deficit=-44.8, stuck_walkers=[5])
     parsed = _parse(overview_html(summaries, comparisons, {**convergences, ("jla", "janus"): stuck}, {}))
     assert any("Stuck: walker 5, up to 44.8 standard errors above the others in ln p" in t for t in parsed.failed)
+    stuck["log_prob"].update(max_walker_deficit=0.4, stuck_walkers=[9], frozen_walkers=[9])
+    parsed = _parse(overview_html(summaries, comparisons, {**convergences, ("jla", "janus"): stuck}, {}))
+    assert any("Stuck: walker 9, up to 0.4 standard errors below" in t for t in parsed.failed)
+    assert any("Walker 9 never moved in the kept steps." in t for t in parsed.failed)
 
 
 def test_an_incomplete_evidence_is_shown_in_red_and_gives_no_verdict(jla_run):

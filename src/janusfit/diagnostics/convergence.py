@@ -172,10 +172,26 @@ def walker_deficits(log_prob: np.ndarray) -> np.ndarray:
     if np.ptp(log_prob) == 0.0:
         return np.zeros(log_prob.shape[1])
     (scores,) = rank_normalise([log_prob])
-    tau = import_emcee().autocorr.integrated_time(scores[:, :, None], tol=0, quiet=True)[0]
+    # A walker that never moves has no autocorrelation (0/0), which made every deficit NaN: τ is the others'.
+    moving = np.ptp(scores, axis=0) > 0.0
+    tau = import_emcee().autocorr.integrated_time(scores[:, moving, None], tol=0, quiet=True)[0]
     means = scores.mean(axis=0)
     # An anticorrelated estimate (τ < 1) would shrink the error and raise false alarms.
     return -(means - np.median(means)) / np.sqrt(max(tau, 1.0) / len(scores))
+
+
+def frozen_walkers(log_prob: np.ndarray) -> list[int]:
+    """The walkers whose ln p never changes over ``log_prob`` (n_steps, n_walkers) while another's does.
+
+    A walker that accepts no move is stuck wherever it sits, but its deficit
+    only says how far its one value lies from the median walker's: near the
+    middle of the others' ln p it would pass. None with fewer than 4 steps.
+    """
+    log_prob = np.asarray(log_prob, dtype=float)
+    if len(log_prob) < MIN_STEPS:
+        return []
+    still = np.ptp(log_prob, axis=0) == 0.0
+    return [int(w) for w in np.flatnonzero(still)] if not still.all() else []
 
 
 def late_arrival(log_prob: np.ndarray, window: int, threshold: float, until: int) -> dict | None:
@@ -328,6 +344,7 @@ FAILURE_NAMES = {
     "rhat": "R-hat",
     "ess_bulk": "bulk ESS",
     "walker_deficit": "ln p deficit in standard errors",
+    "walker_moves": "moves in the kept steps",
     "acceptance": "mean acceptance fraction",
 }
 
@@ -365,7 +382,7 @@ def diagnose(
     Keys: n_steps, n_walkers, n_groups, tau_method, burn_in, burn_in_rule, n_kept_steps,
     n_kept_draws, thresholds, parameters ({name: tau, n_over_tau, rhat,
     ess_bulk, ess_tail}), log_prob (rhat, ess_bulk, max_walker_deficit and
-    stuck_walkers, the walkers' indices in the chain), acceptance (mean, min,
+    stuck_walkers and frozen_walkers, the walkers' indices in the chain), acceptance (mean, min,
     max), checks ([{check, parameter, value, threshold, passed}]), passed,
     failures (one sentence per failed check). Undefined values are None.
     """
@@ -437,7 +454,10 @@ def diagnose(
             lambda v: abs(v) < max_deficit,
         )
     )
-    stuck = [int(w) for w in np.flatnonzero(np.abs(deficits) >= max_deficit)]
+    frozen = frozen_walkers(log_prob[burn_in:])
+    if frozen:
+        checks.append(_check("walker_moves", f"walker {frozen[0]}", 0, "> 0; its ln p never changed", lambda v: v > 0))
+    stuck = sorted({int(w) for w in np.flatnonzero(np.abs(deficits) >= max_deficit)} | set(frozen))
 
     fraction = np.asarray(accepted, dtype=float) / n_steps
     lo, hi = limits["acceptance"]
@@ -459,6 +479,7 @@ def diagnose(
             "ess_bulk": _num(ess_bulk(lp_groups)),
             "max_walker_deficit": _num(deficits[worst]),
             "stuck_walkers": stuck,
+            "frozen_walkers": frozen,
         },
         "acceptance": {
             "mean": float(fraction.mean()),

@@ -208,9 +208,15 @@ def _walkers(conv: dict) -> str:
     where = "below" if deficit >= 0 else "above"
     if stuck:
         walkers = ", ".join(str(w) for w in stuck)
+        frozen = conv["log_prob"].get("frozen_walkers") or []
+        still = (
+            f" Walker{'s' if len(frozen) > 1 else ''} {', '.join(map(str, frozen))} never moved in the kept steps."
+            if frozen
+            else ""
+        )
         return (
             f' <span class="fail">Stuck: walker{"s" if len(stuck) > 1 else ""} {walkers}, up to {abs(deficit):.1f} '
-            f"standard errors {where} the others in ln p (wanted within ±{limit:g}).</span>"
+            f"standard errors {where} the others in ln p (wanted within ±{limit:g}).{still}</span>"
         )
     return (
         f" No walker is stuck: the farthest in ln p is {abs(deficit):.1f} standard errors {where} the others "

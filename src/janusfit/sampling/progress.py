@@ -178,22 +178,30 @@ class EmceeProgress(_Record):
         half a second): :meth:`checkpoint` calls it after writing the record,
         which must follow the committed segment at once.
         """
-        from ..diagnostics.convergence import BURN_IN_TAU, walker_deficits
+        from ..diagnostics.convergence import BURN_IN_TAU, frozen_walkers, walker_deficits
 
         tau = np.atleast_1d(np.asarray(last_tau, dtype=float))
         if not np.all(np.isfinite(tau)) or iteration < 2 * BURN_IN_TAU * np.max(tau):
             return
         rows = self._log_prob.array()[:, :, 0].astype(float)
-        deficits = walker_deficits(rows[len(rows) // 2 :])
+        later = rows[len(rows) // 2 :]
+        deficits = walker_deficits(later)
         limit = self.settings.max_walker_deficit
-        stuck = [int(w) for w in np.flatnonzero(np.abs(deficits) >= limit)]
+        frozen = frozen_walkers(later)
+        stuck = sorted({int(w) for w in np.flatnonzero(np.abs(deficits) >= limit)} | set(frozen))
         if stuck and stuck != self.stuck:
             walkers = ", ".join(map(str, stuck))
             worst = deficits[np.nanargmax(np.abs(deficits))]
+            still = (
+                f"; walker{'s' if len(frozen) > 1 else ''} {', '.join(map(str, frozen))} "
+                f"{'have' if len(frozen) > 1 else 'has'} not moved in the last {len(later) * self._log_prob.thin} steps"
+                if frozen
+                else ""
+            )
             self.warn(
                 f"STUCK WALKER{'S' if len(stuck) > 1 else ''} at step {iteration}: walker{'s' if len(stuck) > 1 else ''} "
                 f"{walkers} {'sit' if len(stuck) > 1 else 'sits'} up to {abs(worst):.1f} standard errors "
-                f"{'below' if worst > 0 else 'above'} the others in ln p (convergence fails beyond {limit:g}); "
+                f"{'below' if worst > 0 else 'above'} the others in ln p (convergence fails beyond {limit:g}){still}; "
                 "running longer will not free a stuck walker: "
                 "stop this run and start it afresh with another emcee.seed or emcee.moves: de_snooker "
                 "(with on_change: restart)"
