@@ -185,13 +185,25 @@ def frozen_walkers(log_prob: np.ndarray) -> list[int]:
 
     A walker that accepts no move is stuck wherever it sits, but its deficit
     only says how far its one value lies from the median walker's: near the
-    middle of the others' ln p it would pass. None with fewer than 4 steps.
+    middle of the others' ln p it would pass. No walker with fewer than 4 steps.
     """
     log_prob = np.asarray(log_prob, dtype=float)
     if len(log_prob) < MIN_STEPS:
         return []
     still = np.ptp(log_prob, axis=0) == 0.0
     return [int(w) for w in np.flatnonzero(still)] if not still.all() else []
+
+
+def stuck_walkers(log_prob: np.ndarray, max_deficit: float) -> tuple[np.ndarray, list[int], list[int]]:
+    """(deficits, frozen walkers, stuck walkers) of ``log_prob`` (n_steps, n_walkers).
+
+    Stuck: a deficit of ``max_deficit`` or more either way, or frozen. The
+    convergence job and the live watch both ask this, so they name the same walkers.
+    """
+    deficits = walker_deficits(log_prob)
+    frozen = frozen_walkers(log_prob)
+    stuck = sorted({int(w) for w in np.flatnonzero(np.abs(deficits) >= max_deficit)} | set(frozen))
+    return deficits, frozen, stuck
 
 
 def late_arrival(log_prob: np.ndarray, window: int, threshold: float, until: int) -> dict | None:
@@ -441,10 +453,10 @@ def diagnose(
     lp_groups = group_walkers(log_prob[burn_in:], n_groups)
     lp_rhat = split_rhat(lp_groups)
     checks.append(_check("rhat", "log_prob", lp_rhat, f"< {max_rhat:g}", lambda v: v < max_rhat))
-    deficits = walker_deficits(log_prob[burn_in:])
+    max_deficit = limits["max_walker_deficit"]
+    deficits, frozen, stuck = stuck_walkers(log_prob[burn_in:], max_deficit)
     # Either way: a walker stuck above the others (on a narrow peak it cannot leave) biases the draws as one below does.
     worst = int(np.nanargmax(np.abs(deficits))) if np.isfinite(deficits).any() else 0
-    max_deficit = limits["max_walker_deficit"]
     checks.append(
         _check(
             "walker_deficit",
@@ -454,10 +466,8 @@ def diagnose(
             lambda v: abs(v) < max_deficit,
         )
     )
-    frozen = frozen_walkers(log_prob[burn_in:])
     if frozen:
         checks.append(_check("walker_moves", f"walker {frozen[0]}", 0, "> 0; its ln p never changed", lambda v: v > 0))
-    stuck = sorted({int(w) for w in np.flatnonzero(np.abs(deficits) >= max_deficit)} | set(frozen))
 
     fraction = np.asarray(accepted, dtype=float) / n_steps
     lo, hi = limits["acceptance"]

@@ -178,17 +178,15 @@ class EmceeProgress(_Record):
         half a second): :meth:`checkpoint` calls it after writing the record,
         which must follow the committed segment at once.
         """
-        from ..diagnostics.convergence import BURN_IN_TAU, frozen_walkers, walker_deficits
+        from ..diagnostics.convergence import BURN_IN_TAU, stuck_walkers
 
         tau = np.atleast_1d(np.asarray(last_tau, dtype=float))
         if not np.all(np.isfinite(tau)) or iteration < 2 * BURN_IN_TAU * np.max(tau):
             return
         rows = self._log_prob.array()[:, :, 0].astype(float)
         later = rows[len(rows) // 2 :]
-        deficits = walker_deficits(later)
         limit = self.settings.max_walker_deficit
-        frozen = frozen_walkers(later)
-        stuck = sorted({int(w) for w in np.flatnonzero(np.abs(deficits) >= limit)} | set(frozen))
+        deficits, frozen, stuck = stuck_walkers(later, limit)
         if stuck and stuck != self.stuck:
             walkers = ", ".join(map(str, stuck))
             worst = deficits[np.nanargmax(np.abs(deficits))]
