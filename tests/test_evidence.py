@@ -196,8 +196,8 @@ def logz_pulls(tmp_path, posterior, bound: str, seeds: int = 20) -> np.ndarray:
 def test_logz_error_covers_the_exact_value_over_20_seeds(tmp_path, public, model):
     """Small nlive, 20 seeds, the bound the default config uses: |ln Z − exact| < 2 σ in ≥ 85 %, pulls' rms near 1.
 
-    With the running error the static loop leaves (before dynesty's end-of-run
-    recomputation) JANUS's pulls had an rms of 1.50 (17 of 20 within 2σ).
+    With the running error the static loop leaves, JANUS's pulls have an rms
+    of 1.22 (17 of 20 within 2σ); with the simulated error 1.10 (18 of 20).
     The default ``bound: auto`` is one ellipsoid for these one- and
     two-parameter runs (wCDM: Ωm and w, a curved posterior).
     """
@@ -216,6 +216,24 @@ def test_logz_error_covers_the_exact_value_with_several_ellipsoids(tmp_path, pub
     pulls = logz_pulls(tmp_path, posterior_of(public, "jla", model), "multi")
     assert np.mean(pulls < 2.0) >= 0.85
     assert np.sqrt(np.mean(pulls**2)) <= 1.3
+
+
+@pytest.mark.slow
+def test_logz_error_is_the_scatter_of_ln_z_about_the_exact_value(tmp_path, public):
+    """Over 200 seeds each of JANUS, ΛCDM and wCDM (nlive 100), |ln Z − exact| / error has an rms of 1 within 10 %.
+
+    The rms of 600 unit pulls is itself uncertain by about 3 %: 0.97, 0.94
+    and 1.07, 0.995 together. dynesty's analytic error (``compute_integrals``'
+    ``logzvar``), which janusfit reported before, was larger than the
+    scatter: 0.844 together.
+    """
+    pulls = np.concatenate(
+        [
+            logz_pulls(tmp_path / m, posterior_of(public, "jla", m), "single", seeds=200)
+            for m in ("janus", "lcdm", "wcdm")
+        ]
+    )
+    assert 0.9 <= np.sqrt(np.mean(pulls**2)) <= 1.1
 
 
 def test_auto_bound_is_one_ellipsoid_up_to_two_parameters_and_reruns_dynesty(repo):

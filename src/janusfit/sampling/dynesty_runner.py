@@ -21,14 +21,15 @@ go through the same generational store (by overriding ``save``), but a signal
 cannot interrupt it cleanly, so after SIGTERM it resumes from its last
 periodic checkpoint.
 
-When a run ends, its weights, ln Z, ln Z error and information are recomputed
-from the whole run (the dead points and the final live points) with
-``dynesty.utils.compute_integrals``, as dynesty's own ``run_nested`` does. The
-running estimate the static loop leaves is too small: on Union3, JANUS, 0.043
-against 0.100 recomputed for the same run, while ln Z scattered by 0.05–0.09
-between seeds. Nested sampling covers only the part of the prior inside the
-model's domain (``Posterior.prior_transform``); the log of that part's
-fraction of the prior is added to ln Z.
+When a run ends, its weights, ln Z and information are recomputed from the
+whole run (the dead points and the final live points) with
+``dynesty.utils.compute_integrals``, as dynesty's own ``run_nested`` does, and
+ln Z's error is simulated from the whole run (``logz_error``). The running
+estimate the static loop leaves (``logz_err_running``) is somewhat smaller:
+on JLA binned, JANUS, nlive 100, 20 seeds, ln Z's distance from the exact
+value had an rms of 1.22 of it, against 1.10 of the simulated error. Nested sampling covers only the part of the prior inside the model's
+domain (``Posterior.prior_transform``); the log of that part's fraction of the
+prior is added to ln Z.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from ..errors import CheckpointError, ConfigError, JanusfitError
 from ..settings import DynestySettings, minimum_nlive, require_static_for_maxiter
 from . import values_digest
 from .domain import require_domain_overlap
+from .logz_error import logz_error
 from .progress import DynestyProgress
 from .session import CheckpointSession
 from .store import clean_partial, commit, quarantine, refused_to_read, verified
@@ -67,8 +69,9 @@ class DynestyResult:
 
     ``logz`` is over the whole prior: ``logz_inside`` (over the part inside the
     model's domain, which was sampled) plus ``ln_domain_fraction``.
-    ``logz_err`` is recomputed from the whole run; ``logz_err_running`` is the
-    static loop's running estimate, kept for comparison, or None where it is
+    ``logz_err`` is simulated from the whole run (``logz_error``);
+    ``logz_err_running`` is the static loop's running estimate, kept for
+    comparison, or None where it is
     not a number: dynesty adds each step's change of the information times
     the step in ln X to the variance, which goes negative when the final live
     points change the information much (a run stopped by ``maxiter``). ``complete`` is False
@@ -296,10 +299,10 @@ def run_dynesty(
         complete, dlogz_remaining = True, None
     res = sampler.results
     running_err = float(res.logzerr[-1])
-    logwt, logz, logzvar, information = compute_integrals(logl=np.asarray(res.logl), logvol=np.asarray(res.logvol))
+    logwt, logz, _, information = compute_integrals(logl=np.asarray(res.logl), logvol=np.asarray(res.logvol))
     result = DynestyResult(
         logz=float(logz[-1] + posterior.log_domain_fraction),
-        logz_err=float(np.sqrt(logzvar[-1])),
+        logz_err=logz_error(res, seed=settings.seed),
         logz_err_running=running_err if math.isfinite(running_err) else None,
         logz_inside=float(logz[-1]),
         ln_domain_fraction=posterior.log_domain_fraction,
