@@ -27,9 +27,11 @@ whole run (the dead points and the final live points) with
 ln Z's error is simulated from the whole run (``logz_error``). The running
 estimate the static loop leaves (``logz_err_running``) is somewhat smaller:
 on JLA binned, JANUS, nlive 100, 20 seeds, ln Z's distance from the exact
-value had an rms of 1.22 of it, against 1.10 of the simulated error. Nested sampling covers only the part of the prior inside the model's
-domain (``Posterior.prior_transform``); the log of that part's fraction of the
-prior is added to ln Z.
+value had an rms of 1.22 of it, against 1.10 of the simulated error.
+
+Nested sampling covers only the part of the prior inside the model's domain
+(``Posterior.prior_transform``); the log of that part's fraction of the prior
+is added to ln Z.
 """
 
 from __future__ import annotations
