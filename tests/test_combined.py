@@ -11,6 +11,7 @@ from janusfit.errors import ConfigError
 PANTHEON = {"kind": "sn", "format": "pantheon_plus", "path": "pantheonplus/Pantheon+SH0ES.dat"}
 DESY5 = {"kind": "sn", "format": "desy5", "path": "desy5/DES-SN5YR_HD.csv"}
 JLA = {"kind": "sn", "format": "jla_binned", "path": "jla/jla_mub.txt", "cov": "jla/jla_mub_covmatrix.txt"}
+CC = {"kind": "hz", "format": "hz_table", "path": "cosmic_chronometers/moresco2016_hz.txt"}
 
 
 @pytest.mark.filterwarnings("ignore:dataset .* uses the diagonal errors")
@@ -32,7 +33,7 @@ def test_pantheon_plus_and_des_sn5yr_share_supernovae_by_name(public_data):
 
 def test_rows_shared_by_two_sets_are_named(public_data):
     jla = load_dataset("jla", JLA, public_data)
-    part = Dataset("part", "sn", jla.z[:3], jla.values[:3], sigma=np.full(3, 0.1))
+    part = Dataset("part", "sn", np.append(jla.z[:3], 1.5), np.append(jla.values[:3], 45.0), sigma=np.full(4, 0.1))
     (warning,) = check_members("both", [jla, part])
     assert "3 by identical (z, value) rows (z=0.01, z=0.012, z=0.014)" in warning
 
@@ -44,6 +45,36 @@ def test_the_same_numbers_under_two_names_are_refused(public_data):
         check_members("both", [jla, copy])
 
 
+@pytest.mark.parametrize("spec", [JLA, CC], ids=["sn", "hz"])
+def test_the_same_numbers_in_another_order_are_refused(public_data, spec):
+    """A table sorted another way holds the same points: refused as the same order is, for H(z) too."""
+    data = load_dataset("one", spec, public_data)
+    flipped = Dataset("flipped", data.kind, data.z[::-1].copy(), data.values[::-1].copy(), sigma=np.full(data.n, 0.1))
+    with pytest.raises(ConfigError, match=rf"'one' and 'flipped' hold the same {data.n} redshifts and values"):
+        check_members("both", [data, flipped])
+
+
+def test_a_member_whose_every_point_is_in_another_is_refused(public_data):
+    """A compilation extended by one point holds every point of the original: both would count them twice."""
+    cc = load_dataset("cc", CC, public_data)
+    more = Dataset("more", "hz", np.append(cc.z, 2.5), np.append(cc.values, 250.0), sigma=np.full(cc.n + 1, 10.0))
+    with pytest.raises(
+        ConfigError,
+        match=r"datasets\.both\.combine.*every one of the 30 \(z, value\) rows of 'cc' is also in 'more' \(31 rows\)",
+    ):
+        check_members("both", [more, cc])
+
+
+def test_h_z_points_shared_by_two_sets_are_named(public_data):
+    cc = load_dataset("cc", CC, public_data)
+    part = Dataset("part", "hz", np.append(cc.z[:2], 2.5), np.append(cc.values[:2], 250.0), sigma=np.full(3, 10.0))
+    (warning,) = check_members("both", [cc, part])
+    assert warning.startswith(
+        "datasets 'cc' and 'part' combined in 'both' share H(z) measurements: 2 by identical (z, value) rows "
+        f"(z={cc.z[0]:g}, z={cc.z[1]:g})"
+    )
+
+
 def test_distinct_sets_pass_silently(public_data):
     jla = load_dataset("jla", JLA, public_data)
     cc = load_dataset(
@@ -52,7 +83,6 @@ def test_distinct_sets_pass_silently(public_data):
     assert check_members("jla+cc", [jla, cc]) == []
 
 
-CC = {"kind": "hz", "format": "hz_table", "path": "cosmic_chronometers/moresco2016_hz.txt"}
 LIGHT_CURVES = {"kind": "sn", "format": "jla_lcparams", "path": "jla/jla_lcparams.txt", "pecz": 0}
 
 
