@@ -186,6 +186,37 @@ def test_negative_hubble_rate_is_refused(tmp_path):
         load_dataset("d", {"kind": "hz", "format": "hz_table", "path": str(path)})
 
 
+@pytest.mark.parametrize(
+    "name, text, spec, shown",
+    [
+        ("d.csv", GOOD_CSV + "0.5,42.3,0.1\n", {"kind": "sn", "format": "csv"}, "z 0.5, value 42.3, error 0.1"),
+        (
+            "hz.txt",
+            "0.1 69 12\n0.4 83 10\n0.1 69 12\n",
+            {"kind": "hz", "format": "hz_table"},
+            "z 0.1, value 69, error 12",
+        ),
+    ],
+    ids=["csv", "hz_table"],
+)
+def test_a_row_repeated_with_diagonal_errors_is_refused(tmp_path, name, text, spec, shown):
+    """The same point twice would weigh twice: rows equal in every column read are named."""
+    path = tmp_path / name
+    path.write_text(text)
+    first, second = (2, 4) if spec["format"] == "csv" else (1, 3)
+    with raises_for(path, rf"data rows {first} and {second} are the same point \({shown}\): with diagonal errors"):
+        load_dataset("d", {**spec, "path": str(path)})
+
+
+def test_the_same_supernova_from_two_surveys_is_two_rows(public_data):
+    """Pantheon+ holds 2009cz twice (surveys 56 and 5), the same z and m_b_corr with different errors: not a repeat."""
+    with pytest.warns(UserWarning, match="diagonal errors"):
+        d = load_dataset(
+            "pp", {"kind": "sn", "format": "pantheon_plus", "path": "pantheonplus/Pantheon+SH0ES.dat"}, public_data
+        )
+    assert list(d.names).count("2009cz") == 2
+
+
 def test_rows_longer_than_the_header(tmp_path):
     path = tmp_path / "lc.txt"
     path.write_text("#name zcmb zhel mb\nbin00 0.05 0.05 36.6 0.0\n")

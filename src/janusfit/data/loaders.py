@@ -38,6 +38,7 @@ from .validate import (
     require_columns,
     require_cov_count,
     require_covariance,
+    require_distinct_rows,
     require_error_range,
     require_file,
     require_finite,
@@ -162,6 +163,9 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
         )
     elif fmt.diag_warning:
         warnings.warn(f"dataset '{name}' ({path}) {fmt.diag_warning}", UserWarning, stacklevel=2)
+    if cov_path is None:
+        read = {"z": data.z, "value": data.values, "error": data.sigma, "zhel": data.zhel, "name": data.names}
+        require_distinct_rows(path, {role: a for role, a in read.items() if a is not None})
 
     n_read = data.z.size
     covmat_files = {key.partition(".")[2]: p for key, p in files.items() if key.startswith("covmats.")}

@@ -140,6 +140,27 @@ def require_finite(path: Path, columns: dict[str, np.ndarray]) -> None:
         raise DataError(path, f"data row {row + 1}, column '{column}': value is {what}")
 
 
+def require_distinct_rows(path: Path, columns: dict[str, np.ndarray]) -> None:
+    """With diagonal errors, two rows equal in every column read are one point counted twice.
+
+    A covariance tells a repeated row from a second measurement (the same
+    supernova from two surveys has its own rows and columns, and a row copied
+    with its covariance row is not positive definite); diagonal errors cannot.
+    """
+    first: dict[tuple, int] = {}
+    for index, row in enumerate(zip(*(values.tolist() for values in columns.values()))):
+        if row in first:
+            shown = ", ".join(
+                f"{role} {v:g}" if isinstance(v, float) else f"{role} {v}" for role, v in zip(columns, row)
+            )
+            raise DataError(
+                path,
+                f"data rows {first[row] + 1} and {index + 1} are the same point ({shown}): with diagonal errors "
+                "it would count twice; remove one of them",
+            )
+        first[row] = index
+
+
 def require_positive(path: Path, column: str, values: np.ndarray, what: str) -> None:
     """Redshifts and errors must be > 0 (distances and 1/σ need it)."""
     bad = values <= 0
