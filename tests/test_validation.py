@@ -217,6 +217,17 @@ def test_the_same_supernova_from_two_surveys_is_two_rows(public_data):
     assert list(d.names).count("2009cz") == 2
 
 
+def test_a_pantheon_plus_table_with_no_row_past_its_cut_is_refused(tmp_path, public_data):
+    """Rows of the release all at zHD ≤ 0.01 (its calibrators): the cut leaves nothing, which is named."""
+    lines = (public_data / "pantheonplus/Pantheon+SH0ES.dat").read_text().splitlines()
+    header = lines[0].split()
+    low = [line for line in lines[1:] if float(line.split()[header.index("zHD")]) <= 0.01]
+    path = tmp_path / "low.dat"
+    path.write_text("\n".join([lines[0], *low[:5]]) + "\n")
+    with raises_for(path, r"no data row has zHD > 0\.01, the SN-only cut of Pantheon\+ .*nothing is left to fit"):
+        load_dataset("pp", {"kind": "sn", "format": "pantheon_plus", "path": str(path)})
+
+
 def test_rows_longer_than_the_header(tmp_path):
     path = tmp_path / "lc.txt"
     path.write_text("#name zcmb zhel mb\nbin00 0.05 0.05 36.6 0.0\n")

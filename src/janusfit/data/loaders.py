@@ -420,7 +420,14 @@ def _read_pantheon_plus(path: Path, kind: str, columns: dict, need_sigma: bool) 
     """Pantheon+SH0ES.dat with the SN-only cosmology cut zHD > 0.01 (Brout et al. 2022)."""
     sigma = "m_b_corr_err_DIAG" if need_sigma else None
     data = extract(path, read_table(path), "zHD", "m_b_corr", sigma, zhel="zHEL", names="CID")
-    return Columns(data.z, data.values, data.sigma, data.zhel, keep=data.z > PANTHEON_Z_MIN, names=data.names)
+    keep = data.z > PANTHEON_Z_MIN
+    if not keep.any():
+        raise DataError(
+            path,
+            f"no data row has zHD > {PANTHEON_Z_MIN:g}, the SN-only cut of Pantheon+ (Brout et al. 2022): "
+            "nothing is left to fit",
+        )
+    return Columns(data.z, data.values, data.sigma, data.zhel, keep=keep, names=data.names)
 
 
 def _read_desy5(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
