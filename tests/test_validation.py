@@ -327,6 +327,35 @@ def test_covariance_makes_sigma_optional_and_last_digit_asymmetry_is_tolerated(t
     np.testing.assert_allclose(d.cov, matrix, rtol=1e-12)
 
 
+@pytest.mark.parametrize("fmt", ["csv", "hz_table"])
+def test_a_covariance_below_the_tables_errors_is_named(tmp_path, fmt):
+    """A covariance of systematic errors alone, with the statistical ones in the table: they would be dropped."""
+    if fmt == "csv":
+        data = tmp_path / "d.csv"
+        data.write_text(GOOD_CSV)
+        spec = csv_spec(data, write_cov(tmp_path / "c.txt", np.diag([0.0025, 0.0081, 0.0004])))
+        shown = "data row 1: 0.0025 against 0.01"
+    else:
+        data = tmp_path / "hz.txt"
+        data.write_text("0.1 69 12\n0.4 83 10\n0.9 110 15\n")
+        spec = {"kind": "hz", "format": "hz_table", "path": str(data)}
+        spec["cov"] = str(write_cov(tmp_path / "c.txt", np.diag([100.0, 30.0, 230.0])))
+        shown = "data row 1: 100 against 144"
+    with pytest.warns(
+        UserWarning,
+        match=rf"covariance '.*c\.txt' has a diagonal below the square of the table's errors .* at 2 of 3 rows \({shown}\)",
+    ):
+        load_dataset("d", spec)
+
+
+def test_a_covariance_holding_the_tables_errors_is_taken_silently(tmp_path, recwarn):
+    """Errors written to two digits against the covariance's own diagonal: the covariance holds them."""
+    data = tmp_path / "d.csv"
+    data.write_text("z,mu,sigma\n0.1,38.3,0.13\n0.5,42.3,0.1\n1.0,44.1,0.1\n")
+    load_dataset("d", csv_spec(data, write_cov(tmp_path / "c.txt", np.diag([0.1251**2, 0.012, 0.0101]))))
+    assert not [w for w in recwarn if "covariance" in str(w.message)]
+
+
 def test_non_square_array():
     with pytest.raises(DataError, match=r"'c\.txt'.*covariance is not square: shape \(2, 3\)"):
         require_covariance("c.txt", np.zeros((2, 3)), 2)

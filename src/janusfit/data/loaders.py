@@ -32,8 +32,9 @@ from .sources import (
     resolve_path,
     sources,
 )
-from .table import Table, TableError, parse
+from .table import NotANumber, Table, TableError, parse, to_floats
 from .validate import (
+    covariance_below_errors,
     numeric_column,
     require_columns,
     require_cov_count,
@@ -89,6 +90,8 @@ class Columns:
     ``keep`` marks the rows a release's official cut keeps; the covariance,
     written for every row of the file, is cut with the same mask. ``names``
     are the supernovae's names where the release gives them.
+    ``replaced_sigma`` is a table's error column that its covariance replaces
+    (``csv``, ``hz_table``), kept only to compare with the covariance.
     """
 
     z: np.ndarray
@@ -98,6 +101,7 @@ class Columns:
     keep: np.ndarray | None = None
     names: np.ndarray | None = None
     light_curves: LightCurves | None = None
+    replaced_sigma: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,8 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
         cov, asymmetry = require_covariance(
             cov_path, read_covariance(cov_path), data.z.size, add_variance=data.sigma**2 if fmt.cov_adds_sigma else None
         )
+        if data.replaced_sigma is not None and (below := covariance_below_errors(cov_path, cov, data.replaced_sigma)):
+            warnings.warn(f"dataset '{name}': {below}", UserWarning, stacklevel=2)
     elif fmt.diag_warning:
         warnings.warn(f"dataset '{name}' ({path}) {fmt.diag_warning}", UserWarning, stacklevel=2)
     if cov_path is None:
@@ -404,7 +410,19 @@ def _read_csv(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns
     names = {**default_columns(kind), **columns}
     zhel = columns.get("zhel") or ("zhel" if kind == "sn" and "zhel" in frame.columns else None)
     sigma = names["sigma"] if need_sigma else None
-    return extract(path, frame, names["z"], names[VALUE_ROLE[kind]], sigma, zhel, positive_values=kind == "hz")
+    data = extract(path, frame, names["z"], names[VALUE_ROLE[kind]], sigma, zhel, positive_values=kind == "hz")
+    return data if need_sigma else replace(data, replaced_sigma=_replaced_sigma(frame, names["sigma"]))
+
+
+def _replaced_sigma(frame: Table, column: str) -> np.ndarray | None:
+    """The error column a covariance replaces, where the table has one of finite numbers."""
+    if column not in frame.columns:
+        return None
+    try:
+        values = to_floats(frame[column])
+    except NotANumber:
+        return None
+    return values if np.isfinite(values).all() else None
 
 
 def _read_union3(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:
@@ -478,7 +496,8 @@ def _read_hz_table(path: Path, kind: str, columns: dict, need_sigma: bool) -> Co
     if frame.shape[1] != 3:
         raise DataError(path, f"expected 3 columns (z, H, sigma), found {frame.shape[1]}")
     frame.columns = ["z", "H", "sigma"]
-    return extract(path, frame, "z", "H", "sigma" if need_sigma else None, positive_values=True)
+    data = extract(path, frame, "z", "H", "sigma" if need_sigma else None, positive_values=True)
+    return data if need_sigma else replace(data, replaced_sigma=_replaced_sigma(frame, "sigma"))
 
 
 def _read_simulated(path: Path, kind: str, columns: dict, need_sigma: bool) -> Columns:

@@ -37,6 +37,11 @@ ZHEL_TOLERANCE = 0.01
 # is a wrong column or unit, and its inverse square overflows the likelihood
 # (σ = 1e-300 made the log-likelihood NaN, blamed on the model).
 SIGMA_MIN = 1e-6
+# A covariance replaces a table's error column, so one of systematic errors
+# alone drops the statistical ones: its diagonal then falls below the
+# column's σ². Errors written to two digits differ from the truth by up to
+# 4 % (8 % in σ²), which stays above this.
+BELOW_TABLE_ERRORS = 0.8
 
 
 def require_kind(name: str, fmt: str, kind, kinds: tuple[str, ...]) -> None:
@@ -291,6 +296,20 @@ def require_covariance(
             "the likelihood",
         )
     return cov, asymmetry
+
+
+def covariance_below_errors(path: Path, cov: np.ndarray, sigma: np.ndarray) -> str | None:
+    """Why the covariance ``path`` seems to miss errors its table gives (diagonal below σ²), or None."""
+    below = np.flatnonzero(np.diag(cov) < BELOW_TABLE_ERRORS * sigma**2)
+    if not below.size:
+        return None
+    i = int(below[0])
+    return (
+        f"covariance '{path}' has a diagonal below the square of the table's errors (role 'sigma') at "
+        f"{below.size} of {sigma.size} rows (data row {i + 1}: {cov[i, i]:.4g} against {sigma[i] ** 2:.4g}). "
+        "The covariance is the whole error budget: the table's errors are not read when there is one. "
+        "If it holds systematic errors only, add the errors squared to its diagonal"
+    )
 
 
 def require_symmetric_matrix(path: Path, matrix: np.ndarray, n_data: int) -> np.ndarray:
