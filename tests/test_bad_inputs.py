@@ -148,7 +148,7 @@ JLA_CC = {"cc": {"kind": "hz", "format": "hz_table", "path": "data/cc.txt"}, "jl
 CONFIG_ERRORS = {
     "unknown_model": (
         dict(models=["lcdm", "nosuch"]),
-        "config key 'models[1]': unknown model 'nosuch'; known models: janus, lcdm, wcdm",
+        "config key 'models[1]': unknown model 'nosuch'; known models: janus, lcdm, olcdm, wcdm",
     ),
     "unknown_dataset": (
         dict(run_datasets=["jla", "nosuch"]),
