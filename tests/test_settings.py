@@ -13,6 +13,7 @@ import dataclasses
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import yaml
 from schema_defaults import with_defaults
@@ -286,3 +287,69 @@ def test_a_key_beside_combine_is_refused(repo):
         "config key 'datasets.both.path': a combined dataset is its members' data, read as each member says; "
         "'path' here would change nothing: write it on a member, or remove it"
     )
+
+
+def _model(name, params, labels=None, domain=None):
+    """A model class registered under ``name`` (E of flat ΛCDM in its first parameter), ``labels`` None for none."""
+    from janusfit.models import Model
+
+    body = {
+        "name": name,
+        "params": params,
+        "default_priors": {p: (0.1, 1.0) for p in params},
+        "E": lambda self, theta, z: np.sqrt(theta[:, :1] * (1 + z) ** 3 + 1 - theta[:, :1]),
+    }
+    if labels is not None:
+        body["labels"] = labels
+    if domain is not None:
+        body["domain_bounds"] = lambda self, z_max: domain
+    return type(name, (Model,), body)
+
+
+@pytest.fixture
+def scratch_models():
+    from janusfit.models import MODELS
+
+    before = set(MODELS)
+    yield
+    for name in set(MODELS) - before:
+        del MODELS[name]
+
+
+@pytest.mark.parametrize(
+    "params, labels, domain, problem",
+    [
+        (
+            ("Om", "H0"),
+            {"Om": "a", "H0": "b"},
+            None,
+            "has a parameter named 'H0', which janusfit samples itself beside a model's parameters (H0 for H(z) "
+            "data, alpha and beta for light curves); rename the model's parameter",
+        ),
+        (("Om", "beta"), {"Om": "a", "beta": "b"}, None, "has a parameter named 'beta', which janusfit samples"),
+        (("Om", "Ol"), None, None, "must give a LaTeX label for each of its params ['Om', 'Ol']; labels: none"),
+        (
+            ("Om", "Ol"),
+            {"Om": "a"},
+            None,
+            "must give a LaTeX label for each of its params ['Om', 'Ol']; labels: ['Om']",
+        ),
+        (("Om",), {"Om": "a"}, {"om": (0.0, 1.0)}, "domain_bounds names ['om'], not among its params ['Om']"),
+    ],
+    ids=["H0", "beta", "no-labels", "a-label-missing", "domain-of-another-name"],
+)
+def test_a_model_class_that_cannot_make_a_run_is_refused_naming_it(
+    repo, scratch_models, params, labels, domain, problem
+):
+    """The audit's cases: a model's own H0 beside the H0 H(z) data add was sampled as two 'H0' (the summary
+    reported the unconstrained one, 74.9 ± 14.4 for 67.7 ± 3.1); no labels, or a domain naming another
+    parameter, stopped the pre-flight job with a traceback; a missing label fell back to the name."""
+    from janusfit.config import check
+    from janusfit.errors import ConfigError
+
+    _model("_audit_model", params, labels, domain)
+    with pytest.raises(ConfigError) as raised:
+        check(filled(repo, datasets={"cc": CC}, models=["lcdm", "_audit_model"]))
+    message = str(raised.value)
+    assert message.startswith(f"config key 'models[1]': model '_audit_model' ({__name__})")
+    assert problem in message

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .data.lightcurves import DEFAULTS as LIGHT_CURVE_OPTIONS
-from .data.lightcurves import NUISANCE_LABELS
+from .data.lightcurves import NUISANCE_LABELS, NUISANCE_PARAMS
 from .data.loaders import COV_NOT_TAKEN, FORMATS, require_pecz
 from .data.sources import KEYS
 from .data.validate import require_kind
@@ -56,6 +56,28 @@ def members(config: dict, dataset: str) -> list[str]:
 
 def run_datasets(config: dict) -> list[str]:
     return list(config.get("run_datasets") or config["datasets"])
+
+
+def _check_model(key: str, cls) -> None:
+    """A model class says what every run of it needs: a label per parameter, no name janusfit adds, its domain's."""
+    where = f"model '{cls.name}' ({cls.__module__})"
+    labels = getattr(cls, "labels", None)
+    if not isinstance(labels, dict) or set(labels) != set(cls.params):
+        given = sorted(labels) if isinstance(labels, dict) else "none"
+        raise ConfigError(
+            key, f"{where} must give a LaTeX label for each of its params {list(cls.params)}; labels: {given}"
+        )
+    added = {"H0", *NUISANCE_PARAMS}
+    for name in cls.params:
+        if name in added:
+            raise ConfigError(
+                key,
+                f"{where} has a parameter named '{name}', which janusfit samples itself beside a model's parameters "
+                "(H0 for H(z) data, alpha and beta for light curves); rename the model's parameter",
+            )
+    unknown = sorted(set(cls().domain_bounds(1.0)) - set(cls.params))
+    if unknown:
+        raise ConfigError(key, f"{where}: domain_bounds names {unknown}, not among its params {list(cls.params)}")
 
 
 def runs(config: dict) -> list[tuple[str, str]]:
@@ -301,6 +323,7 @@ def check(config: dict) -> None:
     for i, model in enumerate(config["models"]):
         if model not in MODELS:
             raise ConfigError(f"models[{i}]", f"unknown model '{model}'; known models: {', '.join(sorted(MODELS))}")
+        _check_model(f"models[{i}]", MODELS[model])
     for name, spec in datasets.items():
         if "combine" in spec:
             _check_combine(name, spec, datasets)
