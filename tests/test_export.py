@@ -133,6 +133,29 @@ def test_latex_table_has_every_constraint_and_bayes_factor(jla_run):
     assert len(rows) == 3 and all(line.count("&") == 3 for line in rows)
 
 
+def test_latex_table_writes_a_models_latex_name_as_latex_and_a_bare_name_escaped():
+    """A latex_name with subscripts ($w_0w_a$CDM) came out with its underscores escaped, as text (audit)."""
+    from janusfit.models import MODELS, Model
+
+    class W0Wa(Model):
+        name = "_w0wa_export"
+        params = ("w0",)
+        labels = {"w0": "$w_0$"}
+        default_priors = {"w0": (-2.0, 0.0)}
+        latex_name = r"$w_0w_a$CDM"
+
+    try:
+        rows = [
+            {"dataset": "d", "model": m, "n_data": 3, "param_names": [], "chi2_min": 1.0}
+            for m in (W0Wa.name, "my_model")
+        ]
+        tex = table(rows, [])
+    finally:
+        del MODELS[W0Wa.name]
+    assert "\n$w_0w_a$CDM & -- & 1.0 & -- \\\\" in tex
+    assert "\nmy\\_model & -- & 1.0 & -- \\\\" in tex
+
+
 def test_latex_table_gives_a_posterior_piled_against_a_prior_edge_as_a_limit():
     """Union3 JANUS: q0 piled against q0 = 0 is a lower limit, not the median of the edge."""
     q0 = {

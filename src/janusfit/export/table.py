@@ -27,8 +27,9 @@ from .run import read_json
 
 
 def _model(name: str) -> str:
+    """The model's ``latex_name``, LaTeX already; else its name as text, underscores escaped."""
     model = MODELS.get(name)
-    return (model.latex_name if model is not None and model.latex_name else name).replace("_", r"\_")
+    return model.latex_name if model is not None and model.latex_name else name.replace("_", r"\_")
 
 
 def _constraint(name: str, label: str, stats: dict) -> str:
