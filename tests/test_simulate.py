@@ -197,3 +197,26 @@ def test_a_simulation_size_written_as_a_float_simulates_the_same_files(tmp_path)
         simulate(spec=spec, out_csv=out / "h.csv", out_cov=out / "h.cov", out_truth=out / "t.json", log=logging)
         files[name] = [(out / f).read_bytes() for f in ("h.csv", "h.cov", "t.json")]
     assert files["float"] == files["int"]
+
+
+def test_a_users_table_in_the_simulated_format_needs_no_truth_file(tmp_path):
+    """The README allows a simulated-format file of one's own; the corner plot asked for its
+    '<path>.truth.json', which no rule makes, and Snakemake's plan stopped (MissingInputException)."""
+    import subprocess
+
+    import yaml
+    from snakemake_runner import command, env
+
+    from janusfit.data.sources import simulated_truth
+
+    write(tmp_path / "data", n_sn=50, seed=1)  # its truth is data/truth.json, not data/sim.truth.json
+    config = {"datasets": {"mine": simulated_spec("data/sim")}, "run_datasets": ["mine"], "models": ["lcdm"]}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    plan = subprocess.run(command(tmp_path, "-n"), capture_output=True, text=True, env=env(), timeout=600)
+    assert plan.returncode == 0, plan.stdout[-2000:] + plan.stderr[-2000:]
+    assert "rule corner:" in plan.stdout
+    assert simulated_truth(config, "mine", tmp_path) is None
+    (tmp_path / "data" / "sim.truth.json").write_text("{}")
+    assert simulated_truth(config, "mine", tmp_path) == "data/sim.truth.json"
+    default = {"datasets": {"simulated": simulated_spec("results/data/simulated/hubble")}}
+    assert simulated_truth(default, "simulated", tmp_path) == "results/data/simulated/hubble.truth.json"

@@ -165,15 +165,12 @@ def export_inputs(wildcards):
 
 
 def truth_file(wildcards):
-    """The simulated truth, when the dataset is simulated, for the corner plot."""
+    """The simulated truth, when the dataset is simulated and has one, for the corner plot."""
     names = janusfit_config.members(config, wildcards.dataset)
     if len(names) == 1 and config["datasets"][names[0]]["format"] == "simulated":
-        return [simulated_truth(names[0])]
+        truth = data_sources.simulated_truth(config, names[0])
+        return [truth] if truth else []
     return []
-
-
-def simulated_truth(name):
-    return str(Path(config["datasets"][name]["path"]).with_suffix(".truth.json"))
 
 
 def final_outputs():

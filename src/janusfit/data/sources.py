@@ -274,3 +274,18 @@ def identity(config: dict, members: list[str], base_dir=None) -> str:
 def simulated_datasets(config: dict) -> list[str]:
     """The datasets whose files the workflow's simulate_data rule writes (:data:`SIMULATED_FILES`)."""
     return [name for name, spec in config["datasets"].items() if spec.get("format") == "simulated"]
+
+
+def simulated_truth(config: dict, name: str, base_dir: Path | None = None) -> str | None:
+    """The truth file of a ``simulated``-format dataset, for its corner plot, or None.
+
+    simulate_data writes one beside each table it writes, and makes it when
+    asked for; a table of the user's own in that format has one only if its
+    ``<path without suffix>.truth.json`` exists, and is plotted without truths
+    otherwise (asking for the missing file stopped Snakemake's plan).
+    """
+    base_dir = Path.cwd() if base_dir is None else Path(base_dir)
+    path = config["datasets"][name]["path"]
+    truth = Path(path).with_suffix(".truth.json")
+    written = {resolve_path(SIMULATED_FILES["csv"].format(name=n), base_dir) for n in simulated_datasets(config)}
+    return str(truth) if resolve_path(path, base_dir) in written or resolve_path(truth, base_dir).is_file() else None
