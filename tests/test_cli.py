@@ -282,6 +282,21 @@ def test_a_summary_older_than_its_chain_is_not_shown_as_the_runs_verdict(jla_run
     assert run_status(Run(results, "jla", "janus")).state == "done"
 
 
+@pytest.mark.parametrize("newer", ["data.json", "resources.json"])
+def test_a_samplers_output_older_than_its_inputs_is_not_done(jla_run, tmp_path, newer):
+    """The audit's case: the data edited, the rerun's emcee job refused its checkpoint and the workflow stopped;
+    status said dynesty "done" of an evidence.json computed from the old data, which the next run redoes."""
+    results = tmp_path / "results"
+    shutil.copytree(jla_run / "results", results)
+    run = Run(results, "jla", "lcdm")
+    later = (run.dir / SAMPLER_OUTPUT["dynesty"]).stat().st_mtime + 10
+    touched = run.dir.parent / newer if newer == "data.json" else run.dir / newer
+    os.utime(touched, (later, later))
+    status = run_status(run)
+    assert status.state == "interrupted"
+    assert {s.sampler: s.state for s in status.samplers} == {"emcee": "interrupted", "dynesty": "interrupted"}
+
+
 def test_a_sampler_killed_before_its_first_checkpoint_is_interrupted_not_unstarted(tmp_path):
     """The audit's case: killed in its first minute, the job left Snakemake's lock and no checkpoint; status said
     "not started", exit status 0, and no --unlock."""

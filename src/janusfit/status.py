@@ -5,7 +5,9 @@ Read from the files alone, while the workflow runs or after it stopped:
 - a sampler is *running* while a process holds its checkpoint lock
   (``<checkpoint>.lock``, an ``flock`` the kernel drops when the holder dies
   however it dies), or while its job's process (``job.json``) lives on after
-  sampling to write its results; *done* when its final output exists;
+  sampling to write its results; *done* when its final output exists and
+  is newer than the job's inputs (the dataset's ``data.json``, the run's
+  ``resources.json``: one newer is a rerun Snakemake will make);
   *refused* when the last job to open its checkpoint refused it (made with
   other inputs, or a file of it the system will not read, see
   ``sampling.session``): a rerun fails the same way until what the refusal
@@ -41,6 +43,7 @@ import psutil
 
 from .formatting import beside
 from .layout import (
+    DATA,
     INVOCATION,
     JOB,
     OVERVIEW_CSV,
@@ -210,6 +213,12 @@ def _newest_progress(ck: Path) -> tuple[dict | None, str, Path]:
     return progress, "" if directory == ck else directory.name, directory / PROGRESS_JSON
 
 
+def _older_than_inputs(run: Run, output: Path) -> bool:
+    """A sampler's output older than its job's inputs: the data changed since (a refused rerun leaves it)."""
+    made = output.stat().st_mtime
+    return any(p.exists() and p.stat().st_mtime > made for p in (run.dir.parent / DATA, run.dir / RESOURCES))
+
+
 def sampler_status(run: Run, sampler: str, summary: dict | None, now: float) -> SamplerStatus:
     ck = run.checkpoint_dir(sampler)
     output = run.dir / SAMPLER_OUTPUT[sampler]
@@ -217,7 +226,7 @@ def sampler_status(run: Run, sampler: str, summary: dict | None, now: float) -> 
     refusal = ""
     if lock_held(ck):
         state = RUNNING
-    elif output.exists():
+    elif output.exists() and not _older_than_inputs(run, output):
         state = DONE
     elif refusal := _refusal(ck):
         state = REFUSED
