@@ -456,7 +456,7 @@ def test_prior_outside_the_janus_domain_is_refused(outcomes, baseline):
     """The pre-flight job refuses it before either sampler starts."""
     directory, _ = outcome(outcomes, "bad_data_and_priors")
     assert re.search(
-        r"ERROR config key 'priors\.janus': preflight failed 1 of 7 checks:\n"
+        r"ERROR config key 'priors\.janus': preflight failed 1 of 8 checks:\n"
         r"  - log_likelihood_at_prior_draws: the prior \(q0 in \[-0\.5, -0\.45\]\) excludes the whole "
         r"domain of model 'janus' on these data \(z up to 1\.3\)",
         log(directory, "preflight/jla/janus.log"),

@@ -55,6 +55,7 @@ def test_all_checks_pass_in_order(tmp_path):
         "data_validated",
         "log_likelihood_at_prior_centre",
         "log_likelihood_at_prior_draws",
+        "expansion_rate",
         "n_walkers",
         "disk",
         "memory",
@@ -178,7 +179,7 @@ def test_disk_memory_and_writability_fail_together(tmp_path):
     with pytest.raises(ResourceError) as info:
         raise_if_failed(result)
     message = str(info.value)
-    assert "3 of 7 checks" in message
+    assert "3 of 8 checks" in message
     for part in ("disk", "memory", "out_dir_writable", "emcee.n_walkers", "dynesty.nlive", str(blocker / "out")):
         assert part in message
 
@@ -218,3 +219,34 @@ def test_dynesty_disk_bytes():
     # Three pickles of the posterior and the points, plus samples.h5.
     assert dynesty_disk_bytes(3000, 1, 1_500_000) == math.ceil(3 * (1_500_000 + 3000 * 274) + 3000 * 4 * 8 + 50_000_000)
     assert dynesty_disk_bytes(3000, 1, 3_000_000) > dynesty_disk_bytes(3000, 1, 1_500_000)
+
+
+def test_a_model_that_stops_expanding_inside_the_data_fails_naming_the_prior(tmp_path, scratch_model):
+    """E = 1 + a z reaches zero at z = -1/a: its 1/E integrated across the pole gave finite distances and a
+    finite likelihood (an audit's toy model, 426 of 731 grid points), which no check named."""
+    post = Posterior(scratch_model, [dataset()], priors={"a": (-1.5, 2.0)})
+    assert np.isfinite(post.log_likelihood(np.array([[-1.2]]))[0])  # what let it through
+    check = next(c for c in run(post, tmp_path)["checks"] if c["name"] == "expansion_rate")
+    assert not check["passed"] and check["key"] == f"priors.{scratch_model.name}"
+    assert f"stops expanding before the deepest datum (z = {Z.max():g})" in check["detail"]
+    a = float(check["detail"].split(" for a=")[1].split()[0])
+    assert a < -1.0 / Z.max()
+    narrowed = Posterior(scratch_model, [dataset()], priors={"a": (-0.9, 2.0)})
+    assert next(c for c in run(narrowed, tmp_path)["checks"] if c["name"] == "expansion_rate")["passed"]
+
+
+@pytest.fixture
+def scratch_model():
+    from janusfit.models import MODELS, Model
+
+    class Linear(Model):
+        name = "_test_preflight_linear"
+        params = ("a",)
+        labels = {"a": "$a$"}
+        default_priors = {"a": (-1.5, 2.0)}
+
+        def E(self, theta, z):
+            return 1.0 + theta[:, :1] * z
+
+    yield Linear()
+    del MODELS[Linear.name]

@@ -31,6 +31,10 @@ DISK_FIXED_BYTES = 50_000_000
 # run so far: 214 B per point measured with one parameter, plus the samples.
 DYNESTY_PICKLES = 3
 DYNESTY_POINT_BYTES = 250
+# E = H/H0 costs microseconds per point, so its check takes far more prior
+# draws than the likelihood's, on a grid from today to the deepest datum.
+EXPANSION_DRAWS = 1024
+EXPANSION_NODES = 256
 # What to lower when a sampler's estimate does not fit.
 MEMORY_SETTINGS = {"emcee": "emcee.n_walkers, emcee.checkpoint.steps or emcee.max_steps", "dynesty": "dynesty.nlive"}
 
@@ -138,7 +142,43 @@ def _likelihood_checks(posterior, rng_seed: int, n_draws: int) -> list[dict]:
             True,
             f"{n_finite} of {n_draws} draws finite, {n_outside} outside the model's domain (-inf)",
         )
-    return [centre_check, draws_check]
+    return [centre_check, draws_check, _expansion_check(posterior, rng_seed)]
+
+
+def _expansion_check(posterior, rng_seed: int) -> dict:
+    """E(z) = H/H0 > 0 from today to the deepest datum, wherever the model exists in the prior.
+
+    A model whose E reaches zero is not expanding there, yet its likelihood
+    stays finite: the distances integrate 1/E across the pole and H(z) comes
+    out negative, so no NaN ever stops the run (an audit's E = 1 + a z).
+    """
+    model = posterior.model
+    n = len(model.params)
+    lo, hi = posterior.bounds[:n, 0], posterior.bounds[:n, 1]
+    draws = lo + np.random.default_rng([rng_seed, 1]).random((EXPANSION_DRAWS, n)) * (hi - lo)
+    theta = np.vstack([posterior.prior_centre()[None, :n], draws])
+    theta = theta[model.in_domain(theta, posterior.z_max)]
+    z = np.linspace(0.0, posterior.z_max, EXPANSION_NODES)
+    with np.errstate(all="ignore"):
+        e = model.E(theta, z) if len(theta) else np.ones((0, z.size))
+    bad = np.isfinite(e) & (e <= 0)  # NaN is the likelihood checks' to name
+    if not bad.any():
+        return _check(
+            "expansion_rate",
+            True,
+            f"E(z) > 0 for 0 <= z <= {posterior.z_max:g} at {len(theta)} points of the prior in the model's domain",
+        )
+    row, col = (int(i) for i in np.argwhere(bad)[0])
+    return _check(
+        "expansion_rate",
+        False,
+        f"E(z) = H(z)/H0 is {e[row, col]:.3g} at z = {z[col]:.3g} for {_point(posterior, theta[row])} "
+        f"({int(bad.any(axis=1).sum())} of {len(theta)} points of the prior): model '{model.name}' stops "
+        f"expanding before the deepest datum (z = {posterior.z_max:g}), where its distances integrate 1/E across "
+        "a pole and H(z) is negative, with a finite likelihood. Narrow the prior, or declare where the model "
+        "exists (in_domain or domain_bounds: README, 'Adding a model')",
+        key=f"priors.{model.name}",
+    )
 
 
 def _bounds(posterior) -> str:
