@@ -108,10 +108,10 @@ def test_preflight_passed_and_recorded_estimates(jla_run):
     for model in ("janus", "lcdm"):
         base = jla_run / "results/jla" / model
         result = json.loads((base / "preflight.json").read_text())
-        # seven checks, then the threads measured for each sampler
+        # eight checks, then the threads measured for each sampler
         names = [c["name"] for c in result["checks"]]
-        assert result["passed"] and len(names) == 9 and names[-2:] == ["threads_emcee", "threads_dynesty"]
-        assert (base / "preflight.csv").read_text().count(",yes,") == 9
+        assert result["passed"] and len(names) == 10 and names[-2:] == ["threads_emcee", "threads_dynesty"]
+        assert (base / "preflight.csv").read_text().count(",yes,") == 10
         record = json.loads((base / "resources.json").read_text())
         assert record["emcee"]["seed_upper_bound_mb"] > 0
         for sampler in ("emcee", "dynesty"):
