@@ -69,6 +69,17 @@ def no_slurm_controller_to_ask(request, tmp_path_factory):
         yield
 
 
+@pytest.fixture
+def scratch_registry():
+    """Models a test defines register themselves; they are removed afterwards, whatever happens."""
+    from janusfit.models import MODELS
+
+    before = set(MODELS)
+    yield
+    for name in set(MODELS) - before:
+        del MODELS[name]
+
+
 @pytest.fixture(scope="session")
 def public_data() -> Path:
     """The small public releases the tests read, committed under tests/data."""

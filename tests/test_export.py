@@ -133,9 +133,9 @@ def test_latex_table_has_every_constraint_and_bayes_factor(jla_run):
     assert len(rows) == 3 and all(line.count("&") == 3 for line in rows)
 
 
-def test_latex_table_writes_a_models_latex_name_as_latex_and_a_bare_name_escaped():
+def test_latex_table_writes_a_models_latex_name_as_latex_and_a_bare_name_escaped(scratch_registry):
     """A latex_name with subscripts ($w_0w_a$CDM) came out with its underscores escaped, as text (audit)."""
-    from janusfit.models import MODELS, Model
+    from janusfit.models import Model
 
     class W0Wa(Model):
         name = "_w0wa_export"
@@ -144,14 +144,10 @@ def test_latex_table_writes_a_models_latex_name_as_latex_and_a_bare_name_escaped
         default_priors = {"w0": (-2.0, 0.0)}
         latex_name = r"$w_0w_a$CDM"
 
-    try:
-        rows = [
-            {"dataset": "d", "model": m, "n_data": 3, "param_names": [], "chi2_min": 1.0}
-            for m in (W0Wa.name, "my_model")
-        ]
-        tex = table(rows, [])
-    finally:
-        del MODELS[W0Wa.name]
+    rows = [
+        {"dataset": "d", "model": m, "n_data": 3, "param_names": [], "chi2_min": 1.0} for m in (W0Wa.name, "my_model")
+    ]
+    tex = table(rows, [])
     assert "\n$w_0w_a$CDM & -- & 1.0 & -- \\\\" in tex
     assert "\nmy\\_model & -- & 1.0 & -- \\\\" in tex
 

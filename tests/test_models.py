@@ -318,15 +318,6 @@ def test_unknown_model_lists_known_names():
         assert name in msg
 
 
-@pytest.fixture
-def scratch_registry():
-    """Names registered by a test are removed afterwards, whatever happens."""
-    before = set(MODELS)
-    yield
-    for name in set(MODELS) - before:
-        del MODELS[name]
-
-
 def test_new_subclass_registers_itself(scratch_registry):
     name = "_test_models_einstein_de_sitter"
     assert name not in MODELS

@@ -221,23 +221,10 @@ def test_dynesty_disk_bytes():
     assert dynesty_disk_bytes(3000, 1, 3_000_000) > dynesty_disk_bytes(3000, 1, 1_500_000)
 
 
-def test_a_model_that_stops_expanding_inside_the_data_fails_naming_the_prior(tmp_path, scratch_model):
+def test_a_model_that_stops_expanding_inside_the_data_fails_naming_the_prior(tmp_path, scratch_registry):
     """E = 1 + a z reaches zero at z = -1/a: its 1/E integrated across the pole gave finite distances and a
     finite likelihood (an audit's toy model, 426 of 731 grid points), which no check named."""
-    post = Posterior(scratch_model, [dataset()], priors={"a": (-1.5, 2.0)})
-    assert np.isfinite(post.log_likelihood(np.array([[-1.2]]))[0])  # what let it through
-    check = next(c for c in run(post, tmp_path)["checks"] if c["name"] == "expansion_rate")
-    assert not check["passed"] and check["key"] == f"priors.{scratch_model.name}"
-    assert f"stops expanding before the deepest datum (z = {Z.max():g})" in check["detail"]
-    a = float(check["detail"].split(" for a=")[1].split()[0])
-    assert a < -1.0 / Z.max()
-    narrowed = Posterior(scratch_model, [dataset()], priors={"a": (-0.9, 2.0)})
-    assert next(c for c in run(narrowed, tmp_path)["checks"] if c["name"] == "expansion_rate")["passed"]
-
-
-@pytest.fixture
-def scratch_model():
-    from janusfit.models import MODELS, Model
+    from janusfit.models import Model
 
     class Linear(Model):
         name = "_test_preflight_linear"
@@ -248,5 +235,13 @@ def scratch_model():
         def E(self, theta, z):
             return 1.0 + theta[:, :1] * z
 
-    yield Linear()
-    del MODELS[Linear.name]
+    scratch_model = Linear()
+    post = Posterior(scratch_model, [dataset()], priors={"a": (-1.5, 2.0)})
+    assert np.isfinite(post.log_likelihood(np.array([[-1.2]]))[0])  # what let it through
+    check = next(c for c in run(post, tmp_path)["checks"] if c["name"] == "expansion_rate")
+    assert not check["passed"] and check["key"] == f"priors.{scratch_model.name}"
+    assert f"stops expanding before the deepest datum (z = {Z.max():g})" in check["detail"]
+    a = float(check["detail"].split(" for a=")[1].split()[0])
+    assert a < -1.0 / Z.max()
+    narrowed = Posterior(scratch_model, [dataset()], priors={"a": (-0.9, 2.0)})
+    assert next(c for c in run(narrowed, tmp_path)["checks"] if c["name"] == "expansion_rate")["passed"]

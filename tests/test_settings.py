@@ -306,16 +306,6 @@ def _model(name, params, labels=None, domain=None):
     return type(name, (Model,), body)
 
 
-@pytest.fixture
-def scratch_models():
-    from janusfit.models import MODELS
-
-    before = set(MODELS)
-    yield
-    for name in set(MODELS) - before:
-        del MODELS[name]
-
-
 @pytest.mark.parametrize(
     "params, labels, domain, problem",
     [
@@ -339,7 +329,7 @@ def scratch_models():
     ids=["H0", "beta", "no-labels", "a-label-missing", "domain-of-another-name"],
 )
 def test_a_model_class_that_cannot_make_a_run_is_refused_naming_it(
-    repo, scratch_models, params, labels, domain, problem
+    repo, scratch_registry, params, labels, domain, problem
 ):
     """The audit's cases: a model's own H0 beside the H0 H(z) data add was sampled as two 'H0' (the summary
     reported the unconstrained one, 74.9 ± 14.4 for 67.7 ± 3.1); no labels, or a domain naming another
