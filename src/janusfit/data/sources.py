@@ -242,11 +242,7 @@ def identity(config: dict, members: list[str], base_dir=None) -> str:
     ``simulated`` format may be the user's own.
     """
     base_dir = Path.cwd() if base_dir is None else Path(base_dir)
-    simulated = {
-        resolve_path(SIMULATED_FILES[key].format(name=name), base_dir)
-        for name in simulated_datasets(config)
-        for key in ("csv", "cov")
-    }
+    simulated = simulate_data_files(config, base_dir, ("csv", "cov"))
     out = {}
     for name in members:
         spec = config["datasets"][name]
@@ -276,6 +272,13 @@ def simulated_datasets(config: dict) -> list[str]:
     return [name for name, spec in config["datasets"].items() if spec.get("format") == "simulated"]
 
 
+def simulate_data_files(config: dict, base_dir: Path, keys) -> set[Path]:
+    """The files of :data:`SIMULATED_FILES` ``keys`` that simulate_data writes for the config's datasets."""
+    return {
+        resolve_path(SIMULATED_FILES[key].format(name=n), base_dir) for n in simulated_datasets(config) for key in keys
+    }
+
+
 def simulated_truth(config: dict, name: str, base_dir: Path | None = None) -> str | None:
     """The truth file of a ``simulated``-format dataset, for its corner plot, or None.
 
@@ -287,5 +290,5 @@ def simulated_truth(config: dict, name: str, base_dir: Path | None = None) -> st
     base_dir = Path.cwd() if base_dir is None else Path(base_dir)
     path = config["datasets"][name]["path"]
     truth = Path(path).with_suffix(".truth.json")
-    written = {resolve_path(SIMULATED_FILES["csv"].format(name=n), base_dir) for n in simulated_datasets(config)}
-    return str(truth) if resolve_path(path, base_dir) in written or resolve_path(truth, base_dir).is_file() else None
+    written = resolve_path(path, base_dir) in simulate_data_files(config, base_dir, ("csv",))
+    return str(truth) if written or resolve_path(truth, base_dir).is_file() else None
