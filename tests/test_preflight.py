@@ -245,3 +245,22 @@ def test_a_model_that_stops_expanding_inside_the_data_fails_naming_the_prior(tmp
     assert a < -1.0 / Z.max()
     narrowed = Posterior(scratch_model, [dataset()], priors={"a": (-0.9, 2.0)})
     assert next(c for c in run(narrowed, tmp_path)["checks"] if c["name"] == "expansion_rate")["passed"]
+
+
+def test_a_model_that_fails_outright_fails_every_model_check_without_a_traceback(tmp_path, scratch_registry):
+    """The expansion check called E unguarded: a model raising in E stopped the pre-flight job with its traceback,
+    where the likelihood checks name the error (review)."""
+    from janusfit.models import Model
+
+    class Broken(Model):
+        name = "_test_preflight_broken"
+        params = ("a",)
+        labels = {"a": "$a$"}
+        default_priors = {"a": (0.0, 1.0)}
+
+        def E(self, theta, z):
+            raise ValueError("bug in my model")
+
+    problems = failed(run(Posterior(Broken(), [dataset()]), tmp_path))
+    assert problems["expansion_rate"] == "ValueError: bug in my model"
+    assert "ValueError: bug in my model" in problems["log_likelihood_at_prior_centre"]

@@ -159,8 +159,11 @@ def _expansion_check(posterior, rng_seed: int) -> dict:
     theta = np.vstack([posterior.prior_centre()[None, :n], draws])
     theta = theta[model.in_domain(theta, posterior.z_max)]
     z = np.linspace(0.0, posterior.z_max, EXPANSION_NODES)
-    with np.errstate(all="ignore"):
-        e = model.E(theta, z) if len(theta) else np.ones((0, z.size))
+    try:
+        with np.errstate(all="ignore"):
+            e = model.E(theta, z) if len(theta) else np.ones((0, z.size))
+    except Exception as exc:  # a model that fails outright, as the likelihood checks report it
+        return _check("expansion_rate", False, f"{type(exc).__name__}: {exc}")
     bad = np.isfinite(e) & (e <= 0)  # NaN is the likelihood checks' to name
     if not bad.any():
         return _check(
