@@ -343,3 +343,10 @@ def test_a_model_class_that_cannot_make_a_run_is_refused_naming_it(
     message = str(raised.value)
     assert message.startswith(f"config key 'models[1]': model '_audit_model' ({__name__})")
     assert problem in message
+
+
+def test_a_model_may_label_more_than_its_parameters(repo, scratch_registry):
+    from janusfit.config import check
+
+    _model("_extra_label", ("Om",), {"Om": "a", "Ol": "b"})
+    check(filled(repo, models=["_extra_label"]))

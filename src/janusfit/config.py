@@ -62,7 +62,7 @@ def _check_model(key: str, cls) -> None:
     """A model class says what every run of it needs: a label per parameter, no name janusfit adds, its domain's."""
     where = f"model '{cls.name}' ({cls.__module__})"
     labels = getattr(cls, "labels", None)
-    if not isinstance(labels, dict) or set(labels) != set(cls.params):
+    if not isinstance(labels, dict) or not set(cls.params) <= set(labels):
         given = sorted(labels) if isinstance(labels, dict) else "none"
         raise ConfigError(
             key, f"{where} must give a LaTeX label for each of its params {list(cls.params)}; labels: {given}"
