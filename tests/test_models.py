@@ -166,6 +166,18 @@ def test_curved_lcdm_without_curvature_is_flat_lcdm():
     )
 
 
+def test_a_curvature_that_is_not_a_number_or_not_one_per_row_is_not_read_as_flat():
+    """NaN fell through both branches to the flat distance; a scalar or a column raised numpy's or numba's errors."""
+    from janusfit.models.curvature import bend
+
+    comoving = np.array([[0.5, 1.0], [0.5, 1.0]])
+    assert np.isnan(bend(comoving, np.array([np.nan, 0.0]))[0]).all()
+    np.testing.assert_array_equal(bend(comoving, np.array([np.nan, 0.0]))[1], comoving[1])
+    for wrong in (0.1, np.zeros((2, 1))):
+        with pytest.raises(ValueError, match=r"omega_k must give one value per parameter vector, shape \(2,\)"):
+            bend(comoving, wrong)
+
+
 # ---------------------------------------------------------------- JANUS
 
 

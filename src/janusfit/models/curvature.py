@@ -35,10 +35,12 @@ class CurvedModel(Model):
 
 
 def bend(comoving: np.ndarray, omega_k: np.ndarray) -> np.ndarray:
-    """D_M from D_C (rows: parameter vectors) and each row's Ωk."""
-    k = np.asarray(omega_k, dtype=float)[:, None]
+    """D_M from D_C (rows: parameter vectors) and each row's Ωk; NaN where Ωk is NaN."""
+    k = np.asarray(omega_k, dtype=float)
+    if k.shape != comoving.shape[:1]:
+        raise ValueError(f"omega_k must give one value per parameter vector, shape {comoving.shape[:1]}, got {k.shape}")
+    k = k[:, None]
     root = np.sqrt(np.abs(k))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(
-            k > 0, np.sinh(root * comoving) / root, np.where(k < 0, np.sin(root * comoving) / root, comoving)
-        )
+        open_, closed = np.sinh(root * comoving) / root, np.sin(root * comoving) / root
+        return np.where(k > 0, open_, np.where(k < 0, closed, np.where(k == 0, comoving, np.nan)))
