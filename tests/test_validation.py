@@ -134,6 +134,28 @@ def test_byte_order_mark_of_an_excel_csv_is_dropped(tmp_path):
     assert list(d.z) == [0.1, 0.5, 1.0] and list(d.values) == [38.3, 42.3, 44.1]
 
 
+@pytest.mark.parametrize("ending", ["\r\n", "\r"], ids=["windows", "classic-mac"])
+def test_any_line_ending_reads_the_same_numbers(tmp_path, ending):
+    """A bare carriage return (classic Mac OS) read the whole table as its header: 'no data rows' (audit)."""
+    path = tmp_path / "d.csv"
+    path.write_bytes(GOOD_CSV.replace("\n", ending).encode())
+    d = load_dataset("d", csv_spec(path))
+    assert list(d.z) == [0.1, 0.5, 1.0] and list(d.values) == [38.3, 42.3, 44.1]
+    hz = tmp_path / "hz.txt"
+    hz.write_bytes(ending.join(["# z H sigma", "0.1 69 12", "0.4 83 10", ""]).encode())
+    assert list(load_dataset("cc", {"kind": "hz", "format": "hz_table", "path": str(hz)}).values) == [69.0, 83.0]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_utf16_file_is_named_as_utf16(tmp_path, encoding):
+    """Excel's 'Unicode text' is UTF-16: it was called 'probably Latin-1 or Windows-1252' (audit)."""
+    path = tmp_path / "d.csv"
+    text = GOOD_CSV.encode(encoding)
+    path.write_bytes(text if text[:2] in (b"\xff\xfe", b"\xfe\xff") else b"\xfe\xff" + text)
+    with raises_for(path, r"is UTF-16 text \(byte-order mark 0x(ff 0xfe|fe 0xff)\); save it as UTF-8"):
+        load_dataset("d", csv_spec(path))
+
+
 def test_duplicated_header_column_is_named(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("z,z,mu,sigma\n0.1,0.1,38.3,0.1\n0.5,0.5,42.3,0.1\n")

@@ -80,11 +80,21 @@ def file_bytes(path: Path) -> bytes:
         ) from None
 
 
+UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")  # the byte-order marks Excel and Windows tools write UTF-16 with
+
+
 def utf8_text(path: Path) -> str:
-    """The file's text (gunzipped if need be), decoded as UTF-8; a leading byte-order mark (Excel's CSV) is dropped."""
+    """The file's text (gunzipped if need be), decoded as UTF-8, with ``\n`` line endings.
+
+    A leading byte-order mark (Excel's CSV) is dropped; Windows' ``\r\n`` and
+    classic Mac OS's bare ``\r`` end lines as ``\n`` does (a bare ``\r`` read
+    the whole table as its header line).
+    """
     data = file_bytes(path)
+    if data[:2] in UTF16_MARKS:
+        raise DataError(path, f"is UTF-16 text (byte-order mark 0x{data[0]:02x} 0x{data[1]:02x}); save it as UTF-8")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
