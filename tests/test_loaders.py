@@ -148,6 +148,19 @@ def test_config_mistakes_name_the_key(public_data, spec, key):
         load_dataset("d", spec, public_data)
 
 
+@pytest.mark.parametrize(
+    "columns, column, roles",
+    [({"sigma": "z"}, "z", "z and sigma"), ({"z": "zHD", "mu": "MU", "sigma": "MU"}, "MU", "mu and sigma")],
+)
+def test_a_column_given_two_roles_is_refused(public_data, columns, column, roles):
+    """columns: {sigma: z} read the redshifts as their own errors, with no word (audit)."""
+    with pytest.raises(ConfigError) as raised:
+        load_dataset("d", {**DESY5, "format": "csv", "columns": columns}, public_data)
+    assert str(raised.value) == (
+        f"config key 'datasets.d.columns': column '{column}' is given two roles, {roles}; each role needs its own"
+    )
+
+
 def test_union3_gives_its_published_matter_density(public_data):
     """End to end on real data: flat ΛCDM on Union3 peaks near Rubin et al.'s Ωm = 0.356 ± 0.026."""
     posterior = Posterior(get_model("lcdm"), [load_dataset("union3", UNION3, public_data)])

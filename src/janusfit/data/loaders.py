@@ -292,6 +292,13 @@ def _column_mapping(name: str, fmt_name: str, kind: str, columns) -> dict:
     unknown = sorted(set(columns) - set(roles))
     if unknown:
         raise ConfigError(key, f"unknown role(s) {unknown} for kind '{kind}'; roles are {', '.join(roles)}")
+    read = {**default_columns(kind), **columns}
+    for column in set(read.values()):
+        shared = [role for role, name in read.items() if name == column]
+        if len(shared) > 1:
+            raise ConfigError(
+                key, f"column '{column}' is given two roles, {' and '.join(shared)}; each role needs its own"
+            )
     return dict(columns)
 
 
