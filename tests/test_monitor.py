@@ -112,4 +112,6 @@ def test_the_record_counts_the_plot_a_fresh_job_draws_last(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
     job_peak = json.loads(done.stdout)
-    assert json.loads((tmp_path / "m.json").read_text())["process_maxrss_mb"] >= round(job_peak, 1)
+    # The job's own high-water mark, read after the record was written, may have grown by a few pages since
+    # (CI: 76.26 against 76.2 recorded); without the plot the record was 36.7 MB against 75.9.
+    assert json.loads((tmp_path / "m.json").read_text())["process_maxrss_mb"] >= job_peak - 1.0
