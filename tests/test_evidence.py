@@ -61,6 +61,18 @@ class ConstantH(Model):
 del MODELS["test_constant_h"]
 
 
+class JanusInDomainOnly(type(get_model("janus"))):
+    """JANUS with its domain declared by ``in_domain`` alone, as a model whose domain is no box would be."""
+
+    name = "test_janus_in_domain_only"
+
+    def domain_bounds(self, z_max):
+        return {}
+
+
+del MODELS["test_janus_in_domain_only"]
+
+
 def exact_log_evidence(h, sigma, lo, hi):
     """ln ∫_lo^hi N(h | H0, σ) dH0 / (hi − lo), by completing the square in H0."""
     w = 1.0 / sigma**2
@@ -289,6 +301,51 @@ def test_a_checkpoint_sampled_over_the_whole_prior_is_not_resumed(tmp_path, publ
     # JLA reaches z = 1.3: the domain is q0 > −1/2.6.
     assert f"settings.sampled_bounds: added ({{'q0': [{-1 / 2.6!r}, 0.0]}})" in str(err.value)
     assert domain_settings(posterior_of(public, "jla", "lcdm")) == {}
+
+
+def test_a_domain_that_is_no_box_reports_the_fraction_of_the_prior_inside_it(tmp_path, public_data, scratch_registry):
+    """The fraction of the prior inside a domain declared by ``in_domain`` alone is counted, not taken as 1.
+
+    dynesty samples such a model over its whole prior, so no fraction enters
+    ln Z and ``ln_fraction`` is 0; overview.csv and the report showed exp(0),
+    "prior fraction in domain 1.0", where 77 % of JANUS's prior is inside on
+    JLA (q0 > −1/2.6 of [−0.5, 0]).
+    """
+    from janusfit.diagnostics.domain_fraction import fraction_text
+    from janusfit.stages.compare import overview
+    from janusfit.stages.diagnose import summary
+
+    MODELS[JanusInDomainOnly.name] = JanusInDomainOnly
+    config = {
+        "datasets": {"jla": jla_binned(public_data)},
+        "models": [JanusInDomainOnly.name],
+        "dynesty": {"nlive": 60, "dlogz": 0.5},
+    }
+    out = tmp_path / "out"
+    info = dynesty_stage(config, JanusInDomainOnly.name, tmp_path / "ck", out)
+    summary(
+        config=config,
+        dataset="jla",
+        model=JanusInDomainOnly.name,
+        out_json=out / "summary.json",
+        dynesty_json=out / "evidence.json",
+    )
+    row = overview(summary_paths=[out / "summary.json"], out_csv=out / "overview.csv").iloc[0]
+    exact = (1 / 2.6) / 0.5
+    fraction = info["domain"]["prior_fraction"]
+    assert info["domain"]["ln_fraction"] == 0.0
+    assert fraction["draws"] == 2**14 and 0 < fraction["err"] < 0.005
+    assert fraction["value"] == pytest.approx(exact, abs=4 * fraction["err"])
+    assert row["prior fraction in domain"] == f"{fraction['value']:.4f} ± {fraction['err']:.4f} (16384 prior draws)"
+    assert fraction_text(fraction).startswith("76.9 ± 0.3 % of the prior inside the model's domain (counted on")
+    # The floor likelihood outside leaves ln Z that of the box-declared JANUS.
+    assert info["logz"] == pytest.approx(REFERENCE[("jla", "janus")][0], abs=4 * info["logz_err"])
+
+
+def test_a_box_domain_reports_its_exact_fraction(tmp_path, public_data):
+    config = {"datasets": {"jla": jla_binned(public_data)}, "models": ["janus"], "dynesty": {"nlive": 40, "dlogz": 1}}
+    fraction = dynesty_stage(config, "janus", tmp_path / "ck", tmp_path / "out")["domain"]["prior_fraction"]
+    assert fraction == {"value": pytest.approx((1 / 2.6) / 0.5, rel=1e-12), "err": 0.0, "draws": 0}
 
 
 def dynesty_stage(config: dict, model: str, checkpoint_dir, out) -> dict:

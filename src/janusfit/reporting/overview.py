@@ -13,8 +13,7 @@ recomputed here.
 
 from __future__ import annotations
 
-import math
-
+from ..diagnostics.domain_fraction import fraction_text
 from ..formatting import UNITS, decimals
 from . import html
 from .html import cell, table, text
@@ -286,9 +285,9 @@ def _evidence(summary: dict) -> str:
                 + text(f"INCOMPLETE: dynesty.maxiter stopped it with dlogz {d['dlogz_remaining']:.4g} left; ")
                 + "not a finished evidence</span>"
             )
-        fraction = math.exp(d["domain"]["ln_fraction"])
-        if fraction < 1:
-            parts.append(text(f"{100 * fraction:.0f} % of the prior inside the model's domain"))
+        fraction = d["domain"]["prior_fraction"]
+        if fraction["value"] < 1:
+            parts.append(text(fraction_text(fraction)))
     if summary.get("quadrature"):
         parts.append(text(f"exact ln Z = {summary['quadrature']['logz']:.3f}"))
         check = summary["cross_check"]

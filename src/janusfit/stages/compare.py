@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +10,7 @@ import pandas as pd
 from ..atomic import atomic_path
 from ..diagnostics import compare_models, write_comparison
 from ..diagnostics.bounds import describe
+from ..diagnostics.domain_fraction import fraction_cell
 from ..reporting.resumes import resumes_by_run
 
 
@@ -63,7 +63,7 @@ def overview(*, summary_paths, out_csv) -> pd.DataFrame:
                 if s["dynesty"].get("complete", True)
                 else f"INCOMPLETE: dynesty.maxiter stopped it with dlogz {s['dynesty']['dlogz_remaining']:.4g} left"
             )
-            row["prior fraction in domain"] = round(math.exp(s["dynesty"]["domain"]["ln_fraction"]), 4)
+            row["prior fraction in domain"] = fraction_cell(s["dynesty"]["domain"]["prior_fraction"])
             row["dynesty resumes"] = "; ".join(
                 (f"{label}: " if label else "") + (", ".join(map(str, resumes)) or "none")
                 for label, resumes in resumes_by_run(s["dynesty"])

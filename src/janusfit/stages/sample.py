@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from ..atomic import atomic_write_json
 from ..config import run_settings
+from ..diagnostics.domain_fraction import prior_fraction_in_domain
 from ..diagnostics.quadrature import MAX_PARAMS, cross_check, exact_evidence
 from ..layout import repeat_dir
 from ..resources.memory import check_fits, memory_budget
@@ -220,6 +221,7 @@ def _sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evi
         "domain": {
             "sampled_bounds": dict(zip(posterior.param_names, posterior.sampling_bounds.tolist())),
             "ln_fraction": posterior.log_domain_fraction,
+            "prior_fraction": prior_fraction_in_domain(posterior),
         },
         "fingerprint": "+".join(fingerprints),
     }
