@@ -231,3 +231,33 @@ def test_only_a_switch_to_or_from_the_measured_policy_reruns_the_preflight_job(r
     assert {r: p for r, p in params["measured"].items() if r != "preflight"} == {
         r: p for r, p in params["performance"].items() if r != "preflight"
     }
+
+
+def test_more_performance_cores_rerun_the_preflight_job_that_timed_fewer(tmp_path, public_data):
+    """Light curves, measured policy: the pre-flight job times 1 … P threads, and the samplers ask for no more.
+
+    Raising P (``cores.performance``, or the project moved to a machine with
+    more cores) reran nothing: the samplers kept asking for what a timing up
+    to the old P had found, however much more the new cores would give.
+    """
+    preflight = "results/jla/lcdm/preflight.json"
+
+    def configure(performance):
+        write_config(
+            tmp_path,
+            public_data,
+            datasets=light_curves(public_data),
+            models=["lcdm"],
+            cores={"performance": performance, "efficiency": 0},
+        )
+
+    configure(1)
+    run(tmp_path, preflight)
+    assert "Nothing to be done" in run(tmp_path, "-n", preflight).stdout
+    configure(2)
+    planned = run(tmp_path, "-n", preflight).stdout
+    assert "rule preflight:" in planned and "reason: Params have changed since last execution" in planned, planned
+    # One thread is what every run of a light likelihood times: its params are those of runs made before.
+    config = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    with_defaults(config)
+    assert rule_params(config, "jla", "lcdm") == rule_params(config, "jla", "lcdm", timed_threads=1)

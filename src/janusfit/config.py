@@ -235,7 +235,7 @@ def _overridden_key(config: dict, dataset: str, model: str, key: str) -> str:
     return f"runs.{dataset}/{model}.{key}"
 
 
-def rule_params(config: dict, dataset: str, model: str) -> dict[str, str]:
+def rule_params(config: dict, dataset: str, model: str, *, timed_threads: int = 1) -> dict[str, str]:
     """For each rule of run ``dataset/model``, the config settings its outputs depend on, as canonical JSON.
 
     The workflow gives each rule its entry as ``params``, and Snakemake reruns a
@@ -249,7 +249,11 @@ def rule_params(config: dict, dataset: str, model: str) -> dict[str, str]:
       limit on a cluster; and whether ``cores.heavy`` is the measured
       policy, under which it times the likelihood's threads and the samplers
       ask for what paid (the fixed policies time nothing, so a switch
-      between them reruns nothing). Its ``resources.json`` is an input of both
+      between them reruns nothing); and, where it times more than one
+      thread (``timed_threads``, the pre-flight job's own threads: light
+      curves under the measured policy), how many, so that a machine or a
+      ``cores.performance`` with more cores measures them, where the old
+      measurement stopped short of them. Its ``resources.json`` is an input of both
       samplers, so both rerun; the one whose own settings did not change
       resumes from its complete checkpoint at once. (Memory estimates that
       depend on other settings, such as the checkpoint interval, are made
@@ -285,6 +289,8 @@ def rule_params(config: dict, dataset: str, model: str) -> dict[str, str]:
             # Left out under the default, measured policy: runs made before
             # the key existed were measured, and must not rerun for it.
             **({} if heavy_policy(config["cores"]["heavy"]).measured else {"threads_measured": False}),
+            # Left out at one thread, which every run of a light likelihood times.
+            **({"threads_timed": timed_threads} if timed_threads > 1 else {}),
             # The moves it times steps with; left out at the default, as threads_measured is, so that
             # finished runs of the default do not rerun for the key.
             "emcee": {

@@ -90,7 +90,12 @@ def checkpoint_dir(wildcards, sampler):
 
 def settings_of(rule):
     """The run's settings that rule's outputs depend on (params: a change reruns the job)."""
-    return lambda wildcards: janusfit_config.rule_params(config, wildcards.dataset, wildcards.model)[rule]
+    return lambda wildcards: janusfit_config.rule_params(
+        config,
+        wildcards.dataset,
+        wildcards.model,
+        timed_threads=resource_requests.preflight_threads(config, CORES, wildcards.dataset),
+    )[rule]
 
 
 def library_code(script, models=None):
