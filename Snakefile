@@ -44,6 +44,11 @@ onsuccess:
         shell(report_command(workflow))
 
 
+onerror:
+    # A rerun that stopped on the way left the pages made from what it removed.
+    mark_stale_pages()
+
+
 rule all:
     default_target: True
     input:

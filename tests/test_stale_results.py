@@ -329,6 +329,42 @@ def test_an_edit_of_janusfits_code_reruns_the_jobs_that_import_it_and_refuses_th
     assert not (directory / CHAIN).exists()
 
 
+@scenario
+def data_edited_then_put_back(directory, public_data, server):
+    """The data edited (one distance modulus 0.01 mag brighter) and the workflow run: its samplers refuse
+    their checkpoints, made from the old data. Then the data put back and the workflow run again."""
+    data = directory / "data/jla_mub.txt"
+    original = data.read_text()
+    edit(data, "0.010,32.953886976", "0.010,32.963886976")
+    stopped = snakemake(directory, "--keep-going")
+    marked = {page: (directory / "results" / page).read_text() for page in PAGES}
+    refusal = log(directory, "emcee/jla/lcdm.log")
+    data.write_text(original)
+    finished = snakemake(directory)
+    return stopped, refusal, marked, finished, {page: (directory / "results" / page).read_text() for page in PAGES}
+
+
+PAGES = ("overview.html", "report.html")
+
+
+def test_pages_of_results_a_stopped_rerun_removed_are_marked_until_the_workflow_finishes(outcomes):
+    """The audit's case: after the refused rerun, overview.html and report.html showed the old data's numbers,
+    unmarked, beside a run whose chain Snakemake had removed."""
+    directory, (stopped, refusal, marked, finished, pages) = outcome(outcomes, "data_edited_then_put_back")
+    assert stopped.returncode != 0 and "was made with different inputs" in refusal
+    assert "report.html show earlier results of jla/lcdm, no longer done" in stopped.stderr
+    for page, text in marked.items():
+        banner = text.split('<div id="janusfit-stale"', 1)[1].split("</div>", 1)[0]
+        assert (
+            "Earlier results." in banner
+            and "what it shows of jla/lcdm is from before the inputs last changed" in banner
+        ), page
+        assert text.index('<div id="janusfit-stale"') > text.lower().index("<body"), page
+    # The data put back: the samplers resume their checkpoints, and the pages are written afresh.
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert all("janusfit-stale" not in text for text in pages.values())
+
+
 # --- item 9: a damaged final chain is rebuilt from the checkpoint --------------
 
 

@@ -204,6 +204,22 @@ def unmade_outputs():
     return [f for f in final_outputs() if not os.path.exists(f)]
 
 
+def mark_stale_pages():
+    """After a failed run: a banner on the overview and report pages that show runs no longer done."""
+    # Here, not at the top: every job of a cluster run parses this file, and only a failed workflow needs it.
+    from janusfit.reporting import stale as janusfit_stale
+
+    runs = janusfit_stale.stale_runs(RESULTS)
+    if not runs:
+        return
+    marked = janusfit_stale.mark_stale([results("overview.html"), results("report.html")], runs, RESULTS)
+    if marked:
+        logger.warning(
+            f"janusfit: {' and '.join(map(str, marked))} show earlier results of {', '.join(runs)}, "
+            "no longer done: marked as such until the workflow finishes"
+        )
+
+
 def report_command(workflow):
     """The command that writes the report (<results_dir>/report.html) for this same workflow and config."""
     configfiles = " ".join(f"'{f}'" for f in workflow.overwrite_configfiles)

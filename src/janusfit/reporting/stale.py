@@ -1,0 +1,65 @@
+"""Pages that show earlier results, marked as such when the workflow stops before it remakes them.
+
+The overview and the report are made last, from every run's summary. When a
+rerun stops on the way (data edited and the emcee job refusing its checkpoint,
+a failed job), Snakemake has already removed the outputs of the jobs it
+reran, and leaves the pages made from them: ``overview.html`` and
+``report.html`` then show numbers of inputs that are gone, and nothing on them
+said so. The workflow's ``onerror`` handler marks them with a banner naming
+the runs that are no longer done; a finished workflow writes them afresh,
+without it.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import re
+from pathlib import Path
+
+from ..atomic import atomic_write_bytes
+from ..layout import OVERVIEW_CSV, SUMMARY
+from ..status import DONE, results_status
+
+BANNER_ID = "janusfit-stale"
+_BANNER = re.compile(rf'<div id="{BANNER_ID}".*?</div>\n?', re.S)
+_BODY = re.compile(r"<body\b[^>]*>", re.I)
+
+
+def stale_runs(root) -> list[str]:
+    """The runs ``overview.csv`` shows whose results have changed since: not done, or summarised after it."""
+    overview = Path(root) / OVERVIEW_CSV
+    if not overview.exists():
+        return []
+    with overview.open(newline="", encoding="utf-8") as f:
+        shown = {f"{row['dataset']}/{row['model']}" for row in csv.DictReader(f)}
+    written = overview.stat().st_mtime
+    statuses, _ = results_status(root)
+    return sorted(
+        st.run
+        for st in statuses
+        if st.run in shown and (st.state != DONE or (Path(root) / st.run / SUMMARY).stat().st_mtime > written)
+    )
+
+
+def mark_stale(pages, runs: list[str], root) -> list[Path]:
+    """Put a banner naming ``runs`` at the top of each page of ``pages`` that exists; the pages marked."""
+    banner = (
+        f'<div id="{BANNER_ID}" style="position:sticky;top:0;z-index:100000;background:#b00020;color:#fff;'
+        'padding:10px 16px;font:15px/1.4 sans-serif">'
+        "<b>Earlier results.</b> The workflow stopped before it remade this page: what it shows of "
+        + html.escape(", ".join(runs))
+        + " is from before the inputs last changed (the rerun stopped, or refused a checkpoint). "
+        + html.escape(f"`janusfit status {root}` says why; the finished workflow writes this page afresh.")
+        + "</div>\n"
+    )
+    marked = []
+    for page in map(Path, pages):
+        if not page.exists():
+            continue
+        text = _BANNER.sub("", page.read_text(encoding="utf-8"), count=1)
+        body = _BODY.search(text)
+        at = body.end() if body else 0
+        atomic_write_bytes(page, (text[:at] + banner + text[at:]).encode())
+        marked.append(page)
+    return marked
