@@ -10,6 +10,7 @@ the values of the audit that found the defects (JLA binned: JANUS 35.465, ΛCDM
 import json
 import logging
 import math
+import re
 
 import h5py
 import numpy as np
@@ -23,7 +24,7 @@ from scipy.special import erf
 from janusfit.data import load_dataset
 from janusfit.data.dataset import Dataset
 from janusfit.diagnostics.quadrature import cross_check, exact_evidence
-from janusfit.errors import FingerprintError
+from janusfit.errors import ConfigError, FingerprintError
 from janusfit.likelihood import DYNESTY_FLOOR, Posterior
 from janusfit.models import MODELS, Model, get_model
 from janusfit.sampling.domain import domain_settings
@@ -71,6 +72,27 @@ class JanusInDomainOnly(type(get_model("janus"))):
 
 
 del MODELS["test_janus_in_domain_only"]
+
+
+class NanBand(Model):
+    """Einstein–de Sitter's E(z), but no number for 0.19 < a < 0.25: a model of one's own with a hole in its prior.
+
+    ``a`` changes nothing else, so both samplers roam the whole prior. The
+    band lies between the pre-flight job's draws (seed 0) and its centre.
+    """
+
+    name = "test_nan_band"
+    params = ("a",)
+    labels = {"a": "$a$"}
+    default_priors = {"a": (0.0, 1.0)}
+
+    def E(self, theta, z):
+        e = np.broadcast_to((1.0 + np.atleast_1d(z)) ** 1.5, (len(theta), np.size(z))).copy()
+        e[(theta[:, 0] > 0.19) & (theta[:, 0] < 0.25)] = np.nan
+        return e
+
+
+del MODELS["test_nan_band"]
 
 
 def exact_log_evidence(h, sigma, lo, hi):
@@ -340,6 +362,48 @@ def test_a_domain_that_is_no_box_reports_the_fraction_of_the_prior_inside_it(tmp
     assert fraction_text(fraction).startswith("76.9 ± 0.3 % of the prior inside the model's domain (counted on")
     # The floor likelihood outside leaves ln Z that of the box-declared JANUS.
     assert info["logz"] == pytest.approx(REFERENCE[("jla", "janus")][0], abs=4 * info["logz_err"])
+
+
+@pytest.mark.parametrize("sampler", ["emcee", "dynesty"])
+def test_a_nan_met_while_sampling_names_the_prior(tmp_path, public_data, scratch_registry, sampler):
+    """A region of the prior where the model gives no number, missed by the pre-flight job's 33 points.
+
+    The sampler stopped with "log-likelihood is NaN at a=… (model '…')"
+    alone: no config key, and nothing said what to change.
+    """
+    from janusfit.resources.checks import run_checks
+    from janusfit.stages.sample import _sample_emcee
+
+    MODELS[NanBand.name] = NanBand
+    config = {"datasets": {"jla": jla_binned(public_data)}, "models": [NanBand.name], "dynesty": {"nlive": 60}}
+    with_defaults(config)
+    posterior = Posterior(NanBand(), [load_dataset("jla", config["datasets"]["jla"])])
+    checks = run_checks(
+        posterior, n_walkers=32, estimates_mb={}, available_mb=1e6, disk_needed_bytes=0, out_dir=tmp_path
+    )
+    assert all(c["passed"] for c in checks["checks"] if c["name"].startswith("log_likelihood")), checks
+    with pytest.raises(ConfigError) as err:
+        if sampler == "dynesty":
+            dynesty_stage(config, NanBand.name, tmp_path / "ck", tmp_path / "out")
+        else:
+            _sample_emcee(
+                config=config,
+                dataset="jla",
+                model=NanBand.name,
+                checkpoint_dir=tmp_path / "ck",
+                chain_path=tmp_path / "chain.h5",
+                run_json=tmp_path / "run.json",
+                log=logging.getLogger("test_evidence"),
+            )
+    assert err.value.key == f"priors.{NanBand.name}"
+    message = str(err.value)
+    point = re.search(r"log-likelihood is NaN at a=([0-9.]+) \(model 'test_nan_band'\), met while sampling\. ", message)
+    assert point and 0.19 < float(point.group(1)) < 0.25, message
+    assert (
+        "The prior (a in [0, 1]) reaches where model 'test_nan_band' gives no number, in a region the pre-flight "
+        "job's points missed: narrow it to where the model is defined (a model of your own may declare its "
+        "domain instead: README, 'Adding a model')" in message
+    )
 
 
 def test_a_box_domain_reports_its_exact_fraction(tmp_path, public_data):

@@ -35,6 +35,11 @@ DYNESTY_POINT_BYTES = 250
 # draws than the likelihood's, on a grid from today to the deepest datum.
 EXPANSION_DRAWS = 1024
 EXPANSION_NODES = 256
+# What to do about a prior that reaches where the model gives no number.
+NARROW_THE_PRIOR = (
+    "narrow it to where the model is defined (a model of your own may declare its domain instead: "
+    "README, 'Adding a model')"
+)
 # What to lower when a sampler's estimate does not fit.
 MEMORY_SETTINGS = {"emcee": "emcee.n_walkers, emcee.checkpoint.steps or emcee.max_steps", "dynesty": "dynesty.nlive"}
 
@@ -114,9 +119,8 @@ def _likelihood_checks(posterior, rng_seed: int, n_draws: int) -> list[dict]:
         draws_check = _check(
             "log_likelihood_at_prior_draws",
             False,
-            f"{shown}. The prior ({_bounds(posterior)}) reaches where model '{model}' gives no number while "
-            f"{n_finite + centre_finite} of {n_draws + 1} points give one: narrow it to where the model is "
-            "defined (a model of your own may declare its domain instead: README, 'Adding a model')",
+            f"{shown}. The prior ({prior_text(posterior)}) reaches where model '{model}' gives no number while "
+            f"{n_finite + centre_finite} of {n_draws + 1} points give one: {NARROW_THE_PRIOR}",
             key=f"priors.{model}",
         )
     elif problems:
@@ -134,7 +138,7 @@ def _likelihood_checks(posterior, rng_seed: int, n_draws: int) -> list[dict]:
                 "log_likelihood_at_prior_draws",
                 True,
                 f"all {n_draws} draws outside the model's domain (-inf); the prior "
-                f"({_bounds(posterior)}) overlaps the domain only near its edges",
+                f"({prior_text(posterior)}) overlaps the domain only near its edges",
             )
     else:
         draws_check = _check(
@@ -184,7 +188,8 @@ def _expansion_check(posterior, rng_seed: int) -> dict:
     )
 
 
-def _bounds(posterior) -> str:
+def prior_text(posterior) -> str:
+    """The prior box as the messages give it: "Om in [0.01, 1]"."""
     return ", ".join(f"{n} in [{lo:g}, {hi:g}]" for n, (lo, hi) in zip(posterior.param_names, posterior.bounds))
 
 
