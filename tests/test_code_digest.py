@@ -181,6 +181,48 @@ def test_a_checkpoint_made_before_the_h0_fix_is_refused_after_any_later_edit(tmp
         check_fingerprint(stored, current, tmp_path)
 
 
+# The edit of Model's registration messages (they name the modules now), which changed no value of any run.
+NAMES_FIX = (
+    """                raise ValueError(
+                    f"model class {_where(cls)} has the name '{cls.name}' of {_where(MODELS[cls.name])}: "
+                    "give it a name of its own (its `name`, which config.yaml's models: lists)"
+                )""",
+    """                raise ValueError(f"model name '{cls.name}' is registered twice")""",
+    """                raise ValueError(
+                    f"model '{cls.name}' ({_where(cls)}): params and default_priors differ in {sorted(missing)}"
+                )""",
+    """                raise ValueError(f"model '{cls.name}': params and default_priors differ in {sorted(missing)}")""",
+)
+
+
+def _before_the_names_fix(package) -> str:
+    """Model's module as it was before the edit; returns its source after the edit, to put back."""
+    base = package / "models/base.py"
+    after_text, after = base.read_text(), code.module_digest("janusfit.models.base")
+    edit(base, "import sys\n", "")
+    edit(base, NAMES_FIX[0], NAMES_FIX[1])
+    edit(base, NAMES_FIX[2], NAMES_FIX[3])
+    text = base.read_text()
+    base.write_text(text[: text.index("\n\n\ndef _where(")] + "\n")
+    forget()
+    assert ("janusfit.models.base", code.module_digest("janusfit.models.base"), after) in SAME_VALUES
+    return after_text
+
+
+def test_a_checkpoint_made_before_the_models_messages_named_their_module_resumes(tmp_path, package, public_data):
+    """An edit of a message in ``Model`` changed no value, and must not refuse every checkpoint on upgrade."""
+    posterior = Posterior(get_model("janus"), [jla_diagonal(public_data)], {})
+    after_text = _before_the_names_fix(package)
+    run_emcee_in(tmp_path, posterior, max_steps=100)
+    old = json.loads((tmp_path / "ck/fingerprint.json").read_text())["code"]["janusfit.models.base"]
+    (package / "models/base.py").write_text(after_text)
+    forget()
+    new = code.module_digest("janusfit.models.base")
+    log = Log()
+    assert run_emcee_in(tmp_path, posterior, log=log, max_steps=150).resumes == [100]
+    assert log.has(f"whose edit changed no value of this run: code.janusfit.models.base: '{old}' -> '{new}'")
+
+
 RECORDED = Path(__file__).resolve().parent / "posterior_code.json"
 
 

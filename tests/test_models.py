@@ -17,6 +17,7 @@ janusfit distance moduli are defined up to the additive constant
 from __future__ import annotations
 
 import math
+import sys
 from decimal import Decimal, getcontext
 
 import numpy as np
@@ -362,8 +363,9 @@ def test_new_subclass_registers_itself(scratch_registry):
 
 
 def test_duplicate_name_raises(scratch_registry):
+    """The message names both classes and their files: it named neither, and the second is the user's."""
     original = MODELS["lcdm"]
-    with pytest.raises(ValueError, match="lcdm"):
+    with pytest.raises(ValueError) as err:
 
         class Again(Model):
             name = "lcdm"
@@ -371,11 +373,19 @@ def test_duplicate_name_raises(scratch_registry):
             labels = {"Om": "Om"}
             default_priors = {"Om": (0.0, 1.0)}
 
+    assert str(err.value) == (
+        f"model class Again in {__name__} ({__file__}) has the name 'lcdm' of FlatLCDM in janusfit.models.lcdm "
+        f"({sys.modules['janusfit.models.lcdm'].__file__}): give it a name of its own (its `name`, which "
+        "config.yaml's models: lists)"
+    )
     assert MODELS["lcdm"] is original
 
 
 def test_params_and_priors_must_agree(scratch_registry):
-    with pytest.raises(ValueError, match="b"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^model '_test_models_broken' \(Broken in {__name__} \(.*\)\): params and default_priors differ in \['b'\]$",
+    ):
 
         class Broken(Model):
             name = "_test_models_broken"

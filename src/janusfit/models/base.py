@@ -13,6 +13,7 @@ which the supernova likelihood marginalises.
 
 from __future__ import annotations
 
+import sys
 from typing import ClassVar
 
 import numpy as np
@@ -39,10 +40,15 @@ class Model:
         super().__init_subclass__(**kwargs)
         if "name" in cls.__dict__:
             if cls.name in MODELS:
-                raise ValueError(f"model name '{cls.name}' is registered twice")
+                raise ValueError(
+                    f"model class {_where(cls)} has the name '{cls.name}' of {_where(MODELS[cls.name])}: "
+                    "give it a name of its own (its `name`, which config.yaml's models: lists)"
+                )
             missing = set(cls.params) ^ set(cls.default_priors)
             if missing:
-                raise ValueError(f"model '{cls.name}': params and default_priors differ in {sorted(missing)}")
+                raise ValueError(
+                    f"model '{cls.name}' ({_where(cls)}): params and default_priors differ in {sorted(missing)}"
+                )
             MODELS[cls.name] = cls
 
     def domain_bounds(self, z_max: float) -> dict[str, tuple[float, float]]:
@@ -104,3 +110,10 @@ def get_model(name: str) -> Model:
         return MODELS[name]()
     except KeyError:
         raise KeyError(f"unknown model '{name}'; known models: {', '.join(sorted(MODELS))}") from None
+
+
+def _where(cls: type) -> str:
+    """A model class as a message names it: its class name, module and file ("Mine in janusfit.models.mine (…/mine.py)")."""
+    module = sys.modules.get(cls.__module__)
+    path = getattr(module, "__file__", None)
+    return f"{cls.__name__} in {cls.__module__}" + (f" ({path})" if path else "")

@@ -103,6 +103,10 @@ def _h0_was_last(fingerprint: dict) -> bool:
     return "H0" not in fingerprint["parameters"] or fingerprint["parameters"][-1] == "H0"
 
 
+def _every_run(fingerprint: dict) -> bool:
+    return True
+
+
 # Edits of the posterior's code that changed no value for some runs: (module,
 # its digest before the edit, its digest after) -> (what the edit mended,
 # whether a run, by its current fingerprint, was untouched by it). A
@@ -112,6 +116,10 @@ SAME_VALUES = {
     ("janusfit.likelihood.posterior", "a7931a98b19efc36", "df5cc79db674776c"): (
         "H(z) data read H0 from the last parameter, which light curves' alpha and beta follow",
         _h0_was_last,
+    ),
+    ("janusfit.models.base", "eb7dd39daee298cd", "3c4f1b948dcf9694"): (
+        "a model's name given twice, and its params and default_priors apart, were refused naming no module",
+        _every_run,
     ),
 }
 
