@@ -64,27 +64,17 @@ def browser():
     browser.quit()
 
 
-def _open(browser, report, *path):
-    """Open the report and click through the menu: a category, then (optionally) a subcategory."""
-    from selenium.webdriver.common.by import By
-
-    browser.get(report.as_uri())
-    for name in path:
-        _wait_for(lambda: browser.find_element(By.XPATH, f"//a[normalize-space()='{name}']"), name).click()
+RECLICK_S = 2.0  # between clicks on an element while what it opens is not there
 
 
-RECLICK_S = 2.0  # between clicks on a result's eye button while what it opens is not there
-
-
-def _show(browser, label: str, opened, what: str):
-    """Click the eye button of the result labelled ``label`` until ``opened()`` finds what it shows; return that.
+def _click_until(browser, xpath: str, opened, what: str):
+    """Click the element at ``xpath`` until ``opened()`` finds what it shows; return that.
 
     A click that lands before the page's scripts handle it does nothing, and one click then waited on
     failed CI once, on a loaded machine (2026-12-06): the test clicks again, every RECLICK_S, instead.
     """
     from selenium.webdriver.common.by import By
 
-    button = f"//tr[td[normalize-space()='{label}']]//a[@iconname='eye']"
     clicked = [-RECLICK_S]
 
     def shown():
@@ -93,10 +83,29 @@ def _show(browser, label: str, opened, what: str):
         except Exception:  # noqa: BLE001 - not open yet
             if time.monotonic() - clicked[0] >= RECLICK_S:
                 clicked[0] = time.monotonic()
-                browser.find_element(By.XPATH, button).click()
+                browser.find_element(By.XPATH, xpath).click()
             return None
 
     return _wait_for(shown, what)
+
+
+def _row(label: str) -> str:
+    return f"//tr[td[normalize-space()='{label}']]"
+
+
+def _open(browser, report, *path, result: str):
+    """Open the report and click through the menu (a category, then optionally a subcategory) to ``result``'s row."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(report.as_uri())
+    entries = [f"//a[normalize-space()='{name}']" for name in path]
+    for entry, then in zip(entries, [*entries[1:], _row(result)]):
+        _click_until(browser, entry, lambda then=then: browser.find_element(By.XPATH, then), then)
+
+
+def _show(browser, label: str, opened, what: str):
+    """Click the eye button of the result labelled ``label`` until ``opened()`` finds what it shows; return that."""
+    return _click_until(browser, f"{_row(label)}//a[@iconname='eye']", opened, what)
 
 
 def test_overview_is_the_first_category_and_shows_ln_b_and_its_label(report, browser, jla_run):
@@ -118,7 +127,7 @@ def test_overview_is_the_first_category_and_shows_ln_b_and_its_label(report, bro
     assert landing.is_displayed() and f"{row['evidence']} evidence" in landing.text
     browser.save_screenshot(str(ARTIFACTS / "landing.png"))
 
-    _open(browser, report, "Overview")
+    _open(browser, report, "Overview", result="model comparison and every run")
     frame = _show(
         browser,
         "model comparison and every run",
@@ -140,7 +149,7 @@ def test_overview_is_the_first_category_and_shows_ln_b_and_its_label(report, bro
 def test_a_figure_loads(report, browser):
     from selenium.webdriver.common.by import By
 
-    _open(browser, report, "Per run", "jla/lcdm")
+    _open(browser, report, "Per run", "jla/lcdm", result="corner plot, emcee and dynesty")
     image = _show(
         browser,
         "corner plot, emcee and dynesty",
