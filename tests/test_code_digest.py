@@ -40,7 +40,7 @@ def package(tmp_path, monkeypatch) -> Path:
 
 def forget() -> None:
     """Drop the digests computed so far: the source they were read from changed."""
-    for cached in (code._scan, code.module_digest, code._script_modules):
+    for cached in (code._scan, code.module_digest, code.value_digest, code._script_modules):
         cached.cache_clear()
 
 
@@ -221,6 +221,49 @@ def test_a_checkpoint_made_before_the_models_messages_named_their_module_resumes
     log = Log()
     assert run_emcee_in(tmp_path, posterior, log=log, max_steps=150).resumes == [100]
     assert log.has(f"whose edit changed no value of this run: code.janusfit.models.base: '{old}' -> '{new}'")
+
+
+LABEL_EDITS = (
+    ('labels = {"Om": r"$\\Omega_m$"}', 'labels = {"Om": r"$\\Omega_{\\rm m}$"}'),
+    ('latex_name = r"flat $\\Lambda$CDM"', 'latex_name = r"$\\Lambda$CDM (flat)"'),
+    ('reference = "flat ΛCDM"', 'reference = "flat ΛCDM, Peebles 1984"'),
+)
+
+
+@pytest.mark.parametrize("label_edit", LABEL_EDITS, ids=["labels", "latex_name", "reference"])
+def test_a_label_edit_reruns_what_shows_it_and_refuses_no_checkpoint(tmp_path, package, public_data, label_edit):
+    """A model's labels, LaTeX name and reference name it for people: editing one (a paper's figure) refused
+    every checkpoint of the model, as an edit of its E(z) does."""
+    posterior = Posterior(get_model("lcdm"), [jla_diagonal(public_data)], {})
+    script = code.script_code(SCRIPTS / "corner.py", models=["janusfit.models.lcdm"])
+    run_emcee_in(tmp_path, posterior, max_steps=100)
+    before = code.posterior_code("janusfit.models.lcdm")
+    edit(package / "models/lcdm.py", *label_edit)
+    assert code.posterior_code("janusfit.models.lcdm") == before
+    assert code.script_code(SCRIPTS / "corner.py", models=["janusfit.models.lcdm"]) != script
+    log = Log()
+    assert run_emcee_in(tmp_path, posterior, log=log, max_steps=150).resumes == [100]
+    assert not log.has("other code")
+
+
+def test_a_checkpoint_whose_digests_held_the_labels_resumes(tmp_path, public_data):
+    """Recorded before the posterior's digests left the display attributes out, a model's digest was that of
+    its whole module: the same code, whose checkpoint resumes, saying why, and records today's digest."""
+    posterior = Posterior(get_model("lcdm"), [jla_diagonal(public_data)], {})
+    run_emcee_in(tmp_path, posterior, max_steps=100)
+    path = tmp_path / "ck/fingerprint.json"
+    fingerprint = json.loads(path.read_text())
+    whole, values = code.module_digest("janusfit.models.lcdm"), code.value_digest("janusfit.models.lcdm")
+    assert fingerprint["code"]["janusfit.models.lcdm"] == values != whole
+    fingerprint["code"] = {m: code.module_digest(m) for m in fingerprint["code"]}
+    path.write_text(json.dumps(fingerprint))
+    log = Log()
+    assert run_emcee_in(tmp_path, posterior, log=log, max_steps=150).resumes == [100]
+    assert log.has(
+        f"code.janusfit.models.lcdm: '{whole}' -> '{values}' (no edit: the digest now leaves out labels, "
+        "latex_name, reference, which change no value)"
+    )
+    assert json.loads(path.read_text())["code"]["janusfit.models.lcdm"] == values
 
 
 RECORDED = Path(__file__).resolve().parent / "posterior_code.json"

@@ -13,7 +13,10 @@ edited model or likelihood gives another posterior. Two places use this:
 
 A module's digest is that of its syntax tree with docstrings left out:
 comments, docstrings and formatting change no number, so they rerun nothing
-and refuse no checkpoint. Fields at their empty default are left out of the
+and refuse no checkpoint. The posterior's digests leave out a model's
+display attributes too (``labels``, ``latex_name``, ``reference``, assigned
+in a class body): a label edited for a paper's figure reruns the jobs that
+draw it, whose samplers resume their checkpoints, where it refused them. Fields at their empty default are left out of the
 tree, so that a Python whose ``ast`` grew new fields (``type_params`` in
 3.12) gives the same digest for the same source. Imports are followed
 statically, from the source files, without importing anything: the workflow
@@ -33,6 +36,8 @@ PACKAGE = "janusfit"
 ROOT = Path(__file__).resolve().parent
 # Modules that cannot change a number of the posterior: the text of errors.
 NOT_NUMERIC = frozenset({"janusfit.errors"})
+# Class attributes that name a model for people, and no number depends on.
+DISPLAY_ONLY = frozenset({"labels", "latex_name", "reference"})
 MODEL_REGISTRY = "janusfit.models"
 # The modules a posterior is built from, besides its model's own.
 POSTERIOR_MODULES = ("janusfit.likelihood.posterior", "janusfit.sampling.domain")
@@ -64,11 +69,17 @@ def module_digest(name: str) -> str:
 
 
 @functools.cache
-def _scan(name: str) -> tuple[str, frozenset[str]]:
+def value_digest(name: str) -> str:
+    """sha256 (16 hex digits) of module ``name``'s syntax tree, without docstrings nor display attributes."""
+    return _scan(name, values_only=True)[0]
+
+
+@functools.cache
+def _scan(name: str, values_only: bool = False) -> tuple[str, frozenset[str]]:
     """Module ``name``'s digest and imports, from one walk of its tree (the workflow does this at every start)."""
     path = module_file(name)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    walk = _Walk(package)
+    walk = _Walk(package, values_only=values_only)
     text = walk.canonical(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
     return hashlib.sha256(text.encode()).hexdigest()[:16], frozenset(walk.imports)
 
@@ -87,7 +98,7 @@ def closure(names) -> list[str]:
 def posterior_code(model_module: str) -> dict[str, str]:
     """module -> digest of every module the value of a posterior of that model depends on."""
     names = closure([model_module, *POSTERIOR_MODULES])
-    return {name: module_digest(name) for name in names if name not in NOT_NUMERIC}
+    return {name: value_digest(name) for name in names if name not in NOT_NUMERIC}
 
 
 def script_code(script: str | Path, models=()) -> str:
@@ -117,10 +128,14 @@ _SCOPES = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 class _Walk:
-    """One pass over a syntax tree: its canonical text without docstrings, and the janusfit modules it imports."""
+    """One pass over a syntax tree: its canonical text without docstrings, and the janusfit modules it imports.
 
-    def __init__(self, package: str):
+    ``values_only`` leaves out the display attributes of classes (:data:`DISPLAY_ONLY`) as well.
+    """
+
+    def __init__(self, package: str, values_only: bool = False):
         self.package = package
+        self.values_only = values_only
         self.imports: set[str] = set()
 
     def canonical(self, node) -> str:
@@ -141,6 +156,8 @@ class _Walk:
                 continue
             if key == "body" and isinstance(node, _SCOPES) and _is_docstring(value[0]):
                 value = value[1:]
+            if key == "body" and isinstance(node, ast.ClassDef) and self.values_only:
+                value = [statement for statement in value if not _is_display(statement)]
             fields.append(f"{key}={self.canonical(value)}")
         return f"{type(node).__name__}({','.join(fields)})"
 
@@ -155,6 +172,16 @@ class _Walk:
             # ``from . import kernels`` imports a module; ``from .kernels import LOG10_SCALE`` a name of one.
             found = {m for m in (f"{target}.{alias.name}" for alias in node.names) if module_file(m)} or {target}
         self.imports.update(m for m in found if module_file(m))
+
+
+def _is_display(node) -> bool:
+    """``labels = {...}`` and the like in a class body: a :data:`DISPLAY_ONLY` attribute assigned alone."""
+    return (
+        isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id in DISPLAY_ONLY
+    )
 
 
 def _is_docstring(node) -> bool:

@@ -22,7 +22,7 @@ from importlib.metadata import version
 
 from .. import __version__
 from ..atomic import atomic_write_json
-from ..code import posterior_code
+from ..code import DISPLAY_ONLY, module_digest, posterior_code
 from ..data.sources import reading_shown, reading_spec
 from ..errors import FingerprintError
 from .registry import SAMPLERS
@@ -134,10 +134,18 @@ def same_values(stored: dict, current: dict) -> tuple[dict, list[str]]:
         return stored, []
     code, notes = dict(old), []
     for module, digest_then in old.items():
-        entry = SAME_VALUES.get((module, digest_then, new.get(module)))
+        now = new.get(module)
+        entry = SAME_VALUES.get((module, digest_then, now))
         if entry and entry[1](current):
-            code[module] = new[module]
-            notes.append(f"code.{module}: {digest_then!r} -> {new[module]!r} (the edit mended: {entry[0]})")
+            code[module] = now
+            notes.append(f"code.{module}: {digest_then!r} -> {now!r} (the edit mended: {entry[0]})")
+        elif now not in (None, digest_then) and digest_then == module_digest(module):
+            # Recorded before the posterior's digests left out display attributes: today's module, whole.
+            code[module] = now
+            notes.append(
+                f"code.{module}: {digest_then!r} -> {now!r} (no edit: the digest now leaves out "
+                f"{', '.join(sorted(DISPLAY_ONLY))}, which change no value)"
+            )
     return {**stored, "code": code}, notes
 
 
