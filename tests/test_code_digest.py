@@ -149,7 +149,7 @@ def test_a_checkpoint_made_before_the_h0_fix_resumes_where_the_fix_changed_no_va
     new = code.module_digest("janusfit.likelihood.posterior")
     log = Log()
     assert run_emcee_in(tmp_path, posterior, log=log, max_steps=150).resumes == [100]
-    assert log.has(f"whose edit changed no value of this run: code.janusfit.likelihood.posterior: '{old}' -> '{new}'")
+    assert log.has(f"which changes no value of this run: code.janusfit.likelihood.posterior: '{old}' -> '{new}'")
     assert json.loads((tmp_path / "ck/fingerprint.json").read_text())["code"]["janusfit.likelihood.posterior"] == new
 
 
@@ -220,7 +220,7 @@ def test_a_checkpoint_made_before_the_models_messages_named_their_module_resumes
     new = code.module_digest("janusfit.models.base")
     log = Log()
     assert run_emcee_in(tmp_path, posterior, log=log, max_steps=150).resumes == [100]
-    assert log.has(f"whose edit changed no value of this run: code.janusfit.models.base: '{old}' -> '{new}'")
+    assert log.has(f"which changes no value of this run: code.janusfit.models.base: '{old}' -> '{new}'")
 
 
 LABEL_EDITS = (

@@ -168,7 +168,7 @@ class CheckpointSession:
                     )
                 if mended:
                     self.log(
-                        "the checkpoint was made with other code of the posterior, whose edit changed no value "
+                        "the checkpoint was made with other code of the posterior, which changes no value "
                         "of this run: " + "; ".join(mended) + ". Resuming, and the checkpoint's fingerprint now "
                         "records today's code"
                     )
