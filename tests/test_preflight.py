@@ -39,6 +39,7 @@ def run(post, tmp_path, **kw):
         available_mb=1000,
         disk_needed_bytes=1000,
         out_dir=tmp_path / "out",
+        n_draws=32,
     )
     args.update(kw)
     return run_checks(post, **args)

@@ -3,11 +3,13 @@
 import json
 import logging
 
+import numpy as np
 import pytest
 from release_configs import jla_binned, jla_light_curves
 from schema_defaults import with_defaults
 
 from janusfit.errors import ConfigError, ResourceError
+from janusfit.models import MODELS, Model
 from janusfit.resources.requests import memory_estimate
 from janusfit.resources.runtime import estimate_runtime_emcee, process_age_s, runtime_for_attempt
 from janusfit.stages.data import inspect
@@ -15,6 +17,39 @@ from janusfit.stages.preflight import preflight_run
 from janusfit.stages.sample import sample_emcee
 
 LOG = logging.getLogger("test_preflight_stage")
+
+
+class Hole(Model):
+    """Einstein–de Sitter's E(z), but no number for ``band[0]`` < a < ``band[1]``: a model of one's own with a hole."""
+
+    params = ("a",)
+    labels = {"a": "$a$"}
+    default_priors = {"a": (0.0, 1.0)}
+    band = (0.0, 0.0)
+
+    def E(self, theta, z):
+        e = np.broadcast_to((1.0 + np.atleast_1d(z)) ** 1.5, (len(theta), np.size(z))).copy()
+        e[(theta[:, 0] > self.band[0]) & (theta[:, 0] < self.band[1])] = np.nan
+        return e
+
+
+class WideHole(Hole):
+    """6 % of the prior, which the pre-flight job's 32 draws of seed 0 (one at 0.176, the next at 0.270) and its
+    centre missed."""
+
+    name = "test_preflight_wide_hole"
+    band = (0.19, 0.25)
+
+
+class NarrowHole(Hole):
+    """0.8 % of the prior, between two of the 1024 draws of seed 0 (0.0948 and 0.1055)."""
+
+    name = "test_preflight_narrow_hole"
+    band = (0.096, 0.104)
+
+
+for _hole in (WideHole, NarrowHole):
+    del MODELS[_hole.name]
 
 
 def config(public_data, **sections):
@@ -131,6 +166,49 @@ def test_the_runtime_estimates_time_the_likelihood_on_one_thread(tmp_path, publi
     finally:
         as_snakemake_sets_it.restore_original_limits()
     assert timed_on == [(1, 1, {1}), (1, 1, {1})]
+
+
+def test_a_hole_in_the_prior_stops_the_preflight_job_not_a_sampler(tmp_path, public_data, data_json, scratch_registry):
+    """JLA binned's likelihood lasts microseconds a row, so the job checks it at 1024 prior draws.
+
+    With 32, a region of the prior where the model gives no number passed
+    the checks 6 % wide, and a sampler met it hours in.
+    """
+    MODELS[WideHole.name] = WideHole
+    cfg = config(public_data, models=[WideHole.name])
+    out_json, out_csv, resources = outputs(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        preflight_run(**_preflight(cfg, WideHole.name, data_json, None, out_json, out_csv, resources))
+    assert err.value.key == f"priors.{WideHole.name}"
+    assert f"The prior (a in [0, 1]) reaches where model '{WideHole.name}' gives no number while " in str(err.value)
+    assert " of 1025 points give one: narrow it to where the model is defined" in str(err.value)
+
+
+def test_a_hole_the_checks_miss_and_the_timing_meets_names_the_prior(
+    tmp_path, public_data, data_json, scratch_registry
+):
+    """The job's timing of the samplers evaluates the likelihood elsewhere than its checks; a NaN met there was
+    a bare "log-likelihood is NaN at a=…", with no config key."""
+    MODELS[NarrowHole.name] = NarrowHole
+    cfg = config(public_data, models=[NarrowHole.name])
+    out_json, out_csv, resources = outputs(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        preflight_run(**_preflight(cfg, NarrowHole.name, data_json, None, out_json, out_csv, resources))
+    assert err.value.key == f"priors.{NarrowHole.name}"
+    assert f"(model '{NarrowHole.name}'), met while timing the likelihood. The prior (a in [0, 1])" in str(err.value)
+    assert all(c["passed"] for c in json.loads(out_json.read_text())["checks"])
+
+
+def test_light_curves_are_checked_at_32_prior_draws(tmp_path, public_data):
+    """A likelihood with heavy rows: each standardises 740 supernovae (with systematic matrices, factors a 740 × 740
+    C(α, β), ~10 ms), so the job checks 32 prior draws, as before."""
+    cfg = config(public_data, datasets={"jla": jla_light_curves(public_data)})
+    out = tmp_path / "data"
+    inspect(config=cfg, dataset="jla", out_json=out / "data.json", out_png=out / "data.png", log=LOG)
+    out_json, out_csv, resources = outputs(tmp_path)
+    result = preflight_run(**_preflight(cfg, "lcdm", out / "data.json", None, out_json, out_csv, resources))
+    (draws,) = [c for c in result["checks"] if c["name"] == "log_likelihood_at_prior_draws"]
+    assert draws["passed"] and draws["detail"].startswith("32 of 32 draws finite"), draws
 
 
 def test_passing_run_records_its_estimates(tmp_path, public_data, data_json):

@@ -61,11 +61,15 @@ def preflight_threads(config: dict, counts, dataset: str) -> int:
     policy, has nothing for more threads to decide, and a job holding P cores
     for one would keep the other jobs off them.
     """
-    measured = heavy_policy(config["cores"]["heavy"]).measured
-    formats = [FORMATS.get(config["datasets"][d].get("format")) for d in members(config, dataset)]
-    if measured and any(getattr(f, "heavy_rows", False) for f in formats):
+    if heavy_policy(config["cores"]["heavy"]).measured and heavy_rows(config, dataset):
         return heavy_threads(config, counts)
     return 1
+
+
+def heavy_rows(config: dict, dataset: str) -> bool:
+    """Whether the likelihood of ``dataset`` has rows heavy enough to share out (a format with ``heavy_rows``)."""
+    formats = [FORMATS.get(config["datasets"][d].get("format")) for d in members(config, dataset)]
+    return any(getattr(f, "heavy_rows", False) for f in formats)
 
 
 def sampling_threads(config: dict, counts, *, dataset: str, resources_json, sampler: str, unmeasured: int) -> int:

@@ -14,10 +14,18 @@ import math
 import pickle
 from pathlib import Path
 
-from ..resources.checks import chain_disk_bytes, dynesty_disk_bytes, raise_if_failed, run_checks, write_preflight
+from ..resources.checks import (
+    LIKELIHOOD_DRAWS,
+    chain_disk_bytes,
+    dynesty_disk_bytes,
+    nan_names_the_prior,
+    raise_if_failed,
+    run_checks,
+    write_preflight,
+)
 from ..resources.cores import heavy_policy
 from ..resources.memory import DEFAULT_INFORMATION, dynesty_iterations, memory_budget, memory_table
-from ..resources.requests import memory_estimate
+from ..resources.requests import heavy_rows, memory_estimate
 from ..resources.runtime import (
     DYNESTY_ITERATION_S,
     RUNTIME_KEY,
@@ -62,6 +70,7 @@ def preflight_run(
         disk_needed_bytes=disk,
         out_dir=Path(out_json).parent,
         memory_source=source,
+        n_draws=LIKELIHOOD_DRAWS["heavy" if heavy_rows(config, dataset) else "light"],
     )
     write_preflight(result, out_json, out_table)
     for c in result["checks"]:
@@ -81,7 +90,8 @@ def preflight_run(
 
     parallel.use_threads(1)
     for s in samplers:
-        record[s.name] = entry = s.call("estimates", posterior, settings, estimates[s.name], startup_s)
+        with nan_names_the_prior(posterior, during="timing the likelihood"):
+            record[s.name] = entry = s.call("estimates", posterior, settings, estimates[s.name], startup_s)
         upper = entry.get("seed_upper_bound_mb")
         log.info(
             f"{s.name}: memory estimate {entry['mem_mb']} MB"
@@ -91,7 +101,8 @@ def preflight_run(
             + f"{entry['likelihood_s'] * 1e6:.1f} µs per likelihood evaluation, "
             f"{startup_s:.1f} s of it to start"
         )
-    measured = _measure_threads(config, posterior, settings, samplers, record, threads, log)
+    with nan_names_the_prior(posterior, during="timing the likelihood"):
+        measured = _measure_threads(config, posterior, settings, samplers, record, threads, log)
     write_resources_json(resources_json, record)
     # The measurement joins the checks' table, which the report shows.
     result = {**result, "checks": result["checks"] + measured}

@@ -16,9 +16,8 @@ from ..atomic import atomic_write_json
 from ..config import run_settings
 from ..diagnostics.domain_fraction import prior_fraction_in_domain
 from ..diagnostics.quadrature import MAX_PARAMS, cross_check, exact_evidence
-from ..errors import ConfigError, LikelihoodError
 from ..layout import repeat_dir
-from ..resources.checks import NARROW_THE_PRIOR, prior_text
+from ..resources.checks import nan_names_the_prior
 from ..resources.memory import check_fits, memory_budget
 from ..resources.monitor import MemoryMonitor, own_maxrss_mb
 from ..resources.requests import memory_estimate
@@ -139,26 +138,6 @@ def sample(
         )
 
 
-@contextmanager
-def nan_names_the_prior(posterior):
-    """A NaN log-likelihood met while sampling, named as the prior's: the config key to change and what to do.
-
-    The pre-flight job found the likelihood finite at the prior's centre and
-    its draws, and the data passed validation, so the NaN is of a region of
-    the prior those points missed (ΛCDM with Ωm a little below 0 on Union3,
-    a model of one's own). The sampler stopped there with the point alone.
-    """
-    try:
-        yield
-    except LikelihoodError as exc:
-        model = posterior.model.name
-        raise ConfigError(
-            f"priors.{model}",
-            f"{exc}, met while sampling. The prior ({prior_text(posterior)}) reaches where model '{model}' gives no number, "
-            f"in a region the pre-flight job's points missed: {NARROW_THE_PRIOR}",
-        ) from None
-
-
 def _sample_emcee(*, config, dataset, model, checkpoint_dir, chain_path, run_json, log) -> dict:
     settings, posterior = load_run(config, dataset, model)
     fingerprint = make_fingerprint(posterior, "emcee", settings.emcee.chain_settings())
@@ -170,7 +149,7 @@ def _sample_emcee(*, config, dataset, model, checkpoint_dir, chain_path, run_jso
     )
     with CheckpointSession(checkpoint_dir, fingerprint, settings.on_change, log=log.info) as session:
         record_invocation(session.dir)
-        with nan_names_the_prior(posterior):
+        with nan_names_the_prior(posterior, during="sampling"):
             result = run_emcee(posterior, settings.emcee, session, chain_path, log=log.info, warn=log.warning)
     info = {
         **result.to_json(),
@@ -219,7 +198,7 @@ def _sample_dynesty(*, config, dataset, model, checkpoint_dir, samples_path, evi
         directory = repeat_dir(checkpoint_dir, k)
         with CheckpointSession(directory, fingerprint, settings.on_change, log=log.info, graceful=graceful) as session:
             record_invocation(session.dir)
-            with nan_names_the_prior(posterior):
+            with nan_names_the_prior(posterior, during="sampling"):
                 result, run_samples = run_dynesty(posterior, run, session, log=log.info, warn=log.warning)
         running = "n/a" if result.logz_err_running is None else f"± {result.logz_err_running:.3f}"
         log.info(
