@@ -238,8 +238,7 @@ def test_more_performance_cores_rerun_the_preflight_job_that_timed_fewer(tmp_pat
 
     Raising P (``cores.performance``, or the project moved to a machine with
     more cores) reran nothing: the samplers kept asking for what a timing up
-    to the old P had found, however much more the new cores would give; so
-    did a run with ``--cores`` above one made after one with ``--cores 1``.
+    to the old P had found, however much more the new cores would give.
     """
     preflight = "results/jla/lcdm/preflight.json"
 
@@ -258,11 +257,6 @@ def test_more_performance_cores_rerun_the_preflight_job_that_timed_fewer(tmp_pat
     configure(2)
     planned = run(tmp_path, "-n", preflight).stdout
     assert "rule preflight:" in planned and "reason: Params have changed since last execution" in planned, planned
-    # --cores caps the job's threads below P: it times one, and a run with the cores to time two reruns it.
-    run(tmp_path, preflight, "--cores", "1")
-    assert "Nothing to be done" in run(tmp_path, "-n", preflight, "--cores", "1").stdout
-    planned = run(tmp_path, "-n", preflight).stdout
-    assert "reason: Params have changed since last execution" in planned, planned
     # One thread is what every run of a light likelihood times: its params are those of runs made before.
     config = yaml.safe_load((tmp_path / "config.yaml").read_text())
     with_defaults(config)

@@ -94,15 +94,8 @@ def settings_of(rule):
         config,
         wildcards.dataset,
         wildcards.model,
-        timed_threads=timed_threads(wildcards.dataset),
+        timed_threads=resource_requests.preflight_threads(config, CORES, wildcards.dataset),
     )[rule]
-
-
-def timed_threads(dataset):
-    """The threads the pre-flight job of ``dataset`` times: those it asks for, where a smaller --cores caps them."""
-    asked = resource_requests.preflight_threads(config, CORES, dataset)
-    # A cluster job gets what it asks for; --cores there is not the job's.
-    return asked if ON_SLURM or not workflow.cores else min(asked, workflow.cores)
 
 
 def library_code(script, models=None):
