@@ -246,6 +246,25 @@ def test_a_label_edit_reruns_what_shows_it_and_refuses_no_checkpoint(tmp_path, p
     assert not log.has("other code")
 
 
+@pytest.mark.parametrize(
+    "numeric_edit", [("reference = 0.3", "reference = 0.31"), ("labels = (0.1, 0.5)", "labels = (0.1, 0.6)")]
+)
+def test_a_display_name_that_holds_numbers_stays_in_the_posterior_code(package, numeric_edit):
+    """Any class attribute named ``labels``, ``latex_name`` or ``reference`` was left out of the posterior's
+    digest, numbers too: a model computing with its ``reference`` redshift resumed a checkpoint of another."""
+    (package / "models/knots.py").write_text(
+        "import numpy as np\n\n\nclass Knots:\n    labels = (0.1, 0.5)\n    reference = 0.3\n"
+        '    latex_name = "knots"\n\n    def at(self, z):\n'
+        "        return np.interp(z, self.labels, (0.0, 1.0)) + self.reference\n"
+    )
+    forget()
+    before = code.value_digest("janusfit.models.knots")
+    edit(package / "models/knots.py", 'latex_name = "knots"', 'latex_name = "Knots"')
+    assert code.value_digest("janusfit.models.knots") == before
+    edit(package / "models/knots.py", *numeric_edit)
+    assert code.value_digest("janusfit.models.knots") != before
+
+
 def test_a_checkpoint_whose_digests_held_the_labels_resumes(tmp_path, public_data):
     """Recorded before the posterior's digests left the display attributes out, a model's digest was that of
     its whole module: the same code, whose checkpoint resumes, saying why, and records today's digest."""

@@ -15,12 +15,13 @@ A module's digest is that of its syntax tree with docstrings left out:
 comments, docstrings and formatting change no number, so they rerun nothing
 and refuse no checkpoint. The posterior's digests leave out a model's
 display attributes too (``labels``, ``latex_name``, ``reference``, assigned
-in a class body): a label edited for a paper's figure reruns the jobs that
-draw it, whose samplers resume their checkpoints, where it refused them. Fields at their empty default are left out of the
-tree, so that a Python whose ``ast`` grew new fields (``type_params`` in
-3.12) gives the same digest for the same source. Imports are followed
-statically, from the source files, without importing anything: the workflow
-computes these while it builds its plan.
+text in a class body): a label edited for a paper's figure reruns the jobs
+that draw it, whose samplers resume their checkpoints, where it refused them.
+Fields at their empty default are left out of the tree, so that a Python
+whose ``ast`` grew new fields (``type_params`` in 3.12) gives the same digest
+for the same source. Imports are followed statically, from the source files,
+without importing anything: the workflow computes these while it builds its
+plan.
 """
 
 from __future__ import annotations
@@ -175,13 +176,26 @@ class _Walk:
 
 
 def _is_display(node) -> bool:
-    """``labels = {...}`` and the like in a class body: a :data:`DISPLAY_ONLY` attribute assigned alone."""
+    """``labels = {...}`` and the like in a class body: a :data:`DISPLAY_ONLY` attribute assigned text alone.
+
+    Only text: a class whose ``reference`` or ``labels`` holds numbers (a
+    reference redshift, interpolation nodes) may compute with them, so its
+    digest keeps them.
+    """
     return (
         isinstance(node, ast.Assign)
         and len(node.targets) == 1
         and isinstance(node.targets[0], ast.Name)
         and node.targets[0].id in DISPLAY_ONLY
+        and _is_text(node.value)
     )
+
+
+def _is_text(node) -> bool:
+    """A string literal, or a dict literal of string literals (``{"Om": r"$\\Omega_m$"}``)."""
+    if isinstance(node, ast.Dict):
+        return all(k is not None and _is_text(k) and _is_text(v) for k, v in zip(node.keys, node.values))
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
 
 
 def _is_docstring(node) -> bool:
