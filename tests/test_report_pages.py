@@ -2,6 +2,7 @@
 
 import copy
 import json
+import shutil
 from html.parser import HTMLParser
 
 from janusfit.atomic import sha256_file
@@ -9,6 +10,7 @@ from janusfit.diagnostics import compare_models, kass_raftery_label
 from janusfit.formatting import decimals
 from janusfit.reporting.overview import landing_html, overview_html
 from janusfit.reporting.provenance import provenance_html, versions
+from janusfit.reporting.stale import stale_runs
 
 
 class _Text(HTMLParser):
@@ -172,3 +174,20 @@ def test_the_workflow_writes_the_provenance_page(jla_run):
         assert json.loads((jla_run / f"results/jla/{model}/summary.json").read_text())["fingerprint"] in text
     assert "emcee" in text and versions()["emcee"] in text
     assert "max_steps: 4000" in text  # the config as run, with the test's settings
+
+
+def test_a_finished_workflows_pages_show_no_stale_run(jla_run):
+    assert stale_runs(jla_run / "results") == []
+
+
+def test_an_overview_whose_runs_are_gone_marks_every_run_it_shows(tmp_path, jla_run):
+    """The workflow's ``onerror`` handler raised (``NotAResultsRoot``, a traceback) where the runs' directories
+    were gone and the overview left: the case of all where its pages show what is no longer there."""
+    shutil.copy(jla_run / "results/overview.csv", tmp_path / "overview.csv")
+    assert stale_runs(tmp_path) == ["jla/janus", "jla/lcdm"]
+
+
+def test_an_overview_janusfit_did_not_write_marks_nothing(tmp_path):
+    """An ``overview.csv`` without the dataset and model columns raised ``KeyError`` in the handler."""
+    (tmp_path / "overview.csv").write_text("run,ln_z\njla/lcdm,172.8\n")
+    assert stale_runs(tmp_path) == []

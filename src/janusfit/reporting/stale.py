@@ -12,13 +12,12 @@ without it.
 
 from __future__ import annotations
 
-import csv
 import html
 import re
 from pathlib import Path
 
 from ..atomic import atomic_write_bytes
-from ..layout import OVERVIEW_CSV, SUMMARY
+from ..layout import OVERVIEW_CSV, SUMMARY, NotAResultsRoot, configured_runs
 from ..status import DONE, results_status
 
 BANNER_ID = "janusfit-stale"
@@ -27,19 +26,32 @@ _BODY = re.compile(r"<body\b[^>]*>", re.I)
 
 
 def stale_runs(root) -> list[str]:
-    """The runs ``overview.csv`` shows whose results have changed since: not done, or summarised after it."""
-    overview = Path(root) / OVERVIEW_CSV
-    if not overview.exists():
+    """The runs ``overview.csv`` shows whose results have changed since: not done, gone, or summarised after it.
+
+    Called by the workflow's ``onerror`` handler, it never raises on what it
+    reads: an ``overview.csv`` janusfit did not write marks nothing, and a
+    results directory whose runs are all gone marks every run it shows.
+    """
+    root = Path(root)
+    try:
+        shown = configured_runs(root)
+    except NotAResultsRoot:
         return []
-    with overview.open(newline="", encoding="utf-8") as f:
-        shown = {f"{row['dataset']}/{row['model']}" for row in csv.DictReader(f)}
-    written = overview.stat().st_mtime
-    statuses, _ = results_status(root)
-    return sorted(
+    if not shown:
+        return []
+    written = (root / OVERVIEW_CSV).stat().st_mtime
+    try:
+        statuses, _ = results_status(root)
+    except NotAResultsRoot:
+        statuses = []
+    current = {
         st.run
         for st in statuses
-        if st.run in shown and (st.state != DONE or (Path(root) / st.run / SUMMARY).stat().st_mtime > written)
-    )
+        if st.state == DONE
+        and (root / st.run / SUMMARY).is_file()
+        and (root / st.run / SUMMARY).stat().st_mtime <= written
+    }
+    return sorted({f"{dataset}/{model}" for dataset, model in shown} - current)
 
 
 def mark_stale(pages, runs: list[str], root) -> list[Path]:
