@@ -28,7 +28,7 @@ from release_configs import jla_binned
 from schema_defaults import with_defaults
 from snakemake_runner import HANG_GUARD_S, start, write_config
 
-from janusfit.layout import INVOCATION, OVERVIEW_CSV, PROGRESS_JSON, SAMPLER_OUTPUT, Run, refusal_path
+from janusfit.layout import DATA, INVOCATION, OVERVIEW_CSV, PROGRESS_JSON, SAMPLER_OUTPUT, Run, refusal_path
 from janusfit.sampling.invocation import alive
 from janusfit.status import resume_command, run_status, sampler_status, workflow_alive
 
@@ -324,6 +324,7 @@ def test_status_says_a_dynesty_run_stopped_by_maxiter_is_incomplete(tmp_path):
     run = Run(tmp_path, "jla", "janus")
     evidence = run.dir / SAMPLER_OUTPUT["dynesty"]
     evidence.parent.mkdir(parents=True)
+    (run.dir.parent / DATA).write_text("{}")  # the data were read: the dataset's record is there
     evidence.write_text(
         json.dumps({"n_iter": 100, "dlogz": 0.1, "maxiter": 100, "complete": False, "dlogz_remaining": 3.2})
     )
@@ -409,6 +410,7 @@ def test_a_sampler_writing_its_results_after_sampling_is_running_not_interrupted
     config = {"datasets": {"jla": jla_binned(public_data)}, "models": ["lcdm"], "dynesty": {"nlive": 50, "dlogz": 1.0}}
     with_defaults(config)
     run.dir.joinpath("dynesty").mkdir(parents=True)
+    (run.dir.parent / DATA).write_text("{}")  # the data were read: the dataset's record is there
     stage._sample_dynesty(
         config=config,
         dataset="jla",

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -26,6 +27,7 @@ from test_checkpoint_store import assert_same_chain, chain_arrays
 
 import janusfit
 from janusfit.atomic import sha256_file
+from janusfit.cli import EXIT_INTERRUPTED
 from janusfit.data.simulate import write_simulated
 from janusfit.models import get_model
 
@@ -363,6 +365,29 @@ def test_pages_of_results_a_stopped_rerun_removed_are_marked_until_the_workflow_
     # The data put back: the samplers resume their checkpoints, and the pages are written afresh.
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert all("janusfit-stale" not in text for text in pages.values())
+
+
+@scenario
+def data_made_unreadable(directory, public_data, server):
+    """A value of the data file edited into text: the data's reading fails, the workflow's first job."""
+    edit(directory / "data/jla_mub.txt", "0.012,33.8790034661", "0.012,abc")
+    stopped = snakemake(directory)
+    status = subprocess.run(
+        [sys.executable, "-m", "janusfit.cli", "status", str(directory / "results")], capture_output=True, text=True
+    )
+    return stopped, status, {page: (directory / "results" / page).read_text() for page in PAGES}
+
+
+def test_pages_of_data_whose_reading_failed_are_marked_and_the_runs_not_done(outcomes):
+    """Snakemake removed data.json of the failed reading, and the runs, found by their checkpoints, were
+    'done' to ``janusfit status`` and unmarked on the pages, which showed the data as they were."""
+    directory, (stopped, status, pages) = outcome(outcomes, "data_made_unreadable")
+    assert stopped.returncode != 0 and "data row 2, column 'mu': 'abc' is not a number" in stopped.stderr
+    assert "report.html show earlier results of jla/lcdm, no longer done" in stopped.stderr
+    assert all('<div id="janusfit-stale"' in text for text in pages.values())
+    assert status.returncode == EXIT_INTERRUPTED, status.stderr
+    assert re.search(r"^jla/lcdm +interrupted ", status.stdout, re.M), status.stdout
+    assert "The data of jla are not read: jla/data.json is missing, their reading failed" in status.stdout
 
 
 # --- item 9: a damaged final chain is rebuilt from the checkpoint --------------

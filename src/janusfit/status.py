@@ -87,6 +87,7 @@ class RunStatus:
     converged: bool | None = None
     last_update: float | None = None
     resume: str | None = None
+    data_unread: bool = False
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -214,9 +215,15 @@ def _newest_progress(ck: Path) -> tuple[dict | None, str, Path]:
 
 
 def _older_than_inputs(run: Run, output: Path) -> bool:
-    """A sampler's output older than its job's inputs: the data changed since (a refused rerun leaves it)."""
+    """A sampler's output older than its job's inputs: the data changed since (a refused rerun leaves it).
+
+    Without the dataset's ``data.json`` the data were not read since: their
+    reading failed (Snakemake removes the outputs of a failed job), so what
+    the output was made from is no longer what the data file holds.
+    """
     made = output.stat().st_mtime
-    return any(p.exists() and p.stat().st_mtime > made for p in (run.dir.parent / DATA, run.dir / RESOURCES))
+    data = run.dir.parent / DATA
+    return not data.exists() or any(p.exists() and p.stat().st_mtime > made for p in (data, run.dir / RESOURCES))
 
 
 def sampler_status(run: Run, sampler: str, summary: dict | None, now: float) -> SamplerStatus:
@@ -397,7 +404,9 @@ def run_status(run: Run, now: float | None = None) -> RunStatus:
         # Every sampler's verdict is known: emcee's is the summary's, so without one, the run's is unknown.
         converged = True
     updates = [s.last_update for s in samplers if s.last_update] + [_newest_mtime([run.dir / SUMMARY]) or 0]
-    status = RunStatus(run.key, state, samplers, converged, max(updates) or None)
+    status = RunStatus(
+        run.key, state, samplers, converged, max(updates) or None, data_unread=not (run.dir.parent / DATA).exists()
+    )
     if state in (INTERRUPTED, REFUSED):
         records = records or _invocations(run.root)
         status.resume = resume_command(records[0] if records else None, alive_now, run.root)
@@ -510,6 +519,13 @@ def format_status(statuses: list[RunStatus], now: float | None = None, left_over
             "Once what each message says is mended (the inputs put back, or 'on_change: restart' set), rerun:",
         ]
         lines += [f"  {command}" for command in commands]
+    unread = sorted({st.run.split("/")[0] for st in statuses if st.data_unread})
+    if unread:
+        lines += [""] + [
+            f"The data of {d} are not read: {d}/{DATA} is missing, their reading failed (logs/inspect_data/{d}.log "
+            "says why); what its runs' pages show is of the data as they were before. Mend the data file, then resume."
+            for d in unread
+        ]
     commands = sorted({st.resume for st in statuses if st.state == INTERRUPTED and st.resume})
     for command in commands:
         lines += ["", "To resume the interrupted runs from their checkpoints:", f"  {command}"]
