@@ -168,17 +168,23 @@ def test_the_runtime_estimates_time_the_likelihood_on_one_thread(tmp_path, publi
     assert timed_on == [(1, 1, {1}), (1, 1, {1})]
 
 
+def refused_preflight(tmp_path, public_data, data_json, model):
+    """The ConfigError of a pre-flight job of ``model`` (registered for the test), and its checks' record."""
+    MODELS[model.name] = model
+    cfg = config(public_data, models=[model.name])
+    out_json, out_csv, resources = outputs(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        preflight_run(**_preflight(cfg, model.name, data_json, None, out_json, out_csv, resources))
+    return err, out_json
+
+
 def test_a_hole_in_the_prior_stops_the_preflight_job_not_a_sampler(tmp_path, public_data, data_json, scratch_registry):
     """JLA binned's likelihood lasts microseconds a row, so the job checks it at 1024 prior draws.
 
     With 32, a region of the prior where the model gives no number passed
     the checks 6 % wide, and a sampler met it hours in.
     """
-    MODELS[WideHole.name] = WideHole
-    cfg = config(public_data, models=[WideHole.name])
-    out_json, out_csv, resources = outputs(tmp_path)
-    with pytest.raises(ConfigError) as err:
-        preflight_run(**_preflight(cfg, WideHole.name, data_json, None, out_json, out_csv, resources))
+    err, _ = refused_preflight(tmp_path, public_data, data_json, WideHole)
     assert err.value.key == f"priors.{WideHole.name}"
     assert f"The prior (a in [0, 1]) reaches where model '{WideHole.name}' gives no number while " in str(err.value)
     assert " of 1025 points give one: narrow it to where the model is defined" in str(err.value)
@@ -189,11 +195,7 @@ def test_a_hole_the_checks_miss_and_the_timing_meets_names_the_prior(
 ):
     """The job's timing of the samplers evaluates the likelihood elsewhere than its checks; a NaN met there was
     a bare "log-likelihood is NaN at a=…", with no config key."""
-    MODELS[NarrowHole.name] = NarrowHole
-    cfg = config(public_data, models=[NarrowHole.name])
-    out_json, out_csv, resources = outputs(tmp_path)
-    with pytest.raises(ConfigError) as err:
-        preflight_run(**_preflight(cfg, NarrowHole.name, data_json, None, out_json, out_csv, resources))
+    err, out_json = refused_preflight(tmp_path, public_data, data_json, NarrowHole)
     assert err.value.key == f"priors.{NarrowHole.name}"
     assert f"(model '{NarrowHole.name}'), met while timing the likelihood. The prior (a in [0, 1])" in str(err.value)
     assert all(c["passed"] for c in json.loads(out_json.read_text())["checks"])
