@@ -11,6 +11,7 @@ from snakemake_runner import run, write_config
 from janusfit.config import rule_params
 from janusfit.errors import ConfigError
 from janusfit.resources.cores import CHOICES, CoreCounts, cores_from_config, detect_cores, parse_cpu_list, threads_for
+from janusfit.resources.requests import core_counts, heavy_threads
 
 # `sysctl hw.perflevel0.physicalcpu hw.perflevel1.physicalcpu` on an M4 iMac.
 M4_SYSCTL = "hw.perflevel0.physicalcpu: 4\nhw.perflevel1.physicalcpu: 6\n"
@@ -96,6 +97,16 @@ def test_config_override_and_validation():
         cores_from_config({"performance": 4, "efficiency": -1})
     with pytest.raises(ConfigError, match=r"cores\.perf"):
         cores_from_config({"perf": 4})
+
+
+def test_efficiency_cores_given_alone_keep_this_machines_performance_cores():
+    # The schema lets cores.performance be left out; it was refused as "must be an integer >= 1, not None".
+    here = detect_cores()
+    counts = core_counts({"cores": {"efficiency": 2, "heavy": "balanced"}})
+    assert (counts.performance, counts.efficiency) == (here.performance, 2)
+    assert heavy_threads({"cores": {"heavy": "balanced"}}, counts) == here.performance + 2
+    with pytest.raises(ConfigError, match=r"config key 'cores': the sampling jobs run on SLURM compute nodes"):
+        core_counts({"cores": {"efficiency": 2}}, on_cluster=True)
 
 
 def test_threads_for():

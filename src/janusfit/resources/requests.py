@@ -20,7 +20,11 @@ from .runtime import runtime_for_attempt
 
 
 def core_counts(config: dict, on_cluster: bool = False, emcee_set_threads: int | None = None):
-    """Cores from config ``cores: {performance, efficiency}`` when both are set, else detected.
+    """Cores from config ``cores: {performance, efficiency}``, else detected.
+
+    Efficiency cores left out count none; performance cores left out beside
+    an efficiency count are this machine's, as the schema lets either be
+    left out.
 
     ``on_cluster``: the sampling jobs run on other machines (SLURM compute
     nodes); the cores detected here, on the submitting (login) node, say
@@ -34,8 +38,7 @@ def core_counts(config: dict, on_cluster: bool = False, emcee_set_threads: int |
     given = {
         k: v for k, v in (config.get("cores") or {}).items() if k in ("performance", "efficiency") and v is not None
     }
-    counts = cores_from_config(given or None)
-    if counts is None and on_cluster:
+    if "performance" not in given and on_cluster:
         here = detect_cores()
         raise ConfigError(
             "cores",
@@ -44,7 +47,11 @@ def core_counts(config: dict, on_cluster: bool = False, emcee_set_threads: int |
             "'cores: {performance: P}' in the config (P threads, as many CPUs per task, for each emcee job) "
             "or 'set-threads: {emcee: P}' in the profile",
         )
-    return counts or detect_cores()
+    if not given:
+        return detect_cores()
+    if "performance" not in given:
+        given["performance"] = detect_cores().performance
+    return cores_from_config(given)
 
 
 def heavy_threads(config: dict, counts) -> int:
