@@ -245,7 +245,8 @@ def rule_params(config: dict, dataset: str, model: str, *, timed_threads: int = 
 
     - ``preflight``: what its checks and its disk and runtime estimates read
       (model, priors, samplers, walkers, emcee's moves, ``max_steps``, live
-      points, ``dlogz``, the sampling method): the runtime estimate is the sampling job's time
+      points, ``dlogz``, dynesty's ``sample`` and ``repeats``; not its ``method``, which the estimates
+      take as static): the runtime estimate is the sampling job's time
       limit on a cluster; and whether ``cores.heavy`` is the measured
       policy, under which it times the likelihood's threads and the samplers
       ask for what paid (the fixed policies time nothing, so a switch
