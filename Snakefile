@@ -45,8 +45,8 @@ onsuccess:
 
 
 onerror:
-    # A rerun that stopped on the way left the pages made from what it removed.
-    mark_stale_pages()
+    # A rerun that stopped on the way left the pages and exports made from what it removed.
+    mark_earlier_results()
 
 
 rule all:

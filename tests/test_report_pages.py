@@ -2,6 +2,7 @@
 
 import copy
 import json
+import os
 import shutil
 from html.parser import HTMLParser
 
@@ -10,7 +11,7 @@ from janusfit.diagnostics import compare_models, kass_raftery_label
 from janusfit.formatting import decimals
 from janusfit.reporting.overview import landing_html, overview_html
 from janusfit.reporting.provenance import provenance_html, versions
-from janusfit.reporting.stale import stale_runs
+from janusfit.reporting.stale import earlier_exports, stale_runs
 
 
 class _Text(HTMLParser):
@@ -178,6 +179,22 @@ def test_the_workflow_writes_the_provenance_page(jla_run):
 
 def test_a_finished_workflows_pages_show_no_stale_run(jla_run):
     assert stale_runs(jla_run / "results") == []
+    assert earlier_exports(jla_run / "results") == []
+
+
+def test_exports_older_than_a_remade_summary_are_earlier_results(tmp_path, jla_run):
+    """A summary remade and the workflow stopped before the exports after it: they hold the earlier numbers."""
+    results = tmp_path / "results"
+    shutil.copytree(jla_run / "results", results, symlinks=True)
+    summary = results / "jla/lcdm/summary.json"
+    later = max(p.stat().st_mtime for p in results.rglob("*")) + 10
+    os.utime(summary, (later, later))
+    assert earlier_exports(results) == [
+        results / "jla/lcdm/export",
+        results / "jla/comparison.json",
+        results / "jla/comparison.csv",
+        results / "jla/constraints.tex",
+    ]
 
 
 def test_an_overview_whose_runs_are_gone_marks_every_run_it_shows(tmp_path, jla_run):

@@ -338,21 +338,43 @@ def data_edited_then_put_back(directory, public_data, server):
     data = directory / "data/jla_mub.txt"
     original = data.read_text()
     edit(data, "0.010,32.953886976", "0.010,32.963886976")
+    before = {name: exported(directory / "results" / name) for name in EXPORTS}
     stopped = snakemake(directory, "--keep-going")
     marked = {page: (directory / "results" / page).read_text() for page in PAGES}
+    after = {
+        name: (exported(directory / "results" / name), exported(directory / f"results/{name}.earlier"))
+        for name in EXPORTS
+    }
     refusal = log(directory, "emcee/jla/lcdm.log")
     data.write_text(original)
     finished = snakemake(directory)
-    return stopped, refusal, marked, finished, {page: (directory / "results" / page).read_text() for page in PAGES}
+    pages = {page: (directory / "results" / page).read_text() for page in PAGES}
+    return (
+        stopped,
+        refusal,
+        marked,
+        finished,
+        pages,
+        (before, after, {name: exported(directory / "results" / name) for name in EXPORTS}),
+    )
 
 
 PAGES = ("overview.html", "report.html")
+# What users open in their own tools, made from the run's samples.
+EXPORTS = ("jla/lcdm/summary.json", "jla/lcdm/export", "jla/constraints.tex")
+
+
+def exported(path: Path) -> bytes | dict | None:
+    """A file's bytes, a directory's as name -> bytes of each file; None where there is nothing."""
+    if path.is_dir():
+        return {f.name: f.read_bytes() for f in sorted(path.iterdir())}
+    return path.read_bytes() if path.exists() else None
 
 
 def test_pages_of_results_a_stopped_rerun_removed_are_marked_until_the_workflow_finishes(outcomes):
     """The audit's case: after the refused rerun, overview.html and report.html showed the old data's numbers,
     unmarked, beside a run whose chain Snakemake had removed."""
-    directory, (stopped, refusal, marked, finished, pages) = outcome(outcomes, "data_edited_then_put_back")
+    directory, (stopped, refusal, marked, finished, pages, _) = outcome(outcomes, "data_edited_then_put_back")
     assert stopped.returncode != 0 and "was made with different inputs" in refusal
     assert "report.html show earlier results of jla/lcdm, no longer done" in stopped.stderr
     for page, text in marked.items():
@@ -365,6 +387,22 @@ def test_pages_of_results_a_stopped_rerun_removed_are_marked_until_the_workflow_
     # The data put back: the samplers resume their checkpoints, and the pages are written afresh.
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert all("janusfit-stale" not in text for text in pages.values())
+
+
+def test_exports_of_results_a_stopped_rerun_removed_are_moved_aside_until_the_workflow_remakes_them(outcomes):
+    """The run's summary, its GetDist and ArviZ files and the LaTeX table kept the old data's numbers, unmarked,
+    in their places: read by the user's tools as current. Moved aside, they are neither read as current nor lost."""
+    directory, (stopped, _, _, finished, _, (before, after, remade)) = outcome(outcomes, "data_edited_then_put_back")
+    assert stopped.returncode != 0
+    for name in EXPORTS:
+        assert before[name], name
+        assert after[name] == (None, before[name]), name
+        assert f"results/{name}.earlier" in stopped.stderr
+    assert "made from results that are no longer current, moved aside (renamed *.earlier)" in stopped.stderr
+    # The data put back: the workflow remakes them in place, from the resumed checkpoints.
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert all(remade[name] for name in EXPORTS)
+    assert json.loads(remade["jla/lcdm/summary.json"])["dataset"] == "jla"
 
 
 @scenario

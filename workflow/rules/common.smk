@@ -204,19 +204,23 @@ def unmade_outputs():
     return [f for f in final_outputs() if not os.path.exists(f)]
 
 
-def mark_stale_pages():
-    """After a failed run: a banner on the overview and report pages that show runs no longer done."""
+def mark_earlier_results():
+    """After a failed run: a banner on the pages that show runs no longer done, and their exports moved aside."""
     # Here, not at the top: every job of a cluster run parses this file, and only a failed workflow needs it.
     from janusfit.reporting import stale as janusfit_stale
 
     runs = janusfit_stale.stale_runs(RESULTS)
-    if not runs:
-        return
-    marked = janusfit_stale.mark_stale([results("overview.html"), results("report.html")], runs, RESULTS)
+    marked = janusfit_stale.mark_stale([results("overview.html"), results("report.html")], runs, RESULTS) if runs else []
     if marked:
         logger.warning(
             f"janusfit: {' and '.join(map(str, marked))} show earlier results of {', '.join(runs)}, "
             "no longer done: marked as such until the workflow finishes"
+        )
+    moved = janusfit_stale.set_aside(janusfit_stale.earlier_exports(RESULTS))
+    if moved:
+        logger.warning(
+            f"janusfit: {', '.join(map(str, moved))}: made from results that are no longer current, moved aside "
+            f"(renamed *{janusfit_stale.EARLIER}) until the workflow remakes them"
         )
 
 

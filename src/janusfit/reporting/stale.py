@@ -1,4 +1,4 @@
-"""Pages that show earlier results, marked as such when the workflow stops before it remakes them.
+"""Earlier results, marked or moved aside when the workflow stops before it remakes them.
 
 The overview and the report are made last, from every run's summary. When a
 rerun stops on the way (data edited and the emcee job refusing its checkpoint,
@@ -8,17 +8,37 @@ reran, and leaves the pages made from them: ``overview.html`` and
 said so. The workflow's ``onerror`` handler marks them with a banner naming
 the runs that are no longer done; a finished workflow writes them afresh,
 without it.
+
+The tables and exports users open in their own tools (``summary.json``, the
+GetDist and ArviZ files, the comparison, the LaTeX table) can carry no such
+banner, so the handler moves those made from earlier results aside, to
+``<name>.earlier``: read as current, they would be silently wrong; moved,
+they are neither read as current nor lost. The workflow remakes them in place.
 """
 
 from __future__ import annotations
 
 import html
+import os
 import re
+import shutil
 from pathlib import Path
 
 from ..atomic import atomic_write_bytes
-from ..layout import OVERVIEW_CSV, SUMMARY, NotAResultsRoot, configured_runs
+from ..layout import (
+    COMPARISON,
+    CONSTRAINTS_TABLE,
+    EXPORT,
+    OVERVIEW_CSV,
+    SUMMARY,
+    NotAResultsRoot,
+    configured_runs,
+)
 from ..status import DONE, results_status
+
+EARLIER = ".earlier"
+# A dataset's files made from the summaries of all its runs (the CSV is the comparison rule's, for other tools).
+DATASET_TABLES = (COMPARISON, "comparison.csv", CONSTRAINTS_TABLE)
 
 BANNER_ID = "janusfit-stale"
 _BANNER = re.compile(rf'<div id="{BANNER_ID}".*?</div>\n?', re.S)
@@ -75,3 +95,54 @@ def mark_stale(pages, runs: list[str], root) -> list[Path]:
         atomic_write_bytes(page, (text[:at] + banner + text[at:]).encode())
         marked.append(page)
     return marked
+
+
+def earlier_exports(root) -> list[Path]:
+    """The tables and exports under ``root`` made from results that are no longer current.
+
+    A run's ``summary.json`` and ``export/`` when the run is not done (its
+    samples refused, removed or cut short since), its ``export/`` when older
+    than its summary; a dataset's comparison and LaTeX table when one of its
+    runs is not done, or they are older than one of its runs' summaries.
+    Called once the workflow's jobs have ended: its own Snakemake, still
+    alive, makes ``janusfit status`` call the runs it stopped running.
+    """
+    root = Path(root)
+    try:
+        statuses, _ = results_status(root)
+    except NotAResultsRoot:
+        return []
+    found, unfinished, newest = [], set(), {}
+    for st in statuses:
+        dataset = st.run.split("/", 1)[0]
+        run_dir = root / st.run
+        if st.state == DONE:
+            made = (run_dir / SUMMARY).stat().st_mtime
+            newest[dataset] = max(newest.get(dataset, 0.0), made)
+            if _older(run_dir / EXPORT, made):
+                found.append(run_dir / EXPORT)
+        else:
+            unfinished.add(dataset)
+            found += [run_dir / SUMMARY, run_dir / EXPORT]
+    for dataset in sorted(unfinished | set(newest)):
+        for name in DATASET_TABLES:
+            table = root / dataset / name
+            if dataset in unfinished or _older(table, newest[dataset]):
+                found.append(table)
+    return [path for path in found if path.exists()]
+
+
+def _older(path: Path, than: float) -> bool:
+    return path.exists() and path.stat().st_mtime < than
+
+
+def set_aside(paths) -> list[Path]:
+    """Move each of ``paths`` to ``<name>.earlier`` beside it, replacing an older one; where they went."""
+    moved = []
+    for path in map(Path, paths):
+        target = path.with_name(path.name + EARLIER)
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        os.replace(path, target)
+        moved.append(target)
+    return moved
