@@ -16,7 +16,8 @@ Each row also gives what the constants in ``janusfit.resources.runtime`` are
 calibrated on: for emcee, the run's sampling loop over the same number of the
 bare steps the pre-flight job timed (``EMCEE_BOOKKEEPING``); for dynesty, the
 sampler's own time per iteration beyond the likelihood calls
-(``DYNESTY_ITERATION_S``).
+(``DYNESTY_ITERATION_S``). The dynamic sampler's case checks its count of
+iterations (``janusfit.resources.memory.DYNAMIC_ESS_PER_ITERATION``).
 About 3–4 minutes on 2 cores (``--quick``: 2 cases, about a minute).
 """
 
@@ -31,7 +32,7 @@ from pathlib import Path
 from bench_memory import _simulated
 from common import REPO, run_cases
 
-# (sampler, walkers or nlive, steps (emcee), N)
+# (sampler[:dynesty method], walkers or nlive, steps (emcee), N)
 CASES = [
     ("emcee", 32, 5_000, 300),
     ("emcee", 32, 40_000, 300),
@@ -40,6 +41,7 @@ CASES = [
     ("dynesty", 500, None, 300),
     ("dynesty", 250, None, 1000),
     ("dynesty", 1000, None, 40),
+    ("dynesty:dynamic", 250, None, 300),
 ]
 QUICK_CASES = [("emcee", 32, 5_000, 300), ("dynesty", 250, None, 300)]
 
@@ -79,9 +81,12 @@ def _child(code: str, args: dict, cwd: Path) -> None:
         raise RuntimeError(f"{args.get('sampler', 'preflight')} failed ({out.returncode}):\n{out.stderr[-3000:]}")
 
 
-def _case(sampler: str, size: int, n_steps: int | None, n_data: int, tmp: Path) -> dict:
+def _case(spec: str, size: int, n_steps: int | None, n_data: int, tmp: Path) -> dict:
+    sampler, _, method = spec.partition(":")
     data, config = _simulated(tmp, sampler, size, n_steps, n_data)
-    run = tmp / f"{sampler}-{size}-{n_steps}-{n_data}"
+    if method:
+        config["dynesty"]["method"] = method
+    run = tmp / f"{sampler}-{method or 'static'}-{size}-{n_steps}-{n_data}"
     run.mkdir()
     _child(
         PREFLIGHT,
@@ -122,7 +127,7 @@ def _case(sampler: str, size: int, n_steps: int | None, n_data: int, tmp: Path) 
         own_s = result["elapsed_s"] / (result["n_steps"] * recorded[sampler]["step_s"])
         own = f"loop {own_s:.2f} × the bare steps"
     else:
-        case = f"dynesty nlive {size} ({result['n_iter']:,} iterations), N = {n_data}"
+        case = f"dynesty {method + ' ' if method else ''}nlive {size} ({result['n_iter']:,} iterations), N = {n_data}"
         own_s = (result["elapsed_s"] - result["n_calls"] * t_eval) / result["n_iter"]
         own = f"{own_s * 1e3:.2f} ms per iteration"
     return {

@@ -33,6 +33,8 @@ from janusfit.errors import CheckpointError, FingerprintError, JanusfitError
 from janusfit.layout import PROGRESS_JSON, refusal_path
 from janusfit.likelihood import Posterior
 from janusfit.models import get_model
+from janusfit.resources.memory import DEFAULT_INFORMATION, dynesty_iterations, estimate_dynesty
+from janusfit.resources.runtime import DYNESTY_ITERATION_S, estimate_runtime_dynesty
 from janusfit.sampling import dynesty_runner
 from janusfit.sampling.dynesty_runner import DynestySettings, run_dynesty
 from janusfit.sampling.emcee_runner import EmceeSettings, run_emcee
@@ -492,21 +494,46 @@ class SigtermOnceCheckpointed(Posterior):
         return super().loglike_one(theta)
 
 
-def test_a_dynamic_run_stopped_by_sigterm_resumes_from_its_stored_checkpoint(
-    tmp_path, posterior, public_data, dynesty_reference
-):
-    SigtermOnceCheckpointed.n, SigtermOnceCheckpointed.directory = 20000, tmp_path / "cut"
+@pytest.fixture(scope="module")
+def dynamic_resumed(tmp_path_factory, posterior, public_data):
+    """A dynamic run stopped by SIGTERM past 20,000 calls and resumed: (the class its checkpoint restores as, result)."""
+    directory = tmp_path_factory.mktemp("dynamic") / "cut"
+    SigtermOnceCheckpointed.n, SigtermOnceCheckpointed.directory = 20000, directory
     with pytest.raises(Interrupted):
-        dynamic_run(tmp_path / "cut", SigtermOnceCheckpointed(get_model("lcdm"), [jla_diagonal(public_data)]))
+        dynamic_run(directory, SigtermOnceCheckpointed(get_model("lcdm"), [jla_diagonal(public_data)]))
     SigtermOnceCheckpointed.n = 10**9
-    stored = generations(tmp_path / "cut")
+    stored = type(dynesty.NestedSampler.restore(str(generations(directory)[-1]))).__name__
+    return stored, dynamic_run(directory, posterior)[0]
+
+
+def test_a_dynamic_run_stopped_by_sigterm_resumes_from_its_stored_checkpoint(dynamic_resumed, dynesty_reference):
+    stored, result = dynamic_resumed
     # Its periodic saves went to the generation store as janusfit's own sampler class.
-    assert type(dynesty.NestedSampler.restore(str(stored[-1]))).__name__ == "_StoredDynamicSampler"
-    result, _ = dynamic_run(tmp_path / "cut", posterior)
+    assert stored == "_StoredDynamicSampler"
     assert len(result.resumes) == 1
     assert result.complete is True and result.dlogz_remaining is None
     # Against the static run: the same evidence, within errors.
     assert abs(result.logz - dynesty_reference.logz) < 3 * np.hypot(result.logz_err, dynesty_reference.logz_err)
+
+
+def test_a_dynamic_run_is_given_the_time_and_memory_of_the_iterations_it_takes(dynamic_resumed, posterior):
+    """The estimates counted a static run's iterations, 400 here: the dynamic sampler's batches made 14,000
+    (its posterior's effective sample size reaching dynesty's target), and a cluster's time limit 35 times too short
+    stopped the job again and again."""
+    _, result = dynamic_resumed
+    settings = DynestySettings(**{**DYNESTY, "method": "dynamic"})
+    points = dynesty_iterations(settings.nlive, posterior.ndim, DEFAULT_INFORMATION, settings.dlogz, method="dynamic")
+    static = dynesty_iterations(settings.nlive, posterior.ndim, DEFAULT_INFORMATION, settings.dlogz)
+    assert static < result.n_iter / 10 and result.n_iter <= points <= 2 * result.n_iter
+    # The time limit: at least the run's iterations times their own work, at free likelihood calls.
+    minutes = estimate_runtime_dynesty(
+        0.0, settings.nlive, posterior.ndim, dlogz=settings.dlogz, method="dynamic", overhead_s=0.0
+    )
+    assert minutes * 60 >= result.n_iter * DYNESTY_ITERATION_S
+    assert (
+        estimate_dynesty(settings.nlive, posterior.ndim, 31, True, method="dynamic").total_mb
+        > estimate_dynesty(settings.nlive, posterior.ndim, 31, True).total_mb
+    )
 
 
 def test_a_dynamic_checkpoint_is_not_resumed_under_another_dlogz(tmp_path, posterior):

@@ -127,6 +127,12 @@ CHANGES = {
         dict(dynesty={**BASE["dynesty"], "nlive": 60}),
         {"preflight": 1, "emcee": 1, "dynesty": 1, **DOWNSTREAM_OF_EMCEE},
     ),
+    # the dynamic sampler runs ten times as long or more: the pre-flight's runtime estimate (a cluster's
+    # time limit) is made again; emcee resumes its complete checkpoint
+    "dynesty_method": (
+        dict(dynesty={**BASE["dynesty"], "method": "dynamic"}),
+        {"preflight": 1, "emcee": 1, "dynesty": 1, **DOWNSTREAM_OF_EMCEE},
+    ),
     "convergence_threshold": (dict(convergence={"max_rhat": 1.02}), DOWNSTREAM_OF_EMCEE),
     "per_run_override": (
         dict(runs={"jla/lcdm": {"emcee": {"n_walkers": 40}}}),

@@ -245,8 +245,8 @@ def rule_params(config: dict, dataset: str, model: str, *, timed_threads: int = 
 
     - ``preflight``: what its checks and its disk and runtime estimates read
       (model, priors, samplers, walkers, emcee's moves, ``max_steps``, live
-      points, ``dlogz``, dynesty's ``sample`` and ``repeats``; not its ``method``, which the estimates
-      take as static): the runtime estimate is the sampling job's time
+      points, ``dlogz``, dynesty's ``sample``, ``repeats`` and ``method``, whose dynamic
+      sampler runs ten times as long or more): the runtime estimate is the sampling job's time
       limit on a cluster; and whether ``cores.heavy`` is the measured
       policy, under which it times the likelihood's threads and the samplers
       ask for what paid (the fixed policies time nothing, so a switch
@@ -299,7 +299,14 @@ def rule_params(config: dict, dataset: str, model: str, *, timed_threads: int = 
                 "max_steps": e.max_steps,
                 **({} if e.moves == EmceeSettings.moves else {"moves": e.moves}),
             },
-            "dynesty": {"nlive": d.nlive, "dlogz": d.dlogz, "sample": d.sample, "repeats": d.repeats},
+            "dynesty": {
+                "nlive": d.nlive,
+                "dlogz": d.dlogz,
+                "sample": d.sample,
+                "repeats": d.repeats,
+                # Left out for the static sampler, which every run made before the key was timed for.
+                **({} if d.method == DynestySettings.method else {"method": d.method}),
+            },
         },
         "emcee": {**run, **e.chain_settings(), "max_steps": e.max_steps, "stop": e.stop_rule()},
         "dynesty": {**run, **d.chain_settings(), **d.stop_settings(), "repeats": d.repeats},

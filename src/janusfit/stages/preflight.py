@@ -143,7 +143,7 @@ def emcee_disk(posterior, settings) -> int:
 def dynesty_disk(posterior, settings) -> int:
     """Bytes of dynesty's samples and checkpoint generations, every repeat (the registry's ``disk`` of dynesty)."""
     d = settings.dynesty
-    points = dynesty_iterations(d.nlive, posterior.ndim, DEFAULT_INFORMATION, d.dlogz)
+    points = dynesty_iterations(d.nlive, posterior.ndim, DEFAULT_INFORMATION, d.dlogz, method=d.method)
     return d.repeats * dynesty_disk_bytes(points, posterior.ndim, len(pickle.dumps(posterior)))
 
 
@@ -190,7 +190,9 @@ def dynesty_estimates(posterior, settings, estimate, startup_s: float) -> dict:
     # The repeats run one after another in the one job: its start-up is paid once.
     minutes = (
         d.repeats
-        * estimate_runtime_dynesty(t_eval, d.nlive, posterior.ndim, sample=d.sample, dlogz=d.dlogz, overhead_s=0.0)
+        * estimate_runtime_dynesty(
+            t_eval, d.nlive, posterior.ndim, sample=d.sample, dlogz=d.dlogz, method=d.method, overhead_s=0.0
+        )
         + startup_s / 60.0
     )
     return {
