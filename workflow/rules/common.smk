@@ -210,7 +210,8 @@ def mark_earlier_results():
     from janusfit.reporting import stale as janusfit_stale
 
     runs = janusfit_stale.stale_runs(RESULTS)
-    marked = janusfit_stale.mark_stale([results("overview.html"), results("report.html")], runs, RESULTS) if runs else []
+    pages = [results("overview.html"), results("report.html")]
+    marked = janusfit_stale.mark_stale(pages, runs, RESULTS) if runs else []
     if marked:
         logger.warning(
             f"janusfit: {' and '.join(map(str, marked))} show earlier results of {', '.join(runs)}, "
