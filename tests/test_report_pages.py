@@ -197,6 +197,24 @@ def test_exports_older_than_a_remade_summary_are_earlier_results(tmp_path, jla_r
     ]
 
 
+def test_the_tables_are_earlier_results_when_a_run_they_show_is_no_longer_done(tmp_path, jla_run):
+    """A model just added whose first run stopped is in none of the tables: they stay. A run they show whose
+    chain is gone (a rerun under way, stopped) makes them, and its own summary and exports, earlier results."""
+    results = tmp_path / "results"
+    shutil.copytree(jla_run / "results", results, symlinks=True)
+    (results / "jla/wcdm").mkdir()
+    shutil.copy(results / "jla/lcdm/preflight.json", results / "jla/wcdm/preflight.json")
+    assert earlier_exports(results) == []
+    (results / "jla/lcdm/emcee/chain.h5").unlink()
+    assert earlier_exports(results) == [
+        results / "jla/lcdm/summary.json",
+        results / "jla/lcdm/export",
+        results / "jla/comparison.json",
+        results / "jla/comparison.csv",
+        results / "jla/constraints.tex",
+    ]
+
+
 def test_an_overview_whose_runs_are_gone_marks_every_run_it_shows(tmp_path, jla_run):
     """The workflow's ``onerror`` handler raised (``NotAResultsRoot``, a traceback) where the runs' directories
     were gone and the overview left: the case of all where its pages show what is no longer there."""

@@ -102,28 +102,32 @@ def earlier_exports(root) -> list[Path]:
 
     A run's ``summary.json`` and ``export/`` when the run is not done (its
     samples refused, removed or cut short since), its ``export/`` when older
-    than its summary; a dataset's comparison and LaTeX table when one of its
-    runs is not done, or they are older than one of its runs' summaries.
-    Called once the workflow's jobs have ended: its own Snakemake, still
-    alive, makes ``janusfit status`` call the runs it stopped running.
+    than its summary; a dataset's comparison and LaTeX table when one of the
+    runs they show is not done (a run of ``overview.csv``, or one that was
+    summarised: not a model just added), or they are older than one of its
+    runs' summaries. Called once the workflow's jobs have ended: its own
+    Snakemake, still alive, makes ``janusfit status`` call the runs it
+    stopped running.
     """
     root = Path(root)
     try:
         statuses, _ = results_status(root)
+        shown = set(configured_runs(root) or ())
     except NotAResultsRoot:
         return []
     found, unfinished, newest = [], set(), {}
     for st in statuses:
-        dataset = st.run.split("/", 1)[0]
+        dataset, model = st.run.split("/", 1)
         run_dir = root / st.run
         if st.state == DONE:
             made = (run_dir / SUMMARY).stat().st_mtime
             newest[dataset] = max(newest.get(dataset, 0.0), made)
             if _older(run_dir / EXPORT, made):
                 found.append(run_dir / EXPORT)
-        else:
+            continue
+        found += [run_dir / SUMMARY, run_dir / EXPORT]
+        if (dataset, model) in shown or (run_dir / SUMMARY).exists():
             unfinished.add(dataset)
-            found += [run_dir / SUMMARY, run_dir / EXPORT]
     for dataset in sorted(unfinished | set(newest)):
         for name in DATASET_TABLES:
             table = root / dataset / name
