@@ -463,6 +463,20 @@ def test_a_model_the_config_no_longer_has_is_neither_compared_nor_shown(jla_run,
     assert [s["run"] for s in json.loads(janusfit_cli("status", a, "--json").stdout)] == ["jla/janus", "jla/lcdm"]
 
 
+def test_compare_leaves_out_a_run_whose_samples_changed_since_its_summary(jla_run, tmp_path, janusfit_cli):
+    """A rerun stopped after the sampler: ΛCDM's chain newer than its summary. Its old summary was compared as
+    B's result, and "0 changed", exit 0, read as a rerun that changed nothing."""
+    b = tmp_path / "results"
+    shutil.copytree(jla_run / "results", b, ignore=shutil.ignore_patterns("checkpoints", "export"))
+    later = (b / "jla/lcdm/summary.json").stat().st_mtime + 60
+    os.utime(b / "jla/lcdm/emcee/chain.h5", (later, later))
+    done = janusfit_cli("compare", jla_run / "results", b)
+    assert done.returncode == 1, done.stderr
+    assert "left out of B, earlier results ('janusfit status' says why): jla/lcdm (interrupted)" in done.stdout
+    assert "only in A: jla/lcdm" in done.stdout and "ln B" not in done.stdout
+    assert all(line.startswith(("jla/janus", " ")) for line in done.stdout.split("\n\n")[1].splitlines()[1:])
+
+
 def test_compare_names_a_summary_cut_short(jla_run, tmp_path, janusfit_cli):
     """The audit's case: a JSONDecodeError traceback."""
     b = tmp_path / "results"

@@ -10,6 +10,7 @@ groups janusfit's own. The workflow's export rule made these files;
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -293,6 +294,30 @@ def test_janusfit_export_leaves_out_runs_the_config_no_longer_has(jla_run, tmp_p
     # what the workflow's export_table writes for models: [lcdm]: no JANUS row, no Bayes factor
     lcdm = _json(root / "jla" / "lcdm" / "summary.json")
     assert (root / "jla" / "constraints.tex").read_text() == table([lcdm], [])
+
+
+def test_janusfit_export_leaves_out_runs_whose_samples_changed_since_their_summary(jla_run, tmp_path, janusfit_cli):
+    """A rerun stopped after the sampler: ΛCDM's chain newer than its summary, JANUS's removed by Snakemake.
+    ΛCDM was exported from the new chain with the old summary's burn-in, and tabled with the old numbers, as
+    if done; JANUS stopped the command with a traceback (FileNotFoundError)."""
+    root = tmp_path / "results"
+    shutil.copytree(
+        jla_run / "results", root, ignore=shutil.ignore_patterns("export", "constraints.tex", "checkpoints")
+    )
+    chain = root / "jla/lcdm/emcee/chain.h5"
+    later = (root / "jla/lcdm/summary.json").stat().st_mtime + 60
+    os.utime(chain, (later, later))
+    done = janusfit_cli("export", root)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "jla/lcdm: not exported: interrupted, its summary is of earlier results" in done.stdout
+    assert "jla/janus: 11 files" in done.stdout
+    assert "jla: constraints.tex not written: jla/lcdm not done; finish the workflow (snakemake)" in done.stdout
+    assert not (root / "jla/lcdm/export").exists() and not (root / "jla/constraints.tex").exists()
+    (root / "jla/janus/emcee/chain.h5").unlink()
+    done = janusfit_cli("export", root)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "jla/janus: not exported: interrupted" in done.stdout
+    assert "has no finished run (no '<dataset>/<model>/summary.json', or none of them done)" in done.stderr
 
 
 def test_janusfit_export_refuses_an_overview_without_its_run_columns(jla_run, tmp_path, janusfit_cli):

@@ -6,7 +6,8 @@
 
 RESULTS defaults to ``results`` (the workflow's results root, beside its
 Snakefile). Exit status: 0; 1 when ``status`` finds an interrupted run, or
-every run done and the overview behind them (the workflow stopped before it); 2 for
+every run done and the overview behind them (the workflow stopped before it),
+or when ``export`` or ``compare`` leaves out a run that is not done; 2 for
 a bad argument (a directory that is not a results root), with one message
 naming it. Each subcommand imports only what it needs, so the command starts
 fast and never loads ArviZ, GetDist or Snakemake.
@@ -45,13 +46,14 @@ def _compare(args) -> int:
 
     result = compare_roots(args.a, args.b)
     print(json.dumps(as_json(result), indent=2) if args.json else format_comparison(result))
-    return 0
+    return EXIT_INTERRUPTED if result["not_done_a"] or result["not_done_b"] else 0
 
 
 def _export(args) -> int:
     from pathlib import Path
 
-    from .layout import OVERVIEW_CSV, SUMMARY, NotAResultsRoot, configured_runs, find_runs
+    from .layout import COMPARISON, OVERVIEW_CSV, SUMMARY, NotAResultsRoot, configured_runs, find_runs
+    from .status import DONE, results_status
 
     finished = [run for run in find_runs(args.results) if (run.dir / SUMMARY).exists()]
     listed = configured_runs(args.results)
@@ -60,10 +62,18 @@ def _export(args) -> int:
             if (run.dataset, run.model) not in listed:
                 print(f"{run.key}: not exported: not in {OVERVIEW_CSV}, a run the config no longer has")
         finished = [run for run in finished if (run.dataset, run.model) in listed]
+    # A summary beside samples that changed since (a rerun stopped or under way) is of earlier results:
+    # exported, its chains would be read with the old burn-in, its table row would be the old numbers.
+    state = {st.run: st.state for st in results_status(args.results)[0]}
+    not_done = {run.key: state.get(run.key, "not done") for run in finished if state.get(run.key) != DONE}
+    for key, why in not_done.items():
+        print(f"{key}: not exported: {why}, its summary is of earlier results ('janusfit status' says why)")
+    finished = [run for run in finished if run.key not in not_done]
     if not finished:
         raise NotAResultsRoot(
-            f"'{args.results}' has no finished run (no '<dataset>/<model>/{SUMMARY}'); "
-            "'janusfit status' shows where its runs stand"
+            f"'{args.results}' has no finished run (no '<dataset>/<model>/{SUMMARY}'"
+            + (", or none of them done" if not_done else "")
+            + "); 'janusfit status' shows where its runs stand"
         )
     from .export import export_run, export_table, table_inputs  # numpy, h5py: only once there is work
     from .layout import CONSTRAINTS_TABLE
@@ -74,8 +84,18 @@ def _export(args) -> int:
     for dataset in sorted({run.dataset for run in finished}):
         directory = Path(args.results) / dataset
         models = None if listed is None else [m for d, m in listed if d == dataset]
-        print(f"{dataset}: {export_table(*table_inputs(directory, models), directory / CONSTRAINTS_TABLE)}")
-    return 0
+        summaries, comparison = table_inputs(directory, models)
+        shown = [p.parent.name for p in summaries] if models is None else models
+        behind = [f"{dataset}/{m}" for m in shown if state.get(f"{dataset}/{m}") != DONE]
+        if behind or (
+            comparison is not None and comparison.stat().st_mtime < max(p.stat().st_mtime for p in summaries)
+        ):
+            why = f"{', '.join(behind)} not done" if behind else f"{COMPARISON} is older than the runs' summaries"
+            print(f"{dataset}: {CONSTRAINTS_TABLE} not written: {why}; finish the workflow (snakemake), then export")
+            not_done.setdefault(dataset, why)
+            continue
+        print(f"{dataset}: {export_table(summaries, comparison, directory / CONSTRAINTS_TABLE)}")
+    return EXIT_INTERRUPTED if not_done else 0
 
 
 def parser() -> argparse.ArgumentParser:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .formatting import decimals
-from .layout import COMPARISON, SUMMARY, NotAResultsRoot, find_runs, left_over, read_result
+from .layout import COMPARISON, SUMMARY, NotAResultsRoot, read_result
 
 
 @dataclass
@@ -52,37 +52,49 @@ class Row:
         return {**asdict(self), "delta": self.delta, "combined_err": self.combined_err, "n_sigma": self.n_sigma}
 
 
-def load(root) -> tuple[dict, dict]:
-    """(summaries by run key, comparison rows by dataset) of the finished runs under ``root``.
+def load(root) -> tuple[dict, dict, list[str]]:
+    """(summaries by run key, comparison rows by dataset, what was left out as not done) of the finished runs under ``root``.
 
     Runs the config no longer has (:func:`~janusfit.layout.left_over`) are
     left out, and so are the comparison rows of their models: their files stay
-    on disk, and were compared as if they were results.
+    on disk, and were compared as if they were results. So are runs whose
+    summary is of earlier results (not done to ``janusfit status``: samples
+    changed since, a rerun stopped or under way), and a ``comparison.json``
+    older than its runs' summaries: compared, they gave the old numbers as
+    this root's, and a stopped rerun read as "nothing changed".
     """
+    from .status import DONE, results_status
+
     root = Path(root)
-    summaries = {}
-    runs = find_runs(root)
-    gone = set(left_over(root, runs))
-    for run in runs:
-        if run in gone:
-            continue
-        path = run.dir / SUMMARY
-        if path.exists():
-            summaries[run.key] = read_result(path)
+    statuses, _ = results_status(root)
+    summaries, not_done = {}, []
+    for st in statuses:
+        path = root / st.run / SUMMARY
+        if st.state == DONE:
+            summaries[st.run] = read_result(path)
+        elif path.exists():
+            read_result(path)  # a summary cut short is named as such, not as a run not done
+            not_done.append(f"{st.run} ({st.state})")
     if not summaries:
         raise NotAResultsRoot(
-            f"'{root}' has no finished run (no '<dataset>/<model>/{SUMMARY}'); "
-            "'janusfit status' shows where its runs stand"
+            f"'{root}' has no finished run (no '<dataset>/<model>/{SUMMARY}'"
+            + (f", or none of them done: {', '.join(not_done)}" if not_done else "")
+            + "); 'janusfit status' shows where its runs stand"
         )
     comparisons = {}
     for dataset in sorted({key.split("/")[0] for key in summaries}):
         path = root / dataset / COMPARISON
-        if path.exists():
-            models = {key.split("/")[1] for key in summaries if key.split("/")[0] == dataset}
-            rows = [r for r in read_result(path) if {r["model_a"], r["model_b"]} <= models]
-            if rows:
-                comparisons[dataset] = rows
-    return summaries, comparisons
+        if not path.exists():
+            continue
+        keys = [key for key in summaries if key.split("/")[0] == dataset]
+        if path.stat().st_mtime < max((root / key / SUMMARY).stat().st_mtime for key in keys):
+            not_done.append(f"{dataset}/{COMPARISON} (older than its runs' summaries)")
+            continue
+        models = {key.split("/")[1] for key in keys}
+        rows = [r for r in read_result(path) if {r["model_a"], r["model_b"]} <= models]
+        if rows:
+            comparisons[dataset] = rows
+    return summaries, comparisons, not_done
 
 
 def _number(a, b, subject, quantity, a_err=None, b_err=None) -> Row:
@@ -136,9 +148,9 @@ def _bayes_factor_rows(dataset: str, a: list, b: list) -> list[Row]:
 
 
 def compare_roots(root_a, root_b) -> dict:
-    """``{"a", "b", "rows": [Row], "only_in_a": [run], "only_in_b": [run]}``."""
-    sa, ca = load(root_a)
-    sb, cb = load(root_b)
+    """``{"a", "b", "rows": [Row], "only_in_a": [run], "only_in_b": [run], "not_done_a": [..], "not_done_b": [..]}``."""
+    sa, ca, na = load(root_a)
+    sb, cb, nb = load(root_b)
     common = [k for k in sa if k in sb]
     if not common:
         raise NotAResultsRoot(
@@ -152,6 +164,8 @@ def compare_roots(root_a, root_b) -> dict:
         "rows": rows,
         "only_in_a": [k for k in sa if k not in sb],
         "only_in_b": [k for k in sb if k not in sa],
+        "not_done_a": na,
+        "not_done_b": nb,
     }
 
 
@@ -197,4 +211,10 @@ def format_comparison(result: dict) -> str:
     for side in ("a", "b"):
         if result[f"only_in_{side}"]:
             lines.append(f"only in {side.upper()}: {', '.join(result[f'only_in_{side}'])}")
+    for side in ("a", "b"):
+        if result[f"not_done_{side}"]:
+            lines.append(
+                f"left out of {side.upper()}, earlier results ('janusfit status' says why): "
+                + ", ".join(result[f"not_done_{side}"])
+            )
     return "\n".join(lines)
