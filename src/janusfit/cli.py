@@ -81,6 +81,7 @@ def _export(args) -> int:
     for run in finished:
         written = export_run(run.dir)
         print(f"{run.key}: {len(written)} files in {written[0].parent}")
+    tables_left_out = 0
     for dataset in sorted({run.dataset for run in finished}):
         directory = Path(args.results) / dataset
         models = None if listed is None else [m for d, m in listed if d == dataset]
@@ -92,10 +93,10 @@ def _export(args) -> int:
         ):
             why = f"{', '.join(behind)} not done" if behind else f"{COMPARISON} is older than the runs' summaries"
             print(f"{dataset}: {CONSTRAINTS_TABLE} not written: {why}; finish the workflow (snakemake), then export")
-            not_done.setdefault(dataset, why)
+            tables_left_out += 1
             continue
         print(f"{dataset}: {export_table(summaries, comparison, directory / CONSTRAINTS_TABLE)}")
-    return EXIT_INTERRUPTED if not_done else 0
+    return EXIT_INTERRUPTED if not_done or tables_left_out else 0
 
 
 def parser() -> argparse.ArgumentParser:
