@@ -517,9 +517,9 @@ def test_a_dynamic_run_stopped_by_sigterm_resumes_from_its_stored_checkpoint(dyn
 
 
 def test_a_dynamic_run_is_given_the_time_and_memory_of_the_iterations_it_takes(dynamic_resumed, posterior):
-    """The estimates counted a static run's iterations, 400 here: the dynamic sampler's batches made 14,000
-    (its posterior's effective sample size reaching dynesty's target), and a cluster's time limit 35 times too short
-    stopped the job again and again."""
+    """The estimates counted a static run's iterations, 260–360 here: the dynamic sampler's batches made 14,000
+    (its posterior's effective sample size reaching dynesty's target), and a cluster's time limit 40–54 times too
+    short stopped the job again and again."""
     _, result = dynamic_resumed
     settings = DynestySettings(**{**DYNESTY, "method": "dynamic"})
     points = dynesty_iterations(settings.nlive, posterior.ndim, DEFAULT_INFORMATION, settings.dlogz, method="dynamic")

@@ -322,7 +322,7 @@ def dynesty_iterations(
     The dynamic sampler makes such a run first (``nlive``, ``dlogz``), then
     adds batches until its posterior's effective sample size reaches dynesty's
     default target: 11,800–14,100 iterations on JLA binned at ``nlive`` 50–500,
-    where the static run alone is 400–2,500.
+    where the static run alone is 500–2,500 (nlive 100–500).
     """
     nats = expected_information + math.log(1.0 / dlogz) + n_params / 2.0
     static = math.ceil(nlive * (max(nats, 0.0) + 1.0))
