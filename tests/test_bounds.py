@@ -1,11 +1,14 @@
-"""A posterior piled against a prior edge is reported as a one-sided limit, not as mean ± sd.
+"""A posterior cut by a prior edge is reported with GetDist's one-sided limits, not as mean ± sd.
 
 Union3 under JANUS piles against the prior's wall q0 = 0 (without it the peak
 would be at q0 ≈ +0.035): the real stages (emcee, convergence, summary,
-overview) must report q0 > (its 5 % quantile) and flag it. The exact limit is
-computed here by scipy.integrate.quad on the likelihood.
+overview) must report q0 > (its 5 % quantile) and flag it. JLA with the
+cosmic chronometers peaks 2 σ inside that wall: its median and 68 % interval
+stand, and only its 95 % limit is one-sided. The exact quantiles are computed
+here by scipy.integrate.quad on the likelihood.
 """
 
+import html
 import json
 import logging
 import math
@@ -16,8 +19,11 @@ import pytest
 from schema_defaults import with_defaults
 from scipy.integrate import quad
 from scipy.optimize import brentq
+from scipy.stats import norm
 
-from janusfit.diagnostics.bounds import EDGE_RATIO, describe, edge_bound
+from janusfit.diagnostics.bounds import describe, edge_bound
+from janusfit.export.table import table
+from janusfit.reporting.overview import parameter_rows
 from janusfit.run import load_run
 from janusfit.stages.compare import overview
 from janusfit.stages.diagnose import convergence, summary
@@ -26,13 +32,21 @@ from janusfit.stages.sample import _sample_emcee
 LOG = logging.getLogger("test_bounds")
 
 
+FILES = {
+    "union3": {"kind": "sn", "format": "union3", "path": "union3/lcparam_full.txt", "cov": "union3/mag_covmat.txt"},
+    "jla": {"kind": "sn", "format": "jla_binned", "path": "jla/jla_mub.txt", "cov": "jla/jla_mub_covmatrix.txt"},
+    "cc": {"kind": "hz", "format": "hz_table", "path": "cosmic_chronometers/moresco2016_hz.txt"},
+}
+
+
 def config(public_data, dataset):
-    files = {
-        "union3": {"kind": "sn", "format": "union3", "path": "union3/lcparam_full.txt", "cov": "union3/mag_covmat.txt"},
-        "jla": {"kind": "sn", "format": "jla_binned", "path": "jla/jla_mub.txt", "cov": "jla/jla_mub_covmatrix.txt"},
-    }[dataset]
-    spec = {k: str(public_data / v) if k in ("path", "cov") else v for k, v in files.items()}
-    cfg = {"datasets": {dataset: spec}, "models": ["janus"], "samplers": ["emcee"]}
+    parts = dataset.split("+")
+    datasets = {
+        part: {k: str(public_data / v) if k in ("path", "cov") else v for k, v in FILES[part].items()} for part in parts
+    }
+    if len(parts) > 1:
+        datasets[dataset] = {"combine": parts}
+    cfg = {"datasets": datasets, "models": ["janus"], "samplers": ["emcee"]}
     with_defaults(cfg)
     return cfg
 
@@ -87,12 +101,12 @@ def test_union3_janus_is_reported_as_a_bound_and_jla_janus_is_not(tmp_path, publ
         runs[dataset] = (run_stages(tmp_path, cfg, dataset), load_run(cfg, dataset, "janus")[1])
     union3, posterior = runs["union3"]
     q0 = union3["parameters"]["q0"]
-    assert q0["bound"] == "upper" and q0["edge"] == 0.0 and q0["credibility"] == 0.95
+    assert q0["bound"] == "upper" and q0["piled"] and q0["edge"] == 0.0 and q0["credibility"] == 0.95
     # emcee's 5 % quantile against the exact one (−0.0220), within the draws' statistical error.
     assert q0["limit"] == pytest.approx(exact_quantile(posterior, 0.05), abs=0.1 * q0["sd"])
     assert q0["text"].startswith(f"> {q0['limit']:.4f} (95 % limit; posterior piled against the upper prior edge 0)")
     jla = runs["jla"][0]["parameters"]["q0"]
-    assert jla["bound"] is None and jla["limit"] is None and jla["edge_density_ratio"] < EDGE_RATIO
+    assert jla["bound"] is None and jla["limit"] is None and not jla["piled"]
     assert jla["text"] == f"{jla['mean']:.4f} ± {jla['sd']:.4f}"
 
     table = overview(
@@ -105,15 +119,112 @@ def test_union3_janus_is_reported_as_a_bound_and_jla_janus_is_not(tmp_path, publ
     assert json.loads((tmp_path / "union3/summary.json").read_text())["parameters"]["q0"]["bound"] == "upper"
 
 
-def test_edge_rule_on_gaussians_at_known_distances_from_the_edge():
-    """A Gaussian whose mode is d σ inside the edge has density e^(−d²/2) of its peak there."""
+def exact_marginal_quantiles(posterior, quantiles, n=1001) -> list[float]:
+    """Quantiles of the first parameter's marginal of a two-parameter posterior, on an n × n grid of its box."""
+    (lo, hi), (lo2, hi2) = posterior.sampling_bounds
+    x, y = np.linspace(lo, hi, n), np.linspace(lo2, hi2, n)
+    logl = np.array([posterior.log_likelihood(np.column_stack([np.full(n, xi), y])) for xi in x])
+    density = np.trapezoid(np.exp(logl - logl.max()), y, axis=1)
+    cdf = np.concatenate([[0.0], np.cumsum((density[1:] + density[:-1]) / 2 * np.diff(x))])
+    return [float(np.interp(q, cdf / cdf[-1], x)) for q in quantiles]
+
+
+def test_a_posterior_peaked_inside_the_edge_keeps_its_median_and_68_interval(tmp_path, public_data):
+    """JLA + chronometers under JANUS: mode 2 σ inside q0 = 0, density there about a fifth of the peak.
+
+    Reported before as "q0 > −0.079, piled against the upper prior edge", in overview.csv and
+    constraints.tex, where GetDist (68 % and 95 % intervals two-sided), the corner plot and JLA alone
+    (−0.066 ± 0.027) give a measurement.
+    """
+    cfg = config(public_data, "jla+cc")
+    result = run_stages(tmp_path, cfg, "jla+cc")
+    q0 = result["parameters"]["q0"]
+    assert not q0["piled"] and "piled" not in q0["text"]
+    exact = exact_marginal_quantiles(load_run(cfg, "jla+cc", "janus")[1], (0.16, 0.5, 0.84))
+    assert [q0["q16"], q0["median"], q0["q84"]] == pytest.approx(exact, abs=0.1 * q0["sd"])
+
+    rows = overview(summary_paths=[tmp_path / "jla+cc/summary.json"], out_csv=tmp_path / "overview.csv")
+    assert list(rows["one-sided limits"]) in (
+        ["none"],
+        ["BOUND: q0: upper prior edge (95 % limit; 68 % interval two-sided)"],
+    )
+    up, down = q0["q84"] - q0["median"], q0["median"] - q0["q16"]
+    assert f"$q_0 = {q0['median']:.3f}^{{+{up:.3f}}}_{{-{down:.3f}}}$" in table([result], [])
+
+
+def test_a_limit_one_sided_at_95_only_is_shown_beside_the_median_and_68_interval():
+    """A Gaussian cut 1.2 σ above its mode: two-sided at 68 %, one-sided at 95 %, in every table."""
     draws = np.random.default_rng(0).normal(size=400_000)
-    for d, expected in [(0.0, "lower"), (1.5, "lower"), (2.2, None), (3.0, None)]:
-        kept = draws[draws > -d] if d else draws[draws > 0]
-        result = edge_bound(kept, -d, 50.0)
-        assert result["bound"] == expected, d
+    kept = -gaussian_cut_at(1.2, draws)
+    q = np.percentile(kept, [2.5, 16, 50, 84, 97.5])
+    stats = {
+        "mean": kept.mean(),
+        "sd": kept.std(),
+        "median": q[2],
+        "q16": q[1],
+        "q84": q[3],
+        "q025": q[0],
+        "q975": q[4],
+    }
+    stats |= edge_bound(kept, -50.0, 1.2)
+    assert stats["bound"] == "upper" and not stats["piled"]
+    assert stats["limit"] == pytest.approx(np.quantile(kept, 0.05))
+    up, down = q[3] - q[2], q[2] - q[1]
+    assert describe(stats) == (
+        f"{q[2]:.4f} +{up:.4f} / -{down:.4f} (68 %), > {stats['limit']:.4f} at 95 % "
+        "(the upper prior edge 1.2 is inside the 95 % region)"
+    )
+    summary = {"dataset": "d", "model": "janus", "n_data": 1, "param_names": ["q0"], "labels": {"q0": "$q_0$"}}
+    summary |= {"parameters": {"q0": stats}, "chi2_min": 1.0}
+    [[_, median_cell, interval_cell]] = parameter_rows(summary)
+    assert html.unescape(median_cell[0]) == f"{q[2]:.2f} {up:+.2f} / {-down:+.2f}"
+    assert (
+        html.unescape(interval_cell[0])
+        == f"q0 > {stats['limit']:.2f} (95 % limit): the upper prior edge 1.2 is inside the 95 % region"
+    )
+    assert f"$q_0 = {q[2]:.2f}^{{+{up:.2f}}}_{{-{down:.2f}}}$" in table([summary], [])
+
+
+def gaussian_cut_at(d: float, draws: np.ndarray) -> np.ndarray:
+    return draws[draws > -d] if d else draws[draws > 0]
+
+
+def exactly_one_sided(d: float, credibility: float) -> bool:
+    """Whether the edge of N(0, 1) cut at −d lies inside its highest-density region holding ``credibility``.
+
+    That region is [−d, a] ∩ [−a, a]; it reaches the edge when [−d, d] holds no more than ``credibility``.
+    """
+    inside = (norm.cdf(d) - norm.cdf(-d)) / norm.sf(-d)
+    return inside <= credibility
+
+
+# The thresholds: one-sided at 68 % for d < 0.70, at 95 % for d < 1.67; each distance 0.1 σ or more from them.
+DISTANCES = (0.0, 0.4, 0.55, 0.85, 1.2, 1.5, 1.8, 2.2, 3.0)
+
+
+def test_edge_rule_on_gaussians_at_known_distances_from_the_edge():
+    """A Gaussian whose mode is d σ inside the edge: one-sided where its exact highest-density regions say."""
+    draws = np.random.default_rng(0).normal(size=400_000)
+    for d in DISTANCES:
+        result = edge_bound(gaussian_cut_at(d, draws), -d, 50.0)
+        assert result["bound"] == ("lower" if exactly_one_sided(d, 0.95) else None), d
+        assert result["piled"] == exactly_one_sided(d, 0.68), d
     upper = edge_bound(-np.abs(draws), -50.0, 0.0)
     assert upper["bound"] == "upper" and upper["limit"] == pytest.approx(-1.96, abs=0.02)
     lower = edge_bound(np.abs(draws), 0.0, 50.0)
     assert lower["bound"] == "lower" and lower["limit"] == pytest.approx(1.96, abs=0.02)
     assert describe(lower) == f"< {lower['limit']:.4f} (95 % limit; posterior piled against the lower prior edge 0)"
+
+
+def test_one_sided_limits_are_the_ones_getdist_gives():
+    getdist = pytest.importorskip("getdist")
+    draws = np.random.default_rng(1).normal(size=200_000)
+    for d in DISTANCES:
+        kept = gaussian_cut_at(d, draws)
+        samples = getdist.MCSamples(
+            samples=kept[:, None], names=["x"], ranges={"x": [-d, None]}, settings={"ignore_rows": 0}
+        )
+        limits = samples.getMargeStats().parWithName("x").limits
+        result = edge_bound(kept, -d, 50.0)
+        assert result["piled"] == limits[0].onetail_upper, d
+        assert (result["bound"] is not None) == limits[1].onetail_upper, d

@@ -1,20 +1,30 @@
-"""One-sided limits for a parameter whose posterior is piled against an edge of its prior.
+"""One-sided limits for a parameter whose posterior is cut by an edge of its prior.
 
-Such a posterior is cut by the edge, and its mean ± sd describes the edge
-rather than the data: on Union3, JANUS's q0 = −0.0079 ± 0.0070 sits against the
-prior's wall q0 = 0, while without the wall the peak would be at q0 ≈ +0.035.
-It is reported as a one-sided 95 % credible limit instead.
+Such a posterior's mean ± sd describes the edge rather than the data: on
+Union3, JANUS's q0 = −0.0079 ± 0.0070 sits against the prior's wall q0 = 0,
+while without the wall the peak would be at q0 ≈ +0.035.
 
-The rule: in bins of width h = sd/5, the bin touching the edge holds at least
-``EDGE_RATIO`` (0.2) of the draws of the fullest bin, i.e. the posterior
-density at the edge is at least a fifth of its peak. A Gaussian posterior
-meets this when its mode is within 1.8 σ of the edge; JLA's JANUS posterior
-(mean 2.4 sd from q0 = 0, density ratio about 0.1 there) does not.
+The rule is GetDist's (``Density1D.getLimits``), level by level: a credible
+interval at credibility c is one-sided when the prior edge lies inside the
+highest-density region holding c of the posterior, i.e. when the density at
+the edge is at least the density that bounds that region. Densities are
+counted in bins of width sd/5 aligned on the edge: the edge's is extrapolated
+from the two bins beside it, the region's level is the count of the fullest
+bins at which they hold c of the draws.
+
+- ``bound`` names the edge inside the 95 % region: "upper" when the posterior
+  is cut by the upper edge, whose 95 % ``limit`` is then a lower limit
+  (parameter > limit), "lower" for the lower edge (parameter < limit).
+- ``piled`` is true when the 68 % region reaches the edge too: the posterior
+  is piled against it and only the one-sided 95 % limit describes it. When it
+  is false, the median with its 68 % interval stands, and the 95 % interval
+  is the one-sided limit. A Gaussian cut at d σ from its mode is piled for
+  d < 0.70 and has a one-sided 95 % limit for d < 1.67; JLA and the cosmic
+  chronometers under JANUS (mode 2 σ inside q0 = 0, density there 0.28 of
+  the peak) are the second case: q0 = −0.042 ± 0.022, q0 > −0.079 at 95 %.
 
 The edges are those of the box that was sampled: the prior, cut to the model's
-domain where it has one. ``bound`` names the edge: "upper" for a posterior
-piled against the upper edge, whose limit is then a lower limit
-(parameter > limit at 95 %), and "lower" for the lower edge (parameter < limit).
+domain where it has one.
 """
 
 from __future__ import annotations
@@ -24,40 +34,91 @@ import math
 import numpy as np
 
 BIN_SD_FRACTION = 0.2
-EDGE_RATIO = 0.2
 CREDIBILITY = 0.95
+PILED_CREDIBILITY = 0.68
 
 
 def edge_bound(draws: np.ndarray, lo: float, hi: float) -> dict:
-    """{bound: "upper"|"lower"|None, edge, limit, credibility, edge_density_ratio} of one parameter's draws."""
+    """{bound: "upper"|"lower"|None, piled, edge, limit, credibility, edge_density_ratio} of one parameter's draws.
+
+    ``edge_density_ratio`` is the density at the edge where the posterior is fuller, over its peak density.
+    """
     draws = np.asarray(draws, dtype=float)
     h = BIN_SD_FRACTION * float(np.std(draws))
-    none = {"bound": None, "edge": None, "limit": None, "credibility": CREDIBILITY, "edge_density_ratio": 0.0}
+    none = {
+        "bound": None,
+        "piled": False,
+        "edge": None,
+        "limit": None,
+        "credibility": CREDIBILITY,
+        "edge_density_ratio": 0.0,
+    }
     if not h > 0:
         return none
     first = math.floor((draws.min() - lo) / h)
     edges = lo + h * np.arange(first, math.ceil((draws.max() - lo) / h) + 1)
-    fullest = np.histogram(draws, bins=edges)[0].max() if len(edges) > 1 else len(draws)
-    ratios = {"lower": np.count_nonzero(draws < lo + h) / fullest, "upper": np.count_nonzero(draws > hi - h) / fullest}
+    counts = np.histogram(draws, bins=edges)[0] if len(edges) > 1 else np.array([len(draws)])
+    fullest = counts.max()
+    ratios = {
+        "lower": _edge_density(
+            np.count_nonzero(draws < lo + h), np.count_nonzero((draws >= lo + h) & (draws < lo + 2 * h))
+        ),
+        "upper": _edge_density(
+            np.count_nonzero(draws > hi - h), np.count_nonzero((draws > hi - 2 * h) & (draws <= hi - h))
+        ),
+    }
     side = max(ratios, key=ratios.get)
-    if ratios[side] < EDGE_RATIO:
-        return {**none, "edge_density_ratio": float(ratios[side])}
+    ratio = float(ratios[side] / fullest)
+    if ratio < _region_level(counts, CREDIBILITY):
+        return {**none, "edge_density_ratio": ratio}
     quantile = 1.0 - CREDIBILITY if side == "upper" else CREDIBILITY
     return {
         "bound": side,
+        "piled": bool(ratio >= _region_level(counts, PILED_CREDIBILITY)),
         "edge": float(hi if side == "upper" else lo),
         "limit": float(np.quantile(draws, quantile)),
         "credibility": CREDIBILITY,
-        "edge_density_ratio": float(ratios[side]),
+        "edge_density_ratio": ratio,
     }
 
 
+def _edge_density(first: int, second: int) -> float:
+    """The count a bin would hold at the edge, from the two bins beside it (centred h/2 and 3h/2 inside).
+
+    The bin touching the edge alone gives the density h/2 inside, which for a
+    posterior rising towards the edge calls it piled at 0.8 σ rather than 0.70.
+    """
+    return max(0.0, 1.5 * first - 0.5 * second)
+
+
+def _region_level(counts: np.ndarray, credibility: float) -> float:
+    """The density, over the peak's, that bounds the highest-density region holding ``credibility`` of the draws."""
+    fullest_first = np.sort(counts)[::-1]
+    held = np.cumsum(fullest_first) / fullest_first.sum()
+    return float(fullest_first[np.searchsorted(held, credibility)] / fullest_first[0])
+
+
+def one_sided_only(stats: dict) -> bool:
+    """Whether a parameter is described by its one-sided 95 % limit alone (its posterior piled against an edge).
+
+    A summary written before ``piled`` existed gave a ``bound`` only for such a posterior.
+    """
+    return stats.get("bound") is not None and stats.get("piled", True)
+
+
 def describe(stats: dict) -> str:
-    """'0.2970 ± 0.0338', or '> -0.0217 (95 % limit; posterior piled against the upper prior edge 0)'."""
+    """'0.2970 ± 0.0338'; '-0.0422 +0.0220 / -0.0225 (68 %), > -0.0792 at 95 % (...)'; or '> -0.0217 (95 % limit; ...)'."""
     if stats.get("bound") is None:
         return f"{stats['mean']:.4f} ± {stats['sd']:.4f}"
     sign = ">" if stats["bound"] == "upper" else "<"
+    if one_sided_only(stats):
+        return (
+            f"{sign} {stats['limit']:.4f} ({100 * stats['credibility']:g} % limit; posterior piled against "
+            f"the {stats['bound']} prior edge {stats['edge']:g})"
+        )
+    up, down = stats["q84"] - stats["median"], stats["median"] - stats["q16"]
     return (
-        f"{sign} {stats['limit']:.4f} ({100 * stats['credibility']:g} % limit; posterior piled against "
-        f"the {stats['bound']} prior edge {stats['edge']:g})"
+        f"{stats['median']:.4f} +{up:.4f} / -{down:.4f} (68 %), {sign} {stats['limit']:.4f} at "
+        f"{100 * stats['credibility']:g} % (the {stats['bound']} prior edge {stats['edge']:g} is inside the "
+        f"{100 * stats['credibility']:g} % region)"
     )

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..atomic import atomic_write_bytes
+from ..diagnostics.bounds import one_sided_only
 from ..formatting import UNITS, decimals
 from ..layout import COMPARISON, SUMMARY
 from ..models import MODELS
@@ -33,8 +34,11 @@ def _model(name: str) -> str:
 
 
 def _constraint(name: str, label: str, stats: dict) -> str:
-    """Median with its 68 % interval, or the one-sided limit of a posterior piled against a prior edge."""
-    if stats.get("bound") is not None:
+    """Median with its 68 % interval, or the one-sided limit of a posterior piled against a prior edge.
+
+    A posterior cut by the edge further out, whose 68 % region does not reach it, has its median and interval.
+    """
+    if one_sided_only(stats):
         # Piled against the upper edge: the data say only how far below it the parameter may go.
         relation = ">" if stats["bound"] == "upper" else "<"
         d = decimals(stats["sd"])

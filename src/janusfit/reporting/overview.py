@@ -13,6 +13,7 @@ recomputed here.
 
 from __future__ import annotations
 
+from ..diagnostics.bounds import one_sided_only
 from ..diagnostics.domain_fraction import fraction_text
 from ..formatting import UNITS, decimals
 from . import html
@@ -106,28 +107,31 @@ COMPARISON_HEADER = [
 
 
 def parameter_rows(summary: dict) -> list[list]:
-    """Per parameter: median with its 68 % interval and the 95 % interval, or the one-sided 95 % limit."""
+    """Per parameter: median with its 68 % interval and the 95 % interval, or the one-sided 95 % limit.
+
+    A posterior piled against a prior edge has the limit alone; one cut by the
+    edge further out has its median and 68 % interval, and the limit as its 95 % interval.
+    """
     out = []
     for name, st in summary.get("parameters", {}).items():
         label = f"{name} [{UNITS[name][0]}]" if name in UNITS else name
+        places = decimals(st["sd"])
+        limit = None
         if st.get("bound"):
             sign = ">" if st["bound"] == "upper" else "<"
-            places = decimals(st["sd"])
-            out.append(
-                [
-                    label,
-                    cell(f"{name} {sign} {st['limit']:.{places}f} (95 % limit)", "num"),
-                    cell(f"posterior piled against the {st['bound']} prior edge {st['edge']:g}", "note"),
-                ]
-            )
+            limit = f"{name} {sign} {st['limit']:.{places}f} (95 % limit)"
+        if one_sided_only(st):
+            note = f"posterior piled against the {st['bound']} prior edge {st['edge']:g}"
+            out.append([label, cell(limit, "num"), cell(note, "note")])
             continue
-        places = decimals(st["sd"])
         lo68, hi68 = st["q16"] - st["median"], st["q84"] - st["median"]
         out.append(
             [
                 label,
                 cell(f"{st['median']:.{places}f} {hi68:+.{places}f} / {lo68:+.{places}f}", "num"),
-                cell(f"[{st['q025']:.{places}f}, {st['q975']:.{places}f}]", "num"),
+                cell(f"{limit}: the {st['bound']} prior edge {st['edge']:g} is inside the 95 % region", "num")
+                if limit
+                else cell(f"[{st['q025']:.{places}f}, {st['q975']:.{places}f}]", "num"),
             ]
         )
     return out

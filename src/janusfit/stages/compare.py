@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..atomic import atomic_path
 from ..diagnostics import compare_models, write_comparison
-from ..diagnostics.bounds import describe
+from ..diagnostics.bounds import describe, one_sided_only
 from ..diagnostics.domain_fraction import fraction_cell
 from ..reporting.resumes import resumes_by_run
 
@@ -52,7 +52,12 @@ def overview(*, summary_paths, out_csv) -> pd.DataFrame:
         parameters = s.get("parameters", {})
         for name, st in parameters.items():
             row[name] = describe(st)
-        bounds = [f"{name}: {st['bound']} prior edge" for name, st in parameters.items() if st.get("bound")]
+        bounds = [
+            f"{name}: {st['bound']} prior edge"
+            + ("" if one_sided_only(st) else " (95 % limit; 68 % interval two-sided)")
+            for name, st in parameters.items()
+            if st.get("bound")
+        ]
         row["one-sided limits"] = "BOUND: " + "; ".join(bounds) if bounds else "none"
         row["chi2_min"] = round(s["chi2_min"], 3)
         if "dynesty" in s:
