@@ -105,7 +105,7 @@ def test_a_failed_check_and_a_bound_are_shown_in_red_and_as_a_limit(jla_run):
     ]
     conv["parameters"]["q0"]["rhat"] = 1.0312
     q0 = janus["parameters"]["q0"]
-    q0.update(bound="upper", edge=0.0, limit=-0.0221)
+    q0.update(bound="upper", piled=True, edge=0.0, limit=-0.0221)
     parsed = _parse(overview_html([janus, summaries[1]], comparisons, {**convergences, ("jla", "janus"): conv}, {}))
     assert "NOT CONVERGED: do not trust this posterior." in parsed.failed
     assert failure in parsed.failed and "1.0312" in parsed.failed
