@@ -13,7 +13,6 @@ with job(snakemake) as j:
         evidence_json=j.output.evidence,
         data_json=j.input.data,
         memory_json=j.output.memory_json,
-        memory_png=j.output.memory_png,
         log=j.log,
         threads=j.threads,
         granted_mem_mb=j.resources.mem_mb,

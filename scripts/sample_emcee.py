@@ -13,7 +13,6 @@ with job(snakemake) as j:
         run_json=j.output.run,
         data_json=j.input.data,
         memory_json=j.output.memory_json,
-        memory_png=j.output.memory_png,
         log=j.log,
         threads=j.threads,
         granted_mem_mb=j.resources.mem_mb,

@@ -1,4 +1,4 @@
-"""Rule summary: the run's summary.json."""
+"""Rule summary: the run's summary.json, and the figures of its sampling jobs' memory."""
 
 from janusfit.job import job
 from janusfit.resources.usage import run_resources
@@ -12,9 +12,10 @@ with job(snakemake) as j:
         config=j.config,
         dataset=j.dataset,
         model=j.model,
-        out_json=j.output[0],
+        out_json=j.output.json,
         emcee_files=emcee_files,
         dynesty_json=i.get("evidence"),
         resources=run_resources(i.resources, memory),
+        memory_figures={s: (path, j.output[f"memory_{s}"]) for s, path in memory.items()},
         log=j.log,
     )

@@ -284,7 +284,6 @@ def test_sampling_job_given_less_than_its_estimate_refuses_to_start(tmp_path, pu
             run_json=tmp_path / "run.json",
             data_json=data_json,
             memory_json=tmp_path / "memory.json",
-            memory_png=tmp_path / "memory.png",
             log=LOG,
             granted_mem_mb=100,
         )

@@ -10,6 +10,7 @@ import sys
 import h5py
 import numpy as np
 import pytest
+from matplotlib.image import imread
 from release_configs import jla_binned
 from schema_defaults import with_defaults
 from test_checkpoint_store import jla_diagonal, run_emcee_in
@@ -17,6 +18,7 @@ from test_checkpoint_store import jla_diagonal, run_emcee_in
 from janusfit.errors import JanusfitError
 from janusfit.likelihood import Posterior
 from janusfit.models import get_model
+from janusfit.resources.usage import run_resources
 from janusfit.stages.diagnose import read_chain, summary
 
 
@@ -261,3 +263,22 @@ def test_a_stopping_target_above_the_convergence_threshold_is_not_a_failure(tmp_
     assert convergence["passed"] and convergence["parameters"]["Om"]["n_over_tau"] > 50
     emcee = json.loads((tmp_path / "results/jla/lcdm/summary.json").read_text())["emcee"]
     assert emcee["converged"] and emcee["convergence_failures"] == []
+
+
+def test_the_summary_job_draws_each_samplers_memory_figure(tmp_path, public_data):
+    """Drawn from the sampling job's record, which no longer includes matplotlib's import and rendering."""
+    record = {"peak_rss_mb": 180.0, "process_maxrss_mb": 210.0, "duration_s": 12.0, "job_wall_s": 13.0}
+    record |= {"earlier_sessions_s": 0.0, "estimate_mb": 300.0, "machine_mb": 24000, "interval_s": 0.5}
+    (tmp_path / "memory.json").write_text(json.dumps(record | {"series": [[0.0, 150.0], [0.5, 180.0]]}))
+    (tmp_path / "resources.json").write_text(json.dumps({"dynesty": {"mem_mb": 300, "runtime_minutes": 1.0}}))
+    out = summary(
+        config=dynesty_only_config(public_data),
+        dataset="jla",
+        model="lcdm",
+        out_json=tmp_path / "summary.json",
+        dynesty_json=evidence_json(tmp_path),
+        resources=run_resources(tmp_path / "resources.json", {"dynesty": tmp_path / "memory.json"}),
+        memory_figures={"dynesty": (tmp_path / "memory.json", tmp_path / "memory.png")},
+    )
+    assert out["resources"]["dynesty"]["peak_rss_mb"] == 210.0
+    assert imread(tmp_path / "memory.png").ndim == 3

@@ -319,3 +319,46 @@ def _mark_limit(ax, res, model: str, limit: dict | None, z_top: float, colour: s
 def _redshift(z: float) -> str:
     """A redshift limit for a legend ("z = 3.2"); beyond 1000 (a model's limit at q0 ≈ 0) only its order matters."""
     return f"z = {z:.3g}" if z < 1000 else "z > 1000"
+
+
+def memory_plot(record: dict, path, *, title: str, peak_mb: float) -> Figure:
+    """A sampling job's resident memory against time (its ``memory.json``), with its estimate and the machine's memory.
+
+    ``peak_mb`` is the job's peak as ``summary.json`` and the report give it: the sampled peak, or the kernel's
+    high-water mark where a spike fell between two samples, drawn then as a line of its own.
+    """
+    series = np.asarray(record["series"], dtype=float).reshape(-1, 2)
+    sampled, high_water = record["peak_rss_mb"], record["process_maxrss_mb"]
+    estimate, machine = record["estimate_mb"], record["machine_mb"]
+    peak = peak_mb
+    fig = Figure(figsize=(8, 4.5), dpi=120)
+    ax = fig.add_subplot()
+    ax.plot(
+        series[:, 0],
+        series[:, 1],
+        color="C0",
+        label=f"RSS sampled every {record['interval_s']:g} s (highest {sampled:.0f} MB)",
+    )
+    if round(high_water) > round(sampled):
+        ax.axhline(high_water, color="C2", ls="-.", label=f"high-water mark of the job process {high_water:.0f} MB")
+    ax.axhline(estimate, color="C1", ls="--", label=f"estimate {estimate:.0f} MB")
+    job_mb = max(estimate, peak)
+    # A machine far above the job would flatten the curve against zero:
+    # then the axis stops above the job and the legend gives the machine's size.
+    top = 1.05 * max(machine, job_mb) if machine <= 3 * job_mb else 1.25 * job_mb
+    ax.axhline(
+        machine,
+        color="C3",
+        ls=":",
+        label=f"machine memory {machine:.0f} MB" + ("" if machine <= top else " (above the plot)"),
+    )
+    ax.set_xlabel("time since start [s]")
+    ax.set_ylabel("resident memory [MB]")
+    ax.set_ylim(0, top)
+    ax.legend(loc="best")
+    ax.set_title(
+        f"{title}: peak {peak:.0f} MB of {estimate:.0f} MB estimated, {record['duration_s'] / 60:.1f} min",
+        fontsize="medium",
+    )
+    _save(fig, path)
+    return fig

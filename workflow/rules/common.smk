@@ -153,15 +153,18 @@ def sampler_outputs(sampler):
     return SAMPLER_REGISTRY[sampler].files(results("{dataset}/{model}"), "outputs")
 
 
-def memory_report(sampler):
-    """A sampling job's memory figure, as a report item."""
-    return report(
-        results(f"{{dataset}}/{{model}}/{sampler}/memory.png"),
-        caption="../report/memory.rst",
-        category="Per run",
-        subcategory="{dataset}/{model}",
-        labels={"result": f"memory of {sampler}"},
-    )
+def memory_reports():
+    """The figures of each sampling job's memory, by output name: drawn by the summary job from its memory.json."""
+    return {
+        f"memory_{sampler.name}": report(
+            results(f"{{dataset}}/{{model}}/{sampler.name}/memory.png"),
+            caption="../report/memory.rst",
+            category="Per run",
+            subcategory="{dataset}/{model}",
+            labels={"result": f"memory of {sampler.name}"},
+        )
+        for sampler in RUN_SAMPLERS
+    }
 
 
 def export_inputs(wildcards):

@@ -58,8 +58,11 @@ rule corner:
 rule summary:
     input:
         unpack(summary_inputs),
+    # The figures of the sampling jobs' memory are drawn here: drawn in those
+    # jobs, matplotlib's import and rendering were part of their peak.
     output:
-        results("{dataset}/{model}/summary.json"),
+        **memory_reports(),
+        json=results("{dataset}/{model}/summary.json"),
     log:
         results("logs/summary/{dataset}/{model}.log"),
     conda:

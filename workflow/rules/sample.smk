@@ -45,7 +45,6 @@ rule emcee:
     output:
         **sampler_outputs("emcee"),
         memory_json=results("{dataset}/{model}/emcee/memory.json"),
-        memory_png=memory_report("emcee"),
     log:
         results("logs/emcee/{dataset}/{model}.log"),
     benchmark:
@@ -74,7 +73,6 @@ rule dynesty:
     output:
         **sampler_outputs("dynesty"),
         memory_json=results("{dataset}/{model}/dynesty/memory.json"),
-        memory_png=memory_report("dynesty"),
     log:
         results("logs/dynesty/{dataset}/{model}.log"),
     benchmark:

@@ -6,9 +6,7 @@ exactly; the series kept for the plot is bounded: past ``max_points`` samples
 every second one is dropped and half as many are kept from then on, so a job
 of days costs no more than one of minutes. A spike shorter than the interval
 can fall between samples, so the JSON also records the kernel's high-water
-mark of this process (children excluded). Both outputs are written
-atomically, and the figure is built on the Agg canvas directly so that a
-job's pyplot state is not touched.
+mark of this process (children excluded). The record is written atomically.
 """
 
 from __future__ import annotations
@@ -17,16 +15,12 @@ import resource
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING
 
 import psutil
 
-from ..atomic import atomic_path, atomic_write_json
+from ..atomic import atomic_write_json
 from .memory import MB, machine_memory_mb
 from .runtime import process_age_s
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 
 def tree_rss_mb(process: psutil.Process) -> float:
@@ -106,65 +100,33 @@ class MemoryMonitor:
     def write(
         self,
         json_path,
-        png_path,
         estimate_mb: float,
         machine_mb: float | None = None,
-        title: str = "",
         earlier_sessions_s: float = 0.0,
-    ) -> Figure:
-        """The peak and series as JSON, and a plot of RSS against time with the estimate and the machine's memory.
+    ) -> dict:
+        """The record: peaks, series, times, the estimate and the machine's memory, as JSON; returned too.
 
-        ``title`` names the job (run and sampler) on the plot, which the report shows apart from its path;
         ``earlier_sessions_s`` is what earlier jobs of the same checkpoint sampled, recorded beside this job's time.
+        The figure of it is drawn by the run's summary job (:func:`janusfit.plots.memory_plot`), so that
+        matplotlib's import and rendering are not part of the sampling job's peak.
         """
         machine_mb = machine_memory_mb() if machine_mb is None else machine_mb
-        series = list(self.series)
-        # matplotlib (0.3–0.5 s) is imported when the job ends, not before it starts sampling.
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+        record = {
+            "peak_rss_mb": round(self.peak_mb, 1),
+            "process_maxrss_mb": round(own_maxrss_mb(), 1),
+            "duration_s": round(self.duration_s, 2),
+            # The whole job so far, its start included: what a runtime estimate predicts.
+            "job_wall_s": round(self.job_wall_s, 2),
+            "earlier_sessions_s": round(earlier_sessions_s, 2),
+            "estimate_mb": estimate_mb,
+            "machine_mb": machine_mb,
+            "interval_s": self.interval_s * self._stride,
+            "series": [[round(t, 2), round(mb, 1)] for t, mb in list(self.series)],
+        }
+        atomic_write_json(json_path, record)
+        return record
 
-        fig = Figure(figsize=(8, 4.5), dpi=120)
-        ax = fig.add_subplot()
-        ax.plot([t for t, _ in series], [mb for _, mb in series], color="C0", label=f"RSS (peak {self.peak_mb:.0f} MB)")
-        ax.axhline(estimate_mb, color="C1", ls="--", label=f"estimate {estimate_mb:.0f} MB")
-        job_mb = max(estimate_mb, self.peak_mb)
-        # A machine far above the job would flatten the curve against zero:
-        # then the axis stops above the job and the legend gives the machine's size.
-        top = 1.05 * max(machine_mb, job_mb) if machine_mb <= 3 * job_mb else 1.25 * job_mb
-        ax.axhline(
-            machine_mb,
-            color="C3",
-            ls=":",
-            label=f"machine memory {machine_mb:.0f} MB" + ("" if machine_mb <= top else " (above the plot)"),
-        )
-        ax.set_xlabel("time since start [s]")
-        ax.set_ylabel("resident memory [MB]")
-        ax.set_ylim(0, top)
-        ax.legend(loc="best")
-        if title:
-            ax.set_title(
-                f"{title}: peak {self.peak_mb:.0f} MB of {estimate_mb:.0f} MB estimated, "
-                f"{self.duration_s / 60:.1f} min",
-                fontsize="medium",
-            )
-        FigureCanvasAgg(fig)
-        with atomic_path(png_path) as tmp:
-            fig.savefig(tmp, dpi=fig.dpi)
-        # Written after the plot, which matplotlib's import and rendering make
-        # the job's peak when sampling held less: the record is the whole job's.
-        atomic_write_json(
-            json_path,
-            {
-                "peak_rss_mb": round(self.peak_mb, 1),
-                "process_maxrss_mb": round(own_maxrss_mb(), 1),
-                "duration_s": round(self.duration_s, 2),
-                # The whole job so far, its start included: what a runtime estimate predicts.
-                "job_wall_s": round(self.job_wall_s, 2),
-                "earlier_sessions_s": round(earlier_sessions_s, 2),
-                "estimate_mb": estimate_mb,
-                "machine_mb": machine_mb,
-                "interval_s": self.interval_s * self._stride,
-                "series": [[round(t, 2), round(mb, 1)] for t, mb in series],
-            },
-        )
-        return fig
+
+def job_peak_mb(record: dict) -> float:
+    """A job's peak from its record: the sampled peak, or the kernel's high-water mark where a spike fell between samples."""
+    return max(record["peak_rss_mb"], record["process_maxrss_mb"])

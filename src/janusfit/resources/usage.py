@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .monitor import job_peak_mb
 from .runtime import RUNTIME_KEY
 
 
@@ -31,7 +32,7 @@ def run_resources(resources_json, memory_jsons: dict) -> dict:
         measured = json.loads(Path(path).read_text())
         per_sampler[sampler] = {
             "mem_mb_estimate": recorded[sampler]["mem_mb"],
-            "peak_rss_mb": max(measured["peak_rss_mb"], measured["process_maxrss_mb"]),
+            "peak_rss_mb": job_peak_mb(measured),
             "runtime_estimate_min": recorded[sampler][RUNTIME_KEY],
             # memory.json of janusfit 0.1.0 has the sampling time only.
             "runtime_min": round(

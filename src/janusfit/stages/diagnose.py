@@ -148,8 +148,22 @@ def _stats(x: np.ndarray) -> dict:
     }
 
 
-def summary(*, config, dataset, model, out_json, emcee_files=None, dynesty_json=None, resources=None, log=None) -> dict:
+def summary(
+    *,
+    config,
+    dataset,
+    model,
+    out_json,
+    emcee_files=None,
+    dynesty_json=None,
+    resources=None,
+    memory_figures=None,
+    log=None,
+) -> dict:
     """The run's summary.json: the contract other tools read (see README).
+
+    ``memory_figures`` maps each sampler to its ``memory.json`` and the figure drawn of it, titled with the
+    peak ``resources`` gives it.
 
     Beside the samplers' results: each parameter's one-sided limit when its
     posterior is piled against an edge of the sampled box, and, for runs of
@@ -246,6 +260,13 @@ def summary(*, config, dataset, model, out_json, emcee_files=None, dynesty_json=
     if resources is not None:
         out["resources"] = resources
     _require_finite(out, f"summary of run {dataset}/{model}")
+    if memory_figures:
+        from ..plots import memory_plot
+
+        for sampler, (memory_json, png) in memory_figures.items():
+            record = json.loads(Path(memory_json).read_text())
+            peak = resources[sampler]["peak_rss_mb"]
+            memory_plot(record, png, title=f"{sampler} on {dataset}/{model}", peak_mb=peak)
     atomic_write_json(out_json, out)
     return out
 

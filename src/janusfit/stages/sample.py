@@ -3,8 +3,8 @@
 Each job first checks that its memory estimate fits what Snakemake gave it:
 the preflight rule checked this once, but a rerun may be given less
 (``--resources mem_mb`` lowers a job's ``mem_mb`` silently). The whole job
-then runs inside a MemoryMonitor, whose record and plot are written when the
-sampler has finished.
+then runs inside a MemoryMonitor, whose record is written when the sampler
+has finished (the summary job draws it).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ..diagnostics.quadrature import MAX_PARAMS, cross_check, exact_evidence
 from ..layout import repeat_dir
 from ..resources.checks import nan_names_the_prior
 from ..resources.memory import check_fits, memory_budget
-from ..resources.monitor import MemoryMonitor, own_maxrss_mb
+from ..resources.monitor import MemoryMonitor, job_peak_mb
 from ..resources.requests import memory_estimate
 from ..run import load_run
 from ..sampling.domain import domain_settings
@@ -44,7 +44,6 @@ def watched(
     data_json,
     granted_mem_mb,
     memory_json,
-    memory_png,
     checkpoint_dir,
     log,
     threads=1,
@@ -63,15 +62,13 @@ def watched(
     check_fits(estimate.total_mb, *memory_budget(estimate.total_mb, granted_mem_mb))
     with MemoryMonitor(MONITOR_INTERVAL_S) as monitor:
         yield
-    monitor.write(
+    record = monitor.write(
         memory_json,
-        memory_png,
         estimate.total_mb,
-        title=f"{sampler} on {dataset}/{model}",
         earlier_sessions_s=earlier_sessions_s(checkpoint_dir, repeats=_repeats(config, dataset, model, sampler)),
     )
     log.info(
-        f"{sampler} peak RSS {max(monitor.peak_mb, own_maxrss_mb()):.0f} MB (estimate {estimate.total_mb} MB) "
+        f"{sampler} peak RSS {job_peak_mb(record):.0f} MB (estimate {estimate.total_mb} MB) "
         f"over {monitor.duration_s:.0f} s"
     )
 
@@ -110,7 +107,6 @@ def sample(
     checkpoint_dir,
     data_json,
     memory_json,
-    memory_png,
     log,
     granted_mem_mb=None,
     threads=1,
@@ -128,7 +124,6 @@ def sample(
         data_json=data_json,
         granted_mem_mb=granted_mem_mb,
         memory_json=memory_json,
-        memory_png=memory_png,
         checkpoint_dir=checkpoint_dir,
         log=log,
         threads=threads,
