@@ -90,8 +90,15 @@ def test_the_figure_of_a_joint_fit_has_a_panel_pair_per_dataset(jla, cc, tmp_pat
     assert [c["kind"] for c in curves["janus"]] == ["sn", "hz"]
     assert limits["lcdm"] is None and limits["janus"]["best"] == pytest.approx(2.5)
     path = tmp_path / "hubble.png"
-    hubble_fit_plot(curves, limits, path, title="jla+cc")
+    fig = hubble_fit_plot(curves, limits, path, title="jla+cc")
     from matplotlib.image import imread
 
     height, width = imread(path).shape[:2]
     assert width == 800 and height == 1040
+    # Each axis with its unit; the residuals named as data less the first model's fit (read as "minus JANUS").
+    assert [ax.get_ylabel() for ax in fig.axes] == [
+        r"$\mu$ + const [mag]",
+        "μ − janus fit [mag]",
+        r"$H(z)$ [km/s/Mpc]",
+        "H − janus fit [km/s/Mpc]",
+    ]

@@ -28,6 +28,10 @@ MAX_TRACE_POINTS = 2000
 CORNER_PANEL_INCHES = 3.2
 CORNER_DPI = 110
 QUANTILES = (0.16, 0.5, 0.84)
+# The y axes of the Hubble diagrams by kind of data: μ is known up to the
+# offset the likelihood marginalises; the residuals are data less a model's fit.
+AXIS = {"sn": r"$\mu$ + const [mag]", "hz": r"$H(z)$ [km/s/Mpc]"}
+RESIDUAL_AXIS = {"sn": "μ − {model} fit [mag]", "hz": "H − {model} fit [km/s/Mpc]"}
 # 2-d contours at 1σ and 2σ of a Gaussian, 1 − exp(−k²/2).
 LEVELS = (1.0 - np.exp(-0.5), 1.0 - np.exp(-2.0))
 
@@ -230,9 +234,9 @@ def hubble_diagram_plot(datasets, path) -> None:
         ax.set_xlabel("redshift z")
         if d.light_curves is not None:
             # Standardising needs α and β, which only the fit gives: hubble.png shows the standardised μ.
-            ax.set_ylabel(r"$m_B$ as read ($\alpha$, $\beta$ not applied)")
+            ax.set_ylabel(r"$m_B$ [mag] as read ($\alpha$, $\beta$ not applied)")
         else:
-            ax.set_ylabel(r"$\mu$ (+ const)" if d.kind == "sn" else r"$H(z)$ [km/s/Mpc]")
+            ax.set_ylabel(AXIS[d.kind])
         errors = "full covariance" if d.has_full_cov else "diagonal errors"
         ax.set_title(f"{d.name}: {d.n} points, {errors}", fontsize=9)
     fig.tight_layout()
@@ -289,8 +293,8 @@ def hubble_fit_plot(curves: Mapping[str, list], limits: Mapping[str, dict | None
         for k, model in enumerate(models):
             _mark_limit(ax, res, model, limits.get(model), z_top, f"C{k}")
         ax.set_xscale("log")
-        ax.set_ylabel(r"$\mu$ (+ const)" if ref["kind"] == "sn" else r"$H(z)$ [km/s/Mpc]")
-        res.set_ylabel(f"− {reference} fit")
+        ax.set_ylabel(AXIS[ref["kind"]])
+        res.set_ylabel(RESIDUAL_AXIS[ref["kind"]].format(model=reference))
         res.axhline(0.0, color=f"C{models.index(reference)}", lw=0.8)
         res.set_xlabel("redshift z")
         ax.tick_params(labelbottom=False)
