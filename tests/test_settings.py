@@ -179,6 +179,49 @@ def test_emcees_moves_rerun_the_preflight_job_that_times_them(repo):
         assert rule_params(changed, "simulated", "lcdm")["preflight"] != default
 
 
+@pytest.mark.parametrize(("n_params", "method"), [(1, "unif"), (12, "rwalk"), (25, "rslice")])
+def test_dynestys_auto_sample_written_out_is_the_same_setting(n_params, method):
+    """The audit's case: sample: unif, what auto runs for one parameter (the same draws, bit for bit), reran the
+    pre-flight job and both samplers, and the dynesty checkpoint refused it ("settings.sample: 'auto' -> 'unif'")."""
+    assert settings.canonical_sample(method, n_params) == settings.canonical_sample("auto", n_params) == "auto"
+    assert settings.canonical_sample("slice", n_params) == "slice"
+
+
+def test_the_sample_method_written_out_changes_no_param_and_no_fingerprint(repo):
+    config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    with_defaults(config)
+    written = {**config, "dynesty": {**config["dynesty"], "sample": "unif"}}
+    assert rule_params(written, "simulated", "lcdm") == rule_params(config, "simulated", "lcdm")
+    auto = run_settings(config, "simulated", "lcdm").dynesty.chain_settings()
+    assert run_settings(written, "simulated", "lcdm").dynesty.chain_settings() == auto
+
+
+@pytest.mark.parametrize(
+    ("runs", "other", "change"),
+    [
+        ("emcee", "dynesty", {"nlive": 200, "dlogz": 0.5, "repeats": 3, "sample": "rwalk", "method": "dynamic"}),
+        ("dynesty", "emcee", {"max_steps": 5000, "n_walkers": 40, "moves": "stretch"}),
+    ],
+)
+def test_the_settings_of_a_sampler_not_run_rerun_nothing(repo, runs, other, change):
+    """The audit's case: with samplers: [emcee], dynesty.nlive reran the pre-flight job, emcee and all after it."""
+    config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    config["samplers"] = [runs]
+    with_defaults(config)
+    for key, value in change.items():
+        changed = {**config, other: {**config[other], key: value}}
+        assert (
+            rule_params(changed, "simulated", "lcdm")["preflight"]
+            == rule_params(config, "simulated", "lcdm")["preflight"]
+        ), key
+    both = {**config, "samplers": ["emcee", "dynesty"]}
+    key, value = next(iter(change.items()))
+    assert (
+        rule_params({**both, other: {**both[other], key: value}}, "simulated", "lcdm")["preflight"]
+        != rule_params(both, "simulated", "lcdm")["preflight"]
+    )
+
+
 CC = {"kind": "hz", "format": "hz_table", "path": "cc.txt"}
 
 

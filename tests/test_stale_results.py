@@ -144,6 +144,8 @@ CHANGES = {
         dict(cores={**BASE["cores"], "heavy": "performance"}),
         {"preflight": 1, "emcee": 1, "dynesty": 1, **DOWNSTREAM_OF_EMCEE},
     ),
+    # what dynesty's "auto" runs for one parameter, written out: the same draws
+    "dynesty_sample_written_out": (dict(dynesty={**BASE["dynesty"], "sample": "unif"}), {}),
     # where checkpoints are saved changes no result
     "checkpoint_interval": (dict(emcee={**BASE["emcee"], "checkpoint": {"steps": 50, "seconds": 10}}), {}),
 }
@@ -271,8 +273,9 @@ def models_reordered(directory, public_data, server):
 def test_models_listed_in_another_order_rerun_the_comparison_the_other_way_round(outcomes):
     directory, (first, plan, rerun) = outcome(outcomes, "models_reordered")
     assert first.returncode == 0 and rerun.returncode == 0, (first.stderr + rerun.stderr)[-3000:]
-    # hubble draws the models in their order; constraints.tex and the overview show the comparison
-    assert plan == {"compare": 1, "export_table": 1, "overview": 1, "hubble": 1, "all": 1}
+    # hubble draws the models in their order; constraints.tex and the overview show the comparison; the
+    # provenance page shows the config's order
+    assert plan == {"compare": 1, "export_table": 1, "overview": 1, "hubble": 1, "provenance": 1, "all": 1}
     (row,) = json.loads((directory / "results/jla/comparison.json").read_text())
     assert (row["model_a"], row["model_b"]) == ("wcdm", "lcdm")
 
@@ -290,7 +293,7 @@ def test_models_listed_in_another_order_rerun_the_table_and_the_overview_without
     """The audit's case: only hubble reran, and constraints.tex and the overview kept the old order."""
     directory, (first, plan, rerun) = outcome(outcomes, "models_reordered_without_a_comparison")
     assert first.returncode == 0 and rerun.returncode == 0, (first.stderr + rerun.stderr)[-3000:]
-    assert plan == {"export_table": 1, "overview": 1, "hubble": 1, "all": 1}
+    assert plan == {"export_table": 1, "overview": 1, "hubble": 1, "provenance": 1, "all": 1}
     assert pd.read_csv(directory / "results/overview.csv")["model"].tolist() == ["wcdm", "lcdm"]
     rows = [line.split(" & ")[0] for line in (directory / "results/jla/constraints.tex").read_text().splitlines()]
     names = [get_model(m).latex_name or m for m in ("wcdm", "lcdm")]
@@ -585,3 +588,21 @@ def test_local_copies_are_read_in_place_and_never_downloaded_over(outcomes):
         "cov": str(directory / "offline/jla_mub_covmatrix.txt"),
     }
     assert data["n"] == 31
+
+
+def test_another_order_of_the_models_remakes_the_provenance_page(jla_run, tmp_path):
+    """The audit's case: models: [lcdm, janus] turned the comparison round, and provenance.html kept its old
+    "Config as run" (models: [janus, lcdm]) and the old order of its tables."""
+    directory = tmp_path / "run"
+    shutil.copytree(jla_run, directory, symlinks=True)
+    config = yaml.safe_load((directory / "config.yaml").read_text())
+    config["models"] = config["models"][::-1]
+    (directory / "config.yaml").write_text(yaml.safe_dump(config))
+    assert planned(directory) == {
+        "compare": 1,
+        "hubble": 1,
+        "export_table": 1,
+        "overview": 1,
+        "provenance": 1,
+        "all": 1,
+    }

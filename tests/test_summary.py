@@ -282,3 +282,15 @@ def test_the_summary_job_draws_each_samplers_memory_figure(tmp_path, public_data
     )
     assert out["resources"]["dynesty"]["peak_rss_mb"] == 210.0
     assert imread(tmp_path / "memory.png").ndim == 3
+
+
+def test_the_memory_estimate_beside_a_jobs_peak_is_the_one_the_job_made(tmp_path):
+    """The audit's case: emcee.progress.figure: false lowers emcee's estimate, made again by the job (360 MB),
+    not by the pre-flight job, whose record (382 MB) the summary gave beside the job's peak."""
+    (tmp_path / "resources.json").write_text(json.dumps({"emcee": {"mem_mb": 382, "runtime_minutes": 1.0}}))
+    record = {"peak_rss_mb": 200.0, "process_maxrss_mb": 205.0, "duration_s": 12.0, "job_wall_s": 13.0}
+    record |= {"estimate_mb": 360, "machine_mb": 24000, "interval_s": 0.5, "series": [[0.0, 200.0]]}
+    (tmp_path / "memory.json").write_text(json.dumps(record))
+    resources = run_resources(tmp_path / "resources.json", {"emcee": tmp_path / "memory.json"})
+    assert resources["emcee"]["mem_mb_estimate"] == resources["mem_mb_estimate"] == 360
+    assert resources["emcee"]["runtime_estimate_min"] == 1.0

@@ -28,6 +28,7 @@ from .resources.cores import heavy_policy
 from .settings import (
     DynestySettings,
     EmceeSettings,
+    canonical_sample,
     default_walkers,
     minimum_nlive,
     minimum_walkers,
@@ -145,7 +146,7 @@ def run_settings(config: dict, dataset: str, model: str) -> RunSettings:
         dlogz=float(d["dlogz"]),
         method=d["method"],
         bound=resolve_bound(d["bound"], n_params),
-        sample=d["sample"],
+        sample=canonical_sample(d["sample"], n_params),
         seed=int(d["seed"]),
         checkpoint_seconds=float(d["checkpoint_seconds"]),
         maxiter=None if d["maxiter"] is None else int(d["maxiter"]),
@@ -283,6 +284,24 @@ def rule_params(config: dict, dataset: str, model: str, *, timed_threads: int = 
     priors = {**{p: MODELS[model].default_priors[p] for p in MODELS[model].params}, **s.priors}
     # As floats: a bound written 0 or 0.0 is the same prior, and must not rerun anything.
     run = {"model": model, "priors": {p: [float(v) for v in b] for p, b in sorted(priors.items())}}
+    # What the pre-flight job's estimates of each sampler read.
+    estimated = {
+        # The moves it times steps with; left out at the default, as threads_measured is, so that
+        # finished runs of the default do not rerun for the key.
+        "emcee": {
+            "n_walkers": e.n_walkers,
+            "max_steps": e.max_steps,
+            **({} if e.moves == EmceeSettings.moves else {"moves": e.moves}),
+        },
+        "dynesty": {
+            "nlive": d.nlive,
+            "dlogz": d.dlogz,
+            "sample": d.sample,
+            "repeats": d.repeats,
+            # Left out for the static sampler, which every run made before the key was timed for.
+            **({} if d.method == DynestySettings.method else {"method": d.method}),
+        },
+    }
     params = {
         "preflight": {
             **run,
@@ -292,21 +311,8 @@ def rule_params(config: dict, dataset: str, model: str, *, timed_threads: int = 
             **({} if heavy_policy(config["cores"]["heavy"]).measured else {"threads_measured": False}),
             # Left out at one thread, which every run of a light likelihood times.
             **({"threads_timed": timed_threads} if timed_threads > 1 else {}),
-            # The moves it times steps with; left out at the default, as threads_measured is, so that
-            # finished runs of the default do not rerun for the key.
-            "emcee": {
-                "n_walkers": e.n_walkers,
-                "max_steps": e.max_steps,
-                **({} if e.moves == EmceeSettings.moves else {"moves": e.moves}),
-            },
-            "dynesty": {
-                "nlive": d.nlive,
-                "dlogz": d.dlogz,
-                "sample": d.sample,
-                "repeats": d.repeats,
-                # Left out for the static sampler, which every run made before the key was timed for.
-                **({} if d.method == DynestySettings.method else {"method": d.method}),
-            },
+            # The estimates of the samplers the config runs: another's settings change nothing it writes.
+            **{sampler: estimated[sampler] for sampler in sorted(config["samplers"])},
         },
         "emcee": {**run, **e.chain_settings(), "max_steps": e.max_steps, "stop": e.stop_rule()},
         "dynesty": {**run, **d.chain_settings(), **d.stop_settings(), "repeats": d.repeats},

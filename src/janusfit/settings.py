@@ -55,6 +55,17 @@ def resolve_bound(bound: str, ndim: int) -> str:
     return "single" if ndim <= SINGLE_BOUND_MAX_PARAMS else "multi"
 
 
+def dynesty_auto_sample(ndim: int) -> str:
+    """The method dynesty's ``sample="auto"`` runs for ``ndim`` parameters (``dynesty.dynesty._get_internal_sampler``)."""
+    return "unif" if ndim < 10 else "rwalk" if ndim <= 20 else "rslice"
+
+
+def canonical_sample(sample: str, ndim: int) -> str:
+    """``auto`` for the method dynesty's ``auto`` picks at ``ndim``, which draws the same points (its default walks
+    and slices): written out, it changes no setting a rerun or a checkpoint compares."""
+    return "auto" if sample == dynesty_auto_sample(ndim) else sample
+
+
 def minimum_nlive(ndim: int) -> int:
     """The fewest live points dynesty works with: more than twice the parameters.
 

@@ -31,6 +31,10 @@ rule provenance:
         # changes none (a checkpoint interval) reruns nothing, here as elsewhere.
         meta=config.get("run", {}),
         versions=provenance_page.versions(),
+        # The order of models, datasets and runs, which the page's config and
+        # tables show and a comparison (model a : b) follows, changes no summary.
+        models=MODELS,
+        runs=[f"{d}/{m}" for d, m in RUNS],
     script:
         "../../scripts/provenance.py"
 

@@ -30,6 +30,7 @@ import numpy as np
 import psutil
 
 from ..atomic import atomic_write_json
+from ..settings import dynesty_auto_sample
 from .memory import dynesty_iterations
 
 RUNTIME_KEY = "runtime_minutes"
@@ -116,8 +117,7 @@ def estimate_runtime_emcee(step_s: float, max_steps: int, overhead_s: float) -> 
 def calls_per_iteration(sample: str, n_params: int, walks: int | None = None, slices: int | None = None) -> float:
     """Likelihood calls of one dynesty iteration; ``None`` takes dynesty's default walks or slices."""
     if sample == "auto":
-        # dynesty's own choice by dimension.
-        sample = "unif" if n_params < 10 else "rwalk" if n_params <= 20 else "rslice"
+        sample = dynesty_auto_sample(n_params)
     if sample == "unif":
         return UNIF_CALLS_PER_ITERATION
     if sample == "rwalk":

@@ -1,8 +1,9 @@
 """What a run's sampling jobs used against what was estimated, for ``summary.json``.
 
-The estimates come from the run's ``resources.json`` (written by the
-preflight rule), the measurements from each sampler's ``memory.json``
-(written by its MemoryMonitor). The peak is the larger of the monitor's
+The runtime estimates come from the run's ``resources.json`` (written by
+the preflight rule); the memory estimate each sampling job made for itself
+and the measurements, from its ``memory.json`` (written by its
+MemoryMonitor). The peak is the larger of the monitor's
 sampled peak (this process and its children) and the kernel's high-water
 mark of the job process, which catches a spike between two samples. The
 measured runtime is the wall time of the sampling job's last attempt, from
@@ -31,7 +32,8 @@ def run_resources(resources_json, memory_jsons: dict) -> dict:
     for sampler, path in memory_jsons.items():
         measured = json.loads(Path(path).read_text())
         per_sampler[sampler] = {
-            "mem_mb_estimate": recorded[sampler]["mem_mb"],
+            # The job's own: the pre-flight's is not made again for a setting only the job reads (progress.figure).
+            "mem_mb_estimate": measured["estimate_mb"],
             "peak_rss_mb": job_peak_mb(measured),
             "runtime_estimate_min": recorded[sampler][RUNTIME_KEY],
             # memory.json of janusfit 0.1.0 has the sampling time only.
