@@ -8,7 +8,7 @@ estimator for the ``mem_mb`` the workflow would request
 interpreter then runs what a sampling job runs: it imports ``snakemake.script``
 as every Snakemake script job does, and calls the rule's stage function
 (``sample_emcee`` or ``sample_dynesty``: loading, checkpointed sampling, the
-memory monitor and its plot). Its peak is the kernel's high-water mark of its
+memory monitor and its record; the summary job draws its figure). Its peak is the kernel's high-water mark of its
 own memory (VmHWM, read at the end). emcee runs exactly ``n_steps`` (the
 stopping rule is off); dynesty stops at dlogz 0.1. The estimate holds when
 measured ≤ predicted ≤ 2 × measured.
@@ -53,7 +53,7 @@ args = json.loads(sys.argv[1])
 log = logging.getLogger("bench_memory")
 stage = sample_emcee if args["sampler"] == "emcee" else sample_dynesty
 stage(config=args["config"], dataset="sim", model="lcdm", checkpoint_dir=args["checkpoint"], **args["outputs"],
-      data_json=args["data_json"], memory_json=args["memory_json"], memory_png=args["memory_png"], log=log)
+      data_json=args["data_json"], memory_json=args["memory_json"], log=log)
 print(json.dumps({"peak_mb": own_maxrss_mb()}))
 """
 
@@ -115,7 +115,6 @@ def _case(sampler: str, size: int, n_steps: int | None, n_data: int, tmp: Path) 
         "outputs": outputs,
         "data_json": str(data / "data.json"),
         "memory_json": str(run / "memory.json"),
-        "memory_png": str(run / "memory.png"),
     }
     env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     t0 = time.perf_counter()

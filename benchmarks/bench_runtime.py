@@ -62,7 +62,7 @@ from janusfit.stages.sample import sample_dynesty, sample_emcee
 a = json.loads(sys.argv[1])
 stage = sample_emcee if a["sampler"] == "emcee" else sample_dynesty
 stage(config=a["config"], dataset="sim", model="lcdm", checkpoint_dir=a["checkpoint"], **a["outputs"],
-      data_json=a["data_json"], memory_json=a["memory_json"], memory_png=a["memory_png"],
+      data_json=a["data_json"], memory_json=a["memory_json"],
       log=logging.getLogger("bench_runtime"))
 """
 
@@ -113,7 +113,6 @@ def _case(spec: str, size: int, n_steps: int | None, n_data: int, tmp: Path) -> 
             "outputs": outputs,
             "data_json": str(data / "data.json"),
             "memory_json": str(run / "memory.json"),
-            "memory_png": str(run / "memory.png"),
         },
         tmp,
     )

@@ -37,7 +37,7 @@ def test_emcee_components():
     assert c["cholesky"] == pytest.approx(2.5 * 100 * 100 * 8 / 1e6)
     assert c["numba_kernels"] == memory.NUMBA_MB
     assert c["data_loading"] == pytest.approx((100 * 4000 + 100 * 100 * 110) / 1e6)
-    assert c["progress_figure"] == 15.0 + 5.0 * 2
+    assert c["progress_figure"] == 27.5 + 15.0 + 5.0 * 2  # matplotlib imported, then the figure drawn
     assert c["stuck_watch"] == pytest.approx(52 * 1000 * 64 / 1e6)  # 1000 thinned steps of 64 walkers
     assert estimate_emcee(**EMCEE, progress_figure=False).components["progress_figure"] == 0.0
     # 12 nodes × (7 panels up to z = 2.5 + 6 graded) + 24 knots; the first call has all 64 walkers.

@@ -38,7 +38,7 @@ the constant is the largest value seen. The components are:
   parameters in double precision), ``tau_temporaries`` (the steps since the
   last committed block, one parameter's carry and lag products, and the FFTs of
   a chunk of walkers), ``final_assembly`` (one segment read back while the
-  HDF5 chain is written), ``progress_figure`` (drawing the live progress
+  HDF5 chain is written), ``progress_figure`` (importing matplotlib and drawing the live progress
   figure, when it is on), ``stuck_watch`` (the copy of ln p the stuck-walker
   test reads while sampling).
 - dynesty: ``live_points``, ``dead_points`` (the per-iteration Python objects
@@ -71,11 +71,12 @@ MEASURED_WITH = {"emcee": "3.1", "dynesty": "3.1"}
 
 # What a sampling job imports; jobs run as Snakemake ``script:`` and so also
 # import snakemake.script. measure_baseline_mb() starts an interpreter that
-# imports these and reports its RSS: 212 MB on Linux x86-64 (246 MB while
-# janusfit.data imported pandas). Kept with a 6 % allowance for other
-# platforms' page accounting (macOS arm64 has 16 KB pages) and small
-# additions to the import list; importing corner (and with it arviz) in a
-# sampling job would add about 110 MB.
+# imports these and reports its RSS: 183.5 MB on Linux x86-64 (212 MB while
+# the job drew its memory figure with matplotlib, 246 MB while janusfit.data
+# imported pandas). Kept with a 6 % allowance for other platforms' page
+# accounting (macOS arm64 has 16 KB pages) and small additions to the import
+# list; importing corner (and with it arviz) in a sampling job would add
+# about 110 MB.
 BASELINE_MODULES = (
     "numpy",
     "scipy.linalg",
@@ -84,7 +85,6 @@ BASELINE_MODULES = (
     "emcee",
     "dynesty",
     "h5py",
-    "matplotlib.pyplot",
     "numba",
     "psutil",
     "yaml",
@@ -97,11 +97,11 @@ BASELINE_MODULES = (
     "janusfit.resources.monitor",
     "janusfit.stages.sample",
 )
-BASELINE_MB = 225.0
+BASELINE_MB = 195.0
 
-# MemoryMonitor's series (≤ 10000 points), with the 4–8 MB measured for rendering its figure,
-# which the summary job draws now: an allowance the memory benchmark has not measured again.
-MONITOR_MB = 10.0
+# MemoryMonitor's thread and series (≤ 10000 points of two floats: about 1 MB); its figure
+# is drawn by the summary job.
+MONITOR_MB = 2.0
 COV_TEXT_BYTES_PER_VALUE = 110  # measured 108.6 (N = 1000) and 108.0 (N = 2000)
 LOADING_RESIDUE = 0.3  # resident after loading, beyond the covariance: measured 10–30 % of the transient
 TABLE_BYTES_PER_ROW = 4000  # every cell is read as a Python str: 47 columns × ~80 B for Pantheon+
@@ -123,8 +123,11 @@ BLOCK_COPIES = 3  # the held steps, their concatenation and the shifted, transpo
 SERIES_TEMPORARIES = 4  # walkers × lags: the carry, carry + block, the products, a copy in tau()
 FFT_TEMPORARIES = 4  # chunk × FFT length: two spectra, the inverse transform, the padded input
 # Drawing progress.png in a process that has drawn a figure before: RSS rose
-# by 20 MB (1 parameter) and 40 MB (5 parameters), 32 walkers.
+# by 20 MB (1 parameter) and 40 MB (5 parameters), 32 walkers; before its
+# first figure the job imports matplotlib (measured 27.0–27.3 MB over the
+# baseline's libraries).
 PROGRESS_FIGURE_MB, PROGRESS_FIGURE_MB_PER_PARAM = 15.0, 5.0
+FIGURE_LIBRARIES_MB = 27.5
 # The stuck-walker watch: its float32 copy of ln p and the test's temporaries
 # (a float64 copy; the sort, the ranks and their scores over the later half);
 # tracemalloc peak over 4000 steps, 1000 kept: 44-47 B per kept step and
@@ -302,7 +305,7 @@ def estimate_emcee(
             "autocorr_sums": AUTOCORR_ARRAYS * lags * n_walkers * n_params * F8 / MB,
             "tau_temporaries": temporaries / MB,
             "final_assembly": segment * walker_bytes / MB,
-            "progress_figure": (PROGRESS_FIGURE_MB + PROGRESS_FIGURE_MB_PER_PARAM * n_params)
+            "progress_figure": (FIGURE_LIBRARIES_MB + PROGRESS_FIGURE_MB + PROGRESS_FIGURE_MB_PER_PARAM * n_params)
             if progress_figure
             else 0.0,
             "stuck_watch": STUCK_WATCH_BYTES * min(n_steps, WATCH_ROWS) * n_walkers / MB,
@@ -441,8 +444,7 @@ def check_fits(estimate_mb: float, available_mb: float, source: str) -> None:
 def measure_baseline_mb(modules=BASELINE_MODULES) -> float:
     """RSS (MB) of a fresh interpreter after importing ``modules``: how BASELINE_MB was measured."""
     code = (
-        "import importlib, json, sys, matplotlib, psutil\n"
-        "matplotlib.use('Agg')\n"
+        "import importlib, json, sys, psutil\n"
         "for name in sys.argv[1:]:\n"
         "    importlib.import_module(name)\n"
         "print(json.dumps(psutil.Process().memory_info().rss))\n"
