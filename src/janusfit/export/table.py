@@ -85,7 +85,7 @@ def table(summaries: list[dict], comparison: list[dict]) -> str:
         f"% janusfit {__version__} from {dataset}/<model>/{SUMMARY}"
         + (f" and {dataset}/{COMPARISON}." if comparison else "."),
         "% Parameters: median and 68 % interval, or a one-sided limit (emcee, after burn-in); ln Z: dynesty; "
-        "ln B = ln Z_a - ln Z_b.",
+        "ln B = ln Z_a - ln Z_b; Delta AIC = AIC_a - AIC_b and Delta BIC likewise (negative favours a).",
         *(w for s in summaries for w in _warnings(s)),
         r"\begin{tabular}{llrr}",
         r"\hline",

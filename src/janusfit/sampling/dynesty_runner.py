@@ -432,7 +432,7 @@ def _run_static(sampler, settings, store, session, log, progress, warn) -> tuple
     complete = remaining < settings.dlogz or settings.maxiter is None or sampler.it - 1 < settings.maxiter
     if complete:
         reached = f"dlogz {delta_logz:.3g}" if delta_logz is not None else "its checkpoint had already met dlogz"
-        log(f"dynesty finished: iteration {sampler.it}, {reached}")
+        log(f"dynesty finished: {sampler.it - 1} iterations, {reached}")
     else:
         warn(
             f"dynesty INCOMPLETE: stopped at iteration {sampler.it - 1} by dynesty.maxiter = {settings.maxiter} with dlogz "

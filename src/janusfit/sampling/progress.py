@@ -291,13 +291,13 @@ class DynestyProgress(_Record):
 
     def start(self, sampler) -> None:
         """Sampling starts (or resumes) at ``sampler``'s iteration: the record says so at once (see ``EmceeProgress.start``)."""
-        self.begin(int(getattr(sampler, "it", 0)))
+        self.begin(_iterations_done(sampler))
         self.checkpoint(sampler)
 
     def checkpoint(self, sampler, delta_logz=None, logz=None, final: bool = False) -> None:
         s = self.settings
         self.write(
-            int(getattr(sampler, "it", 0)),
+            _iterations_done(sampler),
             calls=int(getattr(sampler, "ncall", 0)),
             nlive=s.nlive,
             dlogz_target=s.dlogz,
@@ -306,3 +306,8 @@ class DynestyProgress(_Record):
             logz=None if logz is None else float(logz),
             final=final,
         )
+
+
+def _iterations_done(sampler) -> int:
+    """dynesty's iterations so far: its ``it`` is the next one's number (``results.niter`` is ``it - 1``)."""
+    return max(int(getattr(sampler, "it", 1)) - 1, 0)
