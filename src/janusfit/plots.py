@@ -334,7 +334,6 @@ def memory_plot(record: dict, path, *, title: str, peak_mb: float) -> Figure:
     series = np.asarray(record["series"], dtype=float).reshape(-1, 2)
     sampled, high_water = record["peak_rss_mb"], record["process_maxrss_mb"]
     estimate, machine = record["estimate_mb"], record["machine_mb"]
-    peak = peak_mb
     fig = Figure(figsize=(8, 4.5), dpi=120)
     ax = fig.add_subplot()
     ax.plot(
@@ -346,7 +345,7 @@ def memory_plot(record: dict, path, *, title: str, peak_mb: float) -> Figure:
     if round(high_water) > round(sampled):
         ax.axhline(high_water, color="C2", ls="-.", label=f"high-water mark of the job process {high_water:.0f} MB")
     ax.axhline(estimate, color="C1", ls="--", label=f"estimate {estimate:.0f} MB")
-    job_mb = max(estimate, peak)
+    job_mb = max(estimate, peak_mb)
     # A machine far above the job would flatten the curve against zero:
     # then the axis stops above the job and the legend gives the machine's size.
     top = 1.05 * max(machine, job_mb) if machine <= 3 * job_mb else 1.25 * job_mb
@@ -361,7 +360,7 @@ def memory_plot(record: dict, path, *, title: str, peak_mb: float) -> Figure:
     ax.set_ylim(0, top)
     ax.legend(loc="best")
     ax.set_title(
-        f"{title}: peak {peak:.0f} MB of {estimate:.0f} MB estimated, {record['duration_s'] / 60:.1f} min",
+        f"{title}: peak {peak_mb:.0f} MB of {estimate:.0f} MB estimated, {record['duration_s'] / 60:.1f} min",
         fontsize="medium",
     )
     _save(fig, path)
