@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 from janusfit.atomic import sha256_file
 from janusfit.diagnostics import compare_models, kass_raftery_label
 from janusfit.formatting import decimals
-from janusfit.reporting.overview import landing_html, overview_html
+from janusfit.reporting.overview import landing_html, overview_html, parameter_rows
 from janusfit.reporting.provenance import provenance_html, versions
 from janusfit.reporting.stale import earlier_exports, stale_runs
 
@@ -111,6 +111,9 @@ def test_a_failed_check_and_a_bound_are_shown_in_red_and_as_a_limit(jla_run):
     assert failure in parsed.failed and "1.0312" in parsed.failed
     text = " ".join(parsed.text)
     assert f"q0 > {-0.0221:.{decimals(q0['sd'])}f} (95 % limit)" in text and "against the upper prior edge 0" in text
+    # Each under its header: no median to give in the 68 % column, the limit in the 95 % one.
+    [[_, at_68, at_95]] = parameter_rows(janus)
+    assert "piled against the upper prior edge 0" in at_68[0] and at_95[0].startswith("q0 &gt; ")
 
 
 def test_a_stuck_walker_is_named_in_red_and_a_passing_run_says_none_is(jla_run):

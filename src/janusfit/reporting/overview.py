@@ -121,8 +121,9 @@ def parameter_rows(summary: dict) -> list[list]:
             sign = ">" if st["bound"] == "upper" else "<"
             limit = f"{name} {sign} {st['limit']:.{places}f} (95 % limit)"
         if one_sided_only(st):
+            # No median to give: the 68 % column says why, the 95 % column has the limit.
             note = f"posterior piled against the {st['bound']} prior edge {st['edge']:g}"
-            out.append([label, cell(limit, "num"), cell(note, "note")])
+            out.append([label, cell(note, "note"), cell(limit, "num")])
             continue
         lo68, hi68 = st["q16"] - st["median"], st["q84"] - st["median"]
         out.append(
