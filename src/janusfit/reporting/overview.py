@@ -126,15 +126,13 @@ def parameter_rows(summary: dict) -> list[list]:
             out.append([label, cell(note, "note"), cell(limit, "num")])
             continue
         lo68, hi68 = st["q16"] - st["median"], st["q84"] - st["median"]
-        out.append(
-            [
-                label,
-                cell(f"{st['median']:.{places}f} {hi68:+.{places}f} / {lo68:+.{places}f}", "num"),
-                cell(f"{limit}: the {st['bound']} prior edge {st['edge']:g} is inside the 95 % region", "num")
-                if limit
-                else cell(f"[{st['q025']:.{places}f}, {st['q975']:.{places}f}]", "num"),
-            ]
+        interval = (
+            f"{limit}: the {st['bound']} prior edge {st['edge']:g} is inside the 95 % region"
+            if limit
+            else f"[{st['q025']:.{places}f}, {st['q975']:.{places}f}]"
         )
+        median = f"{st['median']:.{places}f} {hi68:+.{places}f} / {lo68:+.{places}f}"
+        out.append([label, cell(median, "num"), cell(interval, "num")])
     return out
 
 
