@@ -90,6 +90,19 @@ def test_a_rule_script_takes_in_the_models_it_is_given_and_no_other(package):
     assert code.script_code(script, models=["janusfit.models.janus"]) == janus
 
 
+def test_the_simulated_data_are_not_rewritten_for_a_figure_or_a_sampler_edit(package):
+    """Before, simulate_data's script reached the inspection's plots and loaders (and through them the
+    samplers' modules): an edit of a figure rewrote the default data, and every job after them reran."""
+    simulate, inspect = SCRIPTS / "simulate_data.py", SCRIPTS / "inspect_data.py"
+    before = code.script_code(simulate, models=["janusfit.models.lcdm"]), code.script_code(inspect)
+    edit(package / "plots.py", "\nEMCEE_COLOUR = ", "\nEDITED = True\nEMCEE_COLOUR = ")
+    edit(package / "sampling/emcee_runner.py", "\ndef run_emcee(", "\nEDITED = True\n\n\ndef run_emcee(")
+    assert code.script_code(simulate, models=["janusfit.models.lcdm"]) == before[0]
+    assert code.script_code(inspect) != before[1]
+    edit(package / "data/simulate.py", "\nC_KM_S = ", "\nEDITED = True\nC_KM_S = ")
+    assert code.script_code(simulate, models=["janusfit.models.lcdm"]) != before[0]
+
+
 def test_a_checkpoint_made_with_another_likelihood_is_refused_naming_the_module(tmp_path, package, public_data):
     jla = jla_diagonal(public_data)
     posterior = Posterior(get_model("lcdm"), [jla], {})

@@ -187,7 +187,7 @@ def test_a_simulation_size_written_as_a_float_simulates_the_same_files(tmp_path)
     import logging
 
     from janusfit.data.sources import simulation_spec
-    from janusfit.stages.data import simulate
+    from janusfit.stages.simulate import simulate
 
     files = {}
     for name, size in (("int", 60), ("float", 60.0)):

@@ -1,4 +1,4 @@
-"""The data rules: simulate the default data, fetch releases, inspect a dataset."""
+"""The data rules: fetch releases, inspect a dataset (simulating the default data is ``stages.simulate``)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,7 @@ from ..atomic import atomic_write_json, sha256_file
 from ..config import members
 from ..data import download, load_dataset
 from ..data.overlap import check_members
-from ..data.simulate import write_simulated
 from ..data.sources import KEYS, sources
-
-
-def simulate(*, spec: dict, out_csv, out_cov, out_truth, log) -> None:
-    """The files of a simulated dataset; ``spec`` is :func:`janusfit.data.sources.simulation_spec`'s."""
-    truth = write_simulated(out_csv, out_cov, out_truth, n_sn=spec["n_sn"], seed=spec["seed"])
-    log.info(
-        f"simulated {truth['n_sn']} supernovae from {truth['model']} with Om = {truth['Om']} (seed {truth['seed']})"
-    )
 
 
 def fetch(*, url: str, dest, sha256: str, log, key: str = "path") -> None:
