@@ -55,6 +55,12 @@ def test_the_workflow_writes_the_overview_page(jla_run):
     assert page == overview_html(summaries, comparisons, convergences, meta={})
 
 
+def test_overview_csv_gives_every_models_parameters_after_the_runs_name(jla_run):
+    """Before, ΛCDM's Om came last, after the runtimes, and JANUS's q0 after n_data."""
+    header = (jla_run / "results" / "overview.csv").read_text().splitlines()[0].split(",")
+    assert header[:6] == ["dataset", "model", "n_data", "q0", "Om", "one-sided limits"]
+
+
 def test_overview_gives_ln_b_label_and_every_parameter(jla_run):
     summaries, convergences, comparisons = _load(jla_run)
     parsed = _parse(overview_html(summaries, comparisons, convergences, meta={}))

@@ -45,11 +45,12 @@ def compare(*, summary_paths, out_json, out_csv, log) -> list[dict]:
 def overview(*, summary_paths, out_csv) -> pd.DataFrame:
     """One row per run: estimates (one-sided limits flagged), evidence, exact cross-check, convergence, resumes
     and runtimes, for the report."""
-    rows = []
+    rows, names = [], {}
     for path in summary_paths:
         s = json.loads(Path(path).read_text())
         row = {"dataset": s["dataset"], "model": s["model"], "n_data": s["n_data"]}
         parameters = s.get("parameters", {})
+        names.update(dict.fromkeys(parameters))
         for name, st in parameters.items():
             row[name] = describe(st)
         bounds = [
@@ -93,6 +94,9 @@ def overview(*, summary_paths, out_csv) -> pd.DataFrame:
                 )
         rows.append(row)
     frame = pd.DataFrame(rows)
+    # Every model's parameters beside the run's name, before the checks and runtimes.
+    first = ["dataset", "model", "n_data", *names]
+    frame = frame[first + [c for c in frame.columns if c not in first]]
     with atomic_path(out_csv) as tmp:
         frame.to_csv(tmp, index=False)
     return frame
