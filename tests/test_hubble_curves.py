@@ -102,3 +102,43 @@ def test_the_figure_of_a_joint_fit_has_a_panel_pair_per_dataset(jla, cc, tmp_pat
         r"$H(z)$ [km/s/Mpc]",
         "H − janus fit [km/s/Mpc]",
     ]
+
+
+@pytest.mark.parametrize("q0", [-0.043, -0.2])
+def test_no_legend_covers_data_and_no_title_covers_tick_labels(jla, cc, tmp_path, q0):
+    """JLA + chronometers, JANUS near q0 = 0 (its limit stated in the legend) and near its limit (marked).
+
+    Before, the H(z) legend sat over the chronometers at 0.2 < z < 1 and the
+    second dataset's title over the first's residual tick labels.
+    """
+    rng = np.random.default_rng(1)
+    curves, limits = {}, {}
+    for model, best, centre in (("janus", {"q0": q0, "H0": 68.0}, q0), ("lcdm", {"Om": 0.3, "H0": 68.0}, 0.3)):
+        draws = np.column_stack([centre + 0.01 * rng.normal(size=200), 68.0 + rng.normal(size=200)])
+        if model == "janus":
+            draws[:, 0] = np.minimum(draws[:, 0], -1e-4)
+        posterior = Posterior(get_model(model), [jla, cc])
+        curves[model] = model_curves(posterior, best, draws)
+        limits[model] = redshift_limits(posterior, best, draws)
+    fig = hubble_fit_plot(curves, limits, tmp_path / "hubble.png", title="jla+cc: each model's best fit and 68 % band")
+    renderer = fig.canvas.get_renderer()
+    diagrams = [ax for ax in fig.axes if ax.get_legend() is not None]
+    assert len(diagrams) == 2
+    for ax in diagrams:
+        box = ax.get_legend().get_window_extent(renderer)
+        for container in ax.containers:
+            x, y = container.lines[0].get_data()
+            points = ax.transData.transform(np.column_stack([x, y]))
+            inside = (
+                (points[:, 0] >= box.x0)
+                & (points[:, 0] <= box.x1)
+                & (points[:, 1] >= box.y0)
+                & (points[:, 1] <= box.y1)
+            )
+            assert not inside.any(), f"{ax.get_title()}: legend over the points at z = {np.asarray(x)[inside]}"
+        title = ax.title.get_window_extent(renderer)
+        for other in fig.axes:
+            if other is not ax:
+                for label in other.get_xticklabels() + other.get_yticklabels():
+                    if label.get_visible() and label.get_text():
+                        assert not title.overlaps(label.get_window_extent(renderer)), (ax.get_title(), label.get_text())

@@ -101,3 +101,16 @@ def test_corner_plot_is_readable_titled_and_gives_quantiles(tmp_path, rng):
     dashed = sorted(line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == "--")
     assert dashed[::2] == pytest.approx(np.percentile(x, [16, 50, 84]), abs=1e-3)
     assert mpimg.imread(path).shape[1] >= 500
+
+
+def test_h0_axes_carry_its_unit_and_its_title_does_not(tmp_path, rng):
+    """Before, the corner and trace axes read "$H_0$" with no unit (the overview gives km/s/Mpc)."""
+    x = np.column_stack([rng.normal(-0.05, 0.02, 4000), rng.normal(68.0, 1.0, 4000)])
+    labels = {"q0": "$q_0$", "H0": "$H_0$"}
+    fig = corner_plot(x, None, None, ["q0", "H0"], labels, tmp_path / "c.png")
+    axes = np.array(fig.axes).reshape(2, 2)
+    assert axes[1, 0].get_xlabel() == "$q_0$" and axes[1, 0].get_ylabel() == "$H_0$ [km/s/Mpc]"
+    assert axes[1, 1].get_xlabel() == "$H_0$ [km/s/Mpc]"
+    assert axes[1, 1].get_title().startswith("$H_0$ = $")
+    trace = trace_plot(x.reshape(1000, 4, 2), ["q0", "H0"], labels, tmp_path / "t.png")
+    assert [ax.get_ylabel() for ax in trace.axes[:2]] == ["$q_0$", "$H_0$ [km/s/Mpc]"]

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from .atomic import atomic_path
-from .formatting import decimals
+from .formatting import UNITS, decimals
 from .imports import import_corner
 
 EMCEE_COLOUR = "C0"
@@ -36,13 +36,21 @@ RESIDUAL_AXIS = {"sn": "μ − {model} fit [mag]", "hz": "H − {model} fit [km/
 LEVELS = (1.0 - np.exp(-0.5), 1.0 - np.exp(-2.0))
 
 
-def _labels(names: Sequence[str], labels) -> list[str]:
-    """Axis labels: a mapping name → label (missing names fall back to the name) or a list."""
+def _labels(names: Sequence[str], labels, units: bool = False) -> list[str]:
+    """Labels: a mapping name → label (missing names fall back to the name) or a list.
+
+    With ``units``, a parameter that has one gets it in brackets, as an axis
+    label needs ("$H_0$ [km/s/Mpc]"); a title beside a value does not.
+    """
     if labels is None:
-        return list(names)
-    if isinstance(labels, Mapping):
-        return [labels.get(n, n) for n in names]
-    return list(labels)
+        text = list(names)
+    elif isinstance(labels, Mapping):
+        text = [labels.get(n, n) for n in names]
+    else:
+        text = list(labels)
+    if units:
+        text = [f"{t} [{UNITS[n][0]}]" if n in UNITS else t for n, t in zip(names, text)]
+    return text
 
 
 def _save(fig: Figure, path) -> None:
@@ -70,7 +78,7 @@ def trace_plot(
     steps = np.arange(0, n_steps, stride)
     kept = slice(int(burn_in or 0), None)
     series = [(chain[::stride, :, i], chain[kept, :, i]) for i in range(n_params)]
-    ylabels = _labels(names, labels)
+    ylabels = _labels(names, labels, units=True)
     if log_prob is not None:
         lp = np.asarray(log_prob, dtype=float)
         lp = np.where(np.isfinite(lp), lp, np.nan)
@@ -183,7 +191,8 @@ def corner_plot(
             weights=w,
             fig=fig,
             range=span,
-            labels=_labels(names, labels),
+            labels=_labels(names, labels, units=True),
+            titles=_labels(names, labels),
             color=colour,
             bins=30,
             smooth=1.0,
@@ -256,11 +265,14 @@ def hubble_fit_plot(curves: Mapping[str, list], limits: Mapping[str, dict | None
     reference = models[0]
     n_members = len(curves[reference])
     fig = Figure(figsize=(8.0, 5.2 * n_members), dpi=100)
-    outer = fig.add_gridspec(2 * n_members, 1, height_ratios=[3, 1.4] * n_members, hspace=0.08)
+    # One block per dataset, each its diagram over its residuals; the gap
+    # between blocks holds the residual panel's tick labels and the next title.
+    outer = fig.add_gridspec(n_members, 1, hspace=0.16)
     for j in range(n_members):
         ref = curves[reference][j]
-        ax = fig.add_subplot(outer[2 * j])
-        res = fig.add_subplot(outer[2 * j + 1], sharex=ax)
+        pair = outer[j].subgridspec(2, 1, height_ratios=[3, 1.4], hspace=0.08)
+        ax = fig.add_subplot(pair[0])
+        res = fig.add_subplot(pair[1], sharex=ax)
         ax.errorbar(
             ref["z"],
             ref["values"],
@@ -298,7 +310,8 @@ def hubble_fit_plot(curves: Mapping[str, list], limits: Mapping[str, dict | None
         res.axhline(0.0, color=f"C{models.index(reference)}", lw=0.8)
         res.set_xlabel("redshift z")
         ax.tick_params(labelbottom=False)
-        ax.legend(loc="upper left" if ref["kind"] == "sn" else "lower right", fontsize="small")
+        # μ and H both rise with z, so the upper left is where no data are.
+        ax.legend(loc="upper left", fontsize="small")
         ax.set_title(f"{title}: {ref['name']}" if n_members > 1 else title, fontsize="medium")
     fig.subplots_adjust(left=0.12, right=0.97, top=1.0 - 0.5 / fig.get_figheight(), bottom=0.5 / fig.get_figheight())
     _save(fig, path)
@@ -311,13 +324,13 @@ def _mark_limit(ax, res, model: str, limit: dict | None, z_top: float, colour: s
         return
     text = f"{model} exists up to {_redshift(limit['best'])} at its best fit"
     if limit["q025"] > 1.5 * z_top:
-        ax.plot([], [], " ", label=f"{text}, for 97.5 % of its posterior up to {_redshift(limit['q025'])} or more")
+        ax.plot([], [], " ", label=f"{text},\nfor 97.5 % of its posterior up to {_redshift(limit['q025'])} or more")
         return
     for axis in (ax, res):
         axis.axvspan(limit["q025"], 1.5 * z_top, color=colour, alpha=0.08, lw=0)
         if limit["best"] <= 1.5 * z_top:
             axis.axvline(limit["best"], color=colour, ls=":", lw=1.2)
-    ax.plot([], [], ls=":", color=colour, label=f"{text} (dotted; shaded: beyond it for 2.5 % of its posterior)")
+    ax.plot([], [], ls=":", color=colour, label=f"{text} (dotted;\nshaded: beyond it for 2.5 % of its posterior)")
 
 
 def _redshift(z: float) -> str:
