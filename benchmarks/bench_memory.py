@@ -91,7 +91,6 @@ def _simulated(tmp: Path, sampler: str, size: int, n_steps: int | None, n_data: 
             config=_config(csv, cov, sampler, size, n_steps),
             dataset="sim",
             out_json=data / "data.json",
-            out_png=data / "data.png",
             log=logging.getLogger("janusfit-bench"),
         )
     return data, _config(csv, cov, sampler, size, n_steps)

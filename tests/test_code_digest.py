@@ -90,15 +90,17 @@ def test_a_rule_script_takes_in_the_models_it_is_given_and_no_other(package):
     assert code.script_code(script, models=["janusfit.models.janus"]) == janus
 
 
-def test_the_simulated_data_are_not_rewritten_for_a_figure_or_a_sampler_edit(package):
-    """Before, simulate_data's script reached the inspection's plots and loaders (and through them the
-    samplers' modules): an edit of a figure rewrote the default data, and every job after them reran."""
-    simulate, inspect = SCRIPTS / "simulate_data.py", SCRIPTS / "inspect_data.py"
+def test_a_figure_edit_reruns_the_data_figure_and_neither_the_simulation_nor_the_inspection(package):
+    """Before, simulate_data's and inspect_data's scripts reached the plots (inspect_data drew data.png):
+    an edit of a figure rewrote the default data and data.json, and every job after them reran, the
+    samplers too. A sampler's module is not among their inputs either."""
+    simulate, inspect, figure = (SCRIPTS / f"{name}.py" for name in ("simulate_data", "inspect_data", "data_figure"))
     before = code.script_code(simulate, models=["janusfit.models.lcdm"]), code.script_code(inspect)
+    drawn = code.script_code(figure)
     edit(package / "plots.py", "\nEMCEE_COLOUR = ", "\nEDITED = True\nEMCEE_COLOUR = ")
     edit(package / "sampling/emcee_runner.py", "\ndef run_emcee(", "\nEDITED = True\n\n\ndef run_emcee(")
-    assert code.script_code(simulate, models=["janusfit.models.lcdm"]) == before[0]
-    assert code.script_code(inspect) != before[1]
+    assert (code.script_code(simulate, models=["janusfit.models.lcdm"]), code.script_code(inspect)) == before
+    assert code.script_code(figure) != drawn
     edit(package / "data/simulate.py", "\nC_KM_S = ", "\nEDITED = True\nC_KM_S = ")
     assert code.script_code(simulate, models=["janusfit.models.lcdm"]) != before[0]
 

@@ -354,7 +354,6 @@ def test_the_systematic_matrices_of_light_curves_are_in_the_estimate(tmp_path, p
         config=config,
         dataset="jla740",
         out_json=data_json,
-        out_png=tmp_path / "data.png",
         log=logging.getLogger("test_memory"),
     )
     batch = run_settings(config, "jla740", "lcdm").emcee.n_walkers

@@ -80,7 +80,7 @@ def _preflight(cfg, model, data_json, granted_mem_mb, out_json, out_csv, resourc
 @pytest.fixture(scope="module")
 def data_json(tmp_path_factory, public_data):
     out = tmp_path_factory.mktemp("data")
-    inspect(config=config(public_data), dataset="jla", out_json=out / "data.json", out_png=out / "data.png", log=LOG)
+    inspect(config=config(public_data), dataset="jla", out_json=out / "data.json", log=LOG)
     return out / "data.json"
 
 
@@ -117,7 +117,7 @@ def test_light_curves_are_timed_on_every_thread_with_the_samplers_own_time(tmp_p
     cfg = config(public_data, cores={"heavy": "measured"})
     cfg["datasets"] = {"jla": jla_light_curves(public_data)}
     out = tmp_path / "data"
-    inspect(config=cfg, dataset="jla", out_json=out / "data.json", out_png=out / "data.png", log=LOG)
+    inspect(config=cfg, dataset="jla", out_json=out / "data.json", log=LOG)
     out_json, out_csv, resources = outputs(tmp_path)
     preflight_run(**_preflight(cfg, "lcdm", out / "data.json", None, out_json, out_csv, resources), threads=2)
     record = json.loads(resources.read_text())
@@ -149,7 +149,7 @@ def test_the_runtime_estimates_time_the_likelihood_on_one_thread(tmp_path, publi
     cfg = config(public_data, cores={"heavy": "measured"})
     cfg["datasets"] = {"jla": jla_light_curves(public_data)}
     out = tmp_path / "data"
-    inspect(config=cfg, dataset="jla", out_json=out / "data.json", out_png=out / "data.png", log=LOG)
+    inspect(config=cfg, dataset="jla", out_json=out / "data.json", log=LOG)
     out_json, out_csv, resources = outputs(tmp_path)
     timed_on = []
 
@@ -206,7 +206,7 @@ def test_light_curves_are_checked_at_32_prior_draws(tmp_path, public_data):
     C(α, β), ~10 ms), so the job checks 32 prior draws, as before."""
     cfg = config(public_data, datasets={"jla": jla_light_curves(public_data)})
     out = tmp_path / "data"
-    inspect(config=cfg, dataset="jla", out_json=out / "data.json", out_png=out / "data.png", log=LOG)
+    inspect(config=cfg, dataset="jla", out_json=out / "data.json", log=LOG)
     out_json, out_csv, resources = outputs(tmp_path)
     result = preflight_run(**_preflight(cfg, "lcdm", out / "data.json", None, out_json, out_csv, resources))
     (draws,) = [c for c in result["checks"] if c["name"] == "log_likelihood_at_prior_draws"]

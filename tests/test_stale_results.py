@@ -312,7 +312,8 @@ def edit(path: Path, old: str, new: str) -> None:
 @scenario
 def library_edited(directory, public_data, server):
     """The workflow run with a copy of janusfit on PYTHONPATH: as it is, with a comment and a docstring
-    changed, with the report's HTML helpers edited, then with ΛCDM's E(z) edited, and run."""
+    changed, with the report's HTML helpers edited, with the figures' module edited (then put back),
+    then with ΛCDM's E(z) edited, and run."""
     library = directory / "lib"
     shutil.copytree(Path(janusfit.__file__).parent, library / "janusfit", ignore=shutil.ignore_patterns("__pycache__"))
     copy = {"PYTHONPATH": str(library)}
@@ -322,6 +323,11 @@ def library_edited(directory, public_data, server):
     plans["comment"] = planned(directory, extra_env=copy)
     edit(library / "janusfit/reporting/html.py", "\nSTYLE = ", "\nEDITED = True\nSTYLE = ")
     plans["report"] = planned(directory, extra_env=copy)
+    plots = library / "janusfit/plots.py"
+    drawn = plots.read_text()
+    edit(plots, "\nEMCEE_COLOUR = ", "\nEDITED = True\nEMCEE_COLOUR = ")
+    plans["figures"] = planned(directory, extra_env=copy)
+    plots.write_text(drawn)
     edit(lcdm, "1.0 - om[b]", "1.0 - 1.0000001 * om[b]")
     plans["model"] = planned(directory, extra_env=copy)
     return plans, snakemake(directory, "--keep-going", extra_env=copy)
@@ -332,6 +338,8 @@ def test_an_edit_of_janusfits_code_reruns_the_jobs_that_import_it_and_refuses_th
     # The same source elsewhere, its comments and docstrings: no result changes.
     assert plans["copy"] == plans["comment"] == {}
     assert plans["report"] == {"hubble": 1, "overview": 1, "provenance": 1, "all": 1}
+    # A figure's code: the jobs that draw and what reads them, never the inspection nor the samplers.
+    assert plans["figures"] == {"data_figure": 1, **DOWNSTREAM_OF_EMCEE}
     assert plans["model"] == {"preflight": 1, "emcee": 1, "dynesty": 1, **DOWNSTREAM_OF_EMCEE}
     assert rerun.returncode != 0
     for sampler in ("emcee", "dynesty"):

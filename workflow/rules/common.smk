@@ -191,6 +191,7 @@ def final_outputs():
     if has_comparison():
         out += [results(f"{dataset}/comparison.csv") for dataset in DATASETS]
     out += [results(f"{dataset}/constraints.tex") for dataset in DATASETS]
+    out += [results(f"{dataset}/data.png") for dataset in DATASETS]
     if "emcee" in SAMPLERS:
         out += [results(f"{dataset}/hubble.png") for dataset in DATASETS]
     out += [results("overview.csv"), results("overview.html"), results("provenance.html")]

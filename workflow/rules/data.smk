@@ -1,4 +1,4 @@
-# Data stage: simulate the default data, download releases, validate each dataset.
+# Data stage: simulate the default data, download releases, validate and draw each dataset.
 
 
 # All light, and run where Snakemake runs under a cluster executor too (compute
@@ -7,6 +7,7 @@ localrules:
     simulate_data,
     download,
     inspect_data,
+    data_figure,
 
 
 rule simulate_data:
@@ -57,13 +58,6 @@ rule inspect_data:
         dataset_files,
     output:
         json=results("{dataset}/data.json"),
-        png=report(
-            results("{dataset}/data.png"),
-            caption="../report/data.rst",
-            category="Per dataset",
-            subcategory="{dataset}",
-            labels={"result": "the data"},
-        ),
     log:
         results("logs/inspect_data/{dataset}.log"),
     conda:
@@ -77,3 +71,28 @@ rule inspect_data:
         data=lambda wc: data_sources.identity(config, janusfit_config.members(config, wc.dataset)),
     script:
         "../../scripts/inspect_data.py"
+
+
+# Its own rule, not inspect_data's: every sampler reads data.json, and an edit
+# of a figure would rerun them all.
+rule data_figure:
+    input:
+        # The validated dataset: its description changes whenever the data or their reading do.
+        data=results("{dataset}/data.json"),
+    output:
+        png=report(
+            results("{dataset}/data.png"),
+            caption="../report/data.rst",
+            category="Per dataset",
+            subcategory="{dataset}",
+            labels={"result": "the data"},
+        ),
+    log:
+        results("logs/data_figure/{dataset}.log"),
+    conda:
+        "../envs/janusfit.yaml"
+    threads: 1
+    params:
+        code=library_code("data_figure", models=[]),
+    script:
+        "../../scripts/data_figure.py"

@@ -1,4 +1,4 @@
-"""The data rules: fetch releases, inspect a dataset (simulating the default data is ``stages.simulate``)."""
+"""The data rules: fetch releases, inspect a dataset (simulating and drawing the data are modules of their own)."""
 
 from __future__ import annotations
 
@@ -22,14 +22,14 @@ def fetch(*, url: str, dest, sha256: str, log, key: str = "path") -> None:
         log.info(f"{dest}: sha256 {sha256_file(dest)}, recorded in {dest}.sha256")
 
 
-def inspect(*, config: dict, dataset: str, out_json, out_png, log) -> dict:
-    """Load and validate every member of ``dataset``; write its description and Hubble diagram.
+def inspect(*, config: dict, dataset: str, out_json, log) -> dict:
+    """Load and validate every member of ``dataset``; write its description.
 
     Members that hold the same data are refused; supernovae shared by two
-    members are named in a warning.
+    members are named in a warning. The figure of the data is another rule's
+    (``stages.data_figure``): every sampler reads this description, and a job
+    that drew would rerun them all for an edit of a figure.
     """
-    from ..plots import hubble_diagram_plot  # matplotlib only in the job that draws
-
     loaded = [load_dataset(name, config["datasets"][name]) for name in members(config, dataset)]
     for d in loaded:
         for source in sources(d.name, config["datasets"][d.name]):
@@ -69,6 +69,5 @@ def inspect(*, config: dict, dataset: str, out_json, out_png, log) -> dict:
                 f"{m['name']}: covariance '{m['files']['cov']}' symmetrised; its largest asymmetry "
                 f"|C_ij - C_ji| was {m['cov_asymmetry']:.3g}"
             )
-    hubble_diagram_plot(loaded, out_png)
     atomic_write_json(out_json, info)
     return info

@@ -2,8 +2,9 @@
 
 A module of its own, apart from the other data rules, because each rule reruns
 for the code its script imports (``janusfit.code.script_code``): with the
-inspection's plotting and loading beside it, an edit of a figure rewrote the
-simulated data, and every job of the default workflow after them reran.
+inspection's plotting and loading beside it, an edit of a figure or of a
+loader rewrote the simulated data, and every job of the default workflow
+after them reran.
 """
 
 from __future__ import annotations
