@@ -386,3 +386,22 @@ def test_non_square_array():
 def test_kind_mismatch_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"datasets\.cc\.kind.*format 'hz_table' holds 'hz' data, not 'sn'"):
         load_dataset("cc", {"kind": "sn", "format": "hz_table", "path": str(tmp_path / "x")})
+
+
+@pytest.mark.parametrize("cov", [False, True])
+def test_an_empty_cell_of_a_tab_separated_table_is_refused_naming_its_row(tmp_path, cov):
+    """The audit's case: one empty mu cell between two tabs. Split at whitespace it was no cell, σ moved into mu
+    and the row was padded: with a covariance (σ not read) the fit took mu = 0.149, the row's error."""
+    rows = [(0.01 + 0.01 * i, 33.0 + i, 0.15) for i in range(6)]
+    lines = ["z\tmu\tsigma"] + [f"{z}\t{mu}\t{s}" for z, mu, s in rows]
+    lines[5] = f"{rows[4][0]}\t\t{rows[4][2]}"
+    path = tmp_path / "d.tsv"
+    path.write_text("\n".join(lines) + "\n")
+    spec = {"kind": "sn", "format": "csv", "path": str(path)}
+    if cov:
+        (tmp_path / "d.cov").write_text(
+            "6\n" + "\n".join(str(0.0225 if i == j else 0.0) for i in range(6) for j in range(6))
+        )
+        spec["cov"] = str(tmp_path / "d.cov")
+    with raises_for(path, "data row 5 has 2 values where the first has 3: .* write NaN"):
+        load_dataset("d", spec)

@@ -59,7 +59,10 @@ class Table:
 def parse(text: str, comma: bool, skip_rows: int = 0, comment: str | None = None) -> Table:
     """The table in ``text`` after its first ``skip_rows`` lines, split at commas or else at runs of whitespace.
 
-    With ``comment``, everything from that character to the end of its line is dropped.
+    With ``comment``, everything from that character to the end of its line
+    is dropped. Split at whitespace, an empty cell (two tabs in a row) is no
+    cell at all, and the values after it would move into the columns before:
+    so a row shorter than the first is refused there, where pandas pads it.
     """
     rows = []
     for line in text.split("\n")[skip_rows:]:
@@ -68,6 +71,14 @@ def parse(text: str, comma: bool, skip_rows: int = 0, comment: str | None = None
         if not line.strip():
             continue
         rows.append(line.rstrip("\r").split(",") if comma else line.split())
+    if not comma:
+        for number, row in enumerate(rows, start=1):
+            if len(row) < len(rows[0]):
+                raise TableError(
+                    f"data row {number} has {len(row)} values where the first has {len(rows[0])}: in a table "
+                    "separated by spaces or tabs an empty cell cannot be told apart, and the values after it "
+                    "would be read into the wrong columns; write NaN (or NA) in an empty cell"
+                )
     return Table(rows)
 
 
