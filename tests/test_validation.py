@@ -378,6 +378,27 @@ def test_a_covariance_holding_the_tables_errors_is_taken_silently(tmp_path, recw
     assert not [w for w in recwarn if "covariance" in str(w.message)]
 
 
+@pytest.mark.parametrize("fmt", ["csv", "hz_table"])
+def test_a_covariance_holding_errors_where_it_needs_variances_is_refused(tmp_path, fmt):
+    """The audit's case: diag(σ) written for diag(σ²). It passed every check and made each error √σ."""
+    if fmt == "csv":
+        data = tmp_path / "d.csv"
+        data.write_text("z,mu,sigma\n0.1,38.3,0.15\n0.5,42.3,0.12\n1.0,44.1,0.2\n")
+        spec = csv_spec(data, write_cov(tmp_path / "c.txt", np.diag([0.15, 0.12, 0.2])))
+        shown = "data row 1: 0.15 against σ = 0.15, σ² = 0.0225"
+    else:
+        data = tmp_path / "hz.txt"
+        data.write_text("0.1 69 12\n0.4 83 10\n0.9 110 15\n")
+        spec = {"kind": "hz", "format": "hz_table", "path": str(data)}
+        spec["cov"] = str(write_cov(tmp_path / "c.txt", np.diag([12.0, 10.0, 15.0])))
+        shown = "data row 1: 12 against σ = 12, σ² = 144"
+    with raises_for(
+        tmp_path / "c.txt",
+        rf"diagonal is the table's errors \(role 'sigma'\), not their squares, at all 3 rows \({shown}\)",
+    ):
+        load_dataset("d", spec)
+
+
 def test_non_square_array():
     with pytest.raises(DataError, match=r"'c\.txt'.*covariance is not square: shape \(2, 3\)"):
         require_covariance("c.txt", np.zeros((2, 3)), 2)

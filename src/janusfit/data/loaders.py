@@ -51,6 +51,7 @@ from .validate import (
     require_rows,
     require_symmetric_matrix,
     require_unique_names,
+    require_variances,
     utf8_text,
 )
 
@@ -165,8 +166,10 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
         cov, asymmetry = require_covariance(
             cov_path, read_covariance(cov_path), data.z.size, add_variance=data.sigma**2 if fmt.cov_adds_sigma else None
         )
-        if data.replaced_sigma is not None and (below := covariance_below_errors(cov_path, cov, data.replaced_sigma)):
-            warnings.warn(f"dataset '{name}': {below}", UserWarning, stacklevel=2)
+        if data.replaced_sigma is not None:
+            require_variances(cov_path, cov, data.replaced_sigma)
+            if below := covariance_below_errors(cov_path, cov, data.replaced_sigma):
+                warnings.warn(f"dataset '{name}': {below}", UserWarning, stacklevel=2)
     elif fmt.diag_warning:
         warnings.warn(f"dataset '{name}' ({path}) {fmt.diag_warning}", UserWarning, stacklevel=2)
     if cov_path is None:

@@ -310,6 +310,25 @@ def require_covariance(
     return cov, asymmetry
 
 
+def require_variances(path: Path, cov: np.ndarray, sigma: np.ndarray) -> None:
+    """Refuse a covariance whose diagonal is the table's errors σ rather than their squares.
+
+    Written so, it passes every other check (σ > 0 is a positive definite
+    diagonal) and inflates each error to √σ: 0.39 mag for σ = 0.15. Every
+    row within the rounding of decimal errors (see BELOW_TABLE_ERRORS) is
+    required, and errors near 1, whose squares are the same numbers, are left.
+    """
+    diag = np.diag(cov)
+    if np.all(np.abs(diag - sigma) <= 0.05 * sigma) and np.all(np.abs(diag - sigma**2) > 0.2 * sigma**2):
+        raise DataError(
+            path,
+            f"the covariance's diagonal is the table's errors (role 'sigma'), not their squares, at all "
+            f"{sigma.size} rows (data row 1: {diag[0]:.4g} against σ = {sigma[0]:.4g}, σ² = {sigma[0] ** 2:.4g}): "
+            "a covariance holds variances. If the column holds variances instead, give it another role or "
+            "name (with a covariance it is not read)",
+        )
+
+
 def covariance_below_errors(path: Path, cov: np.ndarray, sigma: np.ndarray) -> str | None:
     """Why the covariance ``path`` seems to miss errors its table gives (diagonal below σ²), or None."""
     below = np.flatnonzero(np.diag(cov) < BELOW_TABLE_ERRORS * sigma**2)
