@@ -426,3 +426,27 @@ def test_an_empty_cell_of_a_tab_separated_table_is_refused_naming_its_row(tmp_pa
         spec["cov"] = str(tmp_path / "d.cov")
     with raises_for(path, "data row 5 has 2 values where the first has 3: .* write NaN"):
         load_dataset("d", spec)
+
+
+@pytest.mark.parametrize("kind", ["sn", "hz"])
+def test_points_at_one_redshift_count_once_for_the_fit(tmp_path, kind):
+    """The audit's case: twenty supernovae at z = 0.5. The log-likelihood was one constant at every Ωm and
+    q0 (the offset takes the one point), and the run reported its prior, converged, as the posterior."""
+    from schema_defaults import with_defaults
+
+    from janusfit.run import load_run
+
+    value = 42.0 if kind == "sn" else 90.0
+    rows = [f"0.5,{value + 0.01 * i},0.1" for i in range(20)]
+    data = tmp_path / "d.csv"
+    data.write_text("z,mu,sigma\n" + "\n".join(rows) + "\n" if kind == "sn" else "z,H,sigma\n" + "\n".join(rows) + "\n")
+    config = with_defaults({"datasets": {"d": csv_spec(data, kind=kind)}, "models": ["lcdm"]})
+    if kind == "sn":
+        message = "run d/lcdm has 20 data points at 1 distinct redshift (points at one redshift have one model value), too few for its 1 free parameter and 1 marginalised supernova offset: it needs at least 3"
+    else:
+        message = "run d/lcdm has 20 data points at 1 distinct redshift (points at one redshift have one model value), too few for its 2 free parameters and 0 marginalised supernova offsets: it needs at least 3"
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_run(config, "d", "lcdm")
+    # A second redshift: enough for H(z)'s two parameters only with a third.
+    data.write_text(data.read_text() + ("0.9,43.1,0.1\n0.2,39.5,0.1\n" if kind == "sn" else "0.9,110,10\n0.2,75,8\n"))
+    assert load_run(config, "d", "lcdm")[1].n_data == 22

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from .config import RunSettings, run_settings
 from .data import load_dataset
 from .errors import ConfigError
@@ -26,13 +28,21 @@ def require_enough_data(dataset: str, posterior: Posterior) -> None:
     Each supernova set's unknown offset (M and H0) is marginalised, which uses
     up one point: with no point to spare the data carry no information, and a
     run would return its prior as posterior and an evidence error of NaN.
+    Points at one redshift have one model value, so they count once (twenty
+    supernovae at z = 0.5 are one point of the Hubble diagram, and the offset
+    takes it); light curves count every row, each with its own stretch and
+    colour for α and β.
     """
     offsets = len(posterior.sn)
     needed = posterior.ndim + offsets + 1
-    if posterior.n_data < needed:
+    points = sum(d.n if d.light_curves is not None else np.unique(d.z).size for d in posterior.datasets)
+    if points < needed:
+        counted = _count(posterior.n_data, "data point")
+        if points < posterior.n_data:
+            counted += f" at {_count(points, 'distinct redshift')} (points at one redshift have one model value)"
         raise ConfigError(
             f"datasets.{dataset}",
-            f"run {dataset}/{posterior.model.name} has {_count(posterior.n_data, 'data point')}, too "
+            f"run {dataset}/{posterior.model.name} has {counted}, too "
             f"few for its {_count(posterior.ndim, 'free parameter')} and "
             f"{_count(offsets, 'marginalised supernova offset')}: it needs at least {needed}; add "
             "data or leave the dataset out of 'run_datasets'",
