@@ -260,6 +260,11 @@ CONFIG_ERRORS = {
         dict(datasets={"jla": jla_spec(), "cc": {"kind": "sn", "format": "hz_table", "path": "data/cc.txt"}}),
         "config key 'datasets.cc.kind': format 'hz_table' holds 'hz' data, not 'sn'",
     ),
+    # The audit's case: '..' wrote data.json, data.png and the runs' directories outside results_dir.
+    "dataset_named_dot_dot": (
+        dict(datasets={"..": jla_spec()}),
+        "config key 'datasets': '..' does not match '^[A-Za-z0-9_+-][A-Za-z0-9_.+-]*$'",
+    ),
     "max_rhat_not_above_1": (
         dict(convergence={"max_rhat": 0.01}),
         "config key 'convergence.max_rhat': 0.01 is less than or equal to the minimum of 1",
