@@ -503,6 +503,33 @@ def test_bad_data_replacing_good_data_loses_nothing(outcomes, baseline):
 
 
 @scenario
+def results_json_cut_short(directory, public_data, server):
+    """A results file damaged after it was written: emcee's run.json cut short, read by the convergence job;
+    data.json garbled, read while Snakemake plans the pre-flight job's memory. Both were JSON tracebacks
+    (the audit's cases), data.json's at every run until it was deleted."""
+    run_json = directory / RUN_JSON
+    run_json.write_text(run_json.read_text()[:200])
+    cut = snakemake(directory, "results/jla/lcdm/convergence.json")
+    (directory / DATA_JSON).write_bytes(b"\xff\xfe\x00garbage")
+    return cut, snakemake(directory, RUN_JSON)
+
+
+def test_a_damaged_results_file_is_named_with_how_to_remake_it(outcomes, baseline):
+    directory, (cut, garbled) = outcome(outcomes, "results_json_cut_short")
+    assert cut.returncode != 0 and garbled.returncode != 0
+    convergence = log(directory, "convergence/jla/lcdm.log")
+    assert f"ERROR '{RUN_JSON}' is not valid JSON (Expecting value: line 14 column 2 (char 200))" in convergence
+    assert "the file was cut short or edited; delete it and rerun the workflow, which writes it again" in convergence
+    assert "Traceback" not in convergence
+    assert (
+        f"DamagedResult: '{DATA_JSON}' is not valid JSON ('utf-8' codec can't decode byte 0xff in position 0: "
+        "invalid start byte): the file was cut short or edited; delete it and rerun the workflow" in garbled.stderr
+    )
+    kept = {k: v for k, v in snapshot(directory).items() if k not in (RUN_JSON, DATA_JSON)}
+    assert kept == {k: v for k, v in baseline[1].items() if k not in (RUN_JSON, DATA_JSON)}
+
+
+@scenario
 def pins_added_after_the_results(directory, public_data, server):
     """The finished run's data pinned afterwards: by its own sha256 (nothing to rerun), then by another's."""
     own = sha256_file(directory / "data/jla_mub.txt")

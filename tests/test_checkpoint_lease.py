@@ -274,12 +274,14 @@ def test_a_foreign_lease_renewed_by_its_holder_is_never_taken(tmp_path):
 
 
 def test_a_stale_or_unreadable_lease_is_taken_over(tmp_path):
-    for content in ("stale", "garbage"):
+    """An unreadable record: not JSON, or bytes that are not UTF-8 (the audit's case, an 'unexpected
+    error: UnicodeDecodeError' traceback in the sampler's log before)."""
+    for content in ("stale", "garbage", "not_utf8"):
         path = tmp_path / "ck.lease"
         if content == "stale":
             foreign_record(path, time.time() - 10)
         else:
-            path.write_text("{not json")
+            path.write_bytes(b"{not json" if content == "garbage" else b"garbage\x00\xff{")
             os.utime(path, (time.time() - 10, time.time() - 10))
         log = Log()
         with CheckpointLock(tmp_path / "ck", poll_s=0.05, lease_timeout_s=5.0, log=log) as lock:

@@ -10,7 +10,6 @@ the one thing they are told.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,20 +87,6 @@ def refusal_path(checkpoint_dir) -> Path:
 
 class NotAResultsRoot(JanusfitError):
     """A directory given as a results root holds no janusfit run."""
-
-
-class DamagedResult(JanusfitError):
-    """A results file that does not read as what the workflow writes; the message names it."""
-
-
-def read_result(path) -> dict | list:
-    """A JSON results file, or DamagedResult naming it (cut short, edited)."""
-    try:
-        return json.loads(Path(path).read_text())
-    except ValueError as exc:
-        raise DamagedResult(
-            f"'{path}' is not valid JSON ({exc}): the file was cut short or edited; delete it and rerun the workflow, which writes it again"
-        ) from None
 
 
 @dataclass(frozen=True)

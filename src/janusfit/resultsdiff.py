@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .formatting import decimals
-from .layout import COMPARISON, SUMMARY, NotAResultsRoot, read_result
+from .layout import COMPARISON, SUMMARY, NotAResultsRoot
+from .result_files import read_result
 
 
 @dataclass

@@ -7,12 +7,10 @@ the size of the data, ``resources.json`` for a recorded runtime estimate).
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from ..config import members, param_names, run_settings
 from ..data.loaders import FORMATS
 from ..errors import ConfigError
+from ..result_files import read_result
 from ..sampling.registry import SAMPLERS
 from .cores import CoreCounts, cores_from_config, detect_cores, heavy_policy, threads_for
 from .memory import mem_mb_for_attempt
@@ -101,7 +99,7 @@ def data_shape(data_json) -> tuple[int, bool, float]:
     Rows read count those a release's cut drops (Pantheon+: 1701 read, 1590
     fitted): its whole covariance file is parsed and checked.
     """
-    info = json.loads(Path(data_json).read_text())
+    info = read_result(data_json)
     members = info["members"]
     return (
         sum(m.get("n_read") or m["n"] for m in members),
@@ -112,7 +110,7 @@ def data_shape(data_json) -> tuple[int, bool, float]:
 
 def systematic_matrices(config: dict, data_json) -> tuple[tuple[int, int], ...]:
     """(how many, N) of the N × N systematic matrices of each member that has them (``covmats``)."""
-    members = json.loads(Path(data_json).read_text())["members"]
+    members = read_result(data_json)["members"]
     counts = [(len(config["datasets"][m["name"]].get("covmats") or {}), m.get("n_read") or m["n"]) for m in members]
     return tuple((count, n) for count, n in counts if count)
 

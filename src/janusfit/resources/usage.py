@@ -14,9 +14,7 @@ an interruption ran only the last part).
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
+from ..result_files import read_result
 from .monitor import job_peak_mb
 from .runtime import RUNTIME_KEY
 
@@ -27,10 +25,10 @@ def run_resources(resources_json, memory_jsons: dict) -> dict:
     The run's memory is that of its largest job; its times are summed over
     the samplers. ``memory_jsons`` maps each sampler to its ``memory.json``.
     """
-    recorded = json.loads(Path(resources_json).read_text())
+    recorded = read_result(resources_json)
     per_sampler = {}
     for sampler, path in memory_jsons.items():
-        measured = json.loads(Path(path).read_text())
+        measured = read_result(path)
         per_sampler[sampler] = {
             # The job's own: the pre-flight's is not made again for a setting only the job reads (progress.figure).
             "mem_mb_estimate": measured["estimate_mb"],

@@ -72,7 +72,8 @@ class Holder:
         that it too goes stale and is taken over.
         """
         try:
-            text = path.read_text()
+            # Bytes: a record of bytes that are not UTF-8 is damaged like any other, decoded below.
+            text = path.read_bytes()
             mtime = path.stat().st_mtime
         except FileNotFoundError:
             return None

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pandas as pd
 
 from ..atomic import atomic_path
@@ -12,10 +9,11 @@ from ..diagnostics import compare_models, write_comparison
 from ..diagnostics.bounds import describe, one_sided_only
 from ..diagnostics.domain_fraction import fraction_cell
 from ..reporting.resumes import resumes_by_run
+from ..result_files import read_result
 
 
 def compare(*, summary_paths, out_json, out_csv, log) -> list[dict]:
-    summaries = [json.loads(Path(p).read_text()) for p in summary_paths]
+    summaries = [read_result(p) for p in summary_paths]
     rows = compare_models(summaries)
     write_comparison(rows, out_json, out_csv)
     for r in rows:
@@ -47,7 +45,7 @@ def overview(*, summary_paths, out_csv) -> pd.DataFrame:
     and runtimes, for the report."""
     rows, names = [], {}
     for path in summary_paths:
-        s = json.loads(Path(path).read_text())
+        s = read_result(path)
         row = {"dataset": s["dataset"], "model": s["model"], "n_data": s["n_data"]}
         parameters = s.get("parameters", {})
         names.update(dict.fromkeys(parameters))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import h5py
 import numpy as np
 
@@ -17,6 +14,7 @@ from ..diagnostics.convergence import DEFAULT_THRESHOLDS, sd_error
 from ..diagnostics.quadrature import cross_check, exact_evidence, prior_sensitivity
 from ..errors import JanusfitError
 from ..imports import import_emcee
+from ..result_files import read_result
 from ..sampling.dynesty_samples import require_readable
 from ..sampling.emcee_hdf5 import chain_problem, require_intact
 
@@ -49,7 +47,7 @@ def convergence(*, config, dataset, model, chain_h5, out_json, trace_png, log, r
     conv = run_settings(config, dataset, model).convergence
     thresholds = {k: conv[k] for k in DEFAULT_THRESHOLDS}
     report = diagnose(chain, log_prob, accepted, names, thresholds=thresholds, n_groups=conv["n_groups"])
-    tau_history = json.loads(Path(run_json).read_text())["tau_history"] if run_json else None
+    tau_history = read_result(run_json)["tau_history"] if run_json else None
     trace_plot(
         chain,
         names,
@@ -87,7 +85,7 @@ def convergence(*, config, dataset, model, chain_h5, out_json, trace_png, log, r
 
 def posterior_samples(chain_h5, convergence_json) -> np.ndarray:
     """emcee draws after the burn-in that the convergence rule chose, flattened."""
-    burn_in = json.loads(Path(convergence_json).read_text())["burn_in"]
+    burn_in = read_result(convergence_json)["burn_in"]
     chain, _, _ = read_chain(chain_h5)
     return chain[burn_in:].reshape(-1, chain.shape[-1])
 
@@ -106,7 +104,7 @@ def corner(*, config, dataset, model, chain_h5, convergence_json, samples_h5, ou
     dyn, weights = read_dynesty(samples_h5) if samples_h5 else (None, None)
     truths = None
     if truth_json:
-        truth = json.loads(Path(truth_json).read_text())
+        truth = read_result(truth_json)
         truths = [truth.get(p) for p in names]
     corner_plot(
         emcee_samples,
@@ -188,8 +186,8 @@ def summary(
     ess = sd_errors = None
     if emcee_files:
         chain_h5, run_json, convergence_json = emcee_files
-        run = json.loads(Path(run_json).read_text())
-        conv = json.loads(Path(convergence_json).read_text())
+        run = read_result(run_json)
+        conv = read_result(convergence_json)
         flat = posterior_samples(chain_h5, convergence_json)
         out["parameters"] = {}
         for i, p in enumerate(posterior.param_names):
@@ -222,7 +220,7 @@ def summary(
         }
         fingerprints.append(run["fingerprint"])
     if dynesty_json:
-        dyn = json.loads(Path(dynesty_json).read_text())
+        dyn = read_result(dynesty_json)
         out["dynesty"] = {
             key: dyn[key]
             for key in (
@@ -264,7 +262,7 @@ def summary(
         from ..plots import memory_plot
 
         for sampler, (memory_json, png) in memory_figures.items():
-            record = json.loads(Path(memory_json).read_text())
+            record = read_result(memory_json)
             peak = resources[sampler]["peak_rss_mb"]
             memory_plot(record, png, title=f"{sampler} on {dataset}/{model}", peak_mb=peak)
     atomic_write_json(out_json, out)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from ..atomic import atomic_write_bytes
 from ..reporting.overview import landing_html, overview_html
 from ..reporting.provenance import provenance_html
+from ..result_files import read_result
 
 
 def _read(path) -> dict | list:
-    return json.loads(Path(path).read_text())
+    return read_result(path)
 
 
 def overview_page(*, summary_paths, convergence_paths, comparison_paths: dict, meta, out_html, out_landing) -> str:
