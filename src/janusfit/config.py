@@ -393,7 +393,7 @@ def check(config: dict) -> None:
             raise ConfigError(
                 _overridden_key(config, dataset, model, "dynesty.nlive"),
                 f"{nlive} live points for run {dataset}/{model} with {_parameters(n_params)}; "
-                f"dynesty needs more than twice as many live points as parameters, "
+                f"dynesty needs more than twice as many live points as parameters, and 4 or more: "
                 f"at least {minimum_nlive(n_params)}",
             )
         if "dynesty" in config["samplers"] and settings.dynesty.maxiter is not None:
