@@ -270,6 +270,12 @@ CONFIG_ERRORS = {
         dict(datasets={"..": jla_spec()}),
         "config key 'datasets': '..' does not match '^[A-Za-z0-9_+-][A-Za-z0-9_.+-]*$'",
     ),
+    # The audit's case: a NotADirectoryError traceback from Snakemake's inventory of the outputs.
+    "results_dir_is_a_file": (
+        dict(results_dir="data/jla_mub.txt"),
+        "config key 'results_dir': 'data/jla_mub.txt' is a file: results_dir is the directory the results, logs "
+        "and checkpoints are written under",
+    ),
     "max_rhat_not_above_1": (
         dict(convergence={"max_rhat": 0.01}),
         "config key 'convergence.max_rhat': 0.01 is less than or equal to the minimum of 1",

@@ -339,6 +339,12 @@ def _whole_numbers_as_int(value):
 
 def check(config: dict) -> None:
     """Raise ConfigError for the first semantic problem, naming its key."""
+    if Path(config["results_dir"]).exists() and not Path(config["results_dir"]).is_dir():
+        raise ConfigError(
+            "results_dir",
+            f"'{config['results_dir']}' is a file: results_dir is the directory the results, logs and "
+            "checkpoints are written under",
+        )
     datasets = config["datasets"]
     for i, model in enumerate(config["models"]):
         if model not in MODELS:
