@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from ..config import members
 from ..data import load_dataset
-from ..plots import hubble_diagram_plot
 
 
 def data_figure(*, config: dict, dataset: str, out_png) -> None:
@@ -18,4 +17,6 @@ def data_figure(*, config: dict, dataset: str, out_png) -> None:
     Called after the inspection has validated the same files (its description
     is this rule's input), so reading them again cannot fail on bad data.
     """
+    from ..plots import hubble_diagram_plot  # matplotlib after the job has started, as every rule that draws
+
     hubble_diagram_plot([load_dataset(name, config["datasets"][name]) for name in members(config, dataset)], out_png)
