@@ -16,8 +16,8 @@ comparison on 2 datasets × 2 models, threads policy performance against
 measured). ``--baseline REF`` is the git commit
 the start-up and workflow rows compare with (default ``common.BASELINE``).
 ``--sections`` runs a subset. The JSON goes to
-benchmarks/results/<host>-<date>[-<sections>][-quick].json (the sections
-named only for a subset); the table is printed in
+benchmarks/results/<host>-<date>[-<sections>][-quick][-<n>].json (the sections
+named only for a subset, n for a second run of the day); the table is printed in
 Markdown, ready for benchmarks/README.md.
 """
 
@@ -76,7 +76,13 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     # A subset says which sections it holds, so it never overwrites a full run of the same day.
     subset = "" if set(sections) == set(SECTIONS) else "-" + "+".join(sections)
-    path = RESULTS / f"{info['host']}-{datetime.date.today().isoformat()}{subset}{'-quick' if args.quick else ''}.json"
+    stem = f"{info['host']}-{datetime.date.today().isoformat()}{subset}{'-quick' if args.quick else ''}"
+    # A second run of the same sections on the same day gets the next free number: it overwrote the first's.
+    path = next(
+        RESULTS / f"{stem}{f'-{n}' if n > 1 else ''}.json"
+        for n in range(1, 1000)
+        if not (RESULTS / f"{stem}{f'-{n}' if n > 1 else ''}.json").exists()
+    )
     t_all = time.perf_counter()
     for name in sections:
         module = __import__(f"bench_{name}")
