@@ -349,20 +349,27 @@ def test_covariance_makes_sigma_optional_and_last_digit_asymmetry_is_tolerated(t
     np.testing.assert_allclose(d.cov, matrix, rtol=1e-12)
 
 
+def diagonal_covariance(tmp_path, fmt, csv, csv_diagonal, hz_diagonal) -> dict:
+    """A three-row ``csv`` (the text given) or ``hz_table`` (σ = 12, 10, 15) with a diagonal covariance file c.txt."""
+    if fmt == "csv":
+        data = tmp_path / "d.csv"
+        data.write_text(csv)
+        return csv_spec(data, write_cov(tmp_path / "c.txt", np.diag(csv_diagonal)))
+    data = tmp_path / "hz.txt"
+    data.write_text("0.1 69 12\n0.4 83 10\n0.9 110 15\n")
+    return {
+        "kind": "hz",
+        "format": "hz_table",
+        "path": str(data),
+        "cov": str(write_cov(tmp_path / "c.txt", np.diag(hz_diagonal))),
+    }
+
+
 @pytest.mark.parametrize("fmt", ["csv", "hz_table"])
 def test_a_covariance_below_the_tables_errors_is_named(tmp_path, fmt):
     """A covariance of systematic errors alone, with the statistical ones in the table: they would be dropped."""
-    if fmt == "csv":
-        data = tmp_path / "d.csv"
-        data.write_text(GOOD_CSV)
-        spec = csv_spec(data, write_cov(tmp_path / "c.txt", np.diag([0.0025, 0.0081, 0.0004])))
-        shown = "data row 1: 0.0025 against 0.01"
-    else:
-        data = tmp_path / "hz.txt"
-        data.write_text("0.1 69 12\n0.4 83 10\n0.9 110 15\n")
-        spec = {"kind": "hz", "format": "hz_table", "path": str(data)}
-        spec["cov"] = str(write_cov(tmp_path / "c.txt", np.diag([100.0, 30.0, 230.0])))
-        shown = "data row 1: 100 against 144"
+    spec = diagonal_covariance(tmp_path, fmt, GOOD_CSV, [0.0025, 0.0081, 0.0004], [100.0, 30.0, 230.0])
+    shown = "data row 1: 0.0025 against 0.01" if fmt == "csv" else "data row 1: 100 against 144"
     with pytest.warns(
         UserWarning,
         match=rf"covariance '.*c\.txt' has a diagonal below the square of the table's errors .* at 2 of 3 rows \({shown}\)",
@@ -381,17 +388,11 @@ def test_a_covariance_holding_the_tables_errors_is_taken_silently(tmp_path, recw
 @pytest.mark.parametrize("fmt", ["csv", "hz_table"])
 def test_a_covariance_holding_errors_where_it_needs_variances_is_refused(tmp_path, fmt):
     """The audit's case: diag(σ) written for diag(σ²). It passed every check and made each error √σ."""
-    if fmt == "csv":
-        data = tmp_path / "d.csv"
-        data.write_text("z,mu,sigma\n0.1,38.3,0.15\n0.5,42.3,0.12\n1.0,44.1,0.2\n")
-        spec = csv_spec(data, write_cov(tmp_path / "c.txt", np.diag([0.15, 0.12, 0.2])))
-        shown = "data row 1: 0.15 against σ = 0.15, σ² = 0.0225"
-    else:
-        data = tmp_path / "hz.txt"
-        data.write_text("0.1 69 12\n0.4 83 10\n0.9 110 15\n")
-        spec = {"kind": "hz", "format": "hz_table", "path": str(data)}
-        spec["cov"] = str(write_cov(tmp_path / "c.txt", np.diag([12.0, 10.0, 15.0])))
-        shown = "data row 1: 12 against σ = 12, σ² = 144"
+    csv = "z,mu,sigma\n0.1,38.3,0.15\n0.5,42.3,0.12\n1.0,44.1,0.2\n"
+    spec = diagonal_covariance(tmp_path, fmt, csv, [0.15, 0.12, 0.2], [12.0, 10.0, 15.0])
+    shown = (
+        "data row 1: 0.15 against σ = 0.15, σ² = 0.0225" if fmt == "csv" else "data row 1: 12 against σ = 12, σ² = 144"
+    )
     with raises_for(
         tmp_path / "c.txt",
         rf"diagonal is the table's errors \(role 'sigma'\), not their squares, at all 3 rows \({shown}\)",
