@@ -8,19 +8,15 @@ from ..reporting.provenance import provenance_html
 from ..result_files import read_result
 
 
-def _read(path) -> dict | list:
-    return read_result(path)
-
-
 def overview_page(*, summary_paths, convergence_paths, comparison_paths: dict, meta, out_html, out_landing) -> str:
     """The Overview page (``overview.html``) and its summary for the landing page, from the workflow's files.
 
     ``convergence_paths`` are aligned with ``summary_paths`` (or empty, without
     emcee); ``comparison_paths`` maps a dataset to its ``comparison.json``.
     """
-    summaries = [_read(p) for p in summary_paths]
-    convergences = {(s["dataset"], s["model"]): _read(p) for s, p in zip(summaries, convergence_paths)}
-    comparisons = {dataset: _read(p) for dataset, p in comparison_paths.items()}
+    summaries = [read_result(p) for p in summary_paths]
+    convergences = {(s["dataset"], s["model"]): read_result(p) for s, p in zip(summaries, convergence_paths)}
+    comparisons = {dataset: read_result(p) for dataset, p in comparison_paths.items()}
     page = overview_html(summaries, comparisons, convergences, meta)
     atomic_write_bytes(out_html, page.encode())
     atomic_write_bytes(out_landing, landing_html(summaries, comparisons).encode())
@@ -29,7 +25,9 @@ def overview_page(*, summary_paths, convergence_paths, comparison_paths: dict, m
 
 def provenance_page(*, config: dict, summary_paths, data_paths, package_versions: dict, out_html) -> str:
     """The Provenance page (``provenance.html``): config as run, fingerprints, data files, versions."""
-    page = provenance_html(config, [_read(p) for p in summary_paths], [_read(p) for p in data_paths], package_versions)
+    page = provenance_html(
+        config, [read_result(p) for p in summary_paths], [read_result(p) for p in data_paths], package_versions
+    )
     atomic_write_bytes(out_html, page.encode())
     return page
 
@@ -52,7 +50,7 @@ def hubble_figure(*, config: dict, dataset: str, runs: dict, out_png) -> None:
     for model, files in runs.items():
         _, posterior = load_run(config, dataset, model)
         draws = posterior_samples(files["chain"], files["convergence"])
-        best = _read(files["summary"])["best_fit"]
+        best = read_result(files["summary"])["best_fit"]
         curves[model] = model_curves(posterior, best, draws)
         limits[model] = redshift_limits(posterior, best, draws)
     hubble_fit_plot(curves, limits, out_png, title=f"{dataset}: each model's best fit and 68 % band")
