@@ -276,6 +276,11 @@ CONFIG_ERRORS = {
         "config key 'results_dir': 'data/jla_mub.txt' is a file: results_dir is the directory the results, logs "
         "and checkpoints are written under",
     ),
+    # The audit's case: an empty list ran every declared dataset.
+    "run_datasets_empty": (
+        dict(run_datasets=[]),
+        "config key 'run_datasets': [] should be non-empty",
+    ),
     "max_rhat_not_above_1": (
         dict(convergence={"max_rhat": 0.01}),
         "config key 'convergence.max_rhat': 0.01 is less than or equal to the minimum of 1",
