@@ -90,7 +90,10 @@ def test_hz_table_with_wrong_column_count(tmp_path):
 def test_missing_column_lists_the_available_ones(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("z,m,sigma\n0.1,38.3,0.1\n")
-    with raises_for(path, r"missing column 'mu' \(available columns: z, m, sigma\)"):
+    with raises_for(
+        path,
+        r"missing column 'mu' \(available columns: z, m, sigma; the header is the file's first line, 'z,m,sigma'\)",
+    ):
         load_dataset("d", csv_spec(path))
 
 
@@ -255,6 +258,19 @@ def test_rows_longer_than_the_header(tmp_path):
     path.write_text("#name zcmb zhel mb\nbin00 0.05 0.05 36.6 0.0\n")
     with raises_for(path, "rows have 5 values but the header names only 4 columns"):
         load_dataset("d", {"kind": "sn", "format": "union3", "path": str(path), "cov": "unused"})
+
+
+def test_a_comment_above_the_header_is_shown_as_the_line_read_for_it(tmp_path):
+    """The audit's case: the message counted columns and did not say which line it took for the header."""
+    path = tmp_path / "d.csv"
+    path.write_text("# my survey\n" + GOOD_CSV)
+    shown = "missing column 'z' (available columns: my; the header is the file's first line, '# my survey')"
+    with raises_for(path, re.escape(shown)):
+        load_dataset("d", csv_spec(path))
+    path.write_text("# z mu\n" + GOOD_CSV.replace(",", " "))
+    shown = "rows have 3 values but the header names only 2 columns (the header is the file's first line, '# z mu')"
+    with raises_for(path, re.escape(shown)):
+        load_dataset("d", csv_spec(path))
 
 
 @pytest.mark.parametrize(

@@ -369,8 +369,14 @@ def read_table(path: Path) -> Table:
         raise DataError(path, f"rows do not parse as a table: {exc}") from None
     require_rows(path, len(frame))
     if frame.shape[1] > len(names):
-        raise DataError(path, f"rows have {frame.shape[1]} values but the header names only {len(names)} columns")
+        # The line read as the header, shown: a comment above the real header (``# my data``) is taken for it.
+        raise DataError(
+            path,
+            f"rows have {frame.shape[1]} values but the header names only {len(names)} columns "
+            f"(the header is the file's first line, {header.strip()!r})",
+        )
     frame.columns = names[: frame.shape[1]]
+    frame.header = header.strip()
     return frame
 
 
@@ -393,7 +399,7 @@ def extract(
     (H(z)), positive values. ``names`` is the column of supernova names, if any.
     """
     wanted = [c for c in (z, values, sigma, zhel) if c]
-    require_columns(path, frame.columns, wanted + ([names] if names else []))
+    require_columns(path, frame.columns, wanted + ([names] if names else []), frame.header)
     arrays = {c: numeric_column(path, frame, c) for c in wanted}
     require_finite(path, arrays)
     require_positive(path, z, arrays[z], "redshift")
@@ -480,7 +486,7 @@ def _read_jla_lcparams(path: Path, kind: str, columns: dict, need_sigma: bool) -
     """jla_lcparams.txt: SALT2 m_B, x1, c with their errors and covariances, and the host mass (``3rdvar``)."""
     frame = read_table(path)
     data = extract(path, frame, "zcmb", "mb", "dmb", zhel="zhel", names="name")
-    require_columns(path, frame.columns, list(JLA_COLUMNS.values()))
+    require_columns(path, frame.columns, list(JLA_COLUMNS.values()), frame.header)
     arrays = {role: numeric_column(path, frame, column) for role, column in JLA_COLUMNS.items()}
     require_finite(path, {JLA_COLUMNS[role]: a for role, a in arrays.items()})
     for role in ("dx1", "dcolor"):

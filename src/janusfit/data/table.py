@@ -37,6 +37,7 @@ class Table:
                 raise TableError(f"expected {width} fields in data row {number}, saw {len(row)}")
         self.n_rows = len(rows)
         self.columns = list(range(width))
+        self.header: str | None = None  # the line the names were read from, for messages
         self._cells = [
             [row[j] if j < len(row) and row[j] not in MISSING else None for row in rows] for j in range(width)
         ]

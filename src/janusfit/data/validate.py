@@ -124,11 +124,16 @@ def require_rows(path: Path, n_rows: int) -> None:
         raise DataError(path, "no data rows (the file is empty or has only a header or comments)")
 
 
-def require_columns(path: Path, available, wanted) -> None:
+def require_columns(path: Path, available, wanted, header: str | None = None) -> None:
+    """Every ``wanted`` column among ``available``; ``header``, the line they were read from, is shown if given
+    (a comment line above the real header is read as the header)."""
     available = list(available)
+    line = f"; the header is the file's first line, {header!r}" if header is not None else ""
     for column in wanted:
         if column not in available:
-            raise DataError(path, f"missing column '{column}' (available columns: {', '.join(map(str, available))})")
+            raise DataError(
+                path, f"missing column '{column}' (available columns: {', '.join(map(str, available))}{line})"
+            )
 
 
 def numeric_column(path: Path, frame: Table, column: str) -> np.ndarray:
