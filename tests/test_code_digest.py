@@ -238,6 +238,51 @@ def test_a_checkpoint_made_before_the_models_messages_named_their_module_resumes
     assert log.has(f"which changes no value of this run: code.janusfit.models.base: '{old}' -> '{new}'")
 
 
+# JANUS's domain ended at q0 = 0 (2026-12-07): before, it went on above 0, where the formulas are a
+# Friedmann dust universe. Runs whose q0 prior stops at 0 (the default) have the same values.
+JANUS_DOMAIN = (
+    ('return {"q0": (-1.0 / (2.0 * z_max), 0.0)}', 'return {"q0": (-1.0 / (2.0 * z_max), np.inf)}'),
+    (
+        "return (1.0 + 2.0 * theta[:, 0] * z_max > 0.0) & (theta[:, 0] <= 0.0)",
+        "return 1.0 + 2.0 * theta[:, 0] * z_max > 0.0",
+    ),
+)
+
+
+def _before_janus_ended_at_0(package) -> str:
+    """JANUS's module as it was before its domain ended at q0 = 0; returns its source now, to put back."""
+    janus = package / "models/janus.py"
+    now_text, now = janus.read_text(), code.value_digest("janusfit.models.janus")
+    for after, before in JANUS_DOMAIN:
+        edit(janus, after, before)
+    assert ("janusfit.models.janus", code.value_digest("janusfit.models.janus"), now) in SAME_VALUES
+    return now_text
+
+
+@pytest.mark.parametrize("upper", [0.0, 0.5])
+def test_a_janus_checkpoint_from_before_its_domain_ended_at_0_resumes_only_under_a_prior_below_0(
+    tmp_path, package, public_data, upper
+):
+    """Under the default prior (q0 up to 0) the edit changed no value: its checkpoints resume. One whose prior
+    reached 0.5 sampled q0 above 0, outside JANUS: refused."""
+    posterior = Posterior(get_model("janus"), [jla_diagonal(public_data)], {"q0": (-0.5, upper)})
+    now_text = _before_janus_ended_at_0(package)
+    stored = make_fingerprint(posterior, "emcee", {})
+    if upper <= 0.0:
+        run_emcee_in(tmp_path, posterior, max_steps=100)
+    (package / "models/janus.py").write_text(now_text)
+    forget()
+    if upper <= 0.0:
+        log = Log()
+        assert run_emcee_in(tmp_path, posterior, log=log, max_steps=150).resumes == [100]
+        assert log.has("which changes no value of this run: code.janusfit.models.janus: 'fe35a1fd5c3df98e' -> ")
+    else:
+        current = make_fingerprint(posterior, "emcee", {})
+        assert same_values(stored, current) == (stored, [])
+        with pytest.raises(FingerprintError, match=r"\n  code\.janusfit\.models\.janus: 'fe35a1fd5c3df98e' -> "):
+            check_fingerprint(stored, current, tmp_path)
+
+
 LABEL_EDITS = (
     ('labels = {"Om": r"$\\Omega_m$"}', 'labels = {"Om": r"$\\Omega_{\\rm m}$"}'),
     ('latex_name = r"flat $\\Lambda$CDM"', 'latex_name = r"$\\Lambda$CDM (flat)"'),

@@ -310,6 +310,19 @@ def test_janus_is_nested_sampled_inside_its_domain_only(tmp_path, public):
     assert result.ln_domain_fraction == posterior.log_domain_fraction
 
 
+def test_a_janus_prior_reaching_above_0_has_that_part_outside_the_domain(tmp_path, public):
+    """The audit's case: q0 ∈ [−0.5, 0.5] was accepted and sampled above 0, where JANUS's formulas are a
+    Friedmann dust universe (Ωm = 2 q0), and reported q0 = 0.006 ± 0.023 as JANUS's."""
+    posterior = Posterior(get_model("janus"), [public["union3"]], {"q0": (-0.5, 0.5)})
+    edge = -1.0 / (2.0 * public["union3"].z.max())
+    np.testing.assert_array_equal(posterior.sampling_bounds, [[edge, 0.0]])
+    assert posterior.log_domain_fraction == pytest.approx(math.log(-edge / 1.0), rel=1e-14)
+    assert np.isinf(posterior.chi2(np.array([[0.01]])))[0] and np.isfinite(posterior.chi2(np.array([[-0.01]])))[0]
+    result, samples = dynesty_run(tmp_path, posterior, DynestySettings(nlive=100, seed=1))
+    assert samples["samples"][:, 0].max() <= 0.0
+    assert result.logz == pytest.approx(result.logz_inside + posterior.log_domain_fraction, abs=1e-12)
+
+
 def test_a_checkpoint_sampled_over_the_whole_prior_is_not_resumed(tmp_path, public):
     """janusfit 0.1.0 sampled JANUS over its whole prior; such a checkpoint must not be mixed into a new run."""
     posterior = posterior_of(public, "jla", "janus")

@@ -21,7 +21,7 @@ Cobaya input::
       q0: {prior: {min: -0.5, max: 0.0}}
       H0: 70                                   # cancels in the SN likelihoods
 
-Where JANUS does not exist (1 + 2 q0 z ≤ 0 at a requested redshift)
+Where JANUS does not exist (1 + 2 q0 z ≤ 0 at a requested redshift, or q0 > 0)
 ``calculate`` returns False, which Cobaya takes as a zero likelihood, as
 janusfit's samplers do. Only background distances are provided: JANUS has no
 sound horizon or growth history, so BAO, CMB and RSD likelihoods cannot run

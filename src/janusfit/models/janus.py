@@ -12,7 +12,9 @@ conjugate gives the equivalent, cancellation-free
     d_L = (c/H0) 2z (1 + s + z) / (1 + s)²,  s = √(1 + 2 q0 z),
 
 which is the Milne law z + z²/2 at q0 = 0. The model exists only where
-1 + 2 q0 z > 0, i.e. z < −1/(2 q0).
+1 + 2 q0 z > 0, i.e. z < −1/(2 q0), and only for q0 ≤ 0: the same formulas
+with q0 > 0 are a Friedmann dust universe without Λ (Ωm = 2 q0), not JANUS,
+so a prior reaching above 0 has that part outside the domain.
 """
 
 import numpy as np
@@ -30,12 +32,12 @@ class Janus(Model):
     latex_name = "JANUS"
 
     def domain_bounds(self, z_max):
-        return {"q0": (-1.0 / (2.0 * z_max), np.inf)}
+        return {"q0": (-1.0 / (2.0 * z_max), 0.0)}
 
     def in_domain(self, theta, z_max):
         # The kernels' own test (not q0 > −1/(2 z_max)), so that no q0 within an
         # ulp of the edge passes it and then takes the square root of a negative.
-        return 1.0 + 2.0 * theta[:, 0] * z_max > 0.0
+        return (1.0 + 2.0 * theta[:, 0] * z_max > 0.0) & (theta[:, 0] <= 0.0)
 
     def redshift_limit(self, theta):
         """z = −1/(2 q0), where 1 + 2 q0 z reaches 0 (no limit for q0 ≥ 0)."""

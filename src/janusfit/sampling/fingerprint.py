@@ -107,6 +107,10 @@ def _every_run(fingerprint: dict) -> bool:
     return True
 
 
+def _q0_prior_not_above_0(fingerprint: dict) -> bool:
+    return fingerprint["priors"]["q0"][1] <= 0.0
+
+
 # Edits of the posterior's code that changed no value for some runs: (module,
 # its digest before the edit, its digest after) -> (what the edit mended,
 # whether a run, by its current fingerprint, was untouched by it). A
@@ -120,6 +124,10 @@ SAME_VALUES = {
     ("janusfit.models.base", "eb7dd39daee298cd", "3c4f1b948dcf9694"): (
         "a model's name given twice, and its params and default_priors apart, were refused naming no module",
         _every_run,
+    ),
+    ("janusfit.models.janus", "fe35a1fd5c3df98e", "1225c590684f1a0b"): (
+        "JANUS's domain reached above q0 = 0, where its formulas are a Friedmann dust universe",
+        _q0_prior_not_above_0,
     ),
 }
 
