@@ -312,7 +312,8 @@ def test_janus_is_nested_sampled_inside_its_domain_only(tmp_path, public):
 
 def test_a_janus_prior_reaching_above_0_has_that_part_outside_the_domain(tmp_path, public):
     """The audit's case: q0 ∈ [−0.5, 0.5] was accepted and sampled above 0, where JANUS's formulas are a
-    Friedmann dust universe (Ωm = 2 q0), and reported q0 = 0.006 ± 0.023 as JANUS's."""
+    Friedmann dust universe (Ωm = 2 q0); on the default simulated data it reported q0 = 0.006 ± 0.023 as
+    JANUS's. Here on Union3, whose z-dependent edge bounds the box below."""
     posterior = Posterior(get_model("janus"), [public["union3"]], {"q0": (-0.5, 0.5)})
     edge = -1.0 / (2.0 * public["union3"].z.max())
     np.testing.assert_array_equal(posterior.sampling_bounds, [[edge, 0.0]])
