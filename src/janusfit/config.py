@@ -339,7 +339,8 @@ def _whole_numbers_as_int(value):
 
 def check(config: dict) -> None:
     """Raise ConfigError for the first semantic problem, naming its key."""
-    if Path(config["results_dir"]).exists() and not Path(config["results_dir"]).is_dir():
+    results = Path(config["results_dir"])
+    if results.exists() and not results.is_dir():
         raise ConfigError(
             "results_dir",
             f"'{config['results_dir']}' is a file: results_dir is the directory the results, logs and "

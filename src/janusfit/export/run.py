@@ -12,6 +12,7 @@ from .. import __version__
 from ..atomic import atomic_write_json
 from ..errors import JanusfitError
 from ..layout import CONVERGENCE, DYNESTY_SAMPLES, EMCEE_CHAIN, EXPORT, SUMMARY
+from ..result_files import read_result
 from .draws import in_chain_order, read_dynesty, read_emcee
 from .getdist_text import write_root
 from .inference_data import write_posterior_nc
@@ -27,12 +28,11 @@ class ExportError(JanusfitError):
 
 
 def read_json(path) -> dict:
+    """A run's JSON file; a missing one means the run is not finished, a damaged one is named by read_result."""
     try:
-        return json.loads(Path(path).read_text())
+        return read_result(path)
     except FileNotFoundError:
         raise ExportError(f"'{path}' is missing: the run is not finished (rerun the workflow first)") from None
-    except ValueError as exc:
-        raise ExportError(f"'{path}' is not valid JSON ({exc})") from None
 
 
 def export_run(run_dir, out_dir=None) -> list[Path]:
