@@ -15,6 +15,7 @@ with job(snakemake) as j:
         out_json=j.output.json,
         emcee_files=emcee_files,
         dynesty_json=i.get("evidence"),
+        dynesty_samples=i.get("samples"),
         resources=run_resources(i.resources, memory),
         memory_figures={s: (path, j.output[f"memory_{s}"]) for s, path in memory.items()},
         log=j.log,

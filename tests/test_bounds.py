@@ -23,6 +23,7 @@ from scipy.stats import norm
 
 from janusfit.diagnostics.bounds import describe, edge_bound
 from janusfit.export.table import table
+from janusfit.formatting import decimals
 from janusfit.reporting.overview import parameter_rows
 from janusfit.run import load_run
 from janusfit.stages.compare import overview
@@ -228,3 +229,70 @@ def test_one_sided_limits_are_the_ones_getdist_gives():
         result = edge_bound(kept, -d, 50.0)
         assert result["piled"] == limits[0].onetail_upper, d
         assert (result["bound"] is not None) == limits[1].onetail_upper, d
+
+
+def run_dynesty_stages(tmp_path, cfg, dataset, model):
+    """dynesty alone, as ``samplers: [dynesty]`` runs it: the sampling stage, then the summary."""
+    from janusfit.stages.sample import _sample_dynesty
+
+    base = tmp_path / dataset / model
+    base.mkdir(parents=True)
+    _sample_dynesty(
+        config=cfg,
+        dataset=dataset,
+        model=model,
+        checkpoint_dir=tmp_path / "ck" / dataset / model,
+        samples_path=base / "samples.h5",
+        evidence_json=base / "evidence.json",
+        log=LOG,
+    )
+    return summary(
+        config=cfg,
+        dataset=dataset,
+        model=model,
+        out_json=base / "summary.json",
+        dynesty_json=base / "evidence.json",
+        dynesty_samples=base / "samples.h5",
+        log=LOG,
+    )
+
+
+def test_dynesty_alone_gives_parameter_estimates_from_its_weighted_samples(tmp_path, public_data):
+    """With ``samplers: [dynesty]`` a summary had ln Z and no parameter at all: neither summary.json, nor the
+    report, nor overview.csv, nor the LaTeX table gave one. Its weighted samples give them, checked against
+    the exact moments and quantiles: ΛCDM's Ωm on JLA binned (two-sided) and JANUS's q0 on Union3 (piled
+    against q0 = 0, a one-sided limit)."""
+    from janusfit.sampling.dynesty_samples import read_weighted
+
+    summaries = {}
+    for dataset, model in (("jla", "lcdm"), ("union3", "janus")):
+        cfg = config(public_data, dataset)
+        cfg.update(models=[model], samplers=["dynesty"])
+        cfg["dynesty"].update(nlive=400)
+        summaries[dataset] = (run_dynesty_stages(tmp_path, cfg, dataset, model), load_run(cfg, dataset, model)[1])
+    for dataset, (s, posterior) in summaries.items():
+        assert s["parameters_from"] == "dynesty's weighted samples" and "emcee" not in s
+        _, weights, _ = read_weighted(tmp_path / dataset / s["model"] / "samples.h5")
+        kish = 1.0 / np.sum(weights**2)
+        (name,) = posterior.param_names
+        st, exact = s["parameters"][name], s["quadrature"]["parameters"][name]
+        # Within 4 standard errors of the weighted draws (Kish's effective sample size).
+        assert st["mean"] == pytest.approx(exact["mean"], abs=4 * exact["sd"] / math.sqrt(kish))
+        assert st["sd"] == pytest.approx(exact["sd"], abs=4 * exact["sd"] / math.sqrt(2 * kish))
+        assert st["text"] == describe(st)
+    jla = summaries["jla"][0]["parameters"]["Om"]
+    assert jla["bound"] is None and jla["q16"] < jla["median"] < jla["q84"]
+    union3, posterior = summaries["union3"]
+    q0 = union3["parameters"]["q0"]
+    assert q0["bound"] == "upper" and q0["piled"] and q0["edge"] == 0.0
+    assert q0["limit"] == pytest.approx(exact_quantile(posterior, 0.05), abs=0.1 * q0["sd"])
+
+    rows = overview(
+        summary_paths=[tmp_path / "jla/lcdm/summary.json", tmp_path / "union3/janus/summary.json"],
+        out_csv=tmp_path / "overview.csv",
+    )
+    assert list(rows["estimates from"]) == ["dynesty's weighted samples"] * 2
+    assert list(rows["Om"])[0] == jla["text"] and list(rows["q0"])[1] == q0["text"]
+    latex = table([union3], [])
+    assert "one-sided limit (dynesty's weighted samples)" in latex
+    assert rf"$q_0 > {q0['limit']:.{decimals(q0['sd'])}f}$" in latex

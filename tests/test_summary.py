@@ -94,8 +94,7 @@ def test_a_run_stopped_by_maxiter_is_summarised_as_incomplete(tmp_path, public_d
 
 def test_final_samples_cut_short_are_named_by_their_readers(tmp_path, public_data):
     """If the samples are damaged after Snakemake started (else they are set aside and written again first)."""
-    from janusfit.export.draws import read_dynesty as read_for_export
-    from janusfit.stages.diagnose import read_dynesty as read_for_corner
+    from janusfit.sampling.dynesty_samples import read_weighted
 
     samples = tmp_path / "samples.h5"
     with h5py.File(samples, "w") as f:
@@ -103,13 +102,12 @@ def test_final_samples_cut_short_are_named_by_their_readers(tmp_path, public_dat
             f.create_dataset(key, data=np.ones((4000, 2)) if key == "samples" else np.ones(4000))
         f.attrs["logz"] = 1.0
     samples.write_bytes(samples.read_bytes()[:3000])
-    for read in (read_for_corner, read_for_export):
-        with pytest.raises(
-            JanusfitError,
-            match=rf"^the final samples '{re.escape(str(samples))}' cannot be read \(OSError: .*\)\. Rerun "
-            r"Snakemake: the damaged file is set aside and the dynesty job writes it again from its checkpoint",
-        ):
-            read(samples)
+    with pytest.raises(
+        JanusfitError,
+        match=rf"^the final samples '{re.escape(str(samples))}' cannot be read \(OSError: .*\)\. Rerun "
+        r"Snakemake: the damaged file is set aside and the dynesty job writes it again from its checkpoint",
+    ):
+        read_weighted(samples)
 
 
 def test_a_final_chain_cut_short_is_named_by_its_readers(tmp_path, public_data):
@@ -131,7 +129,6 @@ def test_a_final_file_open_for_writing_in_another_process_is_in_use_not_damaged(
     """The audit's case: a good chain.h5 that a notebook held open with 'r+' was called damaged and moved aside,
     by `snakemake -n` too (HDF5 locks a file open for writing: BlockingIOError), and every job after it reran."""
     from janusfit.sampling import dynesty_samples, emcee_hdf5
-    from janusfit.stages.diagnose import read_dynesty
 
     if final == "chain":
         run_emcee_in(tmp_path, Posterior(get_model("lcdm"), [jla_diagonal(public_data)]), max_steps=100)
@@ -143,7 +140,7 @@ def test_a_final_file_open_for_writing_in_another_process_is_in_use_not_damaged(
         )
     else:
         path, what = tmp_path / "samples.h5", "the final samples"
-        set_aside, read = dynesty_samples.set_aside_if_unreadable, read_dynesty
+        set_aside, read = dynesty_samples.set_aside_if_unreadable, dynesty_samples.read_weighted
         with h5py.File(path, "w") as f:
             for key in ("samples", "weights", "logl"):
                 f.create_dataset(key, data=np.ones((40, 2)) if key == "samples" else np.full(40, 1 / 40))
@@ -222,20 +219,19 @@ def test_a_final_chain_damaged_inside_is_named_by_its_readers_and_set_aside(tmp_
 def test_final_samples_damaged_inside_are_named_by_their_readers_and_set_aside(tmp_path):
     from types import SimpleNamespace
 
-    from janusfit.export.draws import read_dynesty as read_for_export
     from janusfit.sampling.dynesty_runner import write_samples
-    from janusfit.stages.diagnose import read_dynesty as read_for_corner
+    from janusfit.sampling.dynesty_samples import read_weighted
 
     samples, original = tmp_path / "samples.h5", tmp_path / "original.h5"
     points = np.random.default_rng(1).normal(size=(4000, 2))
     arrays = {"samples": points, "weights": np.full(4000, 1 / 4000), "logl": -0.5 * np.sum(points**2, axis=1)}
     write_samples(samples, arrays, ["a", "b"], SimpleNamespace(logz=-1.8, logz_err=0.05))
-    assert read_for_corner(samples)[0].tobytes() == points.tobytes()
+    assert read_weighted(samples)[0].tobytes() == points.tobytes()
     with h5py.File(samples) as f:
         offset = f["samples"].id.get_offset()
     _zero_bytes(samples, offset + 8 * 2 * 1000, 8 * 2 * 100)
     shutil.move(samples, original)
-    for message in _damaged_copies(original, samples, (read_for_corner, read_for_export)):
+    for message in _damaged_copies(original, samples, (read_weighted,)):
         assert message.startswith(
             f"the final samples '{samples}': its values are not those it was written with (sha256 "
         ) and message.endswith("To go on, rerun Snakemake: the dynesty job writes them again")

@@ -24,7 +24,9 @@ bins at which they hold c of the draws.
   the peak) are the second case: q0 = −0.042 ± 0.022, q0 > −0.079 at 95 %.
 
 The edges are those of the box that was sampled: the prior, cut to the model's
-domain where it has one.
+domain where it has one. Draws may carry weights (dynesty's importance
+weights): bins then hold weight rather than draws, and the limit is the
+weighted quantile.
 """
 
 from __future__ import annotations
@@ -38,13 +40,16 @@ CREDIBILITY = 0.95
 PILED_CREDIBILITY = 0.68
 
 
-def edge_bound(draws: np.ndarray, lo: float, hi: float) -> dict:
+def edge_bound(draws: np.ndarray, lo: float, hi: float, weights: np.ndarray | None = None) -> dict:
     """{bound: "upper"|"lower"|None, piled, edge, limit, credibility, edge_density_ratio} of one parameter's draws.
 
     ``edge_density_ratio`` is the density at the edge where the posterior is fuller, over its peak density.
+    ``weights`` (one per draw, any normalisation) weigh the draws; None counts each once.
     """
     draws = np.asarray(draws, dtype=float)
-    h = BIN_SD_FRACTION * float(np.std(draws))
+    weighted = weights is not None
+    weights = np.asarray(weights, dtype=float) if weighted else np.ones_like(draws)
+    h = BIN_SD_FRACTION * (weighted_sd(draws, weights) if weighted else float(np.std(draws)))
     none = {
         "bound": None,
         "piled": False,
@@ -57,9 +62,9 @@ def edge_bound(draws: np.ndarray, lo: float, hi: float) -> dict:
         return none
     first = math.floor((draws.min() - lo) / h)
     edges = lo + h * np.arange(first, math.ceil((draws.max() - lo) / h) + 1)
-    counts = np.histogram(draws, bins=edges)[0] if len(edges) > 1 else np.array([len(draws)])
+    counts = np.histogram(draws, bins=edges, weights=weights)[0] if len(edges) > 1 else np.array([weights.sum()])
     fullest = counts.max()
-    ratios = {"lower": _edge_density(draws - lo, h), "upper": _edge_density(hi - draws, h)}
+    ratios = {"lower": _edge_density(draws - lo, h, weights), "upper": _edge_density(hi - draws, h, weights)}
     side = max(ratios, key=ratios.get)
     ratio = float(ratios[side] / fullest)
     if ratio < _region_level(counts, CREDIBILITY):
@@ -69,21 +74,31 @@ def edge_bound(draws: np.ndarray, lo: float, hi: float) -> dict:
         "bound": side,
         "piled": bool(ratio >= _region_level(counts, PILED_CREDIBILITY)),
         "edge": float(hi if side == "upper" else lo),
-        "limit": float(np.quantile(draws, quantile)),
+        "limit": float(
+            np.quantile(draws, quantile, weights=weights, method="inverted_cdf")
+            if weighted
+            else np.quantile(draws, quantile)
+        ),
         "credibility": CREDIBILITY,
         "edge_density_ratio": ratio,
     }
 
 
-def _edge_density(inside: np.ndarray, h: float) -> float:
-    """The count a bin would hold at an edge, from the two bins beside it (centred h/2 and 3h/2 ``inside`` it).
+def _edge_density(inside: np.ndarray, h: float, weights: np.ndarray) -> float:
+    """The weight a bin would hold at an edge, from the two bins beside it (centred h/2 and 3h/2 ``inside`` it).
 
     The bin touching the edge alone gives the density h/2 inside, which for a
     posterior rising towards the edge calls it piled at 0.8 σ rather than 0.70.
     """
-    first = np.count_nonzero(inside < h)
-    second = np.count_nonzero((inside >= h) & (inside < 2 * h))
+    first = weights[inside < h].sum()
+    second = weights[(inside >= h) & (inside < 2 * h)].sum()
     return max(0.0, 1.5 * first - 0.5 * second)
+
+
+def weighted_sd(draws: np.ndarray, weights: np.ndarray) -> float:
+    """The standard deviation of weighted draws (the weights' normalisation does not matter)."""
+    mean = np.average(draws, weights=weights)
+    return math.sqrt(np.average((draws - mean) ** 2, weights=weights))
 
 
 def _region_level(counts: np.ndarray, credibility: float) -> float:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
-from ..sampling.dynesty_samples import require_readable
 from ..sampling.emcee_hdf5 import require_intact
 
 # Above this many post-burn-in emcee draws, exports keep every k-th step
@@ -84,12 +83,3 @@ def read_emcee(chain_h5, burn_in: int, n_groups: int, max_draws: int = MAX_DRAWS
         burn_in=int(burn_in),
         thin=thin,
     )
-
-
-def read_dynesty(samples_h5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(samples, normalised weights, ln L) of dynesty's run; points of zero weight are left out."""
-    require_readable(samples_h5)
-    with h5py.File(samples_h5, "r") as f:
-        samples, weights, logl = f["samples"][:], f["weights"][:], f["logl"][:]
-    keep = weights > 0
-    return samples[keep], weights[keep] / weights[keep].sum(), logl[keep]

@@ -13,7 +13,8 @@ from ..atomic import atomic_write_json
 from ..errors import JanusfitError
 from ..layout import CONVERGENCE, DYNESTY_SAMPLES, EMCEE_CHAIN, EXPORT, SUMMARY
 from ..result_files import read_result
-from .draws import in_chain_order, read_dynesty, read_emcee
+from ..sampling.dynesty_samples import read_weighted
+from .draws import in_chain_order, read_emcee
 from .getdist_text import write_root
 from .inference_data import write_posterior_nc
 
@@ -84,7 +85,7 @@ def export_run(run_dir, out_dir=None) -> list[Path]:
             "converged": bool(summary["emcee"]["converged"]),
         }
     if "dynesty" in summary:
-        samples, weights, logl = read_dynesty(run_dir / DYNESTY_SAMPLES)
+        samples, weights, logl = read_weighted(run_dir / DYNESTY_SAMPLES)
         written += write_root(out / "dynesty", [(weights, -logl, samples)], names, labels, priors)
         manifest["dynesty"] = {
             "getdist_root": "dynesty",

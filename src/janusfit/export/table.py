@@ -24,6 +24,7 @@ from ..diagnostics.bounds import one_sided_only
 from ..formatting import UNITS, decimals
 from ..layout import COMPARISON, SUMMARY
 from ..models import MODELS
+from ..result_files import PARAMETERS_FROM, parameters_from
 from .run import read_json
 
 
@@ -84,8 +85,10 @@ def table(summaries: list[dict], comparison: list[dict]) -> str:
         f"% Constraints and Bayes factors on {dataset} ({summaries[0]['n_data']} data points), written by",
         f"% janusfit {__version__} from {dataset}/<model>/{SUMMARY}"
         + (f" and {dataset}/{COMPARISON}." if comparison else "."),
-        "% Parameters: median and 68 % interval, or a one-sided limit (emcee, after burn-in); ln Z: dynesty; "
-        "ln B = ln Z_a - ln Z_b; Delta AIC = AIC_a - AIC_b and Delta BIC likewise (negative favours a).",
+        "% Parameters: median and 68 % interval, or a one-sided limit ("
+        + "; ".join(dict.fromkeys(parameters_from(s) for s in summaries if s.get("parameters")))
+        + "); ln Z: dynesty; ln B = ln Z_a - ln Z_b; Delta AIC = AIC_a - AIC_b and Delta BIC likewise "
+        "(negative favours a).",
         *(w for s in summaries for w in _warnings(s)),
         r"\begin{tabular}{llrr}",
         r"\hline",
@@ -98,6 +101,8 @@ def table(summaries: list[dict], comparison: list[dict]) -> str:
         constraints = ", ".join(_constraint(p, labels.get(p, p), params[p]) for p in s["param_names"] if p in params)
         if constraints and _unconverged(s):
             constraints += NOT_CONVERGED
+        elif constraints and parameters_from(s) == PARAMETERS_FROM["dynesty"] and _incomplete(s):
+            constraints += INCOMPLETE
         dyn = s.get("dynesty")
         logz = _plus_minus(dyn["logz"], dyn["logz_err"]) if dyn else "--"
         if _incomplete(s):

@@ -16,6 +16,7 @@ from __future__ import annotations
 from ..diagnostics.bounds import one_sided_only
 from ..diagnostics.domain_fraction import fraction_text
 from ..formatting import UNITS, decimals
+from ..result_files import parameters_from
 from . import html
 from .html import cell, table, text
 from .resumes import resumes_by_run
@@ -363,7 +364,7 @@ def overview_html(
         body.append(f"<h3>{text(s['dataset'])} / {text(s['model'])}</h3>")
         body.append(f"<p>{_evidence(s)}</p>")
         if s.get("parameters"):
-            header = ["parameter (emcee, after the burn-in)", "median +/− 68 % interval", "95 % interval"]
+            header = [f"parameter ({parameters_from(s)})", "median +/− 68 % interval", "95 % interval"]
             body.append(table(header, parameter_rows(s)))
         body += _verdict(s, convergences.get((s["dataset"], s["model"])))
         body.append(f"<p>Resumes: {text(_resumes(s))}</p>")

@@ -41,6 +41,17 @@ def set_aside_if_unreadable(path) -> str | None:
     )
 
 
+def read_weighted(path) -> tuple:
+    """(samples, normalised weights, ln L) of dynesty's run, as numpy arrays; points of zero weight are left out."""
+    import h5py
+
+    require_readable(path)
+    with h5py.File(path, "r") as f:
+        samples, weights, logl = f["samples"][:], f["weights"][:], f["logl"][:]
+    keep = weights > 0
+    return samples[keep], weights[keep] / weights[keep].sum(), logl[keep]
+
+
 def require_readable(path) -> None:
     """Raise JanusfitError naming a samples file that cannot be read, or whose values were damaged (set aside)."""
     import h5py

@@ -9,7 +9,7 @@ from ..diagnostics import compare_models, write_comparison
 from ..diagnostics.bounds import describe, one_sided_only
 from ..diagnostics.domain_fraction import fraction_cell
 from ..reporting.resumes import resumes_by_run
-from ..result_files import read_result
+from ..result_files import parameters_from, read_result
 
 
 def compare(*, summary_paths, out_json, out_csv, log) -> list[dict]:
@@ -58,6 +58,7 @@ def overview(*, summary_paths, out_csv) -> pd.DataFrame:
             if st.get("bound")
         ]
         row["one-sided limits"] = "BOUND: " + "; ".join(bounds) if bounds else "none"
+        row["estimates from"] = parameters_from(s) if parameters else "none"
         row["chi2_min"] = round(s["chi2_min"], 3)
         if "dynesty" in s:
             row["logZ"] = f"{s['dynesty']['logz']:.3f} ± {s['dynesty']['logz_err']:.3f}"

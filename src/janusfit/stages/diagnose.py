@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import h5py
 import numpy as np
 
 from .. import __version__
 from ..atomic import atomic_write_json
 from ..config import param_labels, param_names, run_settings
 from ..diagnostics import diagnose
-from ..diagnostics.bounds import describe, edge_bound
+from ..diagnostics.bounds import describe, edge_bound, weighted_sd
 from ..diagnostics.convergence import DEFAULT_THRESHOLDS, sd_error
 from ..diagnostics.quadrature import cross_check, exact_evidence, prior_sensitivity
 from ..errors import JanusfitError
 from ..imports import import_emcee
-from ..result_files import read_result
-from ..sampling.dynesty_samples import require_readable
+from ..result_files import PARAMETERS_FROM, read_result
+from ..sampling.dynesty_samples import read_weighted
 from ..sampling.emcee_hdf5 import chain_problem, require_intact
 
 
@@ -90,18 +89,12 @@ def posterior_samples(chain_h5, convergence_json) -> np.ndarray:
     return chain[burn_in:].reshape(-1, chain.shape[-1])
 
 
-def read_dynesty(samples_h5):
-    require_readable(samples_h5)
-    with h5py.File(samples_h5, "r") as f:
-        return f["samples"][:], f["weights"][:]
-
-
 def corner(*, config, dataset, model, chain_h5, convergence_json, samples_h5, out_png, truth_json=None) -> None:
     from ..plots import corner_plot
 
     names = param_names(config, dataset, model)
     emcee_samples = posterior_samples(chain_h5, convergence_json) if chain_h5 else None
-    dyn, weights = read_dynesty(samples_h5) if samples_h5 else (None, None)
+    dyn, weights, _ = read_weighted(samples_h5) if samples_h5 else (None, None, None)
     truths = None
     if truth_json:
         truth = read_result(truth_json)
@@ -133,17 +126,33 @@ def best_fit(posterior, start: np.ndarray) -> tuple[np.ndarray, float]:
     return start, objective(start)
 
 
-def _stats(x: np.ndarray) -> dict:
-    q = np.percentile(x, [2.5, 16, 50, 84, 97.5])
+def _stats(x: np.ndarray, weights: np.ndarray | None = None) -> dict:
+    """Mean, sd and quantiles of draws, weighted (dynesty) or not (emcee)."""
+    if weights is None:
+        q = np.percentile(x, [2.5, 16, 50, 84, 97.5])
+        mean, sd = np.mean(x), np.std(x, ddof=1)
+    else:
+        q = np.percentile(x, [2.5, 16, 50, 84, 97.5], weights=weights, method="inverted_cdf")
+        mean, sd = np.average(x, weights=weights), weighted_sd(x, weights)
     return {
-        "mean": float(np.mean(x)),
-        "sd": float(np.std(x, ddof=1)),
+        "mean": float(mean),
+        "sd": float(sd),
         "median": float(q[2]),
         "q16": float(q[1]),
         "q84": float(q[3]),
         "q025": float(q[0]),
         "q975": float(q[4]),
     }
+
+
+def estimates(posterior, draws: np.ndarray, weights: np.ndarray | None = None) -> dict:
+    """Per parameter: mean, sd, quantiles, the one-sided limit where the posterior meets an edge, and the text."""
+    out = {}
+    for i, p in enumerate(posterior.param_names):
+        x = draws[:, i]
+        stats = {**_stats(x, weights), **edge_bound(x, *posterior.sampling_bounds[i], weights=weights)}
+        out[p] = {**stats, "text": describe(stats)}
+    return out
 
 
 def summary(
@@ -154,6 +163,7 @@ def summary(
     out_json,
     emcee_files=None,
     dynesty_json=None,
+    dynesty_samples=None,
     resources=None,
     memory_figures=None,
     log=None,
@@ -162,6 +172,10 @@ def summary(
 
     ``memory_figures`` maps each sampler to its ``memory.json`` and the figure drawn of it, titled with the
     peak ``resources`` gives it.
+
+    The parameter estimates are emcee's after its burn-in; a run with
+    dynesty alone has them from dynesty's weighted samples
+    (``dynesty_samples``), and ``parameters_from`` says which.
 
     Beside the samplers' results: each parameter's one-sided limit when its
     posterior is piled against an edge of the sampled box, and, for runs of
@@ -188,11 +202,8 @@ def summary(
         chain_h5, run_json, convergence_json = emcee_files
         run = read_result(run_json)
         conv = read_result(convergence_json)
-        flat = posterior_samples(chain_h5, convergence_json)
-        out["parameters"] = {}
-        for i, p in enumerate(posterior.param_names):
-            stats = {**_stats(flat[:, i]), **edge_bound(flat[:, i], *posterior.sampling_bounds[i])}
-            out["parameters"][p] = {**stats, "text": describe(stats)}
+        out["parameters"] = estimates(posterior, posterior_samples(chain_h5, convergence_json))
+        out["parameters_from"] = PARAMETERS_FROM["emcee"]
         ess = {p: conv["parameters"][p]["ess_bulk"] for p in posterior.param_names}
         chain, log_prob, _ = read_chain(chain_h5)
         start = chain[np.unravel_index(np.argmax(log_prob), log_prob.shape)]
@@ -238,6 +249,12 @@ def summary(
         out["dynesty"]["complete"] = bool(dyn.get("complete", True))
         out["dynesty"]["dlogz_remaining"] = dyn.get("dlogz_remaining")
         fingerprints.append(dyn["fingerprint"])
+        if dynesty_samples and "parameters" not in out:
+            draws, weights, logl = read_weighted(dynesty_samples)
+            out["parameters"] = estimates(posterior, draws, weights)
+            out["parameters_from"] = PARAMETERS_FROM["dynesty"]
+            # The prior's centre may be outside the model's domain (JANUS on Union3), where χ² is infinite.
+            start = draws[np.argmax(logl)]
     exact = exact_evidence(posterior)
     out["quadrature"] = exact
     out["cross_check"] = cross_check(exact, out.get("dynesty"), out.get("parameters"), ess, sd_errors=sd_errors)
