@@ -231,6 +231,53 @@ def test_one_sided_limits_are_the_ones_getdist_gives():
         assert (result["bound"] is not None) == limits[1].onetail_upper, d
 
 
+def flat_stats(draws: np.ndarray, lo: float, hi: float) -> dict:
+    q = np.percentile(draws, [2.5, 16, 50, 84, 97.5])
+    moments = {"mean": draws.mean(), "sd": draws.std(), "median": q[2], "q16": q[1], "q84": q[3]}
+    return {**moments, "q025": q[0], "q975": q[4], **edge_bound(draws, lo, hi)}
+
+
+def test_a_flat_posterior_has_no_limit_where_it_had_one_at_the_priors_own_quantile():
+    """The audit's case, a prior 1e-10 wide: the posterior is the prior, flat, and was reported as
+    '< 0.3000 (95 % limit; posterior piled against the lower prior edge 0.3)', the prior's own 95 % quantile.
+    GetDist's limit type for it is "none" (both edges have high probability); so is janusfit's, in every
+    table, for flat draws of 20 seeds and of that prior."""
+    outcomes = [edge_bound(np.random.default_rng(seed).uniform(size=4000), 0.0, 1.0) for seed in range(20)]
+    assert [(o["bound"], o["piled"], o["limit"], o["edge"]) for o in outcomes] == [("both", True, None, None)] * 20
+    draws = 0.3 + np.random.default_rng(0).uniform(size=20_000) * 1e-10
+    stats = flat_stats(draws, 0.3, 0.3 + 1e-10)
+    assert (stats["bound"], stats["piled"]) == ("both", True)
+    assert describe(stats) == "unconstrained within its prior (its 95 % region reaches both prior edges)"
+    summary = {"dataset": "d", "model": "lcdm", "n_data": 1, "param_names": ["Om"], "labels": {"Om": r"$\Omega_m$"}}
+    summary |= {"parameters": {"Om": stats}, "chi2_min": 1.0}
+    [[_, median_cell, interval_cell]] = parameter_rows(summary)
+    assert (median_cell[0], html.unescape(interval_cell[0])) == (
+        "unconstrained within its prior",
+        "none: its 95 % region reaches both prior edges",
+    )
+    assert r"$\Omega_m$ unconstrained" in table([summary], [])
+
+
+def test_a_peak_over_a_floor_filling_the_prior_keeps_its_median_and_68_interval_and_has_no_95_limit(tmp_path):
+    """60 % in N(0, 0.1) over 40 % spread evenly on [−1, 1]: the 68 % region is the peak's, the 95 % one
+    needs the floor, up to both edges. Before, it was '< 0.9… at 95 %', the floor's own quantile."""
+    rng = np.random.default_rng(2)
+    draws = np.concatenate([rng.normal(0.0, 0.1, 60_000), rng.uniform(-1.0, 1.0, 40_000)])
+    stats = flat_stats(draws, -1.0, 1.0)
+    assert (stats["bound"], stats["piled"], stats["limit"]) == ("both", False, None)
+    up, down = stats["q84"] - stats["median"], stats["median"] - stats["q16"]
+    assert describe(stats) == (
+        f"{stats['median']:.4f} +{up:.4f} / -{down:.4f} (68 %), no 95 % limit (its 95 % region reaches both "
+        "prior edges)"
+    )
+    path = tmp_path / "summary.json"
+    text = {"text": describe(stats)}
+    summary = {"dataset": "d", "model": "m", "n_data": 1, "chi2_min": 1.0, "parameters": {"x": {**stats, **text}}}
+    path.write_text(json.dumps(summary))
+    row = overview(summary_paths=[path], out_csv=tmp_path / "overview.csv").iloc[0]
+    assert row["one-sided limits"] == "BOUND: x: both prior edges (no 95 % limit)"
+
+
 def run_dynesty_stages(tmp_path, cfg, dataset, model):
     """dynesty alone, as ``samplers: [dynesty]`` runs it: the sampling stage, then the summary."""
     from janusfit.stages.sample import _sample_dynesty

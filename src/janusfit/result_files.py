@@ -14,9 +14,6 @@ from pathlib import Path
 
 from .errors import JanusfitError
 
-# Where a summary's parameter estimates come from, as the report and the tables say it.
-PARAMETERS_FROM = {"emcee": "emcee, after the burn-in", "dynesty": "dynesty's weighted samples"}
-
 
 class DamagedResult(JanusfitError):
     """A results file that does not read as what the workflow writes; the message names it."""
@@ -31,8 +28,3 @@ def read_result(path) -> dict | list:
             f"'{path}' is not valid JSON ({exc}): the file was cut short or edited; delete it and rerun the "
             "workflow, which writes it again"
         ) from None
-
-
-def parameters_from(summary: dict) -> str:
-    """What a summary's parameter estimates were computed from; emcee for one written before dynesty's could be."""
-    return summary.get("parameters_from", PARAMETERS_FROM["emcee"])

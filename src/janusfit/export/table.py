@@ -20,11 +20,11 @@ from pathlib import Path
 
 from .. import __version__
 from ..atomic import atomic_write_bytes
-from ..diagnostics.bounds import one_sided_only
+from ..diagnostics.bounds import BOTH, one_sided_only
+from ..diagnostics.estimates import PARAMETERS_FROM, parameters_from
 from ..formatting import UNITS, decimals
 from ..layout import COMPARISON, SUMMARY
 from ..models import MODELS
-from ..result_files import PARAMETERS_FROM, parameters_from
 from .run import read_json
 
 
@@ -39,6 +39,8 @@ def _constraint(name: str, label: str, stats: dict) -> str:
 
     A posterior cut by the edge further out, whose 68 % region does not reach it, has its median and interval.
     """
+    if one_sided_only(stats) and stats["bound"] == BOTH:
+        return f"${label.strip('$')}$ unconstrained"
     if one_sided_only(stats):
         # Piled against the upper edge: the data say only how far below it the parameter may go.
         relation = ">" if stats["bound"] == "upper" else "<"

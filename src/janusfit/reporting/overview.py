@@ -13,10 +13,10 @@ recomputed here.
 
 from __future__ import annotations
 
-from ..diagnostics.bounds import one_sided_only
+from ..diagnostics.bounds import BOTH, NO_LIMIT, one_sided_only
 from ..diagnostics.domain_fraction import fraction_text
+from ..diagnostics.estimates import parameters_from
 from ..formatting import UNITS, decimals
-from ..result_files import parameters_from
 from . import html
 from .html import cell, table, text
 from .resumes import resumes_by_run
@@ -118,20 +118,27 @@ def parameter_rows(summary: dict) -> list[list]:
         label = f"{name} [{UNITS[name][0]}]" if name in UNITS else name
         places = decimals(st["sd"])
         limit = None
-        if st.get("bound"):
+        if st.get("bound") == BOTH:
+            limit = f"none: {NO_LIMIT}"
+        elif st.get("bound"):
             sign = ">" if st["bound"] == "upper" else "<"
             limit = f"{name} {sign} {st['limit']:.{places}f} (95 % limit)"
         if one_sided_only(st):
             # No median to give: the 68 % column says why, the 95 % column has the limit.
-            note = f"posterior piled against the {st['bound']} prior edge {st['edge']:g}"
+            note = (
+                "unconstrained within its prior"
+                if st["bound"] == BOTH
+                else f"posterior piled against the {st['bound']} prior edge {st['edge']:g}"
+            )
             out.append([label, cell(note, "note"), cell(limit, "num")])
             continue
         lo68, hi68 = st["q16"] - st["median"], st["q84"] - st["median"]
-        interval = (
-            f"{limit}: the {st['bound']} prior edge {st['edge']:g} is inside the 95 % region"
-            if limit
-            else f"[{st['q025']:.{places}f}, {st['q975']:.{places}f}]"
-        )
+        if st.get("bound") == BOTH:
+            interval = limit
+        elif limit:
+            interval = f"{limit}: the {st['bound']} prior edge {st['edge']:g} is inside the 95 % region"
+        else:
+            interval = f"[{st['q025']:.{places}f}, {st['q975']:.{places}f}]"
         median = f"{st['median']:.{places}f} {hi68:+.{places}f} / {lo68:+.{places}f}"
         out.append([label, cell(median, "num"), cell(interval, "num")])
     return out

@@ -6,10 +6,11 @@ import pandas as pd
 
 from ..atomic import atomic_path
 from ..diagnostics import compare_models, write_comparison
-from ..diagnostics.bounds import describe, one_sided_only
+from ..diagnostics.bounds import BOTH, describe, one_sided_only
 from ..diagnostics.domain_fraction import fraction_cell
+from ..diagnostics.estimates import parameters_from
 from ..reporting.resumes import resumes_by_run
-from ..result_files import parameters_from, read_result
+from ..result_files import read_result
 
 
 def compare(*, summary_paths, out_json, out_csv, log) -> list[dict]:
@@ -40,6 +41,15 @@ def compare(*, summary_paths, out_json, out_csv, log) -> list[dict]:
     return rows
 
 
+def _edges(name: str, stats: dict) -> str:
+    """'q0: upper prior edge', with what stands beside it when the 68 % region does not reach it."""
+    if stats["bound"] == BOTH:
+        return f"{name}: both prior edges" + (" (unconstrained)" if one_sided_only(stats) else " (no 95 % limit)")
+    return f"{name}: {stats['bound']} prior edge" + (
+        "" if one_sided_only(stats) else " (95 % limit; 68 % interval two-sided)"
+    )
+
+
 def overview(*, summary_paths, out_csv) -> pd.DataFrame:
     """One row per run: estimates (one-sided limits flagged), evidence, exact cross-check, convergence, resumes
     and runtimes, for the report."""
@@ -51,12 +61,7 @@ def overview(*, summary_paths, out_csv) -> pd.DataFrame:
         names.update(dict.fromkeys(parameters))
         for name, st in parameters.items():
             row[name] = describe(st)
-        bounds = [
-            f"{name}: {st['bound']} prior edge"
-            + ("" if one_sided_only(st) else " (95 % limit; 68 % interval two-sided)")
-            for name, st in parameters.items()
-            if st.get("bound")
-        ]
+        bounds = [_edges(name, st) for name, st in parameters.items() if st.get("bound")]
         row["one-sided limits"] = "BOUND: " + "; ".join(bounds) if bounds else "none"
         row["estimates from"] = parameters_from(s) if parameters else "none"
         row["chi2_min"] = round(s["chi2_min"], 3)

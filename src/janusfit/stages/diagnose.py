@@ -8,12 +8,12 @@ from .. import __version__
 from ..atomic import atomic_write_json
 from ..config import param_labels, param_names, run_settings
 from ..diagnostics import diagnose
-from ..diagnostics.bounds import describe, edge_bound, weighted_sd
 from ..diagnostics.convergence import DEFAULT_THRESHOLDS, sd_error
+from ..diagnostics.estimates import PARAMETERS_FROM, estimates
 from ..diagnostics.quadrature import cross_check, exact_evidence, prior_sensitivity
 from ..errors import JanusfitError
 from ..imports import import_emcee
-from ..result_files import PARAMETERS_FROM, read_result
+from ..result_files import read_result
 from ..sampling.dynesty_samples import read_weighted
 from ..sampling.emcee_hdf5 import chain_problem, require_intact
 
@@ -124,35 +124,6 @@ def best_fit(posterior, start: np.ndarray) -> tuple[np.ndarray, float]:
     if res.fun <= objective(start):
         return res.x, float(res.fun)
     return start, objective(start)
-
-
-def _stats(x: np.ndarray, weights: np.ndarray | None = None) -> dict:
-    """Mean, sd and quantiles of draws, weighted (dynesty) or not (emcee)."""
-    if weights is None:
-        q = np.percentile(x, [2.5, 16, 50, 84, 97.5])
-        mean, sd = np.mean(x), np.std(x, ddof=1)
-    else:
-        q = np.percentile(x, [2.5, 16, 50, 84, 97.5], weights=weights, method="inverted_cdf")
-        mean, sd = np.average(x, weights=weights), weighted_sd(x, weights)
-    return {
-        "mean": float(mean),
-        "sd": float(sd),
-        "median": float(q[2]),
-        "q16": float(q[1]),
-        "q84": float(q[3]),
-        "q025": float(q[0]),
-        "q975": float(q[4]),
-    }
-
-
-def estimates(posterior, draws: np.ndarray, weights: np.ndarray | None = None) -> dict:
-    """Per parameter: mean, sd, quantiles, the one-sided limit where the posterior meets an edge, and the text."""
-    out = {}
-    for i, p in enumerate(posterior.param_names):
-        x = draws[:, i]
-        stats = {**_stats(x, weights), **edge_bound(x, *posterior.sampling_bounds[i], weights=weights)}
-        out[p] = {**stats, "text": describe(stats)}
-    return out
 
 
 def summary(
