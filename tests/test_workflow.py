@@ -7,6 +7,7 @@ modules that only read results.
 """
 
 import json
+import math
 import os
 import re
 import signal
@@ -287,3 +288,31 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, public_data):
     assert s["parameters"]["Om"]["mean"] == pytest.approx(0.295, abs=0.01)
     overview = (tmp_path / "results/overview.csv").read_text()
     assert ", ".join(map(str, resumes)) in overview
+
+
+def test_dynesty_alone_runs_to_parameter_estimates_and_a_report(tmp_path, public_data):
+    """``samplers: [dynesty]`` on Union3: before, its summary of JANUS failed (the best fit started at the
+    prior's centre q0 = −0.25, outside JANUS's domain on these data: chi2_min inf) and no run had a
+    parameter estimate. Now every run has dynesty's, in summary.json, overview.csv and the report."""
+    union3 = public_data / "union3"
+    dataset = {"kind": "sn", "format": "union3", "path": str(union3 / "lcparam_full.txt")}
+    write_config(
+        tmp_path,
+        public_data,
+        datasets={"union3": {**dataset, "cov": str(union3 / "mag_covmat.txt")}},
+        run_datasets=["union3"],
+        samplers=["dynesty"],
+        dynesty={"nlive": 150},
+    )
+    run(tmp_path)
+    results = tmp_path / "results"
+    for model, name in (("janus", "q0"), ("lcdm", "Om")):
+        summary = json.loads((results / "union3" / model / "summary.json").read_text())
+        assert summary["parameters_from"] == "dynesty's weighted samples" and "emcee" not in summary
+        assert summary["cross_check"]["passed"] and math.isfinite(summary["chi2_min"])
+        assert summary["parameters"][name]["text"]
+    om, exact = summary["parameters"]["Om"], summary["quadrature"]["parameters"]["Om"]
+    assert om["mean"] == pytest.approx(exact["mean"], abs=0.2 * exact["sd"])
+    overview = pd.read_csv(results / "overview.csv")
+    assert list(overview["estimates from"]) == ["dynesty's weighted samples"] * 2
+    assert "parameter (dynesty&#x27;s weighted samples)" in (results / "overview.html").read_text()

@@ -127,10 +127,13 @@ def dataset_files(wildcards):
 
 
 def summary_inputs(wildcards):
+    """The run's resources, each sampler's summary inputs and posterior draws (dynesty's give the estimates
+    when emcee is not run), and the sampling jobs' memory records."""
     base = run_dir(wildcards.dataset, wildcards.model)
     files = {"resources": f"{base}/resources.json"}
     for sampler in RUN_SAMPLERS:
         files.update(sampler.files(base, "summary_inputs"))
+        files.update(sampler.files(base, "draws"))
     for sampler in RUN_SAMPLERS:
         files[f"memory_{sampler.name}"] = f"{base}/{sampler.name}/memory.json"
     return files
