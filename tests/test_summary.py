@@ -290,3 +290,22 @@ def test_the_memory_estimate_beside_a_jobs_peak_is_the_one_the_job_made(tmp_path
     resources = run_resources(tmp_path / "resources.json", {"emcee": tmp_path / "memory.json"})
     assert resources["emcee"]["mem_mb_estimate"] == resources["mem_mb_estimate"] == 360
     assert resources["emcee"]["runtime_estimate_min"] == 1.0
+
+
+def test_equal_weight_draws_follow_the_weights_and_repeat(tmp_path):
+    """The Hubble diagram's draws without emcee: dynesty's points picked by weight, the same at every call."""
+    from types import SimpleNamespace
+
+    from janusfit.sampling.dynesty_runner import write_samples
+    from janusfit.sampling.dynesty_samples import equal_weight_draws
+
+    grid = np.linspace(-5.0, 5.0, 2001)
+    weights = np.exp(-0.5 * ((grid - 1.0) / 0.5) ** 2)
+    arrays = {"samples": grid[:, None], "weights": weights / weights.sum(), "logl": np.log(weights)}
+    write_samples(tmp_path / "samples.h5", arrays, ["x"], SimpleNamespace(logz=0.0, logz_err=0.1))
+    draws = equal_weight_draws(tmp_path / "samples.h5")
+    assert draws.shape == (2001, 1)
+    # N(1, 0.5) by weight: mean and sd within 4 standard errors of 2001 draws.
+    assert abs(draws.mean() - 1.0) < 4 * 0.5 / np.sqrt(2001)
+    assert abs(draws.std() - 0.5) < 4 * 0.5 / np.sqrt(2 * 2001)
+    assert equal_weight_draws(tmp_path / "samples.h5").tobytes() == draws.tobytes()

@@ -18,6 +18,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.image import imread
 from snakemake_runner import HANG_GUARD_S, run, start, write_config
 
 SUMMARY_KEYS = {
@@ -316,3 +317,5 @@ def test_dynesty_alone_runs_to_parameter_estimates_and_a_report(tmp_path, public
     overview = pd.read_csv(results / "overview.csv")
     assert list(overview["estimates from"]) == ["dynesty's weighted samples"] * 2
     assert "parameter (dynesty&#x27;s weighted samples)" in (results / "overview.html").read_text()
+    # The Hubble diagram's band from dynesty's samples: before, no hubble.png without emcee.
+    assert imread(results / "union3" / "hubble.png").shape[2] in (3, 4)

@@ -145,6 +145,21 @@ def draws_inputs(wildcards):
     return {key: path for sampler in RUN_SAMPLERS for key, path in sampler.files(base, "draws").items()}
 
 
+def fit_sampler():
+    """The sampler whose draws give the figures' bands: emcee's when it runs, else dynesty's weighted samples."""
+    return SAMPLER_REGISTRY["emcee" if "emcee" in SAMPLERS else "dynesty"]
+
+
+def hubble_inputs(wildcards):
+    """The dataset's data.json, and each model's summary and posterior draws, by ``<file>_<model>``."""
+    files = {"data": results(f"{wildcards.dataset}/data.json")}
+    for model in MODELS:
+        base = run_dir(wildcards.dataset, model)
+        files[f"summary_{model}"] = f"{base}/summary.json"
+        files.update({f"{key}_{model}": path for key, path in fit_sampler().files(base, "draws").items()})
+    return files
+
+
 def sampling_inputs(wildcards):
     """A sampling job's inputs: the dataset's description and the run's pre-flight resources."""
     base = run_dir(wildcards.dataset, wildcards.model)
@@ -195,8 +210,7 @@ def final_outputs():
         out += [results(f"{dataset}/comparison.csv") for dataset in DATASETS]
     out += [results(f"{dataset}/constraints.tex") for dataset in DATASETS]
     out += [results(f"{dataset}/data.png") for dataset in DATASETS]
-    if "emcee" in SAMPLERS:
-        out += [results(f"{dataset}/hubble.png") for dataset in DATASETS]
+    out += [results(f"{dataset}/hubble.png") for dataset in DATASETS]
     out += [results("overview.csv"), results("overview.html"), results("provenance.html")]
     return out
 

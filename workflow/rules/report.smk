@@ -41,11 +41,7 @@ rule provenance:
 
 rule hubble:
     input:
-        # Aligned with params.models.
-        chains=lambda wc: [f"{run_dir(wc.dataset, m)}/emcee/chain.h5" for m in MODELS],
-        convergence=lambda wc: [f"{run_dir(wc.dataset, m)}/convergence.json" for m in MODELS],
-        summaries=lambda wc: [f"{run_dir(wc.dataset, m)}/summary.json" for m in MODELS],
-        data=results("{dataset}/data.json"),
+        unpack(hubble_inputs),
     output:
         report(
             results("{dataset}/hubble.png"),

@@ -52,6 +52,17 @@ def read_weighted(path) -> tuple:
     return samples[keep], weights[keep] / weights[keep].sum(), logl[keep]
 
 
+def equal_weight_draws(path, seed: int = 0):
+    """As many draws as the run has points, each picked with its weight: a sample of the posterior.
+
+    A fixed ``seed``, so that a figure drawn again from the same file is the same figure.
+    """
+    import numpy as np
+
+    samples, weights, _ = read_weighted(path)
+    return samples[np.random.default_rng(seed).choice(len(samples), size=len(samples), p=weights)]
+
+
 def require_readable(path) -> None:
     """Raise JanusfitError naming a samples file that cannot be read, or whose values were damaged (set aside)."""
     import h5py

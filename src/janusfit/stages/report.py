@@ -32,24 +32,33 @@ def provenance_page(*, config: dict, summary_paths, data_paths, package_versions
     return page
 
 
+# The files of one model's run the Hubble diagram reads: its summary, and emcee's or dynesty's draws.
+HUBBLE_FILES = ("summary", "chain", "convergence", "samples")
+
+
 def hubble_figure(*, config: dict, dataset: str, runs: dict, out_png) -> None:
     """The Hubble diagram (or H(z)) of ``dataset`` with each model's best fit, 68 % band and residuals.
 
-    ``runs`` maps each model to its ``{chain, convergence, summary}`` files:
-    the band is drawn from emcee's draws after the burn-in, the curve at
-    summary.json's best fit.
+    ``runs`` maps each model to its ``summary`` file and its draws: emcee's
+    ``chain`` and ``convergence`` (the draws after the burn-in), or, without
+    emcee, dynesty's ``samples``, drawn in proportion to their weights. The
+    band is drawn from those draws, the curve at summary.json's best fit.
     """
     # The model, its likelihood and matplotlib only in the job that draws: the
     # overview job, which imports this module for its pages, reads JSON only.
     from ..diagnostics.curves import model_curves, redshift_limits
     from ..plots import hubble_fit_plot
     from ..run import load_run
+    from ..sampling.dynesty_samples import equal_weight_draws
     from .diagnose import posterior_samples
 
     curves, limits = {}, {}
     for model, files in runs.items():
         _, posterior = load_run(config, dataset, model)
-        draws = posterior_samples(files["chain"], files["convergence"])
+        if "chain" in files:
+            draws = posterior_samples(files["chain"], files["convergence"])
+        else:
+            draws = equal_weight_draws(files["samples"])
         best = read_result(files["summary"])["best_fit"]
         curves[model] = model_curves(posterior, best, draws)
         limits[model] = redshift_limits(posterior, best, draws)
