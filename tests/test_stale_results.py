@@ -166,6 +166,40 @@ def test_a_changed_setting_reruns_exactly_the_jobs_it_affects(outcomes, name):
     assert plans[name] == CHANGES[name][1]
 
 
+@scenario
+def results_dir_spelled_otherwise(directory, public_data, server):
+    """The results directory named another way, with the prior changed: (exit status, output) of each dry run."""
+    plans = {}
+    for spelling in ("results/", "./results", "results/../results", str(directory / "results")):
+        configure(directory, public_data, results_dir=spelling, **CHANGES["prior"][0])
+        proc = snakemake(directory, "--dry-run")
+        # A dry run writes its errors to stdout.
+        output = proc.stdout + proc.stderr
+        plans[spelling] = (proc.returncode, output, planned(directory) if proc.returncode == 0 else None)
+    return plans
+
+
+def test_the_results_directory_named_another_way_is_refused(outcomes):
+    """The audit's case: with `results_dir: ./results` (or its absolute path) a changed prior planned
+    nothing, and the summary kept the old prior: Snakemake keeps each output's params and code under its
+    path as written, so no record was found and no change was seen."""
+    directory, plans = outcome(outcomes, "results_dir_spelled_otherwise")
+    assert plans["results/"][0] == 0 and plans["results/"][2] == CHANGES["prior"][1]
+    record = directory / "results" / ".results_dir"
+    for spelling in ("./results", "results/../results", str(directory / "results")):
+        code, output, _ = plans[spelling]
+        assert code != 0 and "Traceback" not in output, spelling
+        where = record if spelling.startswith("/") else "results/.results_dir"
+        assert (
+            "ConfigError in file " in output
+            and f"config key 'results_dir': '{spelling}' names the directory whose outputs were made as 'results' "
+            f"(recorded in '{where}')"
+            in output
+        ), output[-2000:]
+        assert "write results_dir: results; or, to name it so from now on, delete" in output
+    assert record.read_text() == "results\n"
+
+
 # --- item 5 (a data file changed under an older date reruns) is
 # tests/test_bad_inputs.py::test_changed_data_on_resume_lists_both_checksums_and_loses_nothing
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -335,6 +336,38 @@ def _whole_numbers_as_int(value):
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+# In the results directory: results_dir as written when its outputs were made.
+RESULTS_NAME_FILE = ".results_dir"
+
+
+def results_root(results_dir: str) -> str:
+    """The results directory as the workflow's outputs are named, refused when it was named otherwise before.
+
+    Snakemake keeps each output's params, code and input records under its path
+    as written: with ``./results``, or the absolute path, for outputs made as
+    ``results/...``, it found no record, and a changed prior or code reran
+    nothing. The name the outputs were made under is kept in the directory
+    (:data:`RESULTS_NAME_FILE`), written when the workflow first plans there.
+    """
+    root = results_dir.rstrip("/") or "/"
+    record = Path(os.path.normpath(root)) / RESULTS_NAME_FILE
+    try:
+        made_as = record.read_text().strip()
+    except FileNotFoundError:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(root + "\n")
+        return root
+    if made_as != root:
+        raise ConfigError(
+            "results_dir",
+            f"'{results_dir}' names the directory whose outputs were made as '{made_as}' (recorded in '{record}'). "
+            f"Snakemake knows what it made there by that name only, and would rerun nothing for a changed setting: "
+            f"write results_dir: {made_as}; or, to name it so from now on, delete '{record}' and run Snakemake "
+            "once with --forceall (the samplers resume their complete checkpoints)",
+        )
+    return root
 
 
 def check(config: dict) -> None:

@@ -67,7 +67,7 @@ CORES = resource_requests.core_counts(
 )
 # Every output, log and checkpoint of this config is under its own root, so
 # runs of two configs never overwrite each other's overview or report.
-RESULTS = config["results_dir"].rstrip("/")
+RESULTS = janusfit_config.results_root(config["results_dir"])
 
 
 wildcard_constraints:
