@@ -90,6 +90,17 @@ def test_a_rule_script_takes_in_the_models_it_is_given_and_no_other(package):
     assert code.script_code(script, models=["janusfit.models.janus"]) == janus
 
 
+@pytest.mark.parametrize("script", ["sample_emcee", "sample_dynesty", "preflight", "summarize", "export_run"])
+def test_an_edit_of_janus_reruns_no_job_of_another_model(package, script):
+    """The audit's case: SAME_VALUES names "janusfit.models.janus" in a string, read as an import of
+    the fingerprint's module, so an edit of JANUS reran ΛCDM's pre-flight, samplers, summary and exports.
+    Only "module:function", as the sampler registry writes it, names a module that is called."""
+    path = SCRIPTS / f"{script}.py"
+    lcdm = code.script_code(path, models=["janusfit.models.lcdm"])
+    edit(package / "models/janus.py", "\nclass Janus(", "\nEDITED = True\n\n\nclass Janus(")
+    assert code.script_code(path, models=["janusfit.models.lcdm"]) == lcdm
+
+
 def test_a_figure_edit_reruns_the_data_figure_and_neither_the_simulation_nor_the_inspection(package):
     """Before, simulate_data's and inspect_data's scripts reached the plots (inspect_data drew data.png):
     an edit of a figure rewrote the default data and data.json, and every job after them reran, the

@@ -43,7 +43,7 @@ MODEL_REGISTRY = "janusfit.models"
 # The modules a posterior is built from, besides its model's own.
 POSTERIOR_MODULES = ("janusfit.likelihood.posterior", "janusfit.sampling.domain")
 # A module named in a string, "janusfit.stages.preflight:emcee_disk", as the sampler registry does.
-_NAMED_MODULE = re.compile(r"^(janusfit(?:\.\w+)+)(?::\w+)?$")
+_NAMED_MODULE = re.compile(r"^(janusfit(?:\.\w+)+):\w+$")
 
 
 def module_file(name: str) -> Path | None:
