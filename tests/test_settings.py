@@ -152,6 +152,19 @@ def test_a_prior_bound_written_as_an_integer_is_the_same_prior_and_reruns_nothin
     as_float = rule_params({**config, "priors": {"janus": {"q0": [-0.5, 0.0]}}}, "simulated", "janus")
     as_int = rule_params({**config, "priors": {"janus": {"q0": [-0.5, 0]}}}, "simulated", "janus")
     assert as_int == as_float
+    # The second audit's: -0.0 reran the JANUS runs.
+    assert rule_params({**config, "priors": {"janus": {"q0": [-0.5, -0.0]}}}, "simulated", "janus") == as_float
+
+
+def test_h0s_default_prior_written_out_reruns_nothing(repo):
+    """The second audit's case: priors: {lcdm: {H0: [50, 100]}}, H0's default, reran the pre-flight and both
+    samplers of every run with H(z) data (they resumed)."""
+    config = filled(repo, datasets={"cc": CC}, models=["lcdm"])
+    left_out = rule_params(config, "cc", "lcdm")
+    written = {**config, "priors": {"lcdm": {"H0": [50, 100.0]}}}
+    assert rule_params(written, "cc", "lcdm") == left_out
+    other = {**config, "priors": {"lcdm": {"H0": [60, 80]}}}
+    assert rule_params(other, "cc", "lcdm")["emcee"] != left_out["emcee"]
 
 
 def test_thresholds_written_as_floats_and_priors_left_at_their_default_rerun_nothing(repo):

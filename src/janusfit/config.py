@@ -272,8 +272,9 @@ def rule_params(config: dict, dataset: str, model: str, *, timed_threads: int = 
       checkpoint), and ``repeats``, how many seeds it runs.
     - ``convergence``: the thresholds and groups of the checks, and ``strict``.
 
-    A prior left out is the model's default, and a whole number written as a
-    float (``50.0``) is the number: written either way, they rerun nothing.
+    A prior left out is the model's default (H0's too), and a whole number
+    written as a float (``50.0``) is the number, as -0.0 is 0: written either
+    way, they rerun nothing.
 
     How the data are read is a param of ``inspect_data`` (see
     :func:`janusfit.data.sources.identity`), whose output every job of the
@@ -283,8 +284,14 @@ def rule_params(config: dict, dataset: str, model: str, *, timed_threads: int = 
     e, d = s.emcee, s.dynesty
     # The model's default where the config gives no prior: the same bounds, whether written out or left out.
     priors = {**{p: MODELS[model].default_priors[p] for p in MODELS[model].params}, **s.priors}
-    # As floats: a bound written 0 or 0.0 is the same prior, and must not rerun anything.
-    run = {"model": model, "priors": {p: [float(v) for v in b] for p, b in sorted(priors.items())}}
+    if "H0" in priors:
+        # Only here: the likelihood is a second of imports while Snakemake plans.
+        from .likelihood.posterior import H0_PRIOR
+
+        if [float(v) for v in priors["H0"]] == list(H0_PRIOR):
+            del priors["H0"]
+    # As floats, + 0.0 making -0.0 0.0: a bound written 0, 0.0 or -0.0 is the same prior, and must not rerun anything.
+    run = {"model": model, "priors": {p: [float(v) + 0.0 for v in b] for p, b in sorted(priors.items())}}
     # What the pre-flight job's estimates of each sampler read.
     estimated = {
         # The moves it times steps with; left out at the default, as threads_measured is, so that
