@@ -276,6 +276,13 @@ CONFIG_ERRORS = {
         "config key 'results_dir': 'data/jla_mub.txt' is a file: results_dir is the directory the results, logs "
         "and checkpoints are written under",
     ),
+    # The second audit's case: refused by inspect_data only, whose failure took data.json with it, so that
+    # every job of the dataset reran once the key was mended.
+    "columns_of_a_fixed_format": (
+        dict(datasets={"jla": jla_spec(columns={"z": "zcmb"})}),
+        "config key 'datasets.jla.columns': format 'jla_binned' has fixed columns; 'columns' applies to format "
+        "'csv' only",
+    ),
     # The audit's case: an empty list ran every declared dataset.
     "run_datasets_empty": (
         dict(run_datasets=[]),

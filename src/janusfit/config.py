@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .data.lightcurves import DEFAULTS as LIGHT_CURVE_OPTIONS
 from .data.lightcurves import NUISANCE_LABELS, NUISANCE_PARAMS
-from .data.loaders import COV_NOT_TAKEN, FORMATS, require_pecz
+from .data.loaders import COV_NOT_TAKEN, FORMATS, column_mapping, require_pecz
 from .data.sources import KEYS
 from .data.validate import require_kind
 from .errors import ConfigError, JanusfitError
@@ -492,6 +492,9 @@ def _check_dataset(name: str, spec: dict) -> None:
     fmt = FORMATS.get(spec["format"])
     if fmt is not None:
         require_kind(name, spec["format"], spec["kind"], fmt.kinds)
+        # Here, not only when the data are read: inspect_data's failure took data.json with it, and every
+        # job of the dataset reran once the key was mended.
+        column_mapping(name, spec["format"], spec["kind"], spec.get("columns"))
     if spec.get("cov") and fmt is not None and not fmt.takes_cov:
         raise ConfigError(f"datasets.{name}.cov", COV_NOT_TAKEN.format(format=spec["format"]))
     for key in (*LIGHT_CURVE_OPTIONS, "covmats"):

@@ -147,7 +147,7 @@ def load_dataset(name: str, spec: dict, base_dir: Path | None = None) -> Dataset
     require_pecz(name, spec, fmt)
     kind = spec.get("kind")
     require_kind(name, fmt_name, kind, fmt.kinds)
-    columns = _column_mapping(name, fmt_name, kind, spec.get("columns"))
+    columns = column_mapping(name, fmt_name, kind, spec.get("columns"))
     found = {s.key: s for s in sources(name, spec, base_dir)}
     if "path" not in found:
         raise ConfigError(f"datasets.{name}.path", "is required (or 'url' with 'sha256' to download it)")
@@ -284,7 +284,7 @@ def _lookup_format(name: str, fmt_name) -> Format:
         ) from None
 
 
-def _column_mapping(name: str, fmt_name: str, kind: str, columns) -> dict:
+def column_mapping(name: str, fmt_name: str, kind: str, columns) -> dict:
     """The ``columns`` role → name mapping, allowed only where the columns are not fixed."""
     if not columns:
         return {}
