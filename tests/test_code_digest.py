@@ -112,6 +112,11 @@ def test_a_figure_edit_reruns_the_data_figure_and_neither_the_simulation_nor_the
     edit(package / "sampling/emcee_runner.py", "\ndef run_emcee(", "\nEDITED = True\n\n\ndef run_emcee(")
     assert (code.script_code(simulate, models=["janusfit.models.lcdm"]), code.script_code(inspect)) == before
     assert code.script_code(figure) != drawn
+    # The data's jobs read the config, which must not reach the likelihood: its edit would rerun every job.
+    drawn = code.script_code(figure)
+    edit(package / "likelihood/posterior.py", "\nDYNESTY_FLOOR = ", "\nEDITED = True\nDYNESTY_FLOOR = ")
+    assert (code.script_code(simulate, models=["janusfit.models.lcdm"]), code.script_code(inspect)) == before
+    assert code.script_code(figure) == drawn
     edit(package / "data/simulate.py", "\nC_KM_S = ", "\nEDITED = True\nC_KM_S = ")
     assert code.script_code(simulate, models=["janusfit.models.lcdm"]) != before[0]
 

@@ -156,6 +156,13 @@ def test_a_prior_bound_written_as_an_integer_is_the_same_prior_and_reruns_nothin
     assert rule_params({**config, "priors": {"janus": {"q0": [-0.5, -0.0]}}}, "simulated", "janus") == as_float
 
 
+def test_the_configs_h0_default_is_the_likelihoods():
+    from janusfit import config
+    from janusfit.likelihood import posterior
+
+    assert config.H0_PRIOR == posterior.H0_PRIOR
+
+
 def test_h0s_default_prior_written_out_reruns_nothing(repo):
     """The second audit's case: priors: {lcdm: {H0: [50, 100]}}, H0's default, reran the pre-flight and both
     samplers of every run with H(z) data (they resumed)."""

@@ -284,12 +284,8 @@ def rule_params(config: dict, dataset: str, model: str, *, timed_threads: int = 
     e, d = s.emcee, s.dynesty
     # The model's default where the config gives no prior: the same bounds, whether written out or left out.
     priors = {**{p: MODELS[model].default_priors[p] for p in MODELS[model].params}, **s.priors}
-    if "H0" in priors:
-        # Only here: the likelihood is a second of imports while Snakemake plans.
-        from .likelihood.posterior import H0_PRIOR
-
-        if [float(v) for v in priors["H0"]] == list(H0_PRIOR):
-            del priors["H0"]
+    if "H0" in priors and [float(v) for v in priors["H0"]] == list(H0_PRIOR):
+        del priors["H0"]
     # As floats, + 0.0 making -0.0 0.0: a bound written 0, 0.0 or -0.0 is the same prior, and must not rerun anything.
     run = {"model": model, "priors": {p: [float(v) + 0.0 for v in b] for p, b in sorted(priors.items())}}
     # What the pre-flight job's estimates of each sampler read.
@@ -344,6 +340,11 @@ def _whole_numbers_as_int(value):
         return int(value)
     return value
 
+
+# H0's prior where the config gives none: the likelihood's (likelihood.posterior.H0_PRIOR), held equal by
+# a test. Imported from there, the likelihood would enter the code digest of every job that reads the
+# config, inspect_data's too, so that an edit of it would rerun every job.
+H0_PRIOR = (50.0, 100.0)
 
 # In the results directory: results_dir as written when its outputs were made.
 RESULTS_NAME_FILE = ".results_dir"
