@@ -39,11 +39,16 @@ def moments(x: np.ndarray, weights: np.ndarray | None = None) -> dict:
     }
 
 
-def estimates(posterior, draws: np.ndarray, weights: np.ndarray | None = None) -> dict:
-    """Per parameter: its moments, its one-sided limit where the posterior meets an edge of the sampled box, and the text."""
+def estimates(posterior, draws: np.ndarray, weights: np.ndarray | None = None, n_eff: dict | None = None) -> dict:
+    """Per parameter: its moments, its one-sided limit where the posterior meets an edge of the sampled box, and the text.
+
+    ``n_eff`` gives each parameter's effective number of draws (emcee's bulk ESS); by default Kish's of the
+    weights, or the number of draws.
+    """
     out = {}
     for i, p in enumerate(posterior.param_names):
         x = draws[:, i]
-        stats = {**moments(x, weights), **edge_bound(x, *posterior.sampling_bounds[i], weights=weights)}
+        edge = edge_bound(x, *posterior.sampling_bounds[i], weights=weights, n_eff=(n_eff or {}).get(p))
+        stats = {**moments(x, weights), **edge}
         out[p] = {**stats, "text": describe(stats)}
     return out

@@ -40,7 +40,7 @@ def _constraint(name: str, label: str, stats: dict) -> str:
     A posterior cut by the edge further out, whose 68 % region does not reach it, has its median and interval.
     """
     if one_sided_only(stats) and stats["bound"] == BOTH:
-        return f"${label.strip('$')}$ unconstrained"
+        return f"${label.strip('$')}$ " + ("unconstrained" if stats.get("flat") else "no limit within its prior")
     if one_sided_only(stats):
         # Piled against the upper edge: the data say only how far below it the parameter may go.
         relation = ">" if stats["bound"] == "upper" else "<"
@@ -50,7 +50,8 @@ def _constraint(name: str, label: str, stats: dict) -> str:
     median, up, down = stats["median"], stats["q84"] - stats["median"], stats["median"] - stats["q16"]
     d = decimals(min(up, down))
     unit = UNITS.get(name, ("", ""))[1]
-    return f"${label.strip('$')} = {median:.{d}f}^{{+{up:.{d}f}}}_{{-{down:.{d}f}}}{unit}$"
+    no_limit = r" (no 95\,\% limit)" if stats.get("bound") == BOTH else ""
+    return f"${label.strip('$')} = {median:.{d}f}^{{+{up:.{d}f}}}_{{-{down:.{d}f}}}{unit}${no_limit}"
 
 
 NOT_CONVERGED = r" \textbf{(not converged)}"

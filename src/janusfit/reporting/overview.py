@@ -13,7 +13,7 @@ recomputed here.
 
 from __future__ import annotations
 
-from ..diagnostics.bounds import BOTH, NO_LIMIT, one_sided_only
+from ..diagnostics.bounds import BOTH, NO_LIMIT, one_sided_only, unlimited
 from ..diagnostics.domain_fraction import fraction_text
 from ..diagnostics.estimates import parameters_from
 from ..formatting import UNITS, decimals
@@ -126,7 +126,7 @@ def parameter_rows(summary: dict) -> list[list]:
         if one_sided_only(st):
             # No median to give: the 68 % column says why, the 95 % column has the limit.
             note = (
-                "unconstrained within its prior"
+                unlimited(st).split(" (")[0]
                 if st["bound"] == BOTH
                 else f"posterior piled against the {st['bound']} prior edge {st['edge']:g}"
             )

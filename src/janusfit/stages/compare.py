@@ -44,7 +44,9 @@ def compare(*, summary_paths, out_json, out_csv, log) -> list[dict]:
 def _edges(name: str, stats: dict) -> str:
     """'q0: upper prior edge', with what stands beside it when the 68 % region does not reach it."""
     if stats["bound"] == BOTH:
-        return f"{name}: both prior edges" + (" (unconstrained)" if one_sided_only(stats) else " (no 95 % limit)")
+        if not one_sided_only(stats):
+            return f"{name}: both prior edges (no 95 % limit)"
+        return f"{name}: both prior edges ({'flat: unconstrained' if stats.get('flat') else 'no limit'})"
     return f"{name}: {stats['bound']} prior edge" + (
         "" if one_sided_only(stats) else " (95 % limit; 68 % interval two-sided)"
     )

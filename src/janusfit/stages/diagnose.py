@@ -173,9 +173,9 @@ def summary(
         chain_h5, run_json, convergence_json = emcee_files
         run = read_result(run_json)
         conv = read_result(convergence_json)
-        out["parameters"] = estimates(posterior, posterior_samples(chain_h5, convergence_json))
-        out["parameters_from"] = PARAMETERS_FROM["emcee"]
         ess = {p: conv["parameters"][p]["ess_bulk"] for p in posterior.param_names}
+        out["parameters"] = estimates(posterior, posterior_samples(chain_h5, convergence_json), n_eff=ess)
+        out["parameters_from"] = PARAMETERS_FROM["emcee"]
         chain, log_prob, _ = read_chain(chain_h5)
         start = chain[np.unravel_index(np.argmax(log_prob), log_prob.shape)]
         kept = chain[conv["burn_in"] :]
