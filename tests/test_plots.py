@@ -112,5 +112,10 @@ def test_h0_axes_carry_its_unit_and_its_title_does_not(tmp_path, rng):
     assert axes[1, 0].get_xlabel() == "$q_0$" and axes[1, 0].get_ylabel() == "$H_0$ [km/s/Mpc]"
     assert axes[1, 1].get_xlabel() == "$H_0$ [km/s/Mpc]"
     assert axes[1, 1].get_title().startswith("$H_0$ = $")
+    # Each title to two significant digits of its own interval: H0 had q0's three decimals (the audit: with
+    # a prior 1e-10 wide beside it, eight).
+    (q16, q50, q84), (h16, h50, h84) = (np.percentile(x[:, i], [16, 50, 84]) for i in (0, 1))
+    assert axes[0, 0].get_title() == f"$q_0$ = ${{{q50:.3f}}}_{{-{q50 - q16:.3f}}}^{{+{q84 - q50:.3f}}}$"
+    assert axes[1, 1].get_title() == f"$H_0$ = ${{{h50:.1f}}}_{{-{h50 - h16:.1f}}}^{{+{h84 - h50:.1f}}}$"
     trace = trace_plot(x.reshape(1000, 4, 2), ["q0", "H0"], labels, tmp_path / "t.png")
     assert [ax.get_ylabel() for ax in trace.axes[:2]] == ["$q_0$", "$H_0$ [km/s/Mpc]"]

@@ -201,11 +201,10 @@ def corner_plot(
             plot_density=False,
             hist_kwargs={"density": True},
             quantiles=QUANTILES,
-            # corner writes one title per diagonal panel: the first set's, not overwritten by the next.
-            show_titles=k == 0,
-            title_fmt=_title_format(x, w),
-            title_kwargs={"fontsize": "medium"},
+            show_titles=False,
         )
+        if k == 0:
+            _titles(axes, x, w, _labels(names, labels))
         # corner rescales each diagonal panel to the set drawn last.
         peaks = np.maximum(peaks, [ax.get_ylim()[1] for ax in axes.diagonal()])
     for ax, top in zip(axes.diagonal(), peaks):
@@ -224,11 +223,14 @@ def corner_plot(
     return fig
 
 
-def _title_format(samples, weights) -> str:
-    """A format with two significant digits of the narrowest 68 % interval's half-width (corner takes one for all)."""
+def _titles(axes, samples, weights, labels) -> None:
+    """Each diagonal panel titled with the first set's median and 68 % interval, to two significant digits of
+    that parameter's own half-width (corner's titles take one format for all: H0 got Ωm's eight decimals)."""
     corner = import_corner()
-    places = [decimals(float(np.subtract(*corner.quantile(x, [0.84, 0.16], weights=weights))) / 2) for x in samples.T]
-    return f".{max(places)}f"
+    for ax, x, label in zip(axes.diagonal(), samples.T, labels):
+        q16, q50, q84 = corner.quantile(x, [0.16, 0.5, 0.84], weights=weights)
+        d = decimals((q84 - q16) / 2)
+        ax.set_title(f"{label} = ${{{q50:.{d}f}}}_{{-{q50 - q16:.{d}f}}}^{{+{q84 - q50:.{d}f}}}$", fontsize="medium")
 
 
 def hubble_diagram_plot(datasets, path) -> None:

@@ -42,7 +42,7 @@ rule corner:
             caption="../report/corner.rst",
             category="Per run",
             subcategory="{dataset}/{model}",
-            labels={"result": "corner plot, emcee and dynesty"},
+            labels={"result": "corner plot, " + " and ".join(SAMPLERS)},
         ),
     log:
         results("logs/corner/{dataset}/{model}.log"),
