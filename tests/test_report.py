@@ -13,6 +13,8 @@ import time
 import pytest
 from snakemake_runner import REPO, run
 
+from janusfit.formatting import plus_minus
+
 ARTIFACTS = REPO / "test-artifacts" / "report"
 WAIT_S = 30  # for the page's scripts to draw an element (a bound on the poll, never a verdict)
 
@@ -119,7 +121,7 @@ def test_overview_is_the_first_category_and_shows_ln_b_and_its_label(report, bro
     categories = [a.text.strip() for a in menu if a.text.strip()]
     assert categories.index("Overview") < categories.index("Per dataset") < categories.index("Per run"), categories
     (row,) = json.loads((jla_run / "results/jla/comparison.json").read_text())
-    ln_b = f"{row['ln_B']:+.2f} ± {row['ln_B_err']:.2f}"
+    ln_b = f"{plus_minus(row['ln_B'], row['ln_B_err'], sign=True)}"
     # The landing page already says which model the evidence favours.
     landing = _wait_for(
         lambda: browser.find_element(By.XPATH, f"//p[contains(., '{ln_b}')]"), "ln B on the landing page"

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 from janusfit.atomic import sha256_file
 from janusfit.diagnostics import compare_models, kass_raftery_label
-from janusfit.formatting import decimals
+from janusfit.formatting import decimals, plus_minus
 from janusfit.reporting.overview import landing_html, overview_html, parameter_rows
 from janusfit.reporting.provenance import provenance_html, versions
 from janusfit.reporting.stale import earlier_exports, stale_runs
@@ -66,7 +66,7 @@ def test_overview_gives_ln_b_label_and_every_parameter(jla_run):
     parsed = _parse(overview_html(summaries, comparisons, convergences, meta={}))
     text = " ".join(parsed.text)
     (row,) = comparisons["jla"]
-    assert f"ln B(janus : lcdm) = {row['ln_B']:+.2f} ± {row['ln_B_err']:.2f}" in text
+    assert f"ln B(janus : lcdm) = {plus_minus(row['ln_B'], row['ln_B_err'], sign=True)}" in text
     assert f"{row['evidence']} evidence" in text and f"{row['favoured']} is favoured" in text
     assert f"{row['delta_chi2_min']:+.2f}" in text and f"{row['delta_bic']:+.2f}" in text
     assert f"{row['ln_B_exact']:+.3f}" in text
@@ -92,7 +92,7 @@ def test_the_landing_page_says_which_model_is_favoured_and_whether_runs_converge
     fragment = (jla_run / "results" / "overview_landing.html").read_text()
     assert fragment == landing_html(summaries, comparisons)
     assert (
-        f"jla: lcdm is favoured over janus: ln B(janus : lcdm) = {row['ln_B']:+.2f} ± {row['ln_B_err']:.2f}, "
+        f"jla: lcdm is favoured over janus: ln B(janus : lcdm) = {plus_minus(row['ln_B'], row['ln_B_err'], sign=True)}, "
         f"{row['evidence']} evidence"
     ) in "".join(_parse(fragment).text)
     assert "Every emcee run passed its convergence checks (2 runs)." in fragment
@@ -235,3 +235,12 @@ def test_an_overview_janusfit_did_not_write_marks_nothing(tmp_path):
     """An ``overview.csv`` without the dataset and model columns raised ``KeyError`` in the handler."""
     (tmp_path / "overview.csv").write_text("run,ln_z\njla/lcdm,172.8\n")
     assert stale_runs(tmp_path) == []
+
+
+def test_ln_b_is_printed_to_its_errors_digits_as_in_the_latex_table():
+    """The second audit's case: the pages gave ln B = -4.53 ± 0.01 where constraints.tex gave -4.5307 ± 0.0090."""
+    from janusfit.reporting.overview import headline
+
+    row = {"model_a": "janus", "model_b": "lcdm", "ln_B": -4.53071, "ln_B_err": 0.00903, "favoured": "lcdm"}
+    row["evidence"] = "very strong"
+    assert "ln B(janus : lcdm) = -4.5307 ± 0.0090, very strong evidence" in headline(row)

@@ -12,6 +12,12 @@ def decimals(error) -> int:
     return min(max(0, 1 - math.floor(math.log10(error))), 8)
 
 
+def plus_minus(value: float, error: float, sign: bool = False) -> str:
+    """'-4.5307 ± 0.0090': the value to the decimals that show two significant digits of its error."""
+    d = decimals(error)
+    return f"{value:{'+' if sign else ''}.{d}f} ± {error:.{d}f}"
+
+
 def beside(value: float, threshold: float, digits: int = 3) -> str:
     """``value`` with ``digits`` significant digits, more where fewer would print it as ``threshold``.
 

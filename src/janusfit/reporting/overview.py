@@ -16,7 +16,7 @@ from __future__ import annotations
 from ..diagnostics.bounds import BOTH, NO_LIMIT, one_sided_only, unlimited
 from ..diagnostics.domain_fraction import fraction_text
 from ..diagnostics.estimates import parameters_from
-from ..formatting import UNITS, decimals
+from ..formatting import UNITS, decimals, plus_minus
 from . import html
 from .html import cell, table, text
 from .resumes import resumes_by_run
@@ -49,7 +49,7 @@ def _metadata(meta: dict | None) -> list[str]:
 
 def headline(row: dict) -> str:
     """One sentence of a comparison: which model the evidence favours, by how much, how strongly."""
-    ln_b = f"ln B({row['model_a']} : {row['model_b']}) = {row['ln_B']:+.2f} ± {row['ln_B_err']:.2f}"
+    ln_b = f"ln B({row['model_a']} : {row['model_b']}) = {plus_minus(row['ln_B'], row['ln_B_err'], sign=True)}"
     # Rows written before maxiter existed have no "incomplete": their runs reached dlogz.
     if row.get("incomplete"):
         return (
@@ -80,7 +80,7 @@ def comparison_rows(rows: list[dict]) -> list[list]:
             [
                 f"{r['model_a']} : {r['model_b']}",
                 cell(favoured, "fail" if r.get("incomplete") else "headline"),
-                cell(f"{r['ln_B']:+.2f} ± {r['ln_B_err']:.2f}", "num"),
+                cell(plus_minus(r["ln_B"], r["ln_B_err"], sign=True), "num"),
                 r["evidence"],
                 cell(_signed(r["delta_chi2_min"]), "num"),
                 cell(_signed(r["delta_aic"]), "num"),

@@ -9,6 +9,7 @@ from ..diagnostics import compare_models, write_comparison
 from ..diagnostics.bounds import BOTH, describe, one_sided_only
 from ..diagnostics.domain_fraction import fraction_cell
 from ..diagnostics.estimates import parameters_from
+from ..formatting import plus_minus
 from ..reporting.resumes import resumes_by_run
 from ..result_files import read_result
 
@@ -68,7 +69,7 @@ def overview(*, summary_paths, out_csv) -> pd.DataFrame:
         row["estimates from"] = parameters_from(s) if parameters else "none"
         row["chi2_min"] = round(s["chi2_min"], 3)
         if "dynesty" in s:
-            row["logZ"] = f"{s['dynesty']['logz']:.3f} ± {s['dynesty']['logz_err']:.3f}"
+            row["logZ"] = plus_minus(s["dynesty"]["logz"], s["dynesty"]["logz_err"])
             # A summary written before maxiter existed has no "complete": its run reached dlogz.
             row["logZ complete"] = (
                 "yes"
