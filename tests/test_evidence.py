@@ -207,6 +207,39 @@ def test_a_prior_variation_where_the_model_does_not_exist_has_no_ln_z_and_the_su
     assert varied["halved"]["logz"] == pytest.approx(exact_evidence(halved)["logz"], abs=1e-9)
 
 
+def test_quadrature_converges_for_a_prior_far_narrower_than_the_posterior(public_data):
+    """Ωm's prior 1e-10 wide beside H0 on the chronometers: the cross moment of (Ωm, H0) is 0 to rounding,
+    which a relative tolerance alone never met. The quadrature ran to 7.9 million evaluations and
+    'not_converged', and the cross-check said FAILED for samplers that were right. Its ln Z and H0's moments
+    are those of the one-parameter integral over H0 at Ωm = 0.3 (scipy.integrate.quad)."""
+    cc = load_dataset(
+        "cc",
+        {"kind": "hz", "format": "hz_table", "path": str(public_data / "cosmic_chronometers" / "moresco2016_hz.txt")},
+    )
+    width = 1e-10
+    post = Posterior(get_model("lcdm"), [cc], priors={"Om": (0.3, 0.3 + width)})
+    exact = exact_evidence(post)
+    assert exact["status"] == "converged" and exact["n_evaluations"] < 200_000
+    (lo, hi), index = post.bounds[1], post.param_names.index("H0")
+
+    def log_like(h0):
+        theta = np.empty((np.size(h0), 2))
+        theta[:, index], theta[:, 1 - index] = h0, 0.3 + width / 2
+        return post.log_likelihood(theta)
+
+    peak = float(np.max(log_like(np.linspace(lo, hi, 5001))))
+    m = [
+        quad(lambda h0, k=k: h0**k * math.exp(log_like(h0)[0] - peak), lo, hi, epsabs=0, epsrel=1e-12, limit=200)[0]
+        for k in range(3)
+    ]
+    assert exact["logz"] == pytest.approx(peak + math.log(m[0] / (hi - lo)), abs=1e-7)
+    mean = m[1] / m[0]
+    assert exact["parameters"]["H0"]["mean"] == pytest.approx(mean, rel=1e-9)
+    assert exact["parameters"]["H0"]["sd"] == pytest.approx(math.sqrt(m[2] / m[0] - mean**2), rel=1e-7)
+    assert exact["parameters"]["Om"]["sd"] == pytest.approx(width / math.sqrt(12), rel=1e-3)
+    assert cross_check(exact, {"logz": exact["logz"], "logz_err": 0.1})["passed"]
+
+
 def test_cross_check_flags_a_disagreement(public):
     exact = exact_evidence(posterior_of(public, "jla", "lcdm"))
     check = cross_check(

@@ -54,24 +54,38 @@ def exact_evidence(posterior, bounds=None) -> dict | None:
     if not math.isfinite(log_fraction):
         return None
     counter = _Counted(posterior.log_likelihood)
-    peak, peak_logl, core, outside = _core_region(counter, box)
+    peak, peak_logl, core, outside, mean_weight = _core_region(counter, box)
+    lo, width = core[:, 0], core[:, 1] - core[:, 0]
 
-    def integrand(theta):
-        w = np.exp(counter(theta) - peak_logl)
-        d = theta - peak
-        second = (d[:, :, None] * d[:, None, :]).reshape(len(theta), -1)
+    def integrand(u):
+        w = np.exp(counter(lo + u * width) - peak_logl)
+        d = u - (peak - lo) / width
+        second = (d[:, :, None] * d[:, None, :]).reshape(len(u), -1)
         return np.concatenate([w[:, None], w[:, None] * d, w[:, None] * second], axis=1)
 
-    points = [peak] if np.all((peak > core[:, 0]) & (peak < core[:, 1])) else None
+    # On the unit box every component is at most of the order of the first (the mass), and an
+    # absolute tolerance of RTOL times the mass lets a moment near 0 converge: relative to itself,
+    # the cross moment of uncorrelated parameters, or one of a prior narrower than the posterior,
+    # never did (7.9 million evaluations and "not_converged" for an Ωm prior 1e-10 wide beside H0).
+    unit = np.zeros(len(core)), np.ones(len(core))
+    peak_u = (peak - lo) / width
+    points = [peak_u] if np.all((peak_u > 0) & (peak_u < 1)) else None
     res = cubature(
-        integrand, core[:, 0], core[:, 1], rule="gk21", rtol=RTOL, points=points, max_subdivisions=MAX_SUBDIVISIONS
+        integrand,
+        *unit,
+        rule="gk21",
+        rtol=RTOL,
+        atol=RTOL * mean_weight,
+        points=points,
+        max_subdivisions=MAX_SUBDIVISIONS,
     )
     n = posterior.ndim
-    mass, first, second = res.estimate[0], res.estimate[1 : 1 + n], res.estimate[1 + n :].reshape(n, n)
-    mean_offset = first / mass
-    variance = np.diag(second) / mass - mean_offset**2
+    mass_u, first, second = res.estimate[0], res.estimate[1 : 1 + n], res.estimate[1 + n :].reshape(n, n)
+    mass = mass_u * float(np.prod(width))
+    mean_offset = first / mass_u * width
+    variance = (np.diag(second) / mass_u - (first / mass_u) ** 2) * width**2
     log_volume = float(np.sum(np.log(prior[:, 1] - prior[:, 0])))
-    relative_err = (abs(res.error[0]) + outside) / mass
+    relative_err = abs(res.error[0]) / mass_u + outside / mass
     return {
         "logz": float(peak_logl + math.log(mass) - log_volume),
         "logz_err": float(relative_err),
@@ -106,7 +120,8 @@ class _Counted:
 
 
 def _core_region(log_likelihood, box):
-    """Peak, its ln L, the box around the region within DEPTH of it, and the neglected mass bound outside.
+    """Peak, its ln L, the box around the region within DEPTH of it, the neglected mass bound outside, and
+    the scan's mean of L / L(peak) inside that box (the integral's scale on the unit box).
 
     The bound is the volume outside the region times e^-DEPTH, relative to the
     peak's integrand scale: an upper bound on the neglected integral when the
@@ -135,7 +150,9 @@ def _core_region(log_likelihood, box):
         [np.maximum(near.min(axis=0) - 2 * step, box[:, 0]), np.minimum(near.max(axis=0) + 2 * step, box[:, 1])]
     )
     outside = (np.prod(box[:, 1] - box[:, 0]) - np.prod(core[:, 1] - core[:, 0])) * math.exp(-DEPTH)
-    return peak, peak_logl, core, outside
+    inside = np.all((mesh >= core[:, 0]) & (mesh <= core[:, 1]), axis=1)
+    mean_weight = float(np.mean(np.exp(logl[inside] - peak_logl)))
+    return peak, peak_logl, core, outside, mean_weight
 
 
 def scaled_prior(bounds: np.ndarray, means, factor: float) -> np.ndarray:
