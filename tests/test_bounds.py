@@ -344,6 +344,10 @@ def test_dynesty_alone_gives_parameter_estimates_from_its_weighted_samples(tmp_p
         assert st["mean"] == pytest.approx(exact["mean"], abs=4 * exact["sd"] / math.sqrt(kish))
         assert st["sd"] == pytest.approx(exact["sd"], abs=4 * exact["sd"] / math.sqrt(2 * kish))
         assert st["text"] == describe(st)
+        # The exact cross-check covers them too: before, it checked ln Z alone.
+        checks = {c["what"]: c for c in s["cross_check"]["checks"]}
+        assert set(checks) == {"dynesty ln Z", f"dynesty mean of {name}", f"dynesty sd of {name}"}
+        assert s["cross_check"]["passed"] and checks[f"dynesty mean of {name}"]["exact"] == exact["mean"]
     jla = summaries["jla"][0]["parameters"]["Om"]
     assert jla["bound"] is None and jla["q16"] < jla["median"] < jla["q84"]
     union3, posterior = summaries["union3"]

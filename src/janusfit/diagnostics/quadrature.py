@@ -194,7 +194,7 @@ def n_sigma(value: float, error: float, exact: float, exact_error: float) -> flo
     return abs(value - exact) / combined if combined > 0 else math.inf
 
 
-DYNESTY_CHECK = "dynesty ln Z"  # the cross-check of dynesty's evidence, among emcee's of its moments
+DYNESTY_CHECK = "dynesty ln Z"  # the cross-check of dynesty's evidence, among those of the moments
 
 
 def cross_check(
@@ -204,13 +204,18 @@ def cross_check(
     ess: dict | None = None,
     max_n_sigma: float = 3.0,
     sd_errors: dict | None = None,
+    mean_errors: dict | None = None,
+    estimates_from: str = "emcee",
 ) -> dict | None:
-    """dynesty's ln Z and emcee's posterior mean and sd against the exact values; None without quadrature.
+    """dynesty's ln Z and the posterior mean and sd of ``parameters`` against the exact values; None without quadrature.
 
-    Each check's error combines the sampler's (dynesty's ln Z error; sd/√ESS
-    for a mean, with emcee's bulk ESS; for an sd, ``sd_errors`` by parameter
-    (``convergence.sd_error``), else the Gaussian sd/√(2 ESS)) with the
-    quadrature's; a difference above ``max_n_sigma`` of it fails.
+    Each check's error combines the sampler's with the quadrature's; a
+    difference above ``max_n_sigma`` of it fails. The sampler's: dynesty's ln Z
+    error; for a mean, ``mean_errors`` by parameter, else sd/√ESS with emcee's
+    bulk ``ess``; for an sd, ``sd_errors`` by parameter (emcee's
+    ``convergence.sd_error``, dynesty's ``run_errors``), else the Gaussian
+    sd/√(2 ESS). A parameter with neither is not checked. ``estimates_from``
+    names the sampler of ``parameters`` in each check.
     """
     if exact is None:
         return None
@@ -233,12 +238,13 @@ def cross_check(
         check(DYNESTY_CHECK, dynesty["logz"], dynesty["logz_err"], exact["logz"], exact["logz_err"])
     for name, st in (parameters or {}).items():
         n_eff = (ess or {}).get(name)
-        if not n_eff:
+        mean_err = (mean_errors or {}).get(name) or (st["sd"] / math.sqrt(n_eff) if n_eff else None)
+        sd_err = (sd_errors or {}).get(name) or (st["sd"] / math.sqrt(2.0 * n_eff) if n_eff else None)
+        if mean_err is None or sd_err is None:
             continue
         truth = exact["parameters"][name]
-        check(f"emcee mean of {name}", st["mean"], st["sd"] / math.sqrt(n_eff), truth["mean"], 0.0)
-        sd_err = (sd_errors or {}).get(name) or st["sd"] / math.sqrt(2.0 * n_eff)
-        check(f"emcee sd of {name}", st["sd"], sd_err, truth["sd"], 0.0)
+        check(f"{estimates_from} mean of {name}", st["mean"], mean_err, truth["mean"], 0.0)
+        check(f"{estimates_from} sd of {name}", st["sd"], sd_err, truth["sd"], 0.0)
     failures = [
         f"{c['what']} {c['value']:.5g} ± {c['error']:.2g} is {c['n_sigma']:.1f} combined sigma from "
         f"the exact {c['exact']:.5g}"

@@ -24,7 +24,7 @@ periodic checkpoint.
 When a run ends, its weights, ln Z and information are recomputed from the
 whole run (the dead points and the final live points) with
 ``dynesty.utils.compute_integrals``, as dynesty's own ``run_nested`` does, and
-ln Z's error is simulated from the whole run (``logz_error``). The running
+ln Z's error is simulated from the whole run (``run_errors``). The running
 estimate the static loop leaves (``logz_err_running``) is somewhat smaller:
 on JLA binned, JANUS, nlive 100, 20 seeds, ln Z's distance from the exact
 value had an rms of 1.22 of it, against 1.10 of the simulated error.
@@ -54,8 +54,8 @@ from ..errors import CheckpointError, ConfigError, JanusfitError
 from ..settings import DynestySettings, minimum_nlive, require_static_for_maxiter
 from . import values_digest
 from .domain import require_domain_overlap
-from .logz_error import logz_error
 from .progress import DynestyProgress
+from .run_errors import run_errors
 from .session import CheckpointSession
 from .store import clean_partial, commit, quarantine, refused_to_read, verified
 
@@ -71,7 +71,8 @@ class DynestyResult:
 
     ``logz`` is over the whole prior: ``logz_inside`` (over the part inside the
     model's domain, which was sampled) plus ``ln_domain_fraction``.
-    ``logz_err`` is simulated from the whole run (``logz_error``);
+    ``logz_err`` is simulated from the whole run (``run_errors``), and so
+    are ``moment_errors``, the errors of each parameter's weighted mean and sd;
     ``logz_err_running`` is the static loop's running estimate, kept for
     comparison, or None where it is
     not a number: dynesty adds each step's change of the information times
@@ -96,6 +97,7 @@ class DynestyResult:
     elapsed_s: float
     complete: bool
     dlogz_remaining: float | None
+    moment_errors: dict
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -302,9 +304,10 @@ def run_dynesty(
     res = sampler.results
     running_err = float(res.logzerr[-1])
     logwt, logz, _, information = compute_integrals(logl=np.asarray(res.logl), logvol=np.asarray(res.logvol))
+    logz_err, moment_errors = run_errors(res, seed=settings.seed)
     result = DynestyResult(
         logz=float(logz[-1] + posterior.log_domain_fraction),
-        logz_err=logz_error(res, seed=settings.seed),
+        logz_err=logz_err,
         logz_err_running=running_err if math.isfinite(running_err) else None,
         logz_inside=float(logz[-1]),
         ln_domain_fraction=posterior.log_domain_fraction,
@@ -316,6 +319,7 @@ def run_dynesty(
         elapsed_s=time.monotonic() - t_start,
         complete=complete,
         dlogz_remaining=dlogz_remaining,
+        moment_errors={p: moment_errors[i] for i, p in enumerate(posterior.param_names)},
     )
     weights = np.exp(logwt - logz[-1])
     samples = {

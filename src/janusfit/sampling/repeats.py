@@ -56,7 +56,8 @@ def combined_result(results: list[DynestyResult]) -> DynestyResult:
     mean. Calls, iterations, time and resumes are the runs' together (each
     run's are in ``combine_repeats``); ``seed`` is the first, the configured
     one. The mean is complete only if every run is, and ``dlogz_remaining``
-    is the largest any run left.
+    is the largest any run left. ``moment_errors`` are the runs' over N, added
+    in quadrature, as the pooled samples are their equal mixture.
     """
     if len(results) == 1:
         return results[0]
@@ -76,6 +77,10 @@ def combined_result(results: list[DynestyResult]) -> DynestyResult:
         elapsed_s=sum(r.elapsed_s for r in results),
         complete=all(r.complete for r in results),
         dlogz_remaining=max((r.dlogz_remaining for r in results if r.dlogz_remaining is not None), default=None),
+        moment_errors={
+            p: {k: math.sqrt(sum(r.moment_errors[p][k] ** 2 for r in results)) / n for k in ("mean", "sd")}
+            for p in results[0].moment_errors
+        },
     )
 
 
