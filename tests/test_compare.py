@@ -163,11 +163,78 @@ def test_dynesty_resumes_are_told_seed_by_seed_with_repeats():
     from janusfit.reporting.overview import _resumes
     from janusfit.reporting.resumes import resumes_by_run
 
-    assert resumes_by_run({"resumes": [120], "repeats": {"n": 1, "seeds": [42], "resumes": [[120]]}}) == [("", [120])]
+    one = {"resumes": [120], "n_iter": 900, "repeats": {"n": 1, "seeds": [42], "resumes": [[120]]}}
+    assert resumes_by_run(one) == [("", [120], 901)]
     repeated = {"resumes": [120, 80], "repeats": {"n": 2, "seeds": [42, 43], "resumes": [[120], [80]]}}
-    assert resumes_by_run(repeated) == [("seed 42", [120]), ("seed 43", [80])]
+    assert resumes_by_run(repeated) == [("seed 42", [120], None), ("seed 43", [80], None)]
     assert _resumes({"emcee": {"resumes": []}, "dynesty": repeated}) == (
         "emcee: never interrupted; dynesty seed 42: resumed 1× (from iteration 120); "
         "dynesty seed 43: resumed 1× (from iteration 80)"
     )
     assert _resumes({"dynesty": {"resumes": [], "repeats": None}}) == "dynesty: never interrupted"
+
+
+def test_a_rerun_of_a_finished_run_is_not_told_as_an_interruption(tmp_path, public_data):
+    """Real samplers run to the end, then rerun as a changed input or an upgrade reruns them: each resumes
+    its complete checkpoint at the run's end and samples nothing more. Before, the report said "resumed 1×
+    (from step 2500)" and overview.csv "2500" of runs never interrupted, and each later rerun added one."""
+    from test_bounds import config
+
+    from janusfit.reporting.overview import _resumes
+    from janusfit.stages.compare import overview
+    from janusfit.stages.diagnose import convergence
+    from janusfit.stages.diagnose import summary as summarize
+    from janusfit.stages.sample import _sample_dynesty, _sample_emcee
+
+    cfg = config(public_data, "jla")
+    cfg.update(models=["lcdm"], samplers=["emcee", "dynesty"])
+    cfg["dynesty"].update(nlive=100)
+    base, log = tmp_path / "jla" / "lcdm", logging.getLogger("test_compare")
+    base.mkdir(parents=True)
+    for _ in range(2):
+        _sample_emcee(
+            config=cfg,
+            dataset="jla",
+            model="lcdm",
+            checkpoint_dir=tmp_path / "ck" / "emcee",
+            chain_path=base / "chain.h5",
+            run_json=base / "run.json",
+            log=log,
+        )
+        _sample_dynesty(
+            config=cfg,
+            dataset="jla",
+            model="lcdm",
+            checkpoint_dir=tmp_path / "ck" / "dynesty",
+            samples_path=base / "samples.h5",
+            evidence_json=base / "evidence.json",
+            log=log,
+        )
+    convergence(
+        config=cfg,
+        dataset="jla",
+        model="lcdm",
+        chain_h5=base / "chain.h5",
+        out_json=base / "convergence.json",
+        trace_png=base / "trace.png",
+        log=log,
+    )
+    s = summarize(
+        config=cfg,
+        dataset="jla",
+        model="lcdm",
+        out_json=base / "summary.json",
+        emcee_files=(base / "chain.h5", base / "run.json", base / "convergence.json"),
+        dynesty_json=base / "evidence.json",
+        dynesty_samples=base / "samples.h5",
+        log=log,
+    )
+    # The record keeps the reruns: the resume at the end of each.
+    assert s["emcee"]["resumes"] == [s["emcee"]["n_steps"]]
+    assert s["dynesty"]["resumes"] == [s["dynesty"]["n_iter"] + 1]
+    assert _resumes(s) == (
+        "emcee: never interrupted, rerun 1× after it had finished (sampling nothing more); "
+        "dynesty: never interrupted, rerun 1× after it had finished (sampling nothing more)"
+    )
+    rows = overview(summary_paths=[base / "summary.json"], out_csv=tmp_path / "overview.csv")
+    assert list(rows["emcee resumes"]) == list(rows["dynesty resumes"]) == ["none (rerun 1× after it had finished)"]

@@ -44,6 +44,7 @@ def evidence_json(tmp_path, **values) -> str:
                 "logz_err": 0.1,
                 "logz_err_running": 0.1,
                 "n_calls": 1000,
+                "n_iter": 500,
                 "resumes": [],
                 "information": 0.0,
                 "repeats": None,

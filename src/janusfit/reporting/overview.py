@@ -19,7 +19,7 @@ from ..diagnostics.estimates import parameters_from
 from ..formatting import UNITS, decimals, plus_minus
 from . import html
 from .html import cell, table, text
-from .resumes import resumes_by_run
+from .resumes import reruns_text, resumes_by_run, split_at_end
 
 
 def _pm(value, error) -> str:
@@ -237,20 +237,23 @@ def _walkers(conv: dict) -> str:
 def _resumes(summary: dict) -> str:
     runs = []
     if "emcee" in summary:
-        runs.append(("emcee", "step", summary["emcee"]["resumes"]))
+        # A resume at the chain's last step sampled nothing more (a chain cut back ends there too).
+        runs.append(("emcee", "step", summary["emcee"]["resumes"], summary["emcee"].get("n_steps")))
     if "dynesty" in summary:
         runs += [
-            (f"dynesty {label}".rstrip(), "iteration", resumes) for label, resumes in resumes_by_run(summary["dynesty"])
+            (f"dynesty {label}".rstrip(), "iteration", resumes, end)
+            for label, resumes, end in resumes_by_run(summary["dynesty"])
         ]
-    return "; ".join(
-        f"{name}: "
-        + (
-            f"resumed {len(resumes)}× (from {unit} " + ", ".join(map(str, resumes)) + ")"
-            if resumes
+    parts = []
+    for name, unit, resumes, end in runs:
+        interrupted, reruns = split_at_end(resumes, end)
+        told = (
+            f"resumed {len(interrupted)}× (from {unit} " + ", ".join(map(str, interrupted)) + ")"
+            if interrupted
             else "never interrupted"
         )
-        for name, unit, resumes in runs
-    )
+        parts.append(f"{name}: " + ", ".join(filter(None, [told, reruns_text(reruns)])))
+    return "; ".join(parts)
 
 
 def resource_rows(resources: dict | None) -> list[list]:

@@ -10,7 +10,7 @@ from ..diagnostics.bounds import BOTH, describe, one_sided_only
 from ..diagnostics.domain_fraction import fraction_cell
 from ..diagnostics.estimates import parameters_from
 from ..formatting import plus_minus
-from ..reporting.resumes import resumes_by_run
+from ..reporting.resumes import resumes_by_run, resumes_cell
 from ..result_files import read_result
 
 
@@ -78,8 +78,8 @@ def overview(*, summary_paths, out_csv) -> pd.DataFrame:
             )
             row["prior fraction in domain"] = fraction_cell(s["dynesty"]["domain"]["prior_fraction"])
             row["dynesty resumes"] = "; ".join(
-                (f"{label}: " if label else "") + (", ".join(map(str, resumes)) or "none")
-                for label, resumes in resumes_by_run(s["dynesty"])
+                (f"{label}: " if label else "") + resumes_cell(resumes, end)
+                for label, resumes, end in resumes_by_run(s["dynesty"])
             )
         if s.get("quadrature"):
             row["logZ exact"] = f"{s['quadrature']['logz']:.3f}"
@@ -93,7 +93,7 @@ def overview(*, summary_paths, out_csv) -> pd.DataFrame:
                 "yes" if e["converged"] else "NO: " + "; ".join(e["convergence_failures"] or ["stopping rule not met"])
             )
             row["emcee steps"] = e["n_steps"]
-            row["emcee resumes"] = ", ".join(map(str, e["resumes"])) or "none"
+            row["emcee resumes"] = resumes_cell(e["resumes"], e["n_steps"])
         for sampler, job in (s.get("resources") or {}).items():
             if isinstance(job, dict):
                 row[f"{sampler} runtime estimated / measured (min)"] = (

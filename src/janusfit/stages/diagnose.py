@@ -210,6 +210,7 @@ def summary(
                 "logz_err",
                 "logz_err_running",
                 "n_calls",
+                "n_iter",
                 "resumes",
                 "information",
                 "repeats",
