@@ -1,6 +1,7 @@
 import csv
 import json
 import math
+import re
 import shutil
 
 import numpy as np
@@ -246,6 +247,43 @@ def test_a_model_that_stops_expanding_inside_the_data_fails_naming_the_prior(tmp
     assert a < -1.0 / Z.max()
     narrowed = Posterior(scratch_model, [dataset()], priors={"a": (-0.9, 2.0)})
     assert next(c for c in run(narrowed, tmp_path)["checks"] if c["name"] == "expansion_rate")["passed"]
+
+
+def test_a_model_not_normalised_to_e_of_0_equal_1_fails_naming_the_model(tmp_path, scratch_registry):
+    """A model of one's own with E² = Ωm(1 + z)³ + 1, the −Ωm forgotten: E(0) = √(1 + Ωm), so its distances
+    and H(z) are wrong at every point, yet finite and expanding. Every check passed and the run went on to
+    wrong posteriors and evidences."""
+    from janusfit.models import Model
+
+    class Unnormalised(Model):
+        name = "_test_preflight_unnormalised"
+        params = ("Om",)
+        labels = {"Om": r"$\Omega_m$"}
+        default_priors = {"Om": (0.01, 1.0)}
+
+        def E(self, theta, z):
+            return np.sqrt(theta[:, :1] * (1.0 + z) ** 3 + 1.0)
+
+    post = Posterior(Unnormalised(), [dataset()])
+    check = next(c for c in run(post, tmp_path)["checks"] if c["name"] == "expansion_rate")
+    assert not check["passed"] and check["key"] == "priors._test_preflight_unnormalised"
+    e0, om = re.search(
+        r"E\(0\) = H\(0\)/H0 is ([0-9.]+), not 1, for Om=([0-9.]+) \(1025 of 1025", check["detail"]
+    ).groups()
+    assert float(e0) == pytest.approx(math.sqrt(1.0 + float(om)), rel=1e-5)
+    assert "a model of your own must give E(0) = 1 (README, 'Adding a model')" in check["detail"]
+
+
+def test_a_prior_so_wide_that_the_model_cancels_beyond_double_precision_is_named_as_such(tmp_path):
+    """Ωm up to 1e30: E²(0) = Ωm + 1 − Ωm is 0 in double precision. The check said flat ΛCDM 'stops expanding
+    before the deepest datum', which it does not (E² = Ωm((1 + z)³ − 1) + 1 grows)."""
+    post = Posterior(get_model("lcdm"), [dataset()], priors={"Om": (0.01, 1e30)})
+    check = next(c for c in run(post, tmp_path)["checks"] if c["name"] == "expansion_rate")
+    assert not check["passed"] and check["key"] == "priors.lcdm"
+    assert check["detail"].startswith("E(0) = H(0)/H0 is 0, not 1, for Om=5e+29 (1025 of 1025 points of the prior)")
+    assert "stops expanding" not in check["detail"]
+    sane = Posterior(get_model("lcdm"), [dataset()], priors={"Om": (0.01, 1e3)})
+    assert next(c for c in run(sane, tmp_path)["checks"] if c["name"] == "expansion_rate")["passed"]
 
 
 def test_a_model_that_fails_outright_fails_every_model_check_without_a_traceback(tmp_path, scratch_registry):

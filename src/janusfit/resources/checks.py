@@ -42,6 +42,7 @@ LIKELIHOOD_DRAWS = {"light": 1024, "heavy": 32}
 # draws than the heavy likelihood's, on a grid from today to the deepest datum.
 EXPANSION_DRAWS = 1024
 EXPANSION_NODES = 256
+E0_TOLERANCE = 1e-6  # |E(0) − 1|: the shipped models give 1 to rounding (their densities sum to 1)
 # What to do about a prior that reaches where the model gives no number.
 NARROW_THE_PRIOR = (
     "narrow it to where the model is defined (a model of your own may declare its domain instead: "
@@ -157,11 +158,17 @@ def _likelihood_checks(posterior, rng_seed: int, n_draws: int) -> list[dict]:
 
 
 def _expansion_check(posterior, rng_seed: int) -> dict:
-    """E(z) = H/H0 > 0 from today to the deepest datum, wherever the model exists in the prior.
+    """E(0) = 1, and E(z) = H/H0 > 0 from today to the deepest datum, wherever the model exists in the prior.
 
-    A model whose E reaches zero is not expanding there, yet its likelihood
-    stays finite: the distances integrate 1/E across the pole and H(z) comes
-    out negative, so no NaN ever stops the run (an audit's E = 1 + a z).
+    H0 is today's expansion rate, so E(0) = 1 for every parameter value. A
+    model of one's own that is not normalised (E² = Ωm(1 + z)³ + 1, its
+    −Ωm forgotten) gives finite, wrong distances and H(z) with no other sign;
+    a shipped model loses it only where its terms cancel beyond double
+    precision (Ωm = 1e29: Ωm + 1 − Ωm = 0), which the check below read as a
+    universe that stops expanding. A model whose E reaches zero is not
+    expanding there, yet its likelihood stays finite: the distances integrate
+    1/E across the pole and H(z) comes out negative, so no NaN ever stops
+    the run (an audit's E = 1 + a z).
     """
     model = posterior.model
     n = len(model.params)
@@ -175,7 +182,21 @@ def _expansion_check(posterior, rng_seed: int) -> dict:
             e = model.E(theta, z) if len(theta) else np.ones((0, z.size))
     except Exception as exc:  # a model that fails outright, as the likelihood checks report it
         return _check("expansion_rate", False, f"{type(exc).__name__}: {exc}")
-    bad = np.isfinite(e) & (e <= 0)  # NaN is the likelihood checks' to name
+    # z[0] = 0. NaN is the likelihood checks' to name.
+    unnormalised = np.isfinite(e[:, 0]) & (np.abs(e[:, 0] - 1.0) > E0_TOLERANCE)
+    if unnormalised.any():
+        row = int(np.argmax(unnormalised))
+        return _check(
+            "expansion_rate",
+            False,
+            f"E(0) = H(0)/H0 is {e[row, 0]:.6g}, not 1, for {_point(posterior, theta[row])} "
+            f"({int(unnormalised.sum())} of {len(theta)} points of the prior): H0 is today's expansion rate, so "
+            f"E(0) = 1 for every parameter value, and model '{model.name}' gives distances and H(z) in error "
+            "there. Where the prior reaches values so large that the model's terms cancel beyond double "
+            "precision, narrow the prior; a model of your own must give E(0) = 1 (README, 'Adding a model')",
+            key=f"priors.{model.name}",
+        )
+    bad = np.isfinite(e) & (e <= 0)
     if not bad.any():
         return _check(
             "expansion_rate",
